@@ -1,0 +1,68 @@
+"""The `flynet-tiny` command line. Each command is a thin wrapper over one stage module.
+
+Exit codes: 0 ok, 1 a check failed, 2 usage or input error.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .errors import FlynetError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="flynet-tiny")
+def cli() -> None:
+    """flynet-tiny: FlyNet from PyTorch to int8 firmware for Cortex-M4/M7 boards."""
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def targets(as_json: bool) -> None:
+    """List the supported boards.
+
+    Example: flynet-tiny targets
+    """
+    from .reporting import format_table, to_json
+    from .targets import all_targets
+
+    boards = all_targets()
+    if as_json:
+        click.echo(to_json([
+            {
+                "name": t.name, "board": t.board, "mcu": t.mcu, "core": t.core, "clock_hz": t.clock_hz,
+                "flash_bytes": t.flash_bytes, "sram_bytes": t.sram_bytes,
+                "memory": [{"name": m.name, "origin": m.origin, "length": m.length, "kind": m.kind} for m in t.memory],
+            }
+            for t in boards
+        ]))
+        return
+    rows = [
+        [t.name, t.board, t.core, f"{t.clock_hz // 1_000_000} MHz", f"{t.flash_bytes // 1024} KB",
+         f"{t.sram_bytes // 1024} KB", ", ".join(f"{m.name} {m.length // 1024}K" for m in t.memory)]
+        for t in boards
+    ]
+    click.echo(format_table(["target", "board", "core", "clock", "flash", "sram", "regions"], rows, "lllrrrl"))
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except FlynetError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
