@@ -1,0 +1,246 @@
+"""The project's own QDQ-ONNX -> int8 TFLite converter.
+
+    tflite_bytes = convert_qdq_onnx("model_qdq.onnx", io="int8", metadata={...})
+
+NHWC throughout: every 4-D ONNX value [N, C, H, W] becomes a TFLite tensor
+[N, H, W, C], and every other value carries the axis permutation that relates
+its TFLite shape to its ONNX shape (`Layout.perm`: tflite_shape[i] =
+onnx_shape[perm[i]]). Layouts are chosen once, here, so the graph holds no
+TRANSPOSE: axes of concat / reduce / slice / pad / softmax are remapped and a
+flatten in front of a fully connected layer permutes the layer's weight columns.
+The per-op rules live in `op_lowering`.
+
+Inputs are int8 (graph input = the first QuantizeLinear's parameters) and the
+output is int8 (the last DequantizeLinear's); `io="float"` adds QUANTIZE /
+DEQUANTIZE at the edges instead. Metadata entry `flynet_tiny` holds JSON
+(model name, classes, input size, mean / std, input layout).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from ..errors import FlynetError
+from ..tflite import TFLiteBuilder
+from .onnx_graph import QParams, QuantizedGraph, read_qdq_graph
+
+METADATA_NAME = "flynet_tiny"
+IO_MODES = ("int8", "float")
+
+
+@dataclass
+class Layout:
+    perm: tuple[int, ...]                 # tflite axis i holds ONNX axis perm[i]
+    feature_order: np.ndarray | None = None  # flattened 2-D values: ONNX feature index at each TFLite column
+
+
+def canonical_perm(rank: int) -> tuple[int, ...]:
+    """Channels last: [N, C, d1, d2, ...] -> [N, d1, d2, ..., C]."""
+    return (0, *range(2, rank), 1) if rank >= 3 else tuple(range(rank))
+
+
+def maxout_perm() -> tuple[int, ...]:
+    """The Max-out split [N, C, h, H, W] stored as [N, H, W, C, h] (heads innermost, as MDW writes them)."""
+    return (0, 3, 4, 1, 2)
+
+
+class Converter:
+    """Holds the builder and the value -> (tensor, layout) map while op rules emit operators."""
+
+    def __init__(self, graph: QuantizedGraph, description: str):
+        self.graph = graph
+        self.builder = TFLiteBuilder(description)
+        self.tensors: dict[str, int] = {}
+        self.layouts: dict[str, Layout] = {}
+        self.params: dict[str, QParams] = {}
+        self.skip: set[int] = set()          # nodes folded into an earlier op (fused activations)
+        self._names: set[str] = set()
+
+    # -- values --------------------------------------------------------------
+    def shape(self, value: str) -> tuple[int, ...]:
+        return tuple(int(d) for d in self.graph.shapes[value])
+
+    def tflite_shape(self, value: str, perm: tuple[int, ...] | None = None) -> list[int]:
+        shape = self.shape(value)
+        perm = perm if perm is not None else self.layouts[value].perm
+        return [shape[p] for p in perm]
+
+    def qparams(self, value: str, node_name: str) -> QParams:
+        params = self.graph.qparams(value)
+        if params is None:
+            raise FlynetError(f"value {value!r} (from {node_name}) has no int8 quantization parameters: "
+                              "quantize every op output (QuantizeLinear/DequantizeLinear) before converting")
+        return params
+
+    def unique_name(self, name: str) -> str:
+        candidate, n = name, 1
+        while candidate in self._names:
+            n += 1
+            candidate = f"{name}_{n}"
+        self._names.add(candidate)
+        return candidate
+
+    def add_activation(self, value: str, shape: list[int], params: QParams, layout: Layout,
+                       name: str | None = None) -> int:
+        index = self.builder.add_tensor(self.unique_name(name or value), shape, "int8",
+                                        scale=params.scale, zero_point=params.zero_point)
+        if name is None:
+            self.tensors[value] = index
+            self.layouts[value] = layout
+            self.params[value] = params
+        return index
+
+    def define(self, value: str, perm: tuple[int, ...], node_name: str, params: QParams | None = None,
+               feature_order: np.ndarray | None = None) -> int:
+        """Create the int8 tensor for an op's output value."""
+        params = params or self.qparams(value, node_name)
+        return self.add_activation(value, self.tflite_shape(value, perm), params, Layout(perm, feature_order))
+
+    def temp(self, name: str, shape: list[int], params: QParams) -> int:
+        return self.builder.add_tensor(self.unique_name(name), shape, "int8",
+                                       scale=params.scale, zero_point=params.zero_point)
+
+    def tensor(self, value: str) -> int:
+        if value not in self.tensors:
+            raise FlynetError(f"value {value!r} is used before it is defined: the ONNX graph is not in topological order")
+        return self.tensors[value]
+
+    def const_int32(self, name: str, data) -> int:
+        return self.builder.add_constant(self.unique_name(name), np.asarray(data, dtype=np.int32), "int32")
+
+    # -- layout helpers ------------------------------------------------------
+    def emit_requantize(self, source: int, source_params: QParams, target_params: QParams, shape: list[int],
+                        name: str) -> int:
+        """int8 -> int8 QUANTIZE where two parameter sets meet; a no-op when they already agree."""
+        if source_params.same_as(target_params):
+            return source
+        out = self.temp(name, shape, target_params)
+        self.builder.add_operator("QUANTIZE", [source], [out])
+        return out
+
+    def input_as(self, value: str, params: QParams, name: str) -> int:
+        """The value's tensor carrying `params` (requantized if its own differ)."""
+        return self.emit_requantize(self.tensor(value), self.params[value], params,
+                                    self.tflite_shape(value), f"{name}_requant")
+
+    def emit_with_params(self, opcode: str, inputs: list[int], out_value: str, perm: tuple[int, ...],
+                         node_name: str, fixed: QParams, options: dict | None = None) -> None:
+        """Emit an op whose int8 output parameters are fixed (by the kernel or by its input), then requantize
+        to the value's own parameters if those differ."""
+        want = self.qparams(out_value, node_name)
+        if fixed.same_as(want):
+            out = self.define(out_value, perm, node_name, fixed)
+            self.builder.add_operator(opcode, inputs, [out], options)
+            return
+        shape = self.tflite_shape(out_value, perm)
+        mid = self.temp(f"{out_value}_{opcode.lower()}", shape, fixed)
+        self.builder.add_operator(opcode, inputs, [mid], options)
+        out = self.define(out_value, perm, node_name, want)
+        self.builder.add_operator("QUANTIZE", [mid], [out])
+
+    def remap_axis(self, value: str, axis: int) -> int:
+        rank = len(self.shape(value))
+        return self.layouts[value].perm.index(axis % rank)
+
+    def preferred_perms(self, value: str) -> list[tuple[int, ...]]:
+        """Layouts the consumers of a reshaped value want, nearest layout-sensitive consumer first."""
+        rank = len(self.shape(value))
+        wanted: list[tuple[int, ...]] = []
+        frontier, seen = [value], set()
+        elementwise = {"Relu", "Clip", "Sigmoid", "HardSwish", "HardSigmoid", "Add", "Sub", "Mul", "Div",
+                       "Concat", "Identity", "Dropout", "Pow"}
+        while frontier:
+            v = frontier.pop(0)
+            if v in seen:
+                continue
+            seen.add(v)
+            for user in self.graph.consumers(v):
+                if user.op in ("Conv", "AveragePool", "MaxPool", "GlobalAveragePool"):
+                    wanted.append(canonical_perm(rank))
+                elif user.op in ("Softmax", "LogSoftmax"):
+                    axis = user.attrs.get("axis", -1) % rank
+                    wanted.append(tuple([a for a in range(rank) if a != axis] + [axis]))
+                elif user.op in ("Gemm", "MatMul"):
+                    wanted.append(tuple(range(rank)))
+                elif user.op in elementwise and len(self.shape(user.outputs[0])) == rank:
+                    frontier.append(user.outputs[0])
+        ordered = wanted + [canonical_perm(rank), maxout_perm() if rank == 5 else tuple(range(rank)),
+                            tuple(range(rank))]
+        ordered += list(itertools.permutations(range(rank)))
+        return list(dict.fromkeys(ordered))
+
+
+def reshape_layout(in_shape: tuple[int, ...], in_perm: tuple[int, ...], out_shape: tuple[int, ...],
+                   candidates: list[tuple[int, ...]]) -> tuple[tuple[int, ...], np.ndarray | None]:
+    """A layout of the reshaped value that a plain TFLite RESHAPE of the input's layout produces.
+
+    Returns (perm, None), or for a flatten that no permutation expresses, (identity, the ONNX
+    feature index at each TFLite position) so that a fully connected consumer can permute weights.
+    """
+    ids = np.arange(int(np.prod(in_shape))).reshape(in_shape)
+    tflite_order = ids.transpose(in_perm).ravel()
+    onnx_out = ids.reshape(out_shape)
+    for perm in candidates:
+        if np.array_equal(onnx_out.transpose(perm).ravel(), tflite_order):
+            return perm, None
+    if len(out_shape) == 2 and out_shape[0] == 1:
+        return (0, 1), tflite_order
+    raise FlynetError(f"reshape {in_shape} -> {out_shape} needs a transpose in NHWC: not supported")
+
+
+def convert_qdq_onnx(source: str | Path | onnx.ModelProto, io: str = "int8", metadata: dict | None = None,
+                     description: str = "flynet-tiny") -> bytes:
+    """Convert a QDQ ONNX model to an int8 TFLite flatbuffer (see the module docstring)."""
+    from .op_lowering import RULES, check_supported
+
+    if io not in IO_MODES:
+        raise FlynetError(f"unknown --io {io!r}: choose one of {', '.join(IO_MODES)}")
+    graph = read_qdq_graph(source)
+    check_supported(graph)
+    cv = Converter(graph, description)
+
+    graph_inputs = []
+    for value in graph.inputs:
+        params = cv.qparams(value, "graph input")
+        perm = canonical_perm(len(cv.shape(value)))
+        if io == "float":
+            shape = cv.tflite_shape(value, perm)
+            float_in = cv.builder.add_tensor(cv.unique_name(f"{value}_float"), shape, "float32")
+            cv.define(value, perm, "graph input", params)
+            cv.builder.add_operator("QUANTIZE", [float_in], [cv.tensors[value]])
+            graph_inputs.append(float_in)
+        else:
+            graph_inputs.append(cv.define(value, perm, "graph input", params))
+
+    for i, node in enumerate(graph.nodes):
+        if i not in cv.skip:
+            RULES[node.op](cv, node, i)
+
+    graph_outputs = []
+    for value in graph.outputs:
+        if io == "float":
+            float_out = cv.builder.add_tensor(cv.unique_name(f"{value}_float"), cv.tflite_shape(value), "float32")
+            cv.builder.add_operator("DEQUANTIZE", [cv.tensor(value)], [float_out])
+            graph_outputs.append(float_out)
+        else:
+            graph_outputs.append(cv.tensor(value))
+    cv.builder.set_io(graph_inputs, graph_outputs)
+    info = dict(metadata or {})
+    info.setdefault("input_layout", "NHWC")
+    info.setdefault("io", io)
+    cv.builder.add_metadata(METADATA_NAME, json.dumps(info, sort_keys=True).encode())
+    return cv.builder.build()
+
+
+def read_metadata(tflite_bytes: bytes) -> dict:
+    """The JSON metadata written by `convert_qdq_onnx` ({} when absent)."""
+    from ..tflite import read_tflite
+
+    raw = read_tflite(tflite_bytes).metadata.get(METADATA_NAME)
+    return json.loads(raw.decode()) if raw else {}
