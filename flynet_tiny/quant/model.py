@@ -1,0 +1,159 @@
+"""QuantizedModel: the fake-quant graph plus its qparams; PTQ calibration builds one."""
+
+from __future__ import annotations
+
+import itertools
+from contextlib import contextmanager
+from typing import Iterable, Iterator
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from ..errors import FlynetError
+from .fold import fold_batchnorm
+from .graph import QuantGraph, build_quant_graph
+from .modules import FLOAT, OBSERVE, QUANTIZE, ActFakeQuant, QuantConstant, QuantWeighted
+from .observers import Observer
+from .qparams import activation_qparams
+
+# The data stage feeds x = (pixel - 128) / 128, so the int8 input is pixel - 128 exactly.
+IMAGE_INPUT_QPARAMS = (1.0 / 128.0, 0)
+
+
+class QuantizedModel(nn.Module):
+    """A BN-folded model whose every int8 tensor is fake-quantized (TFLite int8 semantics).
+
+    `forward` runs the int8 simulation (or the folded float model inside `float_mode()`);
+    `qparams()` lists every quantized tensor and weight with its scale and zero point.
+    """
+
+    def __init__(self, quant_graph: QuantGraph, method: str, config: object = None):
+        super().__init__()
+        self.graph_module = quant_graph.graph_module
+        self.fixed_qparams = quant_graph.fixed_qparams
+        self.group_of = quant_graph.group_of
+        self.producer_of = quant_graph.producer_of
+        self.method = method
+        self.config = config
+        self._set_mode(FLOAT)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.graph_module(x)
+
+    # ---------------------------------------------------------------- modes
+    def activation_quantizers(self) -> Iterator[tuple[str, ActFakeQuant]]:
+        for name, module in self.graph_module.named_modules():
+            if isinstance(module, ActFakeQuant):
+                yield name, module
+
+    def weighted_layers(self) -> Iterator[tuple[str, QuantWeighted]]:
+        for name, module in self.graph_module.named_modules():
+            if isinstance(module, QuantWeighted):
+                yield name, module
+
+    def _set_mode(self, mode: str) -> None:
+        for _, module in self.activation_quantizers():
+            module.mode = mode
+        for module in self.graph_module.modules():
+            if isinstance(module, (QuantWeighted, QuantConstant)):
+                module.quantize = mode == QUANTIZE
+
+    @contextmanager
+    def float_mode(self) -> Iterator["QuantizedModel"]:
+        """Run the BN-folded float model (no fake quantization) inside this block."""
+        self._set_mode(FLOAT)
+        try:
+            yield self
+        finally:
+            self._set_mode(QUANTIZE)
+
+    # ---------------------------------------------------------------- calibration
+    def calibrate(self, batches: Iterable[torch.Tensor], num_samples: int, progress: bool = True) -> int:
+        """Observe activations on float forward passes over up to `num_samples` images, then set qparams."""
+        if num_samples < 1:
+            raise FlynetError(f"--calib-samples must be at least 1, got {num_samples}")
+        observers = {root: Observer(self.method) for root, fixed in self.fixed_qparams.items() if fixed is None}
+        for _, module in self.activation_quantizers():
+            module.observer = observers.get(module.group)
+        self._set_mode(OBSERVE)
+        seen = 0
+        try:
+            with torch.no_grad(), tqdm(total=num_samples, desc=f"calibrating ({self.method})", unit="img",
+                                       disable=not progress, leave=False) as bar:
+                for x in batches:
+                    x = x[: num_samples - seen]
+                    self.graph_module(x)
+                    seen += len(x)
+                    bar.update(len(x))
+                    if seen >= num_samples:
+                        break
+        finally:
+            for _, module in self.activation_quantizers():
+                module.observer = None
+        if seen == 0:
+            raise FlynetError("the calibration data is empty; pass a --data path with training images")
+        qparams = {root: fixed if fixed is not None else activation_qparams(*observers[root].range())
+                   for root, fixed in self.fixed_qparams.items()}
+        for _, module in self.activation_quantizers():
+            module.set_qparams(*qparams[module.group])
+        self._set_mode(QUANTIZE)
+        return seen
+
+    def set_quantize(self) -> None:
+        self._set_mode(QUANTIZE)
+
+    # ---------------------------------------------------------------- description
+    def qparams(self) -> dict[str, list[dict]]:
+        """Every int8 activation (by the graph node it quantizes) and every weighted layer's qparams."""
+        activations = [
+            {"quantizer": name, "tensor": self.producer_of[name], "group": module.group,
+             "scale": float(module.scale), "zero_point": int(module.zero_point),
+             "fixed": self.fixed_qparams[module.group] is not None}
+            for name, module in self.activation_quantizers()
+        ]
+        layers = []
+        for name, layer in self.weighted_layers():
+            weight_scale, _ = layer.weight_qparams()
+            layers.append({
+                "layer": name, "type": type(layer.layer).__name__,
+                "input_quantizer": _module_name(self.graph_module, layer.input_quant),
+                "per_channel": layer.per_channel, "weight_scale": weight_scale.flatten().tolist(),
+                "bias_scale": layer.bias_scale().flatten().tolist(),
+            })
+        return {"activations": activations, "layers": layers}
+
+
+def _module_name(root: nn.Module, target: nn.Module) -> str:
+    return next(name for name, module in root.named_modules() if module is target)
+
+
+def _inputs(batches: Iterable) -> Iterator[torch.Tensor]:
+    """Images from a loader that yields x or (x, y, ...)."""
+    for batch in batches:
+        yield batch[0] if isinstance(batch, (tuple, list)) else batch
+
+
+def build_quantized(model: nn.Module, example_input: torch.Tensor, method: str = "minmax",
+                    input_qparams: tuple[float, int] | None = IMAGE_INPUT_QPARAMS) -> QuantizedModel:
+    """Fold BN, trace and insert fake quantizers (uncalibrated, in float mode)."""
+    Observer(method)  # validates the method name before any work
+    folded = fold_batchnorm(model)
+    graph = build_quant_graph(folded, example_input[:1], input_qparams)
+    return QuantizedModel(graph, method, getattr(model, "config", None))
+
+
+def quantize_model(model: nn.Module, calib_loader: Iterable, method: str = "minmax", num_samples: int = 512,
+                   input_qparams: tuple[float, int] | None = IMAGE_INPUT_QPARAMS,
+                   progress: bool = True) -> QuantizedModel:
+    """Post-training quantization: fold BN, calibrate on `num_samples` images, return the int8 simulation.
+
+    `calib_loader` yields image batches or (images, labels); `input_qparams` None observes the input too.
+    """
+    images = _inputs(calib_loader)
+    first = next(images, None)
+    if first is None:
+        raise FlynetError("the calibration data is empty; pass a --data path with training images")
+    quantized = build_quantized(model, first, method, input_qparams)
+    quantized.calibrate(itertools.chain([first], images), num_samples, progress)
+    return quantized.eval()
