@@ -64,6 +64,7 @@ class QuantGraph:
     fixed_qparams: dict[int, tuple[float, int] | None] = field(default_factory=dict)
     group_of: dict[str, int] = field(default_factory=dict)   # ActFakeQuant module name -> group root
     producer_of: dict[str, str] = field(default_factory=dict)  # ActFakeQuant module name -> quantized node
+    input_shape: tuple[int, ...] = ()
 
 
 def build_quant_graph(model: nn.Module, example_input: torch.Tensor,
@@ -74,6 +75,7 @@ def build_quant_graph(model: nn.Module, example_input: torch.Tensor,
     _normalize(graph_module)
     _run_shapes(graph_module, example_input)
     result = _insert_quantizers(graph_module, input_qparams)
+    result.input_shape = (1, *example_input.shape[1:])
     graph_module.graph.lint()
     graph_module.recompile()
     return result

@@ -36,6 +36,7 @@ class QuantizedModel(nn.Module):
         self.producer_of = quant_graph.producer_of
         self.method = method
         self.config = config
+        self.input_shape = tuple(quant_graph.input_shape)
         self._set_mode(FLOAT)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

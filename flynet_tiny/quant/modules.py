@@ -86,7 +86,9 @@ class QuantWeighted(nn.Module):
         return scale, torch.zeros(scale.shape, dtype=torch.int32)
 
     def bias_scale(self) -> torch.Tensor:
-        return (self.input_quant.scale.detach() * weight_scales(self.layer.weight, self.per_channel)).to(torch.float32)
+        # float64 product rounded once to float32: the value TFLite converters store for the bias scale.
+        input_scale = self.input_quant.scale.detach().double()
+        return (input_scale * weight_scales(self.layer.weight, self.per_channel).double()).to(torch.float32)
 
     def int8_weight(self) -> torch.Tensor:
         scale, zero_point = self.weight_qparams()
