@@ -1,0 +1,16 @@
+"""FlyNet and MobileNetV3-Small in PyTorch, each FlyNet contribution its own module."""
+
+from .attention import SqueezeExcite, VarianceECA
+from .flynet import BASE_BLOCKS, BlockConfig, Bottleneck, FlyNet, ModelConfig, block_configs, make_divisible
+from .mdw import FunnelMaxOut, MaxOut, MultiheadDepthwise, SumReLU
+from .quant_noise import QuantNoise
+from .registry import (build_model, build_model_from_config, config_for_name, list_models, validate_config,
+                       validate_input_size)
+from .residual import LightResidual
+
+__all__ = [
+    "BASE_BLOCKS", "BlockConfig", "Bottleneck", "FlyNet", "FunnelMaxOut", "LightResidual", "MaxOut",
+    "ModelConfig", "MultiheadDepthwise", "QuantNoise", "SqueezeExcite", "SumReLU", "VarianceECA",
+    "block_configs", "build_model", "build_model_from_config", "config_for_name", "list_models",
+    "make_divisible", "validate_config", "validate_input_size",
+]
