@@ -21,7 +21,7 @@ from ..errors import FlynetError
 # Ops whose output holds a subset of the input's values: a value with no
 # quantization of its own may borrow it across them.
 VALUE_PRESERVING = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Slice", "Pad", "MaxPool", "ReduceMax",
-                    "Identity", "Dropout"}
+                    "Identity", "Dropout", "Transpose"}
 # Activations fused into the producing op when nothing else reads the producer's output.
 FUSABLE_ACTIVATIONS = {"Relu", "Clip"}
 
@@ -64,7 +64,7 @@ class QuantizedGraph:
 
     def __post_init__(self) -> None:
         for node in self.nodes:
-            for v in node.inputs:
+            for v in dict.fromkeys(node.inputs):  # Mul(d, d) is one use of d
                 if v:
                     self._consumers.setdefault(v, []).append(node)
             for v in node.outputs:
@@ -192,6 +192,8 @@ def read_qdq_graph(source: str | Path | onnx.ModelProto) -> QuantizedGraph:
 
     outputs = [name_of(v) for v in outputs]
     live = _live_nodes(compute, outputs, consts)
+    if any(v not in shapes or None in shapes[v] for n in live for v in n.outputs):
+        shapes.update(_shapes_with_folded_constants(model, consts, init_names))
     for value, shape in list(shapes.items()):
         if value in alias:
             shapes.setdefault(name_of(value), shape)
@@ -210,6 +212,18 @@ def _value_shapes(graph: onnx.GraphProto) -> dict[str, tuple[int, ...]]:
     for init in graph.initializer:
         shapes[init.name] = tuple(init.dims)
     return shapes
+
+
+def _shapes_with_folded_constants(model: onnx.ModelProto, consts: dict[str, np.ndarray],
+                                  init_names: set[str]) -> dict[str, tuple[int, ...]]:
+    """Shape inference again, with computed shape operands (Shape -> Gather -> Concat) as initializers."""
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    del copy.graph.value_info[:]
+    for name, value in consts.items():
+        if name not in init_names and value.dtype == np.int64:
+            copy.graph.initializer.append(numpy_helper.from_array(value, name))
+    return _value_shapes(onnx.shape_inference.infer_shapes(copy, data_prop=True).graph)
 
 
 def _constant_value(node: Node) -> np.ndarray:

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import FlynetError
 from .onnx_graph import QParams, Node, QuantizedGraph
-from .tflite import Converter, Layout, canonical_perm, reshape_layout
+from .tflite import Converter, Layout, canonical_perm, reshape_layout, same_element_order
 
 FIXED_SIGMOID_SOFTMAX = QParams(np.array([1.0 / 256.0], dtype=np.float32), np.array([-128]))
 INT32_MAX = 2**31 - 1
@@ -141,13 +141,6 @@ def _emit_pad(cv: Converter, source: int, params: QParams, shape: list[int], spa
     return out, padded
 
 
-def _require_layout(cv: Converter, node: Node, value: str, perm: tuple[int, ...]) -> None:
-    layout = cv.layouts[value]
-    if layout.perm != perm or layout.feature_order is not None:
-        raise FlynetError(f"{node.op} {node.name}: input {value!r} is in a layout ({layout.perm}) that needs a "
-                          "transpose: not supported")
-
-
 # -- convolutions ----------------------------------------------------------------------------------
 
 def lower_conv(cv: Converter, node: Node, _i: int) -> None:
@@ -157,7 +150,7 @@ def lower_conv(cv: Converter, node: Node, _i: int) -> None:
     rank = len(x_shape)
     if rank not in (3, 4):
         raise FlynetError(f"Conv {node.name}: only 1-D and 2-D convolutions are supported")
-    _require_layout(cv, node, x, canonical_perm(rank))
+    source = cv.view_as(x, canonical_perm(rank), node.name)
     w, w_params = _weights(cv, node, w_value)
     in_params = cv.params[x]
     group = int(node.attrs.get("group", 1))
@@ -165,8 +158,7 @@ def lower_conv(cv: Converter, node: Node, _i: int) -> None:
     strides = list(node.attrs.get("strides", [1] * len(kernel)))
     dilations = list(node.attrs.get("dilations", [1] * len(kernel)))
     pads = list(node.attrs.get("pads", [0] * (2 * len(kernel))))
-    source = cv.tensor(x)
-    in_shape = cv.tflite_shape(x)
+    in_shape = cv.tflite_shape(x, canonical_perm(rank))
     if rank == 3:  # Conv1d over [N, L, C] runs as a 2-D conv over [N, 1, L, C]
         w = w[:, :, None, :]
         kernel, strides, dilations = [1] + kernel, [1] + strides, [1] + dilations
@@ -244,9 +236,9 @@ def lower_gemm(cv: Converter, node: Node, _i: int) -> None:
 def _operand(cv: Converter, node: Node, value: str, perm: tuple[int, ...], out_rank: int) -> int:
     """Tensor index of an elementwise operand; constants are quantized and laid out like the output."""
     if value in cv.tensors:
-        if len(cv.shape(value)) == out_rank and cv.layouts[value].perm != perm:
-            raise FlynetError(f"{node.op} {node.name}: operands are stored in different layouts: not supported")
-        if len(cv.shape(value)) != out_rank and int(np.prod(cv.shape(value))) != 1:
+        if len(cv.shape(value)) == out_rank:
+            return cv.view_as(value, perm, node.name)
+        if int(np.prod(cv.shape(value))) != 1:
             raise FlynetError(f"{node.op} {node.name}: broadcasting operands of different rank is not supported")
         return cv.tensors[value]
     if value in cv.graph.weights:
@@ -393,15 +385,15 @@ def lower_reduce(cv: Converter, node: Node, _i: int) -> None:
 
 def lower_global_average_pool(cv: Converter, node: Node, _i: int) -> None:
     x = node.inputs[0]
-    _require_layout(cv, node, x, canonical_perm(4))
+    source = cv.view_as(x, canonical_perm(4), node.name)
     out = cv.define(node.outputs[0], canonical_perm(4), node.name)
-    cv.builder.add_operator("MEAN", [cv.tensor(x), cv.const_int32(f"{node.name}_axes", [1, 2])], [out],
+    cv.builder.add_operator("MEAN", [source, cv.const_int32(f"{node.name}_axes", [1, 2])], [out],
                             {"keep_dims": True})
 
 
 def lower_pool(cv: Converter, node: Node, _i: int) -> None:
     x = node.inputs[0]
-    _require_layout(cv, node, x, canonical_perm(4))
+    source = cv.view_as(x, canonical_perm(4), node.name)
     kernel = list(node.attrs["kernel_shape"])
     strides = list(node.attrs.get("strides", [1, 1]))
     if any(d != 1 for d in node.attrs.get("dilations", [1, 1])) or node.attrs.get("ceil_mode", 0):
@@ -412,7 +404,7 @@ def lower_pool(cv: Converter, node: Node, _i: int) -> None:
         raise FlynetError(f"{node.op} {node.name}: this padding has no TFLite pooling equivalent")
     options = {"padding": padding, "stride_h": strides[0], "stride_w": strides[1],
                "filter_height": kernel[0], "filter_width": kernel[1]}
-    cv.emit_with_params("AVERAGE_POOL_2D" if is_average else "MAX_POOL_2D", [cv.tensor(x)], node.outputs[0],
+    cv.emit_with_params("AVERAGE_POOL_2D" if is_average else "MAX_POOL_2D", [source], node.outputs[0],
                         canonical_perm(4), node.name, cv.params[x], options)
 
 
@@ -446,15 +438,44 @@ def lower_identity(cv: Converter, node: Node, _i: int) -> None:
 def lower_concat(cv: Converter, node: Node, _i: int) -> None:
     y = node.outputs[0]
     values = [v for v in node.inputs if v]
-    perm = cv.layouts[values[0]].perm
-    for v in values:
-        _require_layout(cv, node, v, perm)
+    rank = len(cv.shape(y))
+    axis = node.attrs.get("axis", 1) % rank
+    perm = next((p for p in cv.preferred_perms(y) if all(_viewable(cv, v, p) for v in values)), None)
+    if perm is None:
+        raise FlynetError(f"Concat {node.name}: its inputs are stored in layouts that need a transpose: not supported")
     out_params = cv.qparams(y, node.name)
-    inputs = [cv.input_as(v, out_params, f"{node.name}_in{k}") for k, v in enumerate(values)]
+    inputs = []
+    for k, v in enumerate(values):
+        source = cv.view_as(v, perm, node.name)
+        inputs.append(cv.emit_requantize(source, cv.params[v], out_params, cv.tflite_shape(v, perm),
+                                         f"{node.name}_in{k}_requant"))
     out = cv.define(y, perm, node.name, out_params)
     cv.builder.add_operator("CONCATENATION", inputs, [out],
-                            {"axis": cv.remap_axis(values[0], node.attrs.get("axis", 1)),
-                             "fused_activation_function": "NONE"})
+                            {"axis": perm.index(axis), "fused_activation_function": "NONE"})
+
+
+def _viewable(cv: Converter, value: str, perm: tuple[int, ...]) -> bool:
+    layout = cv.layouts[value]
+    if layout.feature_order is not None:
+        return False
+    shape = cv.shape(value)
+    return layout.perm == perm or same_element_order(shape, layout.perm, shape, perm)
+
+
+def lower_transpose(cv: Converter, node: Node, _i: int) -> None:
+    """A transpose is only a new name for the same TFLite tensor in another layout: no op."""
+    x, y = node.inputs[0], node.outputs[0]
+    rank = len(cv.shape(x))
+    p = list(node.attrs.get("perm", list(reversed(range(rank)))))
+    inverse = [p.index(a) for a in range(rank)]
+    layout = cv.layouts[x]
+    if layout.feature_order is not None:
+        raise FlynetError(f"Transpose {node.name}: transposing a flattened NCHW feature vector is not supported")
+    perm = tuple(inverse[a] for a in layout.perm)
+    want = cv.qparams(y, node.name)
+    if not cv.params[x].same_as(want):
+        raise FlynetError(f"Transpose {node.name}: output quantized differently from its input: not supported")
+    cv.tensors[y], cv.layouts[y], cv.params[y] = cv.tensors[x], Layout(perm), cv.params[x]
 
 
 def lower_slice(cv: Converter, node: Node, _i: int) -> None:
@@ -531,6 +552,7 @@ RULES: dict[str, Callable[[Converter, Node, int], None]] = {
     "Concat": lower_concat,
     "Slice": lower_slice,
     "Pad": lower_pad,
+    "Transpose": lower_transpose,
     "Identity": lower_identity,
     "Dropout": lower_identity,
 }

@@ -148,32 +148,65 @@ class Converter:
         rank = len(self.shape(value))
         return self.layouts[value].perm.index(axis % rank)
 
-    def preferred_perms(self, value: str) -> list[tuple[int, ...]]:
-        """Layouts the consumers of a reshaped value want, nearest layout-sensitive consumer first."""
+    def view_as(self, value: str, perm: tuple[int, ...], node_name: str) -> int:
+        """The value's tensor in layout `perm`: itself, or a RESHAPE when only unit axes move."""
+        layout = self.layouts[value]
+        if layout.perm == perm and layout.feature_order is None:
+            return self.tensor(value)
+        key = f"{value}@{perm}"
+        if key in self.tensors:
+            return self.tensors[key]
+        shape = self.shape(value)
+        if layout.feature_order is not None or not same_element_order(shape, layout.perm, shape, perm):
+            raise FlynetError(f"{node_name}: value {value!r} is stored in layout {layout.perm} but is needed in "
+                              f"{perm}, which takes a TRANSPOSE: not supported")
+        new_shape = self.tflite_shape(value, perm)
+        out = self.temp(f"{value}_view", new_shape, self.params[value])
+        self.builder.add_operator("RESHAPE", [self.tensor(value), self.const_int32(f"{value}_view_shape", new_shape)],
+                                  [out], {"new_shape": new_shape})
+        self.tensors[key] = out
+        return out
+
+    def preferred_perms(self, value: str, depth: int = 0) -> list[tuple[int, ...]]:
+        """Layouts that the value's consumers want, so that no transpose is ever needed, best first."""
         rank = len(self.shape(value))
         wanted: list[tuple[int, ...]] = []
-        frontier, seen = [value], set()
-        elementwise = {"Relu", "Clip", "Sigmoid", "HardSwish", "HardSigmoid", "Add", "Sub", "Mul", "Div",
-                       "Concat", "Identity", "Dropout", "Pow"}
-        while frontier:
-            v = frontier.pop(0)
-            if v in seen:
-                continue
-            seen.add(v)
-            for user in self.graph.consumers(v):
-                if user.op in ("Conv", "AveragePool", "MaxPool", "GlobalAveragePool"):
-                    wanted.append(canonical_perm(rank))
-                elif user.op in ("Softmax", "LogSoftmax"):
-                    axis = user.attrs.get("axis", -1) % rank
-                    wanted.append(tuple([a for a in range(rank) if a != axis] + [axis]))
-                elif user.op in ("Gemm", "MatMul"):
-                    wanted.append(tuple(range(rank)))
-                elif user.op in elementwise and len(self.shape(user.outputs[0])) == rank:
-                    frontier.append(user.outputs[0])
+        if depth > 12:
+            return wanted
+        elementwise = {"Relu", "Clip", "Sigmoid", "HardSwish", "Add", "Sub", "Mul", "Div", "Pow",
+                       "Concat", "Identity", "Dropout"}
+        reshapes = {"Reshape", "Flatten", "Squeeze", "Unsqueeze"}
+        for user in self.graph.consumers(value):
+            out = user.outputs[0]
+            if user.op in ("Conv", "AveragePool", "MaxPool", "GlobalAveragePool"):
+                wanted.append(canonical_perm(rank))
+            elif user.op == "Softmax":
+                axis = user.attrs.get("axis", -1) % rank
+                wanted.append(tuple([a for a in range(rank) if a != axis] + [axis]))
+            elif user.op in ("Gemm", "MatMul"):
+                wanted.append(tuple(range(rank)))
+            elif user.op in elementwise and len(self.shape(out)) == rank:
+                wanted.extend(self.preferred_perms(out, depth + 1))
+            elif user.op == "Transpose":
+                p = list(user.attrs.get("perm", list(reversed(range(rank)))))
+                wanted.extend(tuple(p[q] for q in want) for want in self.preferred_perms(out, depth + 1))
+            elif user.op in reshapes:
+                in_shape, out_shape = self.shape(value), self.shape(out)
+                for want in self.preferred_perms(out, depth + 1):
+                    wanted.extend(p for p in itertools.permutations(range(rank))
+                                  if same_element_order(in_shape, p, out_shape, want))
+        if depth:
+            return list(dict.fromkeys(wanted))
         ordered = wanted + [canonical_perm(rank), maxout_perm() if rank == 5 else tuple(range(rank)),
                             tuple(range(rank))]
         ordered += list(itertools.permutations(range(rank)))
         return list(dict.fromkeys(ordered))
+
+
+def same_element_order(in_shape, in_perm, out_shape, out_perm) -> bool:
+    """Whether a RESHAPE of the input stored in `in_perm` gives the output stored in `out_perm`."""
+    ids = np.arange(int(np.prod(in_shape))).reshape(in_shape)
+    return np.array_equal(ids.transpose(in_perm).ravel(), ids.reshape(out_shape).transpose(out_perm).ravel())
 
 
 def reshape_layout(in_shape: tuple[int, ...], in_perm: tuple[int, ...], out_shape: tuple[int, ...],
@@ -183,14 +216,11 @@ def reshape_layout(in_shape: tuple[int, ...], in_perm: tuple[int, ...], out_shap
     Returns (perm, None), or for a flatten that no permutation expresses, (identity, the ONNX
     feature index at each TFLite position) so that a fully connected consumer can permute weights.
     """
-    ids = np.arange(int(np.prod(in_shape))).reshape(in_shape)
-    tflite_order = ids.transpose(in_perm).ravel()
-    onnx_out = ids.reshape(out_shape)
     for perm in candidates:
-        if np.array_equal(onnx_out.transpose(perm).ravel(), tflite_order):
+        if same_element_order(in_shape, in_perm, out_shape, perm):
             return perm, None
     if len(out_shape) == 2 and out_shape[0] == 1:
-        return (0, 1), tflite_order
+        return (0, 1), np.arange(int(np.prod(in_shape))).reshape(in_shape).transpose(in_perm).ravel()
     raise FlynetError(f"reshape {in_shape} -> {out_shape} needs a transpose in NHWC: not supported")
 
 
