@@ -47,6 +47,28 @@ def targets(as_json: bool) -> None:
     click.echo(format_table(["target", "board", "core", "clock", "flash", "sram", "regions"], rows, "lllrrrl"))
 
 
+@cli.command()
+@click.argument("model_name", metavar="MODEL")
+@click.option("--input-size", default=224, show_default=True, help="Square input resolution in pixels.")
+@click.option("--classes", default=1000, show_default=True, help="Number of output classes.")
+@click.option("--in-channels", default=3, show_default=True, help="Input channels: 1 or 3.")
+@click.option("--stem-stride", default=2, show_default=True, help="Stem stride: 2, or 1 for small inputs.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def profile(model_name: str, input_size: int, classes: int, in_channels: int, stem_stride: int,
+            as_json: bool) -> None:
+    """Per-layer params, MAdds and int8 activation bytes of a registry model, with totals.
+
+    Example: flynet-tiny profile flynet-h3-0.5 --input-size 224 --classes 1000
+    """
+    from .models import build_model
+    from .models.profiler import format_profile, profile_model
+
+    model = build_model(model_name, num_classes=classes, input_size=input_size, in_channels=in_channels,
+                        stem_stride=stem_stride)
+    result = profile_model(model, input_size, in_channels, name=model_name)
+    click.echo(format_profile(result, as_json))
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)
