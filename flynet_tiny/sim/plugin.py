@@ -1,0 +1,50 @@
+"""Build the instruction-counting QEMU plugin (firmware/qemu_plugin/fn_insn_count.c).
+
+The shared library is cached under build/qemu_plugin/, keyed by a hash of its source, so
+an edited plugin is rebuilt and concurrent users never see a half-written file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from ..errors import FlynetError
+from ..resources import PROJECT_ROOT, project_dir
+
+
+def plugin_source() -> Path:
+    return project_dir("firmware") / "qemu_plugin" / "fn_insn_count.c"
+
+
+def build_counting_plugin(cache_dir: Path | str | None = None) -> Path:
+    """Path of the compiled plugin, compiling it with the host gcc when not cached."""
+    source = plugin_source()
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+    cache = Path(cache_dir) if cache_dir else PROJECT_ROOT / "build" / "qemu_plugin"
+    library = cache / f"fn_insn_count-{digest}.so"
+    if library.is_file():
+        return library
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        raise FlynetError("host gcc not found (needed for the QEMU counting plugin): apt-get install gcc")
+    cache.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=cache, prefix=".fn_insn_count.", suffix=".so")
+    os.close(fd)
+    try:
+        proc = subprocess.run(
+            [gcc, "-shared", "-fPIC", "-O2", "-fvisibility=hidden", "-Wall", "-Wextra", "-Werror",
+             "-o", tmp, str(source)],
+            capture_output=True, text=True,
+        )
+        if proc.returncode != 0:
+            first = next((l for l in proc.stderr.splitlines() if "error" in l), proc.stderr.strip())
+            raise FlynetError(f"counting plugin does not compile: {first}")
+        os.replace(tmp, library)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return library

@@ -1,0 +1,262 @@
+"""Run an emulation build in qemu-system-arm and collect its output and instruction counts.
+
+    result = run_qemu(elf, load_target("f746zg"), timeout_s=60)
+    result.exit_code, result.layers[0].instructions, result.layers[0].classes["mul_dsp"]
+    result.raise_for_failure()   # CheckFailed naming fault / lock-up / timeout and the layer
+
+QEMU runs with `-icount shift=0`, so a run is deterministic. The firmware's console is
+Arm semihosting; `exit(n)` in the firmware becomes QEMU's exit status. QEMU runs in its own
+process group, which is killed on timeout, on Ctrl-C and on any error in this process.
+
+Layer attribution: the firmware runtime prints `@layer-begin <index> <name>` and calls the
+marker functions the counting plugin watches (firmware/runtime/fn_runtime.h); the n-th
+counted segment is the n-th layer begun.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import CheckFailed, FlynetError
+from ..targets import Target
+from .plugin import build_counting_plugin
+from .symbols import read_symbols
+
+MARKER_BEGIN = "fn_marker_layer_begin"
+MARKER_END = "fn_marker_layer_end"
+_KILL_GRACE_S = 2.0
+
+
+@dataclass(frozen=True)
+class LayerRun:
+    """One executed layer: `index` and `name` as the firmware passed them to fn_layer_begin."""
+
+    seq: int
+    index: int
+    name: str
+    instructions: int | None  # None when the run had no plugin or stopped inside the layer
+    classes: dict[str, int]
+    cycles: int | None  # the board's cycle counter (0 under QEMU, where DWT is not modelled)
+
+
+@dataclass(frozen=True)
+class Fault:
+    kind: str  # "hardfault", "exception" or "lockup"
+    layer_index: int | None
+    layer_name: str | None
+    registers: dict[str, int]
+    message: str
+
+
+@dataclass
+class RunResult:
+    stdout: str
+    stderr: str
+    exit_code: int | None
+    timed_out: bool
+    layers: list[LayerRun] = field(default_factory=list)
+    total_instructions: int | None = None
+    total_classes: dict[str, int] = field(default_factory=dict)
+    fault: Fault | None = None
+    running_layer: tuple[int, str] | None = None  # begun and not ended when the run stopped
+
+    @property
+    def instructions_per_marker(self) -> list[int | None]:
+        return [layer.instructions for layer in self.layers]
+
+    @property
+    def console(self) -> str:
+        """The firmware's own output, without the runner's @layer lines."""
+        return "".join(l for l in self.stdout.splitlines(keepends=True) if not l.startswith("@layer-"))
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out and self.fault is None
+
+    def raise_for_failure(self) -> None:
+        """CheckFailed with one line saying what went wrong and in which layer."""
+        if self.ok:
+            return
+        where = f" in layer {self.running_layer[0]} ({self.running_layer[1]})" if self.running_layer else ""
+        if self.fault is not None:
+            raise CheckFailed(f"firmware {self.fault.kind}{where}: {self.fault.message}")
+        if self.timed_out:
+            raise CheckFailed(f"firmware hung{where}: killed at the timeout; raise --timeout if it is just slow")
+        raise CheckFailed(f"firmware exited with status {self.exit_code}{where}")
+
+
+def find_qemu() -> Path:
+    qemu = shutil.which("qemu-system-arm")
+    if qemu is None:
+        raise FlynetError("qemu-system-arm not found: apt-get install qemu-system-arm")
+    return Path(qemu)
+
+
+def qemu_command(qemu: Path, elf: Path, target: Target, plugin_args: str | None) -> list[str]:
+    cmd = [
+        str(qemu), "-M", str(target.emulator["qemu_machine"]),
+        "-nographic", "-monitor", "none", "-serial", "null",
+        "-semihosting-config", "enable=on,target=native",
+        "-icount", "shift=0",
+        "-kernel", str(elf),
+    ]
+    if plugin_args:
+        cmd += ["-plugin", plugin_args]
+    return cmd
+
+
+def _check_emulation_elf(elf: Path, target: Target, symbols: dict[str, int]) -> None:
+    from ..codegen.build import memory_regions
+
+    vectors = symbols.get("fn_vector_table")
+    if vectors is None:
+        raise FlynetError(f"{elf} has no fn_vector_table: build it with flynet_tiny.codegen.build.build_firmware")
+    code = next(r for r in memory_regions(target, True) if r.name == target.placement["code"])
+    if not code.origin <= vectors < code.origin + code.length:
+        raise FlynetError(
+            f"{elf} is linked for the real {target.board}, not for QEMU {target.emulator['qemu_machine']}: "
+            f"rebuild it with emulation=True"
+        )
+
+
+def _no_core_dumps() -> None:
+    # A lock-up makes QEMU abort(); its core file is of no use and may be large.
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _kill_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _stop(proc: subprocess.Popen) -> tuple[str, str]:
+    """SIGTERM (lets the plugin write its totals), then SIGKILL; returns what was printed."""
+    _kill_group(proc, signal.SIGTERM)
+    try:
+        return proc.communicate(timeout=_KILL_GRACE_S)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc, signal.SIGKILL)
+        return proc.communicate()
+
+
+def run_qemu(
+    elf: Path | str,
+    target: Target,
+    timeout_s: float = 60.0,
+    plugin: bool = True,
+    keep_counts: Path | str | None = None,
+) -> RunResult:
+    """Run `elf` (an emulation build for `target`) until it exits, faults or times out."""
+    elf = Path(elf)
+    if not elf.is_file():
+        raise FlynetError(f"firmware {elf} not found: build it first")
+    if timeout_s <= 0:
+        raise FlynetError(f"timeout must be positive, got {timeout_s}")
+    qemu = find_qemu()
+    symbols = read_symbols(elf)
+    _check_emulation_elf(elf, target, symbols)
+    with tempfile.TemporaryDirectory(prefix="flynet-qemu-") as tmp:
+        counts_path = Path(keep_counts) if keep_counts else Path(tmp) / "counts.txt"
+        plugin_args = None
+        if plugin:
+            library = build_counting_plugin()
+            begin, end = symbols.get(MARKER_BEGIN), symbols.get(MARKER_END)
+            plugin_args = f"{library},out={counts_path}"
+            if begin is not None and end is not None:
+                plugin_args += f",begin=0x{begin:x},end=0x{end:x}"
+        proc = subprocess.Popen(
+            qemu_command(qemu, elf, target, plugin_args),
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, errors="replace", start_new_session=True, preexec_fn=_no_core_dumps,
+        )
+        timed_out = False
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            stdout, stderr = _stop(proc)
+        except BaseException:
+            _kill_group(proc, signal.SIGKILL)
+            proc.wait()
+            raise
+        counts = counts_path.read_text() if plugin and counts_path.is_file() else ""
+    exit_code = None if timed_out else proc.returncode
+    return _assemble(stdout, stderr, exit_code, timed_out, counts)
+
+
+_BEGIN = re.compile(r"^@layer-begin (-?\d+) (\S+)$")
+_END = re.compile(r"^@layer-end (-?\d+) cycles=(\d+)$")
+_FAULT = re.compile(r"^\*\*\* (HardFault|unexpected exception \d+) layer=(-?\d+) name=(\S+)(.*)$")
+_REGISTER = re.compile(r"(\w+)=0x([0-9a-fA-F]+)")
+_LOCKUP = re.compile(r"qemu: fatal: (Lockup[^\n]*)")
+_QEMU_REGISTER = re.compile(r"\b(R\d\d|XPSR)=([0-9a-fA-F]{8})")
+
+
+def _parse_counts(text: str) -> tuple[list[str], list[tuple[int, dict[str, int]]], tuple[int, dict[str, int]] | None]:
+    names: list[str] = []
+    segments: list[tuple[int, dict[str, int]]] = []
+    total = None
+    for line in text.splitlines():
+        parts = line.split()
+        if not parts:
+            continue
+        if parts[0] == "#":
+            names = parts[1:]
+        elif parts[0] == "E":
+            values = [int(v) for v in parts[2:]]
+            segments.append((values[0], dict(zip(names, values[1:]))))
+        elif parts[0] == "T":
+            values = [int(v) for v in parts[1:]]
+            total = (values[0], dict(zip(names, values[1:])))
+    return names, segments, total
+
+
+def _assemble(stdout: str, stderr: str, exit_code: int | None, timed_out: bool, counts: str) -> RunResult:
+    _, segments, total = _parse_counts(counts)
+    begun: list[tuple[int, str]] = []
+    cycles: list[int] = []
+    fault = None
+    for line in stdout.splitlines():
+        if m := _BEGIN.match(line):
+            begun.append((int(m[1]), m[2]))
+        elif m := _END.match(line):
+            cycles.append(int(m[2]))
+        elif m := _FAULT.match(line):
+            registers = {k: int(v, 16) for k, v in _REGISTER.findall(m[4])}
+            kind = "hardfault" if m[1] == "HardFault" else "exception"
+            index = int(m[2])
+            fault = Fault(kind, index if index >= 0 else None, None if m[3] == "-" else m[3], registers,
+                          f"{m[1]} {m[4].strip()}")
+    if fault is None and (lockup := _LOCKUP.search(stderr)):
+        registers = {k.lower(): int(v, 16) for k, v in _QEMU_REGISTER.findall(stderr)}
+        pc = registers.get("r15")
+        detail = f" at pc=0x{pc:08x}" if pc is not None else ""
+        fault = Fault("lockup", None, None, registers, f"{lockup[1].strip()}{detail}")
+    layers = []
+    for seq, (index, name) in enumerate(begun):
+        finished = seq < len(cycles)
+        counted = segments[seq] if finished and seq < len(segments) else None
+        layers.append(LayerRun(
+            seq, index, name,
+            counted[0] if counted else None,
+            counted[1] if counted else {},
+            cycles[seq] if finished else None,
+        ))
+    running = begun[len(cycles)] if len(begun) > len(cycles) else None
+    if fault is not None and fault.kind == "lockup" and running is not None:
+        fault = Fault(fault.kind, running[0], running[1], fault.registers, fault.message)
+    return RunResult(
+        stdout=stdout, stderr=stderr, exit_code=exit_code, timed_out=timed_out, layers=layers,
+        total_instructions=total[0] if total else None, total_classes=total[1] if total else {},
+        fault=fault, running_layer=running,
+    )

@@ -1,0 +1,126 @@
+"""Firmware build: linker script from the target data, Makefile, arm-none-eabi-gcc."""
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from flynet_tiny.codegen.build import build_firmware, memory_regions, render_linker_script
+from flynet_tiny.errors import CheckFailed, FlynetError
+from flynet_tiny.resources import project_dir
+from flynet_tiny.targets import load_target
+
+PROGRAMS = Path(__file__).parent / "sim_programs"
+
+
+def write(path, text):
+    path.write_text(text)
+    return path
+
+
+def test_emulation_link_moves_f746zg_flash_to_the_code_memory_and_drops_itcm():
+    target = load_target("f746zg")
+    script = render_linker_script(target, emulation=True)
+    flash = target.region("FLASH")
+    assert f"FLASH (rx) : ORIGIN = 0x00000000, LENGTH = {flash.length}" in script
+    assert "ITCM" not in script
+    real = render_linker_script(target, emulation=False)
+    assert f"FLASH (rx) : ORIGIN = 0x{flash.origin:08X}, LENGTH = {flash.length}" in real
+    assert "ITCM (rwx)" in real
+    # data regions keep the board's bases in emulation
+    assert [(r.name, r.origin) for r in memory_regions(target, True) if r.kind == "ram"] == [
+        (r.name, r.origin) for r in target.memory if r.kind == "ram" and r.name != "ITCM"
+    ]
+
+
+def test_sections_follow_the_target_placement():
+    target = load_target("f746zg")
+    script = render_linker_script(target, emulation=False)
+    place = target.placement
+    assert f"_estack = ORIGIN({place['stack']}) + LENGTH({place['stack']});" in script
+    assert re.search(rf"\.fn_arena \(NOLOAD\).*> {place['arena']}\n", script)
+    assert re.search(rf"\.fn_weights .*> {place['weights']}\n", script)
+    assert f"> {place['data']} AT> {place['code']}" in script
+
+
+@pytest.mark.parametrize("target_name", ["f446re", "f746zg"])
+@pytest.mark.parametrize("emulation", [False, True])
+def test_same_sources_build_for_board_and_emulator(tmp_path, target_name, emulation):
+    target = load_target(target_name)
+    result = build_firmware(tmp_path / "fw", target, [PROGRAMS / "fault_main.c"], emulation=emulation, opt="speed")
+    for path in (result.elf, result.bin, result.hex, result.map):
+        assert path.is_file() and path.stat().st_size > 0
+    code = target.placement["code"]
+    # the binary image is the code region's content, from its origin, without gaps
+    assert result.region_usage[code].used == result.bin.stat().st_size
+    assert result.region_usage[code].size == target.region(code).length
+    assert set(result.region_usage) == {r.name for r in memory_regions(target, emulation)}
+
+
+def test_board_clock_tree_reaches_the_target_clock(tmp_path):
+    """The PLL settings the board code derives from the TOML give exactly clock_hz."""
+    probe = write(tmp_path / "probe.c", '#include <stdio.h>\n#include "fn_stm32_rcc.h"\n'
+                  'int main(void) { printf("%u %u %u", FN_PLL_M, FN_PLL_N, FN_APB1_HZ); return 0; }\n')
+    for target in (load_target("f446re"), load_target("f746zg")):
+        defines = [f"-DFN_CLOCK_HZ={target.clock_hz}u", f"-DFN_HSE_HZ={target.hse_hz}u",
+                   f"-DFN_FLASH_WAIT_STATES={target.flash_wait_states}u", "-DFN_UART_BAUD=115200u",
+                   "-DFN_FLASH_ACCEL_BITS=0u"]
+        exe = tmp_path / f"probe-{target.name}"
+        subprocess.run(["gcc", *defines, "-I", str(project_dir("firmware") / "boards" / "common"),
+                        str(probe), "-o", str(exe)], check=True)
+        m, n, apb1 = map(int, subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split())
+        vco_in = target.hse_hz // m
+        assert 1_000_000 <= vco_in <= 2_000_000  # RM0390 / RM0385 PLL input range
+        assert 100_000_000 <= vco_in * n <= 432_000_000  # VCO output range
+        assert vco_in * n // 2 == target.clock_hz  # PLLP = 2
+        assert apb1 <= 54_000_000 if target.core == "cortex-m7" else apb1 <= 45_000_000
+
+
+def test_flash_overflow_names_region_and_excess(tmp_path):
+    big = write(tmp_path / "big.c", "#include <stdint.h>\n"
+                '__attribute__((section(".fn_weights"))) const volatile uint8_t weights[600 * 1024] = {1};\n'
+                "int main(void) { return weights[0]; }\n")
+    with pytest.raises(CheckFailed, match=r"region FLASH overflowed by \d+ bytes"):
+        build_firmware(tmp_path / "fw", load_target("f446re"), [big])
+    assert not (tmp_path / "fw" / "firmware.elf").exists()
+
+
+def test_arena_overflow_is_exact(tmp_path):
+    target = load_target("f746zg")
+    arena_region = target.region(target.placement["arena"])
+    excess = 1000
+    src = write(tmp_path / "arena.c", "#include <stdint.h>\n"
+                f'__attribute__((section(".fn_arena"))) volatile uint8_t arena[{arena_region.length + excess}];\n'
+                "int main(void) { return arena[0]; }\n")
+    with pytest.raises(CheckFailed, match=rf"region {arena_region.name} overflowed by {excess} bytes"):
+        build_firmware(tmp_path / "fw", target, [src], emulation=True)
+
+
+def test_warnings_are_errors_and_nothing_is_left_behind(tmp_path):
+    out = tmp_path / "fw"
+    build_firmware(out, load_target("f446re"), [PROGRAMS / "fault_main.c"])
+    src = write(tmp_path / "warn.c", "int main(void) { int unused; return 0; }\n")
+    with pytest.raises(FlynetError, match=r"warn\.c.*unused"):
+        build_firmware(out, load_target("f446re"), [src])
+    assert not any((out / f"firmware.{ext}").exists() for ext in ("elf", "bin", "hex", "map"))
+
+
+def test_generated_makefile_rebuilds_by_hand(tmp_path):
+    result = build_firmware(tmp_path / "fw", load_target("f446re"), [PROGRAMS / "fault_main.c"], lto=True)
+    first = result.bin.read_bytes()
+    subprocess.run(["make", "-C", str(result.out_dir), "clean"], check=True, capture_output=True)
+    assert not result.elf.exists()
+    subprocess.run(["make", "-C", str(result.out_dir)], check=True, capture_output=True)
+    assert result.bin.read_bytes() == first
+
+
+def test_bad_input_is_one_line(tmp_path, monkeypatch):
+    target = load_target("f446re")
+    with pytest.raises(FlynetError, match="unknown --opt 'fast': choose one of size, speed"):
+        build_firmware(tmp_path / "a", target, [PROGRAMS / "fault_main.c"], opt="fast")
+    with pytest.raises(FlynetError, match="source file .*missing.c not found"):
+        build_firmware(tmp_path / "b", target, [tmp_path / "missing.c"])
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(FlynetError, match="apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"):
+        build_firmware(tmp_path / "c", target, [PROGRAMS / "fault_main.c"])
