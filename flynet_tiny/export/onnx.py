@@ -19,9 +19,12 @@ import numpy as np
 import onnx
 import torch
 from onnx import helper, numpy_helper
+import torch.fx as fx
 from torch import nn
 
 from ..errors import FlynetError
+from ..quant.fold import trace
+from ..quant.graph import freeze_shapes
 from ..quant.model import QuantizedModel
 from ..quant.modules import QuantWeighted
 from ..reporting import atomic_write_bytes
@@ -35,7 +38,9 @@ def export_float_onnx(folded_model: nn.Module, path: str | Path, example_input: 
     """Write the (BN-folded) float model as ONNX; `example_input` defaults to the model config's input shape."""
     if example_input is None:
         example_input = _config_input(folded_model)
-    model = _to_onnx(copy.deepcopy(folded_model).eval(), example_input[:1])
+    module = folded_model if isinstance(folded_model, fx.GraphModule) else trace(folded_model)
+    module = freeze_shapes(copy.deepcopy(module).eval(), example_input[:1])
+    model = _to_onnx(module, example_input[:1])
     _check_and_save(model, path)
     return model
 
@@ -49,7 +54,7 @@ def export_qdq_onnx(qmodel: QuantizedModel, path: str | Path, example_input: tor
     layers = dict(qmodel.weighted_layers())
     for layer in layers.values():
         layer.freeze_for_export()
-    model = _to_onnx(qmodel.graph_module, example_input[:1])
+    model = _to_onnx(freeze_shapes(qmodel.graph_module, example_input[:1]), example_input[:1])
     biases = {f"{name}.export_bias": layer for name, layer in layers.items()}
     model = _constants_to_initializers(model)
     model = _fold_constant_quantization(model)

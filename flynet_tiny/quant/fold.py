@@ -22,11 +22,17 @@ _BATCHNORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 def trace(model: nn.Module) -> fx.GraphModule:
     """Symbolically trace `model` (torch.nn modules stay leaves); FlynetError if it cannot be traced."""
     try:
-        return fx.symbolic_trace(model)
+        graph_module = fx.symbolic_trace(model)
     except Exception as exc:  # fx raises many types (TraceError, TypeError, ...) for untraceable code
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise FlynetError(f"cannot trace {type(model).__name__} with torch.fx ({first}); "
                           "remove data-dependent Python control flow from its forward()") from None
+    # String annotations (from __future__ import annotations) would make the module unpicklable.
+    for node in graph_module.graph.nodes:
+        if isinstance(node.type, str):
+            node.type = None
+    graph_module.recompile()
+    return graph_module
 
 
 def folded_conv(layer: nn.Module, bn: nn.modules.batchnorm._BatchNorm) -> nn.Module:

@@ -49,8 +49,9 @@ _PROBABILITY_FUNCTIONS = {torch.sigmoid, F.sigmoid, "sigmoid", torch.softmax, F.
 _KEEP_FUNCTIONS = {torch.flatten, torch.reshape, torch.squeeze, torch.unsqueeze, torch.permute, torch.transpose,
                    operator.getitem, torch.narrow, torch.amax, torch.max, torch.chunk, torch.split,
                    F.max_pool1d, F.max_pool2d, F.avg_pool1d, F.avg_pool2d, F.adaptive_avg_pool1d,
-                   F.adaptive_avg_pool2d, "view", "reshape", "flatten", "squeeze", "unsqueeze", "permute",
-                   "transpose", "narrow", "amax", "max", "chunk", "split"}
+                   F.adaptive_avg_pool2d, torch.unflatten, "view", "reshape", "flatten", "unflatten", "squeeze",
+                   "unsqueeze", "permute", "transpose", "narrow", "amax", "max", "chunk", "split"}
+_RESHAPES = {torch.flatten, torch.unflatten, torch.reshape, "view", "reshape", "flatten", "unflatten"}
 _SHARED_FUNCTIONS = {torch.cat, torch.concat, torch.maximum}
 _FUSABLE_PRODUCERS = {"weighted", "add", "sub", "mul"}
 _REMOVED_FUNCTIONS = {F.dropout, "contiguous"}
@@ -119,6 +120,8 @@ def _normalize(graph_module: fx.GraphModule) -> None:
             _lower_hardsigmoid(graph, node)
         elif op in (torch.var, "var"):
             _lower_variance(graph, node)
+        elif op in _DIV | _MUL and _is_one(_constant_value(graph_module, node.args[1])):
+            _replace(graph, node, node.args[0])  # e.g. a softmax temperature of 1 at export time
         elif op in _DIV and _constant_value(graph_module, node.args[1]) is not None:
             with graph.inserting_before(node):
                 divisor = _constant_value(graph_module, node.args[1])
@@ -156,6 +159,10 @@ def _constant_value(graph_module: fx.GraphModule, arg: object) -> float | torch.
             else graph_module.get_buffer(arg.target)
         return value.detach()
     return None
+
+
+def _is_one(value: float | torch.Tensor | None) -> bool:
+    return isinstance(value, float) and value == 1.0
 
 
 def _replace(graph: fx.Graph, old: fx.Node, new: fx.Node) -> None:
@@ -351,3 +358,49 @@ def _wrap_weighted(graph_module: fx.GraphModule, node: fx.Node, modules: dict[st
     parent_name, _, leaf = node.target.rpartition(".")
     parent = graph_module.get_submodule(parent_name) if parent_name else graph_module
     setattr(parent, leaf, QuantWeighted(modules[node.target], input_quant))
+
+
+# ------------------------------------------------------------------------------------------- export
+
+def freeze_shapes(graph_module: fx.GraphModule, example_input: torch.Tensor) -> fx.GraphModule:
+    """Replace shape arithmetic (x.shape, size(), // ...) by the values it takes on `example_input`.
+
+    Exporters then see constant reshape targets instead of Shape/Gather chains; the graph is
+    specialized to that input shape (batch 1 for deployment), so call it on a copy.
+    """
+    values: dict[fx.Node, object] = {}
+
+    class Recorder(fx.Interpreter):
+        def run_node(self, node: fx.Node) -> object:
+            result = super().run_node(node)
+            values[node] = result
+            return result
+
+    with torch.no_grad():
+        Recorder(graph_module).run(example_input)
+    graph = graph_module.graph
+    for node in list(graph.nodes):
+        if _op(node) in _RESHAPES and isinstance(values.get(node), torch.Tensor):
+            # One static RESHAPE instead of the exporter's Shape/Gather/Concat arithmetic.
+            with graph.inserting_before(node):
+                static = graph.call_function(torch.reshape, (node.args[0], tuple(values[node].shape)))
+            static.meta = dict(node.meta)
+            _replace(graph, node, static)
+        elif node.op in ("call_function", "call_method") and _is_shape_value(values.get(node)):
+            constant = tuple(values[node]) if isinstance(values[node], torch.Size) else values[node]
+            for user in list(node.users):
+                user.args = fx.node.map_arg(user.args, lambda n: constant if n is node else n)
+                user.kwargs = fx.node.map_arg(user.kwargs, lambda n: constant if n is node else n)
+    graph.eliminate_dead_code()
+    graph.lint()
+    graph_module.recompile()
+    return graph_module
+
+
+def _is_shape_value(value: object) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    return isinstance(value, (torch.Size, tuple)) and len(value) > 0 and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value)
