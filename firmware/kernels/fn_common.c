@@ -1,0 +1,105 @@
+/* Shape and geometry helpers shared by all kernels. */
+#include "fn_internal.h"
+
+const char *fn_status_name(fn_status status)
+{
+    switch (status) {
+    case FN_OK: return "FN_OK";
+    case FN_ERR_UNSUPPORTED: return "FN_ERR_UNSUPPORTED";
+    case FN_ERR_SHAPE: return "FN_ERR_SHAPE";
+    case FN_ERR_ARGUMENT: return "FN_ERR_ARGUMENT";
+    }
+    return "FN_ERR_UNKNOWN";
+}
+
+int32_t fn_output_size(fn_padding padding, int32_t in, int32_t filter, int32_t stride)
+{
+    if (padding == FN_PADDING_SAME) {
+        return (in + stride - 1) / stride;
+    }
+    return (in + stride - filter) / stride;
+}
+
+int32_t fn_leading_padding(int32_t in, int32_t filter, int32_t stride, int32_t out)
+{
+    const int32_t total = (out - 1) * stride + filter - in;
+    return total > 0 ? total / 2 : 0;
+}
+
+int fn_dims_valid(const fn_dims *d)
+{
+    return d != 0 && d->n > 0 && d->h > 0 && d->w > 0 && d->c > 0;
+}
+
+int32_t fn_dims_count(const fn_dims *d)
+{
+    return d->n * d->h * d->w * d->c;
+}
+
+fn_status fn_check_conv_geometry(const fn_conv_params *p, const fn_dims *in, int32_t filter_h,
+                                 int32_t filter_w, const fn_dims *out, int32_t *pad_h, int32_t *pad_w)
+{
+    if (p->dilation_h != 1 || p->dilation_w != 1) {
+        return FN_ERR_UNSUPPORTED;
+    }
+    if (p->stride_h < 1 || p->stride_h > 2 || p->stride_w < 1 || p->stride_w > 2) {
+        return FN_ERR_UNSUPPORTED;
+    }
+    if (p->padding != FN_PADDING_SAME && p->padding != FN_PADDING_VALID) {
+        return FN_ERR_UNSUPPORTED;
+    }
+    if (!fn_dims_valid(in) || !fn_dims_valid(out) || filter_h < 1 || filter_w < 1) {
+        return FN_ERR_SHAPE;
+    }
+    const int32_t out_h = fn_output_size(p->padding, in->h, filter_h, p->stride_h);
+    const int32_t out_w = fn_output_size(p->padding, in->w, filter_w, p->stride_w);
+    if (out_h < 1 || out_w < 1 || out->h != out_h || out->w != out_w || out->n != in->n) {
+        return FN_ERR_SHAPE;
+    }
+    if (p->act_min > p->act_max || p->act_min < FN_INT8_MIN || p->act_max > FN_INT8_MAX) {
+        return FN_ERR_ARGUMENT;
+    }
+    *pad_h = fn_leading_padding(in->h, filter_h, p->stride_h, out_h);
+    *pad_w = fn_leading_padding(in->w, filter_w, p->stride_w, out_w);
+    return FN_OK;
+}
+
+fn_status fn_broadcast_strides(const fn_dims *in, const fn_dims *out, int32_t strides[4])
+{
+    const int32_t in_d[4] = {in->n, in->h, in->w, in->c};
+    const int32_t out_d[4] = {out->n, out->h, out->w, out->c};
+    int32_t stride = 1;
+    for (int i = 3; i >= 0; --i) {
+        if (in_d[i] != out_d[i] && in_d[i] != 1) {
+            return FN_ERR_SHAPE;
+        }
+        strides[i] = in_d[i] == 1 ? 0 : stride;
+        stride *= in_d[i];
+    }
+    return FN_OK;
+}
+
+fn_status fn_binary_broadcast(fn_binary_op op, const void *params, const fn_dims *in1_dims, const int8_t *in1,
+                              const fn_dims *in2_dims, const int8_t *in2, const fn_dims *out_dims, int8_t *output)
+{
+    if (!params || !in1 || !in2 || !output || !fn_dims_valid(in1_dims) || !fn_dims_valid(in2_dims) ||
+        !fn_dims_valid(out_dims)) {
+        return FN_ERR_ARGUMENT;
+    }
+    int32_t s1[4], s2[4];
+    if (fn_broadcast_strides(in1_dims, out_dims, s1) != FN_OK || fn_broadcast_strides(in2_dims, out_dims, s2) != FN_OK) {
+        return FN_ERR_SHAPE;
+    }
+    for (int32_t n = 0; n < out_dims->n; ++n) {
+        for (int32_t h = 0; h < out_dims->h; ++h) {
+            for (int32_t w = 0; w < out_dims->w; ++w) {
+                const int8_t *a = in1 + n * s1[0] + h * s1[1] + w * s1[2];
+                const int8_t *b = in2 + n * s2[0] + h * s2[1] + w * s2[2];
+                for (int32_t c = 0; c < out_dims->c; ++c) {
+                    *output++ = op(params, a[c * s1[3]], b[c * s2[3]]);
+                }
+            }
+        }
+    }
+    return FN_OK;
+}

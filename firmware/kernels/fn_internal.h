@@ -1,0 +1,87 @@
+/* Helpers shared by the kernel sources; not part of the public API. */
+#ifndef FN_INTERNAL_H
+#define FN_INTERNAL_H
+
+#include "flynet_kernels.h"
+#include "fn_requant.h"
+
+#if defined(__ARM_FEATURE_DSP) && !defined(FN_PORTABLE_ONLY)
+#define FN_USE_DSP 1
+#include <arm_acle.h>
+#else
+#define FN_USE_DSP 0
+#endif
+
+/* TFLite's output size and leading padding for one spatial axis. */
+int32_t fn_output_size(fn_padding padding, int32_t in, int32_t filter, int32_t stride);
+int32_t fn_leading_padding(int32_t in, int32_t filter, int32_t stride, int32_t out);
+
+/* Shared checks of a conv-like layer: strides 1/2, dilation 1, positive dims,
+ * output dims equal to TFLite's. Fills the leading paddings. */
+fn_status fn_check_conv_geometry(const fn_conv_params *p, const fn_dims *in, int32_t filter_h,
+                                 int32_t filter_w, const fn_dims *out, int32_t *pad_h, int32_t *pad_w);
+
+int fn_dims_valid(const fn_dims *d);
+int32_t fn_dims_count(const fn_dims *d);
+
+/* Broadcast a 4-D input against the output: element strides, 0 where the input dim is 1. */
+fn_status fn_broadcast_strides(const fn_dims *in, const fn_dims *out, int32_t strides[4]);
+
+/* Largest channel multiplier (MDW heads) the depthwise kernels accept. */
+#define FN_MAX_HEADS 16
+
+fn_status fn_check_depthwise(const fn_conv_params *p, const fn_channel_quant *q, const fn_dims *in_dims,
+                             const int8_t *input, const fn_dims *filter_dims, const int8_t *filter,
+                             const fn_dims *out_dims, int32_t out_c, const int8_t *output, int32_t *pad_h,
+                             int32_t *pad_w);
+
+/* Depthwise conv over all pixels; with maxout, each channel's heads are reduced by max. */
+fn_status fn_depthwise_run(const fn_conv_params *p, const fn_channel_quant *q, const fn_dims *in_dims,
+                           const int8_t *input, const fn_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                           const fn_dims *out_dims, int8_t *output, int maxout);
+
+/* Window of one depthwise output pixel: the taps that fall inside the input. */
+typedef struct {
+    const int8_t *origin;   /* input pixel under tap (0, 0) (may lie outside; only used with ky/kx in range) */
+    int32_t ky0, ky1, kx0, kx1;
+} fn_dw_window;
+
+void fn_dw_window_at(const fn_dims *in, const int8_t *input, const fn_dims *f, int32_t b, int32_t y0,
+                     int32_t x0, fn_dw_window *win);
+
+/* Accumulators (no bias) of output channels ic*heads + m, m < heads, of one depthwise pixel. */
+void fn_dw_channel_acc(const fn_dw_window *win, const fn_dims *in, const fn_dims *f, const int8_t *filter,
+                       int32_t input_offset, int32_t ic, int32_t heads, int32_t *acc);
+
+/* Elementwise binary op over 4-D broadcast shapes. */
+typedef int8_t (*fn_binary_op)(const void *params, int8_t a, int8_t b);
+fn_status fn_binary_broadcast(fn_binary_op op, const void *params, const fn_dims *in1_dims, const int8_t *in1,
+                              const fn_dims *in2_dims, const int8_t *in2, const fn_dims *out_dims, int8_t *output);
+
+/* Single-element pieces the ECA block reuses. */
+int8_t fn_mean_finish(const fn_mean_params *p, int32_t acc, int32_t count);
+int8_t fn_mean_channel(const fn_mean_params *p, const int8_t *x, int32_t count, int32_t stride);
+int8_t fn_logistic_one(const fn_logistic_params *p, int8_t value);
+void fn_softmax_row(const fn_softmax_params *p, int32_t depth, const int8_t *in, int32_t in_stride, int8_t *out,
+                    int32_t out_stride);
+
+#if FN_USE_DSP
+/* 4 int8 from any address (Cortex-M4/M7 LDR allows unaligned access). */
+static inline uint32_t fn_read_u32(const int8_t *p)
+{
+    uint32_t v;
+    __builtin_memcpy(&v, p, 4);
+    return v;
+}
+static inline uint32_t fn_ror8(uint32_t x) { return (x >> 8) | (x << 24); }
+
+/* Dot products of 2 weight rows x 2 int16 columns, K values each. Columns hold
+ * (input + offset) as int16 with each group of 4 stored as [x0, x2, x1, x3], the
+ * order __sxtb16 / __sxtb16(ror 8) unpack int8 weights in. acc[row*2 + col]. */
+void fn_dot_2x2_s8_s16(const int8_t *w0, const int8_t *w1, const int16_t *c0, const int16_t *c1,
+                       int32_t k, int32_t acc[4]);
+/* One weight row x one column, same layout. */
+int32_t fn_dot_1x1_s8_s16(const int8_t *w, const int16_t *c, int32_t k);
+#endif
+
+#endif /* FN_INTERNAL_H */

@@ -1,0 +1,368 @@
+"""Host build of firmware/kernels (the machine's gcc) and a ctypes binding over numpy arrays.
+
+    from flynet_tiny.codegen.host_kernels import HostKernels
+    k = HostKernels()                          # portable C path, -O2
+    y = k.conv2d(x, w, bias, multiplier=m, shift=s, padding="SAME", stride=(2, 2),
+                 input_offset=-x_zp, output_offset=y_zp)
+
+Arrays are int8 NHWC (4-D) unless a method says otherwise. A kernel's error
+status becomes `KernelError` naming the status (e.g. FN_ERR_UNSUPPORTED).
+`build_host_library(sanitize=True)` builds with -fsanitize=address,undefined;
+such a library loads only into a process started with the sanitizer runtime
+preloaded (`sanitizer_env()`), so tests run it in a child process.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import FlynetError
+from ..resources import PROJECT_ROOT, project_dir
+from . import quant_params as qp
+
+STATUS_NAMES = {0: "FN_OK", 1: "FN_ERR_UNSUPPORTED", 2: "FN_ERR_SHAPE", 3: "FN_ERR_ARGUMENT"}
+BASE_FLAGS = ["-std=c99", "-O2", "-fPIC", "-shared", "-Wall", "-Wextra", "-Werror"]
+SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-fno-omit-frame-pointer", "-g"]
+
+
+class KernelError(FlynetError):
+    """A kernel returned an error status."""
+
+    def __init__(self, kernel: str, status: int):
+        self.kernel = kernel
+        self.status = STATUS_NAMES.get(status, f"status {status}")
+        super().__init__(f"kernel {kernel} returned {self.status}")
+
+
+def kernel_sources() -> list[Path]:
+    return sorted((project_dir("firmware") / "kernels").glob("*.c"))
+
+
+def kernel_include_dir() -> Path:
+    return project_dir("firmware") / "kernels"
+
+
+def build_host_library(sanitize: bool = False, out_dir: Path | None = None) -> Path:
+    """Compile the kernels into a shared library; rebuilt only when sources or flags change."""
+    sources = kernel_sources()
+    headers = sorted(kernel_include_dir().glob("*.h"))
+    flags = BASE_FLAGS + (SANITIZE_FLAGS if sanitize else [])
+    digest = hashlib.sha256(" ".join(flags).encode())
+    for path in sources + headers:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    out_dir = Path(out_dir) if out_dir else PROJECT_ROOT / "build" / "host_kernels"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    library = out_dir / f"libflynet_kernels_{'asan_' if sanitize else ''}{digest.hexdigest()[:16]}.so"
+    if library.exists():
+        return library
+    fd, tmp = tempfile.mkstemp(dir=out_dir, suffix=".so.tmp")
+    os.close(fd)
+    command = ["gcc", *flags, "-I", str(kernel_include_dir()), *map(str, sources), "-o", tmp]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        os.unlink(tmp)
+        raise FlynetError(f"host build of the kernels failed: {result.stderr.strip().splitlines()[0]}")
+    os.replace(tmp, library)
+    return library
+
+
+def sanitizer_env() -> dict[str, str]:
+    """Environment for a child process that loads the sanitized library."""
+    def runtime(name: str) -> str:
+        return subprocess.run(["gcc", f"-print-file-name={name}"], capture_output=True, text=True).stdout.strip()
+
+    env = dict(os.environ)
+    env["LD_PRELOAD"] = f"{runtime('libasan.so')}:{runtime('libubsan.so')}"
+    env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=0:exitcode=86"
+    env["UBSAN_OPTIONS"] = "halt_on_error=1:exitcode=87:print_stacktrace=1"
+    return env
+
+
+# ---- C structs -------------------------------------------------------------
+
+_i32 = ctypes.c_int32
+
+
+def _struct(name: str, fields: Sequence[str]) -> type[ctypes.Structure]:
+    return type(name, (ctypes.Structure,), {"_fields_": [(f, _i32) for f in fields]})
+
+
+Dims = _struct("fn_dims", ["n", "h", "w", "c"])
+ConvParams = _struct("fn_conv_params", ["stride_h", "stride_w", "dilation_h", "dilation_w", "padding",
+                                        "input_offset", "output_offset", "act_min", "act_max", "depth_multiplier"])
+FcParams = _struct("fn_fc_params", ["input_offset", "filter_offset", "output_offset", "act_min", "act_max",
+                                    "per_channel"])
+AddParams = _struct("fn_add_params", ["input1_offset", "input2_offset", "output_offset", "left_shift",
+                                      "input1_multiplier", "input1_shift", "input2_multiplier", "input2_shift",
+                                      "output_multiplier", "output_shift", "act_min", "act_max"])
+MulParams = _struct("fn_mul_params", ["input1_offset", "input2_offset", "output_offset", "output_multiplier",
+                                      "output_shift", "act_min", "act_max"])
+HardSwishParams = _struct("fn_hard_swish_params", ["input_zero_point", "output_zero_point",
+                                                   "reluish_multiplier_fixedpoint_int16", "reluish_multiplier_exponent",
+                                                   "output_multiplier_fixedpoint_int16", "output_multiplier_exponent"])
+LogisticParams = _struct("fn_logistic_params", ["input_zero_point", "input_range_radius", "input_multiplier",
+                                                "input_left_shift"])
+SoftmaxParams = _struct("fn_softmax_params", ["input_multiplier", "input_left_shift", "diff_min"])
+PoolParams = _struct("fn_pool_params", ["stride_h", "stride_w", "filter_h", "filter_w", "padding", "act_min",
+                                        "act_max"])
+MeanParams = _struct("fn_mean_params", ["input_zero_point", "output_zero_point", "multiplier", "shift"])
+
+
+class ChannelQuant(ctypes.Structure):
+    _fields_ = [("multiplier", ctypes.POINTER(_i32)), ("shift", ctypes.POINTER(_i32))]
+
+
+class EcaParams(ctypes.Structure):
+    _fields_ = [
+        ("mean", MeanParams),
+        *[(f, _i32) for f in ["sqdiff_input1_offset", "sqdiff_input2_offset", "sqdiff_output_offset",
+                              "sqdiff_left_shift", "sqdiff_input1_multiplier", "sqdiff_input1_shift",
+                              "sqdiff_input2_multiplier", "sqdiff_input2_shift", "sqdiff_output_multiplier",
+                              "sqdiff_output_shift"]],
+        ("var_mean", MeanParams),
+        ("kernel_size", _i32),
+        ("kernel", ctypes.POINTER(ctypes.c_int8)),
+        *[(f, _i32) for f in ["conv_bias", "conv_input_offset", "conv_output_offset", "conv_multiplier",
+                              "conv_shift", "use_softmax", "heads"]],
+        ("logistic", LogisticParams),
+        ("softmax", SoftmaxParams),
+        ("mul", MulParams),
+    ]
+
+
+PADDING = {"VALID": 0, "SAME": 1}
+
+
+def dims4(shape: Sequence[int]) -> Dims:
+    shape = tuple(int(s) for s in shape)
+    if len(shape) > 4:
+        raise ValueError(f"shape {shape} has more than 4 dimensions")
+    shape = (1,) * (4 - len(shape)) + shape
+    return Dims(*shape)
+
+
+def _ptr(array: np.ndarray | None, ctype=ctypes.c_int8):
+    if array is None:
+        return None
+    return array.ctypes.data_as(ctypes.POINTER(ctype))
+
+
+def _int8(array: np.ndarray) -> np.ndarray:
+    array = np.ascontiguousarray(array)
+    if array.dtype != np.int8:
+        raise ValueError(f"expected int8 data, got {array.dtype}")
+    return array
+
+
+def _int32(array) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(array, dtype=np.int32))
+
+
+class HostKernels:
+    """The kernel library loaded into this process (portable C path on the host)."""
+
+    def __init__(self, library: Path | None = None):
+        self.path = Path(library) if library else build_host_library()
+        self.lib = ctypes.CDLL(str(self.path))
+        for name in ("fn_conv2d_s8_get_buffer_size", "fn_depthwise_conv2d_s8_get_buffer_size",
+                     "fn_mdw_maxout_s8_get_buffer_size", "fn_eca_s8_get_buffer_size"):
+            getattr(self.lib, name).restype = _i32
+        self.lib.fn_status_name.restype = ctypes.c_char_p
+
+    def _check(self, kernel: str, status: int) -> None:
+        if status != 0:
+            raise KernelError(kernel, status)
+
+    def status_name(self, status: int) -> str:
+        return self.lib.fn_status_name(status).decode()
+
+    # -- convolutions ---------------------------------------------------------
+    def _conv_like(self, function: str, x, w, bias, multiplier, shift, stride, dilation, padding, input_offset,
+                   output_offset, act, depth_multiplier, out_channels):
+        x, w = _int8(x), _int8(w)
+        n, h, wd, _ = x.shape
+        out_h, _ = qp.conv_padding(padding, h, w.shape[1], stride[0])
+        out_w, _ = qp.conv_padding(padding, wd, w.shape[2], stride[1])
+        out = np.zeros((n, max(out_h, 1), max(out_w, 1), out_channels), dtype=np.int8)
+        params = ConvParams(stride[0], stride[1], dilation[0], dilation[1], PADDING[padding], input_offset,
+                            output_offset, act[0], act[1], depth_multiplier)
+        m, s = _int32(multiplier), _int32(shift)
+        quant = ChannelQuant(_ptr(m, _i32), _ptr(s, _i32))
+        b = None if bias is None else _int32(bias)
+        in_dims, f_dims = dims4(x.shape), dims4(w.shape)
+        scratch_bytes = getattr(self.lib, f"{function}_get_buffer_size")(ctypes.byref(in_dims), ctypes.byref(f_dims))
+        scratch = np.zeros(max(scratch_bytes, 1), dtype=np.int32)
+        status = getattr(self.lib, function)(
+            ctypes.byref(params), ctypes.byref(quant), ctypes.byref(in_dims), _ptr(x), ctypes.byref(f_dims), _ptr(w),
+            _ptr(b, _i32), ctypes.byref(dims4(out.shape)), _ptr(out), scratch.ctypes.data_as(ctypes.c_void_p))
+        self._check(function, status)
+        return out
+
+    def conv2d(self, x, w, bias, *, multiplier, shift, stride=(1, 1), dilation=(1, 1), padding="SAME",
+               input_offset=0, output_offset=0, act=(-128, 127)) -> np.ndarray:
+        """CONV_2D: x [n,h,w,c], w OHWI."""
+        return self._conv_like("fn_conv2d_s8", x, w, bias, multiplier, shift, stride, dilation, padding,
+                               input_offset, output_offset, act, 1, w.shape[0])
+
+    def depthwise_conv2d(self, x, w, bias, *, depth_multiplier, multiplier, shift, stride=(1, 1), dilation=(1, 1),
+                         padding="SAME", input_offset=0, output_offset=0, act=(-128, 127)) -> np.ndarray:
+        """DEPTHWISE_CONV_2D: w [1, kh, kw, c*depth_multiplier]."""
+        return self._conv_like("fn_depthwise_conv2d_s8", x, w, bias, multiplier, shift, stride, dilation, padding,
+                               input_offset, output_offset, act, depth_multiplier, w.shape[3])
+
+    def mdw_maxout(self, x, w, bias, *, heads, multiplier, shift, stride=(1, 1), dilation=(1, 1), padding="SAME",
+                   input_offset=0, output_offset=0, act=(-128, 127)) -> np.ndarray:
+        """Fused depthwise(multiplier heads) + max over heads: output has x's channel count."""
+        return self._conv_like("fn_mdw_maxout_s8", x, w, bias, multiplier, shift, stride, dilation, padding,
+                               input_offset, output_offset, act, heads, x.shape[3])
+
+    def conv_scratch_bytes(self, kind: str, x_shape, w_shape) -> int:
+        function = {"conv": "fn_conv2d_s8", "depthwise": "fn_depthwise_conv2d_s8", "mdw": "fn_mdw_maxout_s8"}[kind]
+        in_dims, f_dims = dims4(x_shape), dims4(w_shape)
+        return int(getattr(self.lib, f"{function}_get_buffer_size")(ctypes.byref(in_dims), ctypes.byref(f_dims)))
+
+    def fully_connected(self, x, w, bias, *, multiplier, shift, input_offset=0, filter_offset=0, output_offset=0,
+                        act=(-128, 127)) -> np.ndarray:
+        """FULLY_CONNECTED: x [batches, in], w [out, in]; one multiplier or one per output."""
+        x, w = _int8(x), _int8(w)
+        m, s = _int32(np.atleast_1d(multiplier)), _int32(np.atleast_1d(shift))
+        out = np.zeros((x.shape[0], w.shape[0]), dtype=np.int8)
+        params = FcParams(input_offset, filter_offset, output_offset, act[0], act[1], int(m.size > 1))
+        quant = ChannelQuant(_ptr(m, _i32), _ptr(s, _i32))
+        b = None if bias is None else _int32(bias)
+        status = self.lib.fn_fully_connected_s8(ctypes.byref(params), ctypes.byref(quant), x.shape[0], x.shape[1],
+                                                _ptr(x), w.shape[0], _ptr(w), _ptr(b, _i32), _ptr(out))
+        self._check("fn_fully_connected_s8", status)
+        return out
+
+    # -- elementwise ----------------------------------------------------------
+    def _binary(self, function: str, a, b, params) -> np.ndarray:
+        a, b = _int8(a), _int8(b)
+        shape = np.broadcast_shapes(a.shape, b.shape)
+        out = np.zeros(shape, dtype=np.int8)
+        args = [ctypes.byref(params)] if params is not None else []
+        status = getattr(self.lib, function)(*args, ctypes.byref(dims4(a.shape)), _ptr(a), ctypes.byref(dims4(b.shape)),
+                                             _ptr(b), ctypes.byref(dims4(shape)), _ptr(out))
+        self._check(function, status)
+        return out
+
+    def add(self, a, b, params: dict) -> np.ndarray:
+        """ADD with broadcast; params from quant_params.add_params plus act_min / act_max."""
+        return self._binary("fn_add_s8", a, b, AddParams(**params))
+
+    def mul(self, a, b, params: dict) -> np.ndarray:
+        return self._binary("fn_mul_s8", a, b, MulParams(**params))
+
+    def maximum(self, a, b) -> np.ndarray:
+        return self._binary("fn_maximum_s8", a, b, None)
+
+    def _unary(self, function: str, x, params) -> np.ndarray:
+        x = _int8(x)
+        out = np.zeros_like(x)
+        status = getattr(self.lib, function)(ctypes.byref(params), x.size, _ptr(x), _ptr(out))
+        self._check(function, status)
+        return out
+
+    def hard_swish(self, x, params: dict) -> np.ndarray:
+        return self._unary("fn_hard_swish_s8", x, HardSwishParams(**params))
+
+    def logistic(self, x, params: dict) -> np.ndarray:
+        return self._unary("fn_logistic_s8", x, LogisticParams(**params))
+
+    def softmax(self, x, params: dict) -> np.ndarray:
+        """SOFTMAX over the last axis."""
+        x = _int8(x)
+        out = np.zeros_like(x)
+        depth = x.shape[-1]
+        status = self.lib.fn_softmax_s8(ctypes.byref(SoftmaxParams(**params)), x.size // depth, depth, _ptr(x),
+                                        _ptr(out))
+        self._check("fn_softmax_s8", status)
+        return out
+
+    # -- pooling and reductions -----------------------------------------------
+    def _pool(self, function: str, x, filter_hw, stride, padding, act) -> np.ndarray:
+        x = _int8(x)
+        out_h, _ = qp.conv_padding(padding, x.shape[1], filter_hw[0], stride[0])
+        out_w, _ = qp.conv_padding(padding, x.shape[2], filter_hw[1], stride[1])
+        out = np.zeros((x.shape[0], max(out_h, 1), max(out_w, 1), x.shape[3]), dtype=np.int8)
+        params = PoolParams(stride[0], stride[1], filter_hw[0], filter_hw[1], PADDING[padding], act[0], act[1])
+        status = getattr(self.lib, function)(ctypes.byref(params), ctypes.byref(dims4(x.shape)), _ptr(x),
+                                             ctypes.byref(dims4(out.shape)), _ptr(out))
+        self._check(function, status)
+        return out
+
+    def avgpool(self, x, filter_hw, stride, padding="VALID", act=(-128, 127)) -> np.ndarray:
+        return self._pool("fn_avgpool_s8", x, filter_hw, stride, padding, act)
+
+    def maxpool(self, x, filter_hw, stride, padding="VALID", act=(-128, 127)) -> np.ndarray:
+        return self._pool("fn_maxpool_s8", x, filter_hw, stride, padding, act)
+
+    def mean_hw(self, x, params: dict) -> np.ndarray:
+        """MEAN over axes 1, 2 with keep_dims: [n,h,w,c] -> [n,1,1,c]."""
+        x = _int8(x)
+        out = np.zeros((x.shape[0], 1, 1, x.shape[3]), dtype=np.int8)
+        status = self.lib.fn_mean_hw_s8(ctypes.byref(MeanParams(**params)), ctypes.byref(dims4(x.shape)), _ptr(x),
+                                        _ptr(out))
+        self._check("fn_mean_hw_s8", status)
+        return out
+
+    # -- data movement --------------------------------------------------------
+    def concat(self, arrays: Sequence[np.ndarray], axis: int) -> np.ndarray:
+        arrays = [_int8(a) for a in arrays]
+        axis = axis % arrays[0].ndim
+        shape = list(arrays[0].shape)
+        outer = int(np.prod(shape[:axis], dtype=np.int64))
+        inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
+        sizes = _int32([a.shape[axis] for a in arrays])
+        shape[axis] = int(sizes.sum())
+        out = np.zeros(shape, dtype=np.int8)
+        pointers = (ctypes.POINTER(ctypes.c_int8) * len(arrays))(*[_ptr(a) for a in arrays])
+        status = self.lib.fn_concat_s8(len(arrays), pointers, _ptr(sizes, _i32), outer, inner, _ptr(out))
+        self._check("fn_concat_s8", status)
+        return out
+
+    def slice(self, x, begin: Sequence[int], size: Sequence[int]) -> np.ndarray:
+        x = _int8(x)
+        out = np.zeros(tuple(size), dtype=np.int8)
+        status = self.lib.fn_slice_s8(ctypes.byref(dims4(x.shape)), _ptr(x), ctypes.byref(Dims(*begin)),
+                                      ctypes.byref(dims4(out.shape)), _ptr(out))
+        self._check("fn_slice_s8", status)
+        return out
+
+    def pad(self, x, before: Sequence[int], after: Sequence[int], value: int) -> np.ndarray:
+        x = _int8(x)
+        out = np.zeros(tuple(int(s) + int(a) + int(b) for s, a, b in zip(x.shape, before, after)), dtype=np.int8)
+        status = self.lib.fn_pad_s8(ctypes.byref(dims4(x.shape)), _ptr(x), ctypes.byref(Dims(*before)),
+                                    ctypes.c_int8(value), ctypes.byref(dims4(out.shape)), _ptr(out))
+        self._check("fn_pad_s8", status)
+        return out
+
+    # -- ECA ------------------------------------------------------------------
+    def eca_scratch_bytes(self, x_shape) -> int:
+        return int(self.lib.fn_eca_s8_get_buffer_size(ctypes.byref(dims4(x_shape))))
+
+    def eca(self, x, params: dict, kernel: np.ndarray, in_place: bool = False) -> np.ndarray:
+        """Fused mean/variance ECA; params as flynet_tiny.codegen.quant_params.eca_params returns."""
+        x = _int8(x)
+        kernel = _int8(np.asarray(kernel).reshape(-1))
+        fields = dict(params)
+        struct = EcaParams(
+            mean=MeanParams(**fields.pop("mean")), var_mean=MeanParams(**fields.pop("var_mean")),
+            logistic=LogisticParams(**fields.pop("logistic")), softmax=SoftmaxParams(**fields.pop("softmax")),
+            mul=MulParams(**fields.pop("mul")), kernel=_ptr(kernel), **fields)
+        out = x.copy() if in_place else np.zeros_like(x)
+        source = out if in_place else x
+        scratch = np.zeros(max(self.eca_scratch_bytes(x.shape), 1), dtype=np.int8)
+        status = self.lib.fn_eca_s8(ctypes.byref(struct), ctypes.byref(dims4(x.shape)), _ptr(source), _ptr(out),
+                                    scratch.ctypes.data_as(ctypes.c_void_p))
+        self._check("fn_eca_s8", status)
+        return out

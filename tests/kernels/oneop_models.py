@@ -1,0 +1,81 @@
+"""One-op (or few-op) int8 .tflite models for comparing the host kernels with TFLite Micro.
+
+Each builder draws random quantization and data from `rng`, builds the model
+with flynet_tiny.tflite.TFLiteBuilder, and returns (model_bytes, inputs, info):
+`info` holds what the host kernel needs (weights, scales, zero points).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from flynet_tiny.tflite import TFLiteBuilder
+from flynet_tiny.tflite.interpreters import run_tflm
+
+
+def random_int8(rng: np.random.Generator, shape) -> np.ndarray:
+    return rng.integers(-128, 128, size=shape, dtype=np.int64).astype(np.int8)
+
+
+def random_scale(rng: np.random.Generator, low: float = 0.005, high: float = 0.1) -> float:
+    return float(np.float32(np.exp(rng.uniform(np.log(low), np.log(high)))))
+
+
+def random_zero_point(rng: np.random.Generator) -> int:
+    return int(rng.integers(-128, 128))
+
+
+def tflm(model: bytes, inputs) -> list[np.ndarray]:
+    return run_tflm(model, inputs)
+
+
+def conv_model(rng, kind: str, in_shape, kernel_hw, out_channels: int, stride, padding: str,
+               heads: int = 1, activation: str = "NONE", with_bias: bool = True):
+    """CONV_2D (kind 'conv'), DEPTHWISE_CONV_2D ('depthwise') or depthwise + RESHAPE + REDUCE_MAX ('mdw')."""
+    n, h, w, c = in_shape
+    x_scale, x_zp = random_scale(rng), random_zero_point(rng)
+    y_scale, y_zp = random_scale(rng, 0.02, 0.3), random_zero_point(rng)
+    if kind == "conv":
+        w_shape = (out_channels, kernel_hw[0], kernel_hw[1], c)
+        channels = out_channels
+    else:
+        channels = c * heads
+        w_shape = (1, kernel_hw[0], kernel_hw[1], channels)
+    weights = rng.integers(-127, 128, size=w_shape).astype(np.int8)
+    w_scales = np.array([random_scale(rng, 0.002, 0.05) for _ in range(channels)], dtype=np.float32)
+    bias = rng.integers(-3000, 3000, size=channels).astype(np.int32) if with_bias else None
+    b = TFLiteBuilder("one op")
+    xi = b.add_tensor("x", in_shape, "int8", scale=x_scale, zero_point=x_zp)
+    wi = b.add_tensor("w", w_shape, "int8", data=weights, scale=w_scales, zero_point=[0] * channels,
+                      quantized_dimension=0 if kind == "conv" else 3)
+    inputs = [xi, wi]
+    if with_bias:
+        bias_scales = (np.float32(x_scale) * w_scales).astype(np.float32)
+        inputs.append(b.add_tensor("b", (channels,), "int32", data=bias, scale=bias_scales, zero_point=[0] * channels))
+    else:
+        inputs.append(-1)
+    from flynet_tiny.codegen.quant_params import conv_padding
+    oh, _ = conv_padding(padding, h, kernel_hw[0], stride[0])
+    ow, _ = conv_padding(padding, w, kernel_hw[1], stride[1])
+    options = {"padding": padding, "stride_h": stride[0], "stride_w": stride[1],
+               "fused_activation_function": activation}
+    if kind == "conv":
+        yi = b.add_tensor("y", (n, oh, ow, channels), "int8", scale=y_scale, zero_point=y_zp)
+        b.add_operator("CONV_2D", inputs, [yi], options)
+        out = yi
+    else:
+        di = b.add_tensor("dw", (n, oh, ow, channels), "int8", scale=y_scale, zero_point=y_zp)
+        b.add_operator("DEPTHWISE_CONV_2D", inputs, [di], {**options, "depth_multiplier": heads})
+        out = di
+        if kind == "mdw":
+            shape5 = b.add_constant("shape5", np.array([n, oh, ow, c, heads], dtype=np.int32))
+            ri = b.add_tensor("heads", (n, oh, ow, c, heads), "int8", scale=y_scale, zero_point=y_zp)
+            b.add_operator("RESHAPE", [di, shape5], [ri], {"new_shape": [n, oh, ow, c, heads]})
+            axis = b.add_constant("axis", np.array([4], dtype=np.int32))
+            out = b.add_tensor("y", (n, oh, ow, c), "int8", scale=y_scale, zero_point=y_zp)
+            b.add_operator("REDUCE_MAX", [ri, axis], [out], {"keep_dims": False})
+    b.set_io([xi], [out])
+    x = random_int8(rng, in_shape)
+    info = dict(weights=weights, w_scales=w_scales, bias=bias, x_scale=x_scale, x_zp=x_zp, y_scale=y_scale,
+                y_zp=y_zp, stride=tuple(stride), padding=padding, heads=heads, activation=activation)
+    return b.build(), [x], info
