@@ -247,7 +247,9 @@ class HostKernels:
     # -- elementwise ----------------------------------------------------------
     def _binary(self, function: str, a, b, params) -> np.ndarray:
         a, b = _int8(a), _int8(b)
-        shape = np.broadcast_shapes(a.shape, b.shape)
+        # Elementwise max of the dims; the kernel itself rejects shapes that do not broadcast.
+        da, db = dims4(a.shape), dims4(b.shape)
+        shape = tuple(max(getattr(da, f), getattr(db, f)) for f in "nhwc")[4 - max(a.ndim, b.ndim):]
         out = np.zeros(shape, dtype=np.int8)
         args = [ctypes.byref(params)] if params is not None else []
         status = getattr(self.lib, function)(*args, ctypes.byref(dims4(a.shape)), _ptr(a), ctypes.byref(dims4(b.shape)),

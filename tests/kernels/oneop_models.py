@@ -79,3 +79,29 @@ def conv_model(rng, kind: str, in_shape, kernel_hw, out_channels: int, stride, p
     info = dict(weights=weights, w_scales=w_scales, bias=bias, x_scale=x_scale, x_zp=x_zp, y_scale=y_scale,
                 y_zp=y_zp, stride=tuple(stride), padding=padding, heads=heads, activation=activation)
     return b.build(), [x], info
+
+
+def quant_tensor(b: TFLiteBuilder, name: str, shape, scale: float, zp: int) -> int:
+    return b.add_tensor(name, shape, "int8", scale=scale, zero_point=zp)
+
+
+def unary_model(op: str, in_shape, x_q, y_q, options=None, extra_inputs=(), out_shape=None):
+    """A model with one int8 input and one int8 output; extra_inputs are (name, int32 array) constants."""
+    b = TFLiteBuilder("one op")
+    xi = quant_tensor(b, "x", in_shape, *x_q)
+    inputs = [xi] + [b.add_constant(name, np.asarray(data, dtype=np.int32)) for name, data in extra_inputs]
+    yi = quant_tensor(b, "y", out_shape or in_shape, *y_q)
+    b.add_operator(op, inputs, [yi], options)
+    b.set_io([xi], [yi])
+    return b.build()
+
+
+def binary_model(op: str, a_shape, b_shape, a_q, b_q, y_q, options=None):
+    b = TFLiteBuilder("one op")
+    ai = quant_tensor(b, "a", a_shape, *a_q)
+    bi = quant_tensor(b, "b", b_shape, *b_q)
+    out_shape = np.broadcast_shapes(tuple(a_shape), tuple(b_shape))
+    yi = quant_tensor(b, "y", out_shape, *y_q)
+    b.add_operator(op, [ai, bi], [yi], options)
+    b.set_io([ai, bi], [yi])
+    return b.build()
