@@ -1,0 +1,242 @@
+"""From a `.tflite` to C sources: `model.c/.h`, `model_weights.c/.h`, `memory_plan.json`.
+
+    generated = generate_model_sources(tflite_bytes, out_dir)
+    generated.sources      # the .c files to compile with firmware/kernels/*.c
+    generated.arena_bytes  # the one static arena the model runs in
+
+Pipeline: read_tflite -> lower (one layer per op) -> fuse -> emit each layer's
+kernel call -> plan memory -> write. The graph input is read in place from the
+caller's buffer and the final layer writes straight into the caller's output
+buffer, so neither is planned in the arena (where that is not possible, e.g. the
+output is also read by a later layer, the output is planned and copied out).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import FlynetError
+from ..reporting import atomic_write_text
+from ..tflite import read_tflite
+from .emit_c import LayerCode, emit_layer
+from .fuse import fuse
+from .graph import Layer, ModelIR, c_identifier, layer_label, lower
+from .planner import MemoryPlan, PlanTensor, plan_memory
+from .scratch import scratch_bytes
+from .write_c import render_header, render_model_c, render_weights_c, render_weights_h
+
+EXTERNAL = -1  # offset marker for tensors living in the caller's input / output buffers
+
+
+@dataclass
+class GeneratedLayer:
+    index: int
+    name: str
+    kind: str
+    tflite_ops: list[str]
+    summary: str
+    output_bytes: int
+    scratch_bytes: int
+
+
+@dataclass
+class GeneratedModel:
+    out_dir: Path
+    name: str
+    header: Path
+    sources: list[Path]
+    plan_json: Path
+    layers: list[GeneratedLayer]
+    plan: MemoryPlan
+    arena_bytes: int
+    weight_bytes: int
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    input_bytes: int
+    output_bytes: int
+    io_in_arena: list[str] = field(default_factory=list)
+
+
+def tensor_symbol(ir: ModelIR, index: int) -> str:
+    return c_identifier(ir.tensor(index).name) + f"_{index}"
+
+
+@dataclass
+class _Placement:
+    """Where each activation tensor lives: the arena (a plan tensor) or the caller's buffers."""
+
+    plan_tensors: list[PlanTensor]
+    external: dict[int, str]                 # tensor -> "input" / "output"
+    copy_out: int | None                     # tensor copied into `output` after the last layer
+
+
+def _place(ir: ModelIR, codes: list[LayerCode], scratch: list[int]) -> _Placement:
+    (graph_input,), (graph_output,) = ir.inputs, ir.outputs
+    producers = ir.producers()
+    consumers = ir.consumers()
+    end = len(ir.layers)  # the copy-out step, after the last layer
+    last_use = {t: max(l.index for l in users) for t, users in consumers.items()}
+
+    external: dict[int, str] = {graph_input: "input"}
+    # Views of the input stay in the caller's buffer too.
+    for layer, code in zip(ir.layers, codes):
+        if code.view and layer.inputs[0] in external and external[layer.inputs[0]] == "input":
+            external[layer.outputs[0]] = "input"
+    out_layer = producers.get(graph_output)
+    copy_out = None
+    if graph_output in external:
+        copy_out = graph_output
+    elif out_layer is not None and not codes[out_layer.index].view and graph_output not in consumers:
+        external[graph_output] = "output"
+    else:
+        copy_out = graph_output
+
+    tensors: dict[int, PlanTensor] = {}
+    root: dict[int, int] = {}  # tensor -> the tensor whose block it lives in
+    block_last: dict[int, int] = {}
+
+    def lifetime_end(t: int) -> int:
+        return end if t == copy_out else last_use.get(t, producers[t].index)
+
+    for layer, code in zip(ir.layers, codes):
+        for out in layer.outputs:
+            if out in external:
+                continue
+            alias = None
+            if code.view and layer.inputs[0] not in external:
+                alias = layer.inputs[0]
+            elif code.inplace_input is not None:
+                source = layer.inputs[code.inplace_input]
+                # Overwrite only a buffer no one reads after this layer (all its views included).
+                if source not in external and source != copy_out and block_last[root[source]] == layer.index:
+                    alias = source
+            first, last = layer.index, lifetime_end(out)
+            tensors[out] = PlanTensor(tensor_symbol(ir, out), ir.tensor(out).nbytes, first, last,
+                                      alias_of=tensor_symbol(ir, alias) if alias is not None else None)
+            root[out] = root[alias] if alias is not None else out
+            block_last[root[out]] = max(block_last.get(root[out], -1), last)
+    plan_tensors = list(tensors.values())
+    for layer, size in zip(ir.layers, scratch):
+        if size:
+            plan_tensors.append(PlanTensor(f"scratch_{layer.index}", size, layer.index, layer.index, kind="scratch"))
+    return _Placement(plan_tensors, external, copy_out)
+
+
+def build_ir(tflite_bytes: bytes) -> ModelIR:
+    graph = read_tflite(tflite_bytes)
+    ir = fuse(lower(graph))
+    if len(ir.inputs) != 1 or len(ir.outputs) != 1:
+        raise FlynetError(
+            f"model has {len(ir.inputs)} inputs and {len(ir.outputs)} outputs: flynet_invoke takes exactly one of each"
+        )
+    if not ir.layers:
+        raise FlynetError("model has no operators: export a model with at least one layer")
+    return ir
+
+
+def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str = "model",
+                           alignment: int = 16) -> GeneratedModel:
+    """Write the model's C sources into `out_dir`; every file is complete or untouched."""
+    if not name.isidentifier():
+        raise FlynetError(f"model name {name!r} is not a C identifier: use letters, digits and underscores")
+    out_dir = Path(out_dir)
+    ir = build_ir(tflite_bytes)
+    codes = [emit_layer(ir, layer, f"l{layer.index}") for layer in ir.layers]
+    scratch = [scratch_bytes(code.scratch) if code.scratch else 0 for code in codes]
+    placement = _place(ir, codes, scratch)
+    plan = plan_memory(placement.plan_tensors, alignment=alignment)
+
+    def pointer(t: int) -> str:
+        if t in placement.external:
+            return placement.external[t]
+        return f"(arena + {plan.offsets[tensor_symbol(ir, t)]})"
+
+    layer_names = [c_identifier(ir.tensor(l.outputs[0]).name, 60) for l in ir.layers]
+    bodies = []
+    for layer, code, size in zip(ir.layers, codes, scratch):
+        text = "\n".join(code.statements)
+        for position, t in enumerate(layer.inputs):
+            text = text.replace(f"@IN{position}@", pointer(t))
+        for position, t in enumerate(layer.outputs):
+            text = text.replace(f"@OUT{position}@", pointer(t))
+        text = text.replace("@SCRATCH@", f"(arena + {plan.offsets[f'scratch_{layer.index}']})" if size else "NULL")
+        bodies.append(text)
+
+    graph_in, graph_out = ir.tensor(ir.inputs[0]), ir.tensor(ir.outputs[0])
+    arrays = [array for code in codes for array in code.arrays]
+    context = {
+        "name": name,
+        "description": ir.graph.description,
+        "ir": ir,
+        "codes": codes,
+        "bodies": bodies,
+        "layer_names": layer_names,
+        "scratch": scratch,
+        "scratch_offsets": {l.index: plan.offsets.get(f"scratch_{l.index}") for l in ir.layers},
+        "pointer": pointer,
+        "arena_bytes": plan.arena_bytes,
+        "input_bytes": graph_in.nbytes,
+        "output_bytes": graph_out.nbytes,
+        "copy_out": pointer(placement.copy_out) if placement.copy_out is not None else None,
+        "arrays": arrays,
+        "plan": plan,
+    }
+    files = {
+        f"{name}.h": render_header(context),
+        f"{name}.c": render_model_c(context),
+        f"{name}_weights.h": render_weights_h(context),
+        f"{name}_weights.c": render_weights_c(context),
+        "memory_plan.json": json.dumps(memory_plan_json(ir, plan, placement, layer_names), indent=2) + "\n",
+    }
+    for filename, text in files.items():
+        atomic_write_text(out_dir / filename, text)
+
+    layers = [
+        GeneratedLayer(l.index, layer_names[l.index], l.kind, [op.opcode for op in l.ops], code.summary,
+                       sum(ir.tensor(t).nbytes for t in l.outputs), size)
+        for l, code, size in zip(ir.layers, codes, scratch)
+    ]
+    return GeneratedModel(
+        out_dir=out_dir,
+        name=name,
+        header=out_dir / f"{name}.h",
+        sources=[out_dir / f"{name}.c", out_dir / f"{name}_weights.c"],
+        plan_json=out_dir / "memory_plan.json",
+        layers=layers,
+        plan=plan,
+        arena_bytes=plan.arena_bytes,
+        weight_bytes=sum(a.nbytes for a in arrays),
+        input_shape=graph_in.shape,
+        output_shape=graph_out.shape,
+        input_bytes=graph_in.nbytes,
+        output_bytes=graph_out.nbytes,
+    )
+
+
+def memory_plan_json(ir: ModelIR, plan: MemoryPlan, placement: _Placement, layer_names: list[str]) -> dict:
+    data = plan.to_json()
+    data["layers"] = [
+        {"index": l.index, "name": layer_names[l.index], "kind": l.kind, "tflite_ops": [op.index for op in l.ops]}
+        for l in ir.layers
+    ]
+    data["external"] = [
+        {"name": tensor_symbol(ir, t), "buffer": where, "size": ir.tensor(t).nbytes}
+        for t, where in sorted(placement.external.items())
+    ]
+    return data
+
+
+def layer_checksum(data: bytes | np.ndarray) -> int:
+    """FNV-1a over a layer's output bytes, the same sum the generated C keeps with FLYNET_LAYER_CHECKSUMS."""
+    h = 0x811C9DC5
+    for byte in np.asarray(data).astype(np.int8).view(np.uint8).reshape(-1).tolist():
+        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
+__all__ = ["GeneratedLayer", "GeneratedModel", "build_ir", "generate_model_sources", "layer_checksum",
+           "layer_label", "Layer"]

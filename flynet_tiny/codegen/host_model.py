@@ -1,0 +1,76 @@
+"""Run generated model sources on the host: compile them with gcc beside the host kernel library.
+
+    model = HostModel(generated)          # a GeneratedModel from generate_model_sources
+    y = model.invoke(x)                   # int8 in, int8 out, shapes from the .tflite
+
+The kernels come from `host_kernels.build_host_library` (one host build of the
+kernels); the model's own sources are compiled into a second shared library
+whose kernel symbols resolve against the first.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CheckFailed, FlynetError
+from .generate import GeneratedModel
+from .host_kernels import build_host_library, kernel_include_dir
+
+HOST_FLAGS = ["-std=c99", "-O2", "-fPIC", "-shared", "-Wall", "-Wextra", "-Werror"]
+
+
+def compile_host_model(generated: GeneratedModel, extra_flags: tuple[str, ...] = ()) -> Path:
+    """Build the generated sources into a shared library in the model's folder (cached by content)."""
+    flags = HOST_FLAGS + list(extra_flags)
+    digest = hashlib.sha256(" ".join(flags).encode())
+    for path in [generated.header, *generated.sources, generated.out_dir / f"{generated.name}_weights.h"]:
+        digest.update(path.read_bytes())
+    library = generated.out_dir / f"lib{generated.name}_host_{digest.hexdigest()[:12]}.so"
+    if library.exists():
+        return library
+    fd, tmp = tempfile.mkstemp(dir=generated.out_dir, suffix=".so.tmp")
+    os.close(fd)
+    command = ["gcc", *flags, "-I", str(kernel_include_dir()), "-I", str(generated.out_dir),
+               *map(str, generated.sources), "-o", tmp]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        os.unlink(tmp)
+        first = (result.stderr.strip().splitlines() or ["no compiler output"])[0]
+        raise FlynetError(f"host compile of the generated model failed: {first}")
+    os.replace(tmp, library)
+    return library
+
+
+class HostModel:
+    def __init__(self, generated: GeneratedModel, extra_flags: tuple[str, ...] = ()):
+        self.generated = generated
+        # The kernels must be loaded globally first so the model library's calls resolve to them.
+        self._kernels = ctypes.CDLL(str(build_host_library()), mode=ctypes.RTLD_GLOBAL)
+        self.lib = ctypes.CDLL(str(compile_host_model(generated, extra_flags)))
+        self.lib.flynet_invoke.restype = ctypes.c_int
+        self.lib.flynet_invoke.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+
+    def invoke(self, x: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(x, dtype=np.int8)
+        if x.size != self.generated.input_bytes:
+            raise FlynetError(f"input has {x.size} values, the model takes {self.generated.input_bytes}")
+        out = np.zeros(self.generated.output_shape, dtype=np.int8)
+        if self.lib.flynet_invoke(x.ctypes.data, out.ctypes.data) != 0:
+            layer = ctypes.c_int.in_dll(self.lib, "flynet_error_layer").value
+            status = ctypes.c_int.in_dll(self.lib, "flynet_error_status").value
+            name = self.generated.layers[layer].name if 0 <= layer < len(self.generated.layers) else "?"
+            raise CheckFailed(f"layer {layer} ({name}) failed with kernel status {status}")
+        return out
+
+    def layer_checksums(self) -> list[int]:
+        """Per-layer output checksums of the last invoke (needs extra_flags=("-DFLYNET_LAYER_CHECKSUMS",))."""
+        count = len(self.generated.layers)
+        array = (ctypes.c_uint32 * count).in_dll(self.lib, "flynet_layer_checksums")
+        return list(array)

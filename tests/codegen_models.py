@@ -1,0 +1,247 @@
+"""Small int8 `.tflite` models for the code generator's tests, built with TFLiteBuilder.
+
+Scales are chosen from the fan-in so activations spread over the int8 range
+instead of saturating, which makes bit-exactness a meaningful check.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from flynet_tiny.tflite import TFLiteBuilder
+
+
+def out_size(size: int, k: int, stride: int, padding: str) -> int:
+    return math.ceil(size / stride) if padding == "SAME" else (size - k) // stride + 1
+
+
+class ModelMaker:
+    """A thin layer-by-layer wrapper over TFLiteBuilder: each method adds one op and returns its output."""
+
+    def __init__(self, seed: int, description: str = "codegen test model"):
+        self.rng = np.random.default_rng(seed)
+        self.b = TFLiteBuilder(description)
+        self.meta: dict[int, tuple[tuple[int, ...], float, int]] = {}
+        self.count = 0
+
+    def _name(self, kind: str) -> str:
+        self.count += 1
+        return f"{kind}_{self.count}"
+
+    def tensor(self, shape, scale, zero_point, name=None) -> int:
+        index = self.b.add_tensor(name or self._name("t"), shape, "int8", scale=scale, zero_point=zero_point)
+        self.meta[index] = (tuple(shape), float(np.float32(scale)), int(zero_point))
+        return index
+
+    def input(self, shape) -> int:
+        return self.tensor(shape, 0.02, int(self.rng.integers(-20, 20)), name="input")
+
+    def shape(self, t):
+        return self.meta[t][0]
+
+    def scale(self, t):
+        return self.meta[t][1]
+
+    def _out(self, shape, acc_scale, name):
+        return self.tensor(shape, acc_scale, int(self.rng.integers(-10, 10)), name=name)
+
+    def conv(self, x, out_c, k=3, stride=1, padding="SAME", act="NONE", kind="conv"):
+        n, h, w, c = self.shape(x)
+        name = self._name(kind)
+        oh, ow = out_size(h, k, stride, padding), out_size(w, k, stride, padding)
+        weights = self.rng.integers(-127, 128, size=(out_c, k, k, c), dtype=np.int8)
+        w_scales = self.rng.uniform(0.002, 0.01, size=out_c).astype(np.float32)
+        bias = self.rng.integers(-2000, 2000, size=out_c).astype(np.int32)
+        wt = self.b.add_tensor(f"{name}/w", weights.shape, "int8", data=weights, scale=w_scales, zero_point=0)
+        bt = self.b.add_tensor(f"{name}/b", [out_c], "int32", data=bias, scale=self.scale(x) * w_scales, zero_point=0)
+        y = self._out((n, oh, ow, out_c), self.scale(x) * float(w_scales.mean()) * math.sqrt(k * k * c) * 40, name)
+        self.b.add_operator("CONV_2D", [x, wt, bt], [y], {"padding": padding, "stride_w": stride, "stride_h": stride,
+                                                          "fused_activation_function": act})
+        return y
+
+    def depthwise(self, x, k=3, stride=1, multiplier=1, padding="SAME", act="NONE", bias=True):
+        n, h, w, c = self.shape(x)
+        name = self._name("dw")
+        oh, ow = out_size(h, k, stride, padding), out_size(w, k, stride, padding)
+        oc = c * multiplier
+        weights = self.rng.integers(-127, 128, size=(1, k, k, oc), dtype=np.int8)
+        w_scales = self.rng.uniform(0.005, 0.02, size=oc).astype(np.float32)
+        wt = self.b.add_tensor(f"{name}/w", weights.shape, "int8", data=weights, scale=w_scales, zero_point=0,
+                               quantized_dimension=3)
+        inputs = [x, wt]
+        if bias:
+            b = self.rng.integers(-2000, 2000, size=oc).astype(np.int32)
+            inputs.append(self.b.add_tensor(f"{name}/b", [oc], "int32", data=b, scale=self.scale(x) * w_scales,
+                                            zero_point=0))
+        else:
+            inputs.append(-1)
+        y = self._out((n, oh, ow, oc), self.scale(x) * float(w_scales.mean()) * k * 40, name)
+        self.b.add_operator("DEPTHWISE_CONV_2D", inputs, [y], {
+            "padding": padding, "stride_w": stride, "stride_h": stride, "depth_multiplier": multiplier,
+            "fused_activation_function": act})
+        return y
+
+    def _heads(self, x, heads, k, stride):
+        """The MDW depthwise (C*h channels) whose heads the Max-out reduces."""
+        d = self.depthwise(x, k=k, stride=stride, multiplier=heads)
+        n, h, w, ch = self.shape(d)
+        return d, (n, h, w, ch // heads, ch), self.meta[d][1], self.meta[d][2]
+
+    def mdw_reshape_maxout(self, x, heads, k=3, stride=1):
+        d, (n, h, w, c, ch), s, zp = self._heads(x, heads, k, stride)
+        split = self.tensor((n, h, w, c, heads), s, zp, name=self._name("maxout_split"))
+        shape = self.b.add_constant(self._name("shape"), np.array([n, h, w, c, heads], dtype=np.int32))
+        self.b.add_operator("RESHAPE", [d, shape], [split], {"new_shape": [n, h, w, c, heads]})
+        axis = self.b.add_constant(self._name("axis"), np.array([4], dtype=np.int32))
+        y = self.tensor((n, h, w, c), s, zp, name=self._name("maxout"))
+        self.b.add_operator("REDUCE_MAX", [split, axis], [y], {"keep_dims": False})
+        return y
+
+    def mdw_slice_maxout(self, x, heads, k=3, stride=1):
+        d, (n, h, w, c, ch), s, zp = self._heads(x, heads, k, stride)
+        parts = []
+        for j in range(heads):
+            begin = self.b.add_constant(self._name("begin"), np.array([0, 0, 0, j], dtype=np.int32))
+            end = self.b.add_constant(self._name("end"), np.array([n, h, w, ch], dtype=np.int32))
+            strides = self.b.add_constant(self._name("strides"), np.array([1, 1, 1, heads], dtype=np.int32))
+            part = self.tensor((n, h, w, c), s, zp, name=self._name("head"))
+            self.b.add_operator("STRIDED_SLICE", [d, begin, end, strides], [part], {})
+            parts.append(part)
+        y = parts[0]
+        for part in parts[1:]:
+            z = self.tensor((n, h, w, c), s, zp, name=self._name("maxout"))
+            self.b.add_operator("MAXIMUM", [y, part], [z])
+            y = z
+        return y
+
+    def add(self, a, b, act="NONE"):
+        y = self._out(np.broadcast_shapes(self.shape(a), self.shape(b)), max(self.scale(a), self.scale(b)) * 1.5,
+                      self._name("add"))
+        self.b.add_operator("ADD", [a, b], [y], {"fused_activation_function": act})
+        return y
+
+    def mul(self, a, b):
+        y = self._out(np.broadcast_shapes(self.shape(a), self.shape(b)), self.scale(a) * self.scale(b) * 60,
+                      self._name("mul"))
+        self.b.add_operator("MUL", [a, b], [y], {})
+        return y
+
+    def unary(self, op, x):
+        if op in ("LOGISTIC", "SOFTMAX"):
+            y = self.tensor(self.shape(x), 1.0 / 256, -128, name=self._name(op.lower()))
+        else:
+            y = self._out(self.shape(x), self.scale(x) * 0.7, self._name(op.lower()))
+        self.b.add_operator(op, [x], [y], {"beta": 1.0} if op == "SOFTMAX" else None)
+        return y
+
+    def mean(self, x, keep_dims=True):
+        n, h, w, c = self.shape(x)
+        axes = self.b.add_constant(self._name("axes"), np.array([1, 2], dtype=np.int32))
+        y = self._out((n, 1, 1, c) if keep_dims else (n, c), self.scale(x) * 0.5, self._name("mean"))
+        self.b.add_operator("MEAN", [x, axes], [y], {"keep_dims": keep_dims})
+        return y
+
+    def same_scale(self, x, shape, name):
+        return self.tensor(shape, self.meta[x][1], self.meta[x][2], name=self._name(name))
+
+    def reshape(self, x, shape):
+        y = self.same_scale(x, shape, "reshape")
+        s = self.b.add_constant(self._name("shape"), np.array(shape, dtype=np.int32))
+        self.b.add_operator("RESHAPE", [x, s], [y], {"new_shape": list(shape)})
+        return y
+
+    def fully_connected(self, x, out_features, act="NONE"):
+        in_features = self.shape(x)[-1]
+        name = self._name("fc")
+        weights = self.rng.integers(-127, 128, size=(out_features, in_features), dtype=np.int8)
+        w_scale = 0.01
+        bias = self.rng.integers(-2000, 2000, size=out_features).astype(np.int32)
+        wt = self.b.add_tensor(f"{name}/w", weights.shape, "int8", data=weights, scale=w_scale, zero_point=0)
+        bt = self.b.add_tensor(f"{name}/b", [out_features], "int32", data=bias, scale=self.scale(x) * w_scale,
+                               zero_point=0)
+        y = self._out((1, out_features), self.scale(x) * w_scale * math.sqrt(in_features) * 40, name)
+        self.b.add_operator("FULLY_CONNECTED", [x, wt, bt], [y], {"fused_activation_function": act})
+        return y
+
+    def pool(self, op, x, k=2, stride=2, padding="VALID"):
+        n, h, w, c = self.shape(x)
+        oh, ow = out_size(h, k, stride, padding), out_size(w, k, stride, padding)
+        y = self.same_scale(x, (n, oh, ow, c), op.lower())
+        self.b.add_operator(op, [x], [y], {"padding": padding, "stride_w": stride, "stride_h": stride,
+                                           "filter_width": k, "filter_height": k})
+        return y
+
+    def pad(self, x, before_after):
+        shape = tuple(s + a + b for s, (a, b) in zip(self.shape(x), before_after))
+        y = self.same_scale(x, shape, "pad")
+        p = self.b.add_constant(self._name("paddings"), np.array(before_after, dtype=np.int32))
+        self.b.add_operator("PAD", [x, p], [y])
+        return y
+
+    def slice(self, x, begin, size):
+        y = self.same_scale(x, tuple(size), "slice")
+        bt = self.b.add_constant(self._name("begin"), np.array(begin, dtype=np.int32))
+        st = self.b.add_constant(self._name("size"), np.array(size, dtype=np.int32))
+        self.b.add_operator("SLICE", [x, bt, st], [y])
+        return y
+
+    def concat(self, parts, axis=3):
+        shape = list(self.shape(parts[0]))
+        shape[axis] = sum(self.shape(p)[axis] for p in parts)
+        y = self.same_scale(parts[0], tuple(shape), "concat")
+        self.b.add_operator("CONCATENATION", parts, [y], {"axis": axis})
+        return y
+
+    def build(self, x, y) -> bytes:
+        self.b.set_io([x], [y])
+        return self.b.build()
+
+
+def conv_chain_model(seed: int = 0) -> bytes:
+    """conv -> depthwise -> 1x1 conv -> residual add -> hard-swish -> mean -> fc -> softmax."""
+    m = ModelMaker(seed, "conv chain")
+    x = m.input((1, 12, 12, 3))
+    a = m.conv(x, 8, k=3, stride=2, act="RELU6")
+    b = m.depthwise(a, k=3, act="RELU")
+    c = m.conv(b, 8, k=1)
+    d = m.add(c, a)
+    e = m.unary("HARD_SWISH", d)
+    f = m.mean(e, keep_dims=True)
+    g = m.reshape(f, (1, 8))
+    h = m.fully_connected(g, 5)
+    return m.build(x, m.unary("SOFTMAX", h))
+
+
+def mdw_model(seed: int = 1, pattern: str = "reshape", heads: int = 3) -> bytes:
+    """conv -> MDW (depthwise x heads + Max-out) -> 1x1 conv: the C*h map should never be planned."""
+    m = ModelMaker(seed, f"mdw {pattern}")
+    x = m.input((1, 10, 10, 4))
+    a = m.conv(x, 6, k=3, act="RELU6")
+    b = m.mdw_reshape_maxout(a, heads) if pattern == "reshape" else m.mdw_slice_maxout(a, heads)
+    return m.build(x, m.conv(b, 4, k=1))
+
+
+def mixed_ops_model(seed: int = 2) -> bytes:
+    """pad, pooling, slice, concat, mul with broadcast, logistic, fc over a flattened map."""
+    m = ModelMaker(seed, "mixed ops")
+    x = m.input((1, 9, 9, 4))
+    a = m.pad(x, [(0, 0), (1, 0), (0, 1), (0, 0)])
+    b = m.pool("AVERAGE_POOL_2D", a, k=2, stride=2)
+    c = m.pool("MAX_POOL_2D", a, k=3, stride=2, padding="SAME")
+    d = m.concat([b, c], axis=3)
+    e = m.slice(d, [0, 1, 1, 0], [1, 3, 3, 8])
+    gate = m.unary("LOGISTIC", m.mean(e, keep_dims=True))
+    f = m.mul(e, gate)
+    g = m.depthwise(f, k=3, stride=2, padding="VALID")
+    flat = m.reshape(g, (1, int(np.prod(m.shape(g)))))
+    return m.build(x, m.fully_connected(flat, 6, act="RELU"))
+
+
+ALL_MODELS = {
+    "conv_chain": conv_chain_model,
+    "mdw_reshape": lambda: mdw_model(pattern="reshape"),
+    "mdw_slices": lambda: mdw_model(pattern="slices", heads=2),
+    "mixed_ops": mixed_ops_model,
+}

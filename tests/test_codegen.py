@@ -1,0 +1,143 @@
+"""The code generator: generated C, compiled for the host, against TFLite Micro byte for byte."""
+
+import json
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from codegen_models import ALL_MODELS, ModelMaker, conv_chain_model, mdw_model
+from flynet_tiny.codegen.generate import build_ir, generate_model_sources, layer_checksum
+from flynet_tiny.codegen.host_kernels import kernel_include_dir
+from flynet_tiny.codegen.host_model import HostModel
+from flynet_tiny.codegen.planner import plan_conflicts
+from flynet_tiny.errors import FlynetError
+from flynet_tiny.tflite.interpreters import run_tflm_batch, tflm_arena_bytes
+
+SAMPLES = 25
+
+
+def random_inputs(shape, count, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.integers(-128, 128, size=shape, dtype=np.int8) for _ in range(count)]
+
+
+@pytest.mark.parametrize("name", sorted(ALL_MODELS))
+def test_generated_c_is_bit_exact_with_tflm(name, tmp_path):
+    model = ALL_MODELS[name]()
+    generated = generate_model_sources(model, tmp_path)
+    host = HostModel(generated)
+    inputs = random_inputs(generated.input_shape, SAMPLES)
+    expected = run_tflm_batch(model, [[x] for x in inputs])
+    mismatching = sum(int(np.count_nonzero(host.invoke(x) != want[0])) for x, want in zip(inputs, expected))
+    assert mismatching == 0
+
+
+@pytest.mark.parametrize("name", sorted(ALL_MODELS))
+def test_plan_never_overlaps_live_tensors_and_beats_tflm(name, tmp_path):
+    model = ALL_MODELS[name]()
+    generated = generate_model_sources(model, tmp_path)
+    assert plan_conflicts(generated.plan) == []
+    assert generated.arena_bytes <= tflm_arena_bytes(model)["head"]
+    plan = json.loads((tmp_path / "memory_plan.json").read_text())
+    assert plan["arena_bytes"] == generated.arena_bytes
+    for t in plan["tensors"]:
+        assert t["offset"] + t["size"] <= plan["arena_bytes"] and t["first_use"] <= t["last_use"]
+
+
+@pytest.mark.parametrize("pattern,heads", [("reshape", 3), ("slices", 2), ("slices", 4)])
+def test_mdw_maxout_is_fused_and_its_c_times_h_map_never_planned(pattern, heads, tmp_path):
+    model = mdw_model(pattern=pattern, heads=heads)
+    ir = build_ir(model)
+    assert [l.kind for l in ir.layers] == ["CONV_2D", "MDW_MAXOUT", "CONV_2D"]
+    generated = generate_model_sources(model, tmp_path)
+    wide = ir.layers[1].op.outputs[0]  # the depthwise's C*h output
+    planned = {t.name for t in generated.plan.tensors}
+    assert not any(name.endswith(f"_{wide}") for name in planned)
+    # Peak = the fused layer's input and output (both C channels); TFLM also holds C*h.
+    c_bytes = ir.tensor(ir.layers[1].outputs[0]).nbytes
+    assert generated.arena_bytes == 2 * (-(-c_bytes // 16) * 16)
+    host = HostModel(generated)
+    inputs = random_inputs(generated.input_shape, 10, seed=heads)
+    expected = run_tflm_batch(model, [[x] for x in inputs])
+    assert all(np.array_equal(host.invoke(x), want[0]) for x, want in zip(inputs, expected))
+
+
+def test_generated_files_are_deterministic(tmp_path):
+    model = conv_chain_model()
+    generate_model_sources(model, tmp_path / "a")
+    generate_model_sources(model, tmp_path / "b")
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert names == ["memory_plan.json", "model.c", "model.h", "model_weights.c", "model_weights.h"]
+    for name in names:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_generated_c_reads_like_the_network(tmp_path):
+    model = conv_chain_model()
+    generated = generate_model_sources(model, tmp_path)
+    text = (tmp_path / "model.c").read_text()
+    for layer in generated.layers:
+        assert f"/* layer {layer.index}: " in text
+        if layer.kind != "RESHAPE":
+            assert f"fn_layer_begin({layer.index}, " in text
+    assert text.count("status = fn_") == sum(1 for l in generated.layers if l.kind != "RESHAPE")
+    assert "fn_conv2d_s8(" in text and "fn_softmax_s8(" in text
+
+
+@pytest.mark.parametrize("compiler,flags", [
+    ("gcc", ["-std=c99"]),
+    ("arm-none-eabi-gcc", ["-std=c99", "-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"]),
+    ("arm-none-eabi-gcc", ["-std=c99", "-mcpu=cortex-m7", "-mthumb", "-mfpu=fpv5-d16", "-mfloat-abi=hard",
+                           "-DFLYNET_LAYER_CHECKSUMS"]),
+])
+def test_generated_c_compiles_warning_free(compiler, flags, tmp_path):
+    assert shutil.which(compiler), f"{compiler} is part of the toolchain this project needs"
+    generated = generate_model_sources(mdw_model(pattern="slices", heads=2), tmp_path)
+    for source in generated.sources:
+        result = subprocess.run(
+            [compiler, *flags, "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", "-I", str(kernel_include_dir()),
+             "-I", str(tmp_path), "-c", str(source), "-o", str(tmp_path / (source.stem + ".o"))],
+            capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+
+
+def test_layer_checksums_match_python(tmp_path):
+    model = conv_chain_model()
+    generated = generate_model_sources(model, tmp_path)
+    host = HostModel(generated, extra_flags=("-DFLYNET_LAYER_CHECKSUMS",))
+    x = random_inputs(generated.input_shape, 1, seed=9)[0]
+    y = host.invoke(x)
+    checksums = host.layer_checksums()
+    assert checksums[-1] == layer_checksum(y)
+    assert len(set(checksums)) > 1
+
+
+def test_unsupported_op_fails_naming_the_layer(tmp_path):
+    m = ModelMaker(3)
+    x = m.input((1, 4, 4, 2))
+    y = m.same_scale(x, (1, 4, 4, 2), "my_relu")
+    m.b.add_operator("RELU", [x], [y])
+    with pytest.raises(FlynetError, match=r"layer #0 \('my_relu_\d+'\) uses RELU"):
+        generate_model_sources(m.build(x, y), tmp_path)
+    assert not any(tmp_path.iterdir())  # nothing half-written
+
+
+def test_unsupported_configuration_fails_naming_the_layer(tmp_path):
+    m = ModelMaker(4)
+    x = m.input((1, 8, 8, 2))
+    y = m.conv(x, 4, k=3, stride=3)
+    with pytest.raises(FlynetError, match=r"layer #0 CONV_2D \('conv_\d+'\): stride 3x3"):
+        generate_model_sources(m.build(x, y), tmp_path)
+
+
+def test_lone_reduce_max_is_refused(tmp_path):
+    m = ModelMaker(5)
+    x = m.input((1, 4, 4, 6))
+    split = m.reshape(x, (1, 4, 4, 3, 2))
+    axis = m.b.add_constant("axis", np.array([4], dtype=np.int32))
+    y = m.same_scale(x, (1, 4, 4, 3), "lone_max")
+    m.b.add_operator("REDUCE_MAX", [split, axis], [y], {"keep_dims": False})
+    with pytest.raises(FlynetError, match="REDUCE_MAX is only supported inside a fused pattern"):
+        generate_model_sources(m.build(x, y), tmp_path)
