@@ -68,6 +68,30 @@ def profile(model_name: str, input_size: int, classes: int, in_channels: int, st
     result = profile_model(model, input_size, in_channels, name=model_name)
     click.echo(format_profile(result, as_json))
 
+@cli.command()
+@click.argument("elf", type=click.Path(dir_okay=False))
+@click.option("--target", "target_name", required=True, help="Board the firmware was built for (see `flynet-tiny targets`).")
+@click.option("--timeout", "timeout_s", default=60.0, show_default=True, help="Wall-clock limit in seconds.")
+@click.option("--no-count", is_flag=True, help="Run without the instruction-counting plugin.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def emulate(elf: str, target_name: str, timeout_s: float, no_count: bool, as_json: bool) -> None:
+    """Run an emulation build in QEMU: per-layer instruction counts and estimated latency.
+
+    Exits 1 when the firmware faults, hangs or returns non-zero, naming the layer.
+
+    Example: flynet-tiny emulate out/f446re-emu/firmware.elf --target f446re
+    """
+    from .reporting import to_json
+    from .sim.qemu import run_qemu
+    from .sim.report import emulation_json, emulation_table
+    from .targets import load_target
+
+    target = load_target(target_name)
+    click.echo(f"running {elf} on QEMU {target.emulator['qemu_machine']} (timeout {timeout_s:g} s)", err=True)
+    result = run_qemu(elf, target, timeout_s=timeout_s, plugin=not no_count)
+    click.echo(to_json(emulation_json(result, target)) if as_json else emulation_table(result, target))
+    result.raise_for_failure()
+
 
 def main() -> None:
     try:
