@@ -27,4 +27,5 @@ class QuantNoise(nn.Module):
         span = (x.detach().amax() - low).clamp_min(1e-12)
         steps = self.levels - 1
         quantized = torch.round((x.detach() - low) / span * steps) / steps * span + low
-        return x + (quantized - x.detach())
+        # Exactly the quantized values forward, the identity's gradient backward.
+        return quantized + (x - x.detach())
