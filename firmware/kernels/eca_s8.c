@@ -60,6 +60,8 @@ fn_status fn_eca_s8(const fn_eca_params *p, const fn_dims *dims, const int8_t *i
     int8_t *mean = (int8_t *)scratch;
     int8_t *var = mean + channels;
     int8_t *scale = var + channels;
+    int32_t var_multiplier, var_shift;
+    fn_mean_prepare(&p->var_mean, count, &var_multiplier, &var_shift);
     for (int32_t b = 0; b < dims->n; ++b) {
         const int8_t *x = input + b * count * channels;
         int8_t *y = output + b * count * channels;
@@ -69,7 +71,7 @@ fn_status fn_eca_s8(const fn_eca_params *p, const fn_dims *dims, const int8_t *i
             for (int32_t i = 0; i < count; ++i) {
                 acc += (int32_t)squared_difference(p, x[i * channels + c], mean[c]) - p->var_mean.input_zero_point;
             }
-            var[c] = fn_mean_finish(&p->var_mean, acc, count);
+            var[c] = fn_mean_finish(&p->var_mean, acc, var_multiplier, var_shift);
         }
         for (int32_t c = 0; c < channels; ++c) {
             scale[c] = channel_conv(p, mean, var, channels, c);

@@ -59,7 +59,8 @@ fn_status fn_binary_broadcast(fn_binary_op op, const void *params, const fn_dims
                               const fn_dims *in2_dims, const int8_t *in2, const fn_dims *out_dims, int8_t *output);
 
 /* Single-element pieces the ECA block reuses. */
-int8_t fn_mean_finish(const fn_mean_params *p, int32_t acc, int32_t count);
+void fn_mean_prepare(const fn_mean_params *p, int32_t count, int32_t *multiplier, int32_t *shift);
+int8_t fn_mean_finish(const fn_mean_params *p, int32_t acc, int32_t multiplier, int32_t shift);
 int8_t fn_mean_channel(const fn_mean_params *p, const int8_t *x, int32_t count, int32_t stride);
 int8_t fn_logistic_one(const fn_logistic_params *p, int8_t value);
 void fn_softmax_row(const fn_softmax_params *p, int32_t depth, const int8_t *in, int32_t in_stride, int8_t *out,

@@ -198,3 +198,34 @@ def conv_padding(padding: str, in_size: int, filter_size: int, stride: int) -> t
         raise ValueError(f"unknown padding {padding!r}")
     total = (out - 1) * stride + filter_size - in_size
     return out, max(total, 0) // 2
+
+
+# Attention output quantization TFLM requires of LOGISTIC and SOFTMAX int8 outputs.
+ATTENTION_SCALE, ATTENTION_ZERO_POINT = 1.0 / 256, -128
+
+
+def eca_params(x_q: tuple[float, int], stat_q: tuple[float, int], sqdiff_q: tuple[float, int], kernel_scale: float,
+               kernel_size: int, conv_bias: int, score_q: tuple[float, int], y_q: tuple[float, int],
+               use_softmax: bool = False, heads: int = 1, beta: float = 1.0) -> dict:
+    """fn_eca_params (without the kernel pointer) for the chain in flynet_kernels.h.
+
+    x_q: block input; stat_q: mean and variance (one quantization, they are concatenated);
+    sqdiff_q: the squared-difference map; score_q: the 1-D conv output; y_q: block output.
+    """
+    sqdiff = squared_difference_params(*x_q, *stat_q, *sqdiff_q)
+    conv_m, conv_s = quantize_multiplier(_f32(stat_q[0]) * _f32(kernel_scale) / _f32(score_q[0]))
+    mul = mul_params(*x_q, ATTENTION_SCALE, ATTENTION_ZERO_POINT, *y_q)
+    mul.update(act_min=INT8_MIN, act_max=INT8_MAX)
+    return {
+        "mean": mean_params(*x_q, *stat_q),
+        **{f"sqdiff_{k}": v for k, v in sqdiff.items()},
+        "var_mean": mean_params(*sqdiff_q, *stat_q),
+        "kernel_size": int(kernel_size),
+        "conv_bias": int(conv_bias),
+        "conv_input_offset": -int(stat_q[1]), "conv_output_offset": int(score_q[1]),
+        "conv_multiplier": conv_m, "conv_shift": conv_s,
+        "use_softmax": int(use_softmax), "heads": int(heads),
+        "logistic": logistic_params(*score_q),
+        "softmax": softmax_params(score_q[0], beta),
+        "mul": mul,
+    }

@@ -139,10 +139,12 @@ def test_pooling_matches_tflm(kernels, op, case):
     assert _mismatches(got, expected) == 0
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", range(16))
 def test_mean_matches_tflm(kernels, seed):
     rng = np.random.default_rng(seed)
-    shape = (int(rng.integers(1, 3)), int(rng.integers(1, 9)), int(rng.integers(1, 9)), int(rng.integers(1, 12)))
+    # Many channels: a wrong rounding shows up in a few of them only.
+    hw = [(1, 1), (5, 7), (7, 7), (14, 14), (3, 1), (2, 2), (1, 6), (4, 4)][seed % 8]
+    shape = (int(rng.integers(1, 3)), *hw, int(rng.integers(20, 64)))
     x_q, y_q = _q(rng), _q(rng) if seed % 2 else _q(rng)
     model = unary_model("MEAN", shape, x_q, y_q, {"keep_dims": True}, [("axis", [1, 2])],
                         out_shape=(shape[0], 1, 1, shape[3]))
