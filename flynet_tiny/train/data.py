@@ -118,16 +118,20 @@ def load_dataset(path: str | Path, split: str = "train", input_size: int = 32,
 
 
 def synthetic_dataset(n: int, input_size: int = 32, in_channels: int = 1, num_classes: int = 10,
-                      seed: int = 0) -> ImageDataset:
-    """A learnable toy set: one random template per class plus noise; same seed, same bytes."""
-    gen = torch.Generator().manual_seed(seed)
-    templates = torch.randint(0, 256, (num_classes, in_channels, input_size, input_size), generator=gen)
-    labels = torch.arange(n) % num_classes
-    labels = labels[torch.randperm(n, generator=gen)]
+                      seed: int = 0, split: str = "train") -> ImageDataset:
+    """A learnable toy set: one smooth random template per class (from `seed`) plus per-image noise.
+
+    Both splits of one seed share the templates and differ in their samples; same arguments, same bytes.
+    """
+    # Coarse 4x4 patterns scaled up: smooth, so crop-and-flip augmentation keeps them recognisable.
+    coarse = torch.randint(0, 256, (num_classes, in_channels, 4, 4), generator=torch.Generator().manual_seed(seed))
+    templates = F.interpolate(coarse.float(), size=(input_size, input_size), mode="bilinear", align_corners=False).round().long()
+    gen = torch.Generator().manual_seed(seed * 2 + (split == "test") + 1)
+    labels = (torch.arange(n) % num_classes)[torch.randperm(n, generator=gen)]
     noise = torch.randint(-60, 61, (n, in_channels, input_size, input_size), generator=gen)
     images = (templates[labels] + noise).clamp(0, 255).to(torch.uint8)
     info = _info(num_classes, [str(c) for c in range(num_classes)], in_channels, input_size,
-                 f"synthetic(seed={seed})", "train")
+                 f"synthetic(seed={seed})", split)
     return ImageDataset(images, labels, info)
 
 
