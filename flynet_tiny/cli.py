@@ -73,11 +73,14 @@ def profile(model_name: str, input_size: int, classes: int, in_channels: int, st
 @click.option("--target", "target_name", required=True, help="Board the firmware was built for (see `flynet-tiny targets`).")
 @click.option("--timeout", "timeout_s", default=60.0, show_default=True, help="Wall-clock limit in seconds.")
 @click.option("--no-count", is_flag=True, help="Run without the instruction-counting plugin.")
+@click.option("--board-elf", type=click.Path(dir_okay=False), default=None,
+              help="Real-board build of the same program: also run it in Renode when renode is on PATH.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def emulate(elf: str, target_name: str, timeout_s: float, no_count: bool, as_json: bool) -> None:
+def emulate(elf: str, target_name: str, timeout_s: float, no_count: bool, board_elf: str | None, as_json: bool) -> None:
     """Run an emulation build in QEMU: per-layer instruction counts and estimated latency.
 
     Exits 1 when the firmware faults, hangs or returns non-zero, naming the layer.
+    With --board-elf, writes a Renode script beside that ELF and runs it where Renode exists.
 
     Example: flynet-tiny emulate out/f446re-emu/firmware.elf --target f446re
     """
@@ -90,6 +93,17 @@ def emulate(elf: str, target_name: str, timeout_s: float, no_count: bool, as_jso
     click.echo(f"running {elf} on QEMU {target.emulator['qemu_machine']} (timeout {timeout_s:g} s)", err=True)
     result = run_qemu(elf, target, timeout_s=timeout_s, plugin=not no_count)
     click.echo(to_json(emulation_json(result, target)) if as_json else emulation_table(result, target))
+    if board_elf:
+        from .errors import FlynetError
+        from .sim.renode import find_renode, run_renode, write_resc
+
+        if find_renode() is None:
+            click.echo(f"Renode not found on PATH: wrote {write_resc(board_elf, target)[0]} for a machine that has it", err=True)
+        else:
+            renode = run_renode(board_elf, target, timeout_s=timeout_s)
+            click.echo(renode.uart_text.rstrip(), err=True)
+            if not renode.finished:
+                raise FlynetError(f"Renode run of {board_elf} did not finish within {timeout_s:g} s")
     result.raise_for_failure()
 
 
