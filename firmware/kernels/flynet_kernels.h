@@ -38,6 +38,9 @@ typedef enum {
 /* Short constant name of a status ("FN_ERR_UNSUPPORTED"), for runtime error reports. */
 const char *fn_status_name(fn_status status);
 
+/* TFLite's MultiplyByQuantizedMultiplier as a callable (the kernels inline it from fn_requant.h). */
+int32_t fn_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int32_t shift);
+
 typedef struct {
     int32_t n, h, w, c;
 } fn_dims;

@@ -12,6 +12,11 @@ const char *fn_status_name(fn_status status)
     return "FN_ERR_UNKNOWN";
 }
 
+int32_t fn_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int32_t shift)
+{
+    return fn_mbqm(x, multiplier, shift);
+}
+
 int32_t fn_output_size(fn_padding padding, int32_t in, int32_t filter, int32_t stride)
 {
     if (padding == FN_PADDING_SAME) {

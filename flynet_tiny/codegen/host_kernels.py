@@ -177,10 +177,15 @@ class HostKernels:
                      "fn_mdw_maxout_s8_get_buffer_size", "fn_eca_s8_get_buffer_size"):
             getattr(self.lib, name).restype = _i32
         self.lib.fn_status_name.restype = ctypes.c_char_p
+        self.lib.fn_multiply_by_quantized_multiplier.restype = _i32
+        self.lib.fn_multiply_by_quantized_multiplier.argtypes = [_i32, _i32, _i32]
 
     def _check(self, kernel: str, status: int) -> None:
         if status != 0:
             raise KernelError(kernel, status)
+
+    def multiply_by_quantized_multiplier(self, x: int, multiplier: int, shift: int) -> int:
+        return int(self.lib.fn_multiply_by_quantized_multiplier(x, multiplier, shift))
 
     def status_name(self, status: int) -> str:
         return self.lib.fn_status_name(status).decode()

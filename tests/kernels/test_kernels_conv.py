@@ -6,13 +6,8 @@ import numpy as np
 import pytest
 
 from flynet_tiny.codegen import quant_params as qp
-from flynet_tiny.codegen.host_kernels import HostKernels, KernelError
+from flynet_tiny.codegen.host_kernels import KernelError
 from oneop_models import conv_model, tflm
-
-
-@pytest.fixture(scope="module")
-def kernels():
-    return HostKernels()
 
 
 def _run_host(kernels, kind, x, info):

@@ -4,14 +4,9 @@ import numpy as np
 import pytest
 
 from flynet_tiny.codegen import quant_params as qp
-from flynet_tiny.codegen.host_kernels import HostKernels, KernelError
+from flynet_tiny.codegen.host_kernels import KernelError
 from flynet_tiny.tflite import TFLiteBuilder
 from oneop_models import random_int8, random_scale, random_zero_point, tflm
-
-
-@pytest.fixture(scope="module")
-def kernels():
-    return HostKernels()
 
 
 def eca_chain_model(shape, x_q, stat_q, sqdiff_q, kernel, kernel_scale, bias, score_q, y_q, use_softmax, heads, beta):

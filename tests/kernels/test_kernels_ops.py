@@ -4,16 +4,11 @@ import numpy as np
 import pytest
 
 from flynet_tiny.codegen import quant_params as qp
-from flynet_tiny.codegen.host_kernels import HostKernels, KernelError
+from flynet_tiny.codegen.host_kernels import KernelError
 from flynet_tiny.tflite import TFLiteBuilder
 from oneop_models import binary_model, random_int8, random_scale, random_zero_point, tflm, unary_model
 
 SEEDS = range(6)
-
-
-@pytest.fixture(scope="module")
-def kernels():
-    return HostKernels()
 
 
 def _q(rng, low=0.005, high=0.1):
