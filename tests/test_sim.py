@@ -127,3 +127,16 @@ def test_missing_qemu_names_the_debian_package(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(FlynetError, match="apt-get install qemu-system-arm"):
         run_qemu(elf, load_target("f446re"))
+
+
+@pytest.mark.parametrize("target_name", ["f446re", "f746zg"])
+def test_emitted_outputs_come_back_byte_for_byte(tmp_path, target_name):
+    target = load_target(target_name)
+    build = build_firmware(tmp_path / "fw", target, [PROGRAMS / "output_main.c"], emulation=True)
+    result = run_qemu(build.elf, target, timeout_s=30, plugin=False)
+    assert result.ok
+    assert result.output(0) == bytes((i * 7) % 256 for i in range(300))
+    assert result.output(1) == b""
+    assert result.output(2) == (-3).to_bytes(1, "little", signed=True)
+    assert result.console == "done\n"
+    assert result.total_instructions is None  # no plugin, no counts

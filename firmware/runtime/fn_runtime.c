@@ -23,6 +23,25 @@ void fn_print(const char *format, ...)
     fn_board_write(buffer, (size_t)n);
 }
 
+void fn_emit_output(int index, const void *data, size_t n_bytes)
+{
+    static const char digits[] = "0123456789abcdef";
+    const uint8_t *bytes = data;
+    char chunk[128];
+    fn_print("@output %d ", index);
+    size_t used = 0;
+    for (size_t i = 0; i < n_bytes; ++i) {
+        chunk[used++] = digits[bytes[i] >> 4];
+        chunk[used++] = digits[bytes[i] & 0xF];
+        if (used == sizeof chunk) {
+            fn_board_write(chunk, used);
+            used = 0;
+        }
+    }
+    chunk[used++] = '\n';
+    fn_board_write(chunk, used);
+}
+
 void fn_layer_begin(int index, const char *name)
 {
     fn_current_layer_index = index;

@@ -16,6 +16,10 @@
 /* printf-style output to the board console (UART or semihosting), up to 255 chars. */
 void fn_print(const char *format, ...) __attribute__((format(printf, 1, 2)));
 
+/* Prints `@output <index> <hex bytes>` (one line, any length): the host runner returns
+ * these bytes as RunResult.outputs[index], to compare with a reference bit for bit. */
+void fn_emit_output(int index, const void *data, size_t n_bytes);
+
 void fn_layer_begin(int index, const char *name);
 void fn_layer_end(int index);
 

@@ -67,15 +67,23 @@ class RunResult:
     total_classes: dict[str, int] = field(default_factory=dict)
     fault: Fault | None = None
     running_layer: tuple[int, str] | None = None  # begun and not ended when the run stopped
+    outputs: list[tuple[int, bytes]] = field(default_factory=list)  # fn_emit_output, in print order
 
     @property
     def instructions_per_marker(self) -> list[int | None]:
         return [layer.instructions for layer in self.layers]
 
+    def output(self, index: int) -> bytes:
+        """The bytes the firmware emitted with fn_emit_output(index, ...)."""
+        found = [data for i, data in self.outputs if i == index]
+        if len(found) != 1:
+            raise KeyError(f"firmware emitted output {index} {len(found)} times")
+        return found[0]
+
     @property
     def console(self) -> str:
-        """The firmware's own output, without the runner's @layer lines."""
-        return "".join(l for l in self.stdout.splitlines(keepends=True) if not l.startswith("@layer-"))
+        """The firmware's own output, without the runner's @layer / @output lines."""
+        return "".join(l for l in self.stdout.splitlines(keepends=True) if not l.startswith(("@layer-", "@output ")))
 
     @property
     def ok(self) -> bool:
@@ -196,6 +204,7 @@ def run_qemu(
 
 _BEGIN = re.compile(r"^@layer-begin (-?\d+) (\S+)$")
 _END = re.compile(r"^@layer-end (-?\d+) cycles=(\d+)$")
+_OUTPUT = re.compile(r"^@output (-?\d+) ([0-9a-f]*)$")
 _FAULT = re.compile(r"^\*\*\* (HardFault|unexpected exception \d+) layer=(-?\d+) name=(\S+)(.*)$")
 _REGISTER = re.compile(r"(\w+)=0x([0-9a-fA-F]+)")
 _LOCKUP = re.compile(r"qemu: fatal: (Lockup[^\n]*)")
@@ -226,8 +235,11 @@ def _assemble(stdout: str, stderr: str, exit_code: int | None, timed_out: bool, 
     begun: list[tuple[int, str]] = []
     cycles: list[int] = []
     fault = None
+    outputs = []
     for line in stdout.splitlines():
-        if m := _BEGIN.match(line):
+        if m := _OUTPUT.match(line):
+            outputs.append((int(m[1]), bytes.fromhex(m[2])))
+        elif m := _BEGIN.match(line):
             begun.append((int(m[1]), m[2]))
         elif m := _END.match(line):
             cycles.append(int(m[2]))
@@ -258,5 +270,5 @@ def _assemble(stdout: str, stderr: str, exit_code: int | None, timed_out: bool, 
     return RunResult(
         stdout=stdout, stderr=stderr, exit_code=exit_code, timed_out=timed_out, layers=layers,
         total_instructions=total[0] if total else None, total_classes=total[1] if total else {},
-        fault=fault, running_layer=running,
+        fault=fault, running_layer=running, outputs=outputs,
     )
