@@ -1,0 +1,162 @@
+"""Cross-check one model in four runtimes on real samples.
+
+    report = verify(tflite_bytes, "model_qdq.onnx", fake_quant_model, images)   # images: float NCHW
+    print(report.table()); report.check()   # CheckFailed (exit 1) when a threshold is missed
+
+Runtimes: PyTorch fake quant, onnxruntime on the QDQ graph, TFLite Micro's interpreter (the
+reference we are bit-exact with) and LiteRT with its reference kernels. Every output is compared
+on the int8 grid of the TFLite output tensor. Per pair: top-1 agreement, max |int8 difference|,
+mean cosine similarity of the dequantized outputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..errors import CheckFailed, FlynetError
+from ..reporting import format_table
+from ..tflite import read_tflite
+from ..tflite.interpreters import run_litert_reference, run_tflm_batch, tflm_arena_bytes
+
+TORCH, ONNXRUNTIME, TFLM, LITERT = "pytorch-fakequant", "onnxruntime-qdq", "tflm", "litert-ref"
+# (a, b, which thresholds apply): TFLM vs LiteRT-ref is held to max steps; every pair to top-1 and cosine.
+PAIRS = [(TORCH, ONNXRUNTIME), (TORCH, TFLM), (ONNXRUNTIME, TFLM), (TFLM, LITERT)]
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    min_top1_agreement: float = 0.99
+    min_cosine: float = 0.99
+    max_tflm_litert_steps: int = 2
+
+
+@dataclass
+class PairResult:
+    a: str
+    b: str
+    top1_agreement: float
+    max_int8_diff: int
+    cosine: float
+
+
+@dataclass
+class VerifyReport:
+    samples: int
+    pairs: list[PairResult]
+    arena_bytes: dict[str, int]
+    thresholds: Thresholds
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def table(self) -> str:
+        rows = [[f"{p.a} vs {p.b}", f"{p.top1_agreement * 100:.2f}%", p.max_int8_diff, f"{p.cosine:.6f}"]
+                for p in self.pairs]
+        return format_table(["pair", "top-1 agree", "max |int8 diff|", "cosine"], rows, "lrrr")
+
+    def to_dict(self) -> dict:
+        return {"samples": self.samples, "passed": self.passed, "failures": self.failures,
+                "arena_bytes": self.arena_bytes, "thresholds": asdict(self.thresholds),
+                "pairs": [asdict(p) for p in self.pairs]}
+
+    def check(self) -> None:
+        if self.failures:
+            raise CheckFailed(f"verification failed on {self.samples} samples: {'; '.join(self.failures)}")
+
+
+def _io_params(model_bytes: bytes):
+    """(input tensor, output int8 tensor params, input is float, output is float)."""
+    graph = read_tflite(model_bytes)
+    t_in, t_out = graph.tensors[graph.inputs[0]], graph.tensors[graph.outputs[0]]
+    producers = graph.producers()
+    q_in = t_in
+    if t_in.dtype == "float32":
+        q_in = next(graph.tensors[op.outputs[0]] for op in graph.operators
+                    if op.opcode == "QUANTIZE" and op.inputs[0] == t_in.index)
+    q_out = t_out
+    if t_out.dtype == "float32":
+        q_out = graph.tensors[producers[t_out.index].inputs[0]]
+    for t in (q_in, q_out):
+        if t.dtype != "int8" or t.scale is None:
+            raise FlynetError(f"model tensor {t.name!r} is not int8: verification needs an int8 model")
+    return q_in, q_out, t_in.dtype == "float32", t_out.dtype == "float32"
+
+
+def to_nhwc(x: np.ndarray) -> np.ndarray:
+    return x.transpose(0, *range(2, x.ndim), 1) if x.ndim >= 3 else x
+
+
+def quantize(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    return np.clip(np.rint(x / scale) + zero_point, -128, 127).astype(np.int64)
+
+
+def run_tflite_models(model_bytes: bytes, images: np.ndarray) -> dict[str, np.ndarray]:
+    """TFLM and LiteRT-ref outputs (int8 grid, one row per image) for float NCHW images."""
+    q_in, q_out, float_in, float_out = _io_params(model_bytes)
+    x = to_nhwc(images.astype(np.float32))
+    feeds = [[x[i:i + 1] if float_in else quantize(x[i:i + 1], q_in.scale[0], q_in.zero_point[0]).astype(np.int8)]
+             for i in range(len(x))]
+
+    def grid(y: np.ndarray) -> np.ndarray:
+        return quantize(y, q_out.scale[0], q_out.zero_point[0]) if float_out else y.astype(np.int64)
+
+    tflm = np.concatenate([grid(out[0]) for out in run_tflm_batch(model_bytes, feeds)])
+    litert = np.concatenate([grid(run_litert_reference(model_bytes, feed)[0]) for feed in feeds])
+    return {TFLM: tflm, LITERT: litert}
+
+
+def run_onnx_qdq(onnx_path: str | Path, images: np.ndarray) -> np.ndarray:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return np.concatenate([session.run(None, {name: images[i:i + 1].astype(np.float32)})[0]
+                           for i in range(len(images))])
+
+
+def verify(model_bytes: bytes, qdq_onnx_path: str | Path | None, fake_quant_model: Callable | None,
+           images: np.ndarray, thresholds: Thresholds = Thresholds(), measure_arena: bool = True) -> VerifyReport:
+    """Compare every available runtime on `images` (float, NCHW, as the PyTorch model takes them)."""
+    if len(images) == 0:
+        raise FlynetError("no samples to verify on: pass --verify-samples 1 or more")
+    _, q_out, _, _ = _io_params(model_bytes)
+    scale, zero_point = float(q_out.scale[0]), int(q_out.zero_point[0])
+    outputs = run_tflite_models(model_bytes, images)
+    if qdq_onnx_path is not None:
+        outputs[ONNXRUNTIME] = quantize(to_nhwc(run_onnx_qdq(qdq_onnx_path, images)), scale, zero_point)
+    if fake_quant_model is not None:
+        import torch
+
+        with torch.no_grad():
+            y = np.concatenate([fake_quant_model(torch.from_numpy(images[i:i + 64].astype(np.float32))).numpy()
+                                for i in range(0, len(images), 64)])
+        outputs[TORCH] = quantize(to_nhwc(y), scale, zero_point)
+    pairs = [compare(a, b, outputs[a], outputs[b], scale, zero_point) for a, b in PAIRS
+             if a in outputs and b in outputs]
+    report = VerifyReport(len(images), pairs, tflm_arena_bytes(model_bytes) if measure_arena else {}, thresholds)
+    for p in pairs:
+        label = f"{p.a} vs {p.b}"
+        if p.top1_agreement < thresholds.min_top1_agreement:
+            report.failures.append(f"{label} top-1 agreement {p.top1_agreement:.4f} < {thresholds.min_top1_agreement}")
+        if p.cosine < thresholds.min_cosine:
+            report.failures.append(f"{label} cosine {p.cosine:.4f} < {thresholds.min_cosine}")
+        if (p.a, p.b) == (TFLM, LITERT) and p.max_int8_diff > thresholds.max_tflm_litert_steps:
+            report.failures.append(f"{label} differ by {p.max_int8_diff} int8 steps "
+                                   f"> {thresholds.max_tflm_litert_steps}")
+    return report
+
+
+def compare(a: str, b: str, ya: np.ndarray, yb: np.ndarray, scale: float, zero_point: int) -> PairResult:
+    n = len(ya)
+    fa = (ya.reshape(n, -1) - zero_point) * scale
+    fb = (yb.reshape(n, -1) - zero_point) * scale
+    top1 = float(np.mean(fa.argmax(1) == fb.argmax(1)))
+    norms = np.linalg.norm(fa, axis=1) * np.linalg.norm(fb, axis=1)
+    cosines = np.where(norms > 0, (fa * fb).sum(1) / np.where(norms > 0, norms, 1), 1.0)
+    return PairResult(a, b, top1, int(np.abs(ya - yb).max()), float(cosines.mean()))
