@@ -68,6 +68,63 @@ def profile(model_name: str, input_size: int, classes: int, in_channels: int, st
     result = profile_model(model, input_size, in_channels, name=model_name)
     click.echo(format_profile(result, as_json))
 
+
+@cli.command()
+@click.argument("checkpoint", type=click.Path(dir_okay=False))
+@click.option("--data", "data_path", required=True, type=click.Path(), help="Dataset folder (IDX files or class folders).")
+@click.option("--calib-samples", default=512, show_default=True, help="Training images used for calibration.")
+@click.option("--method", type=click.Choice(["minmax", "percentile", "mse"]), default="minmax", show_default=True,
+              help="How activation ranges are chosen from the calibration data.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
+              help="Quantized model file [default: CHECKPOINT with suffix .int8.pt].")
+@click.option("--onnx", "onnx_path", type=click.Path(dir_okay=False), default=None, help="Also write QDQ ONNX here.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def quantize(checkpoint: str, data_path: str, calib_samples: int, method: str, out_path: str | None,
+             onnx_path: str | None, as_json: bool) -> None:
+    """Post-training int8 quantization (TFLite int8 spec) of a trained checkpoint.
+
+    Example: flynet-tiny quantize runs/fmnist/best.pt --data ../shared/datasets/fashion-mnist --method mse --onnx model_qdq.onnx
+    """
+    from pathlib import Path
+
+    from .quant.evaluate import quantize_file
+    from .reporting import format_table, to_json
+
+    out = out_path or str(Path(checkpoint).with_suffix(".int8.pt"))
+    result = quantize_file(checkpoint, data_path, out, calib_samples, method, onnx_path, progress=not as_json)
+    if as_json:
+        click.echo(to_json(result))
+        return
+    click.echo(format_table(["field", "value"], [[k, v] for k, v in result.items() if v is not None], "ll"))
+
+
+@cli.command()
+@click.argument("checkpoint", required=False, type=click.Path(dir_okay=False))
+@click.option("--data", "data_path", required=True, type=click.Path(), help="Dataset folder (IDX files or class folders).")
+@click.option("--split", type=click.Choice(["train", "test"]), default="test", show_default=True)
+@click.option("--calib-samples", default=512, show_default=True,
+              help="Calibration images when CHECKPOINT is a float checkpoint.")
+@click.option("--method", type=click.Choice(["minmax", "percentile", "mse"]), default="minmax", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def evaluate(checkpoint: str | None, data_path: str, split: str, calib_samples: int, method: str,
+             as_json: bool) -> None:
+    """fp32 and int8 (fake-quant) top-1 side by side; the bundled model when no CHECKPOINT is given.
+
+    Example: flynet-tiny evaluate runs/fmnist/best.int8.pt --data ../shared/datasets/fashion-mnist --split test
+    """
+    from .quant.evaluate import evaluate_file
+    from .reporting import format_table, to_json
+
+    result = evaluate_file(checkpoint, data_path, split, calib_samples, method, progress=not as_json)
+    if as_json:
+        click.echo(to_json(result))
+        return
+    click.echo(format_table(
+        ["model", "split", "images", "fp32 top-1", "int8 top-1", "int8 - fp32"],
+        [[result["model"], result["split"], result["samples"], f"{100 * result['fp32_top1']:.2f}%",
+          f"{100 * result['int8_top1']:.2f}%", f"{100 * result['int8_minus_fp32']:+.2f} pt"]], "llrrrr"))
+
+
 @cli.command()
 @click.argument("elf", type=click.Path(dir_okay=False))
 @click.option("--target", "target_name", required=True, help="Board the firmware was built for (see `flynet-tiny targets`).")
@@ -105,6 +162,120 @@ def emulate(elf: str, target_name: str, timeout_s: float, no_count: bool, board_
             if not renode.finished:
                 raise FlynetError(f"Renode run of {board_elf} did not finish within {timeout_s:g} s")
     result.raise_for_failure()
+
+
+@cli.command()
+@click.argument("model_name", metavar="MODEL")
+@click.option("--data", "data_path", required=True, type=click.Path(), help="Dataset folder (IDX files or class folders).")
+@click.option("--epochs", type=int, default=None, help="Epochs [default: 30, or 5 with --qat].")
+@click.option("--batch-size", default=64, show_default=True)
+@click.option("--lr", type=float, default=None, help="Peak learning rate of the cosine schedule [default: 0.05, or 0.005 with --qat].")
+@click.option("--input-size", default=32, show_default=True, help="Square model input; images are padded or resized to it.")
+@click.option("--in-channels", type=click.Choice(["1", "3"]), default=None, help="Model input channels [default: the data's].")
+@click.option("--classes", type=int, default=None, help="Output classes [default: from the data].")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--workers", type=int, default=None, help="CPU threads [default: all cores, shared among torchrun ranks].")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Output folder [default: runs/MODEL].")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoint.pt.")
+@click.option("--qat", is_flag=True, help="Quantization-aware fine-tuning of the --from checkpoint.")
+@click.option("--from", "from_checkpoint", type=click.Path(dir_okay=False), default=None,
+              help="Start from this checkpoint's weights (required with --qat).")
+@click.option("--calib-method", type=click.Choice(["minmax", "percentile", "mse"]), default="minmax", show_default=True,
+              help="Activation-range calibration before QAT.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def train(model_name: str, data_path: str, epochs: int | None, batch_size: int, lr: float | None, input_size: int,
+          in_channels: str | None, classes: int | None, seed: int, workers: int | None, out_dir: str | None,
+          resume: bool, qat: bool, from_checkpoint: str | None, calib_method: str, as_json: bool) -> None:
+    """Train MODEL (see `flynet-tiny profile`) with momentum SGD and a cosine schedule.
+
+    Writes checkpoint.pt, best.pt, metrics.json and curves.png into --out. Runs data-parallel
+    under `torchrun --nproc_per_node N`.
+
+    Example: flynet-tiny train flynet-h3-0.5 --data ../shared/datasets/fashion-mnist --epochs 20 --out runs/fmnist
+    """
+    from .reporting import format_table, to_json
+    from .train.command import command_line, run_train
+
+    result = run_train(model_name, data_path, out_dir or f"runs/{model_name}", epochs=epochs, batch_size=batch_size,
+                       lr=lr, input_size=input_size, in_channels=int(in_channels) if in_channels else None,
+                       classes=classes, seed=seed, workers=workers, resume=resume, qat=qat,
+                       from_checkpoint=from_checkpoint, calib_method=calib_method, command=command_line(),
+                       progress=not as_json)
+    if as_json:
+        click.echo(to_json(result))
+        return
+    rows = [[e["epoch"], e["train_loss"], e["train_top1"], e["test_loss"], e["test_top1"], e["lr"], e["temperature"],
+             round(e["images_per_second"])] for e in result["epochs"]]
+    click.echo(format_table(["epoch", "train loss", "train top-1", "test loss", "test top-1", "lr", "T", "img/s"], rows))
+    click.echo(f"final test top-1 {result['final_test_top1']:.4f}, best {result['best_test_top1']:.4f}; "
+               f"{result['num_params']:,} parameters; outputs in {result['out']}")
+
+
+@cli.command()
+@click.option("--checkpoint", type=click.Path(), help="Trained checkpoint (default: the bundled one).")
+@click.option("--onnx", "onnx_path", type=click.Path(), help="An ONNX model: QDQ, or float with --calib-data.")
+@click.option("--tflite", "tflite_path", type=click.Path(), help="An existing int8 .tflite, validated and passed on.")
+@click.option("--model", "model_name", help="Registry model (random init unless --checkpoint), e.g. flynet-h3-0.5.")
+@click.option("--target", help="Board for the firmware half (see `flynet-tiny targets`).")
+@click.option("--calib-data", type=click.Path(), help="Images to calibrate and verify on (IDX folder or class folders).")
+@click.option("--io", "io_mode", type=click.Choice(["int8", "float"]), default="int8", show_default=True,
+              help="Graph input/output type.")
+@click.option("--out", "out_dir", type=click.Path(), default="export", show_default=True, help="Output folder.")
+@click.option("--input-size", type=int, help="Input size for --model (default 32).")
+@click.option("--no-verify", is_flag=True, help="Skip the cross-runtime verification.")
+@click.option("--verify-samples", type=int, default=200, show_default=True, help="Test images to verify on.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def export(checkpoint, onnx_path, tflite_path, model_name, target, calib_data, io_mode, out_dir, input_size,
+           no_verify, verify_samples, as_json) -> None:
+    """Export a model to int8 TFLite, C arrays and a verified report, written atomically to --out.
+
+    Example: flynet-tiny export --model flynet-h3-0.5 --calib-data ../shared/datasets/fashion-mnist --out build/h3
+    """
+    from pathlib import Path
+
+    from .export.pipeline import ExportRequest, export as run_export, report_markdown
+    from .reporting import to_json
+
+    def path(p):
+        return Path(p) if p else None
+
+    report = run_export(ExportRequest(
+        out=Path(out_dir), checkpoint=path(checkpoint), onnx=path(onnx_path), tflite=path(tflite_path),
+        model=model_name, target=target, calib_data=path(calib_data), io=io_mode, verify=not no_verify,
+        verify_samples=verify_samples, input_size=input_size))
+    click.echo(to_json(report) if as_json else report_markdown(report))
+
+
+@cli.command()
+@click.argument("export_dir", type=click.Path())
+@click.option("--data", "data_path", type=click.Path(), required=True, help="Images (IDX folder or class folders).")
+@click.option("--samples", type=int, default=200, show_default=True, help="Test images to compare on.")
+@click.option("--min-top1", type=float, default=0.99, show_default=True, help="Minimum top-1 agreement per pair.")
+@click.option("--min-cosine", type=float, default=0.99, show_default=True, help="Minimum mean cosine per pair.")
+@click.option("--max-steps", type=int, default=2, show_default=True, help="Max |TFLM - LiteRT-ref| in int8 steps.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def verify(export_dir, data_path, samples, min_top1, min_cosine, max_steps, as_json) -> None:
+    """Compare onnxruntime (QDQ), TFLite Micro and LiteRT-ref on an export folder's model; exit 1 on a miss.
+
+    Example: flynet-tiny verify build/h3 --data ../shared/datasets/fashion-mnist --samples 500
+    """
+    from pathlib import Path
+
+    from .export.verify import Thresholds, verify as run_verify, verify_inputs_for
+    from .reporting import to_json
+
+    folder = Path(export_dir)
+    tflite_file = folder / "model_int8.tflite"
+    if not tflite_file.is_file():
+        raise FlynetError(f"{tflite_file} does not exist: pass a folder written by `flynet-tiny export`")
+    qdq = folder / "model_qdq.onnx"
+    model_bytes = tflite_file.read_bytes()
+    images = verify_inputs_for(model_bytes, Path(data_path), samples)
+    report = run_verify(model_bytes, qdq if qdq.is_file() else None, None, images,
+                        Thresholds(min_top1, min_cosine, max_steps))
+    click.echo(to_json(report.to_dict()) if as_json else
+               f"{report.table()}\nTFLM arena: {report.arena_bytes.get('total')} bytes")
+    report.check()
 
 
 def main() -> None:

@@ -1,0 +1,116 @@
+"""The quantize / evaluate stage entry points: load a model file, calibrate, compare top-1.
+
+A model file is either a training checkpoint (float; int8 comes from PTQ on the training
+split) or a quantized file from `flynet-tiny quantize` (which holds both: its float mode is
+the BN-folded model, its quantize mode the int8 simulation).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+from torch import nn
+
+from ..errors import FlynetError
+from .io import is_quantized_file, load_quantized, save_quantized
+from .model import QuantizedModel, quantize_model
+
+PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
+CALIBRATION_SEED = 0
+
+
+def bundled_model_path() -> Path:
+    """The model shipped in flynet_tiny/pretrained/ (its only .pt file)."""
+    candidates = sorted(PRETRAINED_DIR.glob("*.pt")) if PRETRAINED_DIR.is_dir() else []
+    if len(candidates) != 1:
+        found = "none" if not candidates else ", ".join(p.name for p in candidates)
+        raise FlynetError(f"no single bundled model in {PRETRAINED_DIR} (found {found}); "
+                          "pass a CHECKPOINT path explicitly")
+    return candidates[0]
+
+
+def load_model_file(path: str | Path) -> tuple[nn.Module | None, QuantizedModel | None, dict[str, Any]]:
+    """(float model or None, quantized model or None, data_info dict) from a checkpoint or quantized file."""
+    from ..train.checkpoint import model_from_checkpoint
+
+    path = Path(path)
+    if not path.is_file():
+        raise FlynetError(f"model file {path} does not exist; pass a checkpoint from `flynet-tiny train` "
+                          "or a file from `flynet-tiny quantize`")
+    try:
+        header = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception:  # corrupt files are reported with the precise reason by the loaders below
+        header = None
+    if is_quantized_file(header):
+        qmodel, info = load_quantized(path)
+        return None, qmodel, info.get("data_info", {})
+    model, checkpoint = model_from_checkpoint(path)
+    return model, None, checkpoint.get("data_info") or {}
+
+
+def calibration_batches(dataset, num_samples: int, batch_size: int = 64) -> Iterator[torch.Tensor]:
+    """A fixed random subset (seeded) of `dataset`, as normalized image batches."""
+    from ..train.data import iterate_batches
+
+    generator = torch.Generator().manual_seed(CALIBRATION_SEED)
+    indices = torch.randperm(len(dataset), generator=generator)[:num_samples]
+    for x, _ in iterate_batches(dataset, indices, batch_size):
+        yield x
+
+
+def _load_split(data: str | Path, split: str, data_info: dict[str, Any]):
+    from ..train.data import load_dataset
+
+    if "input_size" not in data_info or "in_channels" not in data_info:
+        raise FlynetError("the model file has no data_info (input size, channels); retrain or requantize it")
+    return load_dataset(data, split, input_size=int(data_info["input_size"]),
+                        in_channels=int(data_info["in_channels"]), num_classes=data_info.get("num_classes"))
+
+
+def quantize_file(checkpoint: str | Path, data: str | Path, out: str | Path, calib_samples: int = 512,
+                  method: str = "minmax", onnx_path: str | Path | None = None, progress: bool = True) -> dict[str, Any]:
+    """PTQ a training checkpoint with `calib_samples` training images; write the quantized file (and QDQ ONNX)."""
+    model, qmodel, data_info = load_model_file(checkpoint)
+    if model is None:
+        raise FlynetError(f"{checkpoint} is already quantized; pass the float checkpoint from `flynet-tiny train`")
+    if calib_samples < 1:
+        raise FlynetError(f"--calib-samples must be at least 1, got {calib_samples}")
+    train_set = _load_split(data, "train", data_info)
+    qmodel = quantize_model(model, calibration_batches(train_set, calib_samples), method, calib_samples,
+                            progress=progress)
+    save_quantized(qmodel, out, {"data_info": data_info, "source": str(checkpoint), "method": method,
+                                 "calib_samples": min(calib_samples, len(train_set))})
+    if onnx_path is not None:
+        from ..export.onnx import export_qdq_onnx
+
+        export_qdq_onnx(qmodel, onnx_path)
+    summary = qmodel.qparams()
+    return {"checkpoint": str(checkpoint), "output": str(out), "onnx": str(onnx_path) if onnx_path else None,
+            "method": method, "calib_samples": min(calib_samples, len(train_set)),
+            "activation_tensors": len(summary["activations"]),
+            "quantization_groups": len({a["group"] for a in summary["activations"]}),
+            "weighted_layers": len(summary["layers"])}
+
+
+def evaluate_file(path: str | Path | None, data: str | Path, split: str = "test", calib_samples: int = 512,
+                  method: str = "minmax", batch_size: int = 256, progress: bool = True) -> dict[str, Any]:
+    """fp32 and int8 (fake-quant) top-1 of a model file on `split` of `data`."""
+    from ..train.trainer import evaluate
+
+    path = Path(path) if path is not None else bundled_model_path()
+    model, qmodel, data_info = load_model_file(path)
+    dataset = _load_split(data, split, data_info)
+    if qmodel is None:
+        train_set = _load_split(data, "train", data_info)
+        qmodel = quantize_model(model, calibration_batches(train_set, calib_samples), method, calib_samples,
+                                progress=progress)
+    else:
+        with qmodel.float_mode():
+            _, float_top1 = evaluate(qmodel, dataset, batch_size)
+    if model is not None:
+        _, float_top1 = evaluate(model, dataset, batch_size)
+    _, int8_top1 = evaluate(qmodel, dataset, batch_size)
+    return {"model": str(path), "split": split, "samples": len(dataset), "method": qmodel.method,
+            "fp32_top1": float_top1, "int8_top1": int8_top1, "int8_minus_fp32": int8_top1 - float_top1}
