@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from flynet_tiny.codegen.build import build_firmware, memory_regions, render_linker_script
+from flynet_tiny.codegen.build import build_firmware, build_library, memory_regions, render_linker_script
 from flynet_tiny.errors import CheckFailed, FlynetError
 from flynet_tiny.resources import project_dir
 from flynet_tiny.targets import load_target
 
 PROGRAMS = Path(__file__).parent / "sim_programs"
+FP_ARCH_TAGS = {"fpv4-sp-d16": "VFPv4-D16", "fpv5-sp-d16": "FPv5/FP-D16 for ARMv8"}  # readelf -A names
 
 
 def write(path, text):
@@ -124,3 +125,21 @@ def test_bad_input_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(FlynetError, match="apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"):
         build_firmware(tmp_path / "c", target, [PROGRAMS / "fault_main.c"])
+
+
+def test_library_only_mode_archives_just_the_sources(tmp_path):
+    layer = write(tmp_path / "layer.c", '#include "fn_runtime.h"\n'
+                  "int run_layer(int x) { fn_layer_begin(0, \"conv\"); x *= 3; fn_layer_end(0); return x; }\n")
+    for target in (load_target("f446re"), load_target("f746zg")):
+        result = build_library(tmp_path / target.name, target, [layer], opt="speed")
+        members = subprocess.run(["arm-none-eabi-ar", "t", str(result.archive)], capture_output=True, text=True,
+                                 check=True).stdout.split()
+        assert members == ["00_layer.o"]
+        symbols = subprocess.run(["arm-none-eabi-nm", str(result.archive)], capture_output=True, text=True,
+                                 check=True).stdout
+        assert " T run_layer" in symbols and "fn_layer_begin" not in symbols  # hooks compiled out
+        attributes = subprocess.run(["arm-none-eabi-readelf", "-A", str(result.archive)], capture_output=True,
+                                    text=True, check=True).stdout
+        fpu = next(f.split("=")[1] for f in target.arch_flags if f.startswith("-mfpu="))
+        assert f"Tag_FP_arch: {FP_ARCH_TAGS[fpu]}" in attributes and "Tag_ABI_VFP_args: VFP registers" in attributes
+        assert result.text_bytes > 0 and result.data_bytes == 0 and result.bss_bytes == 0

@@ -13,6 +13,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#if defined(FN_LIBRARY_ONLY)
+/* Library-only build (model + kernels dropped into an existing STM32Cube project): the
+ * project owns the console and the timing, so the layer hooks compile to nothing. */
+static inline void fn_layer_begin(int index, const char *name)
+{
+    (void)index;
+    (void)name;
+}
+static inline void fn_layer_end(int index)
+{
+    (void)index;
+}
+#else
 /* printf-style output to the board console (UART or semihosting), up to 255 chars. */
 void fn_print(const char *format, ...) __attribute__((format(printf, 1, 2)));
 
@@ -30,5 +43,7 @@ extern const char *volatile fn_current_layer_name;
 /* Marker functions (firmware/runtime/fn_markers.S): one `bx lr` each. */
 void fn_marker_layer_begin(void);
 void fn_marker_layer_end(void);
+
+#endif /* FN_LIBRARY_ONLY */
 
 #endif
