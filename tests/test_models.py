@@ -1,6 +1,5 @@
 """FlyNet building blocks, the registry and its input checks."""
 
-import subprocess
 import sys
 
 import numpy as np
@@ -8,9 +7,19 @@ import pytest
 import torch
 import torch.fx
 
+from flynet_tiny.cli import main
 from flynet_tiny.errors import FlynetError
 from flynet_tiny.models import (FunnelMaxOut, LightResidual, MaxOut, MultiheadDepthwise, QuantNoise, SumReLU,
                                 VarianceECA, build_model, build_model_from_config, list_models)
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Two cores shared by several test runs: one thread each avoids oversubscription stalls."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 def test_multihead_depthwise_shape_channel_order_and_gradient():
@@ -184,9 +193,11 @@ def test_bad_input_names_the_allowed_values(name, kwargs, fragment):
     assert info.value.exit_code == 2
 
 
-def test_cli_bad_model_exits_2_with_one_line():
-    proc = subprocess.run([sys.executable, "-m", "flynet_tiny.cli", "profile", "flynet-h9-0.5"],
-                          capture_output=True, text=True)
-    assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == ["error: heads 9 out of range: allowed 1..5"]
-    assert proc.stdout == ""
+def test_cli_bad_model_exits_2_with_one_line(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["flynet-tiny", "profile", "flynet-h9-0.5"])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == ["error: heads 9 out of range: allowed 1..5"]
+    assert captured.out == ""

@@ -12,6 +12,15 @@ from flynet_tiny.models import build_model, list_models
 from flynet_tiny.models.profiler import profile_model
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Two cores shared by several test runs: one thread each avoids oversubscription stalls."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.mark.parametrize("name", list_models())
 def test_totals_equal_parameter_counts(name):
     model = build_model(name, num_classes=10, input_size=32, in_channels=1)
