@@ -83,14 +83,14 @@ class ModelMaker:
             "fused_activation_function": act})
         return y
 
-    def _heads(self, x, heads, k, stride):
-        """The MDW depthwise (C*h channels) whose heads the Max-out reduces."""
-        d = self.depthwise(x, k=k, stride=stride, multiplier=heads)
-        n, h, w, ch = self.shape(d)
-        return d, (n, h, w, ch // heads, ch), self.meta[d][1], self.meta[d][2]
-
     def mdw_reshape_maxout(self, x, heads, k=3, stride=1):
-        d, (n, h, w, c, ch), s, zp = self._heads(x, heads, k, stride)
+        return self.mdw_reshape_maxout_of(self.depthwise(x, k=k, stride=stride, multiplier=heads), heads)
+
+    def mdw_reshape_maxout_of(self, d, heads):
+        """RESHAPE [n,h,w,c,heads] + REDUCE_MAX over heads, the converter's Max-out, on any tensor."""
+        n, h, w, ch = self.shape(d)
+        c = ch // heads
+        s, zp = self.meta[d][1], self.meta[d][2]
         split = self.tensor((n, h, w, c, heads), s, zp, name=self._name("maxout_split"))
         shape = self.b.add_constant(self._name("shape"), np.array([n, h, w, c, heads], dtype=np.int32))
         self.b.add_operator("RESHAPE", [d, shape], [split], {"new_shape": [n, h, w, c, heads]})
@@ -100,7 +100,10 @@ class ModelMaker:
         return y
 
     def mdw_slice_maxout(self, x, heads, k=3, stride=1):
-        d, (n, h, w, c, ch), s, zp = self._heads(x, heads, k, stride)
+        d = self.depthwise(x, k=k, stride=stride, multiplier=heads)
+        n, h, w, ch = self.shape(d)
+        c = ch // heads
+        s, zp = self.meta[d][1], self.meta[d][2]
         parts = []
         for j in range(heads):
             begin = self.b.add_constant(self._name("begin"), np.array([0, 0, 0, j], dtype=np.int32))

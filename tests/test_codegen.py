@@ -132,12 +132,25 @@ def test_unsupported_configuration_fails_naming_the_layer(tmp_path):
         generate_model_sources(m.build(x, y), tmp_path)
 
 
-def test_lone_reduce_max_is_refused(tmp_path):
+def test_reduce_max_outside_a_max_out_is_refused(tmp_path):
     m = ModelMaker(5)
     x = m.input((1, 4, 4, 6))
-    split = m.reshape(x, (1, 4, 4, 3, 2))
-    axis = m.b.add_constant("axis", np.array([4], dtype=np.int32))
-    y = m.same_scale(x, (1, 4, 4, 3), "lone_max")
-    m.b.add_operator("REDUCE_MAX", [split, axis], [y], {"keep_dims": False})
-    with pytest.raises(FlynetError, match="REDUCE_MAX is only supported inside a fused pattern"):
+    axis = m.b.add_constant("axis", np.array([1], dtype=np.int32))
+    y = m.same_scale(x, (1, 4, 6), "column_max")
+    m.b.add_operator("REDUCE_MAX", [x, axis], [y], {"keep_dims": False})
+    with pytest.raises(FlynetError, match=r"layer #0 REDUCE_MAX \('column_max_\d+'\): REDUCE_MAX is only supported"):
         generate_model_sources(m.build(x, y), tmp_path)
+
+
+def test_max_out_after_other_layers_becomes_one_layer(tmp_path):
+    m = ModelMaker(6)
+    x = m.input((1, 6, 6, 4))
+    wide = m.conv(x, 12, k=1)
+    y = m.conv(m.mdw_reshape_maxout_of(wide, 3), 4, k=1)
+    model = m.build(x, y)
+    assert [l.kind for l in build_ir(model).layers] == ["CONV_2D", "MAXOUT", "CONV_2D"]
+    generated = generate_model_sources(model, tmp_path)
+    host = HostModel(generated)
+    inputs = random_inputs(generated.input_shape, 5, seed=6)
+    expected = run_tflm_batch(model, [[x] for x in inputs])
+    assert all(np.array_equal(host.invoke(x), want[0]) for x, want in zip(inputs, expected))

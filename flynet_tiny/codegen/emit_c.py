@@ -240,27 +240,42 @@ def _fully_connected(ir, layer, prefix):
 def _binary_layer(ir: ModelIR, layer: Layer, prefix: str, function: str, params_type: str | None,
                   params: dict | None) -> LayerCode:
     op = layer.op
-    if any(t < 0 or ir.tensor(t).data is not None for t in op.inputs):
-        raise unsupported(ir, layer, "a constant operand")
+    if any(t < 0 for t in op.inputs):
+        raise unsupported(ir, layer, "an omitted operand")
     a, b, out = ir.tensor(op.inputs[0]), ir.tensor(op.inputs[1]), ir.tensor(op.outputs[0])
     if max(len(a.shape), len(b.shape), len(out.shape)) > 4:
         raise unsupported(ir, layer, "a tensor of more than 4 dimensions")
-    da, db, do = dims4(a.shape), dims4(b.shape), dims4(out.shape)
+    dims = [dims4(a.shape), dims4(b.shape)]
+    do = dims4(out.shape)
+    # A constant operand (e.g. the +3 of a hard sigmoid) is stored in flash beside the weights.
+    operands, arrays = [], []
+    for position, t in enumerate(op.inputs[:2]):
+        tensor = ir.tensor(t)
+        if tensor.data is not None:
+            if tensor.dtype != "int8":
+                raise unsupported(ir, layer, f"a {tensor.dtype} constant operand")
+            arrays.append(ConstArray(f"{prefix}_operand{position}", "int8_t", tensor.data.reshape(-1)))
+            operands.append(arrays[-1].name)
+        else:
+            operands.append(f"@IN{layer.inputs.index(t)}@")
     statements = []
     args = ""
     if params_type is not None:
         statements.append(f"static const {params_type} params = {c_struct(params)};")
         args = "&params, "
     statements += [
-        f"static const fn_dims in1_dims = {c_dims(da)}, in2_dims = {c_dims(db)}, out_dims = {c_dims(do)};",
-        *_status_call(f"{function}({args}&in1_dims, @IN0@, &in2_dims, @IN1@, &out_dims, @OUT0@)"),
+        f"static const fn_dims in1_dims = {c_dims(dims[0])}, in2_dims = {c_dims(dims[1])}, out_dims = {c_dims(do)};",
+        *_status_call(f"{function}({args}&in1_dims, {operands[0]}, &in2_dims, {operands[1]}, &out_dims, @OUT0@)"),
     ]
-    # Elementwise kernels read element i before writing element i, so an operand with the
-    # output's exact shape may be overwritten (the other operand must not share its bytes).
-    inplace = 0 if da == do else (1 if db == do else None)
-    if op.inputs[0] == op.inputs[1]:
-        inplace = None
-    return LayerCode(f"{shape_text(a.shape)} , {shape_text(b.shape)} -> {shape_text(out.shape)}", statements,
+    # Elementwise kernels read element i before writing element i, so an activation operand with
+    # the output's exact shape may be overwritten (unless both operands are the same buffer).
+    inplace = None
+    if op.inputs[0] != op.inputs[1]:
+        for position, t in enumerate(op.inputs[:2]):
+            if ir.tensor(t).data is None and dims[position] == do:
+                inplace = layer.inputs.index(t)
+                break
+    return LayerCode(f"{shape_text(a.shape)} , {shape_text(b.shape)} -> {shape_text(out.shape)}", statements, arrays,
                      inplace_input=inplace)
 
 
@@ -343,6 +358,8 @@ def _pool(ir, layer, prefix):
         "padding": "FN_PADDING_SAME" if opts["padding"] == "SAME" else "FN_PADDING_VALID",
         "act_min": act_min, "act_max": act_max,
     }
+    if not (1 <= params["stride_h"] <= 2 and 1 <= params["stride_w"] <= 2):
+        raise unsupported(ir, layer, f"pooling stride {params['stride_h']}x{params['stride_w']}")
     function = "fn_avgpool_s8" if layer.kind == "AVERAGE_POOL_2D" else "fn_maxpool_s8"
     statements = [
         f"static const fn_pool_params params = {c_struct(params)};",
@@ -457,3 +474,79 @@ def _pad(ir, layer, prefix):
         *_status_call(f"fn_pad_s8(&in_dims, @IN0@, &before, {int(out.zero_point[0])}, &out_dims, @OUT0@)"),
     ]
     return LayerCode(f"{shape_text(x.shape)} -> {shape_text(out.shape)}", statements)
+
+
+# -- fused patterns ---------------------------------------------------------------------------
+
+@emitter("MAXOUT")
+def _maxout(ir, layer, prefix):
+    """Max over each channel's h adjacent heads: a 1 x h max pool (VALID) over the map seen as [1, N*H*W*C, h, 1]."""
+    x, out = ir.tensor(layer.inputs[0]), ir.tensor(layer.outputs[0])
+    groups = int(np.prod(out.shape))
+    heads = int(np.prod(x.shape)) // groups
+    params = {"stride_h": 1, "stride_w": 1, "filter_h": 1, "filter_w": heads, "padding": "FN_PADDING_VALID",
+              "act_min": -128, "act_max": 127}
+    statements = [
+        f"static const fn_pool_params params = {c_struct(params)};",
+        f"static const fn_dims in_dims = {c_dims((1, groups, heads, 1))}, out_dims = {c_dims((1, groups, 1, 1))};",
+        *_status_call("fn_maxpool_s8(&params, &in_dims, @IN0@, &out_dims, @OUT0@)"),
+    ]
+    return LayerCode(f"{shape_text(x.shape)} -> {shape_text(out.shape)}, max over {heads} heads", statements)
+
+
+def _ops_of(layer: Layer, *opcodes: str) -> list:
+    return [op for op in layer.ops if op.opcode in opcodes]
+
+
+@emitter("ECA")
+def _eca(ir, layer, prefix):
+    (mean_op, var_op), (sqdiff_op,) = _ops_of(layer, "MEAN"), _ops_of(layer, "SQUARED_DIFFERENCE")
+    (concat_op,), (conv_op,) = _ops_of(layer, "CONCATENATION"), _ops_of(layer, "CONV_2D")
+    (gate_op,), (mul_op,) = _ops_of(layer, "LOGISTIC", "SOFTMAX"), _ops_of(layer, "MUL")
+    x_index = layer.inputs[0]
+    x, out = ir.tensor(x_index), ir.tensor(layer.outputs[0])
+    mu, var = mean_op.outputs[0], var_op.outputs[0]
+    gate_out = gate_op.outputs[0]
+    if ir.tensor(gate_out).scale[0] != np.float32(1.0 / 256) or int(ir.tensor(gate_out).zero_point[0]) != -128:
+        raise unsupported(ir, layer, f"an ECA {gate_op.opcode} output other than scale 1/256, zero point -128")
+    sq_params = qp.squared_difference_params(*_scale(ir, x_index), *_scale(ir, mu), *_scale(ir, sqdiff_op.outputs[0]))
+    # (x - mu)^2 is symmetric, so the kernel's fixed order (x first) fits either operand order.
+    weights = ir.constant(layer, 1, conv_op)
+    bias = ir.constant(layer, 2, conv_op)
+    cat = concat_op.outputs[0]
+    conv_out = conv_op.outputs[0]
+    (conv_m,), (conv_s,) = qp.conv_channel_quant(
+        _scale(ir, cat)[0], np.atleast_1d(ir.tensor(conv_op.inputs[1]).scale), _scale(ir, conv_out)[0])
+    gate_in = gate_op.inputs[0]
+    heads = int(ir.tensor(gate_in).shape[-1])
+    logistic = qp.logistic_params(*_scale(ir, gate_in)) if gate_op.opcode == "LOGISTIC" else \
+        {"input_zero_point": 0, "input_range_radius": 0, "input_multiplier": 0, "input_left_shift": 0}
+    softmax = qp.softmax_params(_scale(ir, gate_in)[0], float(gate_op.options.get("beta", 1.0))) \
+        if gate_op.opcode == "SOFTMAX" else {"input_multiplier": 0, "input_left_shift": 0, "diff_min": 0}
+    gate_scaled = mul_op.inputs[1] if mul_op.inputs[0] == x_index else mul_op.inputs[0]
+    mul = qp.mul_params(*_scale(ir, x_index), *_scale(ir, gate_scaled), *_scale(ir, mul_op.outputs[0]))
+    mul["act_min"], mul["act_max"] = qp.activation_range(
+        mul_op.options.get("fused_activation_function", "NONE"), *_scale(ir, mul_op.outputs[0]))
+    params = {
+        "mean": c_struct(qp.mean_params(*_scale(ir, x_index), *_scale(ir, mu))),
+        **{f"sqdiff_{k}": v for k, v in sq_params.items()},
+        "var_mean": c_struct(qp.mean_params(*_scale(ir, sqdiff_op.outputs[0]), *_scale(ir, var))),
+        "kernel_size": int(weights.shape[2]),
+        "kernel": f"{prefix}_kernel",
+        "conv_bias": int(bias.reshape(-1)[0]) if bias is not None else 0,
+        "conv_input_offset": -_scale(ir, cat)[1], "conv_output_offset": _scale(ir, conv_out)[1],
+        "conv_multiplier": int(conv_m), "conv_shift": int(conv_s),
+        "use_softmax": int(gate_op.opcode == "SOFTMAX"), "heads": heads if gate_op.opcode == "SOFTMAX" else 1,
+        "logistic": c_struct(logistic), "softmax": c_struct(softmax), "mul": c_struct(mul),
+    }
+    dims = dims4(x.shape)
+    statements = [
+        f"static const fn_eca_params params = {c_struct(params)};",
+        f"static const fn_dims dims = {c_dims(dims)};",
+        *_status_call("fn_eca_s8(&params, &dims, @IN0@, @OUT0@, @SCRATCH@)"),
+    ]
+    gate_text = f"softmax over {heads} heads" if gate_op.opcode == "SOFTMAX" else "sigmoid"
+    return LayerCode(f"{shape_text(x.shape)} -> {shape_text(out.shape)}, mean+variance ECA, "
+                     f"k={int(weights.shape[2])}, {gate_text}", statements,
+                     [ConstArray(f"{prefix}_kernel", "int8_t", weights.reshape(-1))],
+                     ScratchQuery("fn_eca_s8_get_buffer_size", (dims,)), inplace_input=0)

@@ -8,8 +8,10 @@ that no two tensors alive in the same layer share a byte.
 Algorithm: greedy by size with lifetimes. Tensors joined by aliasing (a reshape
 that reuses its input's bytes, an elementwise op writing over an input that
 dies) are first merged into one block whose lifetime is the union of theirs.
-Blocks are then placed largest first, each at the lowest aligned offset that
-does not collide with an already placed block whose lifetime overlaps.
+Blocks are then placed one by one, each at the lowest aligned offset that
+does not collide with an already placed block whose lifetime overlaps; this is
+done for a few placement orders (largest first, and others) and the smallest
+arena wins.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class MemoryPlan:
     arena_bytes: int
     alignment: int
     blocks: dict[str, str] = field(default_factory=dict)  # tensor -> the block (root tensor) holding it
+    strategy: str = "size"                                  # the placement order that gave the smallest arena
 
     def offset(self, name: str) -> int:
         return self.offsets[name]
@@ -52,12 +55,14 @@ class MemoryPlan:
             shared = self.blocks[t.name] if self.blocks[t.name] != t.name else ""
             rows.append([t.name, t.kind, self.offsets[t.name], t.size, f"{t.first}..{t.last}", shared])
         body = format_table(["tensor", "kind", "offset", "bytes", "layers", "shares memory with"], rows, "llrrll")
-        return f"{body}\narena: {self.arena_bytes:,} bytes ({len(self.tensors)} tensors, {self.alignment}-byte aligned)"
+        return (f"{body}\narena: {self.arena_bytes:,} bytes ({len(self.tensors)} tensors, {self.alignment}-byte aligned, "
+                f"placed in {self.strategy} order)")
 
     def to_json(self) -> dict:
         return {
             "arena_bytes": self.arena_bytes,
             "alignment": self.alignment,
+            "placement_order": self.strategy,
             "tensors": [
                 {
                     "name": t.name,
@@ -125,17 +130,21 @@ def _merge_aliases(tensors: list[PlanTensor]) -> tuple[dict[str, _Block], dict[s
     return blocks, placement
 
 
-def plan_memory(tensors: list[PlanTensor], alignment: int = DEFAULT_ALIGNMENT) -> MemoryPlan:
-    """Place every tensor in one arena; deterministic for the same input."""
-    for t in tensors:
-        if t.size < 0 or t.first > t.last:
-            raise FlynetError(f"tensor {t.name!r} has size {t.size} and lifetime {t.first}..{t.last}: not plannable")
-    blocks, placement = _merge_aliases(tensors)
-    # Largest first; ties broken by earliest use, then name, so the plan never depends on dict order.
-    order = sorted(blocks.values(), key=lambda b: (-b.size, b.first, b.root))
+# Orders in which blocks are placed. Greedy by size is the classic; the others win on graphs
+# where a long-lived small tensor fragments the arena. All are tried and the smallest arena kept.
+PLACEMENT_ORDERS = {
+    "size": lambda b: (-b.size, b.first, b.root),
+    "size_x_lifetime": lambda b: (-b.size * (b.last - b.first + 1), -b.size, b.first, b.root),
+    "lifetime": lambda b: (-(b.last - b.first), -b.size, b.first, b.root),
+    "first_use": lambda b: (b.first, -b.size, b.root),
+}
+
+
+def _place_blocks(blocks: list[_Block], order, alignment: int) -> dict[str, int]:
+    """Each block, in `order`, at the lowest aligned offset clear of placed blocks alive at the same time."""
     placed: list[tuple[_Block, int]] = []
-    block_offsets: dict[str, int] = {}
-    for block in order:
+    offsets: dict[str, int] = {}
+    for block in sorted(blocks, key=order):
         busy = sorted(
             (offset, offset + other.size)
             for other, offset in placed
@@ -146,9 +155,60 @@ def plan_memory(tensors: list[PlanTensor], alignment: int = DEFAULT_ALIGNMENT) -
             if candidate + block.size <= start:
                 break
             candidate = max(candidate, _align(end, alignment))
-        block_offsets[block.root] = candidate
+        offsets[block.root] = candidate
         placed.append((block, candidate))
-    arena = max((offset + block.size for block, offset in placed), default=0)
+    return offsets
+
+
+def _arena(blocks: list[_Block], offsets: dict[str, int]) -> int:
+    return max((offsets[b.root] + b.size for b in blocks), default=0)
+
+
+def live_bytes_bound(blocks: list[_Block], alignment: int) -> int:
+    """No plan can beat the aligned bytes alive in the busiest layer."""
+    layers = {b.first for b in blocks}
+    return max((sum(_align(b.size, alignment) for b in blocks if b.first <= layer <= b.last) for layer in layers),
+               default=0)
+
+
+def _improve(blocks: list[_Block], order: list[_Block], arena: int, alignment: int, bound: int,
+             max_passes: int = 4) -> tuple[list[_Block], int, dict[str, int] | None]:
+    """Local search: move one block to the front of the order when that shrinks the arena."""
+    best_offsets = None
+    for _ in range(max_passes):
+        improved = False
+        for block in list(order):
+            if arena <= bound:
+                return order, arena, best_offsets
+            candidate = [block] + [b for b in order if b is not block]
+            position = {b.root: i for i, b in enumerate(candidate)}
+            offsets = _place_blocks(candidate, lambda b: position[b.root], alignment)
+            size = _arena(blocks, offsets)
+            if size < arena:
+                order, arena, best_offsets, improved = candidate, size, offsets, True
+        if not improved:
+            break
+    return order, arena, best_offsets
+
+
+def plan_memory(tensors: list[PlanTensor], alignment: int = DEFAULT_ALIGNMENT) -> MemoryPlan:
+    """Place every tensor in one arena; deterministic for the same input."""
+    for t in tensors:
+        if t.size < 0 or t.first > t.last:
+            raise FlynetError(f"tensor {t.name!r} has size {t.size} and lifetime {t.first}..{t.last}: not plannable")
+    blocks_by_root, placement = _merge_aliases(tensors)
+    blocks = sorted(blocks_by_root.values(), key=lambda b: b.root)
+    best: tuple[int, str, dict[str, int]] | None = None
+    for name, order in PLACEMENT_ORDERS.items():
+        block_offsets = _place_blocks(blocks, order, alignment)
+        arena = _arena(blocks, block_offsets)
+        if best is None or arena < best[0]:
+            best = (arena, name, block_offsets)
+    arena, strategy, block_offsets = best
+    _, improved_arena, improved_offsets = _improve(
+        blocks, sorted(blocks, key=PLACEMENT_ORDERS[strategy]), arena, alignment, live_bytes_bound(blocks, alignment))
+    if improved_offsets is not None:
+        arena, strategy, block_offsets = improved_arena, f"{strategy}, then local search", improved_offsets
     offsets = {t.name: block_offsets[placement[t.name][0]] + placement[t.name][1] for t in tensors}
     return MemoryPlan(
         tensors=list(tensors),
@@ -156,6 +216,7 @@ def plan_memory(tensors: list[PlanTensor], alignment: int = DEFAULT_ALIGNMENT) -
         arena_bytes=_align(arena, alignment),
         alignment=alignment,
         blocks={t.name: placement[t.name][0] for t in tensors},
+        strategy=strategy,
     )
 
 
