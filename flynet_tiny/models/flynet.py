@@ -68,6 +68,7 @@ class ModelConfig:
     heads: int = 3
     num_classes: int = 1000
     in_channels: int = 3
+    input_size: int = 224  # square input the model is built for (checked against the total stride)
     stem_stride: int = 2
     attention: str = "eca"  # "eca" (variance-aware ECA) or "se" (MobileNetV3 squeeze-excite)
     eca_gate: str = "softmax"  # "softmax" over MDW heads or "sigmoid"

@@ -51,7 +51,7 @@ def config_for_name(name: str) -> ModelConfig:
     return config
 
 
-def validate_config(config: ModelConfig, input_size: int | None = None) -> None:
+def validate_config(config: ModelConfig) -> None:
     """Raise FlynetError naming the allowed values for anything out of range."""
     lo, hi = HEADS_RANGE
     if not lo <= config.heads <= hi:
@@ -76,8 +76,7 @@ def validate_config(config: ModelConfig, input_size: int | None = None) -> None:
     if config.quant_noise_levels not in QUANT_NOISE_LEVELS:
         allowed = ", ".join(str(q) for q in QUANT_NOISE_LEVELS if q) + " or 0 (off)"
         raise FlynetError(f"quant_noise_levels {config.quant_noise_levels} not supported: allowed {allowed}")
-    if input_size is not None:
-        validate_input_size(config, input_size)
+    validate_input_size(config, config.input_size)
 
 
 def validate_input_size(config: ModelConfig, input_size: int) -> None:
@@ -92,8 +91,9 @@ def build_model(name: str, num_classes: int = 1000, input_size: int = 224, in_ch
                 **options: Any) -> FlyNet:
     """Build a registry model for `num_classes` classes and `in_channels`-channel
     `input_size` x `input_size` images; `options` override ModelConfig fields (e.g. stem_stride=1)."""
-    config = config_for_name(name).with_(num_classes=num_classes, in_channels=in_channels, **options)
-    validate_config(config, input_size)
+    config = config_for_name(name).with_(num_classes=num_classes, in_channels=in_channels, input_size=input_size,
+                                         **options)
+    validate_config(config)
     return FlyNet(config)
 
 
