@@ -224,9 +224,11 @@ def train(model_name: str, data_path: str, epochs: int | None, batch_size: int, 
 @click.option("--input-size", type=int, help="Input size for --model (default 32).")
 @click.option("--no-verify", is_flag=True, help="Skip the cross-runtime verification.")
 @click.option("--verify-samples", type=int, default=200, show_default=True, help="Test images to verify on.")
+@click.option("--min-top1", type=float, default=0.99, show_default=True, help="Minimum top-1 agreement per pair.")
+@click.option("--min-cosine", type=float, default=0.99, show_default=True, help="Minimum mean cosine per pair.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def export(checkpoint, onnx_path, tflite_path, model_name, target, calib_data, io_mode, out_dir, input_size,
-           no_verify, verify_samples, as_json) -> None:
+           no_verify, verify_samples, min_top1, min_cosine, as_json) -> None:
     """Export a model to int8 TFLite, C arrays and a verified report, written atomically to --out.
 
     Example: flynet-tiny export --model flynet-h3-0.5 --calib-data ../shared/datasets/fashion-mnist --out build/h3
@@ -242,7 +244,7 @@ def export(checkpoint, onnx_path, tflite_path, model_name, target, calib_data, i
     report = run_export(ExportRequest(
         out=Path(out_dir), checkpoint=path(checkpoint), onnx=path(onnx_path), tflite=path(tflite_path),
         model=model_name, target=target, calib_data=path(calib_data), io=io_mode, verify=not no_verify,
-        verify_samples=verify_samples, input_size=input_size))
+        verify_samples=verify_samples, input_size=input_size, min_top1=min_top1, min_cosine=min_cosine))
     click.echo(to_json(report) if as_json else report_markdown(report))
 
 
@@ -276,6 +278,47 @@ def verify(export_dir, data_path, samples, min_top1, min_cosine, max_steps, as_j
     click.echo(to_json(report.to_dict()) if as_json else
                f"{report.table()}\nTFLM arena: {report.arena_bytes.get('total')} bytes")
     report.check()
+
+
+@cli.command()
+@click.argument("tflite_path", metavar="MODEL.tflite", type=click.Path(dir_okay=False))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder for model.c/.h, model_weights.c/.h and memory_plan.json.")
+@click.option("--name", default="model", show_default=True, help="Base name of the generated files.")
+@click.option("--plan", "show_plan", is_flag=True, help="Also print the memory plan, tensor by tensor.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def generate(tflite_path: str, out_dir: str, name: str, show_plan: bool, as_json: bool) -> None:
+    """Generate C for an int8 .tflite: one kernel call per layer on one planned arena.
+
+    Example: flynet-tiny generate out/model_int8.tflite --out out/firmware
+    """
+    from pathlib import Path
+
+    from .codegen.generate import generate_model_sources
+    from .reporting import format_table, to_json
+
+    path = Path(tflite_path)
+    if not path.is_file():
+        raise FlynetError(f"{path} does not exist: pass the .tflite written by `flynet-tiny export`")
+    click.echo(f"generating C for {path.name} ...", err=True)
+    generated = generate_model_sources(path.read_bytes(), out_dir, name=name)
+    if as_json:
+        click.echo(to_json({
+            "out_dir": str(generated.out_dir), "files": [str(p) for p in [generated.header, *generated.sources,
+                                                                        generated.plan_json]],
+            "arena_bytes": generated.arena_bytes, "weight_bytes": generated.weight_bytes,
+            "input_bytes": generated.input_bytes, "output_bytes": generated.output_bytes,
+            "layers": [{"index": l.index, "name": l.name, "kind": l.kind, "tflite_ops": l.tflite_ops,
+                        "output_bytes": l.output_bytes, "scratch_bytes": l.scratch_bytes} for l in generated.layers],
+        }))
+        return
+    rows = [[l.index, l.kind, l.name, l.output_bytes, l.scratch_bytes] for l in generated.layers]
+    click.echo(format_table(["#", "layer", "output", "out bytes", "scratch"], rows, "rllrr"))
+    if show_plan:
+        click.echo("")
+        click.echo(generated.plan.table())
+    click.echo(f"\n{len(generated.layers)} layers, arena {generated.arena_bytes:,} bytes, weights "
+               f"{generated.weight_bytes:,} bytes -> {generated.out_dir}")
 
 
 def main() -> None:

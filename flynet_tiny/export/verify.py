@@ -50,6 +50,7 @@ class VerifyReport:
     arena_bytes: dict[str, int]
     thresholds: Thresholds
     failures: list[str] = field(default_factory=list)
+    outputs: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # per runtime, int8 grid
 
     @property
     def passed(self) -> bool:
@@ -139,7 +140,8 @@ def verify(model_bytes: bytes, qdq_onnx_path: str | Path | None, fake_quant_mode
         outputs[TORCH] = quantize(to_nhwc(y), scale, zero_point)
     pairs = [compare(a, b, outputs[a], outputs[b], scale, zero_point) for a, b in PAIRS
              if a in outputs and b in outputs]
-    report = VerifyReport(len(images), pairs, tflm_arena_bytes(model_bytes) if measure_arena else {}, thresholds)
+    report = VerifyReport(len(images), pairs, tflm_arena_bytes(model_bytes) if measure_arena else {}, thresholds,
+                          outputs=outputs)
     for p in pairs:
         label = f"{p.a} vs {p.b}"
         if p.top1_agreement < thresholds.min_top1_agreement:
@@ -160,3 +162,17 @@ def compare(a: str, b: str, ya: np.ndarray, yb: np.ndarray, scale: float, zero_p
     norms = np.linalg.norm(fa, axis=1) * np.linalg.norm(fb, axis=1)
     cosines = np.where(norms > 0, (fa * fb).sum(1) / np.where(norms > 0, norms, 1), 1.0)
     return PairResult(a, b, top1, int(np.abs(ya - yb).max()), float(cosines.mean()))
+
+
+def verify_inputs_for(model_bytes: bytes, data_path: Path, samples: int) -> np.ndarray:
+    """`samples` test images from `data_path`, fitted to the model's NHWC input, as float NCHW."""
+    from ..train.data import load_dataset, normalize
+
+    if samples < 1:
+        raise FlynetError("--samples must be at least 1")
+    graph = read_tflite(model_bytes)
+    shape = graph.tensors[graph.inputs[0]].shape
+    if len(shape) != 4 or shape[1] != shape[2]:
+        raise FlynetError(f"model input {shape} is not a square NHWC image: verify it from Python with your own samples")
+    dataset = load_dataset(data_path, "test", input_size=shape[1], in_channels=shape[3])
+    return normalize(dataset.images[:samples]).numpy()

@@ -1,0 +1,398 @@
+"""`flynet-tiny export`, the model half: checkpoint / ONNX / TFLite in, an output folder out.
+
+    model.onnx         float model (BN folded)                 [checkpoint, --model, float --onnx]
+    model_qdq.onnx     int8 fake-quant graph as QDQ ONNX       [all but --tflite]
+    model_int8.tflite  int8 TFLite flatbuffer
+    model_data.c/.h    the flatbuffer as a C array for TFLM projects
+    report.json/.md    sizes, ops, accuracy fp32 / int8, runtime agreement, TFLM arena bytes
+
+Everything is written into a temporary folder beside `--out`, which replaces `--out` only when
+every stage succeeded: a failed export leaves the previous good output untouched. The firmware
+half (code generation + build for `--target`) runs at `FIRMWARE_HOOKS`, after the model half.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..errors import FlynetError
+from ..reporting import atomic_write_bytes, atomic_write_text, format_table
+from .tflite import IO_MODES
+
+DEFAULT_CALIB_SAMPLES = 256
+# Where the firmware stage plugs in: each hook gets (staging folder, tflite bytes, target, report dict)
+# and may add files and report entries; it runs before the folder is swapped into place.
+FIRMWARE_HOOKS: list[Callable[[Path, bytes, object, dict], None]] = []
+
+
+@dataclass
+class ExportRequest:
+    out: Path
+    checkpoint: Path | None = None
+    onnx: Path | None = None
+    tflite: Path | None = None
+    model: str | None = None
+    target: str | None = None
+    calib_data: Path | None = None
+    io: str = "int8"
+    verify: bool = True
+    verify_samples: int = 200
+    calib_samples: int = DEFAULT_CALIB_SAMPLES
+    input_size: int | None = None
+    num_classes: int = 10
+    min_top1: float = 0.99
+    min_cosine: float = 0.99
+    max_steps: int = 2
+
+    def thresholds(self):
+        from .verify import Thresholds
+
+        return Thresholds(self.min_top1, self.min_cosine, self.max_steps)
+
+
+@dataclass
+class Stages:
+    """Progress lines to stderr, one per stage, and their wall times for the report."""
+
+    total: int
+    seconds: dict[str, float] = field(default_factory=dict)
+    _n: int = 0
+
+    def run(self, name: str, fn: Callable, *args, **kwargs):
+        self._n += 1
+        print(f"[{self._n}/{self.total}] {name} ...", file=sys.stderr, flush=True)
+        start = time.perf_counter()
+        result = fn(*args, **kwargs)
+        self.seconds[name] = round(time.perf_counter() - start, 3)
+        return result
+
+
+def default_checkpoint() -> Path:
+    path = Path(__file__).resolve().parent.parent / "pretrained" / "flynet-fashion-mnist.pt"
+    if not path.is_file():
+        raise FlynetError(f"no bundled checkpoint at {path}: pass --checkpoint CKPT, --model NAME, --onnx or --tflite")
+    return path
+
+
+def export(request: ExportRequest) -> dict:
+    """Run the model half (and any firmware hooks) into `request.out`; returns the report dict."""
+    sources = [s for s in (request.checkpoint, request.onnx, request.tflite) if s is not None]
+    if len(sources) > 1:
+        raise FlynetError("pass only one of --checkpoint, --onnx, --tflite")
+    if request.io not in IO_MODES:
+        raise FlynetError(f"unknown --io {request.io!r}: choose one of {', '.join(IO_MODES)}")
+    if request.verify_samples < 1 and request.verify:
+        raise FlynetError("--verify-samples must be at least 1 (or pass --no-verify)")
+    target = None
+    if request.target is not None:
+        from ..targets import load_target
+
+        target = load_target(request.target)
+    for path, flag in ((request.checkpoint, "--checkpoint"), (request.onnx, "--onnx"), (request.tflite, "--tflite"),
+                       (request.calib_data, "--calib-data")):
+        if path is not None and not Path(path).exists():
+            raise FlynetError(f"{flag} {path} does not exist: pass an existing path")
+
+    out = Path(request.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        if request.tflite is not None:
+            report = _from_tflite(request, staging)
+        elif request.onnx is not None:
+            report = _from_onnx(request, staging)
+        else:
+            report = _from_pytorch(request, staging)
+        report["target"] = target.name if target else None
+        for hook in FIRMWARE_HOOKS:
+            hook(staging, (staging / "model_int8.tflite").read_bytes(), target, report)
+        _write_reports(staging, report)
+        _swap_into_place(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return report
+
+
+# -- sources ---------------------------------------------------------------------------------------
+
+def _load_pytorch_model(request: ExportRequest):
+    """(float model, data info dict | None) from --checkpoint, --model or the bundled checkpoint."""
+    from ..train.checkpoint import model_from_checkpoint
+
+    if request.checkpoint is None and request.model is not None:
+        from ..models import build_model
+
+        size = request.input_size or 32
+        model = build_model(request.model, num_classes=request.num_classes, input_size=size,
+                            in_channels=_data_channels(request))
+        return model.eval(), None
+    path = request.checkpoint or default_checkpoint()
+    model, checkpoint = model_from_checkpoint(path)
+    if request.model is not None and model.config.name != request.model:
+        raise FlynetError(f"checkpoint {path} is for another architecture ({model.config.name}, not "
+                          f"{request.model}): pass a checkpoint of {request.model} or drop --model")
+    return model, checkpoint.get("data_info")
+
+
+def _data_channels(request: ExportRequest) -> int:
+    if request.calib_data is None:
+        raise FlynetError("--model NAME needs --calib-data PATH (real images to calibrate int8 ranges on)")
+    from ..train.data import load_dataset
+
+    return load_dataset(request.calib_data, "test", input_size=request.input_size or 32).info.in_channels
+
+
+def _datasets(request: ExportRequest, info: dict | None, input_size: int, in_channels: int):
+    from ..train.data import load_dataset
+
+    path = request.calib_data or (info or {}).get("source")
+    if not path or not Path(path).exists():
+        raise FlynetError("no calibration data: pass --calib-data PATH (an IDX folder or class-folder tree)")
+    train = load_dataset(path, "train", input_size=input_size, in_channels=in_channels)
+    test = load_dataset(path, "test", input_size=input_size, in_channels=in_channels)
+    return train, test
+
+
+def _from_pytorch(request: ExportRequest, staging: Path) -> dict:
+    import torch
+
+    from ..quant.fold import fold_batchnorm
+    from ..quant.model import quantize_model
+    from ..train.data import normalize
+    from .onnx import export_float_onnx, export_qdq_onnx
+    from .tflite import convert_qdq_onnx
+
+    stages = Stages(total=7 if request.verify else 6)
+    model, info = stages.run("load model", _load_pytorch_model, request)
+    config = model.config
+    input_size = request.input_size or (info or {}).get("input_size") or 32
+    train, test = _datasets(request, info, input_size, config.in_channels)
+    calib = normalize(train.images[:request.calib_samples])
+    example = calib[:1]
+    qmodel = stages.run("quantize (PTQ)", quantize_model, model, [calib[i:i + 32] for i in range(0, len(calib), 32)],
+                        num_samples=len(calib), progress=False)
+    stages.run("export ONNX", lambda: (export_float_onnx(fold_batchnorm(model), staging / "model.onnx", example),
+                                       export_qdq_onnx(qmodel, staging / "model_qdq.onnx", example)))
+    metadata = _metadata(config.name, train.info, input_size)
+    tflite_bytes = stages.run("convert to TFLite", convert_qdq_onnx, staging / "model_qdq.onnx", request.io, metadata,
+                              f"flynet-tiny {config.name}")
+    atomic_write_bytes(staging / "model_int8.tflite", tflite_bytes)
+    images = normalize(test.images[:request.verify_samples]).numpy()
+    labels = test.labels[:request.verify_samples].numpy()
+    report = _base_report(config.name, tflite_bytes, metadata)
+    if request.verify:
+        verification = stages.run("verify (PyTorch / onnxruntime / TFLM / LiteRT)", _verify, tflite_bytes,
+                                  staging / "model_qdq.onnx", qmodel, images, request.thresholds())
+        with torch.no_grad():
+            fp32 = np.concatenate([model(torch.from_numpy(images[i:i + 64])).numpy() for i in range(0, len(images), 64)])
+        report["accuracy"] = {"samples": len(labels), "fp32_top1": _top1(fp32, labels),
+                              "int8_tflm_top1": _top1(verification.outputs["tflm"], labels)}
+        report["verification"] = verification.to_dict()
+    arena = stages.run("measure arena + C arrays", _write_c_arrays, staging, tflite_bytes)
+    report["arena_bytes"] = arena
+    report["stage_seconds"] = stages.seconds
+    if request.verify:
+        _raise_if_failed(report)
+    return report
+
+
+def _from_onnx(request: ExportRequest, staging: Path) -> dict:
+    import onnx
+
+    from .onnx_graph import load_onnx
+    from .tflite import convert_qdq_onnx
+
+    stages = Stages(total=4 if request.verify else 3)
+    model = stages.run("load ONNX", load_onnx, request.onnx)
+    is_qdq = any(n.op_type == "QuantizeLinear" for n in model.graph.node)
+    if is_qdq:
+        shutil.copyfile(request.onnx, staging / "model_qdq.onnx")
+    else:
+        if request.calib_data is None:
+            raise FlynetError(f"{request.onnx} is a float model: pass --calib-data PATH to quantize it")
+        shutil.copyfile(request.onnx, staging / "model.onnx")
+        stages.run("quantize (onnxruntime static QDQ)", _quantize_float_onnx, request, model, staging)
+    name = Path(request.onnx).stem
+    metadata = {"model": name, "source": "onnx"}
+    tflite_bytes = stages.run("convert to TFLite", convert_qdq_onnx, staging / "model_qdq.onnx", request.io, metadata,
+                              f"flynet-tiny {name}")
+    atomic_write_bytes(staging / "model_int8.tflite", tflite_bytes)
+    report = _base_report(name, tflite_bytes, metadata)
+    if request.verify and request.calib_data is not None:
+        images = _onnx_images(request, onnx.load(str(staging / "model_qdq.onnx")))
+        verification = stages.run("verify (onnxruntime / TFLM / LiteRT)", _verify, tflite_bytes,
+                                  staging / "model_qdq.onnx", None, images, request.thresholds())
+        report["verification"] = verification.to_dict()
+    report["arena_bytes"] = stages.run("measure arena + C arrays", _write_c_arrays, staging, tflite_bytes)
+    report["stage_seconds"] = stages.seconds
+    _raise_if_failed(report)
+    return report
+
+
+def _from_tflite(request: ExportRequest, staging: Path) -> dict:
+    from ..tflite import read_tflite
+    from .verify import Thresholds, verify
+
+    stages = Stages(total=3)
+    data = Path(request.tflite).read_bytes()
+    graph = stages.run("validate TFLite", read_tflite, data)
+    graph.require_int8()
+    custom = [op.opcode for op in graph.operators if op.opcode == "CUSTOM"]
+    if custom:
+        raise FlynetError(f"{request.tflite} holds {len(custom)} custom op(s): only builtin ops can be compiled")
+    atomic_write_bytes(staging / "model_int8.tflite", data)
+    name = Path(request.tflite).stem
+    report = _base_report(name, data, {"model": name, "source": "tflite"})
+    if request.verify:
+        t_in = graph.tensors[graph.inputs[0]]
+        rng = np.random.default_rng(0)
+        shape = (request.verify_samples, t_in.shape[-1], *t_in.shape[1:-1]) if len(t_in.shape) == 4 else \
+            (request.verify_samples, *t_in.shape[1:])
+        images = rng.uniform(-1, 1, shape).astype(np.float32) * float(t_in.scale[0]) * 127
+        # Random inputs: only the TFLM / LiteRT step bound means something here.
+        result = stages.run("verify (TFLM / LiteRT)", verify, data, None, None, images,
+                            Thresholds(min_top1_agreement=0.0, min_cosine=0.0, max_tflm_litert_steps=request.max_steps))
+        report["verification"] = result.to_dict()
+    report["arena_bytes"] = stages.run("measure arena + C arrays", _write_c_arrays, staging, data)
+    report["stage_seconds"] = stages.seconds
+    _raise_if_failed(report)
+    return report
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+def _metadata(name: str, info, input_size: int) -> dict:
+    return {"model": name, "classes": list(info.class_names), "input_size": input_size,
+            "in_channels": info.in_channels, "mean": list(info.mean), "std": list(info.std)}
+
+
+def _base_report(name: str, tflite_bytes: bytes, metadata: dict) -> dict:
+    from ..tflite import read_tflite
+
+    graph = read_tflite(tflite_bytes)
+    weight_bytes = sum(t.nbytes for t in graph.tensors if t.is_constant and t.dtype == "int8")
+    bias_bytes = sum(t.nbytes for t in graph.tensors if t.is_constant and t.dtype == "int32"
+                     and t.scale is not None)
+    return {"model": name, "metadata": metadata, "tflite_bytes": len(tflite_bytes),
+            "int8_weight_bytes": weight_bytes, "int32_bias_bytes": bias_bytes, "ops": graph.op_counts()}
+
+
+def _verify(tflite_bytes, qdq_path, qmodel, images, thresholds):
+    from .verify import verify
+
+    return verify(tflite_bytes, qdq_path, qmodel, images, thresholds)
+
+
+def _top1(outputs: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean(outputs.reshape(len(labels), -1).argmax(1) == labels))
+
+
+def _write_c_arrays(staging: Path, tflite_bytes: bytes) -> dict:
+    from ..tflite.interpreters import tflm_arena_bytes
+    from .carray import model_c_arrays
+
+    arena = tflm_arena_bytes(tflite_bytes)
+    arrays = model_c_arrays(tflite_bytes, arena["total"])
+    atomic_write_text(staging / "model_data.h", arrays.header)
+    atomic_write_text(staging / "model_data.c", arrays.source)
+    return {**arena, "with_margin": arrays.arena_size}
+
+
+def _raise_if_failed(report: dict) -> None:
+    from ..errors import CheckFailed
+
+    failures = report.get("verification", {}).get("failures")
+    if failures:
+        raise CheckFailed(f"verification failed, previous output kept: {'; '.join(failures)}")
+
+
+def _quantize_float_onnx(request: ExportRequest, model, staging: Path) -> None:
+    """Static int8 QDQ quantization of a float ONNX model with onnxruntime's quantizer, on real images."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    images = _onnx_images(request, model, request.calib_samples, split="train")
+    name = model.graph.input[0].name
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self._items = iter(images[i:i + 1] for i in range(len(images)))
+
+        def get_next(self):
+            item = next(self._items, None)
+            return None if item is None else {name: item}
+
+    quantize_static(str(staging / "model.onnx"), str(staging / "model_qdq.onnx"), Reader(),
+                    quant_format=QuantFormat.QDQ, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                    per_channel=True, extra_options={"ActivationSymmetric": False, "WeightSymmetric": True})
+
+
+def _onnx_images(request: ExportRequest, model, count: int | None = None, split: str = "test") -> np.ndarray:
+    """Images from --calib-data fitted to the ONNX model's input (NCHW, normalised the project's way)."""
+    from ..train.data import load_dataset, normalize
+
+    dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    if len(dims) != 4 or dims[2] != dims[3] or not dims[2]:
+        raise FlynetError(f"ONNX input shape {dims} is not a static square NCHW image: export with a fixed input")
+    dataset = load_dataset(request.calib_data, split, input_size=dims[2], in_channels=dims[1])
+    return normalize(dataset.images[:count or request.verify_samples]).numpy()
+
+
+def _write_reports(staging: Path, report: dict) -> None:
+    atomic_write_text(staging / "report.json", json.dumps(report, indent=2, default=_jsonable))
+    atomic_write_text(staging / "report.md", report_markdown(report))
+
+
+def _jsonable(value):
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def report_markdown(report: dict) -> str:
+    lines = [f"# Export report: {report['model']}", ""]
+    size_rows = [["model_int8.tflite", report["tflite_bytes"]], ["int8 weights", report["int8_weight_bytes"]],
+                 ["int32 biases", report["int32_bias_bytes"]]]
+    if "arena_bytes" in report:
+        size_rows += [["TFLM arena (measured)", report["arena_bytes"]["total"]],
+                      ["TFLM arena (with margin)", report["arena_bytes"]["with_margin"]]]
+    lines += ["## Sizes (bytes)", "", "```", format_table(["item", "bytes"], size_rows, "lr"), "```", ""]
+    op_rows = sorted(report["ops"].items())
+    lines += ["## Ops", "", "```", format_table(["op", "count"], op_rows, "lr"), "```", ""]
+    if "accuracy" in report:
+        acc = report["accuracy"]
+        lines += ["## Accuracy", "", f"On {acc['samples']} test samples: fp32 top-1 {acc['fp32_top1'] * 100:.2f}%, "
+                  f"int8 (TFLM) top-1 {acc['int8_tflm_top1'] * 100:.2f}%.", ""]
+    if "verification" in report:
+        v = report["verification"]
+        rows = [[f"{p['a']} vs {p['b']}", f"{p['top1_agreement'] * 100:.2f}%", p["max_int8_diff"], f"{p['cosine']:.6f}"]
+                for p in v["pairs"]]
+        lines += ["## Runtime agreement", "", "```",
+                  format_table(["pair", "top-1 agree", "max |int8 diff|", "cosine"], rows, "lrrr"), "```", "",
+                  "Verification " + ("passed." if v["passed"] else "FAILED: " + "; ".join(v["failures"])), ""]
+    if report.get("stage_seconds"):
+        rows = [[k, f"{v:.2f}"] for k, v in report["stage_seconds"].items()]
+        lines += ["## Stage wall time (s)", "", "```", format_table(["stage", "seconds"], rows, "lr"), "```", ""]
+    return "\n".join(lines)
+
+
+def _swap_into_place(staging: Path, out: Path) -> None:
+    """Replace `out` with the finished staging folder (the old one is removed only afterwards)."""
+    old = None
+    if out.exists():
+        if not out.is_dir():
+            raise FlynetError(f"--out {out} is a file: pass a folder path")
+        old = out.with_name(f".{out.name}.old-{int(time.time() * 1000)}")
+        out.rename(old)
+    staging.rename(out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
