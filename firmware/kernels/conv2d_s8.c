@@ -9,11 +9,20 @@
  */
 #include "fn_internal.h"
 
+#if FN_USE_DSP
+/* int16 elements between the two im2col columns: rounded up so the second column
+ * starts word aligned (the dot product reads columns as 32-bit pairs). */
+static int32_t column_stride(const fn_dims *filter_dims)
+{
+    return (filter_dims->h * filter_dims->w * filter_dims->c + 3) & ~3;
+}
+#endif
+
 int32_t fn_conv2d_s8_get_buffer_size(const fn_dims *in_dims, const fn_dims *filter_dims)
 {
 #if FN_USE_DSP
     (void)in_dims;
-    return 2 * filter_dims->h * filter_dims->w * filter_dims->c * (int32_t)sizeof(int16_t);
+    return 2 * column_stride(filter_dims) * (int32_t)sizeof(int16_t);
 #else
     (void)in_dims;
     (void)filter_dims;
@@ -89,11 +98,10 @@ static void im2col(const fn_conv_params *p, const fn_dims *in, const int8_t *inp
     if (f->h == 1 && f->w == 1 && (in->c & 3) == 0) {
         const int8_t *px = input + ((b * in->h + y0) * in->w + x0) * in->c;
         const int32_t offset2 = (int32_t)(((uint32_t)(uint16_t)p->input_offset << 16) | (uint16_t)p->input_offset);
-        uint32_t *dst = (uint32_t *)col;
         for (int32_t i = 0; i < in->c; i += 4) {
             const uint32_t v = fn_read_u32(px + i);
-            *dst++ = (uint32_t)__sadd16(__sxtb16((int32_t)v), offset2);
-            *dst++ = (uint32_t)__sadd16(__sxtb16((int32_t)fn_ror8(v)), offset2);
+            fn_write_pair(col + i, __sadd16(__sxtb16((int32_t)v), offset2));
+            fn_write_pair(col + i + 2, __sadd16(__sxtb16((int32_t)fn_ror8(v)), offset2));
         }
         return;
     }
@@ -128,7 +136,7 @@ static void conv_dsp(const fn_conv_params *p, const fn_channel_quant *q, const f
     const int32_t k = f->h * f->w * f->c;
     const int32_t pixels = out->n * out->h * out->w;
     int16_t *col0 = scratch;
-    int16_t *col1 = scratch + k;
+    int16_t *col1 = scratch + column_stride(f);
     for (int32_t pix = 0; pix < pixels; pix += 2) {
         const int32_t ncols = pixels - pix >= 2 ? 2 : 1;
         for (int32_t j = 0; j < ncols; ++j) {

@@ -74,6 +74,14 @@ static inline uint32_t fn_read_u32(const int8_t *p)
     __builtin_memcpy(&v, p, 4);
     return v;
 }
+/* Two int16 as one word (memcpy keeps the access free of aliasing assumptions; it compiles to LDR / STR). */
+static inline int32_t fn_read_pair(const int16_t *p)
+{
+    int32_t v;
+    __builtin_memcpy(&v, p, 4);
+    return v;
+}
+static inline void fn_write_pair(int16_t *p, int32_t v) { __builtin_memcpy(p, &v, 4); }
 static inline uint32_t fn_ror8(uint32_t x) { return (x >> 8) | (x << 24); }
 
 /* Dot products of 2 weight rows x 2 int16 columns, K values each. Columns hold

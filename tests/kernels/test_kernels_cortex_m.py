@@ -1,0 +1,69 @@
+"""Cortex-M builds: -Werror on both cores, and SIMD vs portable C identical in QEMU (and equal to the host)."""
+
+import subprocess
+
+import numpy as np
+import pytest
+
+from flynet_tiny.codegen.host_kernels import kernel_include_dir, kernel_sources
+from flynet_tiny.codegen.kernel_probe import ProbeCase, build_probe, host_inputs, probe_seed, run_probe
+from flynet_tiny.targets import load_target
+
+CORES = {
+    "cortex-m4": ["-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"],
+    "cortex-m7": ["-mcpu=cortex-m7", "-mfpu=fpv5-d16", "-mfloat-abi=hard"],
+}
+
+# Odd channel counts and sizes, both strides, every kernel with a DSP path.
+CASES = [
+    ProbeCase("conv1x1", "conv", (1, 6, 5, 12), 1, out_channels=10),
+    ProbeCase("conv1x1_odd", "conv", (1, 3, 3, 7), 1, out_channels=5, stride=2),
+    ProbeCase("conv3x3_s2", "conv", (1, 7, 9, 3), 3, out_channels=5, stride=2),
+    ProbeCase("dw3x3", "depthwise", (1, 7, 6, 10), 3, heads=1),
+    ProbeCase("dw3x3_h2_s2", "depthwise", (1, 6, 7, 5), 3, heads=2, stride=2),
+    ProbeCase("dw5x5_valid", "depthwise", (1, 8, 8, 9), 5, padding="VALID"),
+    ProbeCase("mdw_h3", "mdw", (1, 5, 5, 7), 3, heads=3, stride=2),
+    ProbeCase("mdw_h4_1x1map", "mdw", (1, 1, 1, 6), 3, heads=4),
+]
+
+
+@pytest.mark.parametrize("portable", [False, True], ids=["dsp", "portable"])
+@pytest.mark.parametrize("core", sorted(CORES))
+def test_kernels_compile_warning_free_for_cortex_m(tmp_path, core, portable):
+    flags = ["-mthumb", *CORES[core], "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-I", str(kernel_include_dir())]
+    if portable:
+        flags.append("-DFN_PORTABLE_ONLY")
+    result = subprocess.run(["arm-none-eabi-gcc", *flags, "-c", *map(str, kernel_sources())], cwd=tmp_path,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(list(tmp_path.glob("*.o"))) == len(kernel_sources())
+
+
+def _host_output(kernels, case: ProbeCase, seed: int) -> bytes:
+    data = host_inputs(case, seed)
+    common = dict(multiplier=data["multiplier"], shift=data["shift"], stride=(case.stride, case.stride),
+                  padding=case.padding, input_offset=case.input_offset, output_offset=case.output_offset)
+    if case.kind == "conv":
+        y = kernels.conv2d(data["x"], data["w"], data["bias"], **common)
+    elif case.kind == "depthwise":
+        y = kernels.depthwise_conv2d(data["x"], data["w"], data["bias"], depth_multiplier=case.heads, **common)
+    else:
+        y = kernels.mdw_maxout(data["x"], data["w"], data["bias"], heads=case.heads, **common)
+    return y.tobytes()
+
+
+def test_simd_and_portable_paths_are_identical_in_qemu(kernels, tmp_path):
+    expected = [_host_output(kernels, case, probe_seed(i)) for i, case in enumerate(CASES)]
+    assert len({e for e in expected}) == len(CASES)  # the cases really differ
+    runs = {}
+    for target_name, portable in [("f446re", False), ("f446re", True), ("f746zg", False)]:
+        target = load_target(target_name)
+        build = build_probe(tmp_path / f"{target_name}_{portable}", target, CASES, portable)
+        runs[(target_name, portable)] = run_probe(build.elf, target, CASES)
+    for key, run in runs.items():
+        for i, case in enumerate(CASES):
+            mismatching = int(np.count_nonzero(np.frombuffer(run.outputs[i], np.int8) !=
+                                               np.frombuffer(expected[i], np.int8)))
+            assert mismatching == 0, f"{key} {case.name}"
+    # The DSP build really runs a different instruction stream for the SIMD kernels.
+    assert runs[("f446re", False)].instructions[0] < runs[("f446re", True)].instructions[0]
