@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -29,7 +32,7 @@ class VarianceAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         mean = x.mean(dim=(2, 3))
         var = x.var(dim=(2, 3), unbiased=False)
-        stats = torch.stack([mean, var], dim=1) if False else torch.cat([mean.unsqueeze(1), var.unsqueeze(1)], dim=1)
+        stats = torch.cat([mean.unsqueeze(1), var.unsqueeze(1)], dim=1)
         gate = torch.sigmoid(self.conv(stats))
         return x * gate.reshape(x.shape[0], -1, 1, 1)
 
@@ -85,3 +88,29 @@ def randomize_batchnorm(model: nn.Module, seed: int = 0) -> nn.Module:
             module.weight.data.copy_(torch.randn(n, generator=gen) * 0.5 + 1)
             module.bias.data.copy_(torch.randn(n, generator=gen) * 0.2)
     return model.eval()
+
+
+SHARED_FASHION_MNIST = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fashion-mnist"
+
+
+@functools.lru_cache(maxsize=None)
+def fashion_mnist(split: str = "test", input_size: int = 32) -> "ImageDataset":
+    """The shared Fashion-MNIST split, loaded once per test session."""
+    from flynet_tiny.train.data import load_dataset
+
+    return load_dataset(SHARED_FASHION_MNIST, split, input_size=input_size, in_channels=1)
+
+
+def fashion_images(count: int, split: str = "test", input_size: int = 32, offset: int = 0) -> torch.Tensor:
+    """`count` normalized real images, (count, 1, input_size, input_size)."""
+    from flynet_tiny.train.data import normalize
+
+    return normalize(fashion_mnist(split, input_size).images[offset:offset + count])
+
+
+def registry_flynet(name: str = "flynet-h3-0.25", seed: int = 0) -> nn.Module:
+    """A small registry FlyNet (10 classes, 1x32x32) with non-trivial BN statistics."""
+    from flynet_tiny.models import build_model
+
+    torch.manual_seed(seed)
+    return randomize_batchnorm(build_model(name, num_classes=10, input_size=32, in_channels=1), seed)
