@@ -143,3 +143,16 @@ def test_library_only_mode_archives_just_the_sources(tmp_path):
         fpu = next(f.split("=")[1] for f in target.arch_flags if f.startswith("-mfpu="))
         assert f"Tag_FP_arch: {FP_ARCH_TAGS[fpu]}" in attributes and "Tag_ABI_VFP_args: VFP registers" in attributes
         assert result.text_bytes > 0 and result.data_bytes == 0 and result.bss_bytes == 0
+
+
+def test_changed_flags_rebuild_and_unchanged_ones_do_not(tmp_path):
+    target = load_target("f446re")
+    sources = [PROGRAMS / "count_main.c", PROGRAMS / "count_loop.S"]
+    first = build_firmware(tmp_path / "fw", target, sources, defines=["LOOP_N=1"], emulation=True)
+    image_1 = first.bin.read_bytes()
+    objects = sorted((tmp_path / "fw" / "obj").glob("*.o"))
+    stamps = [o.stat().st_mtime_ns for o in objects]
+    build_firmware(tmp_path / "fw", target, sources, defines=["LOOP_N=1"], emulation=True)
+    assert [o.stat().st_mtime_ns for o in objects] == stamps  # nothing recompiled
+    second = build_firmware(tmp_path / "fw", target, sources, defines=["LOOP_N=2"], emulation=True)
+    assert second.bin.read_bytes() != image_1
