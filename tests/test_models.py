@@ -9,7 +9,7 @@ import torch.fx
 
 from flynet_tiny.cli import main
 from flynet_tiny.errors import FlynetError
-from flynet_tiny.models import (FunnelMaxOut, LightResidual, MaxOut, MultiheadDepthwise, QuantNoise, SumReLU,
+from flynet_tiny.models import (BlockConfig, Bottleneck, FunnelMaxOut, LightResidual, MaxOut, MultiheadDepthwise, QuantNoise, SumReLU,
                                 VarianceECA, build_model, build_model_from_config, list_models)
 
 
@@ -101,6 +101,33 @@ def test_model_set_temperature_reaches_every_eca():
     assert temps == {10.0}
 
 
+@pytest.mark.parametrize("reduction", ["maxout", "sum_relu", "funnel_maxout"])
+@pytest.mark.parametrize("cin,cout,stride", [(8, 16, 2), (16, 8, 1), (16, 16, 1)])
+def test_bottleneck_shapes_and_gradients(reduction, cin, cout, stride):
+    cfg = BlockConfig(in_channels=cin, kernel=5, expanded=24, out_channels=cout, activation="HS", stride=stride,
+                      heads=3, attention="eca", eca_gate="softmax", eca_kernel=7, reduction=reduction,
+                      light_residuals=True)
+    torch.manual_seed(0)
+    block = Bottleneck(cfg)
+    x = torch.randn(2, cin, 8, 8, requires_grad=True)
+    out = block(x)
+    assert out.shape == (2, cout, 8 // stride, 8 // stride)
+    out.square().sum().backward()
+    assert x.grad.abs().sum() > 0
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in block.parameters())
+
+
+def test_maxout_and_eca_pass_gradients():
+    x = torch.randn(1, 6, 4, 4, requires_grad=True)
+    MaxOut(3)(x, x).sum().backward()
+    # Each output takes its gradient from exactly one of the three heads.
+    assert int((x.grad != 0).sum()) == 2 * 4 * 4
+    eca = VarianceECA(6, heads=3, gate="softmax")
+    x.grad = None
+    eca(x).square().sum().backward()
+    assert eca.conv.weight.grad.abs().sum() > 0 and x.grad.abs().sum() > 0
+
+
 def test_light_residual_crop_when_shrinking():
     x = torch.randn(2, 8, 6, 6)
     out = LightResidual(8, 5)(x)
@@ -160,6 +187,23 @@ def test_models_trace_with_fx_and_match_eager():
         traced = torch.fx.symbolic_trace(model)
         x = torch.randn(2, 3, 32, 32)
         assert torch.equal(traced(x), model(x))
+
+
+def test_onnx_export_runs_in_onnxruntime_like_eager():
+    import io
+    import warnings
+
+    import onnxruntime
+
+    model = build_model("flynet-h3-0.25", num_classes=10, input_size=32, in_channels=1).eval()
+    x = torch.randn(2, 1, 32, 32)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (x,), buffer, dynamo=False, input_names=["x"], opset_version=17)
+    session = onnxruntime.InferenceSession(buffer.getvalue(), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(session.run(None, {"x": x.numpy()})[0], model(x).detach().numpy(),
+                               rtol=1e-4, atol=1e-5)
 
 
 def test_config_round_trip_rebuilds_the_same_architecture():

@@ -148,8 +148,7 @@ class Bottleneck(nn.Module):
             channels = cfg.expanded * cfg.heads
             self.attention: nn.Module = SqueezeExcite(channels, make_divisible(channels // 4))
         elif cfg.attention == "eca":
-            gate = cfg.eca_gate if cfg.heads > 1 else "sigmoid"
-            self.attention = VarianceECA(cfg.expanded * cfg.heads, cfg.heads, cfg.eca_kernel, gate)
+            self.attention = VarianceECA(cfg.expanded * cfg.heads, cfg.heads, cfg.eca_kernel, cfg.eca_gate)
         else:
             self.attention = nn.Identity()
         self.reduce = make_reduction(cfg.reduction, cfg.heads, cfg.stride) if cfg.heads > 1 else None
