@@ -321,6 +321,42 @@ def generate(tflite_path: str, out_dir: str, name: str, show_plan: bool, as_json
                f"{generated.weight_bytes:,} bytes -> {generated.out_dir}")
 
 
+@cli.command()
+@click.option("--target", "target_name", required=True, help="Board (see `flynet-tiny targets`).")
+@click.option("--model", "model_path", type=click.Path(), default="export", show_default=True,
+              help="Export folder holding model_int8.tflite, or a .tflite file.")
+@click.option("--opt", type=click.Choice(["size", "speed"]), default="size", show_default=True,
+              help="-Os or -O2.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Build folder [default: build/<target>, -emu / -lib appended].")
+@click.option("--emulation", is_flag=True, help="Link for the board's QEMU machine (run it with `flynet-tiny emulate`).")
+@click.option("--library", is_flag=True, help="Library-only: libflynet.a (model + kernels) for an existing STM32Cube project.")
+@click.option("--lto", is_flag=True, help="Link-time optimization.")
+@click.option("--inputs", "n_inputs", default=1, show_default=True, help="Random int8 test inputs (seed 0) embedded in the firmware.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def build(target_name: str, model_path: str, opt: str, out_dir: str | None, emulation: bool, library: bool,
+          lto: bool, n_inputs: int, as_json: bool) -> None:
+    """Generate C for an exported model and build it with arm-none-eabi-gcc: .elf, .bin, .hex, .map, sizes.
+
+    The build folder keeps its Makefile, so `make -C <out>` rebuilds by hand.
+
+    Example: flynet-tiny build --target f446re --model build/h3 --opt speed --out build/h3-f446re
+    """
+    from .codegen.build import build_from_tflite, build_summary, build_table
+    from .errors import FlynetError
+    from .reporting import to_json
+    from .targets import load_target
+
+    if emulation and library:
+        raise FlynetError("--emulation and --library exclude each other: a library is not linked for any machine")
+    target = load_target(target_name)
+    suffix = "-lib" if library else "-emu" if emulation else ""
+    out = out_dir or f"build/{target.name}{suffix}"
+    result = build_from_tflite(model_path, target, out, opt=opt, lto=lto, emulation=emulation, library=library,
+                               n_inputs=n_inputs, progress=lambda m: click.echo(m, err=True))
+    click.echo(to_json(build_summary(result)) if as_json else build_table(result))
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)
