@@ -248,3 +248,36 @@ ALL_MODELS = {
     "mdw_slices": lambda: mdw_model(pattern="slices", heads=2),
     "mixed_ops": mixed_ops_model,
 }
+
+
+def exported_model(name: str, data_path, input_size: int = 32, calib_samples: int = 32, seed: int = 0):
+    """A registry model (random init) through the real pipeline: PTQ on real images, QDQ ONNX, our converter.
+
+    Returns (tflite bytes, the int8 NHWC test images the model takes).
+    """
+    import tempfile
+    from pathlib import Path
+
+    import torch
+
+    from flynet_tiny.export.onnx import export_qdq_onnx
+    from flynet_tiny.export.tflite import convert_qdq_onnx
+    from flynet_tiny.models.registry import build_model
+    from flynet_tiny.quant import IMAGE_INPUT_QPARAMS, quantize_model
+    from flynet_tiny.train.data import load_dataset, normalize
+
+    dataset = load_dataset(data_path, "test", input_size=input_size)
+    images = normalize(dataset.images)
+    torch.manual_seed(seed)
+    model = build_model(name, num_classes=10, input_size=input_size, in_channels=images.shape[1]).eval()
+    calib = images[:calib_samples]
+    qmodel = quantize_model(model, [calib[i:i + 16] for i in range(0, len(calib), 16)], num_samples=len(calib),
+                            progress=False)
+    with tempfile.TemporaryDirectory() as folder:
+        onnx_path = Path(folder) / "model_qdq.onnx"
+        export_qdq_onnx(qmodel, onnx_path, calib[:1])
+        model_bytes = convert_qdq_onnx(onnx_path)
+    scale, zero_point = IMAGE_INPUT_QPARAMS
+    nhwc = images.permute(0, 2, 3, 1).numpy()
+    int8_images = np.clip(np.round(nhwc / scale) + zero_point, -128, 127).astype(np.int8)
+    return model_bytes, [img[None] for img in int8_images]
