@@ -82,6 +82,14 @@ def _kind(node: fx.Node, modules: dict[str, nn.Module]) -> str:
     return getattr(node.target, "__name__", str(node.target))
 
 
+def _layer_name(node: fx.Node) -> str:
+    """Module path for module calls; functional ops are named inside the module that runs them."""
+    if node.op == "call_module":
+        return str(node.target)
+    stack = node.meta.get("nn_module_stack") or {}
+    return f"{next(reversed(stack))}.{node.name}" if stack else node.name
+
+
 def profile_model(model: nn.Module, input_size: int, in_channels: int = 3, name: str | None = None) -> Profile:
     """Profile `model` on one `in_channels` x `input_size` x `input_size` image (eval mode)."""
     was_training = model.training
@@ -123,8 +131,7 @@ def profile_model(model: nn.Module, input_size: int, in_channels: int = 3, name:
             buffer_of[node] = node
             buffer_bytes[node] = numel
         if node.op != "placeholder":
-            layers.append(LayerProfile(node.name if node.op != "call_module" else str(node.target),
-                                       _kind(node, modules), shape, params, madds, numel))
+            layers.append(LayerProfile(_layer_name(node), _kind(node, modules), shape, params, madds, numel))
 
     stray = sum(p.numel() for n, p in model.named_parameters()
                 if not any(n.startswith(f"{m}.") for m in counted))
@@ -162,7 +169,7 @@ def _naive_schedule_peak(graph_module: fx.GraphModule, nodes: list[fx.Node],
             live[node] = buffer_bytes[node]
         current = sum(live.values())
         if current > peak:
-            peak, peak_layer = current, node.name if node.op != "call_module" else str(node.target)
+            peak, peak_layer = current, _layer_name(node)
         for owner_done in [o for o in live if last_use.get(o, order[o]) <= order[node]]:
             del live[owner_done]
     return peak, peak_layer
