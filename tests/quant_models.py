@@ -6,8 +6,9 @@ import functools
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from flynet_tiny.models import SqueezeExcite
 
 
 class MaxOutHeads(nn.Module):
@@ -35,19 +36,6 @@ class VarianceAttention(nn.Module):
         stats = torch.cat([mean.unsqueeze(1), var.unsqueeze(1)], dim=1)
         gate = torch.sigmoid(self.conv(stats))
         return x * gate.reshape(x.shape[0], -1, 1, 1)
-
-
-class SqueezeExcite(nn.Module):
-    def __init__(self, channels: int, squeeze: int):
-        super().__init__()
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc1 = nn.Conv2d(channels, squeeze, 1)
-        self.relu = nn.ReLU()
-        self.fc2 = nn.Conv2d(squeeze, channels, 1)
-        self.gate = nn.Hardsigmoid()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.gate(self.fc2(self.relu(self.fc1(self.pool(x)))))
 
 
 class TinyFlyNet(nn.Module):
