@@ -65,9 +65,10 @@ def render_model_c(ctx: dict) -> str:
         f'#include "{name}.h"',
         f'#include "{name}_weights.h"',
         "",
-        "/* Activations and scratch, at offsets fixed by the memory planner. */",
-        "/* (At least one byte: C has no empty arrays, and a model may need no arena at all.) */",
-        "static int8_t arena[FLYNET_ARENA_BYTES > 0 ? FLYNET_ARENA_BYTES : 1] __attribute__((aligned(16)));",
+        "/* Activations and scratch, at offsets fixed by the memory planner, in the section the linker",
+        " * script places in the target's arena region (at least one byte: C has no empty arrays). */",
+        "static int8_t arena[FLYNET_ARENA_BYTES > 0 ? FLYNET_ARENA_BYTES : 1]",
+        "    __attribute__((section(\".fn_arena\"), aligned(16)));",
         "",
         "int flynet_error_layer = -1;",
         "int flynet_error_status = 0;",
@@ -184,4 +185,7 @@ def _array_text(array: ConstArray) -> str:
     text = [str(v) if v != -(2**31) else "(-2147483647 - 1)" for v in values]
     rows = [", ".join(text[i:i + per_line]) for i in range(0, len(text), per_line)]
     body = ",\n".join("    " + r for r in rows)
-    return (f"const {array.ctype} {array.name}[{len(values)}] __attribute__((aligned(4))) = {{\n{body}\n}};\n")
+    # One section per array (.fn_weights.*): the linker script puts them in the weights region and
+    # --gc-sections can still drop an unused one.
+    return (f"const {array.ctype} {array.name}[{len(values)}]\n"
+            f"    __attribute__((section(\".fn_weights.{array.name}\"), aligned(4))) = {{\n{body}\n}};\n")
