@@ -17,8 +17,8 @@ INPUTS = 2
 PORTABLE = ["FN_PORTABLE_ONLY=1"]
 
 
-@pytest.mark.parametrize("target_name", ["f446re", "f746zg"])
-@pytest.mark.parametrize("make_model", [mdw_model, mixed_ops_model])
+# Each model on one board keeps the suite short; together they cover both cores.
+@pytest.mark.parametrize("target_name, make_model", [("f446re", mdw_model), ("f746zg", mixed_ops_model)])
 def test_generated_model_matches_tflm_on_the_emulated_board(tmp_path, target_name, make_model):
     model = make_model()
     generated = generate_model_sources(model, tmp_path / "model")
