@@ -117,6 +117,16 @@ def test_bottleneck_shapes_and_gradients(reduction, cin, cout, stride):
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in block.parameters())
 
 
+def test_single_head_keeps_non_trivial_reductions():
+    def block(reduction):
+        return Bottleneck(BlockConfig(in_channels=8, kernel=3, expanded=16, out_channels=8, activation="RE",
+                                      stride=1, heads=1, attention="eca", eca_gate="sigmoid", eca_kernel=7,
+                                      reduction=reduction, light_residuals=False))
+    assert block("maxout").reduce is None
+    assert isinstance(block("funnel_maxout").reduce, FunnelMaxOut)
+    assert isinstance(block("sum_relu").reduce, SumReLU)
+
+
 def test_maxout_and_eca_pass_gradients():
     x = torch.randn(1, 6, 4, 4, requires_grad=True)
     MaxOut(3)(x, x).sum().backward()

@@ -151,7 +151,9 @@ class Bottleneck(nn.Module):
             self.attention = VarianceECA(cfg.expanded * cfg.heads, cfg.heads, cfg.eca_kernel, cfg.eca_gate)
         else:
             self.attention = nn.Identity()
-        self.reduce = make_reduction(cfg.reduction, cfg.heads, cfg.stride) if cfg.heads > 1 else None
+        # Max-out over a single head is the identity: leave it out of the graph.
+        self.reduce = make_reduction(cfg.reduction, cfg.heads, cfg.stride) \
+            if cfg.heads > 1 or cfg.reduction != "maxout" else None
         # High-dim shortcut (expanded -> after MDW): identity, or a depthwise conv when strided.
         self.high_shortcut = LightResidual(cfg.expanded, cfg.expanded, cfg.stride, cfg.kernel) \
             if cfg.light_residuals else None
