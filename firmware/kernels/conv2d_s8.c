@@ -62,6 +62,9 @@ static void conv_portable(const fn_conv_params *p, const fn_channel_quant *q, co
                           int32_t pad_w)
 {
     const int pointwise = f->h == 1 && f->w == 1 && p->stride_h == 1 && p->stride_w == 1;
+    /* Locals, so int8 stores cannot force the parameters to be reloaded (char aliasing). */
+    const int32_t *const mult = q->multiplier, *const shifts = q->shift;
+    const int32_t out_off = p->output_offset, act_min = p->act_min, act_max = p->act_max;
     for (int32_t b = 0; b < out->n; ++b) {
         for (int32_t oy = 0; oy < out->h; ++oy) {
             for (int32_t ox = 0; ox < out->w; ++ox) {
@@ -82,8 +85,7 @@ static void conv_portable(const fn_conv_params *p, const fn_channel_quant *q, co
                     if (bias) {
                         acc += bias[oc];
                     }
-                    *output++ = fn_requant_s8(acc, q->multiplier[oc], q->shift[oc], p->output_offset,
-                                              p->act_min, p->act_max);
+                    *output++ = fn_requant_s8(acc, mult[oc], shifts[oc], out_off, act_min, act_max);
                 }
             }
         }
@@ -135,6 +137,9 @@ static void conv_dsp(const fn_conv_params *p, const fn_channel_quant *q, const f
 {
     const int32_t k = f->h * f->w * f->c;
     const int32_t pixels = out->n * out->h * out->w;
+    /* Locals, so int8 stores cannot force the parameters to be reloaded (char aliasing). */
+    const int32_t *const mult = q->multiplier, *const shifts = q->shift;
+    const int32_t out_off = p->output_offset, act_min = p->act_min, act_max = p->act_max;
     int16_t *col0 = scratch;
     int16_t *col1 = scratch + column_stride(f);
     for (int32_t pix = 0; pix < pixels; pix += 2) {
@@ -161,22 +166,20 @@ static void conv_dsp(const fn_conv_params *p, const fn_channel_quant *q, const f
             for (int32_t r = 0; r < 2; ++r) {
                 const int32_t c = oc + r;
                 const int32_t bias_c = bias ? bias[c] : 0;
-                out0[c] = fn_requant_s8(acc[2 * r] + bias_c, q->multiplier[c], q->shift[c], p->output_offset,
-                                        p->act_min, p->act_max);
+                out0[c] = fn_requant_s8(acc[2 * r] + bias_c, mult[c], shifts[c], out_off, act_min, act_max);
                 if (ncols == 2) {
-                    out1[c] = fn_requant_s8(acc[2 * r + 1] + bias_c, q->multiplier[c], q->shift[c],
-                                            p->output_offset, p->act_min, p->act_max);
+                    out1[c] = fn_requant_s8(acc[2 * r + 1] + bias_c, mult[c], shifts[c], out_off, act_min, act_max);
                 }
             }
         }
         for (; oc < out->c; ++oc) {
             const int8_t *w = filter + oc * k;
             const int32_t bias_c = bias ? bias[oc] : 0;
-            out0[oc] = fn_requant_s8(fn_dot_1x1_s8_s16(w, col0, k) + bias_c, q->multiplier[oc], q->shift[oc],
-                                     p->output_offset, p->act_min, p->act_max);
+            out0[oc] = fn_requant_s8(fn_dot_1x1_s8_s16(w, col0, k) + bias_c, mult[oc], shifts[oc], out_off, act_min,
+                                     act_max);
             if (ncols == 2) {
-                out1[oc] = fn_requant_s8(fn_dot_1x1_s8_s16(w, col1, k) + bias_c, q->multiplier[oc],
-                                         q->shift[oc], p->output_offset, p->act_min, p->act_max);
+                out1[oc] = fn_requant_s8(fn_dot_1x1_s8_s16(w, col1, k) + bias_c, mult[oc], shifts[oc], out_off,
+                                         act_min, act_max);
             }
         }
     }

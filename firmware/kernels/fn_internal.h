@@ -35,23 +35,11 @@ fn_status fn_check_depthwise(const fn_conv_params *p, const fn_channel_quant *q,
                              const fn_dims *out_dims, int32_t out_c, const int8_t *output, int32_t *pad_h,
                              int32_t *pad_w);
 
-/* Depthwise conv over all pixels; with maxout, each channel's heads are reduced by max. */
+/* Depthwise conv over all pixels with one pixel's int32 accumulators in `acc` (C*h);
+ * with maxout, each channel's heads are reduced by max. */
 fn_status fn_depthwise_run(const fn_conv_params *p, const fn_channel_quant *q, const fn_dims *in_dims,
                            const int8_t *input, const fn_dims *filter_dims, const int8_t *filter, const int32_t *bias,
-                           const fn_dims *out_dims, int8_t *output, int maxout);
-
-/* Window of one depthwise output pixel: the taps that fall inside the input. */
-typedef struct {
-    const int8_t *origin;   /* input pixel under tap (0, 0) (may lie outside; only used with ky/kx in range) */
-    int32_t ky0, ky1, kx0, kx1;
-} fn_dw_window;
-
-void fn_dw_window_at(const fn_dims *in, const int8_t *input, const fn_dims *f, int32_t b, int32_t y0,
-                     int32_t x0, fn_dw_window *win);
-
-/* Accumulators (no bias) of output channels ic*heads + m, m < heads, of one depthwise pixel. */
-void fn_dw_channel_acc(const fn_dw_window *win, const fn_dims *in, const fn_dims *f, const int8_t *filter,
-                       int32_t input_offset, int32_t ic, int32_t heads, int32_t *acc);
+                           const fn_dims *out_dims, int8_t *output, int32_t *acc, int maxout);
 
 /* Elementwise binary op over 4-D broadcast shapes. */
 typedef int8_t (*fn_binary_op)(const void *params, int8_t a, int8_t b);

@@ -100,7 +100,7 @@ def render_cases_header(cases: Sequence[ProbeCase]) -> str:
         max_in, max_w, max_out = max(max_in, n * h * w * c), max(max_w, int(np.prod(f))), max(max_out, int(np.prod(o)))
         max_c = max(max_c, f[0] if case.kind == "conv" else f[3])
         rows.append(
-            f'    {{"{case.name}", {KINDS[case.kind]}, {i}, {probe_seed(i)}u, {n}, {h}, {w}, {c}, '
+            f'    {{"{marker_name(case.name)}", {KINDS[case.kind]}, {i}, {probe_seed(i)}u, {n}, {h}, {w}, {c}, '
             f"{{{', '.join(map(str, f))}}}, {{{', '.join(map(str, o))}}}, {case.stride}, "
             f"{'FN_PADDING_SAME' if case.padding == 'SAME' else 'FN_PADDING_VALID'}, {case.heads}, "
             f"{case.input_offset}, {case.output_offset}, {case.shift}}},"
@@ -120,6 +120,11 @@ def render_cases_header(cases: Sequence[ProbeCase]) -> str:
         f"#define PROBE_SCRATCH_WORDS {SCRATCH_WORDS}", "",
         "static const probe_case probe_cases[PROBE_CASE_COUNT] = {", *rows, "};", "", "#endif", "",
     ])
+
+
+def marker_name(name: str) -> str:
+    """The runtime's layer markers take names without spaces."""
+    return "".join(ch if ch.isalnum() or ch in "_-." else "_" for ch in name)
 
 
 def probe_seed(index: int) -> int:
