@@ -25,6 +25,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..codegen.build import memory_regions
 from ..errors import CheckFailed, FlynetError
 from ..targets import Target
 from .plugin import build_counting_plugin
@@ -122,8 +123,6 @@ def qemu_command(qemu: Path, elf: Path, target: Target, plugin_args: str | None)
 
 
 def _check_emulation_elf(elf: Path, target: Target, symbols: dict[str, int]) -> None:
-    from ..codegen.build import memory_regions
-
     vectors = symbols.get("fn_vector_table")
     if vectors is None:
         raise FlynetError(f"{elf} has no fn_vector_table: build it with flynet_tiny.codegen.build.build_firmware")
@@ -170,6 +169,9 @@ def run_qemu(
         raise FlynetError(f"firmware {elf} not found: build it first")
     if timeout_s <= 0:
         raise FlynetError(f"timeout must be positive, got {timeout_s}")
+    for path in (elf, keep_counts):
+        if path is not None and "," in str(Path(path).resolve()):
+            raise FlynetError(f"path {path} contains a comma, which QEMU's option parser splits: move or rename it")
     qemu = find_qemu()
     symbols = read_symbols(elf)
     _check_emulation_elf(elf, target, symbols)
