@@ -140,3 +140,16 @@ def test_emitted_outputs_come_back_byte_for_byte(tmp_path, target_name):
     assert result.output(2) == (-3).to_bytes(1, "little", signed=True)
     assert result.console == "done\n"
     assert result.total_instructions is None  # no plugin, no counts
+
+
+@pytest.mark.parametrize("target_name", ["f446re", "f746zg"])
+def test_emulated_machine_backs_every_ram_region_of_the_board(tmp_path, target_name):
+    from flynet_tiny.codegen.build import memory_regions
+
+    target = load_target(target_name)
+    ram = [r for r in memory_regions(target, emulation=True) if r.kind == "ram"]
+    probes = [address for r in ram for address in (r.origin, r.origin + r.length - 4)]
+    build = build_firmware(tmp_path / "fw", target, [PROGRAMS / "ram_probe.c"], emulation=True,
+                           defines=["RAM_PROBES=" + ",".join(f"0x{a:08X}u" for a in probes)])
+    result = run_qemu(build.elf, target, timeout_s=30, plugin=False)
+    assert result.ok, result.console
