@@ -37,6 +37,7 @@ class ScratchQuery:
 
     function: str
     dims: tuple[tuple[int, int, int, int], ...]
+    c_args: str  # the same arguments as C expressions, for the generated size check
 
 
 @dataclass
@@ -189,7 +190,7 @@ def _conv_common(ir: ModelIR, layer: Layer, prefix: str, kind: str) -> LayerCode
                f"{opts['padding']}" + (f", heads {heads}" if heads > 1 else "")
                + (f", {opts.get('fused_activation_function')}" if opts.get("fused_activation_function", "NONE") != "NONE" else ""))
     return LayerCode(summary, statements, arrays,
-                     ScratchQuery(f"{function}_get_buffer_size", (in_dims, filter_dims)))
+                     ScratchQuery(f"{function}_get_buffer_size", (in_dims, filter_dims), "&in_dims, &filter_dims"))
 
 
 @emitter("CONV_2D")
@@ -549,4 +550,4 @@ def _eca(ir, layer, prefix):
     return LayerCode(f"{shape_text(x.shape)} -> {shape_text(out.shape)}, mean+variance ECA, "
                      f"k={int(weights.shape[2])}, {gate_text}", statements,
                      [ConstArray(f"{prefix}_kernel", "int8_t", weights.reshape(-1))],
-                     ScratchQuery("fn_eca_s8_get_buffer_size", (dims,)), inplace_input=0)
+                     ScratchQuery("fn_eca_s8_get_buffer_size", (dims,), "&dims"), inplace_input=0)

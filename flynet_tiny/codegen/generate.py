@@ -126,6 +126,20 @@ def _place(ir: ModelIR, codes: list[LayerCode], scratch: list[int]) -> _Placemen
     return _Placement(plan_tensors, external, copy_out)
 
 
+def _guard_scratch(text: str, query, planned: int) -> str:
+    """Ask the target's kernel for its scratch size before the call: a kernel build that wants more
+    than was planned fails with FN_ERR_ARGUMENT, naming the layer, instead of overrunning the arena."""
+    *head, call = text.split("\n")
+    return "\n".join([
+        *head,
+        f"if ({query.function}({query.c_args}) > {planned}) {{",
+        "    status = FN_ERR_ARGUMENT;",
+        "} else {",
+        f"    {call}",
+        "}",
+    ])
+
+
 def build_ir(tflite_bytes: bytes) -> ModelIR:
     graph = read_tflite(tflite_bytes)
     ir = fuse(lower(graph))
@@ -164,6 +178,8 @@ def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str =
         for position, t in enumerate(layer.outputs):
             text = text.replace(f"@OUT{position}@", pointer(t))
         text = text.replace("@SCRATCH@", f"(arena + {plan.offsets[f'scratch_{layer.index}']})" if size else "NULL")
+        if code.scratch is not None:
+            text = _guard_scratch(text, code.scratch, size)
         bodies.append(text)
 
     graph_in, graph_out = ir.tensor(ir.inputs[0]), ir.tensor(ir.outputs[0])

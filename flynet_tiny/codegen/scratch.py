@@ -1,8 +1,12 @@
-"""Kernel scratch sizes, asked of the kernels themselves (`*_get_buffer_size`, host build).
+"""Kernel scratch sizes, asked of the kernels themselves (`*_get_buffer_size`).
 
-The generated C repeats the query on the target before each call and fails
-with FN_ERR_ARGUMENT, naming the layer, if the target's kernels want more
-than was planned (their DSP paths may differ from the host's portable path).
+The host build answers for the portable C path. The Cortex-M4/M7 build takes the
+DSP path, whose conv needs im2col columns the portable path does not; the host
+cannot run that code, so its size is computed here from the kernel's own formula
+(firmware/kernels/conv2d_s8.c, `column_stride`). The plan reserves the larger of
+the two, the generated C repeats the query on the target before each call (and
+fails naming the layer if it wants more), and tests/test_codegen_arm.py runs a
+generated model in QEMU on the M4 against the host.
 """
 
 from __future__ import annotations
@@ -20,10 +24,24 @@ def _kernels():
     return HostKernels()
 
 
-def scratch_bytes(query: ScratchQuery) -> int:
+def _host_bytes(query: ScratchQuery) -> int:
     from .host_kernels import dims4
 
-    kernels = _kernels()
-    function = getattr(kernels.lib, query.function)
+    function = getattr(_kernels().lib, query.function)
     function.restype = ctypes.c_int32
     return int(function(*[ctypes.byref(dims4(d)) for d in query.dims]))
+
+
+def _dsp_conv_bytes(in_dims, filter_dims) -> int:
+    """Two int16 im2col columns, each padded to a whole number of 32-bit words."""
+    _, kh, kw, channels = filter_dims
+    return 2 * ((kh * kw * channels + 3) & ~3) * 2
+
+
+_DSP_PATH_BYTES = {"fn_conv2d_s8_get_buffer_size": _dsp_conv_bytes}
+
+
+def scratch_bytes(query: ScratchQuery) -> int:
+    """Bytes to reserve for one kernel call on any build of the kernels (host or Cortex-M DSP path)."""
+    dsp = _DSP_PATH_BYTES.get(query.function)
+    return max(_host_bytes(query), dsp(*query.dims) if dsp else 0)
