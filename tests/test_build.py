@@ -156,3 +156,16 @@ def test_changed_flags_rebuild_and_unchanged_ones_do_not(tmp_path):
     assert [o.stat().st_mtime_ns for o in objects] == stamps  # nothing recompiled
     second = build_firmware(tmp_path / "fw", target, sources, defines=["LOOP_N=2"], emulation=True)
     assert second.bin.read_bytes() != image_1
+
+
+def test_printf_reaches_the_board_console_on_real_boards(tmp_path):
+    src = write(tmp_path / "hello.c", '#include <stdio.h>\nint main(void) { printf("hello %d\\n", 42); return 0; }\n')
+    for target in (load_target("f446re"), load_target("f746zg")):
+        result = build_firmware(tmp_path / target.name, target, [src])
+        symbols = subprocess.run(["arm-none-eabi-nm", str(result.elf)], capture_output=True, text=True,
+                                 check=True).stdout
+        write_address = next(line.split()[0] for line in symbols.splitlines() if line.endswith(" _write"))
+        # the map file names the object that defined _write: ours, not libnosys' stub
+        map_text = result.map.read_text()
+        assert re.search(rf"\.text\._write\s+0x0*{write_address.lstrip('0')}\s+0x[0-9a-f]+ obj/\d+_fn_newlib_console\.o",
+                         map_text)

@@ -192,6 +192,8 @@ def board_sources(target: Target, emulation: bool) -> tuple[list[Path], list[Pat
         firmware / "runtime" / "fn_runtime.c",
         firmware / "runtime" / "fn_markers.S",
     ]
+    if not emulation:
+        sources.append(firmware / "boards" / "common" / "fn_newlib_console.c")
     return sources, [firmware / "boards" / "common", firmware / "runtime"]
 
 
