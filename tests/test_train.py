@@ -10,8 +10,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_helpers import tiny_model  # noqa: E402
 
 from flynet_tiny.train import TrainConfig, load_checkpoint, synthetic_dataset, train  # noqa: E402
-from flynet_tiny.train.trainer import (LARGE_MODEL_PARAMS, cosine_lr, default_quant_noise,  # noqa: E402
-                                       default_weight_decay, temperature_at)
+from flynet_tiny.train.trainer import (LARGE_MODEL_PARAMS, QUANT_NOISE_LEVELS, cosine_lr,  # noqa: E402
+                                       default_quant_noise_levels, default_weight_decay, temperature_at)
 
 TRAIN = synthetic_dataset(192, input_size=12, in_channels=1, num_classes=4, seed=1)
 TEST = synthetic_dataset(64, input_size=12, in_channels=1, num_classes=4, seed=1, split="test")
@@ -70,18 +70,18 @@ def test_same_seed_same_weights_other_seed_differs(tmp_path):
     assert not same_state(a.state_dict(), c.state_dict())
 
 
-def test_temperature_anneals_from_10_to_1_and_small_models_get_no_noise(tmp_path):
+def test_temperature_anneals_from_10_to_1_and_small_models_get_small_decay(tmp_path):
     model, metrics = run(tmp_path)
     assert model.temperatures == [10.0, 5.5, 1.0]
     assert [e["temperature"] for e in metrics["epochs"]] == [10.0, 5.5, 1.0]
-    assert model.quant_noise is False and metrics["weight_decay"] == 1e-5
+    assert metrics["weight_decay"] == 1e-5
 
 
 def test_paper_rules_by_parameter_count():
     assert default_weight_decay(LARGE_MODEL_PARAMS - 1) == 1e-5
     assert default_weight_decay(LARGE_MODEL_PARAMS) == 4e-5
-    assert default_quant_noise(LARGE_MODEL_PARAMS - 1) is False
-    assert default_quant_noise(LARGE_MODEL_PARAMS) is True
+    assert default_quant_noise_levels(LARGE_MODEL_PARAMS - 1) == 0
+    assert default_quant_noise_levels(LARGE_MODEL_PARAMS) == QUANT_NOISE_LEVELS == 8
     assert cosine_lr(0.4, 0, 100) == 0.4
     assert abs(cosine_lr(0.4, 50, 100) - 0.2) < 1e-12 and abs(cosine_lr(0.4, 100, 100)) < 1e-12
     assert temperature_at(TrainConfig(epochs=1), 0) == 1.0

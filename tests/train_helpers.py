@@ -5,7 +5,7 @@ from torch import nn
 
 
 class TinyNet(nn.Module):
-    """conv-BN-ReLU-pool-linear; records set_temperature / set_quant_noise calls like FlyNet receives them."""
+    """conv-BN-ReLU-pool-linear; records the set_temperature calls FlyNet receives."""
 
     def __init__(self, in_channels: int = 1, num_classes: int = 4, width: int = 8):
         super().__init__()
@@ -14,13 +14,9 @@ class TinyNet(nn.Module):
                                       nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten())
         self.classifier = nn.Linear(4 * width, num_classes)
         self.temperatures: list[float] = []
-        self.quant_noise: bool | None = None
 
     def set_temperature(self, t: float) -> None:
         self.temperatures.append(t)
-
-    def set_quant_noise(self, enabled: bool) -> None:
-        self.quant_noise = enabled
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
@@ -29,3 +25,18 @@ class TinyNet(nn.Module):
 def tiny_model(in_channels: int = 1, num_classes: int = 4, seed: int = 0) -> TinyNet:
     torch.manual_seed(seed)
     return TinyNet(in_channels, num_classes)
+
+
+def write_idx_dataset(root, n_train: int = 64, n_test: int = 32, size: int = 28, num_classes: int = 4,
+                      max_label: int | None = None):
+    """A synthetic dataset as IDX files (train + t10k); `max_label` overwrites one label to go out of range."""
+    from flynet_tiny.train.data import synthetic_dataset, write_idx
+
+    for split, prefix, n in (("train", "train", n_train), ("test", "t10k", n_test)):
+        ds = synthetic_dataset(n, input_size=size, in_channels=1, num_classes=num_classes, seed=3, split=split)
+        labels = ds.labels.numpy().astype("uint8")
+        if max_label is not None:
+            labels[0] = max_label
+        write_idx(root / f"{prefix}-images-idx3-ubyte.gz", ds.images[:, 0].numpy())
+        write_idx(root / f"{prefix}-labels-idx1-ubyte.gz", labels)
+    return root

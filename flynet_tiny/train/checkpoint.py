@@ -1,7 +1,8 @@
 """The checkpoint file every stage reads: one torch-saved dict, written atomically.
 
-Keys: `format`, `model_config` (model.config.to_dict()), `state_dict`, `data_info`,
-`metrics`, `command`, and for resuming `epoch`, `optimizer`, `rng`, `train_config`, `best_top1`.
+Keys: `format`, `model_config` (model.config.to_dict()), `state_dict`, `temperature` (the
+softmax-ECA temperature the weights were evaluated at), `data_info`, `metrics`, `command`, `stage`
+("float" or "qat"), and for resuming `epoch`, `optimizer`, `rng`, `train_config`, `best_top1`.
 """
 
 from __future__ import annotations
@@ -77,11 +78,16 @@ def model_from_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict[str, 
     from ..models import build_model_from_config
 
     checkpoint = load_checkpoint(path)
+    if checkpoint.get("stage") == "qat":
+        raise FlynetError(f"{path} is a QAT training checkpoint (kept for --resume); use the quantized.pt "
+                          "written beside it")
     config = checkpoint.get("model_config")
     if not config:
         raise FlynetError(f"checkpoint {path} has no model config; it was saved from a bare nn.Module and "
                           "cannot be rebuilt, retrain with `flynet-tiny train`")
     model = build_model_from_config(config)
     load_state_into(model, checkpoint, path)
+    if "temperature" in checkpoint and hasattr(model, "set_temperature"):
+        model.set_temperature(checkpoint["temperature"])  # best.pt may come from mid-annealing
     model.eval()
     return model, checkpoint

@@ -29,6 +29,8 @@ from .distributed import DistContext, setup_distributed, shard_indices, sum_acro
 
 # The paper's size threshold: weight decay 1e-5 and no quantization noise below it, 4e-5 and noise above.
 LARGE_MODEL_PARAMS = 1_600_000
+# The paper's best quantization-noise level (Table 6, FlyNet-h3 1.0x).
+QUANT_NOISE_LEVELS = 8
 CHECKPOINT_NAME = "checkpoint.pt"
 BEST_NAME = "best.pt"
 METRICS_NAME = "metrics.json"
@@ -42,14 +44,13 @@ class TrainConfig:
     lr: float = 0.05
     momentum: float = 0.9
     weight_decay: float | None = None   # None: the paper's rule by parameter count
-    quant_noise: bool | None = None     # None: the paper's rule by parameter count
     label_smoothing: float = 0.0
     temperature_start: float = 10.0
     temperature_end: float = 1.0
     augment: bool = True
     seed: int = 0
     threads: int = 2
-    channels_last: bool = False
+    channels_last: bool = True  # measured 2.4x faster for FlyNet's grouped convs on CPU (benchmarks/train_speed.py)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -74,8 +75,9 @@ def default_weight_decay(num_params: int) -> float:
     return 1e-5 if num_params < LARGE_MODEL_PARAMS else 4e-5
 
 
-def default_quant_noise(num_params: int) -> bool:
-    return num_params >= LARGE_MODEL_PARAMS
+def default_quant_noise_levels(num_params: int) -> int:
+    """Quantization-noise levels for a model of this size (0: off, Dropout stays)."""
+    return QUANT_NOISE_LEVELS if num_params >= LARGE_MODEL_PARAMS else 0
 
 
 def cosine_lr(base_lr: float, step: int, total_steps: int) -> float:
@@ -132,25 +134,27 @@ def _seed_everything(seed: int) -> None:
 
 def train(model: nn.Module, train_set: ImageDataset, test_set: ImageDataset, config: TrainConfig,
           out_dir: str | Path, *, model_config: dict | None = None, resume: bool = False, command: str = "",
-          stop_after_epoch: int | None = None, progress: bool = True) -> dict[str, Any]:
+          stop_after_epoch: int | None = None, progress: bool = True,
+          extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train `model` and write checkpoint.pt / best.pt / metrics.json / curves.png into `out_dir`.
 
     `resume` continues from out_dir/checkpoint.pt with its saved training config (bit-exact on CPU).
     `stop_after_epoch` ends this run early after that many epochs (the schedule still spans all epochs).
+    `extra` entries are stored in every checkpoint as they are (e.g. the QAT stage and its source).
     Returns the metrics dict that metrics.json holds.
     """
     out = Path(out_dir)
     ctx = setup_distributed()
     try:
         return _train(model, train_set, test_set, config, out, ctx, model_config, resume, command,
-                      stop_after_epoch, progress)
+                      stop_after_epoch, progress, extra or {})
     finally:
         from .distributed import teardown_distributed
         teardown_distributed(ctx)
 
 
 def _train(model, train_set, test_set, config, out, ctx, model_config, resume, command, stop_after_epoch,
-           progress) -> dict[str, Any]:
+           progress, extra) -> dict[str, Any]:
     checkpoint = None
     if resume:
         checkpoint = load_checkpoint(out / CHECKPOINT_NAME, expect_config=model_config)
@@ -163,13 +167,11 @@ def _train(model, train_set, test_set, config, out, ctx, model_config, resume, c
 
     num_params = count_parameters(model)
     weight_decay = default_weight_decay(num_params) if config.weight_decay is None else config.weight_decay
-    quant_noise = default_quant_noise(num_params) if config.quant_noise is None else config.quant_noise
-    if hasattr(model, "set_quant_noise"):
-        model.set_quant_noise(quant_noise)
     model.to(ctx.device)
     if config.channels_last:
         model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=weight_decay)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(trainable, lr=config.lr, momentum=config.momentum, weight_decay=weight_decay)
 
     start_epoch, history, best_top1 = 0, [], -1.0
     if checkpoint is not None:
@@ -188,7 +190,7 @@ def _train(model, train_set, test_set, config, out, ctx, model_config, resume, c
     total_steps = steps_per_epoch * config.epochs
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     last_epoch = config.epochs if stop_after_epoch is None else min(config.epochs, stop_after_epoch)
-    run_info = {"num_params": num_params, "weight_decay": weight_decay, "quant_noise": quant_noise,
+    run_info = {"num_params": num_params, "weight_decay": weight_decay,
                 "world_size": ctx.world_size, "train_images": len(train_set), "test_images": len(test_set)}
 
     for epoch in range(start_epoch, last_epoch):
@@ -235,9 +237,9 @@ def _train(model, train_set, test_set, config, out, ctx, model_config, resume, c
             print(f"epoch {epoch + 1}/{config.epochs}: train loss {loss_sum / seen:.4f} top-1 {correct / seen:.4f}, "
                   f"test loss {test_loss:.4f} top-1 {test_top1:.4f}, {seen / seconds:.0f} img/s", file=sys.stderr)
             metrics = _metrics(history, best_top1, config, run_info)
-            state = {"model_config": model_config, "state_dict": model.state_dict(),
-                     "data_info": train_set.info.to_dict(), "metrics": metrics, "command": command,
-                     "epoch": epoch + 1, "optimizer": optimizer.state_dict(), "rng": _rng_state(),
+            state = {**extra, "model_config": model_config, "state_dict": model.state_dict(),
+                     "temperature": temperature, "data_info": train_set.info.to_dict(), "metrics": metrics,
+                     "command": command, "epoch": epoch + 1, "optimizer": optimizer.state_dict(), "rng": _rng_state(),
                      "train_config": config.to_dict(), "best_top1": best_top1}
             save_checkpoint(out / CHECKPOINT_NAME, state)
             if improved:
