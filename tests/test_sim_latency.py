@@ -72,3 +72,15 @@ def test_emulate_command_reports_layers_and_fails_on_a_fault(loop_builds, tmp_pa
     failed = runner.invoke(cli, ["emulate", str(fault.elf), "--target", "f446re"])
     assert failed.exit_code == 1
     assert isinstance(failed.exception, FlynetError) and "hardfault in layer 2 (conv_bad)" in str(failed.exception)
+
+
+def test_table_rows_are_per_layer_means_over_runs():
+    from flynet_tiny.sim.qemu import LayerRun, RunResult
+    from flynet_tiny.sim.report import per_layer_means
+
+    layers = [LayerRun(0, 0, "conv", 10, {"alu": 6, "branch": 4}, 0), LayerRun(1, 1, "fc", 5, {"alu": 5, "branch": 0}, 0),
+              LayerRun(2, 0, "conv", 14, {"alu": 8, "branch": 6}, 0), LayerRun(3, 1, "fc", None, {}, None)]
+    rows = per_layer_means(RunResult("", "", None, True, layers))
+    assert [(r["index"], r["name"], r["runs"], r["counted_runs"]) for r in rows] == [(0, "conv", 2, 2), (1, "fc", 2, 1)]
+    assert rows[0]["classes"] == {"alu": 7, "branch": 5} and rows[0]["instructions"] == 12
+    assert rows[1]["instructions"] == 5

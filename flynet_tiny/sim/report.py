@@ -44,17 +44,36 @@ def emulation_json(result: RunResult, target: Target) -> dict[str, Any]:
     }
 
 
+def per_layer_means(result: RunResult) -> list[dict[str, Any]]:
+    """One row per layer (index, name) in first-run order: runs, and the mean counts per run
+    (a firmware running N inputs executes every layer N times)."""
+    groups: dict[tuple[int, str], list] = {}
+    for layer in result.layers:
+        groups.setdefault((layer.index, layer.name), []).append(layer)
+    rows = []
+    for (index, name), runs in groups.items():
+        counted = [r for r in runs if r.instructions is not None]
+        classes = {c: sum(r.classes[c] for r in counted) / len(counted) for c in counted[0].classes} if counted else {}
+        rows.append({"index": index, "name": name, "runs": len(runs), "counted_runs": len(counted),
+                     "instructions": sum(classes.values()) if counted else None, "classes": classes})
+    return rows
+
+
 def emulation_table(result: RunResult, target: Target) -> str:
     rows = []
-    for record in layer_records(result, target):
-        counts = [record["classes"].get(c, "-") for c in TABLE_CLASSES]
-        rows.append([record["index"], record["name"], record["instructions"] if record["instructions"] is not None else "-",
-                     *counts, record["estimated_cycles"] if record["estimated_cycles"] is not None else "-",
-                     f"{record['estimated_ms']:.3f}" if record["estimated_ms"] is not None else "-"])
+    for layer in per_layer_means(result):
+        if layer["instructions"] is None:
+            rows.append([layer["index"], layer["name"], layer["runs"], "-", *["-"] * len(TABLE_CLASSES), "-", "-"])
+            continue
+        estimate = estimate_latency(layer["classes"], target)
+        rows.append([layer["index"], layer["name"], layer["runs"], f"{layer['instructions']:,.0f}",
+                     *[f"{layer['classes'].get(c, 0):,.0f}" for c in TABLE_CLASSES],
+                     f"{estimate.cycles:,.0f}", f"{estimate.ms:.3f}"])
     lines = [result.console.rstrip()] if result.console.strip() else []
     if rows:
-        lines.append(format_table(["layer", "name", "instr", *TABLE_CLASSES, "est cycles", "est ms"], rows,
-                                  "rl" + "r" * (len(TABLE_CLASSES) + 3)))
+        lines.append("per layer, mean of its runs:")
+        lines.append(format_table(["layer", "name", "runs", "instr", *TABLE_CLASSES, "est cycles", "est ms"], rows,
+                                  "rlr" + "r" * (len(TABLE_CLASSES) + 3)))
     if result.total_instructions is not None:
         total = estimate_latency(result.total_classes, target)
         lines.append(f"whole run: {result.total_instructions:,} instructions, ~{total.ms:.3f} ms on "
