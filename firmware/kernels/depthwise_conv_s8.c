@@ -1,45 +1,137 @@
 /* DEPTHWISE_CONV_2D int8 with channel multiplier (TFLM reference_integer_ops::DepthwiseConvPerChannel). */
 #include "fn_internal.h"
 
-/* acc[j] += w[j] * (x[j / heads] + input_offset) for the C*heads channels of one tap. */
-static void accumulate_tap(const int8_t *x, const int8_t *w, int32_t channels, int32_t heads, int32_t input_offset,
-                           int32_t *acc)
+/* The taps of one output pixel that fall inside the input, and how to step through them. */
+typedef struct {
+    const int8_t *x;     /* input at the first valid tap, channel 0 */
+    const int8_t *w;     /* filter at the first valid tap, output channel 0 */
+    int32_t rows, cols;  /* valid taps */
+    int32_t x_row, w_row, x_col, w_col;
+    int32_t input_offset;
+} tap_window;
+
+/* Requantization parameters as locals, so int8 stores cannot force reloads (char aliasing). */
+typedef struct {
+    const int32_t *bias, *multiplier, *shift;
+    int32_t output_offset, act_min, act_max;
+    int maxout;
+} dw_output;
+
+static inline int8_t dw_requant(const dw_output *o, int32_t acc, int32_t oc)
 {
-    int32_t c = 0;
-    if (heads == 1) {
-#if FN_USE_DSP
-        const int32_t offset2 = (int32_t)(((uint32_t)(uint16_t)input_offset << 16) | (uint16_t)input_offset);
-        for (; c + 4 <= channels; c += 4) {
-            const uint32_t xv = fn_read_u32(x + c);
-            const uint32_t wv = fn_read_u32(w + c);
-            const int32_t x_even = __sadd16(__sxtb16((int32_t)xv), offset2);
-            const int32_t x_odd = __sadd16(__sxtb16((int32_t)fn_ror8(xv)), offset2);
-            const int32_t w_even = __sxtb16((int32_t)wv), w_odd = __sxtb16((int32_t)fn_ror8(wv));
-            acc[c] = __smlabb(w_even, x_even, acc[c]);
-            acc[c + 1] = __smlabb(w_odd, x_odd, acc[c + 1]);
-            acc[c + 2] = __smlatt(w_even, x_even, acc[c + 2]);
-            acc[c + 3] = __smlatt(w_odd, x_odd, acc[c + 3]);
-        }
-#endif
-        for (; c < channels; ++c) {
-            acc[c] += (int32_t)w[c] * ((int32_t)x[c] + input_offset);
-        }
-        return;
-    }
-    for (; c < channels; ++c) {
-        const int32_t xv = (int32_t)x[c] + input_offset;
-        const int8_t *wc = w + c * heads;
-        int32_t *ac = acc + c * heads;
-        for (int32_t m = 0; m < heads; ++m) {
-            ac[m] += (int32_t)wc[m] * xv;
-        }
-    }
+    return fn_requant_s8(acc + (o->bias ? o->bias[oc] : 0), o->multiplier[oc], o->shift[oc], o->output_offset,
+                         o->act_min, o->act_max);
 }
+
+/* One pixel, all channels, a compile-time number of heads so the accumulators stay in registers. */
+#define FN_DEFINE_DW_PIXEL(H)                                                                               \
+    static int8_t *dw_pixel_h##H(const tap_window *t, int32_t c, int32_t channels, const dw_output *o,   \
+                                 int8_t *out)                                                             \
+    {                                                                                                     \
+        for (; c < channels; ++c) {                                                                       \
+            int32_t a[H] = {0};                                                                           \
+            const int8_t *xr = t->x + c, *wr = t->w + c * (H);                                            \
+            for (int32_t r = 0; r < t->rows; ++r, xr += t->x_row, wr += t->w_row) {                       \
+                const int8_t *xp = xr, *wp = wr;                                                          \
+                for (int32_t k = 0; k < t->cols; ++k, xp += t->x_col, wp += t->w_col) {                   \
+                    const int32_t xv = (int32_t)*xp + t->input_offset;                                    \
+                    for (int32_t m = 0; m < (H); ++m) {                                                   \
+                        a[m] += (int32_t)wp[m] * xv;                                                      \
+                    }                                                                                     \
+                }                                                                                         \
+            }                                                                                             \
+            int8_t best = FN_INT8_MIN;                                                                    \
+            for (int32_t m = 0; m < (H); ++m) {                                                           \
+                const int8_t v = dw_requant(o, a[m], c * (H) + m);                                        \
+                if (o->maxout) {                                                                          \
+                    best = v > best ? v : best;                                                           \
+                } else {                                                                                  \
+                    *out++ = v;                                                                           \
+                }                                                                                         \
+            }                                                                                             \
+            if (o->maxout) {                                                                              \
+                *out++ = best;                                                                            \
+            }                                                                                             \
+        }                                                                                                 \
+        return out;                                                                                       \
+    }
+
+FN_DEFINE_DW_PIXEL(1)
+FN_DEFINE_DW_PIXEL(2)
+FN_DEFINE_DW_PIXEL(3)
+FN_DEFINE_DW_PIXEL(4)
+FN_DEFINE_DW_PIXEL(5)
+
+/* Any other number of heads: one channel's heads at a time, accumulators on the stack. */
+static int8_t *dw_pixel_any(const tap_window *t, int32_t channels, int32_t heads, const dw_output *o, int8_t *out)
+{
+    int32_t a[FN_MAX_HEADS];
+    for (int32_t c = 0; c < channels; ++c) {
+        for (int32_t m = 0; m < heads; ++m) {
+            a[m] = 0;
+        }
+        const int8_t *xr = t->x + c, *wr = t->w + c * heads;
+        for (int32_t r = 0; r < t->rows; ++r, xr += t->x_row, wr += t->w_row) {
+            for (int32_t k = 0; k < t->cols; ++k) {
+                const int32_t xv = (int32_t)xr[k * t->x_col] + t->input_offset;
+                for (int32_t m = 0; m < heads; ++m) {
+                    a[m] += (int32_t)wr[k * t->w_col + m] * xv;
+                }
+            }
+        }
+        int8_t best = FN_INT8_MIN;
+        for (int32_t m = 0; m < heads; ++m) {
+            const int8_t v = dw_requant(o, a[m], c * heads + m);
+            best = v > best ? v : best;
+            if (!o->maxout) {
+                *out++ = v;
+            }
+        }
+        if (o->maxout) {
+            *out++ = best;
+        }
+    }
+    return out;
+}
+
+#if FN_USE_DSP
+/* heads == 1, four channels per step: __sxtb16 unpacks 4 inputs and 4 weights, SMLABB / SMLATT
+ * accumulate each channel in its own register; the channel tail goes through dw_pixel_h1. */
+static int8_t *dw_pixel_simd(const tap_window *t, int32_t channels, const dw_output *o, int8_t *out)
+{
+    const int32_t offset2 = (int32_t)(((uint32_t)(uint16_t)t->input_offset << 16) | (uint16_t)t->input_offset);
+    int32_t c = 0;
+    for (; c + 4 <= channels; c += 4) {
+        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        const int8_t *xr = t->x + c, *wr = t->w + c;
+        for (int32_t r = 0; r < t->rows; ++r, xr += t->x_row, wr += t->w_row) {
+            const int8_t *xp = xr, *wp = wr;
+            for (int32_t k = 0; k < t->cols; ++k, xp += t->x_col, wp += t->w_col) {
+                const uint32_t xv = fn_read_u32(xp), wv = fn_read_u32(wp);
+                const int32_t x_even = __sadd16(__sxtb16((int32_t)xv), offset2);
+                const int32_t x_odd = __sadd16(__sxtb16((int32_t)fn_ror8(xv)), offset2);
+                const int32_t w_even = __sxtb16((int32_t)wv), w_odd = __sxtb16((int32_t)fn_ror8(wv));
+                a0 = __smlabb(w_even, x_even, a0);
+                a1 = __smlabb(w_odd, x_odd, a1);
+                a2 = __smlatt(w_even, x_even, a2);
+                a3 = __smlatt(w_odd, x_odd, a3);
+            }
+        }
+        out[0] = dw_requant(o, a0, c);
+        out[1] = dw_requant(o, a1, c + 1);
+        out[2] = dw_requant(o, a2, c + 2);
+        out[3] = dw_requant(o, a3, c + 3);
+        out += 4;
+    }
+    return dw_pixel_h1(t, c, channels, o, out);
+}
+#endif
 
 int32_t fn_depthwise_conv2d_s8_get_buffer_size(const fn_dims *in_dims, const fn_dims *filter_dims)
 {
     (void)in_dims;
-    return filter_dims->c * (int32_t)sizeof(int32_t); /* one output pixel's accumulators */
+    (void)filter_dims;
+    return 0; /* accumulators live in registers */
 }
 
 /* Checks shared by depthwise and MDW; `out_c` is the expected output channel count. */
@@ -67,7 +159,7 @@ fn_status fn_check_depthwise(const fn_conv_params *p, const fn_channel_quant *q,
 
 fn_status fn_depthwise_run(const fn_conv_params *p, const fn_channel_quant *q, const fn_dims *in_dims,
                            const int8_t *input, const fn_dims *filter_dims, const int8_t *filter, const int32_t *bias,
-                           const fn_dims *out_dims, int8_t *output, int32_t *acc, int maxout)
+                           const fn_dims *out_dims, int8_t *output, int maxout)
 {
     int32_t pad_h, pad_w;
     const int32_t heads = p ? p->depth_multiplier : 0;
@@ -77,15 +169,15 @@ fn_status fn_depthwise_run(const fn_conv_params *p, const fn_channel_quant *q, c
     if (status != FN_OK) {
         return status;
     }
-    if (!acc) {
-        return FN_ERR_ARGUMENT;
-    }
     const int32_t channels = in_dims->c;
     const int32_t total = channels * heads;
-    /* Locals, so int8 stores cannot force the parameters to be reloaded (char aliasing). */
-    const int32_t *const mult = q->multiplier, *const shifts = q->shift;
-    const int32_t out_off = p->output_offset, act_min = p->act_min, act_max = p->act_max;
-    const int32_t input_offset = p->input_offset;
+    const dw_output o = {bias, q->multiplier, q->shift, p->output_offset, p->act_min, p->act_max, maxout};
+    tap_window t;
+    t.x_row = in_dims->w * channels;
+    t.w_row = filter_dims->w * total;
+    t.x_col = channels;
+    t.w_col = total;
+    t.input_offset = p->input_offset;
     for (int32_t b = 0; b < out_dims->n; ++b) {
         for (int32_t oy = 0; oy < out_dims->h; ++oy) {
             const int32_t y0 = oy * p->stride_h - pad_h;
@@ -93,30 +185,21 @@ fn_status fn_depthwise_run(const fn_conv_params *p, const fn_channel_quant *q, c
             for (int32_t ox = 0; ox < out_dims->w; ++ox) {
                 const int32_t x0 = ox * p->stride_w - pad_w;
                 const int32_t kx0 = fn_max32(0, -x0), kx1 = fn_min32(filter_dims->w, in_dims->w - x0);
-                for (int32_t j = 0; j < total; ++j) {
-                    acc[j] = bias ? bias[j] : 0;
-                }
-                for (int32_t ky = ky0; ky < ky1; ++ky) {
-                    for (int32_t kx = kx0; kx < kx1; ++kx) {
-                        const int8_t *x = input + ((b * in_dims->h + y0 + ky) * in_dims->w + x0 + kx) * channels;
-                        const int8_t *w = filter + (ky * filter_dims->w + kx) * total;
-                        accumulate_tap(x, w, channels, heads, input_offset, acc);
-                    }
-                }
-                for (int32_t ic = 0; ic < channels; ++ic) {
-                    int8_t best = FN_INT8_MIN;
-                    for (int32_t m = 0; m < heads; ++m) {
-                        const int32_t oc = ic * heads + m;
-                        const int8_t v = fn_requant_s8(acc[oc], mult[oc], shifts[oc], out_off, act_min, act_max);
-                        if (maxout) {
-                            best = v > best ? v : best;
-                        } else {
-                            *output++ = v;
-                        }
-                    }
-                    if (maxout) {
-                        *output++ = best;
-                    }
+                t.rows = ky1 - ky0;
+                t.cols = kx1 - kx0;
+                t.x = input + ((b * in_dims->h + y0 + ky0) * in_dims->w + x0 + kx0) * channels;
+                t.w = filter + (ky0 * filter_dims->w + kx0) * total;
+                switch (heads) {
+#if FN_USE_DSP
+                case 1: output = dw_pixel_simd(&t, channels, &o, output); break;
+#else
+                case 1: output = dw_pixel_h1(&t, 0, channels, &o, output); break;
+#endif
+                case 2: output = dw_pixel_h2(&t, 0, channels, &o, output); break;
+                case 3: output = dw_pixel_h3(&t, 0, channels, &o, output); break;
+                case 4: output = dw_pixel_h4(&t, 0, channels, &o, output); break;
+                case 5: output = dw_pixel_h5(&t, 0, channels, &o, output); break;
+                default: output = dw_pixel_any(&t, channels, heads, &o, output); break;
                 }
             }
         }
@@ -128,5 +211,6 @@ fn_status fn_depthwise_conv2d_s8(const fn_conv_params *p, const fn_channel_quant
                                  const int8_t *input, const fn_dims *filter_dims, const int8_t *filter,
                                  const int32_t *bias, const fn_dims *out_dims, int8_t *output, void *scratch)
 {
-    return fn_depthwise_run(p, q, in_dims, input, filter_dims, filter, bias, out_dims, output, (int32_t *)scratch, 0);
+    (void)scratch;
+    return fn_depthwise_run(p, q, in_dims, input, filter_dims, filter, bias, out_dims, output, 0);
 }

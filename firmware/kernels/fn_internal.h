@@ -35,11 +35,10 @@ fn_status fn_check_depthwise(const fn_conv_params *p, const fn_channel_quant *q,
                              const fn_dims *out_dims, int32_t out_c, const int8_t *output, int32_t *pad_h,
                              int32_t *pad_w);
 
-/* Depthwise conv over all pixels with one pixel's int32 accumulators in `acc` (C*h);
- * with maxout, each channel's heads are reduced by max. */
+/* Depthwise conv over all pixels; with maxout, each channel's heads are reduced by max. */
 fn_status fn_depthwise_run(const fn_conv_params *p, const fn_channel_quant *q, const fn_dims *in_dims,
                            const int8_t *input, const fn_dims *filter_dims, const int8_t *filter, const int32_t *bias,
-                           const fn_dims *out_dims, int8_t *output, int32_t *acc, int maxout);
+                           const fn_dims *out_dims, int8_t *output, int maxout);
 
 /* Elementwise binary op over 4-D broadcast shapes. */
 typedef int8_t (*fn_binary_op)(const void *params, int8_t a, int8_t b);

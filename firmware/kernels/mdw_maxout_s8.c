@@ -1,8 +1,7 @@
 /* Fused multihead depthwise conv + Max-out.
  *
- * For each output pixel the C*h head responses are accumulated (one pixel's
- * int32 accumulators are the only scratch), requantized exactly as
- * DEPTHWISE_CONV_2D would, and reduced by max over each channel's h heads;
+ * For each output pixel and channel the h head responses are accumulated in
+ * registers, requantized exactly as DEPTHWISE_CONV_2D would, and reduced by max;
  * REDUCE_MAX on int8 keeps the scale, so the result equals the unfused pair bit
  * for bit while only C bytes per pixel are ever written to the feature map.
  */
@@ -17,5 +16,6 @@ fn_status fn_mdw_maxout_s8(const fn_conv_params *p, const fn_channel_quant *q, c
                            const int8_t *input, const fn_dims *filter_dims, const int8_t *filter,
                            const int32_t *bias, const fn_dims *out_dims, int8_t *output, void *scratch)
 {
-    return fn_depthwise_run(p, q, in_dims, input, filter_dims, filter, bias, out_dims, output, (int32_t *)scratch, 1);
+    (void)scratch;
+    return fn_depthwise_run(p, q, in_dims, input, filter_dims, filter, bias, out_dims, output, 1);
 }
