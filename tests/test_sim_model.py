@@ -12,9 +12,6 @@ from flynet_tiny.targets import load_target
 from flynet_tiny.tflite.interpreters import run_tflm_batch
 
 INPUTS = 2
-# The kernels' DSP path needs conv scratch that the generator sizes from the host build
-# (0 bytes), so conv layers refuse to run on the cores; the portable path is checked here.
-PORTABLE = ["FN_PORTABLE_ONLY=1"]
 
 
 # Each model on one board keeps the suite short; together they cover both cores.
@@ -26,7 +23,7 @@ def test_generated_model_matches_tflm_on_the_emulated_board(tmp_path, target_nam
     inputs = [rng.integers(-128, 128, size=generated.input_shape, dtype=np.int8) for _ in range(INPUTS)]
     expected = run_tflm_batch(model, [[x] for x in inputs])
     target = load_target(target_name)
-    build = build_model_firmware(generated, target, inputs, tmp_path / "fw", emulation=True, defines=PORTABLE)
+    build = build_model_firmware(generated, target, inputs, tmp_path / "fw", emulation=True)
     result = run_qemu(build.elf, target, timeout_s=60)
     assert result.ok, result.stdout[-500:]
     for number in range(INPUTS):
