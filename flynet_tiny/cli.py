@@ -224,11 +224,12 @@ def train(model_name: str, data_path: str, epochs: int | None, batch_size: int, 
 @click.option("--input-size", type=int, help="Input size for --model (default 32).")
 @click.option("--no-verify", is_flag=True, help="Skip the cross-runtime verification.")
 @click.option("--verify-samples", type=int, default=200, show_default=True, help="Test images to verify on.")
+@click.option("--calib-samples", type=int, default=256, show_default=True, help="Training images to calibrate on.")
 @click.option("--min-top1", type=float, default=0.99, show_default=True, help="Minimum top-1 agreement per pair.")
 @click.option("--min-cosine", type=float, default=0.99, show_default=True, help="Minimum mean cosine per pair.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def export(checkpoint, onnx_path, tflite_path, model_name, target, calib_data, io_mode, out_dir, input_size,
-           no_verify, verify_samples, min_top1, min_cosine, as_json) -> None:
+           no_verify, verify_samples, calib_samples, min_top1, min_cosine, as_json) -> None:
     """Export a model to int8 TFLite, C arrays and a verified report, written atomically to --out.
 
     Example: flynet-tiny export --model flynet-h3-0.5 --calib-data ../shared/datasets/fashion-mnist --out build/h3
@@ -244,7 +245,8 @@ def export(checkpoint, onnx_path, tflite_path, model_name, target, calib_data, i
     report = run_export(ExportRequest(
         out=Path(out_dir), checkpoint=path(checkpoint), onnx=path(onnx_path), tflite=path(tflite_path),
         model=model_name, target=target, calib_data=path(calib_data), io=io_mode, verify=not no_verify,
-        verify_samples=verify_samples, input_size=input_size, min_top1=min_top1, min_cosine=min_cosine))
+        verify_samples=verify_samples, calib_samples=calib_samples, input_size=input_size, min_top1=min_top1,
+        min_cosine=min_cosine))
     click.echo(to_json(report) if as_json else report_markdown(report))
 
 

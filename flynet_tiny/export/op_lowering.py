@@ -417,9 +417,15 @@ def lower_reshape(cv: Converter, node: Node, _i: int) -> None:
         raise FlynetError(f"{node.op} {node.name}: reshaping a flattened NCHW feature vector again is not supported")
     perm, order = reshape_layout(cv.shape(x), layout.perm, cv.shape(y), cv.preferred_perms(y))
     new_shape = cv.tflite_shape(y, perm)
-    inputs = [cv.tensor(x), cv.const_int32(f"{node.name}_shape", new_shape)]
     want = cv.qparams(y, node.name)
     source_params = cv.params[x]
+    users = cv.graph.consumers(y)
+    if (users and all(u.op in RESHAPES for u in users) and not cv.graph.is_graph_output(y)
+            and source_params.same_as(want) and order is None):
+        # Reshape of a reshape: only the last one is emitted, straight from this one's input.
+        cv.tensors[y], cv.layouts[y], cv.params[y] = cv.tensor(x), Layout(perm), source_params
+        return
+    inputs = [cv.tensor(x), cv.const_int32(f"{node.name}_shape", new_shape)]
     if source_params.same_as(want):
         out = cv.define(y, perm, node.name, want, order)
         cv.builder.add_operator("RESHAPE", inputs, [out], {"new_shape": new_shape})
@@ -428,6 +434,9 @@ def lower_reshape(cv: Converter, node: Node, _i: int) -> None:
     cv.builder.add_operator("RESHAPE", inputs, [mid], {"new_shape": new_shape})
     out = cv.define(y, perm, node.name, want, order)
     cv.builder.add_operator("QUANTIZE", [mid], [out])
+
+
+RESHAPES = ("Reshape", "Flatten", "Squeeze", "Unsqueeze")
 
 
 def lower_identity(cv: Converter, node: Node, _i: int) -> None:

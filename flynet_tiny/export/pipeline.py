@@ -92,6 +92,8 @@ def export(request: ExportRequest) -> dict:
         raise FlynetError(f"unknown --io {request.io!r}: choose one of {', '.join(IO_MODES)}")
     if request.verify_samples < 1 and request.verify:
         raise FlynetError("--verify-samples must be at least 1 (or pass --no-verify)")
+    if request.calib_samples < 1:
+        raise FlynetError("--calib-samples must be at least 1")
     target = None
     if request.target is not None:
         from ..targets import load_target
