@@ -103,7 +103,7 @@ static void im2col(const fn_conv_params *p, const fn_dims *in, const int8_t *inp
         for (int32_t i = 0; i < in->c; i += 4) {
             const uint32_t v = fn_read_u32(px + i);
             fn_write_pair(col + i, __sadd16(__sxtb16((int32_t)v), offset2));
-            fn_write_pair(col + i + 2, __sadd16(__sxtb16((int32_t)fn_ror8(v)), offset2));
+            fn_write_pair(col + i + 2, __sadd16(fn_sxtb16_ror8(v), offset2));
         }
         return;
     }

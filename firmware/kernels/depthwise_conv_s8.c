@@ -109,8 +109,8 @@ static int8_t *dw_pixel_simd(const tap_window *t, int32_t channels, const dw_out
             for (int32_t k = 0; k < t->cols; ++k, xp += t->x_col, wp += t->w_col) {
                 const uint32_t xv = fn_read_u32(xp), wv = fn_read_u32(wp);
                 const int32_t x_even = __sadd16(__sxtb16((int32_t)xv), offset2);
-                const int32_t x_odd = __sadd16(__sxtb16((int32_t)fn_ror8(xv)), offset2);
-                const int32_t w_even = __sxtb16((int32_t)wv), w_odd = __sxtb16((int32_t)fn_ror8(wv));
+                const int32_t x_odd = __sadd16(fn_sxtb16_ror8(xv), offset2);
+                const int32_t w_even = __sxtb16((int32_t)wv), w_odd = fn_sxtb16_ror8(wv);
                 a0 = __smlabb(w_even, x_even, a0);
                 a1 = __smlabb(w_odd, x_odd, a1);
                 a2 = __smlatt(w_even, x_even, a2);

@@ -10,8 +10,8 @@ void fn_dot_2x2_s8_s16(const int8_t *w0, const int8_t *w1, const int16_t *c0, co
     for (; i + 4 <= k; i += 4) {
         const uint32_t wa = fn_read_u32(w0 + i);
         const uint32_t wb = fn_read_u32(w1 + i);
-        const int32_t wa_even = __sxtb16((int32_t)wa), wa_odd = __sxtb16((int32_t)fn_ror8(wa));
-        const int32_t wb_even = __sxtb16((int32_t)wb), wb_odd = __sxtb16((int32_t)fn_ror8(wb));
+        const int32_t wa_even = __sxtb16((int32_t)wa), wa_odd = fn_sxtb16_ror8(wa);
+        const int32_t wb_even = __sxtb16((int32_t)wb), wb_odd = fn_sxtb16_ror8(wb);
         const int32_t x0_even = fn_read_pair(c0 + i), x0_odd = fn_read_pair(c0 + i + 2);
         const int32_t x1_even = fn_read_pair(c1 + i), x1_odd = fn_read_pair(c1 + i + 2);
         a00 = __smlad(wa_even, x0_even, a00);
@@ -42,7 +42,7 @@ int32_t fn_dot_1x1_s8_s16(const int8_t *w, const int16_t *c, int32_t k)
     for (; i + 4 <= k; i += 4) {
         const uint32_t wv = fn_read_u32(w + i);
         acc = __smlad(__sxtb16((int32_t)wv), fn_read_pair(c + i), acc);
-        acc = __smlad(__sxtb16((int32_t)fn_ror8(wv)), fn_read_pair(c + i + 2), acc);
+        acc = __smlad(fn_sxtb16_ror8(wv), fn_read_pair(c + i + 2), acc);
     }
     for (; i < k; ++i) {
         acc += w[i] * c[i];

@@ -70,6 +70,13 @@ static inline int32_t fn_read_pair(const int16_t *p)
 }
 static inline void fn_write_pair(int16_t *p, int32_t v) { __builtin_memcpy(p, &v, 4); }
 static inline uint32_t fn_ror8(uint32_t x) { return (x >> 8) | (x << 24); }
+/* Bytes 1 and 3 sign-extended to halfwords: __sxtb16(ror(x, 8)) in one instruction. */
+static inline int32_t fn_sxtb16_ror8(uint32_t x)
+{
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
 
 /* Dot products of 2 weight rows x 2 int16 columns, K values each. Columns hold
  * (input + offset) as int16 with each group of 4 stored as [x0, x2, x1, x3], the

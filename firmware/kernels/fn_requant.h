@@ -42,9 +42,24 @@ static inline int32_t fn_rdbpot(int32_t x, int exponent)
     return (x >> exponent) + (remainder > threshold ? 1 : 0);
 }
 
-/* TFLite's MultiplyByQuantizedMultiplier (double rounding). */
+/* TFLite's MultiplyByQuantizedMultiplier (double rounding). The common case (no
+ * left shift, a multiplier that cannot hit the saturating INT32_MIN * INT32_MIN)
+ * takes a shorter route: round-half-away-from-zero division by 2^e is
+ * (x + 2^(e-1) - (x < 0)) >> e, used wherever that sum cannot overflow. */
 static inline int32_t fn_mbqm(int32_t x, int32_t multiplier, int32_t shift)
 {
+    if (shift <= 0 && multiplier != INT32_MIN) {
+        const int32_t high = (int32_t)(((int64_t)x * (int64_t)multiplier + ((int64_t)1 << 30)) >> 31);
+        const int exponent = -shift;
+        if (exponent == 0) {
+            return high;
+        }
+        const int32_t half = (int32_t)((uint32_t)1 << (exponent - 1));
+        if (high <= INT32_MAX - half) {
+            return (high + half + (high >> 31)) >> exponent;
+        }
+        return fn_rdbpot(high, exponent);
+    }
     const int left = shift > 0 ? shift : 0;
     const int right = shift > 0 ? 0 : -shift;
     return fn_rdbpot(fn_srdhm(fn_wrap_shl(x, left), multiplier), right);
