@@ -26,6 +26,9 @@ def test_build_command_produces_firmware_and_sizes(tmp_path):
     for kind in ("elf", "bin", "hex", "map"):
         assert (out / f"firmware.{kind}").is_file() and report[kind] == str(out / f"firmware.{kind}")
     assert (out / "model" / "model.c").is_file() and (out / "Makefile").is_file()
+    # the planned arena is all that lives in the target's arena region (SRAM1 on the F746ZG)
+    arena_bytes = json.loads((out / "model" / "memory_plan.json").read_text())["arena_bytes"]
+    assert report["regions"][target.placement["arena"]]["used"] == arena_bytes
 
 
 @pytest.mark.parametrize("args, message", [
