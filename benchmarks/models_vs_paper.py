@@ -1,0 +1,59 @@
+"""The model zoo against the FlyNet paper: params, backbone params and MAdds side by side.
+
+    python benchmarks/models_vs_paper.py [--input-size 224] [--classes 1000]
+
+Every number comes from `profile_model` on the registry model (fx graph, batch 1); the paper's
+come from its Tables 2-5 (FlyNet) and MobileNetV3's published counts.  Ratios are ours / paper.
+docs/architecture.md explains the layer table and the one row (0.6x params) that does not match.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from flynet_tiny.models import build_model
+from flynet_tiny.models.profiler import profile_model
+from flynet_tiny.reporting import format_table
+
+PAPER = {  # name: (params M, backbone params M or None, MAdds M)
+    "flynet-h3-0.4": (0.657, 0.14, 26.5),
+    "flynet-h3-0.5": (0.86, 0.19, 34),
+    "flynet-h3-0.6": (1.0, 0.24, 46),
+    "flynet-h3-0.7": (1.3, None, 54),
+    "flynet-h3-0.8": (1.6, 0.41, 66),
+    "flynet-h1-0.5": (0.80, None, 24),
+    "flynet-h2-0.5": (0.83, None, 29),
+    "flynet-h4-0.5": (0.89, None, 39),
+    "flynet-h5-0.5": (0.92, None, 44),
+    "mobilenetv3-small-1.0": (2.5, None, 56),
+    "mobilenetv3-small-0.5": (1.6, None, 21),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--input-size", type=int, default=224)
+    parser.add_argument("--classes", type=int, default=1000)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    rows = []
+    for name, (params, backbone, madds) in PAPER.items():
+        result = profile_model(build_model(name, num_classes=args.classes, input_size=args.input_size),
+                               args.input_size)
+        ours_p, ours_b, ours_m = result.total_params / 1e6, result.backbone_params / 1e6, result.total_madds / 1e6
+        rows.append([
+            name, params, f"{ours_p:.3f}", f"{ours_p / params:.3f}",
+            "-" if backbone is None else backbone, f"{ours_b:.3f}",
+            "-" if backbone is None else f"{ours_b / backbone:.3f}",
+            madds, f"{ours_m:.2f}", f"{ours_m / madds:.3f}",
+            f"{result.peak_activation_bytes / 1024:.0f}",
+        ])
+    print(f"{args.input_size}x{args.input_size}, {args.classes} classes (paper numbers at 224, 1000)")
+    print(format_table(["model", "params paper M", "ours M", "ratio", "backbone paper M", "ours M", "ratio",
+                        "MAdds paper M", "ours M", "ratio", "peak int8 KiB"], rows, "lrrrrrrrrrr"))
+
+
+if __name__ == "__main__":
+    main()
