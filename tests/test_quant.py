@@ -9,7 +9,7 @@ from torch import nn
 
 from flynet_tiny.errors import FlynetError
 from flynet_tiny.quant import METHODS, load_quantized, quantize_model, save_quantized
-from flynet_tiny.quant.modules import ActFakeQuant, QuantWeighted
+from flynet_tiny.quant.modules import QuantWeighted
 from flynet_tiny.quant.qparams import activation_qparams
 from quant_models import TinyFlyNet, fashion_images, randomize_batchnorm
 
