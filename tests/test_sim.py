@@ -1,6 +1,5 @@
 """QEMU runner and counting plugin on hand-written programs (tests/sim_programs/)."""
 
-import os
 import signal
 from pathlib import Path
 
