@@ -61,7 +61,7 @@ typedef struct {
     fn_padding padding;
     int32_t input_offset, output_offset;
     int32_t act_min, act_max;
-    int32_t depth_multiplier; /* depthwise and MDW only: heads h >= 1 */
+    int32_t depth_multiplier; /* depthwise and MDW only: heads h, 1..16 */
 } fn_conv_params;
 
 /* 2-D convolution, OHWI weights, int32 bias (NULL allowed). Output dims must be
