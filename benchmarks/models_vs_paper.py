@@ -14,22 +14,9 @@ import argparse
 import torch
 
 from flynet_tiny.models import build_model
+from flynet_tiny.models.paper import PAPER_COUNTS
 from flynet_tiny.models.profiler import profile_model
 from flynet_tiny.reporting import format_table
-
-PAPER = {  # name: (params M, backbone params M or None, MAdds M)
-    "flynet-h3-0.4": (0.657, 0.14, 26.5),
-    "flynet-h3-0.5": (0.86, 0.19, 34),
-    "flynet-h3-0.6": (1.0, 0.24, 46),
-    "flynet-h3-0.7": (1.3, None, 54),
-    "flynet-h3-0.8": (1.6, 0.41, 66),
-    "flynet-h1-0.5": (0.80, None, 24),
-    "flynet-h2-0.5": (0.83, None, 29),
-    "flynet-h4-0.5": (0.89, None, 39),
-    "flynet-h5-0.5": (0.92, None, 44),
-    "mobilenetv3-small-1.0": (2.5, None, 56),
-    "mobilenetv3-small-0.5": (1.6, None, 21),
-}
 
 
 def main() -> None:
@@ -39,7 +26,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     rows = []
-    for name, (params, backbone, madds) in PAPER.items():
+    for name, (params, backbone, madds) in PAPER_COUNTS.items():
         result = profile_model(build_model(name, num_classes=args.classes, input_size=args.input_size),
                                args.input_size)
         ours_p, ours_b, ours_m = result.total_params / 1e6, result.backbone_params / 1e6, result.total_madds / 1e6
