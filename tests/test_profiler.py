@@ -71,8 +71,6 @@ def test_profile_is_the_same_in_train_and_eval_and_restores_mode():
     assert profile_model(model, 32) == first
 
 
-
-
 @pytest.mark.parametrize("name", sorted(PAPER_COUNTS))
 def test_imagenet_profile_matches_the_paper(name):
     params, backbone, madds = PAPER_COUNTS[name]
