@@ -143,13 +143,14 @@ def emulate(elf: str, target_name: str, timeout_s: float, no_count: bool, board_
     """
     from .reporting import to_json
     from .sim.qemu import run_qemu
-    from .sim.report import emulation_json, emulation_table
+    from .sim.report import emulation_json, emulation_table, weights_in_flash
     from .targets import load_target
 
     target = load_target(target_name)
     click.echo(f"running {elf} on QEMU {target.emulator['qemu_machine']} (timeout {timeout_s:g} s)", err=True)
     result = run_qemu(elf, target, timeout_s=timeout_s, plugin=not no_count)
-    click.echo(to_json(emulation_json(result, target)) if as_json else emulation_table(result, target))
+    flash = weights_in_flash(elf, target)
+    click.echo(to_json(emulation_json(result, target, flash)) if as_json else emulation_table(result, target, flash))
     if board_elf:
         from .errors import FlynetError
         from .sim.renode import find_renode, run_renode, write_resc

@@ -84,3 +84,19 @@ def test_table_rows_are_per_layer_means_over_runs():
     assert [(r["index"], r["name"], r["runs"], r["counted_runs"]) for r in rows] == [(0, "conv", 2, 2), (1, "fc", 2, 1)]
     assert rows[0]["classes"] == {"alu": 7, "branch": 5} and rows[0]["instructions"] == 12
     assert rows[1]["instructions"] == 5
+
+
+def test_layer_weights_in_flash_are_read_from_the_elf(tmp_path):
+    from flynet_tiny.sim.report import weights_in_flash
+
+    source = tmp_path / "weights.c"
+    source.write_text(
+        "#include <stdint.h>\n"
+        '__attribute__((section(".fn_weights.a"))) const int8_t l3_weights[100] = {1};\n'
+        '__attribute__((section(".fn_weights.b"))) const int32_t l3_bias[6] = {1};\n'
+        '__attribute__((section(".fn_weights.c"))) const int8_t l12_weights[40] = {1};\n'
+        "int8_t l4_buffer[64];\n"  # a RAM array: not streamed from flash
+        "int main(void) { return l3_weights[l4_buffer[0]] + (int)l3_bias[l4_buffer[1]] + l12_weights[l4_buffer[2]]; }\n")
+    target = load_target("f746zg")
+    build = build_firmware(tmp_path / "fw", target, [source], emulation=True)
+    assert weights_in_flash(build.elf, target) == {3: 100 + 6 * 4, 12: 40}

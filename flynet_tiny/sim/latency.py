@@ -38,7 +38,7 @@ CORE_TIMINGS = {
         "cortex-m4",
         {"alu": 1.0, "load_store": 2.0, "mul_dsp": 1.0, "branch": 3.0, "fpu": 1.0, "divide": 7.0, "other": 1.0},
         flash_line_bytes=16,  # ART accelerator: 128-bit flash lines
-        source="Cortex-M4 TRM (DDI 0439) instruction timings, zero wait states",
+        source="Cortex-M4 TRM (DDI 0439) instruction timings",
     ),
     # ARM publishes no per-instruction table for the Cortex-M7. Dual issue of two ALU
     # instructions, one load / store or multiply per cycle, predicted branches ~1 cycle:
