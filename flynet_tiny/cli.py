@@ -175,7 +175,7 @@ def emulate(elf: str, target_name: str, timeout_s: float, no_count: bool, board_
 @click.option("--in-channels", type=click.Choice(["1", "3"]), default=None, help="Model input channels [default: the data's].")
 @click.option("--classes", type=int, default=None, help="Output classes [default: from the data].")
 @click.option("--seed", default=0, show_default=True)
-@click.option("--workers", type=int, default=None, help="CPU threads [default: all cores, shared among torchrun ranks].")
+@click.option("--workers", type=int, default=None, help="CPU threads per process [default: 1; for both cores run under torchrun].")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Output folder [default: runs/MODEL].")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoint.pt.")
 @click.option("--qat", is_flag=True, help="Quantization-aware fine-tuning of the --from checkpoint.")

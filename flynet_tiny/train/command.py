@@ -79,9 +79,9 @@ def _check_out_dir(out: Path, resume: bool) -> None:
 
 
 def _default_threads() -> int:
-    """Both cores for one process; under torchrun the cores are shared among the ranks."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    return max(1, (os.cpu_count() or 1) // world)
+    """One thread per process: on this shared 2-core machine a second OpenMP thread made FlyNet steps
+    6x slower (benchmarks/train_speed.py); use both cores with `torchrun --nproc_per_node 2` instead."""
+    return 1
 
 
 def _float_model(name: str, num_classes: int, input_size: int, in_channels: int) -> torch.nn.Module:

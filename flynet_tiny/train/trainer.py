@@ -49,7 +49,7 @@ class TrainConfig:
     temperature_end: float = 1.0
     augment: bool = True
     seed: int = 0
-    threads: int = 2
+    threads: int = 1
     channels_last: bool = True  # measured 2.4x faster for FlyNet's grouped convs on CPU (benchmarks/train_speed.py)
 
     def to_dict(self) -> dict:
