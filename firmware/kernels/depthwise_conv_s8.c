@@ -28,13 +28,20 @@ static inline int8_t dw_requant(const dw_output *o, int32_t acc, int32_t oc)
     static int8_t *dw_pixel_h##H(const tap_window *t, int32_t c, int32_t channels, const dw_output *o,   \
                                  int8_t *out)                                                             \
     {                                                                                                     \
+        /* Locals: the window and output parameters stay in registers across int8 stores. */            \
+        const int32_t rows = t->rows, cols = t->cols, x_row = t->x_row, w_row = t->w_row;                 \
+        const int32_t x_col = t->x_col, w_col = t->w_col, input_offset = t->input_offset;                 \
+        const int maxout = o->maxout;                                                                     \
         for (; c < channels; ++c) {                                                                       \
-            int32_t a[H] = {0};                                                                           \
+            int32_t a[H];                                                                                 \
+            for (int32_t m = 0; m < (H); ++m) {                                                           \
+                a[m] = o->bias ? o->bias[c * (H) + m] : 0;                                                \
+            }                                                                                             \
             const int8_t *xr = t->x + c, *wr = t->w + c * (H);                                            \
-            for (int32_t r = 0; r < t->rows; ++r, xr += t->x_row, wr += t->w_row) {                       \
+            for (int32_t r = 0; r < rows; ++r, xr += x_row, wr += w_row) {                                \
                 const int8_t *xp = xr, *wp = wr;                                                          \
-                for (int32_t k = 0; k < t->cols; ++k, xp += t->x_col, wp += t->w_col) {                   \
-                    const int32_t xv = (int32_t)*xp + t->input_offset;                                    \
+                for (int32_t k = 0; k < cols; ++k, xp += x_col, wp += w_col) {                            \
+                    const int32_t xv = (int32_t)*xp + input_offset;                                       \
                     for (int32_t m = 0; m < (H); ++m) {                                                   \
                         a[m] += (int32_t)wp[m] * xv;                                                      \
                     }                                                                                     \
@@ -42,14 +49,16 @@ static inline int8_t dw_requant(const dw_output *o, int32_t acc, int32_t oc)
             }                                                                                             \
             int8_t best = FN_INT8_MIN;                                                                    \
             for (int32_t m = 0; m < (H); ++m) {                                                           \
-                const int8_t v = dw_requant(o, a[m], c * (H) + m);                                        \
-                if (o->maxout) {                                                                          \
+                const int32_t oc = c * (H) + m;                                                           \
+                const int8_t v = fn_requant_s8(a[m], o->multiplier[oc], o->shift[oc], o->output_offset,   \
+                                               o->act_min, o->act_max);                                   \
+                if (maxout) {                                                                             \
                     best = v > best ? v : best;                                                           \
                 } else {                                                                                  \
                     *out++ = v;                                                                           \
                 }                                                                                         \
             }                                                                                             \
-            if (o->maxout) {                                                                              \
+            if (maxout) {                                                                                 \
                 *out++ = best;                                                                            \
             }                                                                                             \
         }                                                                                                 \
