@@ -23,42 +23,51 @@ static inline int8_t dw_requant(const dw_output *o, int32_t acc, int32_t oc)
                          o->act_min, o->act_max);
 }
 
-/* One pixel, all channels, a compile-time number of heads so the accumulators stay in registers. */
+/* Heads 1..5 use scalar accumulators a0..a4 (H is a constant: unused ones fold away), so they
+ * stay in registers; the generic loop over a[m] would keep them in memory. */
+#define FN_DW_ACC(H, m, stmt) \
+    if ((H) > (m)) {          \
+        stmt;                 \
+    }
+
+static inline void dw_emit(const dw_output *o, int32_t acc, int32_t oc, int8_t *best, int8_t **out)
+{
+    const int8_t v = dw_requant(o, acc, oc);
+    if (o->maxout) {
+        *best = v > *best ? v : *best;
+    } else {
+        *(*out)++ = v;
+    }
+}
+
 #define FN_DEFINE_DW_PIXEL(H)                                                                               \
     static int8_t *dw_pixel_h##H(const tap_window *t, int32_t c, int32_t channels, const dw_output *o,   \
                                  int8_t *out)                                                             \
     {                                                                                                     \
-        /* Locals: the window and output parameters stay in registers across int8 stores. */            \
         const int32_t rows = t->rows, cols = t->cols, x_row = t->x_row, w_row = t->w_row;                 \
         const int32_t x_col = t->x_col, w_col = t->w_col, input_offset = t->input_offset;                 \
-        const int maxout = o->maxout;                                                                     \
         for (; c < channels; ++c) {                                                                       \
-            int32_t a[H];                                                                                 \
-            for (int32_t m = 0; m < (H); ++m) {                                                           \
-                a[m] = o->bias ? o->bias[c * (H) + m] : 0;                                                \
-            }                                                                                             \
+            int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0;                                               \
             const int8_t *xr = t->x + c, *wr = t->w + c * (H);                                            \
             for (int32_t r = 0; r < rows; ++r, xr += x_row, wr += w_row) {                                \
                 const int8_t *xp = xr, *wp = wr;                                                          \
                 for (int32_t k = 0; k < cols; ++k, xp += x_col, wp += w_col) {                            \
                     const int32_t xv = (int32_t)*xp + input_offset;                                       \
-                    for (int32_t m = 0; m < (H); ++m) {                                                   \
-                        a[m] += (int32_t)wp[m] * xv;                                                      \
-                    }                                                                                     \
+                    a0 += (int32_t)wp[0] * xv;                                                            \
+                    FN_DW_ACC(H, 1, a1 += (int32_t)wp[1] * xv)                                            \
+                    FN_DW_ACC(H, 2, a2 += (int32_t)wp[2] * xv)                                            \
+                    FN_DW_ACC(H, 3, a3 += (int32_t)wp[3] * xv)                                            \
+                    FN_DW_ACC(H, 4, a4 += (int32_t)wp[4] * xv)                                            \
                 }                                                                                         \
             }                                                                                             \
             int8_t best = FN_INT8_MIN;                                                                    \
-            for (int32_t m = 0; m < (H); ++m) {                                                           \
-                const int32_t oc = c * (H) + m;                                                           \
-                const int8_t v = fn_requant_s8(a[m], o->multiplier[oc], o->shift[oc], o->output_offset,   \
-                                               o->act_min, o->act_max);                                   \
-                if (maxout) {                                                                             \
-                    best = v > best ? v : best;                                                           \
-                } else {                                                                                  \
-                    *out++ = v;                                                                           \
-                }                                                                                         \
-            }                                                                                             \
-            if (maxout) {                                                                                 \
+            const int32_t oc = c * (H);                                                                   \
+            dw_emit(o, a0, oc, &best, &out);                                                              \
+            FN_DW_ACC(H, 1, dw_emit(o, a1, oc + 1, &best, &out))                                          \
+            FN_DW_ACC(H, 2, dw_emit(o, a2, oc + 2, &best, &out))                                          \
+            FN_DW_ACC(H, 3, dw_emit(o, a3, oc + 3, &best, &out))                                          \
+            FN_DW_ACC(H, 4, dw_emit(o, a4, oc + 4, &best, &out))                                          \
+            if (o->maxout) {                                                                              \
                 *out++ = best;                                                                            \
             }                                                                                             \
         }                                                                                                 \
