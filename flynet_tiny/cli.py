@@ -196,12 +196,15 @@ def train(model_name: str, data_path: str, epochs: int | None, batch_size: int, 
     """
     from .reporting import format_table, to_json
     from .train.command import command_line, run_train
+    from .train.distributed import is_main_process
 
     result = run_train(model_name, data_path, out_dir or f"runs/{model_name}", epochs=epochs, batch_size=batch_size,
                        lr=lr, input_size=input_size, in_channels=int(in_channels) if in_channels else None,
                        classes=classes, seed=seed, workers=workers, resume=resume, qat=qat,
                        from_checkpoint=from_checkpoint, calib_method=calib_method, command=command_line(),
                        progress=not as_json)
+    if not is_main_process():
+        return  # under torchrun only rank 0 reports
     if as_json:
         click.echo(to_json(result))
         return

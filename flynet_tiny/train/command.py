@@ -6,7 +6,6 @@ trained checkpoint (flynet_tiny.quant.prepare_qat) and also writes `quantized.pt
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import torch
 from ..errors import FlynetError
 from .checkpoint import load_checkpoint, load_state_into, model_from_checkpoint
 from .data import ImageDataset, load_dataset, normalize
+from .distributed import is_main_process
 from .trainer import CHECKPOINT_NAME, TrainConfig, count_parameters, default_quant_noise_levels, train
 
 FLOAT_DEFAULTS = {"epochs": 30, "lr": 0.05}
@@ -63,7 +63,7 @@ def run_train(model_name: str, data: str | Path, out: str | Path, *, epochs: int
     result = {**metrics, "out": str(out), "checkpoint": str(out / CHECKPOINT_NAME)}
     if qat:
         result["quantized"] = str(out / QUANTIZED_NAME)
-        if int(os.environ.get("RANK", "0")) == 0:
+        if is_main_process():
             _save_qat_result(model, out / QUANTIZED_NAME, train_set, from_checkpoint, calib_method)
     return result
 

@@ -24,6 +24,11 @@ class DistContext:
         return self.world_size > 1
 
 
+def is_main_process() -> bool:
+    """True outside torchrun and on rank 0: the one process that writes files and prints reports."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def setup_distributed() -> DistContext:
     """Join the process group when `torchrun` set WORLD_SIZE > 1 (gloo on CPU, nccl on GPU)."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
