@@ -99,8 +99,11 @@ class ModelMaker:
         self.b.add_operator("REDUCE_MAX", [split, axis], [y], {"keep_dims": False})
         return y
 
-    def mdw_slice_maxout(self, x, heads, k=3, stride=1):
-        d = self.depthwise(x, k=k, stride=stride, multiplier=heads)
+    def mdw_slice_maxout_valid(self, x, heads, k=3):
+        return self.mdw_slice_maxout(x, heads, k=k, padding="VALID")
+
+    def mdw_slice_maxout(self, x, heads, k=3, stride=1, padding="SAME"):
+        d = self.depthwise(x, k=k, stride=stride, multiplier=heads, padding=padding)
         n, h, w, ch = self.shape(d)
         c = ch // heads
         s, zp = self.meta[d][1], self.meta[d][2]
@@ -242,7 +245,19 @@ def mixed_ops_model(seed: int = 2) -> bytes:
     return m.build(x, m.fully_connected(flat, 6, act="RELU"))
 
 
+def padded_conv_model(seed: int = 3) -> bytes:
+    """Explicit PAD before VALID convs (PyTorch padding SAME cannot express): on the graph input, before a
+    strided conv, a depthwise and an MDW; the padded maps should never be planned whole."""
+    m = ModelMaker(seed, "padded convs")
+    x = m.input((1, 11, 10, 3))
+    a = m.conv(m.pad(x, [(0, 0), (1, 1), (1, 1), (0, 0)]), 8, k=3, stride=2, padding="VALID", act="RELU6")
+    b = m.depthwise(m.pad(a, [(0, 0), (2, 2), (2, 2), (0, 0)]), k=5, stride=2, padding="VALID")
+    c = m.mdw_slice_maxout_valid(m.pad(b, [(0, 0), (0, 2), (1, 0), (0, 0)]), 2)
+    return m.build(x, m.conv(c, 4, k=1))
+
+
 ALL_MODELS = {
+    "padded_convs": padded_conv_model,
     "conv_chain": conv_chain_model,
     "mdw_reshape": lambda: mdw_model(pattern="reshape"),
     "mdw_slices": lambda: mdw_model(pattern="slices", heads=2),

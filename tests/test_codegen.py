@@ -7,8 +7,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from codegen_models import ALL_MODELS, ModelMaker, conv_chain_model, mdw_model
-from flynet_tiny.codegen.generate import build_ir, generate_model_sources, layer_checksum
+from codegen_models import ALL_MODELS, ModelMaker, conv_chain_model, mdw_model, padded_conv_model
+from flynet_tiny.codegen.generate import build_ir, generate_model_sources, layer_checksum, tensor_symbol
 from flynet_tiny.codegen.host_kernels import kernel_include_dir
 from flynet_tiny.codegen.host_model import HostModel
 from flynet_tiny.codegen.planner import plan_conflicts, plan_memory
@@ -57,8 +57,7 @@ def test_mdw_maxout_is_fused_and_its_c_times_h_map_never_planned(pattern, heads,
     assert [l.kind for l in ir.layers] == ["CONV_2D", "MDW_MAXOUT", "CONV_2D"]
     generated = generate_model_sources(model, tmp_path)
     wide = ir.layers[1].op.outputs[0]  # the depthwise's C*h output
-    planned = {t.name for t in generated.plan.tensors}
-    assert not any(name.endswith(f"_{wide}") for name in planned)
+    assert tensor_symbol(ir, wide) not in {t.name for t in generated.plan.tensors}
     # Unfused, the depthwise alone would hold its input and the C*h map at once.
     unfused_floor = ir.tensor(ir.layers[1].inputs[0]).nbytes + ir.tensor(wide).nbytes
     assert generated.arena_bytes < unfused_floor
@@ -158,3 +157,17 @@ def test_max_out_after_other_layers_becomes_one_layer(tmp_path):
     inputs = random_inputs(generated.input_shape, 5, seed=6)
     expected = run_tflm_batch(model, [[x] for x in inputs])
     assert all(np.array_equal(host.invoke(x), want[0]) for x, want in zip(inputs, expected))
+
+
+def test_pad_fuses_into_the_following_valid_conv(tmp_path):
+    model = padded_conv_model()
+    ir = build_ir(model)
+    assert [l.kind for l in ir.layers] == ["PADDED_CONV_2D", "PADDED_DEPTHWISE_CONV_2D", "PADDED_MDW_MAXOUT", "CONV_2D"]
+    generated = generate_model_sources(model, tmp_path)
+    planned = {t.name for t in generated.plan.tensors}
+    for layer in ir.layers[:3]:
+        padded = layer.ops[0].outputs[0]
+        assert tensor_symbol(ir, padded) not in planned
+        # The work buffer holds one stripe of padded rows, less than the padded map.
+        stripe = next(t for t in generated.plan.tensors if t.name == f"scratch_{layer.index}")
+        assert stripe.size < ir.tensor(padded).nbytes

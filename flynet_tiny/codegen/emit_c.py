@@ -47,6 +47,7 @@ class LayerCode:
     arrays: list[ConstArray] = field(default_factory=list)
     scratch: ScratchQuery | None = None
     view: bool = False                             # no call: the output is the input's bytes (reshape)
+    work_bytes: int = 0                            # a generator-owned buffer beside the kernel scratch (@WORK@)
     inplace_input: int | None = None               # input position whose bytes the output may reuse
 
 
@@ -206,6 +207,56 @@ def _depthwise(ir, layer, prefix):
 @emitter("MDW_MAXOUT")
 def _mdw_maxout(ir, layer, prefix):
     return _conv_common(ir, layer, prefix, "mdw")
+
+
+@emitter("PADDED_CONV_2D", "PADDED_DEPTHWISE_CONV_2D", "PADDED_MDW_MAXOUT")
+def _padded_conv(ir, layer, prefix):
+    """PAD + VALID conv, a stripe of output rows at a time: pad just the input rows the stripe reads
+    into a work buffer, convolve it into those output rows. Same bytes as padding the whole map."""
+    pad_op, conv_ops = layer.ops[0], layer.ops[1:]
+    kind = {"PADDED_CONV_2D": "conv", "PADDED_DEPTHWISE_CONV_2D": "depthwise", "PADDED_MDW_MAXOUT": "mdw"}[layer.kind]
+    inner = Layer(layer.kind.removeprefix("PADDED_"), conv_ops, [pad_op.outputs[0]], list(layer.outputs))
+    code = _conv_common(ir, inner, prefix, kind)
+    x, padded, out = ir.tensor(layer.inputs[0]), ir.tensor(pad_op.outputs[0]), ir.tensor(layer.outputs[0])
+    (_, height, width, channels), (_, _, padded_w, _), (_, out_h, out_w, out_c) = x.shape, padded.shape, out.shape
+    pad_top, pad_left = (int(v) for v in ir.constant(layer, 1, pad_op).reshape(-1, 2)[1:3, 0])
+    stride = int(conv_ops[0].options.get("stride_h", 1))
+    kernel_h = int(ir.constant(layer, 1, conv_ops[0]).shape[1])
+    rows = -(-out_h // 8)  # at most 8 stripes
+    stripe_h = (rows - 1) * stride + kernel_h
+    static, call = code.statements[:2], code.statements[-1]
+    function = call.split("(", 1)[0].removeprefix("status = ")
+    bias_name = f"{prefix}_bias" if any(a.name == f"{prefix}_bias" for a in code.arrays) else "NULL"
+    filter_dims = code.scratch.dims[1]
+    stripe_max = (1, stripe_h, padded_w, channels)
+    statements = [
+        *static,
+        f"static const fn_dims in_dims = {c_dims(stripe_max)}, filter_dims = {c_dims(filter_dims)};",
+        "status = FN_OK;",
+        f"for (int32_t row = 0; row < {out_h} && status == FN_OK; row += {rows}) {{",
+        "    /* The padded rows this stripe of output rows reads, and the real input rows among them. */",
+        f"    const int32_t rows = {out_h} - row < {rows} ? {out_h} - row : {rows};",
+        f"    const int32_t first = row * {stride} - {pad_top};",
+        f"    const int32_t end = first + (rows - 1) * {stride} + {kernel_h};",
+        "    const int32_t in_first = first > 0 ? first : 0;",
+        f"    const int32_t in_end = end < {height} ? end : {height};",
+        f"    const fn_dims in_rows = {{1, in_end - in_first, {width}, {channels}}};",
+        f"    const fn_dims before = {{0, in_first - first, {pad_left}, 0}};",
+        f"    const fn_dims stripe_dims = {{1, end - first, {padded_w}, {channels}}};",
+        f"    const fn_dims out_rows = {{1, rows, {out_w}, {out_c}}};",
+        f"    status = fn_pad_s8(&in_rows, @IN0@ + in_first * {width * channels}, &before, "
+        f"{int(padded.zero_point[0])}, &stripe_dims, @WORK@);",
+        "    if (status == FN_OK) {",
+        f"        status = {function}(&params, &quant, &stripe_dims, @WORK@, &filter_dims, {prefix}_weights, "
+        f"{bias_name}, &out_rows, @OUT0@ + row * {out_w * out_c}, @SCRATCH@);",
+        "    }",
+        "}",
+    ]
+    pads = ir.constant(layer, 1, pad_op).reshape(-1, 2)
+    summary = (f"{code.summary}; PAD {pads[1].tolist()}x{pads[2].tolist()} fused: "
+               f"{-(-out_h // rows)} stripes of {rows} output rows")
+    return LayerCode(summary, statements, code.arrays, ScratchQuery(code.scratch.function, (stripe_max, filter_dims),
+                     "&in_dims, &filter_dims"), work_bytes=stripe_h * padded_w * channels)
 
 
 @emitter("FULLY_CONNECTED")

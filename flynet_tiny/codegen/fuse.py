@@ -11,6 +11,9 @@
   layer writes the C-channel result directly: the C*h map is never planned.
 - Max-out alone (after an ECA, say): the same two patterns on any tensor become
   one MAXOUT layer (a max over each channel's h adjacent heads).
+- PAD + VALID convolution (the converter's form of PyTorch padding that TFLite's
+  SAME cannot express): one PADDED_* layer that pads and convolves a stripe of
+  output rows at a time, so the padded map never exists whole.
 Max is exact in int8 only with one scale throughout, so every tensor of a
 Max-out pattern must share its input's quantization.
 
@@ -30,6 +33,7 @@ def fuse(ir: ModelIR) -> ModelIR:
     _repeat(ir, _try_eca)
     _repeat(ir, _try_mdw_maxout)
     _repeat(ir, _try_maxout)
+    _repeat(ir, _try_padded_conv)
     ir.renumber()
     return ir
 
@@ -253,3 +257,29 @@ def _try_eca(ir: ModelIR, consumers, mean_layer: Layer) -> Layer | None:
     layers = [mean_layer, sqdiff, var_layer, *mu_views, *var_views, concat, *cat_views, conv, *conv_views, gate,
               *gate_views, mul]
     return Layer("ECA", _ordered(layers), [x], list(mul.outputs))
+
+
+# -- PAD + convolution -------------------------------------------------------------------------
+
+PADDED_KINDS = {"CONV_2D": "PADDED_CONV_2D", "DEPTHWISE_CONV_2D": "PADDED_DEPTHWISE_CONV_2D",
+                "MDW_MAXOUT": "PADDED_MDW_MAXOUT"}
+
+
+def _try_padded_conv(ir: ModelIR, consumers, pad: Layer) -> Layer | None:
+    if pad.kind != "PAD" or len(pad.inputs) != 1:
+        return None
+    x, padded = ir.tensor(pad.inputs[0]), ir.tensor(pad.outputs[0])
+    paddings = ir.constant(pad, 1)
+    if len(x.shape) != 4 or x.shape[0] != 1 or paddings is None or not same_quantization(x, padded):
+        return None
+    paddings = paddings.reshape(-1, 2)
+    conv = _only_consumer(ir, consumers, pad.outputs[0])
+    if conv is None or conv.kind not in PADDED_KINDS or conv.inputs[0] != pad.outputs[0] \
+            or conv.options.get("padding") != "VALID":
+        return None
+    kernel_h = int(ir.constant(conv, 1).shape[1])
+    # Only the spatial axes may be padded, and every stripe of output rows must read at least one
+    # real input row (a padding deeper than the kernel would leave a stripe of pure padding).
+    if paddings[0].any() or paddings[3].any() or not (paddings[1] < kernel_h).all():
+        return None
+    return Layer(PADDED_KINDS[conv.kind], _ordered([pad, conv]), [pad.inputs[0]], list(conv.outputs))

@@ -129,13 +129,14 @@ def _place(ir: ModelIR, codes: list[LayerCode], scratch: list[int]) -> _Placemen
 def _guard_scratch(text: str, query, planned: int) -> str:
     """Ask the target's kernel for its scratch size before the call: a kernel build that wants more
     than was planned fails with FN_ERR_ARGUMENT, naming the layer, instead of overrunning the arena."""
-    *head, call = text.split("\n")
+    lines = text.split("\n")
+    split = next(i for i, line in enumerate(lines) if not line.startswith("static "))
     return "\n".join([
-        *head,
+        *lines[:split],
         f"if ({query.function}({query.c_args}) > {planned}) {{",
         "    status = FN_ERR_ARGUMENT;",
         "} else {",
-        f"    {call}",
+        *("    " + line for line in lines[split:]),
         "}",
     ])
 
@@ -160,7 +161,10 @@ def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str =
     out_dir = Path(out_dir)
     ir = build_ir(tflite_bytes)
     codes = [emit_layer(ir, layer, f"l{layer.index}") for layer in ir.layers]
-    scratch = [scratch_bytes(code.scratch) if code.scratch else 0 for code in codes]
+    kernel_scratch = [scratch_bytes(code.scratch) if code.scratch else 0 for code in codes]
+    # A layer's scratch block: the generator's work buffer (16-byte aligned), then the kernel's scratch.
+    work = [-(-code.work_bytes // alignment) * alignment for code in codes]
+    scratch = [w + k for w, k in zip(work, kernel_scratch)]
     placement = _place(ir, codes, scratch)
     plan = plan_memory(placement.plan_tensors, alignment=alignment)
 
@@ -177,9 +181,11 @@ def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str =
             text = text.replace(f"@IN{position}@", pointer(t))
         for position, t in enumerate(layer.outputs):
             text = text.replace(f"@OUT{position}@", pointer(t))
-        text = text.replace("@SCRATCH@", f"(arena + {plan.offsets[f'scratch_{layer.index}']})" if size else "NULL")
+        base = plan.offsets.get(f"scratch_{layer.index}")
+        text = text.replace("@WORK@", f"(arena + {base})")
+        text = text.replace("@SCRATCH@", f"(arena + {base + work[layer.index]})" if kernel_scratch[layer.index] else "NULL")
         if code.scratch is not None:
-            text = _guard_scratch(text, code.scratch, size)
+            text = _guard_scratch(text, code.scratch, kernel_scratch[layer.index])
         bodies.append(text)
 
     graph_in, graph_out = ir.tensor(ir.inputs[0]), ir.tensor(ir.outputs[0])
