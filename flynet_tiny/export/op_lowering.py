@@ -93,19 +93,25 @@ def _weights(cv: Converter, node: Node, value: str) -> tuple[np.ndarray, QParams
     return data, params
 
 
-def _bias(cv: Converter, node: Node, index: int, in_params: QParams, w_params: QParams, channels: int) -> int:
-    scales = (in_params.scale.astype(np.float64) * w_params.scale.astype(np.float64))
-    scales = np.broadcast_to(scales, (channels,)).astype(np.float32)
+def _bias(cv: Converter, node: Node, index: int, in_params: QParams, w_params: QParams, channels: int,
+          with_params: bool) -> int:
+    """int32 bias on the s_in * s_w grid. Per-channel conv biases carry no quantization arrays: TFLM and
+    LiteRT derive their scale from input and filter (the arrays would cost 12 bytes per channel)."""
+    scales = (in_params.scale.astype(np.float64) * w_params.scale.astype(np.float64)).astype(np.float32)
     value = node.inputs[index] if len(node.inputs) > index else ""
     if not value:
         data = np.zeros(channels, dtype=np.int64)
     elif value in cv.graph.weights:
         data = cv.graph.weights[value][0].astype(np.int64).ravel()
     else:
-        data = np.rint(cv.graph.consts[value].astype(np.float64) / scales).astype(np.int64)
+        per_channel = np.broadcast_to(scales, (channels,)).astype(np.float64)
+        data = np.rint(cv.graph.consts[value].astype(np.float64) / per_channel).astype(np.int64)
     data = np.clip(data, -INT32_MAX - 1, INT32_MAX)
-    return cv.builder.add_tensor(cv.unique_name(f"{value or node.name}_bias"), [channels], "int32", data=data,
-                                 scale=scales, zero_point=np.zeros(channels, dtype=np.int64))
+    name = cv.unique_name(f"{value or node.name}_bias")
+    if not with_params:
+        return cv.builder.add_tensor(name, [channels], "int32", data=data)
+    return cv.builder.add_tensor(name, [channels], "int32", data=data, scale=scales,
+                                 zero_point=np.zeros(scales.size, dtype=np.int64))
 
 
 def _padding(node: Node, in_hw: list[int], kernel: list[int], strides: list[int], dilations: list[int]):
@@ -174,7 +180,7 @@ def lower_conv(cv: Converter, node: Node, _i: int) -> None:
         source, in_shape = _emit_pad(cv, source, in_params, in_shape, explicit, node.name)
     act, y_final = fused_activation(cv, y)
     out_params = cv.qparams(y_final, node.name)
-    bias = _bias(cv, node, 2, in_params, w_params, c_out)
+    bias = _bias(cv, node, 2, in_params, w_params, c_out, with_params=False)
     options = {"padding": padding, "stride_h": strides[0], "stride_w": strides[1],
                "dilation_h_factor": dilations[0], "dilation_w_factor": dilations[1],
                "fused_activation_function": act}
@@ -225,7 +231,7 @@ def lower_gemm(cv: Converter, node: Node, _i: int) -> None:
     out_params = cv.qparams(y_final, node.name)
     weights = cv.builder.add_tensor(cv.unique_name(w_value), list(w.shape), "int8", data=w,
                                     scale=w_params.scale, zero_point=w_params.zero_point)
-    bias = _bias(cv, node, 2, in_params, w_params, w.shape[0])
+    bias = _bias(cv, node, 2, in_params, w_params, w.shape[0], with_params=True)
     out = cv.define(y_final, (0, 1), node.name, out_params)
     cv.builder.add_operator("FULLY_CONNECTED", [cv.tensor(x), weights, bias], [out],
                             {"fused_activation_function": act, "keep_num_dims": False})

@@ -283,8 +283,10 @@ def _base_report(name: str, tflite_bytes: bytes, metadata: dict) -> dict:
 
     graph = read_tflite(tflite_bytes)
     weight_bytes = sum(t.nbytes for t in graph.tensors if t.is_constant and t.dtype == "int8")
-    bias_bytes = sum(t.nbytes for t in graph.tensors if t.is_constant and t.dtype == "int32"
-                     and t.scale is not None)
+    biases = {op.inputs[2] for op in graph.operators
+              if op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED") and len(op.inputs) > 2
+              and op.inputs[2] >= 0}
+    bias_bytes = sum(graph.tensors[i].nbytes for i in biases)
     return {"model": name, "metadata": metadata, "tflite_bytes": len(tflite_bytes),
             "int8_weight_bytes": weight_bytes, "int32_bias_bytes": bias_bytes, "ops": graph.op_counts()}
 
