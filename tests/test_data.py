@@ -187,6 +187,11 @@ def test_truncated_idx_and_count_mismatch(tmp_path):
     assert "do not belong together" in _error(tmp_path)
 
 
+def test_missing_test_split_is_named(tmp_path):
+    _idx_dir(tmp_path)
+    assert "no t10k-images-idx3-ubyte[.gz]; add the test split" in _error(tmp_path, split="test")
+
+
 def test_corrupt_gzip(tmp_path):
     _idx_dir(tmp_path)
     (tmp_path / "train-images-idx3-ubyte").unlink()

@@ -27,8 +27,13 @@ def save_checkpoint(path: str | Path, checkpoint: dict[str, Any]) -> None:
     """Write `checkpoint` to `path` via temp file + fsync + rename; never leaves a truncated file."""
     buffer = io.BytesIO()
     torch.save({"format": CHECKPOINT_FORMAT, **checkpoint}, buffer)
+    write_output(path, buffer.getvalue())
+
+
+def write_output(path: str | Path, data: bytes) -> None:
+    """atomic_write_bytes with the one-line errors every training output shares (disk full, no access)."""
     try:
-        atomic_write_bytes(path, buffer.getvalue())
+        atomic_write_bytes(path, data)
     except OSError as exc:
         if exc.errno in _NO_SPACE:
             raise FlynetError(f"disk full while saving {path} ({exc.strerror}); free space or pass another --out") from None

@@ -110,6 +110,9 @@ def load_dataset(path: str | Path, split: str = "train", input_size: int = 32,
         raise FlynetError(f"data path {root} is not a directory; pass the folder that holds the IDX files or class folders")
     if _idx_file(root, split, "images") is not None:
         dataset = _load_idx(root, split, input_size, in_channels)
+    elif any(_idx_file(root, other, "images") for other in IDX_PREFIXES):
+        raise FlynetError(f"{root} has IDX files but no {IDX_PREFIXES[split]}-images-idx3-ubyte[.gz]; "
+                          f"add the {split} split")
     else:
         dataset = _load_class_folders(root, split, input_size, in_channels)
     if num_classes is not None:

@@ -22,8 +22,8 @@ import torch.nn as nn
 from torch.utils.data.distributed import DistributedSampler
 
 from ..errors import FlynetError
-from ..reporting import atomic_write_bytes, atomic_write_text, to_json
-from .checkpoint import load_checkpoint, load_state_into, save_checkpoint
+from ..reporting import to_json
+from .checkpoint import load_checkpoint, load_state_into, save_checkpoint, write_output
 from .data import ImageDataset, iterate_batches
 from .distributed import DistContext, setup_distributed, shard_indices, sum_across_ranks, sync_buffers
 
@@ -244,8 +244,8 @@ def _train(model, train_set, test_set, config, out, ctx, model_config, resume, c
             save_checkpoint(out / CHECKPOINT_NAME, state)
             if improved:
                 save_checkpoint(out / BEST_NAME, state)
-            atomic_write_text(out / METRICS_NAME, to_json(metrics) + "\n")
-            atomic_write_bytes(out / CURVES_NAME, plot_curves(history))
+            write_output(out / METRICS_NAME, (to_json(metrics) + "\n").encode())
+            write_output(out / CURVES_NAME, plot_curves(history))
     return _metrics(history, best_top1, config, run_info)
 
 
