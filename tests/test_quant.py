@@ -11,7 +11,7 @@ from flynet_tiny.errors import FlynetError
 from flynet_tiny.quant import METHODS, load_quantized, quantize_model, save_quantized
 from flynet_tiny.quant.modules import QuantWeighted
 from flynet_tiny.quant.qparams import activation_qparams
-from quant_models import TinyFlyNet, fashion_images, randomize_batchnorm
+from quant_models import TinyFlyNet, fashion_images, fashion_mnist, randomize_batchnorm
 
 INT32_MIN, INT32_MAX = -(2 ** 31), 2 ** 31 - 1
 
@@ -67,6 +67,10 @@ def int8_conv_reference(x_q, w_q, b_q, in_scale, in_zp, w_scales, out_scale, out
 
 
 # --------------------------------------------------------------------- tests
+
+def fashion_mnist_labels(count: int) -> torch.Tensor:
+    return fashion_mnist("train", 28).labels[:count]
+
 
 def quantized_single_conv(seed: int = 0):
     torch.manual_seed(seed)
@@ -236,3 +240,34 @@ def test_saved_quantized_model_reloads_identically(tiny_quantized, tmp_path):
     (tmp_path / "broken.pt").write_bytes(b"not a model")
     with pytest.raises(FlynetError, match="corrupt or not a quantized model"):
         load_quantized(tmp_path / "broken.pt")
+
+
+def test_qat_trains_through_the_fake_quantizers_and_converts():
+    from flynet_tiny.quant import convert_qat, prepare_qat, qat_parameters
+
+    torch.manual_seed(7)
+    model = randomize_batchnorm(TinyFlyNet(), seed=7)
+    images = fashion_images(32, "train", 28)
+    labels = fashion_mnist_labels(32)
+    qat_model = prepare_qat(model, images[:1], [images], num_samples=32, progress=False)
+    frozen = [(float(m.scale), int(m.zero_point)) for _, m in qat_model.activation_quantizers()]
+    optimizer = torch.optim.SGD(qat_parameters(qat_model), lr=0.05, momentum=0.9)
+    losses = []
+    for _ in range(8):
+        loss = nn.functional.cross_entropy(qat_model(images), labels)
+        optimizer.zero_grad()
+        loss.backward()
+        assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in qat_parameters(qat_model))
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
+    assert [(float(m.scale), int(m.zero_point)) for _, m in qat_model.activation_quantizers()] == frozen
+    converted = convert_qat(qat_model)
+    assert not converted.training and not any(p.requires_grad for p in converted.parameters())
+    with torch.no_grad():
+        assert torch.equal(converted(images), qat_model.eval()(images))
+    for _, layer in converted.weighted_layers():
+        scale = layer.weight_qparams()[0]
+        shape = (-1,) + (1,) * (layer.layer.weight.ndim - 1) if layer.per_channel else ()
+        on_grid = layer.int8_weight().float() * scale.reshape(shape)
+        assert torch.equal(layer.quantized_weight(), on_grid)
