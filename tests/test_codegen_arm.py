@@ -13,10 +13,11 @@ from flynet_tiny.tflite.interpreters import run_tflm_batch
 
 
 def conv_mdw_model() -> bytes:
-    """3x3 and 1x1 convs (the DSP im2col path, which needs planned scratch), MDW + Max-out, residual add."""
+    """3x3 and 1x1 convs (the DSP im2col path, which needs planned scratch), a PAD fused into its conv,
+    MDW + Max-out, residual add."""
     m = ModelMaker(11, "arm check")
     x = m.input((1, 8, 8, 3))
-    a = m.conv(x, 8, k=3, stride=2, act="RELU6")
+    a = m.conv(m.pad(x, [(0, 0), (1, 1), (1, 1), (0, 0)]), 8, k=3, stride=2, padding="VALID", act="RELU6")
     b = m.mdw_slice_maxout(a, 3)
     c = m.conv(b, 8, k=1)
     return m.build(x, m.unary("HARD_SWISH", m.add(c, a)))
