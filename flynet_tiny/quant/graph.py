@@ -355,6 +355,9 @@ def _wrap_weighted(graph_module: fx.GraphModule, node: fx.Node, modules: dict[st
     input_quant = graph_module.get_submodule(source.target) if source.op == "call_module" else None
     if not isinstance(input_quant, ActFakeQuant):
         raise FlynetError(f"layer {node.target} reads a tensor with no int8 qparams; this graph shape is not supported")
+    if isinstance(graph_module.get_submodule(node.target), QuantWeighted):
+        raise FlynetError(f"layer {node.target} is called more than once; its int32 bias needs one input scale, "
+                          "so give each call its own layer")
     parent_name, _, leaf = node.target.rpartition(".")
     parent = graph_module.get_submodule(parent_name) if parent_name else graph_module
     setattr(parent, leaf, QuantWeighted(modules[node.target], input_quant))
