@@ -7,10 +7,11 @@ dataset, our converter), then `generate_model_sources`; the generated C is compi
 host and run on `--samples` real test images next to TFLM's interpreter (mismatching bytes
 must be 0), and compiled for the F446RE (Cortex-M4, -Os) for its flash size.
 
-Columns: our arena (activations + kernel scratch, the only RAM the model needs besides the
-caller's input / output buffers), the same plan without scratch, TFLM's measured arena
-(head = activations and scratch, tail = its persistent runtime data, total = what a TFLM
-firmware must allocate), and flash: our weights + code (model.c and every kernel) against
+Columns: our arena (activations, kernel scratch and the stripe buffers of fused PAD + conv
+layers: the only RAM the model needs besides the caller's input / output buffers), TFLM's
+measured arena (head = activations and scratch, the like-for-like number; total = head plus
+its persistent runtime data, what a TFLM firmware must allocate), the bytes of all scratch
+and stripe buffers summed over layers (they share the arena with activations), and flash: our weights + code (model.c and every kernel) against
 the .tflite flatbuffer (TFLM's interpreter code comes on top of it and is not measured here).
 """
 
@@ -28,7 +29,6 @@ from flynet_tiny.codegen.build import build_library
 from flynet_tiny.codegen.generate import generate_model_sources
 from flynet_tiny.codegen.host_kernels import kernel_include_dir, kernel_sources
 from flynet_tiny.codegen.host_model import HostModel
-from flynet_tiny.codegen.planner import plan_memory
 from flynet_tiny.errors import CheckFailed
 from flynet_tiny.export.pipeline import ExportRequest, export
 from flynet_tiny.reporting import format_table
@@ -72,7 +72,7 @@ def measure(label: str, model_bytes: bytes, inputs: list[np.ndarray], work: Path
     except CheckFailed as exc:  # a kernel refused a layer's parameters: say which, keep measuring memory
         print(f"[{label}] {exc}", file=sys.stderr)
         mismatching = "kernel error"
-    activations = plan_memory([t for t in generated.plan.tensors if t.kind == "activation"]).arena_bytes
+    scratch = sum(t.size for t in generated.plan.tensors if t.kind == "scratch")
     tflm = tflm_arena_bytes(model_bytes)
     library = build_library(work / label / "lib", load_target("f446re"), [*generated.sources, *kernel_sources()],
                             [generated.out_dir, kernel_include_dir()], opt="size")
@@ -81,8 +81,8 @@ def measure(label: str, model_bytes: bytes, inputs: list[np.ndarray], work: Path
     flash = library.text_bytes + library.data_bytes - generated.arena_bytes
     return [
         label, len(generated.layers), len(inputs), mismatching,
-        generated.arena_bytes, activations, tflm["head"], tflm["total"],
-        f"{generated.arena_bytes / tflm['total']:.3f}", f"{activations / tflm['head']:.3f}",
+        generated.arena_bytes, tflm["head"], f"{generated.arena_bytes / tflm['head']:.3f}",
+        tflm["total"], f"{generated.arena_bytes / tflm['total']:.3f}", scratch,
         generated.weight_bytes, flash - generated.weight_bytes, flash, len(model_bytes),
         f"{generate_s:.1f}",
     ]
@@ -105,8 +105,8 @@ def main() -> int:
             model_bytes = exported_tflite(name, size, args.data, args.cache)
             rows.append(measure(label.replace(" @", "-"), model_bytes, real_inputs(model_bytes, args.data, args.samples),
                                 work))
-    headers = ["model", "layers", "inputs", "mismatch B", "arena", "arena -scratch", "TFLM head", "TFLM total",
-               "arena/TFLM total", "act/TFLM head", "weights", "code", "flash", ".tflite", "gen s"]
+    headers = ["model", "layers", "inputs", "mismatch B", "arena", "TFLM head", "ours/head", "TFLM total",
+               "ours/total", "scratch+stripes", "weights", "code", "flash", ".tflite", "gen s"]
     print(format_table(headers, rows, "lrrrrrrrrrrrrrr"))
     return 1 if any(row[3] != 0 for row in rows) else 0
 
