@@ -174,6 +174,8 @@ def emulate(elf: str, target_name: str, timeout_s: float, no_count: bool, board_
 @click.option("--input-size", default=32, show_default=True, help="Square model input; images are padded or resized to it.")
 @click.option("--in-channels", type=click.Choice(["1", "3"]), default=None, help="Model input channels [default: the data's].")
 @click.option("--classes", type=int, default=None, help="Output classes [default: from the data].")
+@click.option("--stem-stride", type=click.Choice(["1", "2"]), default="2", show_default=True,
+              help="Stem stride: 1 keeps more resolution for small (32x32) inputs.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--workers", type=int, default=None, help="CPU threads per process [default: 1; for both cores run under torchrun].")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Output folder [default: runs/MODEL].")
@@ -185,8 +187,8 @@ def emulate(elf: str, target_name: str, timeout_s: float, no_count: bool, board_
               help="Activation-range calibration before QAT.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def train(model_name: str, data_path: str, epochs: int | None, batch_size: int, lr: float | None, input_size: int,
-          in_channels: str | None, classes: int | None, seed: int, workers: int | None, out_dir: str | None,
-          resume: bool, qat: bool, from_checkpoint: str | None, calib_method: str, as_json: bool) -> None:
+          in_channels: str | None, classes: int | None, stem_stride: str, seed: int, workers: int | None,
+          out_dir: str | None, resume: bool, qat: bool, from_checkpoint: str | None, calib_method: str, as_json: bool) -> None:
     """Train MODEL (see `flynet-tiny profile`) with momentum SGD and a cosine schedule.
 
     Writes checkpoint.pt, best.pt, metrics.json and curves.png into --out. Runs data-parallel
@@ -201,7 +203,8 @@ def train(model_name: str, data_path: str, epochs: int | None, batch_size: int, 
     result = run_train(model_name, data_path, out_dir or f"runs/{model_name}", epochs=epochs, batch_size=batch_size,
                        lr=lr, input_size=input_size, in_channels=int(in_channels) if in_channels else None,
                        classes=classes, seed=seed, workers=workers, resume=resume, qat=qat,
-                       from_checkpoint=from_checkpoint, calib_method=calib_method, command=command_line(),
+                       from_checkpoint=from_checkpoint, calib_method=calib_method, stem_stride=int(stem_stride),
+                       command=command_line(),
                        progress=not as_json)
     if not is_main_process():
         return  # under torchrun only rank 0 reports

@@ -28,7 +28,8 @@ def run_train(model_name: str, data: str | Path, out: str | Path, *, epochs: int
               batch_size: int = 64, lr: float | None = None, input_size: int = 32, in_channels: int | None = None,
               classes: int | None = None, seed: int = 0, workers: int | None = None, resume: bool = False,
               qat: bool = False, from_checkpoint: str | Path | None = None, calib_method: str = "minmax",
-              calib_samples: int = 512, command: str = "", progress: bool = True) -> dict[str, Any]:
+              calib_samples: int = 512, stem_stride: int = 2, command: str = "",
+              progress: bool = True) -> dict[str, Any]:
     """Train `model_name` on `data` into `out`; returns the metrics (as in metrics.json) plus output paths."""
     out = Path(out)
     _check_out_dir(out, resume)
@@ -49,7 +50,8 @@ def run_train(model_name: str, data: str | Path, out: str | Path, *, epochs: int
     if qat:
         model, model_config, extra = _qat_model(from_checkpoint, train_set, calib_method, calib_samples, progress)
     else:
-        model = _float_model(model_name, classes or train_set.info.num_classes, input_size, train_set.info.in_channels)
+        model = _float_model(model_name, classes or train_set.info.num_classes, input_size, train_set.info.in_channels,
+                             stem_stride)
         model_config, extra = model.config.to_dict(), {"stage": "float"}
         if from_checkpoint is not None:
             source = load_checkpoint(from_checkpoint, expect_config=model_config)
@@ -84,15 +86,16 @@ def _default_threads() -> int:
     return 1
 
 
-def _float_model(name: str, num_classes: int, input_size: int, in_channels: int) -> torch.nn.Module:
+def _float_model(name: str, num_classes: int, input_size: int, in_channels: int,
+                 stem_stride: int = 2) -> torch.nn.Module:
     """The registry model; above the paper's size threshold its Dropout becomes quantization noise."""
     from ..models import build_model
 
-    model = build_model(name, num_classes=num_classes, input_size=input_size, in_channels=in_channels)
+    shape = dict(num_classes=num_classes, input_size=input_size, in_channels=in_channels, stem_stride=stem_stride)
+    model = build_model(name, **shape)
     levels = default_quant_noise_levels(count_parameters(model))
     if levels and model.config.quant_noise_levels == 0:
-        model = build_model(name, num_classes=num_classes, input_size=input_size, in_channels=in_channels,
-                            quant_noise_levels=levels)
+        model = build_model(name, **shape, quant_noise_levels=levels)
     return model
 
 
