@@ -296,3 +296,16 @@ def exported_model(name: str, data_path, input_size: int = 32, calib_samples: in
     nhwc = images.permute(0, 2, 3, 1).numpy()
     int8_images = np.clip(np.round(nhwc / scale) + zero_point, -128, 127).astype(np.int8)
     return model_bytes, [img[None] for img in int8_images]
+
+
+def assert_plan_sound_and_within_tflm(generated, model_bytes: bytes) -> None:
+    """No two live tensors share bytes; the arena fits in TFLM's; activations alone fit in TFLM's head."""
+    from flynet_tiny.codegen.planner import plan_conflicts, plan_memory
+    from flynet_tiny.tflite.interpreters import tflm_arena_bytes
+
+    assert plan_conflicts(generated.plan) == []
+    tflm = tflm_arena_bytes(model_bytes)
+    assert generated.arena_bytes <= tflm["total"]
+    # Like for like: TFLM's reference kernels take no scratch, so compare the activations alone.
+    activations = plan_memory([t for t in generated.plan.tensors if t.kind == "activation"])
+    assert activations.arena_bytes <= tflm["head"]

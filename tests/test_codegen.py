@@ -7,13 +7,13 @@ import subprocess
 import numpy as np
 import pytest
 
-from codegen_models import ALL_MODELS, ModelMaker, conv_chain_model, mdw_model, padded_conv_model
+from codegen_models import (ALL_MODELS, ModelMaker, assert_plan_sound_and_within_tflm, conv_chain_model, mdw_model,
+                            padded_conv_model)
 from flynet_tiny.codegen.generate import build_ir, generate_model_sources, layer_checksum, tensor_symbol
 from flynet_tiny.codegen.host_kernels import kernel_include_dir
 from flynet_tiny.codegen.host_model import HostModel
-from flynet_tiny.codegen.planner import plan_conflicts, plan_memory
 from flynet_tiny.errors import FlynetError
-from flynet_tiny.tflite.interpreters import run_tflm_batch, tflm_arena_bytes
+from flynet_tiny.tflite.interpreters import run_tflm_batch
 
 SAMPLES = 25
 
@@ -38,12 +38,7 @@ def test_generated_c_is_bit_exact_with_tflm(name, tmp_path):
 def test_plan_never_overlaps_live_tensors_and_beats_tflm(name, tmp_path):
     model = ALL_MODELS[name]()
     generated = generate_model_sources(model, tmp_path)
-    assert plan_conflicts(generated.plan) == []
-    tflm = tflm_arena_bytes(model)
-    assert generated.arena_bytes <= tflm["total"]
-    # Like for like: TFLM's reference kernels take no scratch, so compare the activations alone.
-    activations = plan_memory([t for t in generated.plan.tensors if t.kind == "activation"])
-    assert activations.arena_bytes <= tflm["head"]
+    assert_plan_sound_and_within_tflm(generated, model)
     plan = json.loads((tmp_path / "memory_plan.json").read_text())
     assert plan["arena_bytes"] == generated.arena_bytes
     for t in plan["tensors"]:

@@ -1,24 +1,9 @@
 """`flynet-tiny generate`: files, table, JSON, and one-line errors with nothing written."""
 
 import json
-import sys
 
+from cli_helpers import run_cli
 from codegen_models import conv_chain_model
-from flynet_tiny.cli import main
-
-
-def run_cli(args, capsys) -> tuple[int, str, str]:
-    old_argv = sys.argv
-    sys.argv = ["flynet-tiny", *map(str, args)]
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    finally:
-        sys.argv = old_argv
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_generate_writes_sources_and_reports_layers(tmp_path, capsys):

@@ -479,17 +479,24 @@ def _concat(ir, layer, prefix):
     return LayerCode(f"{shapes} -> {shape_text(out.shape)}, axis {axis}", statements, arrays)
 
 
-def _slice_code(ir: ModelIR, layer: Layer, begin: list[int]) -> LayerCode:
+def _copy_layer(ir: ModelIR, layer: Layer, offset_name: str, offset: tuple[int, ...], call: str,
+                detail: str = "") -> LayerCode:
+    """A data-movement kernel whose output is its input placed at (pad) or taken from (slice) an offset."""
     x, out = ir.tensor(layer.inputs[0]), ir.tensor(layer.outputs[0])
-    if len(x.shape) > 4:
+    statements = [
+        f"static const fn_dims in_dims = {c_dims(dims4(x.shape))}, {offset_name} = {c_dims(offset)}, "
+        f"out_dims = {c_dims(dims4(out.shape))};",
+        *_status_call(call),
+    ]
+    return LayerCode(f"{shape_text(x.shape)} -> {shape_text(out.shape)}{detail}", statements)
+
+
+def _slice_code(ir: ModelIR, layer: Layer, begin: list[int]) -> LayerCode:
+    if len(ir.tensor(layer.inputs[0]).shape) > 4:
         raise unsupported(ir, layer, "a slice of more than 4 dimensions")
     begin4 = tuple([0] * (4 - len(begin)) + begin)
-    statements = [
-        f"static const fn_dims in_dims = {c_dims(dims4(x.shape))}, begin = {c_dims(begin4)}, "
-        f"out_dims = {c_dims(dims4(out.shape))};",
-        *_status_call("fn_slice_s8(&in_dims, @IN0@, &begin, &out_dims, @OUT0@)"),
-    ]
-    return LayerCode(f"{shape_text(x.shape)} -> {shape_text(out.shape)}, from {shape_text(tuple(begin))}", statements)
+    return _copy_layer(ir, layer, "begin", begin4, "fn_slice_s8(&in_dims, @IN0@, &begin, &out_dims, @OUT0@)",
+                       f", from {shape_text(tuple(begin))}")
 
 
 @emitter("SLICE")
@@ -520,12 +527,8 @@ def _pad(ir, layer, prefix):
         raise unsupported(ir, layer, "PAD that changes the quantization")
     paddings = ir.constant(layer, 1).reshape(-1, 2)
     before = tuple([0] * (4 - len(x.shape)) + [int(p) for p in paddings[:, 0]])
-    statements = [
-        f"static const fn_dims in_dims = {c_dims(dims4(x.shape))}, before = {c_dims(before)}, "
-        f"out_dims = {c_dims(dims4(out.shape))};",
-        *_status_call(f"fn_pad_s8(&in_dims, @IN0@, &before, {int(out.zero_point[0])}, &out_dims, @OUT0@)"),
-    ]
-    return LayerCode(f"{shape_text(x.shape)} -> {shape_text(out.shape)}", statements)
+    return _copy_layer(ir, layer, "before", before,
+                       f"fn_pad_s8(&in_dims, @IN0@, &before, {int(out.zero_point[0])}, &out_dims, @OUT0@)")
 
 
 # -- fused patterns ---------------------------------------------------------------------------
