@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import FlynetError
 from .onnx_graph import QParams, Node, QuantizedGraph
-from .tflite import Converter, Layout, canonical_perm, reshape_layout, same_element_order
+from .tflite import Converter, Layout, canonical_perm, reshape_layout, same_element_order, usable_activation_params
 
 FIXED_SIGMOID_SOFTMAX = QParams(np.array([1.0 / 256.0], dtype=np.float32), np.array([-128]))
 INT32_MAX = 2**31 - 1
@@ -77,6 +77,7 @@ def fused_activation(cv: Converter, value: str) -> tuple[str, str]:
     act = _activation_name(cv, users[0])
     after = users[0].outputs[0]
     own = cv.graph.quant.get(value)
+    own = usable_activation_params(own) if own is not None else None
     if act is None or (own is not None and not own.same_as(cv.qparams(after, users[0].name))):
         return "NONE", value
     cv.skip.add(cv.graph.nodes.index(users[0]))

@@ -40,6 +40,18 @@ class Layout:
     feature_order: np.ndarray | None = None  # flattened 2-D values: ONNX feature index at each TFLite column
 
 
+# A calibration that saw a constant-zero tensor (the variance of a 1x1 map) leaves a scale near 0;
+# kernels' requantization multipliers then overflow (LiteRT aborts). Zero is exact at any scale, so
+# such tensors get this floor instead.
+MIN_ACTIVATION_SCALE = 1e-6
+
+
+def usable_activation_params(params: QParams) -> QParams:
+    if params.per_channel or params.scale[0] >= MIN_ACTIVATION_SCALE:
+        return params
+    return QParams(np.array([MIN_ACTIVATION_SCALE], dtype=np.float32), params.zero_point, params.axis)
+
+
 def canonical_perm(rank: int) -> tuple[int, ...]:
     """Channels last: [N, C, d1, d2, ...] -> [N, d1, d2, ..., C]."""
     return (0, *range(2, rank), 1) if rank >= 3 else tuple(range(rank))
@@ -76,7 +88,7 @@ class Converter:
         if params is None:
             raise FlynetError(f"value {value!r} (from {node_name}) has no int8 quantization parameters: "
                               "quantize every op output (QuantizeLinear/DequantizeLinear) before converting")
-        return params
+        return usable_activation_params(params)
 
     def unique_name(self, name: str) -> str:
         candidate, n = name, 1

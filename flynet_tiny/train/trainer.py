@@ -7,7 +7,6 @@ that step and is the momentum the paper itself uses for fine-tuning.
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import sys
@@ -25,7 +24,8 @@ from ..errors import FlynetError
 from ..reporting import to_json
 from .checkpoint import load_checkpoint, load_state_into, save_checkpoint, write_output
 from .data import ImageDataset, iterate_batches
-from .distributed import DistContext, setup_distributed, shard_indices, sum_across_ranks, sync_buffers
+from .distributed import (DistContext, setup_distributed, shard_indices, sum_across_ranks, sync_buffers,
+                          teardown_distributed)
 
 # The paper's size threshold: weight decay 1e-5 and no quantization noise below it, 4e-5 and noise above.
 LARGE_MODEL_PARAMS = 1_600_000
@@ -149,7 +149,6 @@ def train(model: nn.Module, train_set: ImageDataset, test_set: ImageDataset, con
         return _train(model, train_set, test_set, config, out, ctx, model_config, resume, command,
                       stop_after_epoch, progress, extra or {})
     finally:
-        from .distributed import teardown_distributed
         teardown_distributed(ctx)
 
 
@@ -160,6 +159,9 @@ def _train(model, train_set, test_set, config, out, ctx, model_config, resume, c
         checkpoint = load_checkpoint(out / CHECKPOINT_NAME, expect_config=model_config)
         config = TrainConfig.from_dict({**checkpoint["train_config"], "threads": config.threads})
     config.check()
+    for dataset in (train_set, test_set):
+        if len(dataset) == 0:
+            raise FlynetError(f"the {dataset.info.split} split of {dataset.info.source} has no images; add images")
     torch.set_num_threads(config.threads)
     if ctx.device.type == "cpu":
         torch.use_deterministic_algorithms(True)
@@ -285,7 +287,3 @@ def plot_curves(history: list[dict]) -> bytes:
     fig.savefig(buffer, format="png", dpi=100)
     plt.close(fig)
     return buffer.getvalue()
-
-
-def load_metrics(out_dir: str | Path) -> dict:
-    return json.loads((Path(out_dir) / METRICS_NAME).read_text())
