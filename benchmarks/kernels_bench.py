@@ -23,14 +23,15 @@ from flynet_tiny.targets import load_target
 # case fits the emulated SRAM; instructions per MAC do not depend on H x W beyond edges.
 CASES = [
     ProbeCase("stem conv 3x3 s2 3->8", "conv", (1, 32, 32, 3), 3, out_channels=8, stride=2),
+    ProbeCase("conv 1x1 16x16x32->64", "conv", (1, 16, 16, 32), 1, out_channels=64),
+    ProbeCase("conv 1x1 8x8x96->48", "conv", (1, 8, 8, 96), 1, out_channels=48),
     ProbeCase("expand conv 1x1 24->72", "conv", (1, 14, 14, 24), 1, out_channels=72),
-    ProbeCase("project conv 1x1 48->24", "conv", (1, 14, 14, 48), 1, out_channels=24),
-    ProbeCase("head conv 1x1 48->288", "conv", (1, 7, 7, 48), 1, out_channels=288),
-    ProbeCase("depthwise 3x3 s1 c48", "depthwise", (1, 14, 14, 48), 3),
-    ProbeCase("depthwise 3x3 s2 c48", "depthwise", (1, 14, 14, 48), 3, stride=2),
+    ProbeCase("head conv 1x1 7x7x48->144", "conv", (1, 7, 7, 48), 1, out_channels=144),
+    ProbeCase("depthwise 3x3 s1 16x16x48", "depthwise", (1, 16, 16, 48), 3),
+    ProbeCase("depthwise 3x3 s2 16x16x48", "depthwise", (1, 16, 16, 48), 3, stride=2),
     ProbeCase("depthwise 5x5 s1 c24", "depthwise", (1, 14, 14, 24), 5),
+    ProbeCase("MDW 3x3 h3 + max-out 16x16x48", "mdw", (1, 16, 16, 48), 3, heads=3),
     ProbeCase("MDW 5x5 h3 + max-out c24", "mdw", (1, 14, 14, 24), 5, heads=3),
-    ProbeCase("MDW 3x3 h3 + max-out c48", "mdw", (1, 14, 14, 48), 3, heads=3),
 ]
 
 # FlyNet-h3 0.5x blocks: (expanded channels e, block stride), from docs/architecture.md.

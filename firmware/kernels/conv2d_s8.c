@@ -1,18 +1,19 @@
 /* CONV_2D int8 with per-channel requantization (TFLM reference_integer_ops::ConvPerChannel).
  *
  * Portable path: direct loops, with a bounds-check-free loop for 1x1 kernels.
- * DSP path: for each pair of output pixels, im2col into two int16 columns
- * (input + offset, 0 for padding), then 2x2 blocks of __smlad dot products
- * over output-channel pairs. The same path serves 1x1 (the column is just the
- * pixel) and 3x3 and other kernels. Integer sums are exact, so both paths give
- * identical bytes.
+ * DSP path: for each block of 4 output pixels, im2col into 4 interleaved int16
+ * columns (input + offset, 0 for padding; fn_internal.h), then one pass over
+ * each output channel's weight row accumulates all 4 pixels (fn_dot_1x4_s8_s16:
+ * SMLAD on SXTB16-unpacked weight pairs), and the channel's requantization
+ * parameters are loaded once for the 4 outputs. The same path serves 1x1 (a
+ * column is just the pixel) and 3x3 and other kernels. Integer sums are exact,
+ * so both paths give identical bytes.
  */
 #include "fn_internal.h"
 
 #if FN_USE_DSP
-/* int16 elements between the two im2col columns: rounded up so the second column
- * starts word aligned (the dot product reads columns as 32-bit pairs). */
-static int32_t column_stride(const fn_dims *filter_dims)
+/* Column length in int16 elements: K rounded up to whole groups of 4. */
+static int32_t column_length(const fn_dims *filter_dims)
 {
     return (filter_dims->h * filter_dims->w * filter_dims->c + 3) & ~3;
 }
@@ -22,7 +23,7 @@ int32_t fn_conv2d_s8_get_buffer_size(const fn_dims *in_dims, const fn_dims *filt
 {
 #if FN_USE_DSP
     (void)in_dims;
-    return 2 * column_stride(filter_dims) * (int32_t)sizeof(int16_t);
+    return FN_CONV_BLOCK * column_length(filter_dims) * (int32_t)sizeof(int16_t);
 #else
     (void)in_dims;
     (void)filter_dims;
@@ -92,95 +93,154 @@ static void conv_portable(const fn_conv_params *p, const fn_channel_quant *q, co
     }
 }
 #else
-/* Column of one output pixel, int16 (x + offset), groups of 4 as [x0, x2, x1, x3]. */
-static void im2col(const fn_conv_params *p, const fn_dims *in, const int8_t *input, const fn_dims *f,
-                   int32_t b, int32_t y0, int32_t x0, int16_t *col)
+/* Slot of value k of pixel j in the interleaved block (fn_internal.h). */
+static inline int32_t block_slot(int32_t k, int32_t j)
 {
-    const int32_t k = f->h * f->w * f->c;
-    if (f->h == 1 && f->w == 1 && (in->c & 3) == 0) {
-        const int8_t *px = input + ((b * in->h + y0) * in->w + x0) * in->c;
-        const int32_t offset2 = (int32_t)(((uint32_t)(uint16_t)p->input_offset << 16) | (uint16_t)p->input_offset);
-        for (int32_t i = 0; i < in->c; i += 4) {
-            const uint32_t v = fn_read_u32(px + i);
-            fn_write_pair(col + i, __sadd16(__sxtb16((int32_t)v), offset2));
-            fn_write_pair(col + i + 2, __sadd16(fn_sxtb16_ror8(v), offset2));
-        }
-        return;
-    }
-    int16_t *dst = col;
+    static const int8_t lane[4] = {0, 2, 1, 3};
+    return (k >> 2) * 4 * FN_CONV_BLOCK + j * 4 + lane[k & 3];
+}
+
+/* Column j of the block for the output pixel whose window starts at (y0, x0). */
+static void im2col(const fn_conv_params *p, const fn_dims *in, const int8_t *input, const fn_dims *f,
+                   int32_t b, int32_t y0, int32_t x0, int16_t *block, int32_t j)
+{
+    const int32_t channels = in->c, offset = p->input_offset;
+    const int32_t offset2 = (int32_t)(((uint32_t)(uint16_t)offset << 16) | (uint16_t)offset);
+    int32_t k = 0;
     for (int32_t ky = 0; ky < f->h; ++ky) {
         const int32_t iy = y0 + ky;
-        for (int32_t kx = 0; kx < f->w; ++kx) {
+        for (int32_t kx = 0; kx < f->w; ++kx, k += channels) {
             const int32_t ix = x0 + kx;
             if (iy < 0 || iy >= in->h || ix < 0 || ix >= in->w) {
-                for (int32_t ic = 0; ic < in->c; ++ic) {
-                    *dst++ = 0;
+                for (int32_t ic = 0; ic < channels; ++ic) {
+                    block[block_slot(k + ic, j)] = 0;
                 }
                 continue;
             }
-            const int8_t *px = input + ((b * in->h + iy) * in->w + ix) * in->c;
-            for (int32_t ic = 0; ic < in->c; ++ic) {
-                *dst++ = (int16_t)(px[ic] + p->input_offset);
+            const int8_t *px = input + ((b * in->h + iy) * in->w + ix) * channels;
+            int32_t ic = 0;
+            if ((k & 3) == 0) { /* whole groups: 4 values with one load, two unpacks, two stores */
+                int16_t *dst = block + (k >> 2) * 4 * FN_CONV_BLOCK + j * 4;
+                for (; ic + 4 <= channels; ic += 4, dst += 4 * FN_CONV_BLOCK) {
+                    const uint32_t v = fn_read_u32(px + ic);
+                    fn_write_pair(dst, __sadd16(__sxtb16((int32_t)v), offset2));
+                    fn_write_pair(dst + 2, __sadd16(fn_sxtb16_ror8(v), offset2));
+                }
+            }
+            for (; ic < channels; ++ic) {
+                block[block_slot(k + ic, j)] = (int16_t)(px[ic] + offset);
             }
         }
     }
-    for (int32_t i = 0; i + 4 <= k; i += 4) {
-        const int16_t t = col[i + 1];
-        col[i + 1] = col[i + 2];
-        col[i + 2] = t;
+    for (; (k & 3) != 0; ++k) { /* zero padding up to the whole group */
+        block[block_slot(k, j)] = 0;
+    }
+}
+
+/* The fast requantization applies to the whole call when every accumulator stays below 2^30 in
+ * magnitude (|w| <= 128, |x + offset| <= 256, plus the bias: fn_srdhm_small is exact) and every
+ * shift is a right shift of 1..31 (the rounding divide is then (x + half + sign) >> exponent). */
+static int fast_requant_applies(const int32_t *bias, const int32_t *shifts, int32_t channels, int32_t k)
+{
+    int64_t largest_bias = 0;
+    for (int32_t oc = 0; oc < channels; ++oc) {
+        const int64_t b = bias ? (bias[oc] < 0 ? -(int64_t)bias[oc] : bias[oc]) : 0;
+        largest_bias = b > largest_bias ? b : largest_bias;
+        if (shifts[oc] > -1 || shifts[oc] < -31) {
+            return 0;
+        }
+    }
+    return largest_bias + (int64_t)k * 128 * 256 < ((int64_t)1 << 30);
+}
+
+/* Output parameters as locals, so int8 stores cannot force them to be reloaded (char aliasing). */
+typedef struct {
+    const int32_t *bias, *multiplier, *shift;
+    int32_t output_offset, act_min, act_max;
+} conv_output;
+
+static inline int8_t requant_fast(int32_t acc, int32_t multiplier, int32_t exponent, int32_t half,
+                                  const conv_output *o, int full_range)
+{
+    const int32_t high = fn_srdhm_small(acc, multiplier);
+    const int32_t y = ((high + half + (high >> 31)) >> exponent) + o->output_offset;
+    return (int8_t)(full_range ? __ssat(y, 8) : fn_clamp32(y, o->act_min, o->act_max));
+}
+
+/* Weights past the last whole group of 4 (K not a multiple of 4). */
+static void dot_tail(const int8_t *w, const int16_t *block, int32_t k, int32_t acc[FN_CONV_BLOCK])
+{
+    for (int32_t i = k & ~3; i < k; ++i) {
+        for (int32_t j = 0; j < FN_CONV_BLOCK; ++j) {
+            acc[j] += (int32_t)w[i] * block[block_slot(i, j)];
+        }
+    }
+}
+
+/* All output channels of one block of `count` pixels. fast / full_range are constants at each call
+ * (always inlined), so each combination is its own loop without per-output branches. */
+static inline __attribute__((always_inline)) void block_channels(const int8_t *filter, const int16_t *block,
+                                                                 int32_t k, int32_t out_c, const conv_output *o,
+                                                                 int8_t *dst, int32_t count, int fast,
+                                                                 int full_range)
+{
+    const int32_t groups = k >> 2;
+    const int8_t *w = filter;
+    for (int32_t oc = 0; oc < out_c; ++oc, w += k, ++dst) {
+        int32_t acc[FN_CONV_BLOCK];
+        acc[0] = o->bias ? o->bias[oc] : 0;
+        if (groups > 0) {
+            fn_dot_1x4_s8_s16(w, block, groups, acc);
+        } else {
+            acc[1] = acc[2] = acc[3] = acc[0];
+        }
+        if (k & 3) {
+            dot_tail(w, block, k, acc);
+        }
+        const int32_t multiplier = o->multiplier[oc];
+        if (fast && count == FN_CONV_BLOCK) {
+            const int32_t exponent = -o->shift[oc];
+            const int32_t half = (int32_t)(1u << (exponent - 1));
+            dst[0] = requant_fast(acc[0], multiplier, exponent, half, o, full_range);
+            dst[out_c] = requant_fast(acc[1], multiplier, exponent, half, o, full_range);
+            dst[2 * out_c] = requant_fast(acc[2], multiplier, exponent, half, o, full_range);
+            dst[3 * out_c] = requant_fast(acc[3], multiplier, exponent, half, o, full_range);
+        } else {
+            for (int32_t j = 0; j < count; ++j) {
+                dst[j * out_c] = fn_requant_s8(acc[j], multiplier, o->shift[oc], o->output_offset, o->act_min,
+                                               o->act_max);
+            }
+        }
     }
 }
 
 static void conv_dsp(const fn_conv_params *p, const fn_channel_quant *q, const fn_dims *in,
                      const int8_t *input, const fn_dims *f, const int8_t *filter, const int32_t *bias,
-                     const fn_dims *out, int8_t *output, int32_t pad_h, int32_t pad_w, int16_t *scratch)
+                     const fn_dims *out, int8_t *output, int32_t pad_h, int32_t pad_w, int16_t *block)
 {
     const int32_t k = f->h * f->w * f->c;
     const int32_t pixels = out->n * out->h * out->w;
-    /* Locals, so int8 stores cannot force the parameters to be reloaded (char aliasing). */
-    const int32_t *const mult = q->multiplier, *const shifts = q->shift;
-    const int32_t out_off = p->output_offset, act_min = p->act_min, act_max = p->act_max;
-    int16_t *col0 = scratch;
-    int16_t *col1 = scratch + column_stride(f);
-    for (int32_t pix = 0; pix < pixels; pix += 2) {
-        const int32_t ncols = pixels - pix >= 2 ? 2 : 1;
-        for (int32_t j = 0; j < ncols; ++j) {
-            const int32_t idx = pix + j;
+    const int32_t out_c = out->c;
+    const conv_output o = {bias, q->multiplier, q->shift, p->output_offset, p->act_min, p->act_max};
+    const int fast = fast_requant_applies(bias, q->shift, out_c, k);
+    const int full_range = o.act_min <= FN_INT8_MIN && o.act_max >= FN_INT8_MAX;
+    for (int32_t pix = 0; pix < pixels; pix += FN_CONV_BLOCK) {
+        const int32_t count = fn_min32(FN_CONV_BLOCK, pixels - pix);
+        for (int32_t j = 0; j < FN_CONV_BLOCK; ++j) {
+            /* A short last block repeats its last pixel; those outputs are not stored. */
+            const int32_t idx = pix + fn_min32(j, count - 1);
             const int32_t b = idx / (out->h * out->w);
             const int32_t oy = (idx / out->w) % out->h;
             const int32_t ox = idx % out->w;
-            im2col(p, in, input, f, b, oy * p->stride_h - pad_h, ox * p->stride_w - pad_w, j ? col1 : col0);
+            im2col(p, in, input, f, b, oy * p->stride_h - pad_h, ox * p->stride_w - pad_w, block, j);
         }
-        int8_t *out0 = output + pix * out->c;
-        int8_t *out1 = out0 + out->c;
-        int32_t oc = 0;
-        for (; oc + 2 <= out->c; oc += 2) {
-            int32_t acc[4];
-            const int8_t *w0 = filter + oc * k;
-            if (ncols == 2) {
-                fn_dot_2x2_s8_s16(w0, w0 + k, col0, col1, k, acc);
-            } else {
-                acc[0] = fn_dot_1x1_s8_s16(w0, col0, k);
-                acc[2] = fn_dot_1x1_s8_s16(w0 + k, col0, k);
-            }
-            for (int32_t r = 0; r < 2; ++r) {
-                const int32_t c = oc + r;
-                const int32_t bias_c = bias ? bias[c] : 0;
-                out0[c] = fn_requant_s8(acc[2 * r] + bias_c, mult[c], shifts[c], out_off, act_min, act_max);
-                if (ncols == 2) {
-                    out1[c] = fn_requant_s8(acc[2 * r + 1] + bias_c, mult[c], shifts[c], out_off, act_min, act_max);
-                }
-            }
-        }
-        for (; oc < out->c; ++oc) {
-            const int8_t *w = filter + oc * k;
-            const int32_t bias_c = bias ? bias[oc] : 0;
-            out0[oc] = fn_requant_s8(fn_dot_1x1_s8_s16(w, col0, k) + bias_c, mult[oc], shifts[oc], out_off, act_min,
-                                     act_max);
-            if (ncols == 2) {
-                out1[oc] = fn_requant_s8(fn_dot_1x1_s8_s16(w, col1, k) + bias_c, mult[oc], shifts[oc], out_off,
-                                         act_min, act_max);
-            }
+        int8_t *dst = output + pix * out_c;
+        if (fast && full_range) {
+            block_channels(filter, block, k, out_c, &o, dst, count, 1, 1);
+        } else if (fast) {
+            block_channels(filter, block, k, out_c, &o, dst, count, 1, 0);
+        } else {
+            block_channels(filter, block, k, out_c, &o, dst, count, 0, 0);
         }
     }
 }

@@ -1,53 +1,59 @@
-/* DSP dot-product cores shared by the im2col-based kernels. */
+/* DSP dot-product core of the im2col-based conv (Cortex-M4/M7).
+ *
+ * One weight row (int8) against 4 im2col columns (int16, interleaved in blocks,
+ * see fn_internal.h). Written in assembly because the compiler spills the 4
+ * accumulators + 2 unpacked weights + 4 column words + 3 pointers (13 registers)
+ * to the stack; here they stay in registers, and LDM reads 2 columns' words in one
+ * instruction: per 4 weights x 4 pixels (16 MACs) 1 LDR + 2 SXTB16 + 2 LDM +
+ * 8 SMLAD, loop unrolled twice.
+ */
 #include "fn_internal.h"
 
 #if FN_USE_DSP
-void fn_dot_2x2_s8_s16(const int8_t *w0, const int8_t *w1, const int16_t *c0, const int16_t *c1,
-                       int32_t k, int32_t acc[4])
-{
-    int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
-    int32_t i = 0;
-    for (; i + 4 <= k; i += 4) {
-        const uint32_t wa = fn_read_u32(w0 + i);
-        const uint32_t wb = fn_read_u32(w1 + i);
-        const int32_t wa_even = __sxtb16((int32_t)wa), wa_odd = fn_sxtb16_ror8(wa);
-        const int32_t wb_even = __sxtb16((int32_t)wb), wb_odd = fn_sxtb16_ror8(wb);
-        const int32_t x0_even = fn_read_pair(c0 + i), x0_odd = fn_read_pair(c0 + i + 2);
-        const int32_t x1_even = fn_read_pair(c1 + i), x1_odd = fn_read_pair(c1 + i + 2);
-        a00 = __smlad(wa_even, x0_even, a00);
-        a00 = __smlad(wa_odd, x0_odd, a00);
-        a01 = __smlad(wa_even, x1_even, a01);
-        a01 = __smlad(wa_odd, x1_odd, a01);
-        a10 = __smlad(wb_even, x0_even, a10);
-        a10 = __smlad(wb_odd, x0_odd, a10);
-        a11 = __smlad(wb_even, x1_even, a11);
-        a11 = __smlad(wb_odd, x1_odd, a11);
-    }
-    for (; i < k; ++i) {
-        a00 += w0[i] * c0[i];
-        a01 += w0[i] * c1[i];
-        a10 += w1[i] * c0[i];
-        a11 += w1[i] * c1[i];
-    }
-    acc[0] = a00;
-    acc[1] = a01;
-    acc[2] = a10;
-    acc[3] = a11;
-}
+/* 4 weights against the 4 columns of one group: r0 weights, r1 block, r4-r7 accumulators. */
+#define FN_DOT_GROUP                        \
+    "ldr r8, [r0], #4\n\t"                  \
+    "sxtb16 r9, r8\n\t"                     \
+    "sxtb16 r8, r8, ror #8\n\t"             \
+    "ldm r1!, {r10, r11, r12, lr}\n\t"      \
+    "smlad r4, r9, r10, r4\n\t"             \
+    "smlad r4, r8, r11, r4\n\t"             \
+    "smlad r5, r9, r12, r5\n\t"             \
+    "smlad r5, r8, lr, r5\n\t"              \
+    "ldm r1!, {r10, r11, r12, lr}\n\t"      \
+    "smlad r6, r9, r10, r6\n\t"             \
+    "smlad r6, r8, r11, r6\n\t"             \
+    "smlad r7, r9, r12, r7\n\t"             \
+    "smlad r7, r8, lr, r7\n\t"
 
-int32_t fn_dot_1x1_s8_s16(const int8_t *w, const int16_t *c, int32_t k)
+/* Naked: the body is the whole function (AAPCS: r0 w, r1 block, r2 groups >= 1, r3 acc; acc[0]
+ * holds the seed on entry). */
+#define FN_IN_ASM __attribute__((unused))
+__attribute__((naked)) void fn_dot_1x4_s8_s16(FN_IN_ASM const int8_t *w, FN_IN_ASM const int16_t *block,
+                                               FN_IN_ASM int32_t groups, FN_IN_ASM int32_t acc[4])
 {
-    int32_t acc = 0;
-    int32_t i = 0;
-    for (; i + 4 <= k; i += 4) {
-        const uint32_t wv = fn_read_u32(w + i);
-        acc = __smlad(__sxtb16((int32_t)wv), fn_read_pair(c + i), acc);
-        acc = __smlad(fn_sxtb16_ror8(wv), fn_read_pair(c + i + 2), acc);
-    }
-    for (; i < k; ++i) {
-        acc += w[i] * c[i];
-    }
-    return acc;
+    __asm__ volatile(
+        "push {r4-r11, lr}\n\t"
+        "push {r3}\n\t"
+        "ldr r4, [r3]\n\t"
+        "mov r5, r4\n\t"
+        "mov r6, r4\n\t"
+        "mov r7, r4\n\t"
+        "tst r2, #1\n\t"
+        "beq 2f\n\t"
+        FN_DOT_GROUP
+        "2:\n\t"
+        "lsrs r2, r2, #1\n\t"
+        "beq 3f\n\t"
+        "1:\n\t"
+        FN_DOT_GROUP
+        FN_DOT_GROUP
+        "subs r2, r2, #1\n\t"
+        "bne 1b\n\t"
+        "3:\n\t"
+        "pop {r3}\n\t"
+        "stm r3, {r4-r7}\n\t"
+        "pop {r4-r11, pc}\n\t");
 }
 #else
 /* Keeps this translation unit non-empty in portable builds (ISO C). */

@@ -78,13 +78,22 @@ static inline int32_t fn_sxtb16_ror8(uint32_t x)
     return r;
 }
 
-/* Dot products of 2 weight rows x 2 int16 columns, K values each. Columns hold
- * (input + offset) as int16 with each group of 4 stored as [x0, x2, x1, x3], the
- * order __sxtb16 / __sxtb16(ror 8) unpack int8 weights in. acc[row*2 + col]. */
-void fn_dot_2x2_s8_s16(const int8_t *w0, const int8_t *w1, const int16_t *c0, const int16_t *c1,
-                       int32_t k, int32_t acc[4]);
-/* One weight row x one column, same layout. */
-int32_t fn_dot_1x1_s8_s16(const int8_t *w, const int16_t *c, int32_t k);
+/* x * m / 2^31 rounded (TFLite's SaturatingRoundingDoublingHighMul) for |x| < 2^30: then 2x does not
+ * overflow and SMMULR's round((2x * m) / 2^32) is the same value, in one instruction. */
+static inline int32_t fn_srdhm_small(int32_t x, int32_t m)
+{
+    int32_t r;
+    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(x * 2), "r"(m));
+    return r;
+}
+
+/* Conv im2col block: FN_CONV_BLOCK output pixels' columns, int16 (input + offset), interleaved so
+ * one pass over a weight row feeds all of them. Group g of 4 values of pixel j sits at
+ * block[g * 4 * FN_CONV_BLOCK + j * 4 ...] as [x0, x2, x1, x3], the order __sxtb16 and
+ * __sxtb16(ror 8) unpack int8 weights in. */
+#define FN_CONV_BLOCK 4
+/* acc[j] = acc[0] + weight row (groups * 4 int8, groups >= 1) . column j of the block, j < 4. */
+void fn_dot_1x4_s8_s16(const int8_t *w, const int16_t *block, int32_t groups, int32_t acc[4]);
 #endif
 
 #endif /* FN_INTERNAL_H */

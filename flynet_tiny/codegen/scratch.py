@@ -3,7 +3,7 @@
 The host build answers for the portable C path. The Cortex-M4/M7 build takes the
 DSP path, whose conv needs im2col columns the portable path does not; the host
 cannot run that code, so its size is computed here from the kernel's own formula
-(firmware/kernels/conv2d_s8.c, `column_stride`). The plan reserves the larger of
+(firmware/kernels/conv2d_s8.c, `column_length`). The plan reserves the larger of
 the two, the generated C repeats the query on the target before each call (and
 fails naming the layer if it wants more), and tests/test_codegen_arm.py runs a
 generated model in QEMU on the M4 against the host.
@@ -32,10 +32,13 @@ def _host_bytes(query: ScratchQuery) -> int:
     return int(function(*[ctypes.byref(dims4(d)) for d in query.dims]))
 
 
+DSP_CONV_BLOCK = 4  # output pixels per im2col block (FN_CONV_BLOCK in firmware/kernels/fn_internal.h)
+
+
 def _dsp_conv_bytes(in_dims, filter_dims) -> int:
-    """Two int16 im2col columns, each padded to a whole number of 32-bit words."""
+    """One int16 im2col column per pixel of the block, each K rounded up to a whole group of 4."""
     _, kh, kw, channels = filter_dims
-    return 2 * ((kh * kw * channels + 3) & ~3) * 2
+    return DSP_CONV_BLOCK * ((kh * kw * channels + 3) & ~3) * 2
 
 
 _DSP_PATH_BYTES = {"fn_conv2d_s8_get_buffer_size": _dsp_conv_bytes}

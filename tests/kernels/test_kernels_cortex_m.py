@@ -19,6 +19,8 @@ CASES = [
     ProbeCase("conv1x1", "conv", (1, 6, 5, 12), 1, out_channels=10),
     ProbeCase("conv1x1_odd", "conv", (1, 3, 3, 7), 1, out_channels=5, stride=2),
     ProbeCase("conv3x3_s2", "conv", (1, 7, 9, 3), 3, out_channels=5, stride=2),
+    ProbeCase("conv1x1_k3", "conv", (1, 5, 3, 3), 1, out_channels=6),  # K < 4: no whole group of weights
+    ProbeCase("conv3x3_c8", "conv", (1, 5, 6, 8), 3, out_channels=3),  # word-wise im2col next to padding
     ProbeCase("dw3x3", "depthwise", (1, 7, 6, 10), 3, heads=1),
     ProbeCase("dw3x3_h2_s2", "depthwise", (1, 6, 7, 5), 3, heads=2, stride=2),
     ProbeCase("dw5x5_valid", "depthwise", (1, 8, 8, 9), 5, padding="VALID"),
