@@ -10,7 +10,9 @@ import pytest
 from codegen_models import (ALL_MODELS, ModelMaker, assert_plan_sound_and_within_tflm, conv_chain_model, mdw_model,
                             padded_conv_model)
 from flynet_tiny.codegen.generate import build_ir, generate_model_sources, layer_checksum, tensor_symbol
+from flynet_tiny.codegen.emit_c import ScratchQuery
 from flynet_tiny.codegen.host_kernels import kernel_include_dir
+from flynet_tiny.codegen.scratch import scratch_bytes
 from flynet_tiny.codegen.host_model import HostModel
 from flynet_tiny.errors import FlynetError
 from flynet_tiny.tflite.interpreters import run_tflm_batch
@@ -62,8 +64,9 @@ def test_mdw_maxout_is_fused_and_its_c_times_h_map_never_planned(pattern, heads,
     assert all(np.array_equal(host.invoke(x), want[0]) for x, want in zip(inputs, expected))
 
 
-def test_generated_files_are_deterministic(tmp_path):
-    model = conv_chain_model()
+@pytest.mark.parametrize("name", sorted(ALL_MODELS))
+def test_generated_files_are_deterministic(name, tmp_path):
+    model = ALL_MODELS[name]()
     generate_model_sources(model, tmp_path / "a")
     generate_model_sources(model, tmp_path / "b")
     names = sorted(p.name for p in (tmp_path / "a").iterdir())
@@ -92,7 +95,7 @@ def test_generated_c_reads_like_the_network(tmp_path):
 ])
 def test_generated_c_compiles_warning_free(compiler, flags, tmp_path):
     assert shutil.which(compiler), f"{compiler} is part of the toolchain this project needs"
-    generated = generate_model_sources(padded_conv_model(), tmp_path)  # striped PAD + conv, MDW + Max-out
+    generated = generate_model_sources(padded_conv_model(), tmp_path)  # PAD folded into convs, MDW + Max-out
     for source in generated.sources:
         result = subprocess.run(
             [compiler, *flags, "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", "-I", str(kernel_include_dir()),
@@ -160,9 +163,14 @@ def test_pad_fuses_into_the_following_valid_conv(tmp_path):
     assert [l.kind for l in ir.layers] == ["PADDED_CONV_2D", "PADDED_DEPTHWISE_CONV_2D", "PADDED_MDW_MAXOUT", "CONV_2D"]
     generated = generate_model_sources(model, tmp_path)
     planned = {t.name for t in generated.plan.tensors}
+    model_c = (tmp_path / "model.c").read_text()
+    assert model_c.count(".padding = FN_PADDING_EXPLICIT") == 3
     for layer in ir.layers[:3]:
         padded = layer.ops[0].outputs[0]
         assert tensor_symbol(ir, padded) not in planned
-        # The work buffer holds one stripe of padded rows, less than the padded map.
-        stripe = next(t for t in generated.plan.tensors if t.name == f"scratch_{layer.index}")
-        assert stripe.size < ir.tensor(padded).nbytes
+        # No padded rows are buffered either: the layer's scratch is only what its kernel asks for
+        # on the unpadded input (the im2col columns of a conv, nothing for depthwise / MDW).
+        function = {"PADDED_CONV_2D": "fn_conv2d_s8", "PADDED_DEPTHWISE_CONV_2D": "fn_depthwise_conv2d_s8",
+                    "PADDED_MDW_MAXOUT": "fn_mdw_maxout_s8"}[layer.kind] + "_get_buffer_size"
+        dims = (ir.tensor(layer.inputs[0]).shape, ir.constant(layer, 1, layer.ops[1]).shape)
+        assert generated.layers[layer.index].scratch_bytes == scratch_bytes(ScratchQuery(function, dims, ""))

@@ -21,7 +21,9 @@ def random_graph_tensors(seed: int, layers: int = 30) -> list[PlanTensor]:
         if rng.random() < 0.2 and source.kind == "activation":
             tensors[-1] = PlanTensor(source.name, source.size, source.first, max(source.last, layer), source.kind,
                                      source.alias_of, source.alias_offset)
-            tensors.append(PlanTensor(f"t{layer}", source.size, layer, layer, alias_of=source.name))
+            # A view keeps the size; an in-place op may write a smaller output (Max-out over heads).
+            size = source.size if rng.random() < 0.5 else rng.randrange(1, source.size + 1)
+            tensors.append(PlanTensor(f"t{layer}", size, layer, layer, alias_of=source.name))
         else:
             tensors.append(PlanTensor(f"t{layer}", rng.randrange(1, 5000), layer, layer))
         if rng.random() < 0.3:
@@ -92,3 +94,14 @@ def test_bad_plans_are_refused_with_one_line():
         plan_memory([PlanTensor("a", 4, 0, 1), PlanTensor("a", 4, 1, 2)])
     with pytest.raises(FlynetError, match="lifetime"):
         plan_memory([PlanTensor("a", 4, 3, 1)])
+
+
+def test_smaller_in_place_output_frees_the_tail_of_its_block():
+    # A Max-out written over its C*h input keeps only the first C bytes of the block alive afterwards;
+    # a tensor born later fits in the freed tail instead of above the whole block.
+    tensors = [PlanTensor("wide", 1000, 0, 1), PlanTensor("narrow", 200, 1, 3, alias_of="wide"),
+               PlanTensor("later", 600, 2, 3)]
+    plan = plan_memory(tensors, alignment=16)
+    assert plan_conflicts(plan) == []
+    assert plan.offsets["later"] == 208
+    assert plan.arena_bytes == 1008

@@ -45,7 +45,9 @@ typedef struct {
     int32_t n, h, w, c;
 } fn_dims;
 
-typedef enum { FN_PADDING_VALID = 0, FN_PADDING_SAME = 1 } fn_padding;
+/* EXPLICIT: the conv-like kernels' pad_* fields, each in 0..filter-1; a PAD op (padding with the
+ * input zero point) folded into the conv, so the padded map never exists. */
+typedef enum { FN_PADDING_VALID = 0, FN_PADDING_SAME = 1, FN_PADDING_EXPLICIT = 2 } fn_padding;
 
 /* Per-output-channel requantization: acc -> MultiplyByQuantizedMultiplier(acc, multiplier[c], shift[c]). */
 typedef struct {
@@ -62,10 +64,12 @@ typedef struct {
     int32_t input_offset, output_offset;
     int32_t act_min, act_max;
     int32_t depth_multiplier; /* depthwise and MDW only: heads h, 1..16 */
+    int32_t pad_top, pad_bottom, pad_left, pad_right; /* FN_PADDING_EXPLICIT only */
 } fn_conv_params;
 
 /* 2-D convolution, OHWI weights, int32 bias (NULL allowed). Output dims must be
- * the ones TFLite computes for the padding and strides. */
+ * the ones TFLite computes for the padding and strides (for EXPLICIT padding: a
+ * VALID convolution of the input padded by the pad_* rows and columns). */
 fn_status fn_conv2d_s8(const fn_conv_params *p, const fn_channel_quant *q,
                        const fn_dims *in_dims, const int8_t *input,
                        const fn_dims *filter_dims, const int8_t *filter,

@@ -8,7 +8,9 @@ static fn_status check_pool(const fn_pool_params *p, const fn_dims *in, const in
     if (!p || !input || !output) {
         return FN_ERR_ARGUMENT;
     }
-    const fn_conv_params geometry = {p->stride_h, p->stride_w, 1, 1, p->padding, 0, 0, p->act_min, p->act_max, 1};
+    const fn_conv_params geometry = {.stride_h = p->stride_h, .stride_w = p->stride_w, .dilation_h = 1,
+                                     .dilation_w = 1, .padding = p->padding, .act_min = p->act_min,
+                                     .act_max = p->act_max, .depth_multiplier = 1};
     if (p->filter_h < 1 || p->filter_w < 1) {
         return FN_ERR_SHAPE;
     }

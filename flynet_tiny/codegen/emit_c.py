@@ -47,7 +47,6 @@ class LayerCode:
     arrays: list[ConstArray] = field(default_factory=list)
     scratch: ScratchQuery | None = None
     view: bool = False                             # no call: the output is the input's bytes (reshape)
-    work_bytes: int = 0                            # a generator-owned buffer beside the kernel scratch (@WORK@)
     inplace_input: int | None = None               # input position whose bytes the output may reuse
 
 
@@ -135,7 +134,9 @@ def _status_call(call: str) -> list[str]:
 
 # -- convolutions -----------------------------------------------------------------------------
 
-def _conv_common(ir: ModelIR, layer: Layer, prefix: str, kind: str) -> LayerCode:
+def _conv_common(ir: ModelIR, layer: Layer, prefix: str, kind: str,
+                 pads: tuple[int, int, int, int] | None = None) -> LayerCode:
+    """One conv-like kernel call; `pads` (top, bottom, left, right) folds a preceding PAD into a VALID conv."""
     op = layer.op
     x = ir.tensor(layer.inputs[0])
     out = ir.tensor(layer.outputs[0])
@@ -175,6 +176,9 @@ def _conv_common(ir: ModelIR, layer: Layer, prefix: str, kind: str) -> LayerCode
         "act_min": act_min, "act_max": act_max,
         "depth_multiplier": heads,
     }
+    if pads is not None:
+        params["padding"] = "FN_PADDING_EXPLICIT"
+        params.update(zip(("pad_top", "pad_bottom", "pad_left", "pad_right"), pads))
     if params["stride_h"] not in (1, 2) or params["stride_w"] not in (1, 2):
         raise unsupported(ir, layer, f"stride {params['stride_h']}x{params['stride_w']}")
     in_dims, out_dims = dims4(x.shape), dims4(out.shape)
@@ -187,8 +191,9 @@ def _conv_common(ir: ModelIR, layer: Layer, prefix: str, kind: str) -> LayerCode
                       f"{bias_name}, &out_dims, @OUT0@, @SCRATCH@)"),
     ]
     kh, kw = (filter_dims[1], filter_dims[2])
+    padding_text = opts["padding"] if pads is None else f"padded {list(pads[:2])}x{list(pads[2:])} (PAD fused)"
     summary = (f"{shape_text(x.shape)} -> {shape_text(out.shape)}, {kh}x{kw} stride {params['stride_h']} "
-               f"{opts['padding']}" + (f", heads {heads}" if heads > 1 else "")
+               f"{padding_text}" + (f", heads {heads}" if heads > 1 else "")
                + (f", {opts.get('fused_activation_function')}" if opts.get("fused_activation_function", "NONE") != "NONE" else ""))
     return LayerCode(summary, statements, arrays,
                      ScratchQuery(f"{function}_get_buffer_size", (in_dims, filter_dims), "&in_dims, &filter_dims"))
@@ -211,52 +216,13 @@ def _mdw_maxout(ir, layer, prefix):
 
 @emitter("PADDED_CONV_2D", "PADDED_DEPTHWISE_CONV_2D", "PADDED_MDW_MAXOUT")
 def _padded_conv(ir, layer, prefix):
-    """PAD + VALID conv, a stripe of output rows at a time: pad just the input rows the stripe reads
-    into a work buffer, convolve it into those output rows. Same bytes as padding the whole map."""
+    """PAD + VALID conv as one call with the kernel's explicit padding: the padded taps hold the input
+    zero point, which adds 0 to every accumulator, so the kernel skips them and the padded map never exists."""
     pad_op, conv_ops = layer.ops[0], layer.ops[1:]
     kind = {"PADDED_CONV_2D": "conv", "PADDED_DEPTHWISE_CONV_2D": "depthwise", "PADDED_MDW_MAXOUT": "mdw"}[layer.kind]
-    inner = Layer(layer.kind.removeprefix("PADDED_"), conv_ops, [pad_op.outputs[0]], list(layer.outputs))
-    code = _conv_common(ir, inner, prefix, kind)
-    x, padded, out = ir.tensor(layer.inputs[0]), ir.tensor(pad_op.outputs[0]), ir.tensor(layer.outputs[0])
-    (_, height, width, channels), (_, _, padded_w, _), (_, out_h, out_w, out_c) = x.shape, padded.shape, out.shape
-    pad_top, pad_left = (int(v) for v in ir.constant(layer, 1, pad_op).reshape(-1, 2)[1:3, 0])
-    stride = int(conv_ops[0].options.get("stride_h", 1))
-    kernel_h = int(ir.constant(layer, 1, conv_ops[0]).shape[1])
-    rows = -(-out_h // 8)  # at most 8 stripes
-    stripe_h = (rows - 1) * stride + kernel_h
-    static, call = code.statements[:2], code.statements[-1]
-    function = call.split("(", 1)[0].removeprefix("status = ")
-    bias_name = f"{prefix}_bias" if any(a.name == f"{prefix}_bias" for a in code.arrays) else "NULL"
-    filter_dims = code.scratch.dims[1]
-    stripe_max = (1, stripe_h, padded_w, channels)
-    statements = [
-        *static,
-        f"static const fn_dims in_dims = {c_dims(stripe_max)}, filter_dims = {c_dims(filter_dims)};",
-        "status = FN_OK;",
-        f"for (int32_t row = 0; row < {out_h} && status == FN_OK; row += {rows}) {{",
-        "    /* The padded rows this stripe of output rows reads, and the real input rows among them. */",
-        f"    const int32_t rows = {out_h} - row < {rows} ? {out_h} - row : {rows};",
-        f"    const int32_t first = row * {stride} - {pad_top};",
-        f"    const int32_t end = first + (rows - 1) * {stride} + {kernel_h};",
-        "    const int32_t in_first = first > 0 ? first : 0;",
-        f"    const int32_t in_end = end < {height} ? end : {height};",
-        f"    const fn_dims in_rows = {{1, in_end - in_first, {width}, {channels}}};",
-        f"    const fn_dims before = {{0, in_first - first, {pad_left}, 0}};",
-        f"    const fn_dims stripe_dims = {{1, end - first, {padded_w}, {channels}}};",
-        f"    const fn_dims out_rows = {{1, rows, {out_w}, {out_c}}};",
-        f"    status = fn_pad_s8(&in_rows, @IN0@ + in_first * {width * channels}, &before, "
-        f"{int(padded.zero_point[0])}, &stripe_dims, @WORK@);",
-        "    if (status == FN_OK) {",
-        f"        status = {function}(&params, &quant, &stripe_dims, @WORK@, &filter_dims, {prefix}_weights, "
-        f"{bias_name}, &out_rows, @OUT0@ + row * {out_w * out_c}, @SCRATCH@);",
-        "    }",
-        "}",
-    ]
-    pads = ir.constant(layer, 1, pad_op).reshape(-1, 2)
-    summary = (f"{code.summary}; PAD {pads[1].tolist()}x{pads[2].tolist()} fused: "
-               f"{-(-out_h // rows)} stripes of {rows} output rows")
-    return LayerCode(summary, statements, code.arrays, ScratchQuery(code.scratch.function, (stripe_max, filter_dims),
-                     "&in_dims, &filter_dims"), work_bytes=stripe_h * padded_w * channels)
+    inner = Layer(layer.kind.removeprefix("PADDED_"), conv_ops, list(layer.inputs), list(layer.outputs))
+    (top, bottom), (left, right) = ir.constant(layer, 1, pad_op).reshape(-1, 2)[1:3].tolist()
+    return _conv_common(ir, inner, prefix, kind, pads=(int(top), int(bottom), int(left), int(right)))
 
 
 @emitter("FULLY_CONNECTED")
@@ -546,7 +512,10 @@ def _maxout(ir, layer, prefix):
         f"static const fn_dims in_dims = {c_dims((1, groups, heads, 1))}, out_dims = {c_dims((1, groups, 1, 1))};",
         *_status_call("fn_maxpool_s8(&params, &in_dims, @IN0@, &out_dims, @OUT0@)"),
     ]
-    return LayerCode(f"{shape_text(x.shape)} -> {shape_text(out.shape)}, max over {heads} heads", statements)
+    # In place is safe: output g is written after its window g*h..g*h+h-1 was read, and every byte
+    # it lands on (index g <= g*h) belongs to a window already read.
+    return LayerCode(f"{shape_text(x.shape)} -> {shape_text(out.shape)}, max over {heads} heads", statements,
+                     inplace_input=0)
 
 
 def _ops_of(layer: Layer, *opcodes: str) -> list:

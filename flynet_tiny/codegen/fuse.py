@@ -12,8 +12,8 @@
 - Max-out alone (after an ECA, say): the same two patterns on any tensor become
   one MAXOUT layer (a max over each channel's h adjacent heads).
 - PAD + VALID convolution (the converter's form of PyTorch padding that TFLite's
-  SAME cannot express): one PADDED_* layer that pads and convolves a stripe of
-  output rows at a time, so the padded map never exists whole.
+  SAME cannot express): one PADDED_* layer, a kernel call with explicit padding
+  (the padded taps are skipped), so the padded map never exists.
 Max is exact in int8 only with one scale throughout, so every tensor of a
 Max-out pattern must share its input's quantization.
 
@@ -277,9 +277,10 @@ def _try_padded_conv(ir: ModelIR, consumers, pad: Layer) -> Layer | None:
     if conv is None or conv.kind not in PADDED_KINDS or conv.inputs[0] != pad.outputs[0] \
             or conv.options.get("padding") != "VALID":
         return None
-    kernel_h = int(ir.constant(conv, 1).shape[1])
-    # Only the spatial axes may be padded, and every stripe of output rows must read at least one
-    # real input row (a padding deeper than the kernel would leave a stripe of pure padding).
-    if paddings[0].any() or paddings[3].any() or not (paddings[1] < kernel_h).all():
+    kernel_hw = ir.constant(conv, 1).shape[1:3]
+    # Only the spatial axes may be padded, each by less than the kernel (the kernels' explicit
+    # padding keeps every window on a real row and column; deeper pads stay a separate PAD).
+    if paddings[0].any() or paddings[3].any() or (paddings[1] < 0).any() or (paddings[2] < 0).any() \
+            or not (paddings[1] < kernel_hw[0]).all() or not (paddings[2] < kernel_hw[1]).all():
         return None
     return Layer(PADDED_KINDS[conv.kind], _ordered([pad, conv]), [pad.inputs[0]], list(conv.outputs))

@@ -161,10 +161,7 @@ def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str =
     out_dir = Path(out_dir)
     ir = build_ir(tflite_bytes)
     codes = [emit_layer(ir, layer, f"l{layer.index}") for layer in ir.layers]
-    kernel_scratch = [scratch_bytes(code.scratch) if code.scratch else 0 for code in codes]
-    # A layer's scratch block: the generator's work buffer (16-byte aligned), then the kernel's scratch.
-    work = [-(-code.work_bytes // alignment) * alignment for code in codes]
-    scratch = [w + k for w, k in zip(work, kernel_scratch)]
+    scratch = [scratch_bytes(code.scratch) if code.scratch else 0 for code in codes]
     placement = _place(ir, codes, scratch)
     plan = plan_memory(placement.plan_tensors, alignment=alignment)
 
@@ -181,11 +178,9 @@ def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str =
             text = text.replace(f"@IN{position}@", pointer(t))
         for position, t in enumerate(layer.outputs):
             text = text.replace(f"@OUT{position}@", pointer(t))
-        base = plan.offsets.get(f"scratch_{layer.index}")
-        text = text.replace("@WORK@", f"(arena + {base})")
-        text = text.replace("@SCRATCH@", f"(arena + {base + work[layer.index]})" if kernel_scratch[layer.index] else "NULL")
+        text = text.replace("@SCRATCH@", f"(arena + {plan.offsets[f'scratch_{layer.index}']})" if size else "NULL")
         if code.scratch is not None:
-            text = _guard_scratch(text, code.scratch, kernel_scratch[layer.index])
+            text = _guard_scratch(text, code.scratch, size)
         bodies.append(text)
 
     graph_in, graph_out = ir.tensor(ir.inputs[0]), ir.tensor(ir.outputs[0])

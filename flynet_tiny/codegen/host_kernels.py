@@ -98,7 +98,8 @@ def _struct(name: str, fields: Sequence[str]) -> type[ctypes.Structure]:
 
 Dims = _struct("fn_dims", ["n", "h", "w", "c"])
 ConvParams = _struct("fn_conv_params", ["stride_h", "stride_w", "dilation_h", "dilation_w", "padding",
-                                        "input_offset", "output_offset", "act_min", "act_max", "depth_multiplier"])
+                                        "input_offset", "output_offset", "act_min", "act_max", "depth_multiplier",
+                                        "pad_top", "pad_bottom", "pad_left", "pad_right"])
 FcParams = _struct("fn_fc_params", ["input_offset", "filter_offset", "output_offset", "act_min", "act_max",
                                     "per_channel"])
 AddParams = _struct("fn_add_params", ["input1_offset", "input2_offset", "output_offset", "left_shift",
@@ -139,7 +140,7 @@ class EcaParams(ctypes.Structure):
     ]
 
 
-PADDING = {"VALID": 0, "SAME": 1}
+PADDING = {"VALID": 0, "SAME": 1, "EXPLICIT": 2}
 
 
 def dims4(shape: Sequence[int]) -> Dims:
@@ -193,13 +194,18 @@ class HostKernels:
     # -- convolutions ---------------------------------------------------------
     def _conv_like(self, function: str, x, w, bias, multiplier, shift, stride, dilation, padding, input_offset,
                    output_offset, act, depth_multiplier, out_channels):
+        """`padding`: "SAME", "VALID", or explicit (top, bottom, left, right) rows / columns of zero points."""
         x, w = _int8(x), _int8(w)
         n, h, wd, _ = x.shape
-        out_h, _ = qp.conv_padding(padding, h, w.shape[1], stride[0])
-        out_w, _ = qp.conv_padding(padding, wd, w.shape[2], stride[1])
+        pads = (0, 0, 0, 0)
+        if not isinstance(padding, str):
+            pads, padding = tuple(int(p) for p in padding), "EXPLICIT"
+            h, wd = h + pads[0] + pads[1], wd + pads[2] + pads[3]
+        out_h, _ = qp.conv_padding("VALID" if padding == "EXPLICIT" else padding, h, w.shape[1], stride[0])
+        out_w, _ = qp.conv_padding("VALID" if padding == "EXPLICIT" else padding, wd, w.shape[2], stride[1])
         out = np.zeros((n, max(out_h, 1), max(out_w, 1), out_channels), dtype=np.int8)
         params = ConvParams(stride[0], stride[1], dilation[0], dilation[1], PADDING[padding], input_offset,
-                            output_offset, act[0], act[1], depth_multiplier)
+                            output_offset, act[0], act[1], depth_multiplier, *pads)
         m, s = _int32(multiplier), _int32(shift)
         quant = ChannelQuant(_ptr(m, _i32), _ptr(s, _i32))
         b = None if bias is None else _int32(bias)

@@ -7,11 +7,13 @@ that no two tensors alive in the same layer share a byte.
 
 Algorithm: greedy by size with lifetimes. Tensors joined by aliasing (a reshape
 that reuses its input's bytes, an elementwise op writing over an input that
-dies) are first merged into one block whose lifetime is the union of theirs.
-Blocks are then placed one by one, each at the lowest aligned offset that
-does not collide with an already placed block whose lifetime overlaps; this is
-done for a few placement orders (largest first, and others) and the smallest
-arena wins.
+dies) are first merged into one block whose lifetime is the union of theirs;
+the block keeps each member's extent and lifetime, so when an in-place output
+is smaller than its input (Max-out over heads) the freed tail is free for
+others. Blocks are then placed one by one, each at the lowest aligned offset
+where no extent of it collides with an extent of an already placed block at the
+same time; this is done for a few placement orders (largest first, and others)
+and the smallest arena wins.
 """
 
 from __future__ import annotations
@@ -90,9 +92,10 @@ def _align(value: int, alignment: int) -> int:
 @dataclass
 class _Block:
     root: str
-    size: int
+    size: int   # the largest extent
     first: int
     last: int
+    extents: list[tuple[int, int, int]] = field(default_factory=list)  # (bytes from the block start, first, last)
 
 
 def _merge_aliases(tensors: list[PlanTensor]) -> tuple[dict[str, _Block], dict[str, tuple[str, int]]]:
@@ -123,11 +126,12 @@ def _merge_aliases(tensors: list[PlanTensor]) -> tuple[dict[str, _Block], dict[s
         root, offset = resolve(t.name)
         block = blocks.get(root)
         if block is None:
-            blocks[root] = _Block(root, offset + t.size, t.first, t.last)
+            block = blocks[root] = _Block(root, offset + t.size, t.first, t.last)
         else:
             block.size = max(block.size, offset + t.size)
             block.first = min(block.first, t.first)
             block.last = max(block.last, t.last)
+        block.extents.append((offset + t.size, t.first, t.last))
     return blocks, placement
 
 
@@ -141,21 +145,32 @@ PLACEMENT_ORDERS = {
 }
 
 
+def _busy_ranges(block: _Block, other: _Block, offset: int) -> list[tuple[int, int, int]]:
+    """(start, end, bytes `block` needs there) for each pair of their extents alive at the same time."""
+    return [(offset, offset + other_bytes, size)
+            for size, first, last in block.extents
+            for other_bytes, other_first, other_last in other.extents
+            if first <= other_last and other_first <= last and size > 0 and other_bytes > 0]
+
+
 def _place_blocks(blocks: list[_Block], order, alignment: int) -> dict[str, int]:
     """Each block, in `order`, at the lowest aligned offset clear of placed blocks alive at the same time."""
     placed: list[tuple[_Block, int]] = []
     offsets: dict[str, int] = {}
     for block in sorted(blocks, key=order):
         busy = sorted(
-            (offset, offset + other.size)
+            range_
             for other, offset in placed
             if block.first <= other.last and other.first <= block.last and other.size > 0
+            for range_ in _busy_ranges(block, other, offset)
         )
-        candidate = 0
-        for start, end in busy:
-            if candidate + block.size <= start:
-                break
-            candidate = max(candidate, _align(end, alignment))
+        # Extents differ in size, so moving past one range can run into an earlier one: repeat to a fixed point.
+        candidate, moved = 0, True
+        while moved:
+            moved = False
+            for start, end, size in busy:
+                if candidate < end and candidate + size > start:
+                    candidate, moved = _align(end, alignment), True
         offsets[block.root] = candidate
         placed.append((block, candidate))
     return offsets
@@ -167,9 +182,12 @@ def _arena(blocks: list[_Block], offsets: dict[str, int]) -> int:
 
 def live_bytes_bound(blocks: list[_Block], alignment: int) -> int:
     """No plan can beat the aligned bytes alive in the busiest layer."""
-    layers = {b.first for b in blocks}
-    return max((sum(_align(b.size, alignment) for b in blocks if b.first <= layer <= b.last) for layer in layers),
-               default=0)
+    layers = {first for b in blocks for _, first, _ in b.extents}
+
+    def extent(b: _Block, layer: int) -> int:
+        return max((size for size, first, last in b.extents if first <= layer <= last), default=0)
+
+    return max((sum(_align(extent(b, layer), alignment) for b in blocks) for layer in layers), default=0)
 
 
 def _improve(blocks: list[_Block], order: list[_Block], arena: int, alignment: int, bound: int,

@@ -45,8 +45,10 @@ static fn_status run_case(const probe_case *c, int32_t *out_bytes)
         multiplier_buf[i] = (int32_t)((1u << 30) + (lcg_next() >> 2));
         shift_buf[i] = c->shift;
     }
-    const fn_conv_params p = {c->stride, c->stride, 1, 1, c->padding, c->input_offset, c->output_offset, -128, 127,
-                              c->heads};
+    const fn_conv_params p = {.stride_h = c->stride, .stride_w = c->stride, .dilation_h = 1, .dilation_w = 1,
+                              .padding = c->padding, .input_offset = c->input_offset,
+                              .output_offset = c->output_offset, .act_min = -128, .act_max = 127,
+                              .depth_multiplier = c->heads};
     const fn_channel_quant q = {multiplier_buf, shift_buf};
     *out_bytes = out.n * out.h * out.w * out.c;
     fn_status status = FN_ERR_ARGUMENT;
