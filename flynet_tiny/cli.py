@@ -366,6 +366,75 @@ def build(target_name: str, model_path: str, opt: str, out_dir: str | None, emul
     click.echo(to_json(build_summary(result)) if as_json else build_table(result))
 
 
+@cli.command()
+@click.argument("model_name", metavar="[MODEL]", required=False)
+@click.option("--target", "target_name", required=True, help="Board (see `flynet-tiny targets`).")
+@click.option("--tflite", "tflite_path", type=click.Path(), help="An int8 .tflite (or export folder) instead of MODEL.")
+@click.option("--elf", "elf_path", type=click.Path(),
+              help="A linked firmware.elf: real sizes per region (with MODEL / --tflite: beside the estimate).")
+@click.option("--input-size", default=224, show_default=True, help="Square input resolution for MODEL.")
+@click.option("--classes", default=1000, show_default=True, help="Output classes for MODEL (and --suggest).")
+@click.option("--in-channels", default=3, show_default=True, help="Input channels for MODEL: 1 or 3.")
+@click.option("--stem-stride", default=2, show_default=True, help="Stem stride for MODEL: 2, or 1 for small inputs.")
+@click.option("--opt", type=click.Choice(["size", "speed"]), default="size", show_default=True,
+              help="The firmware build's -Os or -O2.")
+@click.option("--suggest", is_flag=True, help="Search FlyNet width / heads / input size for configurations that fit.")
+@click.option("--margin", default=0.1, show_default=True, help="Fraction of each region --suggest keeps free.")
+@click.option("--top", default=5, show_default=True, help="How many configurations --suggest lists.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Write a PNG of arena use over the layers.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def fit(model_name, target_name, tflite_path, elf_path, input_size, classes, in_channels, stem_stride, opt, suggest,
+        margin, top, plot_path, as_json) -> None:
+    """Does a model fit the board's flash and SRAM? Used / budget / headroom per region; exit 1 if not.
+
+    Before a build from a registry MODEL or a --tflite; after one from --elf (beside the
+    estimate when the model is given too). --suggest lists FlyNet configurations that fit.
+
+    Example: flynet-tiny fit flynet-h3-0.5 --target f446re --input-size 224 --classes 1000 --suggest
+    """
+    from pathlib import Path
+
+    from .errors import CheckFailed
+    from .fit import FitRequest, ModelSpec, run_fit
+    from .fit.report import fit_json, fit_table, plot_arena
+    from .reporting import to_json
+    from .targets import load_target
+
+    target = load_target(target_name)
+    progress = lambda message: click.echo(message, err=True)  # noqa: E731
+    model = ModelSpec(model_name, input_size, classes, in_channels, stem_stride) if model_name else None
+    if model is not None:
+        model.build()  # checks the name and knobs before any slow step
+    estimate = elf = None
+    if model or tflite_path or elf_path or not suggest:
+        estimate, elf = run_fit(FitRequest(target, model, Path(tflite_path) if tflite_path else None,
+                                           Path(elf_path) if elf_path else None, opt), progress)
+    report = fit_json(estimate, elf) if (estimate or elf) else {}
+    if plot_path and estimate is not None:
+        plot_arena(estimate, plot_path)
+        progress(f"wrote {plot_path}")
+    found = None
+    if suggest:
+        from .fit.suggest import suggest as run_suggest, suggest_json, suggest_table
+
+        found = run_suggest(target, classes, in_channels, stem_stride, margin, top, opt=opt, progress=progress)
+        report["suggest"] = suggest_json(found)
+    if as_json:
+        click.echo(to_json(report))
+    else:
+        if estimate or elf:
+            click.echo(fit_table(estimate, elf))
+        if found is not None:
+            click.echo(("\n" if estimate or elf else "") + suggest_table(found))
+    if found is not None:
+        if found.best is None:
+            raise CheckFailed(f"no FlyNet configuration fits {target.board} with a {100 * margin:g}% margin")
+    elif estimate is not None and not estimate.fits():
+        raise CheckFailed(f"{estimate.source} does not fit {target.board}: " + "; ".join(estimate.problems()))
+    elif estimate is None and elf is not None and any(used > elf.sizes[n] for n, used in elf.regions.items()):
+        raise CheckFailed(f"{elf.path} overflows a region of {target.board}")
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)
