@@ -137,33 +137,16 @@ static void im2col(const fn_conv_params *p, const fn_dims *in, const int8_t *inp
     }
 }
 
-/* The fast requantization applies to the whole call when every accumulator stays below 2^30 in
- * magnitude (|w| <= 128, |x + offset| <= 256, plus the bias: fn_srdhm_small is exact) and every
- * shift is a right shift of 1..31 (the rounding divide is then (x + half + sign) >> exponent). */
-static int fast_requant_applies(const int32_t *bias, const int32_t *shifts, int32_t channels, int32_t k)
-{
-    int64_t largest_bias = 0;
-    for (int32_t oc = 0; oc < channels; ++oc) {
-        const int64_t b = bias ? (bias[oc] < 0 ? -(int64_t)bias[oc] : bias[oc]) : 0;
-        largest_bias = b > largest_bias ? b : largest_bias;
-        if (shifts[oc] > -1 || shifts[oc] < -31) {
-            return 0;
-        }
-    }
-    return largest_bias + (int64_t)k * 128 * 256 < ((int64_t)1 << 30);
-}
-
 /* Output parameters as locals, so int8 stores cannot force them to be reloaded (char aliasing). */
 typedef struct {
     const int32_t *bias, *multiplier, *shift;
     int32_t output_offset, act_min, act_max;
 } conv_output;
 
-static inline int8_t requant_fast(int32_t acc, int32_t multiplier, int32_t exponent, int32_t half,
+static inline int8_t requant_fast(int32_t acc, int32_t multiplier, int32_t exponent, int32_t addend,
                                   const conv_output *o, int full_range)
 {
-    const int32_t high = fn_srdhm_small(acc, multiplier);
-    const int32_t y = ((high + half + (high >> 31)) >> exponent) + o->output_offset;
+    const int32_t y = fn_requant_doubled(acc * 2, multiplier, exponent, addend);
     return (int8_t)(full_range ? __ssat(y, 8) : fn_clamp32(y, o->act_min, o->act_max));
 }
 
@@ -200,11 +183,11 @@ static inline __attribute__((always_inline)) void block_channels(const int8_t *f
         const int32_t multiplier = o->multiplier[oc];
         if (fast && count == FN_CONV_BLOCK) {
             const int32_t exponent = -o->shift[oc];
-            const int32_t half = (int32_t)(1u << (exponent - 1));
-            dst[0] = requant_fast(acc[0], multiplier, exponent, half, o, full_range);
-            dst[out_c] = requant_fast(acc[1], multiplier, exponent, half, o, full_range);
-            dst[2 * out_c] = requant_fast(acc[2], multiplier, exponent, half, o, full_range);
-            dst[3 * out_c] = requant_fast(acc[3], multiplier, exponent, half, o, full_range);
+            const int32_t addend = fn_requant_addend(exponent, o->output_offset);
+            dst[0] = requant_fast(acc[0], multiplier, exponent, addend, o, full_range);
+            dst[out_c] = requant_fast(acc[1], multiplier, exponent, addend, o, full_range);
+            dst[2 * out_c] = requant_fast(acc[2], multiplier, exponent, addend, o, full_range);
+            dst[3 * out_c] = requant_fast(acc[3], multiplier, exponent, addend, o, full_range);
         } else {
             for (int32_t j = 0; j < count; ++j) {
                 dst[j * out_c] = fn_requant_s8(acc[j], multiplier, o->shift[oc], o->output_offset, o->act_min,
@@ -222,7 +205,7 @@ static void conv_dsp(const fn_conv_params *p, const fn_channel_quant *q, const f
     const int32_t pixels = out->n * out->h * out->w;
     const int32_t out_c = out->c;
     const conv_output o = {bias, q->multiplier, q->shift, p->output_offset, p->act_min, p->act_max};
-    const int fast = fast_requant_applies(bias, q->shift, out_c, k);
+    const int fast = fn_fast_requant_applies(bias, q->shift, out_c, k);
     const int full_range = o.act_min <= FN_INT8_MIN && o.act_max >= FN_INT8_MAX;
     for (int32_t pix = 0; pix < pixels; pix += FN_CONV_BLOCK) {
         const int32_t count = fn_min32(FN_CONV_BLOCK, pixels - pix);

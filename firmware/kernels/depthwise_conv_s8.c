@@ -145,12 +145,302 @@ static int8_t *dw_pixel_simd(const tap_window *t, int32_t channels, const dw_out
 }
 #endif
 
+#if FN_USE_DSP
+/* 3x3 filters, any heads, stride 1 or 2: channel by channel over bands of output rows. The band's
+ * input rows of one channel are copied into a plane (int8, one row after another, the padding
+ * filled with the input zero point, so a padded tap adds (zp + offset) * w = 0 like TFLM's skipped
+ * tap, and no window needs a border check). One 32-bit load of a plane row then holds x0..x3 of a
+ * window: __sxtb16 gives (x0, x2) and __sxtb16(ror 8) gives (x1, x3), so SMLAD multiplies taps 0
+ * and 2 of a row with its weights packed as (w0, w2), and SMLABB / SMLATB adds tap 1; the same
+ * load serves the next output pixel ((x1, x3) and x2) at stride 1. The input offset goes into the
+ * bias (offset * sum of the channel's 9 weights), the weights are doubled so the accumulator is
+ * 2 * acc, as fn_requant_doubled wants. */
+#define FN_DW_BAND 8 /* output rows per band */
+
+static int dw_planar_applies(const fn_dims *f) { return f->h == 3 && f->w == 3; }
+/* Row length: the input, pads of up to filter - 1 on both sides, 3 bytes a window's last load reads past. */
+static int32_t plane_width(const fn_dims *in, const fn_dims *f) { return in->w + 2 * (f->w - 1) + 4; }
+static int32_t plane_rows(const fn_dims *f) { return (FN_DW_BAND - 1) * 2 + f->h; }
+#endif
+
 int32_t fn_depthwise_conv2d_s8_get_buffer_size(const fn_dims *in_dims, const fn_dims *filter_dims)
 {
+#if FN_USE_DSP
+    if (in_dims && filter_dims && dw_planar_applies(filter_dims)) {
+        return (plane_width(in_dims, filter_dims) * plane_rows(filter_dims) + 3) & ~3;
+    }
+#endif
     (void)in_dims;
     (void)filter_dims;
     return 0; /* accumulators live in registers */
 }
+
+#if FN_USE_DSP
+/* One output channel's 3x3 weights, doubled, packed for the plane loads (see above), and its
+ * requantization. */
+typedef struct {
+    int32_t w02[3];  /* (2 w[r][0], 2 w[r][2]) per row r */
+    int32_t w1_01;   /* (2 w[0][1], 2 w[1][1]) */
+    int32_t w1_2;    /* 2 w[2][1] in the bottom half */
+    int32_t bias2;   /* 2 * (bias + input_offset * sum of w) */
+    int32_t multiplier, exponent, addend;
+} dw_channel;
+
+static inline int32_t pack16(int32_t lo, int32_t hi) { return (int32_t)(((uint32_t)hi << 16) | (uint16_t)lo); }
+
+static dw_channel prepare_dw_channel(const int8_t *w, int32_t tap_stride, const int32_t *bias, const fn_channel_quant *q,
+                                     int32_t oc, int32_t input_offset, int32_t output_offset)
+{
+    dw_channel d;
+    int32_t t[9], sum = 0;
+    for (int32_t i = 0; i < 9; ++i) {
+        t[i] = w[i * tap_stride];
+        sum += t[i];
+    }
+    for (int32_t r = 0; r < 3; ++r) {
+        d.w02[r] = pack16(2 * t[3 * r], 2 * t[3 * r + 2]);
+    }
+    d.w1_01 = pack16(2 * t[1], 2 * t[4]);
+    d.w1_2 = pack16(2 * t[7], 0);
+    d.bias2 = 2 * ((bias ? bias[oc] : 0) + input_offset * sum);
+    d.multiplier = q->multiplier[oc];
+    d.exponent = -q->shift[oc];
+    d.addend = fn_requant_addend(d.exponent, output_offset);
+    return d;
+}
+
+/* Store the requantized value, or (MDW heads after the first) keep the larger. */
+static inline __attribute__((always_inline)) void dw_put(int8_t *dst, int32_t acc2, const dw_channel *d,
+                                                         int32_t act_min, int32_t act_max, int full_range,
+                                                         int keep_max)
+{
+    const int32_t y = fn_requant_doubled(acc2, d->multiplier, d->exponent, d->addend);
+    const int8_t v = (int8_t)(full_range ? __ssat(y, 8) : fn_clamp32(y, act_min, act_max));
+    if (keep_max) {
+        *dst = v > *dst ? v : *dst;
+    } else {
+        *dst = v;
+    }
+}
+
+/* Arguments of the assembly row kernels (offsets used in the assembly: keep the order). */
+typedef struct {
+    int32_t w02[3], w1_01, w1_2;                /* #0..#16 */
+    int32_t bias2, multiplier, addend, exponent; /* #20..#32 */
+    int32_t out_stride, pairs;                   /* #36, #40 */
+} dw_row_args;
+
+/* Stride 1, full int8 output range, 2 output pixels per iteration, everything in registers
+ * (the compiler spills this loop): r0 window start in plane row 0, r1 plane row length, r2 output,
+ * r3 output stride, r4 end of the windows, r5-r9 packed weights, r10-r12 / lr working registers;
+ * bias and requantization on the stack. Per pair: 3 loads, 6 SXTB16, 12 multiply-accumulates,
+ * and fn_requant_doubled twice. STORE_A / STORE_B put the int8 results (r12, lr) to [r2], [r2, r3]. */
+#define FN_DW_ROW_ASM(STORE_A, STORE_B)                                                                    \
+    "push {r4-r11, lr}\n\t"                                                                                \
+    "add r10, r3, #20\n\t"                                                                                 \
+    "ldm r10, {r10, r11, r12, lr}\n\t"                                                                     \
+    "push {r10, r11, r12, lr}\n\t" /* [sp] bias2, multiplier, addend, exponent */                         \
+    "ldm r3, {r5-r9}\n\t"                                                                                  \
+    "ldr r4, [r3, #40]\n\t"                                                                                \
+    "add r4, r0, r4, lsl #1\n\t"                                                                           \
+    "ldr r3, [r3, #36]\n\t"                                                                                \
+    "1:\n\t"                                                                                               \
+    "ldr r11, [r0]\n\t"                                                                                    \
+    "ldr r12, [sp]\n\t"                                                                                    \
+    "sxtb16 r10, r11\n\t"                                                                                  \
+    "sxtb16 r11, r11, ror #8\n\t"                                                                          \
+    "smlad lr, r11, r5, r12\n\t"                                                                           \
+    "smlad r12, r10, r5, r12\n\t"                                                                          \
+    "smlabb r12, r11, r8, r12\n\t"                                                                         \
+    "smlatb lr, r10, r8, lr\n\t"                                                                           \
+    "ldr r11, [r0, r1]\n\t"                                                                                \
+    "sxtb16 r10, r11\n\t"                                                                                  \
+    "sxtb16 r11, r11, ror #8\n\t"                                                                          \
+    "smlad r12, r10, r6, r12\n\t"                                                                          \
+    "smlad lr, r11, r6, lr\n\t"                                                                            \
+    "smlabt r12, r11, r8, r12\n\t"                                                                         \
+    "smlatt lr, r10, r8, lr\n\t"                                                                           \
+    "ldr r11, [r0, r1, lsl #1]\n\t"                                                                        \
+    "sxtb16 r10, r11\n\t"                                                                                  \
+    "sxtb16 r11, r11, ror #8\n\t"                                                                          \
+    "smlad r12, r10, r7, r12\n\t"                                                                          \
+    "smlad lr, r11, r7, lr\n\t"                                                                            \
+    "smlabb r12, r11, r9, r12\n\t"                                                                         \
+    "smlatb lr, r10, r9, lr\n\t"                                                                           \
+    "ldr r10, [sp, #4]\n\t"                                                                                \
+    "smmulr r12, r12, r10\n\t"                                                                             \
+    "smmulr lr, lr, r10\n\t"                                                                               \
+    "ldr r10, [sp, #8]\n\t"                                                                                \
+    "add r11, r12, r10\n\t"                                                                                \
+    "add r12, r11, r12, asr #31\n\t"                                                                       \
+    "add r11, lr, r10\n\t"                                                                                 \
+    "add lr, r11, lr, asr #31\n\t"                                                                         \
+    "ldr r10, [sp, #12]\n\t"                                                                               \
+    "asr r12, r12, r10\n\t"                                                                                \
+    "asr lr, lr, r10\n\t"                                                                                  \
+    "ssat r12, #8, r12\n\t"                                                                                \
+    "ssat lr, #8, lr\n\t"                                                                                  \
+    STORE_A STORE_B                                                                                        \
+    "add r2, r2, r3, lsl #1\n\t"                                                                           \
+    "adds r0, r0, #2\n\t"                                                                                  \
+    "cmp r0, r4\n\t"                                                                                       \
+    "bne 1b\n\t"                                                                                           \
+    "add sp, sp, #16\n\t"                                                                                  \
+    "pop {r4-r11, pc}\n\t"
+
+#define FN_IN_ASM __attribute__((unused))
+/* Plain depthwise: store. */
+__attribute__((naked)) static void dw_row_s1_store(FN_IN_ASM const int8_t *src, FN_IN_ASM int32_t pw,
+                                                   FN_IN_ASM int8_t *dst, FN_IN_ASM const dw_row_args *args)
+{
+    __asm__ volatile(FN_DW_ROW_ASM("strb r12, [r2]\n\t", "strb lr, [r2, r3]\n\t"));
+}
+/* MDW heads after the first: keep the larger of the stored and the new value. */
+__attribute__((naked)) static void dw_row_s1_max(FN_IN_ASM const int8_t *src, FN_IN_ASM int32_t pw,
+                                                 FN_IN_ASM int8_t *dst, FN_IN_ASM const dw_row_args *args)
+{
+    __asm__ volatile(FN_DW_ROW_ASM("ldrsb r10, [r2]\n\t"
+                                   "cmp r12, r10\n\t"
+                                   "it lt\n\t"
+                                   "movlt r12, r10\n\t"
+                                   "strb r12, [r2]\n\t",
+                                   "ldrsb r10, [r2, r3]\n\t"
+                                   "cmp lr, r10\n\t"
+                                   "it lt\n\t"
+                                   "movlt lr, r10\n\t"
+                                   "strb lr, [r2, r3]\n\t"));
+}
+
+/* One output row from plane rows src, src + pw, src + 2 pw (the window of output x starts at
+ * src + stride * x). Stride, clamp and max are constants at each call (always inlined). */
+static inline __attribute__((always_inline)) void dw_plane_row(const int8_t *src, int32_t pw, const dw_channel *d,
+                                                              int8_t *dst, int32_t out_stride, int32_t out_w,
+                                                              int32_t act_min, int32_t act_max, int stride,
+                                                              int full_range, int keep_max)
+{
+    const int32_t w02_0 = d->w02[0], w02_1 = d->w02[1], w02_2 = d->w02[2], w1_01 = d->w1_01, w1_2 = d->w1_2;
+    int32_t x = 0;
+    if (stride == 1 && full_range && out_w >= 2) {
+        const dw_row_args args = {{w02_0, w02_1, w02_2}, w1_01, w1_2, d->bias2, d->multiplier, d->addend,
+                                  d->exponent, out_stride, out_w >> 1};
+        if (keep_max) {
+            dw_row_s1_max(src, pw, dst, &args);
+        } else {
+            dw_row_s1_store(src, pw, dst, &args);
+        }
+        x = out_w & ~1;
+        src += x;
+        dst += x * out_stride;
+    } else if (stride == 1) {
+        for (; x + 2 <= out_w; x += 2, src += 2, dst += 2 * out_stride) {
+            const uint32_t v0 = fn_read_u32(src), v1 = fn_read_u32(src + pw), v2 = fn_read_u32(src + 2 * pw);
+            const int32_t e0 = __sxtb16((int32_t)v0), o0 = fn_sxtb16_ror8(v0);
+            const int32_t e1 = __sxtb16((int32_t)v1), o1 = fn_sxtb16_ror8(v1);
+            const int32_t e2 = __sxtb16((int32_t)v2), o2 = fn_sxtb16_ror8(v2);
+            int32_t a = __smlad(e0, w02_0, d->bias2), b = __smlad(o0, w02_0, d->bias2);
+            a = __smlabb(o0, w1_01, a);
+            b = __smlatb(e0, w1_01, b);
+            a = __smlad(e1, w02_1, a);
+            b = __smlad(o1, w02_1, b);
+            a = __smlabt(o1, w1_01, a);
+            b = __smlatt(e1, w1_01, b);
+            a = __smlad(e2, w02_2, a);
+            b = __smlad(o2, w02_2, b);
+            a = __smlabb(o2, w1_2, a);
+            b = __smlatb(e2, w1_2, b);
+            dw_put(dst, a, d, act_min, act_max, full_range, keep_max);
+            dw_put(dst + out_stride, b, d, act_min, act_max, full_range, keep_max);
+        }
+    }
+    for (; x < out_w; ++x, src += stride, dst += out_stride) {
+        const uint32_t v0 = fn_read_u32(src), v1 = fn_read_u32(src + pw), v2 = fn_read_u32(src + 2 * pw);
+        int32_t a = __smlad(__sxtb16((int32_t)v0), w02_0, d->bias2);
+        a = __smlabb(fn_sxtb16_ror8(v0), w1_01, a);
+        a = __smlad(__sxtb16((int32_t)v1), w02_1, a);
+        a = __smlabt(fn_sxtb16_ror8(v1), w1_01, a);
+        a = __smlad(__sxtb16((int32_t)v2), w02_2, a);
+        a = __smlabb(fn_sxtb16_ror8(v2), w1_2, a);
+        dw_put(dst, a, d, act_min, act_max, full_range, keep_max);
+    }
+}
+
+/* Copy `rows` input rows of one channel, from row iy0 on, into the plane; zero point around them. */
+static void fill_plane(int8_t *plane, int32_t pw, const int8_t *x, int32_t channels, const fn_dims *in, int32_t iy0,
+                       int32_t rows, int32_t pad_w, int8_t zp)
+{
+    for (int32_t r = 0; r < rows; ++r, plane += pw) {
+        const int32_t iy = iy0 + r;
+        int32_t u = 0;
+        if (iy >= 0 && iy < in->h) {
+            for (; u < pad_w; ++u) {
+                plane[u] = zp;
+            }
+            const int8_t *src = x + iy * in->w * channels;
+            int8_t *dst = plane + pad_w;
+            const int32_t w = in->w;
+            int32_t i = 0;
+            for (; i + 4 <= w; i += 4, src += 4 * channels) {
+                dst[i] = src[0];
+                dst[i + 1] = src[channels];
+                dst[i + 2] = src[2 * channels];
+                dst[i + 3] = src[3 * channels];
+            }
+            for (; i < w; ++i, src += channels) {
+                dst[i] = *src;
+            }
+            u = pad_w + w;
+        }
+        for (; u < pw; ++u) {
+            plane[u] = zp;
+        }
+    }
+}
+
+static void dw_planar(const fn_conv_params *p, const fn_channel_quant *q, const fn_dims *in, const int8_t *input,
+                      const int8_t *filter, const int32_t *bias, const fn_dims *out, int8_t *output, int32_t pad_h,
+                      int32_t pad_w, int maxout, const fn_dims *f, int8_t *plane)
+{
+    const int32_t channels = in->c, heads = p->depth_multiplier, total = channels * heads;
+    const int32_t pw = plane_width(in, f), stride = p->stride_h;
+    const int stride2 = p->stride_w == 2;
+    const int32_t out_stride = maxout ? channels : total;
+    const int32_t act_min = p->act_min, act_max = p->act_max;
+    const int full_range = act_min <= FN_INT8_MIN && act_max >= FN_INT8_MAX;
+    const int8_t zp = (int8_t)(-p->input_offset);
+    for (int32_t b = 0; b < out->n; ++b) {
+        const int8_t *x = input + b * in->h * in->w * channels;
+        for (int32_t oy0 = 0; oy0 < out->h; oy0 += FN_DW_BAND) {
+            const int32_t band = fn_min32(FN_DW_BAND, out->h - oy0);
+            const int32_t rows = (band - 1) * stride + 3;
+            for (int32_t c = 0; c < channels; ++c) {
+                fill_plane(plane, pw, x + c, channels, in, oy0 * stride - pad_h, rows, pad_w, zp);
+                for (int32_t m = 0; m < heads; ++m) {
+                    const int32_t oc = c * heads + m;
+                    const dw_channel d = prepare_dw_channel(filter + oc, total, bias, q, oc, p->input_offset,
+                                                            p->output_offset);
+                    const int keep_max = maxout && m > 0;
+                    int8_t *dst = output + (b * out->h + oy0) * out->w * out_stride + (maxout ? c : oc);
+                    for (int32_t r = 0; r < band; ++r, dst += out->w * out_stride) {
+                        const int8_t *src = plane + r * stride * pw;
+                        /* Each combination its own loop, without per-pixel branches. */
+                        const int variant = stride2 * 4 + full_range * 2 + keep_max;
+                        switch (variant) {
+                        case 0: dw_plane_row(src, pw, &d, dst, out_stride, out->w, act_min, act_max, 1, 0, 0); break;
+                        case 1: dw_plane_row(src, pw, &d, dst, out_stride, out->w, act_min, act_max, 1, 0, 1); break;
+                        case 2: dw_plane_row(src, pw, &d, dst, out_stride, out->w, act_min, act_max, 1, 1, 0); break;
+                        case 3: dw_plane_row(src, pw, &d, dst, out_stride, out->w, act_min, act_max, 1, 1, 1); break;
+                        case 4: dw_plane_row(src, pw, &d, dst, out_stride, out->w, act_min, act_max, 2, 0, 0); break;
+                        case 5: dw_plane_row(src, pw, &d, dst, out_stride, out->w, act_min, act_max, 2, 0, 1); break;
+                        case 6: dw_plane_row(src, pw, &d, dst, out_stride, out->w, act_min, act_max, 2, 1, 0); break;
+                        default: dw_plane_row(src, pw, &d, dst, out_stride, out->w, act_min, act_max, 2, 1, 1); break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+#endif
 
 /* Checks shared by depthwise and MDW; `out_c` is the expected output channel count. */
 fn_status fn_check_depthwise(const fn_conv_params *p, const fn_channel_quant *q, const fn_dims *in_dims,
@@ -177,7 +467,7 @@ fn_status fn_check_depthwise(const fn_conv_params *p, const fn_channel_quant *q,
 
 fn_status fn_depthwise_run(const fn_conv_params *p, const fn_channel_quant *q, const fn_dims *in_dims,
                            const int8_t *input, const fn_dims *filter_dims, const int8_t *filter, const int32_t *bias,
-                           const fn_dims *out_dims, int8_t *output, int maxout)
+                           const fn_dims *out_dims, int8_t *output, int maxout, void *scratch)
 {
     int32_t pad_h, pad_w;
     const int32_t heads = p ? p->depth_multiplier : 0;
@@ -187,6 +477,20 @@ fn_status fn_depthwise_run(const fn_conv_params *p, const fn_channel_quant *q, c
     if (status != FN_OK) {
         return status;
     }
+#if FN_USE_DSP
+    if (dw_planar_applies(filter_dims)) {
+        if (!scratch) {
+            return FN_ERR_ARGUMENT;
+        }
+        if (fn_fast_requant_applies(bias, q->shift, in_dims->c * heads, 9)) {
+            dw_planar(p, q, in_dims, input, filter, bias, out_dims, output, pad_h, pad_w, maxout, filter_dims,
+                      (int8_t *)scratch);
+            return FN_OK;
+        }
+    }
+#else
+    (void)scratch;
+#endif
     const int32_t channels = in_dims->c;
     const int32_t total = channels * heads;
     const dw_output o = {bias, q->multiplier, q->shift, p->output_offset, p->act_min, p->act_max, maxout};
@@ -229,6 +533,5 @@ fn_status fn_depthwise_conv2d_s8(const fn_conv_params *p, const fn_channel_quant
                                  const int8_t *input, const fn_dims *filter_dims, const int8_t *filter,
                                  const int32_t *bias, const fn_dims *out_dims, int8_t *output, void *scratch)
 {
-    (void)scratch;
-    return fn_depthwise_run(p, q, in_dims, input, filter_dims, filter, bias, out_dims, output, 0);
+    return fn_depthwise_run(p, q, in_dims, input, filter_dims, filter, bias, out_dims, output, 0, scratch);
 }

@@ -1,4 +1,5 @@
-/* DSP dot-product core of the im2col-based conv (Cortex-M4/M7).
+/* DSP helpers (Cortex-M4/M7): the dot-product core of the im2col-based conv, and the test for the
+ * fast requantization.
  *
  * One weight row (int8) against 4 im2col columns (int16, interleaved in blocks,
  * see fn_internal.h). Written in assembly because the compiler spills the 4
@@ -54,6 +55,19 @@ __attribute__((naked)) void fn_dot_1x4_s8_s16(FN_IN_ASM const int8_t *w, FN_IN_A
         "pop {r3}\n\t"
         "stm r3, {r4-r7}\n\t"
         "pop {r4-r11, pc}\n\t");
+}
+
+int fn_fast_requant_applies(const int32_t *bias, const int32_t *shifts, int32_t channels, int32_t products)
+{
+    int64_t largest_bias = 0;
+    for (int32_t c = 0; c < channels; ++c) {
+        const int64_t b = bias ? (bias[c] < 0 ? -(int64_t)bias[c] : bias[c]) : 0;
+        largest_bias = b > largest_bias ? b : largest_bias;
+        if (shifts[c] > -1 || shifts[c] < -22) {
+            return 0;
+        }
+    }
+    return largest_bias + (int64_t)products * 128 * 256 < ((int64_t)1 << 30);
 }
 #else
 /* Keeps this translation unit non-empty in portable builds (ISO C). */

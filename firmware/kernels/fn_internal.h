@@ -35,10 +35,11 @@ fn_status fn_check_depthwise(const fn_conv_params *p, const fn_channel_quant *q,
                              const fn_dims *out_dims, int32_t out_c, const int8_t *output, int32_t *pad_h,
                              int32_t *pad_w);
 
-/* Depthwise conv over all pixels; with maxout, each channel's heads are reduced by max. */
+/* Depthwise conv over all pixels; with maxout, each channel's heads are reduced by max. `scratch`:
+ * fn_depthwise_conv2d_s8_get_buffer_size bytes (the DSP build's 3x3 path needs them). */
 fn_status fn_depthwise_run(const fn_conv_params *p, const fn_channel_quant *q, const fn_dims *in_dims,
                            const int8_t *input, const fn_dims *filter_dims, const int8_t *filter, const int32_t *bias,
-                           const fn_dims *out_dims, int8_t *output, int maxout);
+                           const fn_dims *out_dims, int8_t *output, int maxout, void *scratch);
 
 /* Elementwise binary op over 4-D broadcast shapes. */
 typedef int8_t (*fn_binary_op)(const void *params, int8_t a, int8_t b);
@@ -78,14 +79,24 @@ static inline int32_t fn_sxtb16_ror8(uint32_t x)
     return r;
 }
 
-/* x * m / 2^31 rounded (TFLite's SaturatingRoundingDoublingHighMul) for |x| < 2^30: then 2x does not
- * overflow and SMMULR's round((2x * m) / 2^32) is the same value, in one instruction. */
-static inline int32_t fn_srdhm_small(int32_t x, int32_t m)
+/* TFLite's MultiplyByQuantizedMultiplier plus the output offset, for an accumulator given doubled
+ * (acc2 = 2 * acc, |acc| < 2^30) and a right shift exponent of 1..22: SMMULR's round(acc2 * m / 2^32)
+ * is SaturatingRoundingDoublingHighMul(acc, m) in one instruction, and the rounding divide (ties away
+ * from zero) plus the offset is (x + addend + sign) >> exponent with
+ * addend = 2^(exponent - 1) + (output_offset << exponent) (fn_requant_addend); no sum can overflow. */
+static inline int32_t fn_requant_doubled(int32_t acc2, int32_t multiplier, int32_t exponent, int32_t addend)
 {
-    int32_t r;
-    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(x * 2), "r"(m));
-    return r;
+    int32_t high;
+    __asm__("smmulr %0, %1, %2" : "=r"(high) : "r"(acc2), "r"(multiplier));
+    return (high + addend + (high >> 31)) >> exponent;
 }
+static inline int32_t fn_requant_addend(int32_t exponent, int32_t output_offset)
+{
+    return (int32_t)((1u << (exponent - 1)) + ((uint32_t)output_offset << exponent));
+}
+/* Whether fn_requant_doubled serves a whole layer: every shift is a right shift of 1..22 and every
+ * accumulator (bias plus `products` products, |w| <= 128 times |x + offset| <= 256) stays below 2^30. */
+int fn_fast_requant_applies(const int32_t *bias, const int32_t *shifts, int32_t channels, int32_t products);
 
 /* Conv im2col block: FN_CONV_BLOCK output pixels' columns, int16 (input + offset), interleaved so
  * one pass over a weight row feeds all of them. Group g of 4 values of pixel j sits at

@@ -16,6 +16,5 @@ fn_status fn_mdw_maxout_s8(const fn_conv_params *p, const fn_channel_quant *q, c
                            const int8_t *input, const fn_dims *filter_dims, const int8_t *filter,
                            const int32_t *bias, const fn_dims *out_dims, int8_t *output, void *scratch)
 {
-    (void)scratch;
-    return fn_depthwise_run(p, q, in_dims, input, filter_dims, filter, bias, out_dims, output, 1);
+    return fn_depthwise_run(p, q, in_dims, input, filter_dims, filter, bias, out_dims, output, 1, scratch);
 }

@@ -1,7 +1,8 @@
 """Kernel scratch sizes, asked of the kernels themselves (`*_get_buffer_size`).
 
 The host build answers for the portable C path. The Cortex-M4/M7 build takes the
-DSP path, whose conv needs im2col columns the portable path does not; the host
+DSP path, whose conv needs im2col columns and whose 3x3 depthwise / MDW need a
+plane of input rows, which the portable path does not; the host
 cannot run that code, so its size is computed here from the kernel's own formula
 (firmware/kernels/conv2d_s8.c, `column_length`). The plan reserves the larger of
 the two, the generated C repeats the query on the target before each call (and
@@ -41,7 +42,22 @@ def _dsp_conv_bytes(in_dims, filter_dims) -> int:
     return DSP_CONV_BLOCK * ((kh * kw * channels + 3) & ~3) * 2
 
 
-_DSP_PATH_BYTES = {"fn_conv2d_s8_get_buffer_size": _dsp_conv_bytes}
+DSP_DEPTHWISE_BAND = 8  # output rows per band (FN_DW_BAND in firmware/kernels/depthwise_conv_s8.c)
+
+
+def _dsp_depthwise_bytes(in_dims, filter_dims) -> int:
+    """3x3 filters: one channel's band of input rows (stride <= 2) as an int8 plane (`plane_width`, `plane_rows`)."""
+    _, kh, kw, _ = filter_dims
+    if (kh, kw) != (3, 3):
+        return 0
+    width = in_dims[2] + 2 * (kw - 1) + 4
+    rows = (DSP_DEPTHWISE_BAND - 1) * 2 + kh
+    return (width * rows + 3) & ~3
+
+
+_DSP_PATH_BYTES = {"fn_conv2d_s8_get_buffer_size": _dsp_conv_bytes,
+                   "fn_depthwise_conv2d_s8_get_buffer_size": _dsp_depthwise_bytes,
+                   "fn_mdw_maxout_s8_get_buffer_size": _dsp_depthwise_bytes}
 
 
 def scratch_bytes(query: ScratchQuery) -> int:
