@@ -87,6 +87,20 @@ def test_generated_c_reads_like_the_network(tmp_path):
     assert "fn_conv2d_s8(" in text and "fn_softmax_s8(" in text
 
 
+def test_equal_layer_parameters_are_one_object(tmp_path):
+    generate_model_sources(conv_chain_model(), tmp_path)
+    lines = (tmp_path / "model.c").read_text().splitlines()
+    inside_layers = [l for l in lines if l.startswith(" ") and "static const fn_" in l]
+    assert inside_layers == []
+    declared = [l.split(" ", 3)[2:] for l in lines if l.startswith("static const fn_")]
+    types_and_values = [(ctype, rest.split(" = ", 1)[1]) for ctype, rest in declared]
+    assert len(set(types_and_values)) == len(types_and_values) > 0
+    # The 1x1 conv's output dims are the residual add's input dims: one object, used by both layers.
+    text = "\n".join(lines)
+    assert text.count("static const fn_dims dims_1x6x6x8 = {1, 6, 6, 8};") == 1
+    assert text.count("&dims_1x6x6x8") > 2
+
+
 @pytest.mark.parametrize("compiler,flags", [
     ("gcc", ["-std=c99"]),
     ("arm-none-eabi-gcc", ["-std=c99", "-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"]),

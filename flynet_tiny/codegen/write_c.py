@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+
 import numpy as np
 
 from .emit_c import ConstArray
@@ -120,10 +123,20 @@ def render_model_c(ctx: dict) -> str:
         "    flynet_error_layer = -1;",
         "    flynet_error_status = 0;",
     ]
+    declarations, bodies = share_constants(ctx["bodies"])
+    if declarations:
+        # Before flynet_invoke: its opening lines were already added above, so insert ahead of them.
+        start = lines.index("int flynet_invoke(const int8_t *input, int8_t *output)")
+        lines[start:start] = [
+            "/* Layer parameters at file scope, one object per distinct value: layers with equal shapes or",
+            " * parameters share it (one layer's output dims are often the next one's input dims). */",
+            *declarations,
+            "",
+        ]
     if all(code.view for code in ctx["codes"]):
         lines.append("    status = FN_OK;")
         lines.append("    (void)status;")
-    for layer, code, body, size in zip(ir.layers, ctx["codes"], ctx["bodies"], ctx["scratch"]):
+    for layer, code, body, size in zip(ir.layers, ctx["codes"], bodies, ctx["scratch"]):
         kinds = " + ".join(op.opcode for op in layer.ops)
         lines.append("")
         lines.append(f"    /* layer {layer.index}: {kinds} -> '{_comment(ir.tensor(layer.outputs[0]).name)}'")
@@ -149,6 +162,46 @@ def render_model_c(ctx: dict) -> str:
         lines.append(f"    memcpy(output, {ctx['copy_out']}, FLYNET_OUTPUT_BYTES);")
     lines += ["    return 0;", "}", ""]
     return "\n".join(lines)
+
+
+_STATIC_STRUCT = re.compile(r"^static const (fn_\w+) (.*);$")
+_DECLARATOR = re.compile(r"(\w+) = (\{(?:[^{}]|\{[^{}]*\})*\})(?:, |$)")
+
+
+def share_constants(bodies: list[str]) -> tuple[list[str], list[str]]:
+    """Hoist each layer's `static const fn_*` parameter structs to file scope, one object per distinct
+    value (a compiler keeps every static object apart, even with equal contents): the declarations,
+    and the layer bodies using them. fn_dims are named by their value (dims_1x8x8x40)."""
+    names: dict[tuple[str, str], str] = {}
+    counts: Counter[str] = Counter()
+    declarations, shared_bodies = [], []
+    for body in bodies:
+        renames: dict[str, str] = {}
+        kept = []
+        for line in body.split("\n"):
+            match = _STATIC_STRUCT.match(line)
+            if match is None:
+                kept.append(line)
+                continue
+            ctype, declarators = match.groups()
+            found = _DECLARATOR.findall(declarators)
+            assert ", ".join(f"{n} = {v}" for n, v in found) == declarators, line
+            for local, value in found:
+                key = (ctype, value)
+                if key not in names:
+                    kind = ctype.removeprefix("fn_")
+                    if kind == "dims":
+                        names[key] = "dims_" + "x".join(v.strip() for v in value.strip("{}").split(","))
+                    else:
+                        names[key] = f"{kind}_{counts[kind]}"
+                        counts[kind] += 1
+                    declarations.append(f"static const {ctype} {names[key]} = {value};")
+                renames[local] = names[key]
+        text = "\n".join(kept)
+        if renames:
+            text = re.sub(r"\b(" + "|".join(map(re.escape, renames)) + r")\b", lambda m: renames[m.group(1)], text)
+        shared_bodies.append(text)
+    return declarations, shared_bodies
 
 
 def _comment(text: str) -> str:
