@@ -435,6 +435,56 @@ def fit(model_name, target_name, tflite_path, elf_path, input_size, classes, in_
         raise CheckFailed(f"{elf.path} overflows a region of {target.board}")
 
 
+@cli.command()
+@click.option("--target", "target_name", required=True, help="Board (see `flynet-tiny targets`).")
+@click.option("--model", "model_dir", type=click.Path(), default=None,
+              help="Export folder holding model_int8.tflite [default: export].")
+@click.option("--tflite", "tflite_path", type=click.Path(dir_okay=False), default=None, help="An int8 .tflite instead.")
+@click.option("--data", "data_path", type=click.Path(), default=None,
+              help="Test images (IDX folder or class folders) [default: random int8 inputs].")
+@click.option("--inputs", "n_inputs", default=20, show_default=True, help="Inputs embedded and run per QEMU run.")
+@click.option("--runs", default=1, show_default=True, help="QEMU runs; their instruction counts must be identical.")
+@click.option("--opt", type=click.Choice(["size", "speed"]), default="speed", show_default=True, help="-Os or -O2.")
+@click.option("--timeout", "timeout_s", default=600.0, show_default=True, help="Wall-clock limit per QEMU run (s).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Folder for firmware/, report.json, report.md, latency.png [default: bench/<target>].")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+              help="PNG of per-layer time [default: <out>/latency.png].")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def bench(target_name, model_dir, tflite_path, data_path, n_inputs, runs, opt, timeout_s, out_dir, plot_path,
+          as_json) -> None:
+    """Run a model on the emulated board: outputs bit-exact vs host and TFLM, per-layer instructions and latency.
+
+    Exits 1 when an output differs (naming the first differing layer), the firmware faults or hangs,
+    or instruction counts differ between runs.
+
+    Example: flynet-tiny bench --target f746zg --model build/h3 --data ../shared/datasets/fashion-mnist --runs 3
+    """
+    from pathlib import Path
+
+    from .codegen.build import find_tflite
+    from .reporting import to_json
+    from .sim.bench import bench_inputs, bench_tflite, write_bench_reports
+    from .sim.bench_report import bench_table
+    from .targets import load_target
+
+    if model_dir and tflite_path:
+        raise FlynetError("--model and --tflite exclude each other: pass one model")
+    target = load_target(target_name)
+    tflite = find_tflite(tflite_path or model_dir or "export")
+    model_bytes = tflite.read_bytes()
+    inputs = bench_inputs(model_bytes, n_inputs, data_path)
+    out = Path(out_dir or f"bench/{target.name}")
+
+    def progress(message: str) -> None:
+        click.echo(message, err=True)
+
+    result = bench_tflite(model_bytes, target, inputs, out, runs, progress, timeout_s=timeout_s, opt=opt,
+                          model_name=str(tflite))
+    write_bench_reports(result, out, plot_path)
+    click.echo(to_json(result.to_json()) if as_json else bench_table(result))
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)

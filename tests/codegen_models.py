@@ -265,8 +265,10 @@ ALL_MODELS = {
 }
 
 
-def exported_model(name: str, data_path, input_size: int = 32, calib_samples: int = 32, seed: int = 0):
+def exported_model(name: str, data_path, input_size: int = 32, calib_samples: int = 32, seed: int = 0,
+                   **options):
     """A registry model (random init) through the real pipeline: PTQ on real images, QDQ ONNX, our converter.
+    `options` go to build_model (e.g. stem_stride=1 for 32x32 inputs).
 
     Returns (tflite bytes, the int8 NHWC test images the model takes).
     """
@@ -284,7 +286,8 @@ def exported_model(name: str, data_path, input_size: int = 32, calib_samples: in
     dataset = load_dataset(data_path, "test", input_size=input_size)
     images = normalize(dataset.images)
     torch.manual_seed(seed)
-    model = build_model(name, num_classes=10, input_size=input_size, in_channels=images.shape[1]).eval()
+    model = build_model(name, num_classes=10, input_size=input_size, in_channels=images.shape[1],
+                        **options).eval()
     calib = images[:calib_samples]
     qmodel = quantize_model(model, [calib[i:i + 16] for i in range(0, len(calib), 16)], num_samples=len(calib),
                             progress=False)

@@ -1,6 +1,8 @@
 /* Benchmark main for a generated model: runs every embedded test input through
  * flynet_invoke, emits each output (`@output <input> <hex>`), and per-layer cycles come
- * from the runtime's layer hooks. fn_bench_config.h is written by the build
+ * from the runtime's layer hooks. Built with FLYNET_LAYER_CHECKSUMS (as `flynet-tiny bench`
+ * does), it also prints `@checksums <input> <hex FNV-1a per layer>`, so the host can name
+ * the first layer whose output differs from its own build. fn_bench_config.h is written by the build
  * (flynet_tiny/codegen/build.py: build_model_firmware): it includes the model header and
  * defines FN_TEST_INPUT_COUNT and fn_test_inputs. */
 #include <stdint.h>
@@ -21,6 +23,12 @@ int main(void)
             return 1;
         }
         fn_emit_output(i, output, sizeof output);
+#ifdef FLYNET_LAYER_CHECKSUMS
+        fn_print("@checksums %d", i);
+        for (int layer = 0; layer < FLYNET_LAYER_COUNT; ++layer)
+            fn_print(" %08lx", (unsigned long)flynet_layer_checksums[layer]);
+        fn_print("\n");
+#endif
     }
     return 0;
 }

@@ -489,6 +489,12 @@ def build_model_firmware(
     )
 
 
+def random_inputs(shape: Sequence[int], count: int, seed: int = 0) -> list[np.ndarray]:
+    """`count` reproducible random int8 inputs of `shape`, for when no real images are given."""
+    rng = np.random.default_rng(seed)
+    return [rng.integers(-128, 128, size=tuple(shape), dtype=np.int8) for _ in range(count)]
+
+
 def find_tflite(model: Path | str) -> Path:
     """The int8 model of an export folder (model_int8.tflite), or a .tflite file itself."""
     path = Path(model)
@@ -511,11 +517,13 @@ def build_from_tflite(
     emulation: bool = False,
     library: bool = False,
     n_inputs: int = 1,
+    inputs: Sequence[np.ndarray] | None = None,
     progress=lambda message: None,
 ) -> BuildResult | LibraryResult:
     """Generate C for an int8 .tflite into out_dir/model and build the benchmark firmware
-    (or, with library=True, libflynet.a). The firmware embeds `n_inputs` random int8 test
-    inputs (seed 0), so a board or QEMU run prints reproducible output bytes."""
+    (or, with library=True, libflynet.a). The firmware embeds `inputs` (int8, the model's
+    input shape), or else `n_inputs` random int8 test inputs (seed 0), so a board or QEMU
+    run prints reproducible output bytes."""
     from .generate import generate_model_sources
     from .host_kernels import kernel_include_dir, kernel_sources
 
@@ -529,8 +537,8 @@ def build_from_tflite(
     if library:
         return build_library(out_dir, target, [*generated.sources, *kernel_sources()],
                              [generated.out_dir, kernel_include_dir()], opt=opt, lto=lto)
-    rng = np.random.default_rng(0)
-    inputs = [rng.integers(-128, 128, size=generated.input_shape, dtype=np.int8) for _ in range(n_inputs)]
+    if inputs is None:
+        inputs = random_inputs(generated.input_shape, n_inputs)
     return build_model_firmware(generated, target, inputs, out_dir, opt=opt, lto=lto, emulation=emulation)
 
 

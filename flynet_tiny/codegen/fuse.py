@@ -28,10 +28,12 @@ import numpy as np
 from .graph import Layer, ModelIR, same_quantization
 
 
-def fuse(ir: ModelIR) -> ModelIR:
-    """Apply every fusion pass, in place, and renumber the layers."""
+def fuse(ir: ModelIR, mdw_maxout: bool = True) -> ModelIR:
+    """Apply every fusion pass, in place, and renumber the layers. `mdw_maxout=False` leaves
+    MDW as a depthwise writing the C*h map plus a Max-out layer (to measure what fusion saves)."""
     _repeat(ir, _try_eca)
-    _repeat(ir, _try_mdw_maxout)
+    if mdw_maxout:
+        _repeat(ir, _try_mdw_maxout)
     _repeat(ir, _try_maxout)
     _repeat(ir, _try_padded_conv)
     ir.renumber()

@@ -141,9 +141,9 @@ def _guard_scratch(text: str, query, planned: int) -> str:
     ])
 
 
-def build_ir(tflite_bytes: bytes) -> ModelIR:
+def build_ir(tflite_bytes: bytes, fuse_mdw: bool = True) -> ModelIR:
     graph = read_tflite(tflite_bytes)
-    ir = fuse(lower(graph))
+    ir = fuse(lower(graph), mdw_maxout=fuse_mdw)
     if len(ir.inputs) != 1 or len(ir.outputs) != 1:
         raise FlynetError(
             f"model has {len(ir.inputs)} inputs and {len(ir.outputs)} outputs: flynet_invoke takes exactly one of each"
@@ -154,12 +154,13 @@ def build_ir(tflite_bytes: bytes) -> ModelIR:
 
 
 def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str = "model",
-                           alignment: int = 16) -> GeneratedModel:
-    """Write the model's C sources into `out_dir`; every file is complete or untouched."""
+                           alignment: int = 16, fuse_mdw: bool = True) -> GeneratedModel:
+    """Write the model's C sources into `out_dir`; every file is complete or untouched.
+    `fuse_mdw=False` keeps MDW and its Max-out as two layers (benchmarks/bench_boards.py)."""
     if not name.isidentifier():
         raise FlynetError(f"model name {name!r} is not a C identifier: use letters, digits and underscores")
     out_dir = Path(out_dir)
-    ir = build_ir(tflite_bytes)
+    ir = build_ir(tflite_bytes, fuse_mdw)
     codes = [emit_layer(ir, layer, f"l{layer.index}") for layer in ir.layers]
     scratch = [scratch_bytes(code.scratch) if code.scratch else 0 for code in codes]
     placement = _place(ir, codes, scratch)

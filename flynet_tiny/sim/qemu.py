@@ -69,6 +69,8 @@ class RunResult:
     fault: Fault | None = None
     running_layer: tuple[int, str] | None = None  # begun and not ended when the run stopped
     outputs: list[tuple[int, bytes]] = field(default_factory=list)  # fn_emit_output, in print order
+    # `@checksums <input> ...` lines (fn_bench_main.c with FLYNET_LAYER_CHECKSUMS): per input, one per layer
+    checksums: dict[int, list[int]] = field(default_factory=dict)
 
     @property
     def instructions_per_marker(self) -> list[int | None]:
@@ -84,7 +86,7 @@ class RunResult:
     @property
     def console(self) -> str:
         """The firmware's own output, without the runner's @layer / @output lines."""
-        return "".join(l for l in self.stdout.splitlines(keepends=True) if not l.startswith(("@layer-", "@output ")))
+        return "".join(l for l in self.stdout.splitlines(keepends=True) if not l.startswith(("@layer-", "@output ", "@checksums ")))
 
     @property
     def ok(self) -> bool:
@@ -207,6 +209,7 @@ def run_qemu(
 _BEGIN = re.compile(r"^@layer-begin (-?\d+) (\S+)$")
 _END = re.compile(r"^@layer-end (-?\d+) cycles=(\d+)$")
 _OUTPUT = re.compile(r"^@output (-?\d+) ([0-9a-f]*)$")
+_CHECKSUMS = re.compile(r"^@checksums (-?\d+)((?: [0-9a-f]{8})*)$")
 _FAULT = re.compile(r"^\*\*\* (HardFault|unexpected exception \d+) layer=(-?\d+) name=(\S+)(.*)$")
 _REGISTER = re.compile(r"(\w+)=0x([0-9a-fA-F]+)")
 _LOCKUP = re.compile(r"qemu: fatal: (Lockup[^\n]*)")
@@ -238,9 +241,12 @@ def _assemble(stdout: str, stderr: str, exit_code: int | None, timed_out: bool, 
     cycles: list[int] = []
     fault = None
     outputs = []
+    checksums = {}
     for line in stdout.splitlines():
         if m := _OUTPUT.match(line):
             outputs.append((int(m[1]), bytes.fromhex(m[2])))
+        elif m := _CHECKSUMS.match(line):
+            checksums[int(m[1])] = [int(v, 16) for v in m[2].split()]
         elif m := _BEGIN.match(line):
             begun.append((int(m[1]), m[2]))
         elif m := _END.match(line):
@@ -272,5 +278,5 @@ def _assemble(stdout: str, stderr: str, exit_code: int | None, timed_out: bool, 
     return RunResult(
         stdout=stdout, stderr=stderr, exit_code=exit_code, timed_out=timed_out, layers=layers,
         total_instructions=total[0] if total else None, total_classes=total[1] if total else {},
-        fault=fault, running_layer=running, outputs=outputs,
+        fault=fault, running_layer=running, outputs=outputs, checksums=checksums,
     )

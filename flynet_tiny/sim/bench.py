@@ -1,0 +1,316 @@
+"""`flynet-tiny bench`: a model on an emulated board, checked bit for bit and timed layer by layer.
+
+    inputs = bench_inputs(tflite_bytes, 20, data_path="../shared/datasets/fashion-mnist")
+    result = bench_tflite(tflite_bytes, load_target("f746zg"), inputs, "bench/f746zg", runs=3)
+    result.totals["estimated_ms"], result.layers[0]["instr_per_mac"]
+    write_bench_reports(result, "bench/f746zg")   # report.json, report.md, latency.png
+
+Steps: generate C (per-layer FNV-1a checksums on) -> emulation build embedding the inputs ->
+the same C built for the host, and TFLite Micro, on the same inputs -> R QEMU runs with the
+counting plugin. Checks (CheckFailed on a miss): each run's per-layer checksums equal the
+host build's (the first differing layer is named), the output bytes equal the host's and
+TFLM's, the instruction counts are identical across runs. Latency per layer comes from
+flynet_tiny.sim.latency (the layer's weights streamed once from flash are charged).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..codegen.build import BuildResult, build_model_firmware, random_inputs
+from ..codegen.generate import GeneratedModel, build_ir, generate_model_sources, layer_checksum
+from ..codegen.graph import ModelIR
+from ..codegen.host_model import HostModel
+from ..errors import CheckFailed, FlynetError
+from ..targets import Target
+from ..tflite import read_tflite
+from .latency import core_timing, estimate_latency
+from .qemu import RunResult, find_qemu, run_qemu
+from .report import per_layer_means, weights_in_flash
+
+CHECKSUM_DEFINE = "FLYNET_LAYER_CHECKSUMS"
+MAC_WEIGHT_DIMS = {"CONV_2D": slice(1, 4), "DEPTHWISE_CONV_2D": slice(1, 3), "FULLY_CONNECTED": slice(1, 2)}
+
+
+def _silent(message: str) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class BenchInputs:
+    images: list[np.ndarray]  # int8, the model's input shape
+    source: str  # where they came from, said in the report
+
+
+def bench_inputs(tflite_bytes: bytes, count: int, data_path: Path | str | None = None) -> BenchInputs:
+    """`count` test images from `data_path` (IDX folder or class folders), normalised the
+    project's way and quantized with the model's input parameters; random int8 without data."""
+    if count < 1:
+        raise FlynetError(f"--inputs must be at least 1, got {count}")
+    graph = read_tflite(tflite_bytes)
+    tensor = graph.tensors[graph.inputs[0]]
+    if data_path is None:
+        return BenchInputs(random_inputs(tensor.shape, count),
+                           f"{count} random int8 inputs (seed 0): no --data given, so accuracy-relevant "
+                           "activations are not exercised; pass --data for real images")
+    from ..train.data import load_dataset, normalize
+
+    shape = tensor.shape
+    if len(shape) != 4 or shape[0] != 1 or shape[1] != shape[2]:
+        raise FlynetError(f"model input {shape} is not one square NHWC image: bench it without --data")
+    if not Path(data_path).exists():
+        raise FlynetError(f"--data {data_path} not found: pass an IDX folder or a class-folder tree")
+    dataset = load_dataset(data_path, "test", input_size=shape[1], in_channels=shape[3])
+    if len(dataset.images) < count:
+        raise FlynetError(f"{data_path} has {len(dataset.images)} test images, fewer than --inputs {count}")
+    nhwc = normalize(dataset.images[:count]).permute(0, 2, 3, 1).numpy()
+    scale, zero_point = float(tensor.scale[0]), int(tensor.zero_point[0])
+    int8 = np.clip(np.rint(nhwc / scale) + zero_point, -128, 127).astype(np.int8)
+    return BenchInputs([image[None] for image in int8], f"{count} test images from {data_path}")
+
+
+@dataclass
+class BenchResult:
+    model: str
+    target: Target
+    inputs: int
+    input_source: str
+    runs: int
+    opt: str
+    generated: GeneratedModel
+    build: BuildResult
+    layers: list[dict]  # one per generated layer, per inference
+    totals: dict
+    memory: dict
+    checks: dict = field(default_factory=dict)
+    files: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        t = self.target
+        return {
+            "model": self.model, "target": t.name, "board": t.board, "core": t.core, "clock_hz": t.clock_hz,
+            "qemu_machine": t.emulator["qemu_machine"], "inputs": self.inputs, "input_source": self.input_source,
+            "runs": self.runs, "opt": self.opt, "checks": self.checks, "memory": self.memory,
+            "totals": self.totals, "layers": self.layers, "latency_model": core_timing(t).source,
+            "elf": str(self.build.elf), "files": self.files,
+        }
+
+
+def layer_macs(ir: ModelIR) -> list[int]:
+    """Multiply-accumulates per layer: conv, depthwise (all heads of an MDW) and fully connected."""
+    macs = []
+    for layer in ir.layers:
+        total = 0
+        for op in layer.ops:
+            dims = MAC_WEIGHT_DIMS.get(op.opcode)
+            if dims is not None:
+                weights = ir.tensor(op.inputs[1]).shape
+                total += math.prod(ir.tensor(op.outputs[0]).shape) * math.prod(weights[dims])
+        macs.append(total)
+    return macs
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What every emulated run must reproduce, per input: host output, host checksums, TFLM output."""
+
+    host_outputs: list[bytes]
+    host_checksums: list[list[int]]
+    tflm_outputs: list[bytes]
+
+
+def reference_outputs(generated: GeneratedModel, tflite_bytes: bytes, images: Sequence[np.ndarray]) -> Reference:
+    from ..tflite.interpreters import run_tflm_batch
+
+    host = HostModel(generated, extra_flags=(f"-D{CHECKSUM_DEFINE}",))
+    outputs, checksums = [], []
+    for x in images:
+        outputs.append(host.invoke(x).tobytes())
+        checksums.append(host.layer_checksums())
+    tflm = [y[0].tobytes() for y in run_tflm_batch(tflite_bytes, [[x] for x in images])]
+    return Reference(outputs, checksums, tflm)
+
+
+def check_run(run: RunResult, reference: Reference, generated: GeneratedModel,
+              diagnose_tflm: Callable[[int], str] | None = None) -> None:
+    """CheckFailed naming the input and the first layer where the firmware left the host build,
+    or where both left TFLM (then `diagnose_tflm(input)` says which layer)."""
+    names = [layer.name for layer in generated.layers]
+    for number, expected in enumerate(reference.host_checksums):
+        got = run.checksums.get(number)
+        if got is None or len(got) != len(expected):
+            raise CheckFailed(f"firmware printed no per-layer checksums for input {number}: "
+                              f"was it built with -D{CHECKSUM_DEFINE}?")
+        differing = next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b), None)
+        if differing is not None:
+            raise CheckFailed(f"input {number}: layer {differing} ({names[differing]}) output differs between "
+                              f"the emulated firmware and the host build (checksum {got[differing]:08x} vs "
+                              f"{expected[differing]:08x})")
+        output = run.output(number)
+        if output != reference.host_outputs[number]:
+            raise CheckFailed(f"input {number}: output bytes differ between the emulated firmware and the host build "
+                              f"although every layer checksum matches: check the output copy")
+        if output != reference.tflm_outputs[number]:
+            where = diagnose_tflm(number) if diagnose_tflm else "no per-layer reference was asked for"
+            raise CheckFailed(f"input {number}: output differs from TFLite Micro ({where})")
+
+
+def first_layer_off_reference(tflite_bytes: bytes, ir: ModelIR, names: Sequence[str], x: np.ndarray,
+                              host_checksums: Sequence[int]) -> str:
+    """Where the host build first leaves LiteRT's reference kernels (which round like TFLM) on `x`:
+    TFLM's Python runtime does not expose intermediate tensors, LiteRT keeps them all on request."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    interpreter = Interpreter(model_content=bytes(tflite_bytes), experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
+                              experimental_preserve_all_tensors=True, num_threads=1)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], np.ascontiguousarray(x))
+    interpreter.invoke()
+    for layer, expected in zip(ir.layers, host_checksums):
+        if layer_checksum(interpreter.get_tensor(layer.outputs[0])) != expected:
+            return f"first differing layer vs the reference kernels: layer {layer.index} ({names[layer.index]})"
+    return "every layer equals LiteRT's reference kernels, so TFLM alone differs"
+
+
+def _count_signature(run: RunResult) -> tuple:
+    return (run.total_instructions, tuple(sorted(run.total_classes.items())),
+            tuple((layer.index, layer.instructions, tuple(sorted(layer.classes.items()))) for layer in run.layers))
+
+
+def require_identical_counts(runs: Sequence[RunResult]) -> None:
+    first = _count_signature(runs[0])
+    for number, run in enumerate(runs[1:], start=2):
+        if _count_signature(run) != first:
+            differing = next((a.name for a, b in zip(runs[0].layers, run.layers)
+                              if (a.instructions, a.classes) != (b.instructions, b.classes)), "the totals")
+            raise CheckFailed(f"instruction counts of run {number} differ from run 1 (first in {differing}): "
+                              "the emulation is not deterministic")
+
+
+def layer_rows(ir: ModelIR, generated: GeneratedModel, run: RunResult, target: Target,
+               flash_bytes: dict[int, int]) -> list[dict]:
+    """Per generated layer, per inference: shapes, MACs, instruction mix and the latency estimate.
+    Views (a reshape of the same bytes) run no code and show zero."""
+    counted = {row["index"]: row for row in per_layer_means(run)}
+    rows = []
+    for layer, generated_layer, macs in zip(ir.layers, generated.layers, layer_macs(ir)):
+        means = counted.get(layer.index)
+        classes = means["classes"] if means else {}
+        instructions = means["instructions"] if means else 0
+        estimate = estimate_latency(classes, target, flash_bytes.get(layer.index, 0) if means else 0)
+        rows.append({
+            "index": layer.index, "name": generated_layer.name, "op": layer.kind,
+            "tflite_ops": generated_layer.tflite_ops, "tflite_op_indices": [op.index for op in layer.ops],
+            "input_shapes": [list(ir.tensor(t).shape) for t in layer.inputs],
+            "output_shape": list(ir.tensor(layer.outputs[0]).shape),
+            "macs": macs, "instructions": instructions,
+            "instr_per_mac": instructions / macs if macs else None,
+            "classes": classes, "flash_bytes_read": flash_bytes.get(layer.index, 0) if means else 0,
+            "estimated_cycles": estimate.cycles, "estimated_ms": estimate.ms,
+        })
+    total_ms = sum(row["estimated_ms"] for row in rows)
+    for row in rows:
+        row["percent"] = 100 * row["estimated_ms"] / total_ms if total_ms else 0.0
+    return rows
+
+
+def totals_of(rows: Sequence[dict], target: Target) -> dict:
+    macs = sum(row["macs"] for row in rows)
+    instructions = sum(row["instructions"] for row in rows)
+    cycles = sum(row["estimated_cycles"] for row in rows)
+    ms = cycles / target.clock_hz * 1e3
+    return {"macs": macs, "instructions": instructions, "instr_per_mac": instructions / macs if macs else None,
+            "estimated_cycles": cycles, "estimated_ms": ms, "inferences_per_s": 1e3 / ms if ms else None}
+
+
+def memory_of(generated: GeneratedModel, build: BuildResult, target: Target, n_inputs: int) -> dict:
+    code = target.placement["code"]
+    flash = sum(u.used for name, u in build.region_usage.items() if target.region(name).kind == "flash")
+    embedded = n_inputs * generated.input_bytes
+    return {
+        "arena_bytes": generated.arena_bytes, "weight_bytes": generated.weight_bytes,
+        "embedded_input_bytes": embedded,
+        # the emulation build's flash less its test inputs: what the model + kernels + runtime take
+        "flash_bytes": flash - embedded,
+        "regions": {name: {"used": u.used, "size": u.size} for name, u in build.region_usage.items()},
+        "code_region": code,
+    }
+
+
+def bench_tflite(
+    tflite_bytes: bytes,
+    target: Target,
+    inputs: BenchInputs | Sequence[np.ndarray],
+    out_dir: Path | str,
+    runs: int = 1,
+    progress: Callable[[str], None] = _silent,
+    *,
+    timeout_s: float = 600.0,
+    opt: str = "speed",
+    fuse_mdw: bool = True,
+    model_name: str = "model",
+) -> BenchResult:
+    """Build, run `runs` times in QEMU, check against host and TFLM, and time every layer.
+    The firmware is built in out_dir/firmware; reports are written by write_bench_reports."""
+    if runs < 1:
+        raise FlynetError(f"--runs must be at least 1, got {runs}")
+    if not isinstance(inputs, BenchInputs):
+        inputs = BenchInputs(list(inputs), f"{len(inputs)} inputs given by the caller")
+    if not inputs.images:
+        raise FlynetError("the benchmark needs at least one input")
+    find_qemu()  # before minutes of compiling
+    progress(f"inputs: {inputs.source}")
+    firmware_dir = Path(out_dir) / "firmware"
+    progress(f"generating C for {model_name} ({len(tflite_bytes):,} bytes of .tflite)")
+    generated = generate_model_sources(tflite_bytes, firmware_dir / "model", fuse_mdw=fuse_mdw)
+    ir = build_ir(tflite_bytes, fuse_mdw)
+    progress(f"compiling {len(generated.layers)} layers for QEMU {target.emulator['qemu_machine']} "
+             f"({target.board}, {target.core}) with {len(inputs.images)} embedded inputs")
+    build = build_model_firmware(generated, target, inputs.images, firmware_dir, opt=opt, emulation=True,
+                                 defines=[CHECKSUM_DEFINE])
+    progress("running the same C on the host and TFLite Micro on the same inputs")
+    reference = reference_outputs(generated, tflite_bytes, inputs.images)
+    names = [layer.name for layer in generated.layers]
+
+    def diagnose(number: int) -> str:
+        return first_layer_off_reference(tflite_bytes, ir, names, inputs.images[number],
+                                         reference.host_checksums[number])
+
+    results = []
+    for number in range(runs):
+        progress(f"QEMU run {number + 1}/{runs} with the counting plugin")
+        run = run_qemu(build.elf, target, timeout_s=timeout_s)
+        run.raise_for_failure()
+        check_run(run, reference, generated, diagnose)
+        results.append(run)
+    require_identical_counts(results)
+    rows = layer_rows(ir, generated, results[0], target, weights_in_flash(build.elf, target))
+    n = len(inputs.images)
+    return BenchResult(
+        model=model_name, target=target, inputs=n, input_source=inputs.source, runs=runs, opt=opt,
+        generated=generated, build=build, layers=rows, totals=totals_of(rows, target),
+        memory=memory_of(generated, build, target, n),
+        checks={"host_bit_exact": True, "tflm_bit_exact": True, "layer_checksums_match_host": True,
+                "counts_identical_across_runs": True, "total_instructions_per_run": results[0].total_instructions},
+    )
+
+
+def write_bench_reports(result: BenchResult, out_dir: Path | str, plot: Path | str | None = None) -> dict:
+    """report.json, report.md and the latency PNG (default out_dir/latency.png), each written atomically."""
+    from ..reporting import atomic_write_bytes, atomic_write_text
+    from .bench_report import bench_markdown, latency_png
+
+    out_dir = Path(out_dir)
+    plot_path = Path(plot) if plot else out_dir / "latency.png"
+    result.files = {"json": str(out_dir / "report.json"), "markdown": str(out_dir / "report.md"), "plot": str(plot_path)}
+    png = latency_png(result)
+    atomic_write_bytes(plot_path, png)
+    atomic_write_text(out_dir / "report.md", bench_markdown(result))
+    atomic_write_text(out_dir / "report.json", json.dumps(result.to_json(), indent=2) + "\n")
+    return result.files

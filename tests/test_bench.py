@@ -1,0 +1,185 @@
+"""`flynet-tiny bench`: a small model built, run in QEMU on both boards and checked against the host
+build and TFLM; tampered firmware caught and its layer named; one-line errors for bad input."""
+
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cli_helpers import run_cli
+from codegen_models import ModelMaker
+from flynet_tiny.sim import bench as bench_module
+from flynet_tiny.train.data import load_dataset
+
+FASHION = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fashion-mnist"
+SIZE = 12
+INPUTS = 2
+TAMPERED_LAYER = 1  # the MDW layer, between two convs
+
+
+def small_model() -> bytes:
+    """conv -> MDW (3 heads, fused with its Max-out) -> 1x1 conv, on one-channel 12x12 images.
+    The input is quantized like the project's images (scale 1/128, zero point 0): int8 = pixel - 128."""
+    m = ModelMaker(5, "bench test model")
+    x = m.tensor((1, SIZE, SIZE, 1), 1 / 128, 0, name="input")
+    a = m.conv(x, 6, k=3, act="RELU6")
+    b = m.mdw_reshape_maxout(a, 3)
+    return m.build(x, m.conv(b, 4, k=1))
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("bench_model") / "model_int8.tflite"
+    path.write_bytes(small_model())
+    return path
+
+
+def bench_args(model_file, out, target="f446re", *extra):
+    return ["bench", "--target", target, "--tflite", model_file, "--data", FASHION, "--inputs", INPUTS,
+            "--out", out, *extra]
+
+
+@pytest.mark.parametrize("target_name", ["f446re", "f746zg"])
+def test_bench_end_to_end_on_the_emulated_board(tmp_path, capsys, model_file, target_name):
+    out = tmp_path / "out"
+    code, stdout, err = run_cli([*bench_args(model_file, out, target_name), "--runs", 3, "--json"], capsys)
+    assert code == 0, err
+    report = json.loads(stdout)
+    assert report == json.loads((out / "report.json").read_text())
+    assert (out / "latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "| total |" in (out / "report.md").read_text()
+    assert (report["target"], report["runs"], report["inputs"]) == (target_name, 3, INPUTS)
+    assert report["checks"] == {**report["checks"], "host_bit_exact": True, "tflm_bit_exact": True,
+                                "counts_identical_across_runs": True}
+    assert report["input_source"] == f"{INPUTS} test images from {FASHION}"
+    layers = report["layers"]
+    assert [l["index"] for l in layers] == list(range(len(layers)))
+    assert [l["op"] for l in layers] == ["CONV_2D", "MDW_MAXOUT", "CONV_2D"]
+    for layer in layers:
+        assert layer["instructions"] > 0 and layer["estimated_cycles"] > 0
+        assert layer["instr_per_mac"] == layer["instructions"] / layer["macs"]
+    # conv MACs from the reported shapes: output elements x kernel taps x input channels
+    conv = layers[0]
+    assert conv["macs"] == math.prod(conv["output_shape"]) * 3 * 3 * conv["input_shapes"][0][3]
+    # MDW computes all 3 heads before the Max-out
+    assert layers[1]["macs"] == math.prod(layers[1]["output_shape"]) * 3 * 3 * 3
+    totals = report["totals"]
+    assert totals["instructions"] == sum(l["instructions"] for l in layers)
+    assert totals["estimated_ms"] == pytest.approx(totals["estimated_cycles"] / report["clock_hz"] * 1e3)
+    assert totals["inferences_per_s"] == pytest.approx(1e3 / totals["estimated_ms"])
+    assert sum(l["percent"] for l in layers) == pytest.approx(100.0)
+
+
+def test_real_images_are_embedded_as_the_model_quantizes_them(model_file):
+    inputs = bench_module.bench_inputs(model_file.read_bytes(), 3, FASHION)
+    pixels = load_dataset(FASHION, "test", input_size=SIZE, in_channels=1).images[:3].numpy()
+    expected = pixels.astype(np.int16) - 128  # scale 1/128, zero point 0
+    assert [x.shape for x in inputs.images] == [(1, SIZE, SIZE, 1)] * 3
+    assert np.array_equal(np.stack([x[0, :, :, 0] for x in inputs.images]), expected[:, 0])
+
+
+# Where C is inserted into the tampered layer: just before its output checksum (the output
+# pointer is group 1), or just inside the layer, after its begin marker.
+BEFORE_CHECKSUM = rf"^    FLYNET_CHECKSUM\({TAMPERED_LAYER}, (.*), \d+\);$"
+INSIDE_LAYER = rf"^    fn_layer_begin\({TAMPERED_LAYER}, .*\n    {{\n"
+
+
+def tamper_generated(monkeypatch, site, statement_for):
+    """Make bench generate its C as usual, then insert `statement_for(match)` at `site` in the
+    tampered layer. The host build compiles it too unless it is wrapped in #ifdef FN_EMULATION."""
+    real = bench_module.generate_model_sources
+
+    def generate(*args, **kwargs):
+        generated = real(*args, **kwargs)
+        source = generated.out_dir / "model.c"
+        text = source.read_text()
+        match = re.search(site, text, re.M)
+        assert match, "generated C has no such site in the tampered layer"
+        at = match.start() if site == BEFORE_CHECKSUM else match.end()
+        source.write_text(text[:at] + statement_for(match) + "\n" + text[at:])
+        return generated
+
+    monkeypatch.setattr(bench_module, "generate_model_sources", generate)
+
+
+def flip_one_byte(match) -> str:
+    return f"    ((int8_t *)({match[1]}))[5] ^= 0x55;"
+
+
+def test_firmware_differing_from_the_host_build_names_the_layer(tmp_path, capsys, monkeypatch, model_file):
+    tamper_generated(monkeypatch, BEFORE_CHECKSUM, lambda m: f"#ifdef FN_EMULATION\n{flip_one_byte(m)}\n#endif")
+    out = tmp_path / "out"
+    code, stdout, err = run_cli(bench_args(model_file, out), capsys)
+    assert code == 1
+    assert re.search(rf"input 0: layer {TAMPERED_LAYER} \(\w+\) output differs between the emulated firmware and "
+                     r"the host build \(checksum [0-9a-f]{8} vs [0-9a-f]{8}\)", err), err
+    assert not (out / "report.json").exists()
+
+
+def test_output_differing_from_tflm_names_the_first_layer_off_the_reference(tmp_path, capsys, monkeypatch, model_file):
+    tamper_generated(monkeypatch, BEFORE_CHECKSUM, flip_one_byte)  # host and firmware agree, both wrong
+    code, stdout, err = run_cli(bench_args(model_file, tmp_path / "out"), capsys)
+    assert code == 1
+    assert re.search(rf"input 0: output differs from TFLite Micro \(first differing layer vs the reference kernels: "
+                     rf"layer {TAMPERED_LAYER} \(\w+\)\)", err), err
+
+
+def test_faulting_firmware_names_the_layer(tmp_path, capsys, monkeypatch, model_file):
+    tamper_generated(monkeypatch, INSIDE_LAYER, lambda m: "#ifdef FN_EMULATION\n        __builtin_trap();\n#endif")
+    code, stdout, err = run_cli(bench_args(model_file, tmp_path / "out"), capsys)
+    assert code == 1
+    assert re.search(rf"error: firmware hardfault in layer {TAMPERED_LAYER} \(\w+\): HardFault ", err), err
+
+
+def test_hung_firmware_is_killed_at_the_timeout(tmp_path, capsys, monkeypatch, model_file):
+    tamper_generated(monkeypatch, INSIDE_LAYER,
+                     lambda m: "#ifdef FN_EMULATION\n        for (;;) { __asm__ volatile(\"\"); }\n#endif")
+    code, stdout, err = run_cli([*bench_args(model_file, tmp_path / "out"), "--timeout", 2], capsys)
+    assert code == 1
+    assert re.search(rf"error: firmware hung in layer {TAMPERED_LAYER} \(\w+\): killed at the timeout", err), err
+
+
+def test_counts_differing_between_runs_are_refused(tmp_path, model_file):
+    from dataclasses import replace
+
+    from flynet_tiny.errors import CheckFailed
+    from flynet_tiny.sim.qemu import LayerRun, RunResult
+
+    def run(instructions):
+        layer = LayerRun(0, 0, "conv_1", instructions, {"alu": instructions}, 0)
+        return RunResult("", "", 0, False, layers=[layer], total_instructions=10, total_classes={"alu": 10})
+
+    bench_module.require_identical_counts([run(5), run(5)])
+    with pytest.raises(CheckFailed, match=r"run 2 differ from run 1 \(first in conv_1\)"):
+        bench_module.require_identical_counts([run(5), replace(run(5), layers=run(6).layers)])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--target", "f999"], "unknown target 'f999'"),
+    (["--target", "f446re", "--inputs", 0], "--inputs must be at least 1"),
+    (["--target", "f446re", "--runs", 0], "--runs must be at least 1"),
+    (["--target", "f446re", "--data", "/nonexistent/images"], "--data /nonexistent/images not found"),
+    (["--target", "f446re", "--model", "somewhere"], "--model and --tflite exclude each other"),
+])
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, model_file, args, message):
+    out = tmp_path / "out"
+    code, stdout, err = run_cli(["bench", "--tflite", model_file, "--out", out, *args], capsys)
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists()
+
+
+def test_missing_model_is_named(tmp_path, capsys):
+    code, _, err = run_cli(["bench", "--target", "f746zg", "--model", tmp_path / "nowhere"], capsys)
+    assert code == 2 and "pass an export folder or a .tflite file" in err
+
+
+def test_missing_qemu_names_the_debian_package(tmp_path, capsys, monkeypatch, model_file):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    out = tmp_path / "out"
+    code, _, err = run_cli(["bench", "--target", "f446re", "--tflite", model_file, "--out", out], capsys)
+    assert code == 2 and "apt-get install qemu-system-arm" in err, err
+    assert not out.exists()
