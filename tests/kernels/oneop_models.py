@@ -29,9 +29,10 @@ def tflm(model: bytes, inputs) -> list[np.ndarray]:
     return run_tflm(model, inputs)
 
 
-def conv_model(rng, kind: str, in_shape, kernel_hw, out_channels: int, stride, padding: str,
+def conv_model(rng, kind: str, in_shape, kernel_hw, out_channels: int, stride, padding,
                heads: int = 1, activation: str = "NONE", with_bias: bool = True):
-    """CONV_2D (kind 'conv'), DEPTHWISE_CONV_2D ('depthwise') or depthwise + RESHAPE + REDUCE_MAX ('mdw')."""
+    """CONV_2D (kind 'conv'), DEPTHWISE_CONV_2D ('depthwise') or depthwise + RESHAPE + REDUCE_MAX ('mdw').
+    `padding` "SAME" / "VALID", or explicit (top, bottom, left, right): a PAD, then the VALID op."""
     n, h, w, c = in_shape
     x_scale, x_zp = random_scale(rng), random_zero_point(rng)
     y_scale, y_zp = random_scale(rng, 0.02, 0.3), random_zero_point(rng)
@@ -46,18 +47,26 @@ def conv_model(rng, kind: str, in_shape, kernel_hw, out_channels: int, stride, p
     bias = rng.integers(-3000, 3000, size=channels).astype(np.int32) if with_bias else None
     b = TFLiteBuilder("one op")
     xi = b.add_tensor("x", in_shape, "int8", scale=x_scale, zero_point=x_zp)
+    conv_in, op_padding = xi, padding
+    if not isinstance(padding, str):
+        top, bottom, left, right = padding
+        h, w = h + top + bottom, w + left + right
+        conv_in = b.add_tensor("padded", (n, h, w, c), "int8", scale=x_scale, zero_point=x_zp)
+        pads = b.add_constant("paddings", np.array([[0, 0], [top, bottom], [left, right], [0, 0]], dtype=np.int32))
+        b.add_operator("PAD", [xi, pads], [conv_in])
+        op_padding = "VALID"
     wi = b.add_tensor("w", w_shape, "int8", data=weights, scale=w_scales, zero_point=[0] * channels,
                       quantized_dimension=0 if kind == "conv" else 3)
-    inputs = [xi, wi]
+    inputs = [conv_in, wi]
     if with_bias:
         bias_scales = (np.float32(x_scale) * w_scales).astype(np.float32)
         inputs.append(b.add_tensor("b", (channels,), "int32", data=bias, scale=bias_scales, zero_point=[0] * channels))
     else:
         inputs.append(-1)
     from flynet_tiny.codegen.quant_params import conv_padding
-    oh, _ = conv_padding(padding, h, kernel_hw[0], stride[0])
-    ow, _ = conv_padding(padding, w, kernel_hw[1], stride[1])
-    options = {"padding": padding, "stride_h": stride[0], "stride_w": stride[1],
+    oh, _ = conv_padding(op_padding, h, kernel_hw[0], stride[0])
+    ow, _ = conv_padding(op_padding, w, kernel_hw[1], stride[1])
+    options = {"padding": op_padding, "stride_h": stride[0], "stride_w": stride[1],
                "fused_activation_function": activation}
     if kind == "conv":
         yi = b.add_tensor("y", (n, oh, ow, channels), "int8", scale=y_scale, zero_point=y_zp)

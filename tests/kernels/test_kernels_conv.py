@@ -73,6 +73,26 @@ def test_depthwise_and_mdw_match_tflm(kernels, kind, seed):
     assert np.count_nonzero(got != expected) == 0
 
 
+@pytest.mark.parametrize("kind", ["conv", "depthwise", "mdw"])
+@pytest.mark.parametrize("seed", range(6))
+def test_explicit_padding_matches_pad_then_valid_conv_in_tflm(kernels, kind, seed):
+    """FN_PADDING_EXPLICIT equals TFLM's PAD (input zero point) + VALID conv, for any pads below the kernel."""
+    rng = np.random.default_rng(500 + seed + 10 * len(kind))
+    k = (int(rng.choice([3, 5])), int(rng.choice([3, 5])))
+    pads = tuple(int(rng.integers(0, k[i // 2])) for i in range(4))
+    in_shape = (1, int(rng.integers(1, 9)), int(rng.integers(1, 9)), int(rng.choice([1, 3, 4, 8])))
+    stride = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+    if in_shape[1] + pads[0] + pads[1] < k[0] or in_shape[2] + pads[2] + pads[3] < k[1]:
+        pads = (k[0] - 1, k[0] - 1, k[1] - 1, k[1] - 1)  # VALID needs the padded map to hold one window
+    heads = int(rng.integers(2, 4)) if kind == "mdw" else int(rng.integers(1, 3))
+    model, inputs, info = conv_model(rng, kind, in_shape, k, int(rng.integers(1, 9)), stride, pads, heads=heads,
+                                     activation=str(rng.choice(["NONE", "RELU6"])))
+    expected = tflm(model, inputs)[0]
+    got = _run_host(kernels, kind, inputs[0], info)
+    assert got.shape == expected.shape
+    assert np.count_nonzero(got != expected) == 0
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_random_conv_matches_tflm(kernels, seed):
     rng = np.random.default_rng(77 + seed)
