@@ -196,3 +196,25 @@ def test_every_unsupported_op_is_listed_in_one_error(tmp_path):
         convert_qdq_onnx(model)
     message = str(info.value)
     assert "Tanh (my_tanh)" in message and "Erf (my_erf)" in message and "\n" not in message
+
+
+def test_target_adds_the_board_firmware(exported, tmp_path):
+    """--target runs the firmware half into the same folder: generated C, a linked ELF, its regions."""
+    out, _ = exported
+    result = run_cli("export", "--tflite", str(out / "model_int8.tflite"), "--target", "f446re", "--out", "fw",
+                     "--no-verify", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    firmware = report["firmware"]
+    assert report["target"] == "f446re" and not firmware["emulation"]
+    elf = tmp_path / "fw" / firmware["elf"]
+    assert elf.is_file() and elf.read_bytes()[:4] == b"\x7fELF"
+    assert (tmp_path / "fw" / "firmware-f446re" / "model" / "model.c").is_file()
+    assert set(firmware["regions"]) == {"FLASH", "SRAM"}
+    assert all(0 < region["used"] <= region["size"] for region in firmware["regions"].values())
+    assert json.loads((tmp_path / "fw" / "report.json").read_text())["firmware"] == firmware
+
+
+def test_bench_needs_a_target(tmp_path):
+    line = assert_one_line_error(run_cli("export", "--model", "flynet-h3-0.5", "--bench", "--out", "o", cwd=tmp_path))
+    assert "--target" in line and not (tmp_path / "o").exists()

@@ -7,8 +7,9 @@
     report.json/.md    sizes, ops, accuracy fp32 / int8, runtime agreement, TFLM arena bytes
 
 Everything is written into a temporary folder beside `--out`, which replaces `--out` only when
-every stage succeeded: a failed export leaves the previous good output untouched. The firmware
-half (code generation + build for `--target`) runs at `FIRMWARE_HOOKS`, after the model half.
+every stage succeeded: a failed export leaves the previous good output untouched. With a
+`--target`, the firmware half (`firmware.py`: generated C + board build, optionally the QEMU
+bench) runs after the model half, into the same staging folder.
 """
 
 from __future__ import annotations
@@ -29,9 +30,11 @@ from ..reporting import atomic_write_bytes, atomic_write_text, format_table
 from .tflite import IO_MODES
 
 DEFAULT_CALIB_SAMPLES = 256
-# Where the firmware stage plugs in: each hook gets (staging folder, tflite bytes, target, report dict)
-# and may add files and report entries; it runs before the folder is swapped into place.
-FIRMWARE_HOOKS: list[Callable[[Path, bytes, object, dict], None]] = []
+PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
+BUNDLED_CHECKPOINT = PRETRAINED_DIR / "flynet-fashion-mnist.pt"
+# A few hundred real Fashion-MNIST images (IDX, train + test) shipped with the bundled model, so the
+# main command calibrates nothing but still verifies and benchmarks on real inputs with no dataset at hand.
+BUNDLED_SAMPLES = PRETRAINED_DIR / "fashion-mnist-samples"
 
 
 @dataclass
@@ -42,6 +45,9 @@ class ExportRequest:
     tflite: Path | None = None
     model: str | None = None
     target: str | None = None
+    bench: bool = False
+    bench_inputs: int = 20
+    opt: str = "size"
     calib_data: Path | None = None
     io: str = "int8"
     verify: bool = True
@@ -77,10 +83,10 @@ class Stages:
 
 
 def default_checkpoint() -> Path:
-    path = Path(__file__).resolve().parent.parent / "pretrained" / "flynet-fashion-mnist.pt"
-    if not path.is_file():
-        raise FlynetError(f"no bundled checkpoint at {path}: pass --checkpoint CKPT, --model NAME, --onnx or --tflite")
-    return path
+    if not BUNDLED_CHECKPOINT.is_file():
+        raise FlynetError(f"no bundled checkpoint at {BUNDLED_CHECKPOINT}: pass --checkpoint CKPT, --model NAME, "
+                          "--onnx or --tflite")
+    return BUNDLED_CHECKPOINT
 
 
 def export(request: ExportRequest) -> dict:
@@ -94,6 +100,8 @@ def export(request: ExportRequest) -> dict:
         raise FlynetError("--verify-samples must be at least 1 (or pass --no-verify)")
     if request.calib_samples < 1:
         raise FlynetError("--calib-samples must be at least 1")
+    if request.bench and request.target is None:
+        raise FlynetError("--bench runs the firmware in QEMU: pass --target too")
     target = None
     if request.target is not None:
         from ..targets import load_target
@@ -109,14 +117,16 @@ def export(request: ExportRequest) -> dict:
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
         if request.tflite is not None:
-            report = _from_tflite(request, staging)
+            report, images = _from_tflite(request, staging)
         elif request.onnx is not None:
-            report = _from_onnx(request, staging)
+            report, images = _from_onnx(request, staging)
         else:
-            report = _from_pytorch(request, staging)
+            report, images = _from_pytorch(request, staging)
         report["target"] = target.name if target else None
-        for hook in FIRMWARE_HOOKS:
-            hook(staging, (staging / "model_int8.tflite").read_bytes(), target, report)
+        if target is not None:
+            from .firmware import firmware_stage
+
+            firmware_stage(staging, target, request, report, images)
         _write_reports(staging, report)
         _swap_into_place(staging, out)
     except BaseException:
@@ -128,8 +138,10 @@ def export(request: ExportRequest) -> dict:
 # -- sources ---------------------------------------------------------------------------------------
 
 def _load_pytorch_model(request: ExportRequest):
-    """(float model, data info dict | None) from --checkpoint, --model or the bundled checkpoint."""
-    from ..train.checkpoint import model_from_checkpoint
+    """(float model, quantized model or None, data info dict | None) from --checkpoint, --model or the
+    bundled model. A quantized file (`flynet-tiny quantize`, or QAT's quantized.pt) keeps its own
+    int8 parameters; its float model is the BN-folded one it holds."""
+    from ..quant.evaluate import load_model_file
 
     if request.checkpoint is None and request.model is not None:
         from ..models import build_model
@@ -137,13 +149,14 @@ def _load_pytorch_model(request: ExportRequest):
         size = request.input_size or 32
         model = build_model(request.model, num_classes=request.num_classes, input_size=size,
                             in_channels=_data_channels(request))
-        return model.eval(), None
+        return model.eval(), None, None
     path = request.checkpoint or default_checkpoint()
-    model, checkpoint = model_from_checkpoint(path)
-    if request.model is not None and model.config.name != request.model:
-        raise FlynetError(f"checkpoint {path} is for another architecture ({model.config.name}, not "
+    model, qmodel, info = load_model_file(path)
+    config = model.config if model is not None else qmodel.config
+    if request.model is not None and config.name != request.model:
+        raise FlynetError(f"checkpoint {path} is for another architecture ({config.name}, not "
                           f"{request.model}): pass a checkpoint of {request.model} or drop --model")
-    return model, checkpoint.get("data_info")
+    return model, qmodel, info or None
 
 
 def _data_channels(request: ExportRequest) -> int:
@@ -158,6 +171,8 @@ def _datasets(request: ExportRequest, info: dict | None, input_size: int, in_cha
     from ..train.data import load_dataset
 
     path = request.calib_data or (info or {}).get("source")
+    if (not path or not Path(path).exists()) and request.checkpoint is None and BUNDLED_SAMPLES.is_dir():
+        path = BUNDLED_SAMPLES
     if not path or not Path(path).exists():
         raise FlynetError("no calibration data: pass --calib-data PATH (an IDX folder or class-folder tree)")
     train = load_dataset(path, "train", input_size=input_size, in_channels=in_channels)
@@ -175,15 +190,19 @@ def _from_pytorch(request: ExportRequest, staging: Path) -> dict:
     from .tflite import convert_qdq_onnx
 
     stages = Stages(total=7 if request.verify else 6)
-    model, info = stages.run("load model", _load_pytorch_model, request)
-    config = model.config
+    model, qmodel, info = stages.run("load model", _load_pytorch_model, request)
+    config = model.config if model is not None else qmodel.config
     input_size = request.input_size or (info or {}).get("input_size") or 32
     train, test = _datasets(request, info, input_size, config.in_channels)
     calib = normalize(train.images[:request.calib_samples])
     example = calib[:1]
-    qmodel = stages.run("quantize (PTQ)", quantize_model, model, [calib[i:i + 32] for i in range(0, len(calib), 32)],
-                        num_samples=len(calib), progress=False)
-    stages.run("export ONNX", lambda: (export_float_onnx(fold_batchnorm(model), staging / "model.onnx", example),
+    if qmodel is None:
+        qmodel = stages.run("quantize (PTQ)", quantize_model, model,
+                            [calib[i:i + 32] for i in range(0, len(calib), 32)], num_samples=len(calib), progress=False)
+    else:
+        stages.run("quantize (kept from the quantized file)", lambda: None)
+    folded = fold_batchnorm(model) if model is not None else qmodel.float_copy()
+    stages.run("export ONNX", lambda: (export_float_onnx(folded, staging / "model.onnx", example),
                                        export_qdq_onnx(qmodel, staging / "model_qdq.onnx", example)))
     metadata = _metadata(config.name, train.info, input_size)
     tflite_bytes = stages.run("convert to TFLite", convert_qdq_onnx, staging / "model_qdq.onnx", request.io, metadata,
@@ -196,7 +215,8 @@ def _from_pytorch(request: ExportRequest, staging: Path) -> dict:
         verification = stages.run("verify (PyTorch / onnxruntime / TFLM / LiteRT)", _verify, tflite_bytes,
                                   staging / "model_qdq.onnx", qmodel, images, request.thresholds())
         with torch.no_grad():
-            fp32 = np.concatenate([model(torch.from_numpy(images[i:i + 64])).numpy() for i in range(0, len(images), 64)])
+            fp32 = np.concatenate([folded(torch.from_numpy(images[i:i + 64])).numpy()
+                                   for i in range(0, len(images), 64)])
         report["accuracy"] = {"samples": len(labels), "fp32_top1": _top1(fp32, labels),
                               "int8_tflm_top1": _top1(verification.outputs["tflm"], labels)}
         report["verification"] = verification.to_dict()
@@ -205,7 +225,7 @@ def _from_pytorch(request: ExportRequest, staging: Path) -> dict:
     report["stage_seconds"] = stages.seconds
     if request.verify:
         _raise_if_failed(report)
-    return report
+    return report, images
 
 
 def _from_onnx(request: ExportRequest, staging: Path) -> dict:
@@ -230,6 +250,7 @@ def _from_onnx(request: ExportRequest, staging: Path) -> dict:
                               f"flynet-tiny {name}")
     atomic_write_bytes(staging / "model_int8.tflite", tflite_bytes)
     report = _base_report(name, tflite_bytes, metadata)
+    images = None
     if request.verify and request.calib_data is not None:
         images = _onnx_images(request, onnx.load(str(staging / "model_qdq.onnx")))
         verification = stages.run("verify (onnxruntime / TFLM / LiteRT)", _verify, tflite_bytes,
@@ -238,7 +259,7 @@ def _from_onnx(request: ExportRequest, staging: Path) -> dict:
     report["arena_bytes"] = stages.run("measure arena + C arrays", _write_c_arrays, staging, tflite_bytes)
     report["stage_seconds"] = stages.seconds
     _raise_if_failed(report)
-    return report
+    return report, images
 
 
 def _from_tflite(request: ExportRequest, staging: Path) -> dict:
@@ -255,6 +276,7 @@ def _from_tflite(request: ExportRequest, staging: Path) -> dict:
     atomic_write_bytes(staging / "model_int8.tflite", data)
     name = Path(request.tflite).stem
     report = _base_report(name, data, {"model": name, "source": "tflite"})
+    images = None
     if request.verify:
         t_in = graph.tensors[graph.inputs[0]]
         rng = np.random.default_rng(0)
@@ -268,7 +290,7 @@ def _from_tflite(request: ExportRequest, staging: Path) -> dict:
     report["arena_bytes"] = stages.run("measure arena + C arrays", _write_c_arrays, staging, data)
     report["stage_seconds"] = stages.seconds
     _raise_if_failed(report)
-    return report
+    return report, images
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -383,6 +405,12 @@ def report_markdown(report: dict) -> str:
         lines += ["## Runtime agreement", "", "```",
                   format_table(["pair", "top-1 agree", "max |int8 diff|", "cosine"], rows, "lrrr"), "```", "",
                   "Verification " + ("passed." if v["passed"] else "FAILED: " + "; ".join(v["failures"])), ""]
+    if report.get("firmware"):
+        fw = report["firmware"]
+        rows = [[name, u["used"], u["size"], f"{100 * u['used'] / u['size']:.1f}%"] for name, u in fw["regions"].items()]
+        lines += [f"## Firmware for {report['target']}", "", "```", format_table(["region", "used", "size", "use"], rows,
+                                                                                 "lrrr"), "```", "",
+                  f"`{fw['elf']}` (also .bin, .hex, .map); `make -C {Path(fw['elf']).parent}` rebuilds it.", ""]
     if report.get("stage_seconds"):
         rows = [[k, f"{v:.2f}"] for k, v in report["stage_seconds"].items()]
         lines += ["## Stage wall time (s)", "", "```", format_table(["stage", "seconds"], rows, "lr"), "```", ""]

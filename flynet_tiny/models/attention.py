@@ -51,7 +51,10 @@ class VarianceECA(nn.Module):
         stats = torch.cat([mean, variance], dim=2).flatten(2).transpose(1, 2)  # (N, 2, C)
         scores = self.conv(stats).flatten(1)  # (N, C)
         if self.gate_kind == "softmax":
-            weights = self.gate(scores.unflatten(1, (-1, self.heads)) / self.temperature).flatten(1)
+            grouped = scores.unflatten(1, (-1, self.heads))
+            if self.temperature != 1.0:  # at T = 1 (annealing's end) no divide reaches the exported graph
+                grouped = grouped / self.temperature
+            weights = self.gate(grouped).flatten(1)
         else:
             weights = self.gate(scores)
         return x * weights.unsqueeze(2).unsqueeze(3)

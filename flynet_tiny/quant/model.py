@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 from contextlib import contextmanager
 from typing import Iterable, Iterator
@@ -68,6 +69,12 @@ class QuantizedModel(nn.Module):
             yield self
         finally:
             self._set_mode(QUANTIZE)
+
+    def float_copy(self) -> "QuantizedModel":
+        """A copy that stays the BN-folded float model (fake quantization off), e.g. for float ONNX export."""
+        copied = copy.deepcopy(self).eval()
+        copied._set_mode(FLOAT)
+        return copied
 
     # ---------------------------------------------------------------- calibration
     def calibrate(self, batches: Iterable[torch.Tensor], num_samples: int, progress: bool = True) -> int:

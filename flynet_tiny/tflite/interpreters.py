@@ -25,28 +25,29 @@ def tflm_interpreter(model_bytes: bytes, arena_size: int = DEFAULT_ARENA):
 def run_tflm(model_bytes: bytes, inputs: Sequence[np.ndarray], arena_size: int = DEFAULT_ARENA) -> list[np.ndarray]:
     """Run one inference per batch item is the caller's job: `inputs` are the graph's input tensors."""
     interpreter = tflm_interpreter(model_bytes, arena_size)
-    return _invoke_tflm(interpreter, inputs)
+    return _invoke_tflm(interpreter, inputs, _io_counts(model_bytes)[1])
 
 
 def run_tflm_batch(model_bytes: bytes, samples: Sequence[Sequence[np.ndarray]], arena_size: int = DEFAULT_ARENA) -> list[list[np.ndarray]]:
     """Run many inferences on one interpreter (TFLM models are stateless between invokes)."""
     interpreter = tflm_interpreter(model_bytes, arena_size)
-    return [_invoke_tflm(interpreter, sample) for sample in samples]
+    n_outputs = _io_counts(model_bytes)[1]
+    return [_invoke_tflm(interpreter, sample, n_outputs) for sample in samples]
 
 
-def _invoke_tflm(interpreter, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+def _invoke_tflm(interpreter, inputs: Sequence[np.ndarray], n_outputs: int) -> list[np.ndarray]:
     for i, x in enumerate(inputs):
         interpreter.set_input(np.ascontiguousarray(x), i)
     interpreter.invoke()
-    outputs = []
-    i = 0
-    while True:
-        try:
-            outputs.append(np.array(interpreter.get_output(i)))
-        except (IndexError, RuntimeError, ValueError):
-            break
-        i += 1
-    return outputs
+    return [np.array(interpreter.get_output(i)) for i in range(n_outputs)]
+
+
+def _io_counts(model_bytes: bytes) -> tuple[int, int]:
+    """(graph inputs, graph outputs): TFLM prints an error for every index it is asked that does not exist."""
+    from .reader import read_tflite
+
+    graph = read_tflite(model_bytes)
+    return len(graph.inputs), len(graph.outputs)
 
 
 @contextmanager
@@ -68,16 +69,12 @@ def _captured_stderr():
 def tflm_arena_bytes(model_bytes: bytes) -> dict[str, int]:
     """TFLM's measured arena use after one inference: total, head (activations, scratch), tail (persistent)."""
     interpreter = tflm_interpreter(model_bytes)
+    n_inputs, n_outputs = _io_counts(model_bytes)
     zeros = []
-    index = 0
-    while True:
-        try:
-            details = interpreter.get_input_details(index)
-        except (IndexError, RuntimeError, ValueError):
-            break
+    for index in range(n_inputs):
+        details = interpreter.get_input_details(index)
         zeros.append(np.zeros(details["shape"], dtype=details["dtype"]))
-        index += 1
-    _invoke_tflm(interpreter, zeros)
+    _invoke_tflm(interpreter, zeros, n_outputs)
     with _captured_stderr() as captured:
         interpreter.print_allocations()
     text = captured["text"]

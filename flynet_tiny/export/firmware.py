@@ -1,0 +1,70 @@
+"""The firmware half of `flynet-tiny export --target`: the exported `.tflite` compiled ahead of
+time into C, built for the board, and (with `--bench`) run in QEMU against the host and TFLM.
+
+Everything lands in the export's staging folder, so a failed build or bench leaves the previous
+export untouched like any other failed stage:
+
+    firmware-<target>/   generated C (model/), Makefile, linker script, firmware.elf/.bin/.hex/.map
+    bench-<target>/      emulation build, report.json/.md, latency.png          [--bench]
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..tflite import read_tflite
+
+EMBEDDED_INPUTS = 4  # real test images compiled into the board firmware's benchmark main
+
+
+def _progress(message: str) -> None:
+    print(f"      {message}", file=sys.stderr, flush=True)
+
+
+def int8_inputs(tflite_bytes: bytes, images: np.ndarray | None, count: int) -> list[np.ndarray]:
+    """The first `count` normalised NCHW images as the model's int8 NHWC input tensors (random int8
+    inputs, seed 0, when the export had no images: a --tflite or --onnx source without --calib-data)."""
+    from ..codegen.build import random_inputs
+    from .verify import quantize, to_nhwc
+
+    graph = read_tflite(tflite_bytes)
+    tensor = graph.tensors[graph.inputs[0]]
+    if images is None or len(images) == 0:
+        return random_inputs(tensor.shape, count)
+    scale, zero_point = float(tensor.scale[0]), int(tensor.zero_point[0])
+    return [quantize(to_nhwc(image[None]), scale, zero_point).astype(np.int8)
+            for image in images[:count]]
+
+
+def _relative(summary: dict, root: Path) -> dict:
+    """Build paths relative to the export folder: the staging folder is renamed after this stage."""
+    out = {}
+    for key, value in summary.items():
+        if isinstance(value, str) and value.startswith(str(root)):
+            value = str(Path(value).relative_to(root))
+        out[key] = value
+    return out
+
+
+def firmware_stage(staging: Path, target, request, report: dict, images: np.ndarray | None) -> None:
+    """Build the board firmware (and the QEMU bench with `request.bench`) into `staging`."""
+    from ..codegen.build import build_from_tflite, build_summary
+
+    tflite = staging / "model_int8.tflite"
+    tflite_bytes = tflite.read_bytes()
+    print(f"[firmware] C + build for {target.board} ({target.core})", file=sys.stderr, flush=True)
+    build = build_from_tflite(tflite, target, staging / f"firmware-{target.name}", opt=request.opt,
+                              inputs=int8_inputs(tflite_bytes, images, EMBEDDED_INPUTS), progress=_progress)
+    report["firmware"] = _relative(build_summary(build), staging)
+    if not request.bench:
+        return
+    from ..sim.bench import bench_tflite, write_bench_reports
+
+    print(f"[bench] QEMU {target.emulator['qemu_machine']}: {request.bench_inputs} inputs", file=sys.stderr, flush=True)
+    bench_dir = staging / f"bench-{target.name}"
+    result = bench_tflite(tflite_bytes, target, int8_inputs(tflite_bytes, images, request.bench_inputs), bench_dir,
+                          progress=_progress, model_name=report["model"])
+    report["bench"] = _relative(write_bench_reports(result, bench_dir), staging)
