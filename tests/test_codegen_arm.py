@@ -23,9 +23,26 @@ def conv_mdw_model() -> bytes:
     return m.build(x, m.unary("HARD_SWISH", m.add(c, a)))
 
 
+def depthwise_relu6_model() -> bytes:
+    """3x3 depthwise layers with a narrowed output range (RELU6), stride 1 and 2, two heads, and an
+    MDW whose depthwise has one: the DSP depthwise path's clamped C rows next to its assembly rows."""
+    m = ModelMaker(12, "arm depthwise check")
+    x = m.input((1, 9, 10, 6))
+    a = m.depthwise(x, act="RELU6")
+    b = m.depthwise(a, stride=2, multiplier=2, act="RELU6")
+    return m.build(x, m.mdw_reshape_maxout_of(m.depthwise(b, multiplier=3, act="RELU6"), 3))
+
+
 @pytest.mark.parametrize("target_name", ["f446re", "f746zg"])
 def test_emulated_firmware_matches_tflm(target_name, tmp_path):
-    model = conv_mdw_model()
+    assert_emulated_matches_tflm(conv_mdw_model(), target_name, tmp_path)
+
+
+def test_emulated_depthwise_with_activation_matches_tflm(tmp_path):
+    assert_emulated_matches_tflm(depthwise_relu6_model(), "f446re", tmp_path)
+
+
+def assert_emulated_matches_tflm(model: bytes, target_name: str, tmp_path) -> None:
     generated = generate_model_sources(model, tmp_path / "model")
     rng = np.random.default_rng(1)
     inputs = [rng.integers(-128, 128, size=generated.input_shape, dtype=np.int8) for _ in range(3)]

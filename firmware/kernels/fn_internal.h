@@ -98,6 +98,14 @@ static inline int32_t fn_requant_addend(int32_t exponent, int32_t output_offset)
  * accumulator (bias plus `products` products, |w| <= 128 times |x + offset| <= 256) stays below 2^30. */
 int fn_fast_requant_applies(const int32_t *bias, const int32_t *shifts, int32_t channels, int32_t products);
 
+/* 3x3 depthwise / MDW over channel planes (depthwise_3x3_dsp.c): whether it serves the filter, the
+ * scratch it needs, and the kernel (shapes checked, fn_fast_requant_applies true). */
+int fn_dw3x3_applies(const fn_dims *filter_dims);
+int32_t fn_dw3x3_plane_bytes(const fn_dims *in_dims);
+void fn_dw3x3_planar(const fn_conv_params *p, const fn_channel_quant *q, const fn_dims *in, const int8_t *input,
+                     const int8_t *filter, const int32_t *bias, const fn_dims *out, int8_t *output, int32_t pad_h,
+                     int32_t pad_w, int maxout, int8_t *plane);
+
 /* Conv im2col block: FN_CONV_BLOCK output pixels' columns, int16 (input + offset), interleaved so
  * one pass over a weight row feeds all of them. Group g of 4 values of pixel j sits at
  * block[g * 4 * FN_CONV_BLOCK + j * 4 ...] as [x0, x2, x1, x3], the order __sxtb16 and

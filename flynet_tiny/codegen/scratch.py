@@ -42,17 +42,18 @@ def _dsp_conv_bytes(in_dims, filter_dims) -> int:
     return DSP_CONV_BLOCK * ((kh * kw * channels + 3) & ~3) * 2
 
 
-DSP_DEPTHWISE_BAND = 8  # output rows per band (FN_DW_BAND in firmware/kernels/depthwise_conv_s8.c)
+DSP_DEPTHWISE_BAND = 8  # output rows per band (FN_DW_BAND in firmware/kernels/depthwise_3x3_dsp.c)
 
 
 def _dsp_depthwise_bytes(in_dims, filter_dims) -> int:
-    """3x3 filters: one channel's band of input rows (stride <= 2) as an int8 plane (`plane_width`, `plane_rows`)."""
+    """3x3 filters: one channel's band of input rows as an int8 plane (`fn_dw3x3_plane_bytes`)."""
     _, kh, kw, _ = filter_dims
     if (kh, kw) != (3, 3):
         return 0
-    width = in_dims[2] + 2 * (kw - 1) + 4
-    rows = (DSP_DEPTHWISE_BAND - 1) * 2 + kh
-    return (width * rows + 3) & ~3
+    needed = in_dims[2] + 8
+    pitch = next((p for p in (32, 64, 128, 256) if needed <= p), (needed + 3) & ~3)
+    rows = min((DSP_DEPTHWISE_BAND - 1) * 2 + 3, in_dims[1] + 4)
+    return rows * pitch + 12
 
 
 _DSP_PATH_BYTES = {"fn_conv2d_s8_get_buffer_size": _dsp_conv_bytes,

@@ -25,7 +25,7 @@ CASES = [
     ProbeCase("dw3x3_h2_s2", "depthwise", (1, 6, 7, 5), 3, heads=2, stride=2),
     ProbeCase("dw5x5_valid", "depthwise", (1, 8, 8, 9), 5, padding="VALID"),
     ProbeCase("mdw_h3", "mdw", (1, 5, 5, 7), 3, heads=3, stride=2),
-    ProbeCase("mdw_h3_s1", "mdw", (1, 11, 5, 9), 3, heads=3),  # two bands of rows, odd width
+    ProbeCase("mdw_h3_s1", "mdw", (1, 19, 5, 9), 3, heads=3),  # two bands of rows (the second odd), odd width
     ProbeCase("dw3x3_valid", "depthwise", (1, 6, 9, 12), 3, padding="VALID"),
     ProbeCase("dw3x3_one_column", "depthwise", (1, 4, 1, 5), 3),
     ProbeCase("mdw_h4_1x1map", "mdw", (1, 1, 1, 6), 3, heads=4),

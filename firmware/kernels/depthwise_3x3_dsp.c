@@ -1,0 +1,337 @@
+/* 3x3 depthwise conv and fused MDW + Max-out on Cortex-M4/M7 (DSP path), any heads, stride 1 or 2.
+ *
+ * Channel by channel over bands of output rows: the band's input rows of one channel are copied
+ * into a plane (int8, rows PITCH bytes apart, the padding filled with the input zero point, so a
+ * padded tap adds (zp + offset) * w = 0 like TFLM's skipped tap, and no window needs a border
+ * check). One 32-bit load of a plane row holds x0..x3 of a window: __sxtb16 gives (x0, x2) and
+ * __sxtb16(ror 8) gives (x1, x3), so SMLAD multiplies taps 0 and 2 of a filter row with its
+ * weights packed as (w0, w2) and SMLABB / SMLATB adds tap 1; at stride 1 the same load serves the
+ * next output pixel ((x1, x3) and x2), and a plane row serves two output rows. The input offset
+ * goes into the bias (offset * sum of the 9 weights); the weights are doubled so the accumulator
+ * is 2 * acc, as fn_requant_doubled wants. Each head of a channel reuses the channel's plane; MDW
+ * keeps the running max over heads in the output. Sums are exact, so the bytes equal the portable
+ * path's.
+ */
+#include "fn_internal.h"
+
+#if FN_USE_DSP
+#define FN_DW_BAND 8 /* output rows per band: each band copies 2 rows more than it uses at stride 1 */
+
+/* Plane rows one band needs at stride <= 2, and never more than the padded input has. */
+static int32_t plane_rows(int32_t height) { return fn_min32((FN_DW_BAND - 1) * 2 + 3, height + 4); }
+
+/* Row pitch: the input row, pads of up to 2 on both sides, 4 bytes a window's last load reads past,
+ * rounded up to the pitches the 2-row assembly kernel has (the pitch is its load offset). */
+static int32_t plane_pitch(int32_t width)
+{
+    const int32_t needed = width + 8;
+    for (int32_t pitch = 32; pitch <= 256; pitch *= 2) {
+        if (needed <= pitch) {
+            return pitch;
+        }
+    }
+    return (needed + 3) & ~3;
+}
+
+int fn_dw3x3_applies(const fn_dims *filter_dims) { return filter_dims->h == 3 && filter_dims->w == 3; }
+
+/* + 12: the fill's last word stores run past the last row. */
+int32_t fn_dw3x3_plane_bytes(const fn_dims *in_dims)
+{
+    return plane_rows(in_dims->h) * plane_pitch(in_dims->w) + 12;
+}
+
+/* One output channel's weights, doubled and packed for the plane loads, and its requantization.
+ * Offsets are read by the assembly: keep the order. */
+typedef struct {
+    int32_t w02[3];                              /* #0..#8: (2 w[r][0], 2 w[r][2]) per filter row r */
+    int32_t w1_01;                               /* #12: (2 w[0][1], 2 w[1][1]) */
+    int32_t w1_2;                                /* #16: 2 w[2][1] in the bottom half */
+    int32_t bias2, multiplier, addend, exponent; /* #20..#32: 2 * (bias + offset * sum w); fn_requant_doubled */
+    int32_t out_stride, pairs, out_row;          /* #36..#44: bytes between output pixels, pixel pairs, rows */
+} dw_channel;
+
+static inline int32_t pack16(int32_t lo, int32_t hi) { return (int32_t)(((uint32_t)hi << 16) | (uint16_t)lo); }
+
+static void prepare_channel(dw_channel *d, const int8_t *w, int32_t tap_stride, const int32_t *bias,
+                            const fn_channel_quant *q, int32_t oc, int32_t input_offset, int32_t output_offset)
+{
+    int32_t t[9], sum = 0;
+    for (int32_t i = 0; i < 9; ++i) {
+        t[i] = w[i * tap_stride];
+        sum += t[i];
+    }
+    for (int32_t r = 0; r < 3; ++r) {
+        d->w02[r] = pack16(2 * t[3 * r], 2 * t[3 * r + 2]);
+    }
+    d->w1_01 = pack16(2 * t[1], 2 * t[4]);
+    d->w1_2 = pack16(2 * t[7], 0);
+    d->bias2 = 2 * ((bias ? bias[oc] : 0) + input_offset * sum);
+    d->multiplier = q->multiplier[oc];
+    d->exponent = -q->shift[oc];
+    d->addend = fn_requant_addend(d->exponent, output_offset);
+}
+
+/* ---- Assembly kernels: stride 1, full int8 output range, everything in registers (the compiler
+ * spills these loops). r0 window start in plane row 0, r2 output, r3 output stride, r4-r8 packed
+ * weights, the rest working registers; bias, requantization and loop end on the stack. STORE puts
+ * an int8 result register to an address: a plain store, or (MDW heads after the first) the larger
+ * of it and the stored value. */
+#define FN_STORE_PLAIN(REG, ADDR) "strb " REG ", " ADDR "\n\t"
+#define FN_STORE_MAX(REG, ADDR)                                                                      \
+    "ldrsb lr, " ADDR "\n\t"                                                                         \
+    "cmp " REG ", lr\n\t"                                                                            \
+    "it lt\n\t"                                                                                      \
+    "movlt " REG ", lr\n\t"                                                                          \
+    "strb " REG ", " ADDR "\n\t"
+
+/* Load a plane row word at OFFSET and unpack it: lr = (x0, x2), r1 = (x1, x3). */
+#define FN_ROW_WORD(OFFSET)                                                                          \
+    "ldr r1, [r0, #" OFFSET "]\n\t"                                                                  \
+    "sxtb16 lr, r1\n\t"                                                                              \
+    "sxtb16 r1, r1, ror #8\n\t"
+/* Filter row W02 / tap-1 weight W1 (HALF: b or t) of output pixels ACC_A (x = 0) and ACC_B (x = 1). */
+#define FN_TAPS(ACC_A, ACC_B, W02, W1, HALF)                                                         \
+    "smlad " ACC_A ", lr, " W02 ", " ACC_A "\n\t"                                                    \
+    "smlad " ACC_B ", r1, " W02 ", " ACC_B "\n\t"                                                    \
+    "smlab" HALF " " ACC_A ", r1, " W1 ", " ACC_A "\n\t"                                             \
+    "smlat" HALF " " ACC_B ", lr, " W1 ", " ACC_B "\n\t"
+/* fn_requant_doubled and __ssat on r9-r12 (multiplier, addend, exponent from the stack via r1). */
+#define FN_REQUANT4                                                                                  \
+    "ldr r1, [sp, #4]\n\t"                                                                           \
+    "smmulr r9, r9, r1\n\t"                                                                          \
+    "smmulr r10, r10, r1\n\t"                                                                        \
+    "smmulr r11, r11, r1\n\t"                                                                        \
+    "smmulr r12, r12, r1\n\t"                                                                        \
+    "ldr r1, [sp, #8]\n\t"                                                                           \
+    "add lr, r9, r1\n\t"                                                                             \
+    "add r9, lr, r9, asr #31\n\t"                                                                    \
+    "add lr, r10, r1\n\t"                                                                            \
+    "add r10, lr, r10, asr #31\n\t"                                                                  \
+    "add lr, r11, r1\n\t"                                                                            \
+    "add r11, lr, r11, asr #31\n\t"                                                                  \
+    "add lr, r12, r1\n\t"                                                                            \
+    "add r12, lr, r12, asr #31\n\t"                                                                  \
+    "ldr r1, [sp, #12]\n\t"                                                                          \
+    "asr r9, r9, r1\n\t"                                                                             \
+    "asr r10, r10, r1\n\t"                                                                           \
+    "asr r11, r11, r1\n\t"                                                                           \
+    "asr r12, r12, r1\n\t"                                                                           \
+    "ssat r9, #8, r9\n\t"                                                                            \
+    "ssat r10, #8, r10\n\t"                                                                          \
+    "ssat r11, #8, r11\n\t"                                                                          \
+    "ssat r12, #8, r12\n\t"
+
+/* Two output rows x two output pixels per iteration from plane rows 0..3 (P1..P3: 1..3 pitches):
+ * r9, r10 = row 0, pixels 0 and 1; r11, r12 = row 1. Per 4 outputs (36 MACs): 4 loads, 8 SXTB16,
+ * 24 multiply-accumulates, 4 requantizations. r0 plane, r1 unused, r2 output, r3 dw_channel. */
+#define FN_DW_ROWS2_ASM(P1, P2, P3, STORE)                                                           \
+    "push {r4-r11, lr}\n\t"                                                                          \
+    "add r1, r3, #20\n\t"                                                                            \
+    "ldm r1, {r1, r9, r10, r11}\n\t"                                                                 \
+    "ldr r12, [r3, #44]\n\t"                                                                         \
+    "ldr lr, [r3, #40]\n\t"                                                                          \
+    "add lr, r0, lr, lsl #1\n\t"                                                                     \
+    "push {r1, r9, r10, r11, r12, lr}\n\t" /* bias2, multiplier, addend, exponent, out_row, end */  \
+    "ldm r3, {r4-r8}\n\t"                                                                            \
+    "ldr r3, [r3, #36]\n\t"                                                                          \
+    "1:\n\t"                                                                                         \
+    "ldr r11, [sp]\n\t"                                                                              \
+    "ldr r1, [r0]\n\t"                                                                               \
+    "sxtb16 lr, r1\n\t"                                                                              \
+    "sxtb16 r1, r1, ror #8\n\t"                                                                      \
+    "smlad r9, lr, r4, r11\n\t"                                                                      \
+    "smlad r10, r1, r4, r11\n\t"                                                                     \
+    "smlabb r9, r1, r7, r9\n\t"                                                                      \
+    "smlatb r10, lr, r7, r10\n\t"                                                                    \
+    "mov r12, r11\n\t"                                                                               \
+    FN_ROW_WORD(P1)                                                                                  \
+    FN_TAPS("r9", "r10", "r5", "r7", "t")                                                            \
+    FN_TAPS("r11", "r12", "r4", "r7", "b")                                                           \
+    FN_ROW_WORD(P2)                                                                                  \
+    FN_TAPS("r9", "r10", "r6", "r8", "b")                                                            \
+    FN_TAPS("r11", "r12", "r5", "r7", "t")                                                           \
+    FN_ROW_WORD(P3)                                                                                  \
+    FN_TAPS("r11", "r12", "r6", "r8", "b")                                                           \
+    FN_REQUANT4                                                                                      \
+    STORE("r9", "[r2]")                                                                              \
+    STORE("r10", "[r2, r3]")                                                                         \
+    "ldr r1, [sp, #16]\n\t"                                                                          \
+    "add r1, r2, r1\n\t"                                                                             \
+    STORE("r11", "[r1]")                                                                             \
+    STORE("r12", "[r1, r3]")                                                                         \
+    "add r2, r2, r3, lsl #1\n\t"                                                                     \
+    "adds r0, r0, #2\n\t"                                                                            \
+    "ldr r1, [sp, #20]\n\t"                                                                          \
+    "cmp r0, r1\n\t"                                                                                 \
+    "bne 1b\n\t"                                                                                     \
+    "add sp, sp, #24\n\t"                                                                            \
+    "pop {r4-r11, pc}\n\t"
+
+typedef void (*dw_rows2_kernel)(const int8_t *plane, int32_t unused, int8_t *dst, const dw_channel *d);
+
+#define FN_IN_ASM __attribute__((unused))
+#define FN_DEFINE_ROWS2(NAME, P1, P2, P3, STORE)                                                     \
+    __attribute__((naked)) static void NAME(FN_IN_ASM const int8_t *plane, FN_IN_ASM int32_t unused, \
+                                            FN_IN_ASM int8_t *dst, FN_IN_ASM const dw_channel *d)    \
+    {                                                                                                \
+        __asm__ volatile(FN_DW_ROWS2_ASM(P1, P2, P3, STORE));                                        \
+    }
+
+FN_DEFINE_ROWS2(rows2_p32_store, "32", "64", "96", FN_STORE_PLAIN)
+FN_DEFINE_ROWS2(rows2_p32_max, "32", "64", "96", FN_STORE_MAX)
+FN_DEFINE_ROWS2(rows2_p64_store, "64", "128", "192", FN_STORE_PLAIN)
+FN_DEFINE_ROWS2(rows2_p64_max, "64", "128", "192", FN_STORE_MAX)
+FN_DEFINE_ROWS2(rows2_p128_store, "128", "256", "384", FN_STORE_PLAIN)
+FN_DEFINE_ROWS2(rows2_p128_max, "128", "256", "384", FN_STORE_MAX)
+FN_DEFINE_ROWS2(rows2_p256_store, "256", "512", "768", FN_STORE_PLAIN)
+FN_DEFINE_ROWS2(rows2_p256_max, "256", "512", "768", FN_STORE_MAX)
+
+/* The 2-row kernel for a pitch (NULL: none), plain or keeping the max. */
+static dw_rows2_kernel rows2_kernel(int32_t pitch, int keep_max)
+{
+    switch (pitch) {
+    case 32: return keep_max ? rows2_p32_max : rows2_p32_store;
+    case 64: return keep_max ? rows2_p64_max : rows2_p64_store;
+    case 128: return keep_max ? rows2_p128_max : rows2_p128_store;
+    case 256: return keep_max ? rows2_p256_max : rows2_p256_store;
+    default: return 0;
+    }
+}
+
+/* ---- C for the rest: stride 2, narrowed activation ranges, odd rows and columns. */
+
+/* Output pixels x_from..out_w - 1 of one output row; the window of pixel x starts at src + stride * x.
+ * Always inlined: stride and keep_max are constants at each call (see row_pixels_any). The channel's
+ * values are copied to locals, so int8 stores cannot force them to be reloaded (char aliasing). */
+static inline __attribute__((always_inline)) void row_pixels(const int8_t *src, int32_t pitch, const dw_channel *d,
+                                                             int8_t *dst, int32_t x_from, int32_t out_w,
+                                                             int32_t stride, int32_t act_min, int32_t act_max,
+                                                             int keep_max)
+{
+    const int32_t w02_0 = d->w02[0], w02_1 = d->w02[1], w02_2 = d->w02[2], w1_01 = d->w1_01, w1_2 = d->w1_2;
+    const int32_t bias2 = d->bias2, multiplier = d->multiplier, exponent = d->exponent, addend = d->addend;
+    const int32_t out_stride = d->out_stride;
+    src += x_from * stride;
+    dst += x_from * out_stride;
+    for (int32_t x = x_from; x < out_w; ++x, src += stride, dst += out_stride) {
+        const uint32_t v0 = fn_read_u32(src), v1 = fn_read_u32(src + pitch), v2 = fn_read_u32(src + 2 * pitch);
+        int32_t a = __smlad(__sxtb16((int32_t)v0), w02_0, bias2);
+        a = __smlabb(fn_sxtb16_ror8(v0), w1_01, a);
+        a = __smlad(__sxtb16((int32_t)v1), w02_1, a);
+        a = __smlabt(fn_sxtb16_ror8(v1), w1_01, a);
+        a = __smlad(__sxtb16((int32_t)v2), w02_2, a);
+        a = __smlabb(fn_sxtb16_ror8(v2), w1_2, a);
+        const int8_t v = (int8_t)fn_clamp32(fn_requant_doubled(a, multiplier, exponent, addend), act_min, act_max);
+        *dst = keep_max && *dst > v ? *dst : v; /* MDW heads after the first keep the larger */
+    }
+}
+
+static void row_pixels_any(const int8_t *src, int32_t pitch, const dw_channel *d, int8_t *dst, int32_t x_from,
+                           int32_t out_w, int32_t stride, int32_t act_min, int32_t act_max, int keep_max)
+{
+    if (stride == 1) {
+        if (keep_max) {
+            row_pixels(src, pitch, d, dst, x_from, out_w, 1, act_min, act_max, 1);
+        } else {
+            row_pixels(src, pitch, d, dst, x_from, out_w, 1, act_min, act_max, 0);
+        }
+    } else if (keep_max) {
+        row_pixels(src, pitch, d, dst, x_from, out_w, 2, act_min, act_max, 1);
+    } else {
+        row_pixels(src, pitch, d, dst, x_from, out_w, 2, act_min, act_max, 0);
+    }
+}
+
+/* w bytes of one channel, `channels` apart, into a plane row: 4 byte loads packed into one word store.
+ * Not inlined, so its few live values stay in registers. */
+static __attribute__((noinline)) void copy_channel_row(int8_t *dst, const int8_t *src, int32_t w, int32_t channels)
+{
+    const int32_t c2 = 2 * channels, c3 = 3 * channels, c4 = 4 * channels;
+    int8_t *const end4 = dst + (w & ~3), *const end = dst + w;
+    for (; dst != end4; dst += 4, src += c4) {
+        const uint32_t packed = (uint32_t)(uint8_t)src[0] | (uint32_t)(uint8_t)src[channels] << 8 |
+                                (uint32_t)(uint8_t)src[c2] << 16 | (uint32_t)(uint8_t)src[c3] << 24;
+        __builtin_memcpy(dst, &packed, 4);
+    }
+    for (; dst != end; ++dst, src += channels) {
+        *dst = *src;
+    }
+}
+
+/* Copy `rows` input rows of one channel, from row iy0 on, into the plane; zero point around them.
+ * Word stores for the pads (the last may run up to 11 bytes past the row: the next row, written
+ * after, or the plane's slack). */
+static void fill_plane(int8_t *plane, int32_t pitch, const int8_t *x, int32_t channels, const fn_dims *in,
+                       int32_t iy0, int32_t rows, int32_t pad_w, int8_t zp)
+{
+    const uint32_t zp4 = (uint32_t)(uint8_t)zp * 0x01010101u;
+    const int32_t w = in->w, row_step = w * channels;
+    for (int32_t r = 0; r < rows; ++r, plane += pitch) {
+        const int32_t iy = iy0 + r;
+        if (iy < 0 || iy >= in->h) {
+            for (int32_t u = 0; u < pitch; u += 4) {
+                __builtin_memcpy(plane + u, &zp4, 4);
+            }
+            continue;
+        }
+        int8_t *dst = plane + pad_w;
+        __builtin_memcpy(plane, &zp4, 4);
+        copy_channel_row(dst, x + iy * row_step, w, channels);
+        __builtin_memcpy(dst + w, &zp4, 4);
+        __builtin_memcpy(dst + w + 4, &zp4, 4);
+        __builtin_memcpy(dst + w + 8, &zp4, 4);
+    }
+}
+
+void fn_dw3x3_planar(const fn_conv_params *p, const fn_channel_quant *q, const fn_dims *in, const int8_t *input,
+                     const int8_t *filter, const int32_t *bias, const fn_dims *out, int8_t *output, int32_t pad_h,
+                     int32_t pad_w, int maxout, int8_t *plane)
+{
+    const int32_t channels = in->c, heads = p->depth_multiplier, total = channels * heads;
+    const int32_t pitch = plane_pitch(in->w), stride_h = p->stride_h, stride_w = p->stride_w;
+    const int32_t out_w = out->w, out_stride = maxout ? channels : total;
+    const int32_t act_min = p->act_min, act_max = p->act_max;
+    const int full_range = act_min <= FN_INT8_MIN && act_max >= FN_INT8_MAX;
+    const int asm_rows = stride_w == 1 && full_range && out_w >= 2;
+    const int8_t zp = (int8_t)(-p->input_offset);
+    dw_channel d;
+    d.out_stride = out_stride;
+    d.pairs = out_w >> 1;
+    d.out_row = out_w * out_stride;
+    for (int32_t b = 0; b < out->n; ++b) {
+        const int8_t *x = input + b * in->h * in->w * channels;
+        for (int32_t oy0 = 0; oy0 < out->h; oy0 += FN_DW_BAND) {
+            const int32_t band = fn_min32(FN_DW_BAND, out->h - oy0);
+            for (int32_t c = 0; c < channels; ++c) {
+                fill_plane(plane, pitch, x + c, channels, in, oy0 * stride_h - pad_h, (band - 1) * stride_h + 3,
+                           pad_w, zp);
+                for (int32_t m = 0; m < heads; ++m) {
+                    const int32_t oc = c * heads + m;
+                    const int keep_max = maxout && m > 0;
+                    const dw_rows2_kernel rows2 = asm_rows && stride_h == 1 ? rows2_kernel(pitch, keep_max) : 0;
+                    prepare_channel(&d, filter + oc, total, bias, q, oc, p->input_offset, p->output_offset);
+                    int8_t *dst = output + (b * out->h + oy0) * d.out_row + (maxout ? c : oc);
+                    int32_t r = 0;
+                    if (rows2) {
+                        for (; r + 2 <= band; r += 2, dst += 2 * d.out_row) {
+                            const int8_t *src = plane + r * pitch;
+                            rows2(src, 0, dst, &d);
+                            row_pixels_any(src, pitch, &d, dst, out_w & ~1, out_w, 1, act_min, act_max, keep_max);
+                            row_pixels_any(src + pitch, pitch, &d, dst + d.out_row, out_w & ~1, out_w, 1, act_min,
+                                       act_max, keep_max);
+                        }
+                    }
+                    for (; r < band; ++r, dst += d.out_row) {
+                        row_pixels_any(plane + r * stride_h * pitch, pitch, &d, dst, 0, out_w, stride_w, act_min, act_max,
+                                   keep_max);
+                    }
+                }
+            }
+        }
+    }
+}
+#else
+/* Keeps this translation unit non-empty in portable builds (ISO C). */
+typedef int fn_dw3x3_portable_build_has_no_dsp_path;
+#endif
