@@ -150,13 +150,19 @@ static inline int8_t requant_fast(int32_t acc, int32_t multiplier, int32_t expon
     return (int8_t)(full_range ? __ssat(y, 8) : fn_clamp32(y, o->act_min, o->act_max));
 }
 
-/* Weights past the last whole group of 4 (K not a multiple of 4). */
+/* Weights past the last whole group of 4 (K not a multiple of 4): the 1..3 of them packed with zeros
+ * into one word (the columns are zero there too), then the same SMLADs as fn_dot_1x4_s8_s16. */
 static void dot_tail(const int8_t *w, const int16_t *block, int32_t k, int32_t acc[FN_CONV_BLOCK])
 {
+    uint32_t packed = 0;
     for (int32_t i = k & ~3; i < k; ++i) {
-        for (int32_t j = 0; j < FN_CONV_BLOCK; ++j) {
-            acc[j] += (int32_t)w[i] * block[block_slot(i, j)];
-        }
+        packed |= (uint32_t)(uint8_t)w[i] << (8 * (i & 3));
+    }
+    const int32_t even = __sxtb16((int32_t)packed), odd = fn_sxtb16_ror8(packed);
+    const int16_t *group = block + (k >> 2) * 4 * FN_CONV_BLOCK;
+    for (int32_t j = 0; j < FN_CONV_BLOCK; ++j) {
+        acc[j] = __smlad(even, fn_read_pair(group + 4 * j), acc[j]);
+        acc[j] = __smlad(odd, fn_read_pair(group + 4 * j + 2), acc[j]);
     }
 }
 

@@ -317,9 +317,11 @@ void fn_dw3x3_planar(const fn_conv_params *p, const fn_channel_quant *q, const f
                         for (; r + 2 <= band; r += 2, dst += 2 * d.out_row) {
                             const int8_t *src = plane + r * pitch;
                             rows2(src, 0, dst, &d);
-                            row_pixels_any(src, pitch, &d, dst, out_w & ~1, out_w, 1, act_min, act_max, keep_max);
-                            row_pixels_any(src + pitch, pitch, &d, dst + d.out_row, out_w & ~1, out_w, 1, act_min,
-                                       act_max, keep_max);
+                            if (out_w & 1) {
+                                row_pixels_any(src, pitch, &d, dst, out_w - 1, out_w, 1, act_min, act_max, keep_max);
+                                row_pixels_any(src + pitch, pitch, &d, dst + d.out_row, out_w - 1, out_w, 1, act_min,
+                                               act_max, keep_max);
+                            }
                         }
                     }
                     for (; r < band; ++r, dst += d.out_row) {
