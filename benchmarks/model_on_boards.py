@@ -13,9 +13,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
-from flynet_tiny.codegen.build import build_model_firmware, find_tflite
+from flynet_tiny.codegen.build import build_model_firmware, find_tflite, random_inputs
 from flynet_tiny.codegen.generate import generate_model_sources
 from flynet_tiny.reporting import format_table
 from flynet_tiny.sim.latency import estimate_latency
@@ -36,8 +34,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         generated = generate_model_sources(tflite.read_bytes(), Path(tmp) / "model")
-        rng = np.random.default_rng(0)
-        inputs = [rng.integers(-128, 128, size=generated.input_shape, dtype=np.int8) for _ in range(args.inputs)]
+        inputs = random_inputs(generated.input_shape, args.inputs)
         for name in target_names():
             target = load_target(name)
             portable_ms = None
