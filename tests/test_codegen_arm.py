@@ -33,6 +33,23 @@ def depthwise_relu6_model() -> bytes:
     return m.build(x, m.mdw_reshape_maxout_of(m.depthwise(b, multiplier=3, act="RELU6"), 3))
 
 
+def padded_depthwise_model() -> bytes:
+    """PAD folded into 3x3 and 5x5 depthwise and MDW layers (the kernels' explicit padding): FlyNet's
+    stride-2 downsample (pads 1 all round), asymmetric and 2-deep pads, on the DSP depthwise paths."""
+    m = ModelMaker(13, "arm padded depthwise check")
+    x = m.input((1, 10, 9, 8))
+    a = m.depthwise(m.pad(x, [(0, 0), (1, 1), (1, 1), (0, 0)]), k=3, stride=2, padding="VALID", act="RELU6")
+    b = m.depthwise(m.pad(a, [(0, 0), (2, 0), (0, 2), (0, 0)]), k=3, padding="VALID")
+    c = m.mdw_slice_maxout_valid(m.pad(b, [(0, 0), (1, 2), (2, 1), (0, 0)]), 3)
+    return m.build(x, m.depthwise(m.pad(c, [(0, 0), (2, 2), (2, 2), (0, 0)]), k=5, stride=2, padding="VALID"))
+
+
+def test_emulated_explicit_padding_matches_tflm(tmp_path):
+    model = padded_depthwise_model()
+    assert generate_model_sources(model, tmp_path / "check").layers[0].kind == "PADDED_DEPTHWISE_CONV_2D"
+    assert_emulated_matches_tflm(model, "f446re", tmp_path)
+
+
 @pytest.mark.parametrize("target_name", ["f446re", "f746zg"])
 def test_emulated_firmware_matches_tflm(target_name, tmp_path):
     assert_emulated_matches_tflm(conv_mdw_model(), target_name, tmp_path)
