@@ -122,24 +122,43 @@ static void prepare_channel(dw_channel *d, const int8_t *w, int32_t tap_stride, 
     "ssat r11, #8, r11\n\t"                                                                          \
     "ssat r12, #8, r12\n\t"
 
-/* Two output rows x two output pixels per iteration from plane rows 0..3 (P1..P3: 1..3 pitches):
- * r9, r10 = row 0, pixels 0 and 1; r11, r12 = row 1. Per 4 outputs (36 MACs): 4 loads, 8 SXTB16,
- * 24 multiply-accumulates, 4 requantizations. r0 plane, r1 unused, r2 output, r3 dw_channel. */
-#define FN_DW_ROWS2_ASM(P1, P2, P3, STORE)                                                           \
+/* Prologue of the 2-row kernels: r0 plane, r1 unused, r2 output, r3 dw_channel; pushes bias2,
+ * multiplier, addend, exponent, out_row and the loop end (r0 + pairs * STEP_SHIFT-scaled) on the stack. */
+#define FN_DW_ROWS2_PROLOGUE(PAIR_SHIFT)                                                             \
     "push {r4-r11, lr}\n\t"                                                                          \
     "add r1, r3, #20\n\t"                                                                            \
     "ldm r1, {r1, r9, r10, r11}\n\t"                                                                 \
     "ldr r12, [r3, #44]\n\t"                                                                         \
     "ldr lr, [r3, #40]\n\t"                                                                          \
-    "add lr, r0, lr, lsl #1\n\t"                                                                     \
-    "push {r1, r9, r10, r11, r12, lr}\n\t" /* bias2, multiplier, addend, exponent, out_row, end */  \
+    "add lr, r0, lr, lsl #" PAIR_SHIFT "\n\t"                                                        \
+    "push {r1, r9, r10, r11, r12, lr}\n\t"                                                           \
     "ldm r3, {r4-r8}\n\t"                                                                            \
-    "ldr r3, [r3, #36]\n\t"                                                                          \
+    "ldr r3, [r3, #36]\n\t"
+/* Requantize r9-r12, store them (output rows 0 and 1, pixels 0 and 1), next pair, loop, return. */
+#define FN_DW_ROWS2_EPILOGUE(STEP, STORE)                                                            \
+    FN_REQUANT4                                                                                      \
+    STORE("r9", "[r2]")                                                                              \
+    STORE("r10", "[r2, r3]")                                                                         \
+    "ldr r1, [sp, #16]\n\t"                                                                          \
+    "add r1, r2, r1\n\t"                                                                             \
+    STORE("r11", "[r1]")                                                                             \
+    STORE("r12", "[r1, r3]")                                                                         \
+    "add r2, r2, r3, lsl #1\n\t"                                                                     \
+    "adds r0, r0, #" STEP "\n\t"                                                                     \
+    "ldr r1, [sp, #20]\n\t"                                                                          \
+    "cmp r0, r1\n\t"                                                                                 \
+    "bne 1b\n\t"                                                                                     \
+    "add sp, sp, #24\n\t"                                                                            \
+    "pop {r4-r11, pc}\n\t"
+
+/* Stride 1: two output rows x two output pixels per iteration from plane rows 0..3 (P1..P3: 1..3
+ * pitches): r9, r10 = row 0, pixels 0 and 1; r11, r12 = row 1. Per 4 outputs (36 MACs): 4 loads,
+ * 8 SXTB16, 24 multiply-accumulates, 4 requantizations. */
+#define FN_DW_ROWS2_ASM(P1, P2, P3, STORE)                                                           \
+    FN_DW_ROWS2_PROLOGUE("1")                                                                        \
     "1:\n\t"                                                                                         \
     "ldr r11, [sp]\n\t"                                                                              \
-    "ldr r1, [r0]\n\t"                                                                               \
-    "sxtb16 lr, r1\n\t"                                                                              \
-    "sxtb16 r1, r1, ror #8\n\t"                                                                      \
+    FN_ROW_WORD("0")                                                                                 \
     "smlad r9, lr, r4, r11\n\t"                                                                      \
     "smlad r10, r1, r4, r11\n\t"                                                                     \
     "smlabb r9, r1, r7, r9\n\t"                                                                      \
@@ -153,50 +172,94 @@ static void prepare_channel(dw_channel *d, const int8_t *w, int32_t tap_stride, 
     FN_TAPS("r11", "r12", "r5", "r7", "t")                                                           \
     FN_ROW_WORD(P3)                                                                                  \
     FN_TAPS("r11", "r12", "r6", "r8", "b")                                                           \
-    FN_REQUANT4                                                                                      \
-    STORE("r9", "[r2]")                                                                              \
-    STORE("r10", "[r2, r3]")                                                                         \
-    "ldr r1, [sp, #16]\n\t"                                                                          \
-    "add r1, r2, r1\n\t"                                                                             \
-    STORE("r11", "[r1]")                                                                             \
-    STORE("r12", "[r1, r3]")                                                                         \
-    "add r2, r2, r3, lsl #1\n\t"                                                                     \
-    "adds r0, r0, #2\n\t"                                                                            \
-    "ldr r1, [sp, #20]\n\t"                                                                          \
-    "cmp r0, r1\n\t"                                                                                 \
-    "bne 1b\n\t"                                                                                     \
-    "add sp, sp, #24\n\t"                                                                            \
-    "pop {r4-r11, pc}\n\t"
+    FN_DW_ROWS2_EPILOGUE("2", STORE)
+
+/* Stride 2: one window's filter row: ACC += (x0, x2) . W02 + x1 * W1 (HALF of W1). */
+#define FN_TAPS1(ACC, W02, W1, HALF)                                                                 \
+    "smlad " ACC ", lr, " W02 ", " ACC "\n\t"                                                        \
+    "smlab" HALF " " ACC ", r1, " W1 ", " ACC "\n\t"
+/* Stride 2: two output rows x two output pixels per iteration from plane rows 0..4; pixel 1's
+ * window starts 2 bytes after pixel 0's (offsets Pk and Pkb = Pk + 2). Plane row 2 serves both
+ * output rows. Per 4 outputs: 10 loads, 20 SXTB16, 24 multiply-accumulates, 4 requantizations. */
+#define FN_DW_ROWS2_S2_ASM(P1, P1b, P2, P2b, P3, P3b, P4, P4b, STORE)                                \
+    FN_DW_ROWS2_PROLOGUE("2")                                                                        \
+    "1:\n\t"                                                                                         \
+    "ldr r11, [sp]\n\t"                                                                              \
+    FN_ROW_WORD("0")                                                                                 \
+    "smlad r9, lr, r4, r11\n\t"                                                                      \
+    "smlabb r9, r1, r7, r9\n\t"                                                                      \
+    FN_ROW_WORD("2")                                                                                 \
+    "smlad r10, lr, r4, r11\n\t"                                                                     \
+    "smlabb r10, r1, r7, r10\n\t"                                                                    \
+    "mov r12, r11\n\t"                                                                               \
+    FN_ROW_WORD(P1)                                                                                  \
+    FN_TAPS1("r9", "r5", "r7", "t")                                                                  \
+    FN_ROW_WORD(P1b)                                                                                 \
+    FN_TAPS1("r10", "r5", "r7", "t")                                                                 \
+    FN_ROW_WORD(P2)                                                                                  \
+    FN_TAPS1("r9", "r6", "r8", "b")                                                                  \
+    FN_TAPS1("r11", "r4", "r7", "b")                                                                 \
+    FN_ROW_WORD(P2b)                                                                                 \
+    FN_TAPS1("r10", "r6", "r8", "b")                                                                 \
+    FN_TAPS1("r12", "r4", "r7", "b")                                                                 \
+    FN_ROW_WORD(P3)                                                                                  \
+    FN_TAPS1("r11", "r5", "r7", "t")                                                                 \
+    FN_ROW_WORD(P3b)                                                                                 \
+    FN_TAPS1("r12", "r5", "r7", "t")                                                                 \
+    FN_ROW_WORD(P4)                                                                                  \
+    FN_TAPS1("r11", "r6", "r8", "b")                                                                 \
+    FN_ROW_WORD(P4b)                                                                                 \
+    FN_TAPS1("r12", "r6", "r8", "b")                                                                 \
+    FN_DW_ROWS2_EPILOGUE("4", STORE)
 
 typedef void (*dw_rows2_kernel)(const int8_t *plane, int32_t unused, int8_t *dst, const dw_channel *d);
 
 #define FN_IN_ASM __attribute__((unused))
-#define FN_DEFINE_ROWS2(NAME, P1, P2, P3, STORE)                                                     \
+#define FN_DEFINE_ROWS2(NAME, BODY)                                                                  \
     __attribute__((naked)) static void NAME(FN_IN_ASM const int8_t *plane, FN_IN_ASM int32_t unused, \
                                             FN_IN_ASM int8_t *dst, FN_IN_ASM const dw_channel *d)    \
     {                                                                                                \
-        __asm__ volatile(FN_DW_ROWS2_ASM(P1, P2, P3, STORE));                                        \
+        __asm__ volatile(BODY);                                                                      \
     }
 
-FN_DEFINE_ROWS2(rows2_p32_store, "32", "64", "96", FN_STORE_PLAIN)
-FN_DEFINE_ROWS2(rows2_p32_max, "32", "64", "96", FN_STORE_MAX)
-FN_DEFINE_ROWS2(rows2_p64_store, "64", "128", "192", FN_STORE_PLAIN)
-FN_DEFINE_ROWS2(rows2_p64_max, "64", "128", "192", FN_STORE_MAX)
-FN_DEFINE_ROWS2(rows2_p128_store, "128", "256", "384", FN_STORE_PLAIN)
-FN_DEFINE_ROWS2(rows2_p128_max, "128", "256", "384", FN_STORE_MAX)
-FN_DEFINE_ROWS2(rows2_p256_store, "256", "512", "768", FN_STORE_PLAIN)
-FN_DEFINE_ROWS2(rows2_p256_max, "256", "512", "768", FN_STORE_MAX)
+FN_DEFINE_ROWS2(s1_p32_store, FN_DW_ROWS2_ASM("32", "64", "96", FN_STORE_PLAIN))
+FN_DEFINE_ROWS2(s1_p32_max, FN_DW_ROWS2_ASM("32", "64", "96", FN_STORE_MAX))
+FN_DEFINE_ROWS2(s1_p64_store, FN_DW_ROWS2_ASM("64", "128", "192", FN_STORE_PLAIN))
+FN_DEFINE_ROWS2(s1_p64_max, FN_DW_ROWS2_ASM("64", "128", "192", FN_STORE_MAX))
+FN_DEFINE_ROWS2(s1_p128_store, FN_DW_ROWS2_ASM("128", "256", "384", FN_STORE_PLAIN))
+FN_DEFINE_ROWS2(s1_p128_max, FN_DW_ROWS2_ASM("128", "256", "384", FN_STORE_MAX))
+FN_DEFINE_ROWS2(s1_p256_store, FN_DW_ROWS2_ASM("256", "512", "768", FN_STORE_PLAIN))
+FN_DEFINE_ROWS2(s1_p256_max, FN_DW_ROWS2_ASM("256", "512", "768", FN_STORE_MAX))
+#define FN_S2_OFFSETS_32 "32", "34", "64", "66", "96", "98", "128", "130"
+#define FN_S2_OFFSETS_64 "64", "66", "128", "130", "192", "194", "256", "258"
+#define FN_S2_OFFSETS_128 "128", "130", "256", "258", "384", "386", "512", "514"
+#define FN_S2_OFFSETS_256 "256", "258", "512", "514", "768", "770", "1024", "1026"
+#define FN_DW_ROWS2_S2(OFFSETS, STORE) FN_DW_ROWS2_S2_ASM_(OFFSETS, STORE)
+#define FN_DW_ROWS2_S2_ASM_(...) FN_DW_ROWS2_S2_ASM(__VA_ARGS__)
+FN_DEFINE_ROWS2(s2_p32_store, FN_DW_ROWS2_S2(FN_S2_OFFSETS_32, FN_STORE_PLAIN))
+FN_DEFINE_ROWS2(s2_p32_max, FN_DW_ROWS2_S2(FN_S2_OFFSETS_32, FN_STORE_MAX))
+FN_DEFINE_ROWS2(s2_p64_store, FN_DW_ROWS2_S2(FN_S2_OFFSETS_64, FN_STORE_PLAIN))
+FN_DEFINE_ROWS2(s2_p64_max, FN_DW_ROWS2_S2(FN_S2_OFFSETS_64, FN_STORE_MAX))
+FN_DEFINE_ROWS2(s2_p128_store, FN_DW_ROWS2_S2(FN_S2_OFFSETS_128, FN_STORE_PLAIN))
+FN_DEFINE_ROWS2(s2_p128_max, FN_DW_ROWS2_S2(FN_S2_OFFSETS_128, FN_STORE_MAX))
+FN_DEFINE_ROWS2(s2_p256_store, FN_DW_ROWS2_S2(FN_S2_OFFSETS_256, FN_STORE_PLAIN))
+FN_DEFINE_ROWS2(s2_p256_max, FN_DW_ROWS2_S2(FN_S2_OFFSETS_256, FN_STORE_MAX))
 
-/* The 2-row kernel for a pitch (NULL: none), plain or keeping the max. */
-static dw_rows2_kernel rows2_kernel(int32_t pitch, int keep_max)
+/* The 2-row kernel for a stride (1 or 2) and pitch (NULL: none), plain or keeping the max. */
+static dw_rows2_kernel rows2_kernel(int32_t stride, int32_t pitch, int keep_max)
 {
-    switch (pitch) {
-    case 32: return keep_max ? rows2_p32_max : rows2_p32_store;
-    case 64: return keep_max ? rows2_p64_max : rows2_p64_store;
-    case 128: return keep_max ? rows2_p128_max : rows2_p128_store;
-    case 256: return keep_max ? rows2_p256_max : rows2_p256_store;
-    default: return 0;
+    static const dw_rows2_kernel kernels[2][4][2] = {
+        {{s1_p32_store, s1_p32_max}, {s1_p64_store, s1_p64_max}, {s1_p128_store, s1_p128_max},
+         {s1_p256_store, s1_p256_max}},
+        {{s2_p32_store, s2_p32_max}, {s2_p64_store, s2_p64_max}, {s2_p128_store, s2_p128_max},
+         {s2_p256_store, s2_p256_max}},
+    };
+    for (int32_t i = 0; i < 4; ++i) {
+        if (pitch == (32 << i)) {
+            return kernels[stride - 1][i][keep_max != 0];
+        }
     }
+    return 0;
 }
 
 /* ---- C for the rest: stride 2, narrowed activation ranges, odd rows and columns. */
@@ -293,7 +356,7 @@ void fn_dw3x3_planar(const fn_conv_params *p, const fn_channel_quant *q, const f
     const int32_t out_w = out->w, out_stride = maxout ? channels : total;
     const int32_t act_min = p->act_min, act_max = p->act_max;
     const int full_range = act_min <= FN_INT8_MIN && act_max >= FN_INT8_MAX;
-    const int asm_rows = stride_w == 1 && full_range && out_w >= 2;
+    const int asm_rows = stride_w == stride_h && full_range && out_w >= 2;
     const int8_t zp = (int8_t)(-p->input_offset);
     dw_channel d;
     d.out_stride = out_stride;
@@ -309,18 +372,19 @@ void fn_dw3x3_planar(const fn_conv_params *p, const fn_channel_quant *q, const f
                 for (int32_t m = 0; m < heads; ++m) {
                     const int32_t oc = c * heads + m;
                     const int keep_max = maxout && m > 0;
-                    const dw_rows2_kernel rows2 = asm_rows && stride_h == 1 ? rows2_kernel(pitch, keep_max) : 0;
+                    const dw_rows2_kernel rows2 = asm_rows ? rows2_kernel(stride_h, pitch, keep_max) : 0;
                     prepare_channel(&d, filter + oc, total, bias, q, oc, p->input_offset, p->output_offset);
                     int8_t *dst = output + (b * out->h + oy0) * d.out_row + (maxout ? c : oc);
                     int32_t r = 0;
                     if (rows2) {
                         for (; r + 2 <= band; r += 2, dst += 2 * d.out_row) {
-                            const int8_t *src = plane + r * pitch;
+                            const int8_t *src = plane + r * stride_h * pitch;
                             rows2(src, 0, dst, &d);
                             if (out_w & 1) {
-                                row_pixels_any(src, pitch, &d, dst, out_w - 1, out_w, 1, act_min, act_max, keep_max);
-                                row_pixels_any(src + pitch, pitch, &d, dst + d.out_row, out_w - 1, out_w, 1, act_min,
-                                               act_max, keep_max);
+                                row_pixels_any(src, pitch, &d, dst, out_w - 1, out_w, stride_w, act_min, act_max,
+                                               keep_max);
+                                row_pixels_any(src + stride_h * pitch, pitch, &d, dst + d.out_row, out_w - 1, out_w,
+                                               stride_w, act_min, act_max, keep_max);
                             }
                         }
                     }
