@@ -123,7 +123,7 @@ static void prepare_channel(dw_channel *d, const int8_t *w, int32_t tap_stride, 
     "ssat r12, #8, r12\n\t"
 
 /* Prologue of the 2-row kernels: r0 plane, r1 unused, r2 output, r3 dw_channel; pushes bias2,
- * multiplier, addend, exponent, out_row and the loop end (r0 + pairs * STEP_SHIFT-scaled) on the stack. */
+ * multiplier, addend, exponent, out_row and the loop end (r0 + pairs << PAIR_SHIFT) on the stack. */
 #define FN_DW_ROWS2_PROLOGUE(PAIR_SHIFT)                                                             \
     "push {r4-r11, lr}\n\t"                                                                          \
     "add r1, r3, #20\n\t"                                                                            \
@@ -178,6 +178,13 @@ static void prepare_channel(dw_channel *d, const int8_t *w, int32_t tap_stride, 
 #define FN_TAPS1(ACC, W02, W1, HALF)                                                                 \
     "smlad " ACC ", lr, " W02 ", " ACC "\n\t"                                                        \
     "smlab" HALF " " ACC ", r1, " W1 ", " ACC "\n\t"
+/* Stride 2: one plane row (offsets PK, PKB = PK + 2 of pixels 0 and 1) into one output row's
+ * accumulators ACC_A, ACC_B. */
+#define FN_S2_ROW(PK, PKB, ACC_A, ACC_B, W02, W1, HALF)                                              \
+    FN_ROW_WORD(PK)                                                                                  \
+    FN_TAPS1(ACC_A, W02, W1, HALF)                                                                   \
+    FN_ROW_WORD(PKB)                                                                                 \
+    FN_TAPS1(ACC_B, W02, W1, HALF)
 /* Stride 2: two output rows x two output pixels per iteration from plane rows 0..4; pixel 1's
  * window starts 2 bytes after pixel 0's (offsets Pk and Pkb = Pk + 2). Plane row 2 serves both
  * output rows. Per 4 outputs: 10 loads, 20 SXTB16, 24 multiply-accumulates, 4 requantizations. */
@@ -192,24 +199,15 @@ static void prepare_channel(dw_channel *d, const int8_t *w, int32_t tap_stride, 
     "smlad r10, lr, r4, r11\n\t"                                                                     \
     "smlabb r10, r1, r7, r10\n\t"                                                                    \
     "mov r12, r11\n\t"                                                                               \
-    FN_ROW_WORD(P1)                                                                                  \
-    FN_TAPS1("r9", "r5", "r7", "t")                                                                  \
-    FN_ROW_WORD(P1b)                                                                                 \
-    FN_TAPS1("r10", "r5", "r7", "t")                                                                 \
+    FN_S2_ROW(P1, P1b, "r9", "r10", "r5", "r7", "t")                                                 \
     FN_ROW_WORD(P2)                                                                                  \
     FN_TAPS1("r9", "r6", "r8", "b")                                                                  \
     FN_TAPS1("r11", "r4", "r7", "b")                                                                 \
     FN_ROW_WORD(P2b)                                                                                 \
     FN_TAPS1("r10", "r6", "r8", "b")                                                                 \
     FN_TAPS1("r12", "r4", "r7", "b")                                                                 \
-    FN_ROW_WORD(P3)                                                                                  \
-    FN_TAPS1("r11", "r5", "r7", "t")                                                                 \
-    FN_ROW_WORD(P3b)                                                                                 \
-    FN_TAPS1("r12", "r5", "r7", "t")                                                                 \
-    FN_ROW_WORD(P4)                                                                                  \
-    FN_TAPS1("r11", "r6", "r8", "b")                                                                 \
-    FN_ROW_WORD(P4b)                                                                                 \
-    FN_TAPS1("r12", "r6", "r8", "b")                                                                 \
+    FN_S2_ROW(P3, P3b, "r11", "r12", "r5", "r7", "t")                                                \
+    FN_S2_ROW(P4, P4b, "r11", "r12", "r6", "r8", "b")                                                \
     FN_DW_ROWS2_EPILOGUE("4", STORE)
 
 typedef void (*dw_rows2_kernel)(const int8_t *plane, int32_t unused, int8_t *dst, const dw_channel *d);
