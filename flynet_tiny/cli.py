@@ -441,7 +441,7 @@ def fit(model_name, target_name, tflite_path, elf_path, input_size, classes, in_
               help="Export folder holding model_int8.tflite [default: export].")
 @click.option("--tflite", "tflite_path", type=click.Path(dir_okay=False), default=None, help="An int8 .tflite instead.")
 @click.option("--data", "data_path", type=click.Path(), default=None,
-              help="Test images (IDX folder or class folders) [default: random int8 inputs].")
+              help="Test images (IDX folder or class folders) [default: the bundled Fashion-MNIST samples].")
 @click.option("--inputs", "n_inputs", default=20, show_default=True, help="Inputs embedded and run per QEMU run.")
 @click.option("--runs", default=1, show_default=True, help="QEMU runs; their instruction counts must be identical.")
 @click.option("--opt", type=click.Choice(["size", "speed"]), default="speed", show_default=True, help="-Os or -O2.")

@@ -87,6 +87,15 @@ BEFORE_CHECKSUM = rf"^    FLYNET_CHECKSUM\({TAMPERED_LAYER}, (.*), \d+\);$"
 INSIDE_LAYER = rf"^    fn_layer_begin\({TAMPERED_LAYER}, .*\n    {{\n"
 
 
+def test_without_data_the_bundled_samples_are_used(model_file):
+    from flynet_tiny.export.pipeline import BUNDLED_SAMPLES
+
+    inputs = bench_module.bench_inputs(model_file.read_bytes(), 2)
+    pixels = load_dataset(BUNDLED_SAMPLES, "test", input_size=SIZE, in_channels=1).images[:2].numpy()
+    assert inputs.source == "2 bundled Fashion-MNIST test images (no --data given)"
+    assert np.array_equal(np.stack([x[0, :, :, 0] for x in inputs.images]), pixels[:, 0].astype(np.int16) - 128)
+
+
 def tamper_generated(monkeypatch, site, statement_for):
     """Make bench generate its C as usual, then insert `statement_for(match)` at `site` in the
     tampered layer. The host build compiles it too unless it is wrapped in #ifdef FN_EMULATION."""

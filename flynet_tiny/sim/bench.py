@@ -49,30 +49,39 @@ class BenchInputs:
 
 
 def bench_inputs(tflite_bytes: bytes, count: int, data_path: Path | str | None = None) -> BenchInputs:
-    """`count` test images from `data_path` (IDX folder or class folders), normalised the
-    project's way and quantized with the model's input parameters; random int8 without data."""
+    """`count` test images from `data_path` (IDX folder or class folders), or else from the
+    Fashion-MNIST samples bundled with the default model, normalised the project's way and
+    quantized with the model's input parameters; random int8 for a model that takes no image."""
+    from ..export.pipeline import BUNDLED_SAMPLES
+
     if count < 1:
         raise FlynetError(f"--inputs must be at least 1, got {count}")
     graph = read_tflite(tflite_bytes)
     tensor = graph.tensors[graph.inputs[0]]
-    if data_path is None:
-        return BenchInputs(random_inputs(tensor.shape, count),
-                           f"{count} random int8 inputs (seed 0): no --data given, so accuracy-relevant "
-                           "activations are not exercised; pass --data for real images")
-    from ..train.data import load_dataset, normalize
-
     shape = tensor.shape
-    if len(shape) != 4 or shape[0] != 1 or shape[1] != shape[2]:
+    is_image = len(shape) == 4 and shape[0] == 1 and shape[1] == shape[2]
+    if data_path is None:
+        if not is_image or not BUNDLED_SAMPLES.is_dir():
+            return BenchInputs(random_inputs(shape, count),
+                               f"{count} random int8 inputs (seed 0): the model takes no square image and no --data "
+                               "was given")
+        data_path, source = BUNDLED_SAMPLES, f"{count} bundled Fashion-MNIST test images (no --data given)"
+    else:
+        source = f"{count} test images from {data_path}"
+    if not is_image:
         raise FlynetError(f"model input {shape} is not one square NHWC image: bench it without --data")
     if not Path(data_path).exists():
         raise FlynetError(f"--data {data_path} not found: pass an IDX folder or a class-folder tree")
+    from ..export.verify import quantize, to_nhwc
+    from ..train.data import load_dataset, normalize
+
     dataset = load_dataset(data_path, "test", input_size=shape[1], in_channels=shape[3])
     if len(dataset.images) < count:
-        raise FlynetError(f"{data_path} has {len(dataset.images)} test images, fewer than --inputs {count}")
-    nhwc = normalize(dataset.images[:count]).permute(0, 2, 3, 1).numpy()
-    scale, zero_point = float(tensor.scale[0]), int(tensor.zero_point[0])
-    int8 = np.clip(np.rint(nhwc / scale) + zero_point, -128, 127).astype(np.int8)
-    return BenchInputs([image[None] for image in int8], f"{count} test images from {data_path}")
+        raise FlynetError(f"{data_path} has {len(dataset.images)} test images, fewer than --inputs {count}: "
+                          "lower --inputs or pass --data")
+    nhwc = to_nhwc(normalize(dataset.images[:count]).numpy())
+    int8 = quantize(nhwc, float(tensor.scale[0]), int(tensor.zero_point[0])).astype(np.int8)
+    return BenchInputs([image[None] for image in int8], source)
 
 
 @dataclass
