@@ -213,6 +213,8 @@ static void conv_dsp(const fn_conv_params *p, const fn_channel_quant *q, const f
     const conv_output o = {bias, q->multiplier, q->shift, p->output_offset, p->act_min, p->act_max};
     const int fast = fn_fast_requant_applies(bias, q->shift, out_c, k);
     const int full_range = o.act_min <= FN_INT8_MIN && o.act_max >= FN_INT8_MAX;
+    /* The assembly block (fn_conv_block_s8) serves the common case whole. */
+    const int whole_blocks = fast && full_range && bias && (k & 3) == 0 && k >= 4;
     for (int32_t pix = 0; pix < pixels; pix += FN_CONV_BLOCK) {
         const int32_t count = fn_min32(FN_CONV_BLOCK, pixels - pix);
         for (int32_t j = 0; j < FN_CONV_BLOCK; ++j) {
@@ -224,7 +226,11 @@ static void conv_dsp(const fn_conv_params *p, const fn_channel_quant *q, const f
             im2col(p, in, input, f, b, oy * p->stride_h - pad_h, ox * p->stride_w - pad_w, block, j);
         }
         int8_t *dst = output + pix * out_c;
-        if (fast && full_range) {
+        if (whole_blocks && count == FN_CONV_BLOCK) {
+            const fn_conv_block_args args = {bias, q->multiplier, q->shift, dst, out_c, out_c, block, k >> 2,
+                                             o.output_offset};
+            fn_conv_block_s8(filter, &args);
+        } else if (fast && full_range) {
             block_channels(filter, block, k, out_c, &o, dst, count, 1, 1);
         } else if (fast) {
             block_channels(filter, block, k, out_c, &o, dst, count, 1, 0);

@@ -113,6 +113,17 @@ void fn_dw3x3_planar(const fn_conv_params *p, const fn_channel_quant *q, const f
 #define FN_CONV_BLOCK 4
 /* acc[j] = acc[0] + weight row (groups * 4 int8, groups >= 1) . column j of the block, j < 4. */
 void fn_dot_1x4_s8_s16(const int8_t *w, const int16_t *block, int32_t groups, int32_t acc[4]);
+/* A full block of the conv's fast case (K = 4 * groups, bias present, fn_fast_requant_applies, full
+ * int8 range): for each of `channels` output channels, dot products with the block's 4 columns,
+ * requantized, stored at dst + channel + j * out_c. The assembly reads the fields by offset. */
+typedef struct {
+    const int32_t *bias, *multiplier, *shift;
+    int8_t *dst;
+    int32_t out_c, channels;
+    const int16_t *block;
+    int32_t groups, output_offset;
+} fn_conv_block_args;
+void fn_conv_block_s8(const int8_t *filter, const fn_conv_block_args *args);
 #endif
 
 #endif /* FN_INTERNAL_H */
