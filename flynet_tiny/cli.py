@@ -403,8 +403,6 @@ def fit(model_name, target_name, tflite_path, elf_path, input_size, classes, in_
     target = load_target(target_name)
     progress = lambda message: click.echo(message, err=True)  # noqa: E731
     model = ModelSpec(model_name, input_size, classes, in_channels, stem_stride) if model_name else None
-    if model is not None:
-        model.build()  # checks the name and knobs before any slow step
     estimate = elf = None
     if model or tflite_path or elf_path or not suggest:
         estimate, elf = run_fit(FitRequest(target, model, Path(tflite_path) if tflite_path else None,

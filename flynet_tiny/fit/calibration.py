@@ -99,7 +99,7 @@ def _compile_commands(build_dir: Path) -> dict[str, str]:
     return commands
 
 
-def _run(command: str, cwd: Path) -> None:
+def run_compile(command: str, cwd: Path) -> None:
     proc = subprocess.run(command, shell=True, cwd=cwd, capture_output=True, text=True)
     if proc.returncode != 0:
         first = next((l for l in proc.stderr.splitlines() if "error" in l), proc.stderr.strip()[:200])
@@ -133,7 +133,7 @@ def _calibrate(target: Target, opt: str, folder: Path) -> None:
         commands = _compile_commands(staging)
         for stem, command in commands.items():
             if stem != WEIGHTS_OBJECT:  # same flags plus -fstack-usage: identical code, and a .su beside each object
-                _run(f"{command} -fstack-usage", staging)
+                run_compile(f"{command} -fstack-usage", staging)
         model_object = next(p for p in (staging / "obj").glob("*.o") if p.stem.split("_", 1)[1] == MODEL_OBJECT)
         objects, kernels = [], []
         kernel_stems = {p.stem for p in (project_dir("firmware") / "kernels").glob("*.c")}

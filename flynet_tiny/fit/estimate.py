@@ -28,7 +28,7 @@ from pathlib import Path
 from ..codegen.build import DEFAULT_HEAP_BYTES, DEFAULT_STACK_BYTES
 from ..errors import FlynetError
 from ..targets import Target
-from .calibration import Calibration, load_calibration, _run
+from .calibration import Calibration, load_calibration, run_compile
 from .libraries import extra_library_bytes
 from .objects import ObjectSet, SectionRef, StackChain, packed_bytes, parse_object
 
@@ -76,7 +76,7 @@ class Itemized:
     items: list[Item]
     externals: set[str]
     objects: ObjectSet
-    kernels: dict[str, int]  # kernel entry function -> bytes of the kernel sections it alone or first reaches
+    kernels: dict[str, int]  # kernel entry function -> bytes of the kernel code it reaches (shared helpers in each)
 
 
 @dataclass
@@ -213,12 +213,10 @@ def itemize_objects(cal: Calibration, target: Target, model_object: dict, model_
                       packed_bytes([{"size": a.bytes, "align": 4} for a in arrays])))
     items.append(Item("stack (reserved)", target.placement["stack"], DEFAULT_STACK_BYTES))
     items.append(Item("heap (reserved)", target.placement["data"], DEFAULT_HEAP_BYTES))
-    model_externals = {name for ref in kept if role(ref.object) != "runtime"
-                       for name in object_set.references(ref)[1]}
-    return Itemized(items, externals, object_set, _kernel_bytes(object_set, kept, kernel_paths, model_externals))
+    return Itemized(items, externals, object_set, _kernel_bytes(object_set, kept, kernel_paths))
 
 
-def _kernel_bytes(objects: ObjectSet, kept: set[SectionRef], kernel_paths: set[str], _externals) -> dict[str, int]:
+def _kernel_bytes(objects: ObjectSet, kept: set[SectionRef], kernel_paths: set[str]) -> dict[str, int]:
     """Kernel entry points the model calls, each with the bytes of the kernel sections it reaches."""
     entries = sorted({target for ref in kept if ref.object == MODEL_OBJECT_NAME
                       for target in objects.references(ref)[0] if target.object in kernel_paths},
@@ -239,7 +237,7 @@ def compile_model_object(cal: Calibration, model_dir: Path, work: Path) -> dict:
     link = layout / "model"
     if not link.exists():
         link.symlink_to(Path(model_dir).resolve(), target_is_directory=True)
-    _run(f"{cal.model_compile} -fstack-usage", layout)
+    run_compile(f"{cal.model_compile} -fstack-usage", layout)
     obj = next((layout / "obj").glob("*.o"))
     return parse_object(obj)
 

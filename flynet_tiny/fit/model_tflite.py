@@ -8,10 +8,16 @@ TFLite converter): the code generator then sees exactly the graph a trained expo
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..reporting import atomic_write_bytes
+from ..resources import project_dir
+
+SIZING_PACKAGES = ("models", "quant", "export", "tflite")
 
 
 @dataclass(frozen=True)
@@ -50,8 +56,31 @@ def single_torch_thread():
         torch.set_num_threads(before)
 
 
-def model_tflite_bytes(spec: ModelSpec, seed: int = 0) -> bytes:
+def _cached_path(spec: ModelSpec, seed: int) -> Path:
+    from .calibration import CACHE_DIR
+
+    digest = hashlib.sha256()
+    for package in SIZING_PACKAGES:
+        for path in sorted((project_dir("flynet_tiny") / package).glob("*.py")):
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    name = (f"{spec.name}-{spec.input_size}-{spec.classes}-{spec.in_channels}-{spec.stem_stride}-{seed}-"
+            f"{digest.hexdigest()[:16]}.tflite")
+    return CACHE_DIR / "models" / name
+
+
+def model_tflite_bytes(spec: ModelSpec, seed: int = 0, cache: bool = True) -> bytes:
     """The int8 TFLite flatbuffer of `spec` (random weights, one synthetic calibration image)."""
+    path = _cached_path(spec, seed)
+    if cache and path.is_file():
+        return path.read_bytes()
+    data = _export_for_sizing(spec, seed)
+    if cache:
+        atomic_write_bytes(path, data)
+    return data
+
+
+def _export_for_sizing(spec: ModelSpec, seed: int) -> bytes:
     import torch
 
     from ..export.onnx import export_qdq_onnx

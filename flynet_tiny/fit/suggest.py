@@ -4,7 +4,8 @@ The knobs are width, heads and input size; classes, input channels and stem stri
 the user set them. The search runs from the profiler and the planner, never a build:
 1. parameters per (heads, width) from the model itself: the int8 weights are at least one byte
    per parameter, so a configuration whose parameters plus the board's fixed flash (startup,
-   newlib, measured by the calibration) pass the flash budget is dropped without more work;
+   newlib, measured by the calibration) plus the embedded test input pass the flash budget is
+   dropped without more work;
 2. MAdds and the largest activation per input size from one profile per (heads, width) at a
    base size (input sizes are multiples of the total stride, so every feature map scales
    exactly with the input); a single activation larger than the arena's region is dropped;
@@ -103,8 +104,12 @@ def suggest(target: Target, classes: int, in_channels: int = 3, stem_stride: int
                 progress(f"profiling {name} ...")
                 madds, largest = _scaled_profile(spec, 2 * stride, sizes)
                 for c in group:
-                    c.madds, c.largest_activation = madds[c.spec.input_size], largest[c.spec.input_size]
-                    if c.largest_activation > arena_region.length * (1 - margin):
+                    size = c.spec.input_size
+                    c.madds, c.largest_activation = madds[size], largest[size]
+                    test_input = size * size * in_channels  # the benchmark firmware embeds one input
+                    if params + fixed_flash + test_input > flash.length * (1 - margin):
+                        c.verdict = f"weights and the {size}x{size} test input leave no room in {flash.name}"
+                    elif c.largest_activation > arena_region.length * (1 - margin):
                         c.verdict = f"one activation ({c.largest_activation:,} bytes) is over {arena_region.name}"
     suggestions: list[Candidate] = []
     failed_at: dict[tuple[int, str], int] = {}  # (heads, width) -> smallest input size found not to fit
