@@ -29,6 +29,7 @@ CASES = [
     ProbeCase("head conv 1x1 7x7x48->144", "conv", (1, 7, 7, 48), 1, out_channels=144),
     ProbeCase("depthwise 3x3 s1 16x16x48", "depthwise", (1, 16, 16, 48), 3),
     ProbeCase("depthwise 3x3 s2 16x16x48", "depthwise", (1, 16, 16, 48), 3, stride=2),
+    ProbeCase("depthwise 3x3 s1 32x32x12", "depthwise", (1, 32, 32, 12), 3),
     ProbeCase("depthwise 5x5 s1 c24", "depthwise", (1, 14, 14, 24), 5),
     ProbeCase("MDW 3x3 h3 + max-out 16x16x48", "mdw", (1, 16, 16, 48), 3, heads=3),
     ProbeCase("MDW 5x5 h3 + max-out c24", "mdw", (1, 14, 14, 24), 5, heads=3),
