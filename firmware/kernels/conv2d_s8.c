@@ -3,11 +3,13 @@
  * Portable path: direct loops, with a bounds-check-free loop for 1x1 kernels.
  * DSP path: for each block of 4 output pixels, im2col into 4 interleaved int16
  * columns (input + offset, 0 for padding; fn_internal.h), then one pass over
- * each output channel's weight row accumulates all 4 pixels (fn_dot_1x4_s8_s16:
- * SMLAD on SXTB16-unpacked weight pairs), and the channel's requantization
- * parameters are loaded once for the 4 outputs. The same path serves 1x1 (a
- * column is just the pixel) and 3x3 and other kernels. Integer sums are exact,
- * so both paths give identical bytes.
+ * each output channel's weight row accumulates all 4 pixels (SMLAD on
+ * SXTB16-unpacked weight pairs), and the channel's requantization parameters
+ * are loaded once for the 4 outputs. The common case (K a multiple of 4, bias,
+ * fast requantization, full int8 range) runs all channels of a block in
+ * assembly (fn_conv_block_s8); the rest goes through fn_dot_1x4_s8_s16 and C.
+ * The same path serves 1x1 (a column is just the pixel) and 3x3 and other
+ * kernels. Integer sums are exact, so both paths give identical bytes.
  */
 #include "fn_internal.h"
 
