@@ -162,6 +162,10 @@ def _calibrate(target: Target, opt: str, folder: Path) -> None:
             shutil.rmtree(staging, ignore_errors=True)
         else:
             staging.rename(folder)
+        # Calibrations of older sources are never read again (a loaded one lives in memory).
+        for stale in CACHE_DIR.glob(f"{target.name}-{opt}-*"):
+            if stale != folder and stale.is_dir():
+                shutil.rmtree(stale, ignore_errors=True)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
