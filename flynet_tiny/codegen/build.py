@@ -42,6 +42,10 @@ if TYPE_CHECKING:
     from .generate import GeneratedModel
 
 OPT_FLAGS = {"size": "-Os", "speed": "-O2"}
+# A size build takes the kernels' portable C paths: the DSP paths (im2col conv blocks, the 3x3
+# depthwise / MDW assembly per plane pitch) roughly double the kernels' flash for their speed.
+PORTABLE_DEFINE = "FN_PORTABLE_ONLY"
+OPT_DEFINES = {"size": (PORTABLE_DEFINE,), "speed": ()}
 ARTIFACT_NAME = "firmware"
 LIBRARY_NAME = "libflynet.a"
 DEFAULT_STACK_BYTES = 8 * 1024
@@ -223,7 +227,7 @@ def _make_path(path: Path, out_dir: Path) -> str:
 
 @dataclass(frozen=True)
 class BuildOptions:
-    opt: str = "size"  # "size" (-Os) or "speed" (-O2)
+    opt: str = "size"  # "size" (-Os, portable kernels) or "speed" (-O2, the DSP kernel paths)
     lto: bool = False
     emulation: bool = False  # link for the target's QEMU machine instead of the board
     defines: tuple[str, ...] = ()  # extra -D values, e.g. ("USE_SIMD=1",)
@@ -243,6 +247,8 @@ def write_makefile(
     opt, lto, emulation, defines = options.opt, options.lto, options.emulation, options.defines
     if opt not in OPT_FLAGS:
         raise FlynetError(f"unknown --opt {opt!r}: choose one of {', '.join(OPT_FLAGS)}")
+    given = {d.split("=", 1)[0] for d in defines}
+    defines = (*defines, *(d for d in OPT_DEFINES[opt] if d not in given))
     all_sources = [Path(s) for s in sources]
     all_includes = [Path(i) for i in include_dirs]
     for source in all_sources:
