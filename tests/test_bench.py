@@ -84,7 +84,7 @@ def test_real_images_are_embedded_as_the_model_quantizes_them(model_file):
 # Where C is inserted into the tampered layer: just before its output checksum (the output
 # pointer is group 1), or just inside the layer, after its begin marker.
 BEFORE_CHECKSUM = rf"^    FLYNET_CHECKSUM\({TAMPERED_LAYER}, (.*), \d+\);$"
-INSIDE_LAYER = rf"^    fn_layer_begin\({TAMPERED_LAYER}, .*\n    {{\n"
+INSIDE_LAYER = rf"^    begin\({TAMPERED_LAYER}\);\n"
 
 
 def test_without_data_the_bundled_samples_are_used(model_file):
