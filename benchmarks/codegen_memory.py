@@ -5,8 +5,9 @@
 Each registry model goes through the user-facing export pipeline (PTQ calibrated on the
 dataset, our converter), then `generate_model_sources`; the generated C is compiled for the
 host and run on `--samples` real test images next to TFLM's interpreter (mismatching bytes
-must be 0), and linked into the F446RE benchmark firmware (Cortex-M4, --opt size, gc-sections)
-for its flash (into the F746ZG's, Cortex-M7, when the weights do not fit the F446RE: "code on").
+must be 0), and linked into the F446RE benchmark firmware (Cortex-M4, --opt size: portable
+kernels, gc-sections) for its flash (into the F746ZG's, Cortex-M7, when the weights do not fit
+the F446RE: "code on").
 
 Columns: our arena (activations and kernel scratch: the only RAM the model needs besides the
 caller's input / output buffers), TFLM's measured arena (head = activations and scratch, the
@@ -21,7 +22,6 @@ startup, UART runtime, benchmark main and libc are in neither.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import tempfile
 import time
@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from flynet_tiny.codegen.build import build_model_firmware
+from flynet_tiny.codegen.code_size import runtime_code_bytes
 from flynet_tiny.codegen.generate import generate_model_sources
-from flynet_tiny.codegen.host_kernels import kernel_sources
 from flynet_tiny.codegen.host_model import HostModel
 from flynet_tiny.errors import CheckFailed
 from flynet_tiny.export.pipeline import ExportRequest, export
@@ -42,8 +42,6 @@ from flynet_tiny.tflite.interpreters import run_tflm_batch, tflm_arena_bytes
 from flynet_tiny.train.data import load_dataset, normalize
 
 MODELS = [("flynet-h3-0.5", 32), ("flynet-h3-0.5", 64), ("flynet-h3-0.25", 32), ("mobilenetv3-small-0.5", 32)]
-FLASH_SECTIONS = (".text", ".rodata", ".data")
-KERNEL_SOURCES = {p.stem for p in kernel_sources()}
 
 
 def exported_tflite(name: str, input_size: int, data: Path, cache: Path) -> bytes:
@@ -65,40 +63,6 @@ def real_inputs(model_bytes: bytes, data: Path, samples: int) -> list[np.ndarray
     scale, zero_point = float(tensor.scale[0]), int(tensor.zero_point[0])
     q = np.clip(np.round(nhwc / scale) + zero_point, -128, 127).astype(np.int8)
     return [x[None] for x in q]
-
-
-def linked_flash_by_object(map_text: str) -> dict[str, int]:
-    """Bytes of code and constant data (.text / .rodata / .data input sections) each object file put
-    into the linked image, from a GNU ld map file (a long section name puts the address on the next line)."""
-    sizes: dict[str, int] = {}
-    pending = None  # a section name whose address and size are on the next line
-    for line in map_text.split("Linker script and memory map", 1)[1].splitlines():
-        whole = re.match(r"^ (\.\S+)\s+0x[0-9a-f]+\s+0x([0-9a-f]+)\s+(\S+)$", line)
-        rest = re.match(r"^\s+0x[0-9a-f]+\s+0x([0-9a-f]+)\s+(\S+)$", line)
-        if whole:
-            section, size, obj = whole.groups()
-        elif rest and pending:
-            section, (size, obj) = pending, rest.groups()
-        else:
-            name_only = re.match(r"^ (\.\S+)$", line)
-            pending = name_only.group(1) if name_only else None
-            continue
-        pending = None
-        if section.startswith(FLASH_SECTIONS):
-            sizes[obj] = sizes.get(obj, 0) + int(size, 16)
-    return sizes
-
-
-def runtime_code_bytes(map_path: Path, model_name: str) -> tuple[int, int]:
-    """(kernels, generated glue) bytes in flash; the firmware names objects NN_<source stem>.o."""
-    kernels = glue = 0
-    for obj, size in linked_flash_by_object(map_path.read_text()).items():
-        stem = re.sub(r"^\d+_", "", Path(obj).stem)
-        if stem in KERNEL_SOURCES:
-            kernels += size
-        elif stem == model_name:
-            glue += size
-    return kernels, glue
 
 
 def measure(label: str, model_bytes: bytes, inputs: list[np.ndarray], work: Path) -> list:

@@ -1,0 +1,53 @@
+"""Runtime code of a linked firmware, from its GNU ld map file: kernels and generated glue.
+
+    kernels, glue = runtime_code_bytes(result.map, generated.name)
+
+Runtime code = the kernels linked in (firmware/kernels/*.c objects) plus the generated glue
+(model.c: the calls, parameter structs, layer names), without the weights (model_weights.c)
+and without the firmware's startup, UART runtime, benchmark main and libc. Counted from the
+map's input sections, so only what --gc-sections kept counts.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .host_kernels import kernel_sources
+
+FLASH_SECTIONS = (".text", ".rodata", ".data")
+
+
+def linked_flash_by_object(map_text: str) -> dict[str, int]:
+    """Bytes of code and constant data (.text / .rodata / .data input sections) each object file put
+    into the linked image, from a GNU ld map file (a long section name puts the address on the next line)."""
+    sizes: dict[str, int] = {}
+    pending = None  # a section name whose address and size are on the next line
+    for line in map_text.split("Linker script and memory map", 1)[1].splitlines():
+        whole = re.match(r"^ (\.\S+)\s+0x[0-9a-f]+\s+0x([0-9a-f]+)\s+(\S+)$", line)
+        rest = re.match(r"^\s+0x[0-9a-f]+\s+0x([0-9a-f]+)\s+(\S+)$", line)
+        if whole:
+            section, size, obj = whole.groups()
+        elif rest and pending:
+            section, (size, obj) = pending, rest.groups()
+        else:
+            name_only = re.match(r"^ (\.\S+)$", line)
+            pending = name_only.group(1) if name_only else None
+            continue
+        pending = None
+        if section.startswith(FLASH_SECTIONS):
+            sizes[obj] = sizes.get(obj, 0) + int(size, 16)
+    return sizes
+
+
+def runtime_code_bytes(map_path: Path, model_name: str) -> tuple[int, int]:
+    """(kernels, generated glue) bytes in flash; the firmware names objects NN_<source stem>.o."""
+    kernel_stems = {p.stem for p in kernel_sources()}
+    kernels = glue = 0
+    for obj, size in linked_flash_by_object(Path(map_path).read_text()).items():
+        stem = re.sub(r"^\d+_", "", Path(obj).stem)
+        if stem in kernel_stems:
+            kernels += size
+        elif stem == model_name:
+            glue += size
+    return kernels, glue
