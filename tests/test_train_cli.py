@@ -86,10 +86,13 @@ def test_qat_from_checkpoint_writes_a_quantized_model(trained, tmp_path, capsys)
 
     data, out = trained
     code, stdout, err = run_cli(["train", MODEL, "--data", data, "--out", tmp_path / "qat", "--qat", "--from",
-                                 out / "checkpoint.pt", "--json", *FAST], capsys)
+                                 out / "checkpoint.pt", "--json", *FAST, "--epochs", "2"], capsys)
     assert code == 0, err
     result = json.loads(stdout)
-    assert result["completed_epochs"] == 1 and result["config"]["lr"] == 0.005
+    assert result["completed_epochs"] == 2 and result["config"]["lr"] == 0.005
+    # QAT keeps the temperature the float model ended at (its traced graph cannot be re-annealed).
+    float_temperature = torch.load(out / "checkpoint.pt", weights_only=False)["temperature"]
+    assert [e["temperature"] for e in result["epochs"]] == [float_temperature] * 2
     qmodel, info = load_quantized(tmp_path / "qat" / "quantized.pt")
     assert info["qat"] is True and info["data_info"]["input_size"] == 32
     assert qmodel(torch.zeros(1, 1, 32, 32)).shape == (1, 4)

@@ -38,6 +38,9 @@ def run_train(model_name: str, data: str | Path, out: str | Path, *, epochs: int
     defaults = QAT_DEFAULTS if qat else FLOAT_DEFAULTS
     config = TrainConfig(epochs=epochs or defaults["epochs"], batch_size=batch_size, lr=lr or defaults["lr"],
                          seed=seed, threads=workers or _default_threads())
+    if qat:  # the traced QAT graph keeps the temperature it was trained at: no annealing
+        temperature = float(load_checkpoint(from_checkpoint).get("temperature", 1.0))
+        config.temperature_start = config.temperature_end = temperature
     config.check()
     if from_checkpoint is not None:
         source = load_checkpoint(from_checkpoint)
