@@ -61,10 +61,13 @@ def firmware_stage(staging: Path, target, request, report: dict, images: np.ndar
     report["firmware"] = _relative(build_summary(build), staging)
     if not request.bench:
         return
-    from ..sim.bench import bench_tflite, write_bench_reports
+    from ..sim.bench import BenchInputs, bench_tflite, write_bench_reports
 
     print(f"[bench] QEMU {target.emulator['qemu_machine']}: {request.bench_inputs} inputs", file=sys.stderr, flush=True)
     bench_dir = staging / f"bench-{target.name}"
-    result = bench_tflite(tflite_bytes, target, int8_inputs(tflite_bytes, images, request.bench_inputs), bench_dir,
-                          progress=_progress, model_name=report["model"])
-    report["bench"] = _relative(write_bench_reports(result, bench_dir), staging)
+    source = (f"the first {request.bench_inputs} of the export's verification images" if images is not None
+              else f"{request.bench_inputs} random int8 inputs (seed 0): the export had no images")
+    inputs = BenchInputs(int8_inputs(tflite_bytes, images, request.bench_inputs), source)
+    result = bench_tflite(tflite_bytes, target, inputs, bench_dir, progress=_progress, model_name=report["model"])
+    report["bench"] = {**_relative(write_bench_reports(result, bench_dir), staging), "inputs": source,
+                       "totals": result.totals, "checks": result.checks}

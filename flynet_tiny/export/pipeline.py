@@ -28,6 +28,7 @@ import numpy as np
 from ..errors import FlynetError
 from ..reporting import atomic_write_bytes, atomic_write_text, format_table
 from .tflite import IO_MODES
+from .verify import DEFAULT_MIN_TOP1
 
 DEFAULT_CALIB_SAMPLES = 256
 PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
@@ -55,7 +56,7 @@ class ExportRequest:
     calib_samples: int = DEFAULT_CALIB_SAMPLES
     input_size: int | None = None
     num_classes: int = 10
-    min_top1: float = 0.99
+    min_top1: float = DEFAULT_MIN_TOP1
     min_cosine: float = 0.99
     max_steps: int = 2
 
@@ -170,9 +171,12 @@ def _data_channels(request: ExportRequest) -> int:
 def _datasets(request: ExportRequest, info: dict | None, input_size: int, in_channels: int):
     from ..train.data import load_dataset
 
-    path = request.calib_data or (info or {}).get("source")
-    if (not path or not Path(path).exists()) and request.checkpoint is None and BUNDLED_SAMPLES.is_dir():
-        path = BUNDLED_SAMPLES
+    if request.calib_data is not None:
+        path = request.calib_data
+    elif request.checkpoint is None and request.model is None:
+        path = BUNDLED_SAMPLES  # the bundled model: its own samples, wherever the command runs
+    else:
+        path = (info or {}).get("source")
     if not path or not Path(path).exists():
         raise FlynetError("no calibration data: pass --calib-data PATH (an IDX folder or class-folder tree)")
     train = load_dataset(path, "train", input_size=input_size, in_channels=in_channels)
@@ -411,6 +415,13 @@ def report_markdown(report: dict) -> str:
         lines += [f"## Firmware for {report['target']}", "", "```", format_table(["region", "used", "size", "use"], rows,
                                                                                  "lrrr"), "```", "",
                   f"`{fw['elf']}` (also .bin, .hex, .map); `make -C {Path(fw['elf']).parent}` rebuilds it.", ""]
+    if report.get("bench"):
+        bench, totals = report["bench"], report["bench"]["totals"]
+        lines += [f"## QEMU bench on {report['target']}", "",
+                  f"{totals['instructions']:,.0f} instructions per inference ({totals['instr_per_mac']:.2f} per MAC), "
+                  f"~{totals['estimated_ms']:.1f} ms estimated ({totals['inferences_per_s']:.1f} inferences/s); outputs "
+                  f"bit-exact vs the host build and TFLM on {bench['inputs']}. Per layer: `{bench['markdown']}`, "
+                  f"`{bench['plot']}`.", ""]
     if report.get("stage_seconds"):
         rows = [[k, f"{v:.2f}"] for k, v in report["stage_seconds"].items()]
         lines += ["## Stage wall time (s)", "", "```", format_table(["stage", "seconds"], rows, "lr"), "```", ""]
