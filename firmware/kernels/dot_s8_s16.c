@@ -6,7 +6,7 @@
  * accumulators + 2 unpacked weights + 4 column words + 3 pointers (13 registers)
  * to the stack; here they stay in registers, and LDM reads 2 columns' words in one
  * instruction: per 4 weights x 4 pixels (16 MACs) 1 LDR + 2 SXTB16 + 2 LDM +
- * 8 SMLAD, loop unrolled twice.
+ * 8 SMLAD, loop unrolled 4 times.
  */
 #include "fn_internal.h"
 
@@ -28,15 +28,23 @@
     "smlad r7, r8, lr, r7\n\t"
 
 /* acc (r4-r7) += weight row . the 4 columns for r2 >= 1 groups (r0 weights, r1 block; both
- * advance past the row), unrolled twice. Labels 7-9. */
+ * advance past the row): 1 and 2 groups first as r2's low bits ask, then 4 per iteration (2
+ * loop instructions per 64 MACs). Labels 6-9. */
 #define FN_DOT_ROW                          \
     "tst r2, #1\n\t"                        \
     "beq 8f\n\t"                            \
     FN_DOT_GROUP                            \
     "8:\n\t"                                \
-    "lsrs r2, r2, #1\n\t"                   \
+    "tst r2, #2\n\t"                        \
+    "beq 6f\n\t"                            \
+    FN_DOT_GROUP                            \
+    FN_DOT_GROUP                            \
+    "6:\n\t"                                \
+    "lsrs r2, r2, #2\n\t"                   \
     "beq 9f\n\t"                            \
     "7:\n\t"                                \
+    FN_DOT_GROUP                            \
+    FN_DOT_GROUP                            \
     FN_DOT_GROUP                            \
     FN_DOT_GROUP                            \
     "subs r2, r2, #1\n\t"                   \
@@ -44,11 +52,13 @@
     "9:\n\t"
 
 /* fn_requant_doubled of an accumulator ACC (doubled here) and __ssat: r10 multiplier, r9 addend,
- * r8 exponent, r11 scratch. */
+ * r8 exponent, r11 scratch. SMMLAR adds the addend to SMMULR's high word in the same instruction;
+ * the sign correction takes the doubled accumulator's sign rather than the high word's: they differ
+ * only when the high word is 0 (a small negative accumulator), where (addend - 1) >> exponent and
+ * addend >> exponent are both the output offset, so the bytes are fn_requant_doubled's. */
 #define FN_REQUANT1(ACC)                            \
     "lsl " ACC ", " ACC ", #1\n\t"                  \
-    "smmulr " ACC ", " ACC ", r10\n\t"              \
-    "add r11, " ACC ", r9\n\t"                      \
+    "smmlar r11, " ACC ", r10, r9\n\t"              \
     "add " ACC ", r11, " ACC ", asr #31\n\t"        \
     "asr " ACC ", " ACC ", r8\n\t"                  \
     "ssat " ACC ", #8, " ACC "\n\t"
@@ -74,50 +84,53 @@ __attribute__((naked)) void fn_dot_1x4_s8_s16(FN_IN_ASM const int8_t *w, FN_IN_A
 
 /* Every output channel of a full block, requantized with fn_requant_doubled and __ssat (the
  * conv's fast, full-range case): per channel the bias seeds r4-r7, FN_DOT_ROW, then the 4
- * requantizations with the channel's multiplier / exponent / addend in r10 / r8 / r9. The
- * pointers and counts live on the stack ([sp] = a copy of *args). */
+ * requantizations with the channel's multiplier / exponent / addend in r10 / r8 / r9. The loop
+ * index r3 (the one register FN_DOT_ROW leaves alone) runs from -4 * channels up to 0 against
+ * pointers to the ends of bias / multiplier / shift / dst, so one ADDS ends the loop and one
+ * load per parameter finds it. addend = (2 * output_offset + 1) << (exponent - 1), i.e.
+ * fn_requant_addend, with exponent - 1 = ~shift. Stack: [sp] a frame of 9 words (below). */
 __attribute__((naked)) void fn_conv_block_s8(FN_IN_ASM const int8_t *filter, FN_IN_ASM const fn_conv_block_args *args)
 {
     __asm__ volatile(
         "push {r4-r11, lr}\n\t"
-        "ldm r1, {r2-r10}\n\t"
-        "push {r2-r10}\n\t" /* bias, multiplier, shift, dst, out_c, channels, block, groups, output_offset */
+        "ldm r1, {r2-r10}\n\t"     /* bias, multiplier, shift, dst, out_c, channels, block, groups, offset */
+        "lsl r11, r7, #2\n\t"
+        "add r2, r2, r11\n\t"      /* bias + channels */
+        "add r3, r3, r11\n\t"      /* multiplier + channels */
+        "add r4, r4, r11\n\t"      /* shift + channels */
+        "add r5, r5, r7\n\t"       /* dst + channels */
+        "lsl r10, r10, #1\n\t"
+        "add r10, r10, #1\n\t"     /* 2 * output_offset + 1 */
+        "push {r2-r10}\n\t"        /* #0 bias end, #4 multiplier end, #8 shift end, #12 dst end, #16 out_c,
+                                       #20 channels, #24 block, #28 groups, #32 2 * offset + 1 */
+        "rsb r3, r11, #0\n\t"      /* index: 4 * (channel - channels) */
         "1:\n\t"
-        "ldr r3, [sp]\n\t"
-        "ldr r4, [r3], #4\n\t"
-        "str r3, [sp]\n\t"
+        "ldr r4, [sp]\n\t"
+        "ldr r4, [r4, r3]\n\t"     /* bias */
         "mov r5, r4\n\t"
         "mov r6, r4\n\t"
         "mov r7, r4\n\t"
         "ldr r1, [sp, #24]\n\t"
         "ldr r2, [sp, #28]\n\t"
         FN_DOT_ROW
-        "ldr r3, [sp, #8]\n\t"
-        "ldr r8, [r3], #4\n\t"
-        "str r3, [sp, #8]\n\t"
-        "rsb r8, r8, #0\n\t"        /* exponent */
+        "ldr r10, [sp, #4]\n\t"
+        "ldr r10, [r10, r3]\n\t"   /* multiplier */
+        "ldr r8, [sp, #8]\n\t"
+        "ldr r8, [r8, r3]\n\t"     /* shift (negative) */
+        "mvn r12, r8\n\t"          /* exponent - 1 */
+        "rsb r8, r8, #0\n\t"       /* exponent */
         "ldr r9, [sp, #32]\n\t"
-        "lsl r9, r9, r8\n\t"        /* output_offset << exponent */
-        "sub r10, r8, #1\n\t"
-        "mov r11, #1\n\t"
-        "lsl r10, r11, r10\n\t"
-        "add r9, r9, r10\n\t"       /* addend */
-        "ldr r3, [sp, #4]\n\t"
-        "ldr r10, [r3], #4\n\t"     /* multiplier */
-        "str r3, [sp, #4]\n\t"
+        "lsl r9, r9, r12\n\t"      /* addend */
         FN_REQUANT1("r4") FN_REQUANT1("r5") FN_REQUANT1("r6") FN_REQUANT1("r7")
-        "ldr r3, [sp, #12]\n\t"
+        "ldr r12, [sp, #12]\n\t"
         "ldr r11, [sp, #16]\n\t"
-        "strb r4, [r3]\n\t"
-        "strb r5, [r3, r11]\n\t"
-        "add r12, r3, r11, lsl #1\n\t"
+        "add r12, r12, r3, asr #2\n\t" /* dst + channel */
+        "strb r4, [r12]\n\t"
+        "strb r5, [r12, r11]\n\t"
+        "add r12, r12, r11, lsl #1\n\t"
         "strb r6, [r12]\n\t"
         "strb r7, [r12, r11]\n\t"
-        "add r3, r3, #1\n\t"
-        "str r3, [sp, #12]\n\t"
-        "ldr r3, [sp, #20]\n\t"
-        "subs r3, r3, #1\n\t"
-        "str r3, [sp, #20]\n\t"
+        "adds r3, r3, #4\n\t"
         "bne 1b\n\t"
         "add sp, sp, #36\n\t"
         "pop {r4-r11, pc}\n\t");
