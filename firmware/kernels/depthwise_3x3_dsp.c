@@ -1,7 +1,8 @@
 /* 3x3 depthwise conv and fused MDW + Max-out on Cortex-M4/M7 (DSP path), any heads, stride 1 or 2.
  *
  * Channel by channel over bands of output rows: the band's input rows of one channel are copied
- * into a plane (int8, rows PITCH bytes apart, the padding filled with the input zero point, so a
+ * into a plane (on maps up to 56 wide 4 channels at once into 4 planes, one word load per pixel
+ * and a byte transpose; int8, rows PITCH bytes apart, the padding filled with the input zero point, so a
  * padded tap adds (zp + offset) * w = 0 like TFLM's skipped tap, and no window needs a border
  * check). One 32-bit load of a plane row holds x0..x3 of a window: __sxtb16 gives (x0, x2) and
  * __sxtb16(ror 8) gives (x1, x3), so SMLAD multiplies taps 0 and 2 of a filter row with its
@@ -35,11 +36,21 @@ static int32_t plane_pitch(int32_t width)
 
 int fn_dw3x3_applies(const fn_dims *filter_dims) { return filter_dims->h == 3 && filter_dims->w == 3; }
 
-/* + 12: the fill's last word stores run past the last row. */
-int32_t fn_dw3x3_plane_bytes(const fn_dims *in_dims)
+/* One channel's plane; + 12: the fill's last word stores run past the last row. */
+static int32_t one_plane_bytes(const fn_dims *in_dims)
 {
     return plane_rows(in_dims->h) * plane_pitch(in_dims->w) + 12;
 }
+
+/* Narrow maps (pitch <= 64) copy 4 channels at once into 4 planes: one word load per pixel serves 4
+ * channels, and the per-row costs are shared; wider rows amortize those costs already and keep the
+ * scratch at one plane (at most 4 x 1.1 KB this way). */
+static int32_t plane_count(const fn_dims *in_dims)
+{
+    return in_dims->c >= 4 && plane_pitch(in_dims->w) <= 64 ? 4 : 1;
+}
+
+int32_t fn_dw3x3_plane_bytes(const fn_dims *in_dims) { return plane_count(in_dims) * one_plane_bytes(in_dims); }
 
 /* One output channel's weights, doubled and packed for the plane loads, and its requantization.
  * Offsets are read by the assembly: keep the order. */
@@ -320,53 +331,114 @@ static __attribute__((noinline)) void copy_channel_row(int8_t *dst, const int8_t
     }
 }
 
-/* Copy `rows` input rows of one channel, from row iy0 on, into the plane; zero point around them.
- * Word stores for the pads (the last may run up to 11 bytes past the row: the next row, written
- * after, or the plane's slack). */
-static void fill_plane(int8_t *plane, int32_t pitch, const int8_t *x, int32_t channels, const fn_dims *in,
-                       int32_t iy0, int32_t rows, int32_t pad_w, int8_t zp)
+/* Byte transpose helpers: (x1, x3) zero-extended; (lo's bottom half, hi's bottom half);
+ * (lo's top half, hi's top half). */
+static inline uint32_t uxtb16_ror8(uint32_t x)
 {
-    const uint32_t zp4 = (uint32_t)(uint8_t)zp * 0x01010101u;
+    uint32_t r;
+    __asm__("uxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+static inline uint32_t bottom_halves(uint32_t lo, uint32_t hi)
+{
+    uint32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
+    return r;
+}
+static inline uint32_t top_halves(uint32_t lo, uint32_t hi)
+{
+    uint32_t r;
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(hi), "r"(lo));
+    return r;
+}
+
+/* w pixels of 4 adjacent channels into 4 plane rows `plane_step` apart: per 4 pixels 4 word loads
+ * (4 channels each), a 4 x 4 byte transpose (UXTB16 pairs, then PKHBT / PKHTB) and 4 word stores. */
+static __attribute__((noinline)) void copy_4channel_row(int8_t *dst, int32_t plane_step, const int8_t *src,
+                                                        int32_t w, int32_t channels)
+{
+    int32_t x = 0;
+    for (; x + 4 <= w; x += 4, dst += 4, src += 4 * channels) {
+        const uint32_t a = fn_read_u32(src), b = fn_read_u32(src + channels);
+        const uint32_t c = fn_read_u32(src + 2 * channels), d = fn_read_u32(src + 3 * channels);
+        /* ab02 = (a0, b0, a2, b2), ab13 = (a1, b1, a3, b3); the same for c, d */
+        const uint32_t ab02 = __uxtb16(a) | __uxtb16(b) << 8, ab13 = uxtb16_ror8(a) | uxtb16_ror8(b) << 8;
+        const uint32_t cd02 = __uxtb16(c) | __uxtb16(d) << 8, cd13 = uxtb16_ror8(c) | uxtb16_ror8(d) << 8;
+        const uint32_t ch0 = bottom_halves(ab02, cd02), ch1 = bottom_halves(ab13, cd13);
+        const uint32_t ch2 = top_halves(ab02, cd02), ch3 = top_halves(ab13, cd13);
+        __builtin_memcpy(dst, &ch0, 4);
+        __builtin_memcpy(dst + plane_step, &ch1, 4);
+        __builtin_memcpy(dst + 2 * plane_step, &ch2, 4);
+        __builtin_memcpy(dst + 3 * plane_step, &ch3, 4);
+    }
+    for (; x < w; ++x, ++dst, src += channels) {
+        for (int32_t i = 0; i < 4; ++i) {
+            dst[i * plane_step] = src[i];
+        }
+    }
+}
+
+/* Every byte of `bytes` (a multiple of 4) of plane memory to the zero point. */
+static void fill_zero_point(int8_t *plane, int32_t bytes, uint32_t zp4)
+{
+    for (int32_t u = 0; u < bytes; u += 4) {
+        __builtin_memcpy(plane + u, &zp4, 4);
+    }
+}
+
+/* Copy `rows` input rows of `count` (1 or 4) adjacent channels, from row iy0 on, into the planes
+ * (plane_step bytes apart). The copies write only a row's input columns, so the zero point the planes
+ * got once per call (fill_zero_point) stays around them; rows outside the input get it again. */
+static void fill_planes(int8_t *plane, int32_t plane_step, int32_t count, int32_t pitch, const int8_t *x,
+                        int32_t channels, const fn_dims *in, int32_t iy0, int32_t rows, int32_t pad_w, uint32_t zp4)
+{
     const int32_t w = in->w, row_step = w * channels;
     for (int32_t r = 0; r < rows; ++r, plane += pitch) {
         const int32_t iy = iy0 + r;
         if (iy < 0 || iy >= in->h) {
-            for (int32_t u = 0; u < pitch; u += 4) {
-                __builtin_memcpy(plane + u, &zp4, 4);
+            for (int32_t i = 0; i < count; ++i) {
+                fill_zero_point(plane + i * plane_step, pitch, zp4);
             }
-            continue;
+        } else if (count == 4) {
+            copy_4channel_row(plane + pad_w, plane_step, x + iy * row_step, w, channels);
+        } else {
+            copy_channel_row(plane + pad_w, x + iy * row_step, w, channels);
         }
-        int8_t *dst = plane + pad_w;
-        __builtin_memcpy(plane, &zp4, 4);
-        copy_channel_row(dst, x + iy * row_step, w, channels);
-        __builtin_memcpy(dst + w, &zp4, 4);
-        __builtin_memcpy(dst + w + 4, &zp4, 4);
-        __builtin_memcpy(dst + w + 8, &zp4, 4);
     }
 }
 
 void fn_dw3x3_planar(const fn_conv_params *p, const fn_channel_quant *q, const fn_dims *in, const int8_t *input,
                      const int8_t *filter, const int32_t *bias, const fn_dims *out, int8_t *output, int32_t pad_h,
-                     int32_t pad_w, int maxout, int8_t *plane)
+                     int32_t pad_w, int maxout, int8_t *plane_base)
 {
+    const int four_planes = plane_count(in) == 4;
+    const int32_t plane_step = one_plane_bytes(in);
     const int32_t channels = in->c, heads = p->depth_multiplier, total = channels * heads;
     const int32_t pitch = plane_pitch(in->w), stride_h = p->stride_h, stride_w = p->stride_w;
     const int32_t out_w = out->w, out_stride = maxout ? channels : total;
     const int32_t act_min = p->act_min, act_max = p->act_max;
     const int full_range = act_min <= FN_INT8_MIN && act_max >= FN_INT8_MAX;
     const int asm_rows = stride_w == stride_h && full_range && out_w >= 2;
-    const int8_t zp = (int8_t)(-p->input_offset);
+    const uint32_t zp4 = (uint32_t)(uint8_t)(-p->input_offset) * 0x01010101u;
     dw_channel d;
     d.out_stride = out_stride;
     d.pairs = out_w >> 1;
     d.out_row = out_w * out_stride;
+    fill_zero_point(plane_base, (four_planes ? 4 : 1) * plane_step, zp4);
     for (int32_t b = 0; b < out->n; ++b) {
         const int8_t *x = input + b * in->h * in->w * channels;
         for (int32_t oy0 = 0; oy0 < out->h; oy0 += FN_DW_BAND) {
             const int32_t band = fn_min32(FN_DW_BAND, out->h - oy0);
+            int32_t group = 0, group_end = 0; /* channels group..group_end - 1 are in the planes */
             for (int32_t c = 0; c < channels; ++c) {
-                fill_plane(plane, pitch, x + c, channels, in, oy0 * stride_h - pad_h, (band - 1) * stride_h + 3,
-                           pad_w, zp);
+                if (c == group_end) {
+                    const int32_t count = four_planes && c + 4 <= channels ? 4 : 1;
+                    fill_planes(plane_base, plane_step, count, pitch, x + c, channels, in, oy0 * stride_h - pad_h,
+                                (band - 1) * stride_h + 3, pad_w, zp4);
+                    group = c;
+                    group_end = c + count;
+                }
+                const int8_t *const plane = plane_base + (c - group) * plane_step;
                 for (int32_t m = 0; m < heads; ++m) {
                     const int32_t oc = c * heads + m;
                     const int keep_max = maxout && m > 0;

@@ -29,6 +29,8 @@ CASES = [
     ProbeCase("dw3x3_valid", "depthwise", (1, 6, 9, 12), 3, padding="VALID"),
     ProbeCase("dw3x3_one_column", "depthwise", (1, 4, 1, 5), 3),
     ProbeCase("mdw_h4_1x1map", "mdw", (1, 1, 1, 6), 3, heads=4),
+    ProbeCase("dw3x3_wide", "depthwise", (1, 3, 60, 5), 3),  # pitch 128: one plane, not 4
+    ProbeCase("dw3x3_c3", "depthwise", (1, 5, 6, 3), 3),  # fewer than 4 channels: one plane
 ]
 
 
