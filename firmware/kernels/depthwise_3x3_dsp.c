@@ -60,6 +60,9 @@ typedef struct {
     int32_t w1_2;                                /* #16: 2 w[2][1] in the bottom half */
     int32_t bias2, multiplier, addend, exponent; /* #20..#32: 2 * (bias + offset * sum w); fn_requant_doubled */
     int32_t out_stride, pairs, out_row;          /* #36..#44: bytes between output pixels, pixel pairs, rows */
+    /* #48..#60, the 2-row kernels' outer loop: row pairs, then from the end of one row pair to the start
+     * of the next in the plane and in the output, and plane bytes per row pair */
+    int32_t row_pairs, in_skip, out_skip, row_step;
 } dw_channel;
 
 static inline int32_t pack16(int32_t lo, int32_t hi) { return (int32_t)(((uint32_t)hi << 16) | (uint16_t)lo); }
@@ -133,10 +136,14 @@ static void prepare_channel(dw_channel *d, const int8_t *w, int32_t tap_stride, 
     "ssat r11, #8, r11\n\t"                                                                          \
     "ssat r12, #8, r12\n\t"
 
-/* Prologue of the 2-row kernels: r0 plane, r1 unused, r2 output, r3 dw_channel; pushes bias2,
- * multiplier, addend, exponent, out_row and the loop end (r0 + pairs << PAIR_SHIFT) on the stack. */
+/* Prologue of the 2-row kernels: r0 plane, r1 unused, r2 output, r3 dw_channel; pushes row_pairs,
+ * in_skip, out_skip, row_step (#24..#36), then bias2, multiplier, addend, exponent, out_row and the
+ * row pair's loop end (r0 + pairs << PAIR_SHIFT) (#0..#20) on the stack. */
 #define FN_DW_ROWS2_PROLOGUE(PAIR_SHIFT)                                                             \
     "push {r4-r11, lr}\n\t"                                                                          \
+    "add r1, r3, #48\n\t"                                                                            \
+    "ldm r1, {r1, r9, r10, r11}\n\t"                                                                 \
+    "push {r1, r9, r10, r11}\n\t"                                                                    \
     "add r1, r3, #20\n\t"                                                                            \
     "ldm r1, {r1, r9, r10, r11}\n\t"                                                                 \
     "ldr r12, [r3, #44]\n\t"                                                                         \
@@ -145,7 +152,8 @@ static void prepare_channel(dw_channel *d, const int8_t *w, int32_t tap_stride, 
     "push {r1, r9, r10, r11, r12, lr}\n\t"                                                           \
     "ldm r3, {r4-r8}\n\t"                                                                            \
     "ldr r3, [r3, #36]\n\t"
-/* Requantize r9-r12, store them (output rows 0 and 1, pixels 0 and 1), next pair, loop, return. */
+/* Requantize r9-r12, store them (output rows 0 and 1, pixels 0 and 1), next pair, loop; then the
+ * next row pair (plane, output and loop end moved on), return after the last. */
 #define FN_DW_ROWS2_EPILOGUE(STEP, STORE)                                                            \
     FN_REQUANT4                                                                                      \
     STORE("r9", "[r2]")                                                                              \
@@ -159,7 +167,20 @@ static void prepare_channel(dw_channel *d, const int8_t *w, int32_t tap_stride, 
     "ldr r1, [sp, #20]\n\t"                                                                          \
     "cmp r0, r1\n\t"                                                                                 \
     "bne 1b\n\t"                                                                                     \
-    "add sp, sp, #24\n\t"                                                                            \
+    "ldr lr, [sp, #24]\n\t"                                                                          \
+    "subs lr, lr, #1\n\t"                                                                            \
+    "beq 2f\n\t"                                                                                     \
+    "str lr, [sp, #24]\n\t"                                                                          \
+    "ldr lr, [sp, #36]\n\t"                                                                          \
+    "add r1, r1, lr\n\t"                                                                             \
+    "str r1, [sp, #20]\n\t"                                                                          \
+    "ldr lr, [sp, #28]\n\t"                                                                          \
+    "add r0, r0, lr\n\t"                                                                             \
+    "ldr lr, [sp, #32]\n\t"                                                                          \
+    "add r2, r2, lr\n\t"                                                                             \
+    "b 1b\n\t"                                                                                       \
+    "2:\n\t"                                                                                         \
+    "add sp, sp, #40\n\t"                                                                            \
     "pop {r4-r11, pc}\n\t"
 
 /* Stride 1: two output rows x two output pixels per iteration from plane rows 0..3 (P1..P3: 1..3
@@ -424,6 +445,9 @@ void fn_dw3x3_planar(const fn_conv_params *p, const fn_channel_quant *q, const f
     d.out_stride = out_stride;
     d.pairs = out_w >> 1;
     d.out_row = out_w * out_stride;
+    d.row_step = 2 * stride_h * pitch;
+    d.in_skip = d.row_step - d.pairs * 2 * stride_w;
+    d.out_skip = 2 * d.out_row - d.pairs * 2 * out_stride;
     fill_zero_point(plane_base, (four_planes ? 4 : 1) * plane_step, zp4);
     for (int32_t b = 0; b < out->n; ++b) {
         const int8_t *x = input + b * in->h * in->w * channels;
@@ -446,11 +470,12 @@ void fn_dw3x3_planar(const fn_conv_params *p, const fn_channel_quant *q, const f
                     prepare_channel(&d, filter + oc, total, bias, q, oc, p->input_offset, p->output_offset);
                     int8_t *dst = output + (b * out->h + oy0) * d.out_row + (maxout ? c : oc);
                     int32_t r = 0;
-                    if (rows2) {
+                    if (rows2 && band >= 2) {
+                        d.row_pairs = band >> 1;
+                        rows2(plane, 0, dst, &d); /* all row pairs of the band */
                         for (; r + 2 <= band; r += 2, dst += 2 * d.out_row) {
-                            const int8_t *src = plane + r * stride_h * pitch;
-                            rows2(src, 0, dst, &d);
-                            if (out_w & 1) {
+                            if (out_w & 1) { /* the last column of both rows */
+                                const int8_t *src = plane + r * stride_h * pitch;
                                 row_pixels_any(src, pitch, &d, dst, out_w - 1, out_w, stride_w, act_min, act_max,
                                                keep_max);
                                 row_pixels_any(src + stride_h * pitch, pitch, &d, dst + d.out_row, out_w - 1, out_w,
