@@ -440,6 +440,9 @@ void fn_dw3x3_planar(const fn_conv_params *p, const fn_channel_quant *q, const f
     const int32_t act_min = p->act_min, act_max = p->act_max;
     const int full_range = act_min <= FN_INT8_MIN && act_max >= FN_INT8_MAX;
     const int asm_rows = stride_w == stride_h && full_range && out_w >= 2;
+    /* The 2-row kernels for plain stores (and MDW heads after the first), chosen once per call. */
+    const dw_rows2_kernel rows2_store = asm_rows ? rows2_kernel(stride_h, pitch, 0) : 0;
+    const dw_rows2_kernel rows2_max = asm_rows ? rows2_kernel(stride_h, pitch, 1) : 0;
     const uint32_t zp4 = (uint32_t)(uint8_t)(-p->input_offset) * 0x01010101u;
     dw_channel d;
     d.out_stride = out_stride;
@@ -466,7 +469,7 @@ void fn_dw3x3_planar(const fn_conv_params *p, const fn_channel_quant *q, const f
                 for (int32_t m = 0; m < heads; ++m) {
                     const int32_t oc = c * heads + m;
                     const int keep_max = maxout && m > 0;
-                    const dw_rows2_kernel rows2 = asm_rows ? rows2_kernel(stride_h, pitch, keep_max) : 0;
+                    const dw_rows2_kernel rows2 = keep_max ? rows2_max : rows2_store;
                     prepare_channel(&d, filter + oc, total, bias, q, oc, p->input_offset, p->output_offset);
                     int8_t *dst = output + (b * out->h + oy0) * d.out_row + (maxout ? c : oc);
                     int32_t r = 0;
