@@ -8,7 +8,8 @@
  * are loaded once for the 4 outputs. The common case (K a multiple of 4, bias,
  * fast requantization, full int8 range) runs all channels of a block in
  * assembly (fn_conv_block_s8); the rest goes through fn_dot_1x4_s8_s16 and C.
- * The same path serves 1x1 (a column is just the pixel) and 3x3 and other
+ * The same path serves 1x1 (a column is just the pixel; unpadded stride-1 1x1
+ * convs fill the block straight from 4 consecutive pixels) and 3x3 and other
  * kernels. Integer sums are exact, so both paths give identical bytes.
  */
 #include "fn_internal.h"
@@ -139,6 +140,21 @@ static void im2col(const fn_conv_params *p, const fn_dims *in, const int8_t *inp
     }
 }
 
+/* The whole block of a 1x1, stride 1, unpadded conv with C a multiple of 4: its 4 columns are the 4
+ * consecutive input pixels from px on, so each group of 4 values takes one load per pixel, with no
+ * window arithmetic or border checks per pixel. */
+static void im2col_pointwise(const int8_t *px, int32_t channels, int32_t input_offset, int16_t *block)
+{
+    const int32_t offset2 = (int32_t)(((uint32_t)(uint16_t)input_offset << 16) | (uint16_t)input_offset);
+    for (int32_t ic = 0; ic < channels; ic += 4, px += 4, block += 4 * FN_CONV_BLOCK) {
+        for (int32_t j = 0; j < FN_CONV_BLOCK; ++j) {
+            const uint32_t v = fn_read_u32(px + j * channels);
+            fn_write_pair(block + 4 * j, __sadd16(__sxtb16((int32_t)v), offset2));
+            fn_write_pair(block + 4 * j + 2, __sadd16(fn_sxtb16_ror8(v), offset2));
+        }
+    }
+}
+
 /* Output parameters as locals, so int8 stores cannot force them to be reloaded (char aliasing). */
 typedef struct {
     const int32_t *bias, *multiplier, *shift;
@@ -217,15 +233,22 @@ static void conv_dsp(const fn_conv_params *p, const fn_channel_quant *q, const f
     const int full_range = o.act_min <= FN_INT8_MIN && o.act_max >= FN_INT8_MAX;
     /* The assembly block (fn_conv_block_s8) serves the common case whole. */
     const int whole_blocks = fast && full_range && bias && (k & 3) == 0 && k >= 4;
+    /* Output pixel i reads input pixel i alone (1x1, stride 1, no padding, whole groups of 4). */
+    const int pointwise = f->h == 1 && f->w == 1 && p->stride_h == 1 && p->stride_w == 1 && pad_h == 0 &&
+                          pad_w == 0 && (in->c & 3) == 0;
     for (int32_t pix = 0; pix < pixels; pix += FN_CONV_BLOCK) {
         const int32_t count = fn_min32(FN_CONV_BLOCK, pixels - pix);
-        for (int32_t j = 0; j < FN_CONV_BLOCK; ++j) {
-            /* A short last block repeats its last pixel; those outputs are not stored. */
-            const int32_t idx = pix + fn_min32(j, count - 1);
-            const int32_t b = idx / (out->h * out->w);
-            const int32_t oy = (idx / out->w) % out->h;
-            const int32_t ox = idx % out->w;
-            im2col(p, in, input, f, b, oy * p->stride_h - pad_h, ox * p->stride_w - pad_w, block, j);
+        if (pointwise && count == FN_CONV_BLOCK) {
+            im2col_pointwise(input + pix * in->c, in->c, p->input_offset, block);
+        } else {
+            for (int32_t j = 0; j < FN_CONV_BLOCK; ++j) {
+                /* A short last block repeats its last pixel; those outputs are not stored. */
+                const int32_t idx = pix + fn_min32(j, count - 1);
+                const int32_t b = idx / (out->h * out->w);
+                const int32_t oy = (idx / out->w) % out->h;
+                const int32_t ox = idx % out->w;
+                im2col(p, in, input, f, b, oy * p->stride_h - pad_h, ox * p->stride_w - pad_w, block, j);
+            }
         }
         int8_t *dst = output + pix * out_c;
         if (whole_blocks && count == FN_CONV_BLOCK) {
