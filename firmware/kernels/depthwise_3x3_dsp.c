@@ -1,17 +1,17 @@
 /* 3x3 depthwise conv and fused MDW + Max-out on Cortex-M4/M7 (DSP path), any heads, stride 1 or 2.
  *
  * Channel by channel over bands of output rows: the band's input rows of one channel are copied
- * into a plane (on maps up to 56 wide 4 channels at once into 4 planes, one word load per pixel
- * and a byte transpose; int8, rows PITCH bytes apart, the padding filled with the input zero point, so a
- * padded tap adds (zp + offset) * w = 0 like TFLM's skipped tap, and no window needs a border
- * check). One 32-bit load of a plane row holds x0..x3 of a window: __sxtb16 gives (x0, x2) and
- * __sxtb16(ror 8) gives (x1, x3), so SMLAD multiplies taps 0 and 2 of a filter row with its
- * weights packed as (w0, w2) and SMLABB / SMLATB adds tap 1; at stride 1 the same load serves the
- * next output pixel ((x1, x3) and x2), and a plane row serves two output rows. The input offset
- * goes into the bias (offset * sum of the 9 weights); the weights are doubled so the accumulator
- * is 2 * acc, as fn_requant_doubled wants. Each head of a channel reuses the channel's plane; MDW
- * keeps the running max over heads in the output. Sums are exact, so the bytes equal the portable
- * path's.
+ * into a plane (on maps up to 56 wide, where 3 more planes cost at most half the input map, 4
+ * channels at once into 4 planes, one word load per pixel and a byte transpose; int8, rows PITCH
+ * bytes apart, the padding filled with the input zero point, so a padded tap adds (zp + offset) * w
+ * = 0 like TFLM's skipped tap, and no window needs a border check). One 32-bit load of a plane row
+ * holds x0..x3 of a window: __sxtb16 gives (x0, x2) and __sxtb16(ror 8) gives (x1, x3), so SMLAD
+ * multiplies taps 0 and 2 of a filter row with its weights packed as (w0, w2) and SMLABB / SMLATB
+ * adds tap 1; at stride 1 the same load serves the next output pixel ((x1, x3) and x2), and a plane
+ * row serves two output rows. The input offset goes into the bias (offset * sum of the 9 weights);
+ * the weights are doubled so the accumulator is 2 * acc, as fn_requant_doubled wants. Each head of
+ * a channel reuses the channel's plane; MDW keeps the running max over heads in the output. Sums
+ * are exact, so the bytes equal the portable path's.
  */
 #include "fn_internal.h"
 
@@ -44,10 +44,14 @@ static int32_t one_plane_bytes(const fn_dims *in_dims)
 
 /* Narrow maps (pitch <= 64) copy 4 channels at once into 4 planes: one word load per pixel serves 4
  * channels, and the per-row costs are shared; wider rows amortize those costs already and keep the
- * scratch at one plane (at most 4 x 1.1 KB this way). */
+ * scratch at one plane (at most 4 x 1.1 KB this way). Small maps keep one plane too: the 3 extra
+ * planes are taken only where they cost at most half the input map's bytes, so the scratch never
+ * eats the SRAM the fused MDW saves. */
 static int32_t plane_count(const fn_dims *in_dims)
 {
-    return in_dims->c >= 4 && plane_pitch(in_dims->w) <= 64 ? 4 : 1;
+    const int32_t map_bytes = in_dims->h * in_dims->w * in_dims->c;
+    const int narrow = in_dims->c >= 4 && plane_pitch(in_dims->w) <= 64;
+    return narrow && 2 * 3 * one_plane_bytes(in_dims) <= map_bytes ? 4 : 1;
 }
 
 int32_t fn_dw3x3_plane_bytes(const fn_dims *in_dims) { return plane_count(in_dims) * one_plane_bytes(in_dims); }

@@ -47,15 +47,17 @@ DSP_DEPTHWISE_BAND = 8  # output rows per band (FN_DW_BAND in firmware/kernels/d
 
 def _dsp_depthwise_bytes(in_dims, filter_dims) -> int:
     """3x3 filters: a band of input rows as an int8 plane per channel (`fn_dw3x3_plane_bytes`): 4 planes
-    (4 channels copied at once) where there are 4 channels and the pitch is at most 64, else one."""
+    (4 channels copied at once) where there are 4 channels, the pitch is at most 64 and 3 more planes
+    cost at most half the input map's bytes, else one."""
     _, kh, kw, _ = filter_dims
     if (kh, kw) != (3, 3):
         return 0
     needed = in_dims[2] + 8
     pitch = next((p for p in (32, 64, 128, 256) if needed <= p), (needed + 3) & ~3)
     rows = min((DSP_DEPTHWISE_BAND - 1) * 2 + 3, in_dims[1] + 4)
-    planes = 4 if in_dims[3] >= 4 and pitch <= 64 else 1
-    return planes * (rows * pitch + 12)
+    one_plane = rows * pitch + 12
+    planes = 4 if in_dims[3] >= 4 and pitch <= 64 and 2 * 3 * one_plane <= in_dims[1] * in_dims[2] * in_dims[3] else 1
+    return planes * one_plane
 
 
 _DSP_PATH_BYTES = {"fn_conv2d_s8_get_buffer_size": _dsp_conv_bytes,

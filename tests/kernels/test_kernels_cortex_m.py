@@ -31,6 +31,9 @@ CASES = [
     ProbeCase("mdw_h4_1x1map", "mdw", (1, 1, 1, 6), 3, heads=4),
     ProbeCase("dw3x3_wide", "depthwise", (1, 3, 60, 5), 3),  # pitch 128: one plane, not 4
     ProbeCase("dw3x3_c3", "depthwise", (1, 5, 6, 3), 3),  # fewer than 4 channels: one plane
+    # Maps large enough for 4 planes (4 channels copied at once), 2 channels left for one plane.
+    ProbeCase("dw3x3_4planes", "depthwise", (1, 4, 8, 54), 3),
+    ProbeCase("mdw_h3_s2_4planes", "mdw", (1, 5, 8, 46), 3, heads=3, stride=2),
 ]
 
 
