@@ -13,7 +13,8 @@ import tempfile
 from pathlib import Path
 
 from flynet_tiny.errors import FlynetError
-from flynet_tiny.export.pipeline import ExportRequest, default_checkpoint, export
+from flynet_tiny.export.pipeline import ExportRequest, export
+from flynet_tiny.quant.evaluate import bundled_model_path
 from flynet_tiny.reporting import format_table
 
 MODELS = ["flynet-h3-0.5", "flynet-h3-0.8", "mobilenetv3-small-0.5"]
@@ -28,7 +29,7 @@ def main() -> None:
 
     requests: list[tuple[str, dict]] = []
     try:
-        requests.append(("bundled", {"checkpoint": default_checkpoint()}))
+        requests.append(("bundled", {"checkpoint": bundled_model_path()}))
     except FlynetError as exc:
         print(f"(bundled model skipped: {exc})")
     requests += [(name, {"model": name}) for name in MODELS]

@@ -9,6 +9,11 @@ from pathlib import Path
 from .errors import FlynetError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
+# The bundled model, and a few hundred real Fashion-MNIST images (IDX, train + test) shipped with it,
+# so the main command verifies and benchmarks on real inputs with no dataset at hand.
+BUNDLED_CHECKPOINT = PRETRAINED_DIR / "flynet-fashion-mnist.pt"
+BUNDLED_SAMPLES = PRETRAINED_DIR / "fashion-mnist-samples"
 
 
 def project_dir(name: str) -> Path:

@@ -88,7 +88,7 @@ INSIDE_LAYER = rf"^    begin\({TAMPERED_LAYER}\);\n"
 
 
 def test_without_data_the_bundled_samples_are_used(model_file):
-    from flynet_tiny.export.pipeline import BUNDLED_SAMPLES
+    from flynet_tiny.resources import BUNDLED_SAMPLES
 
     inputs = bench_module.bench_inputs(model_file.read_bytes(), 2)
     pixels = load_dataset(BUNDLED_SAMPLES, "test", input_size=SIZE, in_channels=1).images[:2].numpy()

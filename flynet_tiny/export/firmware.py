@@ -28,15 +28,12 @@ def int8_inputs(tflite_bytes: bytes, images: np.ndarray | None, count: int) -> l
     """The first `count` normalised NCHW images as the model's int8 NHWC input tensors (random int8
     inputs, seed 0, when the export had no images: a --tflite or --onnx source without --calib-data)."""
     from ..codegen.build import random_inputs
-    from .verify import quantize, to_nhwc
+    from .verify import int8_model_inputs
 
-    graph = read_tflite(tflite_bytes)
-    tensor = graph.tensors[graph.inputs[0]]
     if images is None or len(images) == 0:
-        return random_inputs(tensor.shape, count)
-    scale, zero_point = float(tensor.scale[0]), int(tensor.zero_point[0])
-    return [quantize(to_nhwc(image[None]), scale, zero_point).astype(np.int8)
-            for image in images[:count]]
+        graph = read_tflite(tflite_bytes)
+        return random_inputs(graph.tensors[graph.inputs[0]].shape, count)
+    return int8_model_inputs(tflite_bytes, images[:count])
 
 
 def _relative(summary: dict, root: Path) -> dict:

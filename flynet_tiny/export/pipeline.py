@@ -27,15 +27,11 @@ import numpy as np
 
 from ..errors import FlynetError
 from ..reporting import atomic_write_bytes, atomic_write_text, format_table
+from ..resources import BUNDLED_SAMPLES
 from .tflite import IO_MODES
 from .verify import DEFAULT_MIN_TOP1
 
 DEFAULT_CALIB_SAMPLES = 256
-PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
-BUNDLED_CHECKPOINT = PRETRAINED_DIR / "flynet-fashion-mnist.pt"
-# A few hundred real Fashion-MNIST images (IDX, train + test) shipped with the bundled model, so the
-# main command calibrates nothing but still verifies and benchmarks on real inputs with no dataset at hand.
-BUNDLED_SAMPLES = PRETRAINED_DIR / "fashion-mnist-samples"
 
 
 @dataclass
@@ -81,13 +77,6 @@ class Stages:
         result = fn(*args, **kwargs)
         self.seconds[name] = round(time.perf_counter() - start, 3)
         return result
-
-
-def default_checkpoint() -> Path:
-    if not BUNDLED_CHECKPOINT.is_file():
-        raise FlynetError(f"no bundled checkpoint at {BUNDLED_CHECKPOINT}: pass --checkpoint CKPT, --model NAME, "
-                          "--onnx or --tflite")
-    return BUNDLED_CHECKPOINT
 
 
 def export(request: ExportRequest) -> dict:
@@ -142,7 +131,7 @@ def _load_pytorch_model(request: ExportRequest):
     """(float model, quantized model or None, data info dict | None) from --checkpoint, --model or the
     bundled model. A quantized file (`flynet-tiny quantize`, or QAT's quantized.pt) keeps its own
     int8 parameters; its float model is the BN-folded one it holds."""
-    from ..quant.evaluate import load_model_file
+    from ..quant.evaluate import bundled_model_path, load_model_file
 
     if request.checkpoint is None and request.model is not None:
         from ..models import build_model
@@ -151,7 +140,7 @@ def _load_pytorch_model(request: ExportRequest):
         model = build_model(request.model, num_classes=request.num_classes, input_size=size,
                             in_channels=_data_channels(request))
         return model.eval(), None, None
-    path = request.checkpoint or default_checkpoint()
+    path = request.checkpoint or bundled_model_path()
     model, qmodel, info = load_model_file(path)
     config = model.config if model is not None else qmodel.config
     if request.model is not None and config.name != request.model:

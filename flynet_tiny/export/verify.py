@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import CheckFailed, FlynetError
 from ..reporting import format_table
 from ..tflite import read_tflite
-from ..tflite.interpreters import run_tflm_batch, tflm_arena_bytes
+from ..tflite.interpreters import run_litert_reference_batch, run_tflm_batch, tflm_arena_bytes
 
 TORCH, ONNXRUNTIME, TFLM, LITERT = "pytorch-fakequant", "onnxruntime-qdq", "tflm", "litert-ref"
 # (a, b, which thresholds apply): TFLM vs LiteRT-ref is held to max steps; every pair to top-1 and cosine.
@@ -104,6 +104,14 @@ def quantize(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
     return np.clip(np.rint(x / scale) + zero_point, -128, 127).astype(np.int64)
 
 
+def int8_model_inputs(model_bytes: bytes, images: np.ndarray) -> list[np.ndarray]:
+    """Normalised NCHW images as the model's int8 NHWC input tensors (batch 1 each), on its input grid."""
+    graph = read_tflite(model_bytes)
+    tensor = graph.tensors[graph.inputs[0]]
+    int8 = quantize(to_nhwc(np.asarray(images)), float(tensor.scale[0]), int(tensor.zero_point[0])).astype(np.int8)
+    return [image[None] for image in int8]
+
+
 def run_tflite_models(model_bytes: bytes, images: np.ndarray) -> dict[str, np.ndarray]:
     """TFLM and LiteRT-ref outputs (int8 grid, one row per image) for float NCHW images."""
     q_in, q_out, float_in, float_out = _io_params(model_bytes)
@@ -117,24 +125,6 @@ def run_tflite_models(model_bytes: bytes, images: np.ndarray) -> dict[str, np.nd
     tflm = np.concatenate([grid(out[0]) for out in run_tflm_batch(model_bytes, feeds)])
     litert = np.concatenate([grid(out[0]) for out in run_litert_reference_batch(model_bytes, feeds)])
     return {TFLM: tflm, LITERT: litert}
-
-
-def run_litert_reference_batch(model_bytes: bytes, samples) -> list[list[np.ndarray]]:
-    """LiteRT reference kernels (BUILTIN_REF), one interpreter for all samples: a new interpreter per
-    sample aborts inside LiteRT after a few hundred."""
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    interpreter = Interpreter(model_content=bytes(model_bytes), num_threads=1,
-                              experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
-    interpreter.allocate_tensors()
-    inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
-    results = []
-    for sample in samples:
-        for detail, x in zip(inputs, sample):
-            interpreter.set_tensor(detail["index"], np.ascontiguousarray(x))
-        interpreter.invoke()
-        results.append([np.array(interpreter.get_tensor(d["index"])) for d in outputs])
-    return results
 
 
 def run_onnx_qdq(onnx_path: str | Path, images: np.ndarray) -> np.ndarray:

@@ -14,21 +14,19 @@ import torch
 from torch import nn
 
 from ..errors import FlynetError
+from ..resources import BUNDLED_CHECKPOINT
 from .io import is_quantized_file, load_quantized, save_quantized
 from .model import QuantizedModel, quantize_model
 
-PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
 CALIBRATION_SEED = 0
 
 
 def bundled_model_path() -> Path:
-    """The model shipped in flynet_tiny/pretrained/ (its only .pt file)."""
-    candidates = sorted(PRETRAINED_DIR.glob("*.pt")) if PRETRAINED_DIR.is_dir() else []
-    if len(candidates) != 1:
-        found = "none" if not candidates else ", ".join(p.name for p in candidates)
-        raise FlynetError(f"no single bundled model in {PRETRAINED_DIR} (found {found}); "
-                          "pass a CHECKPOINT path explicitly")
-    return candidates[0]
+    """The model shipped in flynet_tiny/pretrained/."""
+    if not BUNDLED_CHECKPOINT.is_file():
+        raise FlynetError(f"no bundled model at {BUNDLED_CHECKPOINT}: pass a model file (CHECKPOINT, or for "
+                          "export --checkpoint, --model, --onnx or --tflite)")
+    return BUNDLED_CHECKPOINT
 
 
 def load_model_file(path: str | Path) -> tuple[nn.Module | None, QuantizedModel | None, dict[str, Any]]:

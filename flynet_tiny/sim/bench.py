@@ -52,7 +52,7 @@ def bench_inputs(tflite_bytes: bytes, count: int, data_path: Path | str | None =
     """`count` test images from `data_path` (IDX folder or class folders), or else from the
     Fashion-MNIST samples bundled with the default model, normalised the project's way and
     quantized with the model's input parameters; random int8 for a model that takes no image."""
-    from ..export.pipeline import BUNDLED_SAMPLES
+    from ..resources import BUNDLED_SAMPLES
 
     if count < 1:
         raise FlynetError(f"--inputs must be at least 1, got {count}")
@@ -72,16 +72,14 @@ def bench_inputs(tflite_bytes: bytes, count: int, data_path: Path | str | None =
         raise FlynetError(f"model input {shape} is not one square NHWC image: bench it without --data")
     if not Path(data_path).exists():
         raise FlynetError(f"--data {data_path} not found: pass an IDX folder or a class-folder tree")
-    from ..export.verify import quantize, to_nhwc
+    from ..export.verify import int8_model_inputs
     from ..train.data import load_dataset, normalize
 
     dataset = load_dataset(data_path, "test", input_size=shape[1], in_channels=shape[3])
     if len(dataset.images) < count:
         raise FlynetError(f"{data_path} has {len(dataset.images)} test images, fewer than --inputs {count}: "
                           "lower --inputs or pass --data")
-    nhwc = to_nhwc(normalize(dataset.images[:count]).numpy())
-    int8 = quantize(nhwc, float(tensor.scale[0]), int(tensor.zero_point[0])).astype(np.int8)
-    return BenchInputs([image[None] for image in int8], source)
+    return BenchInputs(int8_model_inputs(tflite_bytes, normalize(dataset.images[:count]).numpy()), source)
 
 
 @dataclass

@@ -90,15 +90,22 @@ def tflm_arena_bytes(model_bytes: bytes) -> dict[str, int]:
 
 def run_litert_reference(model_bytes: bytes, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
     """LiteRT with its reference kernels (BUILTIN_REF), which round like TFLM."""
+    return run_litert_reference_batch(model_bytes, [inputs])[0]
+
+
+def run_litert_reference_batch(model_bytes: bytes, samples: Sequence[Sequence[np.ndarray]]) -> list[list[np.ndarray]]:
+    """LiteRT reference kernels, one interpreter for all samples: a new interpreter per sample
+    aborts inside LiteRT after a few hundred."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    interpreter = Interpreter(
-        model_content=bytes(model_bytes),
-        experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
-        num_threads=1,
-    )
+    interpreter = Interpreter(model_content=bytes(model_bytes), num_threads=1,
+                              experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
     interpreter.allocate_tensors()
-    for detail, x in zip(interpreter.get_input_details(), inputs):
-        interpreter.set_tensor(detail["index"], np.ascontiguousarray(x))
-    interpreter.invoke()
-    return [np.array(interpreter.get_tensor(d["index"])) for d in interpreter.get_output_details()]
+    inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
+    results = []
+    for sample in samples:
+        for detail, x in zip(inputs, sample):
+            interpreter.set_tensor(detail["index"], np.ascontiguousarray(x))
+        interpreter.invoke()
+        results.append([np.array(interpreter.get_tensor(d["index"])) for d in outputs])
+    return results
