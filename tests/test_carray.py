@@ -5,10 +5,13 @@ from __future__ import annotations
 import subprocess
 
 import numpy as np
+import pytest
 
 from flynet_tiny.export.carray import arena_with_margin, model_c_arrays, resolver_method
 from flynet_tiny.tflite import TFLiteBuilder, read_tflite
+from flynet_tiny.tflite.compact import check_same_tflm_outputs, compact_for_tflm
 from flynet_tiny.tflite.interpreters import tflm_arena_bytes
+from flynet_tiny.tflite.schema import schema
 
 MAIN_C = r"""
 #include <stdint.h>
@@ -112,3 +115,42 @@ def test_register_ops_macro_adds_exactly_the_model_ops(tmp_path):
     subprocess.run(["g++", "-std=c++17", "-Wall", "-Werror", "-o", str(exe), "main.cpp"], cwd=tmp_path, check=True)
     added = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split()
     assert added == [resolver_method(op) for op in sorted(read_tflite(model).op_counts())]
+
+
+def test_tflm_form_drops_names_and_zero_point_arrays_but_computes_the_same():
+    model = small_model()
+    compact = compact_for_tflm(model)
+    full_graph, compact_graph = read_tflite(model), read_tflite(compact.model_bytes)
+    per_channel = [t.index for t in full_graph.tensors if t.per_channel]
+    assert compact.zero_points_collapsed == len(per_channel) == 2
+    # 8 bytes per dropped zero point, at least; names go except the graph's input and output
+    assert len(compact.model_bytes) <= len(model) - 8 * sum(full_graph.tensors[i].scale.size - 1 for i in per_channel)
+    raw = schema.ModelT.InitFromPackedBuf(bytearray(compact.model_bytes), 0).subgraphs[0].tensors
+    assert all(len(raw[i].quantization.zeroPoint) == 1 for i in per_channel)
+    io = set(full_graph.inputs) | set(full_graph.outputs)
+    assert [t.name for t in compact_graph.tensors] == [t.name if t.index in io else "" for t in full_graph.tensors]
+    assert compact.names_dropped == len(full_graph.tensors) - len(io)
+    for full_t, compact_t in zip(full_graph.tensors, compact_graph.tensors):
+        assert np.array_equal(full_t.zero_point, compact_t.zero_point) if full_t.scale is not None else True
+        assert (full_t.data is None) == (compact_t.data is None)
+        if full_t.data is not None:
+            assert np.array_equal(full_t.data, compact_t.data)
+    check_same_tflm_outputs(model, compact.model_bytes, samples=8)
+
+
+def test_tflm_form_keeps_16_byte_aligned_buffers():
+    compact = compact_for_tflm(small_model()).model_bytes
+    model = schema.Model.GetRootAsModel(compact, 0)
+    starts = [model.Buffers(i)._tab.Vector(model.Buffers(i)._tab.Offset(4))
+              for i in range(model.BuffersLength()) if model.Buffers(i).DataLength()]
+    assert starts and all(start % 16 == 0 for start in starts)
+
+
+def test_output_check_catches_a_different_graph():
+    other = bytearray(small_model())
+    graph = read_tflite(bytes(other))
+    weight = next(t for t in graph.tensors if t.dtype == "int8" and t.is_constant)
+    at = bytes(other).find(weight.data.tobytes())
+    other[at] = (other[at] + 1) % 256
+    with pytest.raises(RuntimeError, match="computes other outputs"):
+        check_same_tflm_outputs(small_model(), bytes(other), samples=8)

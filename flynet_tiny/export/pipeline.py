@@ -3,7 +3,8 @@
     model.onnx         float model (BN folded)                 [checkpoint, --model, float --onnx]
     model_qdq.onnx     int8 fake-quant graph as QDQ ONNX       [all but --tflite]
     model_int8.tflite  int8 TFLite flatbuffer
-    model_data.c/.h    the flatbuffer as a C array for TFLM projects
+    model_data.c/.h    the flatbuffer as a C array for TFLM projects (TFLM form: no names, one
+                       zero point per weight tensor; same outputs, checked)
     report.json/.md    sizes, ops, accuracy fp32 / int8, runtime agreement, TFLM arena bytes
 
 Everything is written into a temporary folder beside `--out`, which replaces `--out` only when
@@ -213,8 +214,7 @@ def _from_pytorch(request: ExportRequest, staging: Path) -> dict:
         report["accuracy"] = {"samples": len(labels), "fp32_top1": _top1(fp32, labels),
                               "int8_tflm_top1": _top1(verification.outputs["tflm"], labels)}
         report["verification"] = verification.to_dict()
-    arena = stages.run("measure arena + C arrays", _write_c_arrays, staging, tflite_bytes)
-    report["arena_bytes"] = arena
+    report.update(stages.run("measure arena + C arrays", _write_c_arrays, staging, tflite_bytes))
     report["stage_seconds"] = stages.seconds
     if request.verify:
         _raise_if_failed(report)
@@ -249,7 +249,7 @@ def _from_onnx(request: ExportRequest, staging: Path) -> dict:
         verification = stages.run("verify (onnxruntime / TFLM / LiteRT)", _verify, tflite_bytes,
                                   staging / "model_qdq.onnx", None, images, request.thresholds())
         report["verification"] = verification.to_dict()
-    report["arena_bytes"] = stages.run("measure arena + C arrays", _write_c_arrays, staging, tflite_bytes)
+    report.update(stages.run("measure arena + C arrays", _write_c_arrays, staging, tflite_bytes))
     report["stage_seconds"] = stages.seconds
     _raise_if_failed(report)
     return report, images
@@ -280,7 +280,7 @@ def _from_tflite(request: ExportRequest, staging: Path) -> dict:
         result = stages.run("verify (TFLM / LiteRT)", verify, data, None, None, images,
                             Thresholds(min_top1_agreement=0.0, min_cosine=0.0, max_tflm_litert_steps=request.max_steps))
         report["verification"] = result.to_dict()
-    report["arena_bytes"] = stages.run("measure arena + C arrays", _write_c_arrays, staging, data)
+    report.update(stages.run("measure arena + C arrays", _write_c_arrays, staging, data))
     report["stage_seconds"] = stages.seconds
     _raise_if_failed(report)
     return report, images
@@ -317,14 +317,18 @@ def _top1(outputs: np.ndarray, labels: np.ndarray) -> float:
 
 
 def _write_c_arrays(staging: Path, tflite_bytes: bytes) -> dict:
+    """model_data.c/.h from the TFLM form of the flatbuffer (see tflite/compact.py), checked to compute the same."""
+    from ..tflite.compact import check_same_tflm_outputs, compact_for_tflm
     from ..tflite.interpreters import tflm_arena_bytes
     from .carray import model_c_arrays
 
-    arena = tflm_arena_bytes(tflite_bytes)
-    arrays = model_c_arrays(tflite_bytes, arena["total"])
+    compact = compact_for_tflm(tflite_bytes)
+    check_same_tflm_outputs(tflite_bytes, compact.model_bytes)
+    arena = tflm_arena_bytes(compact.model_bytes)
+    arrays = model_c_arrays(compact.model_bytes, arena["total"])
     atomic_write_text(staging / "model_data.h", arrays.header)
     atomic_write_text(staging / "model_data.c", arrays.source)
-    return {**arena, "with_margin": arrays.arena_size}
+    return {"arena_bytes": {**arena, "with_margin": arrays.arena_size}, "c_array_bytes": len(compact.model_bytes)}
 
 
 def _raise_if_failed(report: dict) -> None:
@@ -382,7 +386,8 @@ def report_markdown(report: dict) -> str:
     size_rows = [["model_int8.tflite", report["tflite_bytes"]], ["int8 weights", report["int8_weight_bytes"]],
                  ["int32 biases", report["int32_bias_bytes"]]]
     if "arena_bytes" in report:
-        size_rows += [["TFLM arena (measured)", report["arena_bytes"]["total"]],
+        size_rows += [["model_data.c flatbuffer (TFLM form)", report["c_array_bytes"]],
+                      ["TFLM arena (measured)", report["arena_bytes"]["total"]],
                       ["TFLM arena (with margin)", report["arena_bytes"]["with_margin"]]]
     lines += ["## Sizes (bytes)", "", "```", format_table(["item", "bytes"], size_rows, "lr"), "```", ""]
     op_rows = sorted(report["ops"].items())

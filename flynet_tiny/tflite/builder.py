@@ -56,6 +56,12 @@ class _AlignedBufferT(schema.BufferT):
         return schema.BufferEnd(builder)
 
 
+def aligned_buffer(data: np.ndarray | None) -> _AlignedBufferT:
+    buffer = _AlignedBufferT()
+    buffer.data = data
+    return buffer
+
+
 @dataclass
 class _Operator:
     opcode: str
@@ -69,7 +75,7 @@ class TFLiteBuilder:
     def __init__(self, description: str = "flynet-tiny"):
         self.description = description
         self._tensors: list[schema.TensorT] = []
-        self._buffers: list[schema.BufferT] = [_AlignedBufferT()]  # buffer 0: the empty sentinel
+        self._buffers: list[schema.BufferT] = [aligned_buffer(None)]  # buffer 0: the empty sentinel
         self._operators: list[_Operator] = []
         self._inputs: list[int] = []
         self._outputs: list[int] = []
@@ -97,9 +103,7 @@ class TFLiteBuilder:
             array = np.asarray(data)
             if tuple(array.shape) != tuple(shape) and array.size != int(np.prod(shape)):
                 raise ValueError(f"tensor {name}: data of shape {array.shape} does not fill {tuple(shape)}")
-            buffer = _AlignedBufferT()
-            buffer.data = np.frombuffer(array.astype(NUMPY_DTYPES[dtype]).tobytes(), dtype=np.uint8)
-            self._buffers.append(buffer)
+            self._buffers.append(aligned_buffer(np.frombuffer(array.astype(NUMPY_DTYPES[dtype]).tobytes(), dtype=np.uint8)))
             tensor.buffer = len(self._buffers) - 1
         if scale is not None:
             scales = np.atleast_1d(np.asarray(scale, dtype=np.float32))
@@ -181,9 +185,7 @@ class TFLiteBuilder:
         buffers = list(self._buffers)
         metadata = []
         for name, data in self._metadata:
-            buffer = _AlignedBufferT()
-            buffer.data = np.frombuffer(data, dtype=np.uint8)
-            buffers.append(buffer)
+            buffers.append(aligned_buffer(np.frombuffer(data, dtype=np.uint8)))
             entry = schema.MetadataT()
             entry.name = name.encode()
             entry.buffer = len(buffers) - 1

@@ -155,7 +155,9 @@ def _read_tensor(index: int, tensor, buffers) -> TFLiteTensor:
     quant = tensor.quantization
     if quant is not None and quant.scale is not None and len(quant.scale):
         scale = np.asarray(quant.scale, dtype=np.float32)
-        zero_point = np.asarray(quant.zeroPoint if quant.zeroPoint is not None else [0] * scale.size, dtype=np.int64)
+        zero_point = np.asarray(quant.zeroPoint if quant.zeroPoint is not None else [0], dtype=np.int64)
+        if zero_point.size == 1:  # TFLM's rule: one zero point stands for every channel (tflite/compact.py)
+            zero_point = np.repeat(zero_point, scale.size)
         quantized_dimension = int(quant.quantizedDimension)
     return TFLiteTensor(
         index=index,
