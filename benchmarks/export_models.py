@@ -51,14 +51,16 @@ def main() -> None:
     for label, r in reports:
         payload = r["int8_weight_bytes"] + r["int32_bias_bytes"]
         pairs = {(p["a"], p["b"]): p for p in r["verification"]["pairs"]}
-        rows.append([label, r["tflite_bytes"], r["int8_weight_bytes"], r["int32_bias_bytes"],
-                     f"{r['tflite_bytes'] / payload:.3f}", r["arena_bytes"]["total"], sum(r["ops"].values()),
+        rows.append([label, r["tflite_bytes"], r["c_array_bytes"], r["int8_weight_bytes"], r["int32_bias_bytes"],
+                     f"{r['tflite_bytes'] / payload:.3f}", f"{r['c_array_bytes'] / payload:.3f}",
+                     f"{payload * 1.03 + 8192:,.0f}", r["arena_bytes"]["total"], sum(r["ops"].values()),
                      pairs[("tflm", "litert-ref")]["max_int8_diff"],
                      f"{pairs[('pytorch-fakequant', 'tflm')]['top1_agreement'] * 100:.1f}%",
                      f"{r['accuracy']['fp32_top1'] * 100:.1f}% / {r['accuracy']['int8_tflm_top1'] * 100:.1f}%"])
     print("\nSizes (bytes) and agreement")
-    print(format_table(["model", "tflite", "int8 weights", "int32 bias", "tflite / payload", "TFLM arena", "ops",
-                        "TFLM-LiteRT max steps", "top-1 fq vs TFLM", "acc fp32 / int8"], rows, "lrrrrrrrrr"))
+    print(format_table(["model", "tflite", "TFLM C array", "int8 weights", "int32 bias", "tflite / payload",
+                        "C array / payload", "payload +3% +8 KB", "TFLM arena", "ops", "TFLM-LiteRT max steps",
+                        "top-1 fq vs TFLM", "acc fp32 / int8"], rows, "l" + "r" * 12))
 
 
 if __name__ == "__main__":
