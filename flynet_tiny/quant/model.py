@@ -41,6 +41,10 @@ class QuantizedModel(nn.Module):
         self._set_mode(FLOAT)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if getattr(self, "_integer", False):
+            from .integer import integer_forward
+
+            return integer_forward(self, x)
         return self.graph_module(x)
 
     # ---------------------------------------------------------------- modes
@@ -69,6 +73,16 @@ class QuantizedModel(nn.Module):
             yield self
         finally:
             self._set_mode(QUANTIZE)
+
+    @contextmanager
+    def integer_mode(self) -> Iterator["QuantizedModel"]:
+        """Inside this block `forward` computes TFLite Micro's integer arithmetic (quant/integer.py) on
+        the same graph and qparams: bit-exact with TFLM, for evaluation (no gradients)."""
+        self._integer = True
+        try:
+            yield self
+        finally:
+            self._integer = False
 
     def float_copy(self) -> "QuantizedModel":
         """A copy that stays the BN-folded float model (fake quantization off), e.g. for float ONNX export."""
