@@ -16,10 +16,19 @@
 #include "fn_internal.h"
 
 #if FN_USE_DSP
-#define FN_DW_BAND 8 /* output rows per band: each band copies 2 rows more than it uses at stride 1 */
+#define FN_DW_PLANE_ROWS 18 /* a band of 16 output rows at stride 1, 8 at stride 2 */
 
-/* Plane rows one band needs at stride <= 2, and never more than the padded input has. */
-static int32_t plane_rows(int32_t height) { return fn_min32((FN_DW_BAND - 1) * 2 + 3, height + 4); }
+/* Plane rows: never more than the padded input has. */
+static int32_t plane_rows(int32_t height) { return fn_min32(FN_DW_PLANE_ROWS, height + 2); }
+
+/* Output rows per band: as many as the plane holds, spread evenly over the bands and even where that
+ * fits, so the 2-row kernels cover the band. */
+static int32_t band_rows(int32_t in_h, int32_t out_h, int32_t stride)
+{
+    const int32_t most = (plane_rows(in_h) - 3) / stride + 1, bands = (out_h + most - 1) / most;
+    const int32_t even = (((out_h + bands - 1) / bands) + 1) & ~1;
+    return fn_min32(even, most);
+}
 
 /* Row pitch: the input row, pads of up to 2 on both sides, 4 bytes a window's last load reads past,
  * rounded up to the pitches the 2-row assembly kernel has (the pitch is its load offset). */
@@ -59,48 +68,55 @@ int32_t fn_dw3x3_plane_bytes(const fn_dims *in_dims) { return plane_count(in_dim
 /* One output channel's weights, doubled and packed for the plane loads, and its requantization.
  * Offsets are read by the assembly: keep the order. */
 typedef struct {
-    int32_t w02[3];                              /* #0..#8: (2 w[r][0], 2 w[r][2]) per filter row r */
-    int32_t w1_01;                               /* #12: (2 w[0][1], 2 w[1][1]) */
-    int32_t w1_2;                                /* #16: 2 w[2][1] in the bottom half */
-    int32_t bias2, multiplier, addend, exponent; /* #20..#32: 2 * (bias + offset * sum w); fn_requant_doubled */
-    int32_t out_stride, pairs, out_row;          /* #36..#44: bytes between output pixels, pixel pairs, rows */
-    /* #48..#60, the 2-row kernels' outer loop: row pairs, then from the end of one row pair to the start
-     * of the next in the plane and in the output, and plane bytes per row pair */
-    int32_t row_pairs, in_skip, out_skip, row_step;
+    int32_t w02[3]; /* #0..#8: (2 w[r][0], 2 w[r][2]) per filter row r */
+    int32_t w1_01;  /* #12: (2 w[0][1], 2 w[1][1]) */
+    int32_t w1_2;   /* #16: 2 w[2][1] in the bottom half; the top half counts a row pair's pixel pairs */
+    /* #20..#32: fn_requant_doubled's exponent; bias2 = 2 * (bias + offset * sum w); multiplier, addend */
+    int32_t exponent, bias2, multiplier, addend;
 } dw_channel;
+
+/* What every channel of a band shares: bytes between output rows and pixels, the 2-row kernels' row
+ * pairs, from the end of one row pair to the start of the next in the plane and in the output, and
+ * pairs << 16 (restores the counter in w1_2's top half). Offsets are read by the assembly. */
+typedef struct {
+    int32_t out_row, out_stride, row_pairs, in_skip, out_skip, pairs_top;
+} dw_frame;
 
 static inline int32_t pack16(int32_t lo, int32_t hi) { return (int32_t)(((uint32_t)hi << 16) | (uint16_t)lo); }
 
+/* The weights and requantization of output channel oc; `pairs` is the 2-row kernels' pixel pairs per row. */
 static void prepare_channel(dw_channel *d, const int8_t *w, int32_t tap_stride, const int32_t *bias,
-                            const fn_channel_quant *q, int32_t oc, int32_t input_offset, int32_t output_offset)
+                            const fn_channel_quant *q, int32_t oc, int32_t input_offset, int32_t output_offset,
+                            int32_t pairs)
 {
-    int32_t t[9], sum = 0;
-    for (int32_t i = 0; i < 9; ++i) {
-        t[i] = w[i * tap_stride];
-        sum += t[i];
-    }
-    for (int32_t r = 0; r < 3; ++r) {
-        d->w02[r] = pack16(2 * t[3 * r], 2 * t[3 * r + 2]);
-    }
-    d->w1_01 = pack16(2 * t[1], 2 * t[4]);
-    d->w1_2 = pack16(2 * t[7], 0);
+    /* Tap (row, column) at w[(3 row + column) * tap_stride], written out (a loop costs twice as much). */
+    const int8_t *const r1 = w + 3 * tap_stride, *const r2 = w + 6 * tap_stride;
+    const int32_t w00 = w[0], w01 = w[tap_stride], w02 = w[2 * tap_stride];
+    const int32_t w10 = r1[0], w11 = r1[tap_stride], w12 = r1[2 * tap_stride];
+    const int32_t w20 = r2[0], w21 = r2[tap_stride], w22 = r2[2 * tap_stride];
+    const int32_t sum = w00 + w01 + w02 + w10 + w11 + w12 + w20 + w21 + w22;
+    d->w02[0] = pack16(2 * w00, 2 * w02);
+    d->w02[1] = pack16(2 * w10, 2 * w12);
+    d->w02[2] = pack16(2 * w20, 2 * w22);
+    d->w1_01 = pack16(2 * w01, 2 * w11);
+    d->w1_2 = pack16(2 * w21, pairs - 1);
     d->bias2 = 2 * ((bias ? bias[oc] : 0) + input_offset * sum);
     d->multiplier = q->multiplier[oc];
     d->exponent = -q->shift[oc];
     d->addend = fn_requant_addend(d->exponent, output_offset);
 }
 
-/* ---- Assembly kernels: stride 1, full int8 output range, everything in registers (the compiler
- * spills these loops). r0 window start in plane row 0, r2 output, r3 output stride, r4-r8 packed
- * weights, the rest working registers; bias, requantization and loop end on the stack. STORE puts
- * an int8 result register to an address: a plain store, or (MDW heads after the first) the larger
- * of it and the stored value. */
+/* ---- Assembly kernels: full int8 output range, everything in registers (the compiler spills these
+ * loops). r0 window start in plane row 0, r2 output, r4-r8 packed weights, r9-r12 accumulators, r1,
+ * r3 and lr working registers; requantization and loop values on the stack. STORE puts an int8 result
+ * register to an address: a plain store, or (MDW heads after the first) the larger of it and the
+ * stored value (r1 free by then). */
 #define FN_STORE_PLAIN(REG, ADDR) "strb " REG ", " ADDR "\n\t"
 #define FN_STORE_MAX(REG, ADDR)                                                                      \
-    "ldrsb lr, " ADDR "\n\t"                                                                         \
-    "cmp " REG ", lr\n\t"                                                                            \
+    "ldrsb r1, " ADDR "\n\t"                                                                         \
+    "cmp " REG ", r1\n\t"                                                                            \
     "it lt\n\t"                                                                                      \
-    "movlt " REG ", lr\n\t"                                                                          \
+    "movlt " REG ", r1\n\t"                                                                          \
     "strb " REG ", " ADDR "\n\t"
 
 /* Load a plane row word at OFFSET and unpack it: lr = (x0, x2), r1 = (x1, x3). */
@@ -108,29 +124,40 @@ static void prepare_channel(dw_channel *d, const int8_t *w, int32_t tap_stride, 
     "ldr r1, [r0, #" OFFSET "]\n\t"                                                                  \
     "sxtb16 lr, r1\n\t"                                                                              \
     "sxtb16 r1, r1, ror #8\n\t"
-/* Filter row W02 / tap-1 weight W1 (HALF: b or t) of output pixels ACC_A (x = 0) and ACC_B (x = 1). */
-#define FN_TAPS(ACC_A, ACC_B, W02, W1, HALF)                                                         \
-    "smlad " ACC_A ", lr, " W02 ", " ACC_A "\n\t"                                                    \
-    "smlad " ACC_B ", r1, " W02 ", " ACC_B "\n\t"                                                    \
+/* Stride 1: filter row W02 / tap-1 weight W1 (HALF: b or t) of output pixels ACC_A (x = 0) and ACC_B
+ * (x = 1), added to IN_A and IN_B (the accumulators, or the bias for a row's first filter row). */
+#define FN_TAPS_FROM(ACC_A, ACC_B, IN_A, IN_B, W02, W1, HALF)                                        \
+    "smlad " ACC_A ", lr, " W02 ", " IN_A "\n\t"                                                     \
+    "smlad " ACC_B ", r1, " W02 ", " IN_B "\n\t"                                                     \
     "smlab" HALF " " ACC_A ", r1, " W1 ", " ACC_A "\n\t"                                             \
     "smlat" HALF " " ACC_B ", lr, " W1 ", " ACC_B "\n\t"
-/* fn_requant_doubled and __ssat on r9-r12 (multiplier, addend, exponent from the stack via r1). */
+#define FN_TAPS(ACC_A, ACC_B, W02, W1, HALF) FN_TAPS_FROM(ACC_A, ACC_B, ACC_A, ACC_B, W02, W1, HALF)
+
+/* Prologue of the 2-row kernels: r0 plane, r1 dw_frame, r2 output, r3 dw_channel. Builds the stack
+ * frame: #0 exponent, #4 out_row, #8 out_stride (one LDM), #12 bias2, #16 multiplier, #20 addend (one
+ * LDRD), #24 row_pairs, #28 in_skip, #32 out_skip, #36 pairs_top; the weights go to r4-r8. */
+#define FN_DW_ROWS2_PROLOGUE                                                                         \
+    "push {r4-r11, lr}\n\t"                                                                          \
+    "ldm r1, {r5, r6, r10, r11, r12, lr}\n\t"                                                        \
+    "add r1, r3, #20\n\t"                                                                            \
+    "ldm r1, {r4, r7, r8, r9}\n\t"                                                                   \
+    "push {r4-r12, lr}\n\t"                                                                          \
+    "ldm r3, {r4-r8}\n\t"
+/* fn_requant_doubled and __ssat on r9-r12: SMMLAR adds the addend to the high word; the sign
+ * correction comes from the doubled accumulator (it differs from the high word's only where that is
+ * 0, and there (addend - 1) >> e = addend >> e = the output offset). Leaves r3 = output row 1, lr =
+ * output stride. */
 #define FN_REQUANT4                                                                                  \
-    "ldr r1, [sp, #4]\n\t"                                                                           \
-    "smmulr r9, r9, r1\n\t"                                                                          \
-    "smmulr r10, r10, r1\n\t"                                                                        \
-    "smmulr r11, r11, r1\n\t"                                                                        \
-    "smmulr r12, r12, r1\n\t"                                                                        \
-    "ldr r1, [sp, #8]\n\t"                                                                           \
-    "add lr, r9, r1\n\t"                                                                             \
+    "ldrd r1, r3, [sp, #16]\n\t"                                                                     \
+    "smmlar lr, r9, r1, r3\n\t"                                                                      \
     "add r9, lr, r9, asr #31\n\t"                                                                    \
-    "add lr, r10, r1\n\t"                                                                            \
+    "smmlar lr, r10, r1, r3\n\t"                                                                     \
     "add r10, lr, r10, asr #31\n\t"                                                                  \
-    "add lr, r11, r1\n\t"                                                                            \
+    "smmlar lr, r11, r1, r3\n\t"                                                                     \
     "add r11, lr, r11, asr #31\n\t"                                                                  \
-    "add lr, r12, r1\n\t"                                                                            \
+    "smmlar lr, r12, r1, r3\n\t"                                                                     \
     "add r12, lr, r12, asr #31\n\t"                                                                  \
-    "ldr r1, [sp, #12]\n\t"                                                                          \
+    "ldm sp, {r1, r3, lr}\n\t"                                                                       \
     "asr r9, r9, r1\n\t"                                                                             \
     "asr r10, r10, r1\n\t"                                                                           \
     "asr r11, r11, r1\n\t"                                                                           \
@@ -138,119 +165,90 @@ static void prepare_channel(dw_channel *d, const int8_t *w, int32_t tap_stride, 
     "ssat r9, #8, r9\n\t"                                                                            \
     "ssat r10, #8, r10\n\t"                                                                          \
     "ssat r11, #8, r11\n\t"                                                                          \
-    "ssat r12, #8, r12\n\t"
-
-/* Prologue of the 2-row kernels: r0 plane, r1 unused, r2 output, r3 dw_channel; pushes row_pairs,
- * in_skip, out_skip, row_step (#24..#36), then bias2, multiplier, addend, exponent, out_row and the
- * row pair's loop end (r0 + pairs << PAIR_SHIFT) (#0..#20) on the stack. */
-#define FN_DW_ROWS2_PROLOGUE(PAIR_SHIFT)                                                             \
-    "push {r4-r11, lr}\n\t"                                                                          \
-    "add r1, r3, #48\n\t"                                                                            \
-    "ldm r1, {r1, r9, r10, r11}\n\t"                                                                 \
-    "push {r1, r9, r10, r11}\n\t"                                                                    \
-    "add r1, r3, #20\n\t"                                                                            \
-    "ldm r1, {r1, r9, r10, r11}\n\t"                                                                 \
-    "ldr r12, [r3, #44]\n\t"                                                                         \
-    "ldr lr, [r3, #40]\n\t"                                                                          \
-    "add lr, r0, lr, lsl #" PAIR_SHIFT "\n\t"                                                        \
-    "push {r1, r9, r10, r11, r12, lr}\n\t"                                                           \
-    "ldm r3, {r4-r8}\n\t"                                                                            \
-    "ldr r3, [r3, #36]\n\t"
-/* Requantize r9-r12, store them (output rows 0 and 1, pixels 0 and 1), next pair, loop; then the
- * next row pair (plane, output and loop end moved on), return after the last. */
-#define FN_DW_ROWS2_EPILOGUE(STEP, STORE)                                                            \
+    "ssat r12, #8, r12\n\t"                                                                          \
+    "add r3, r3, r2\n\t"
+/* Requantize r9-r12, store them (row 0: r9, r10; row 1: ROW1_A, ROW1_B), next pair while the counter in
+ * r8's top half stays >= 0; then the next row pair (counter restored, plane and output moved on),
+ * return after the last. */
+#define FN_DW_ROWS2_EPILOGUE(STEP, STORE, ROW1_A, ROW1_B)                                            \
     FN_REQUANT4                                                                                      \
     STORE("r9", "[r2]")                                                                              \
-    STORE("r10", "[r2, r3]")                                                                         \
-    "ldr r1, [sp, #16]\n\t"                                                                          \
-    "add r1, r2, r1\n\t"                                                                             \
-    STORE("r11", "[r1]")                                                                             \
-    STORE("r12", "[r1, r3]")                                                                         \
-    "add r2, r2, r3, lsl #1\n\t"                                                                     \
-    "adds r0, r0, #" STEP "\n\t"                                                                     \
-    "ldr r1, [sp, #20]\n\t"                                                                          \
-    "cmp r0, r1\n\t"                                                                                 \
-    "bne 1b\n\t"                                                                                     \
-    "ldr lr, [sp, #24]\n\t"                                                                          \
-    "subs lr, lr, #1\n\t"                                                                            \
+    STORE("r10", "[r2, lr]")                                                                         \
+    STORE(ROW1_A, "[r3]")                                                                            \
+    STORE(ROW1_B, "[r3, lr]")                                                                         \
+    "add r2, r2, lr, lsl #1\n\t"                                                                     \
+    "add r0, r0, #" STEP "\n\t"                                                                      \
+    "subs r8, r8, #65536\n\t"                                                                        \
+    "bpl 1b\n\t"                                                                                     \
+    "ldr r1, [sp, #24]\n\t"                                                                          \
+    "subs r1, r1, #1\n\t"                                                                            \
     "beq 2f\n\t"                                                                                     \
-    "str lr, [sp, #24]\n\t"                                                                          \
-    "ldr lr, [sp, #36]\n\t"                                                                          \
-    "add r1, r1, lr\n\t"                                                                             \
-    "str r1, [sp, #20]\n\t"                                                                          \
-    "ldr lr, [sp, #28]\n\t"                                                                          \
-    "add r0, r0, lr\n\t"                                                                             \
-    "ldr lr, [sp, #32]\n\t"                                                                          \
-    "add r2, r2, lr\n\t"                                                                             \
+    "str r1, [sp, #24]\n\t"                                                                          \
+    "ldr r1, [sp, #36]\n\t"                                                                          \
+    "add r8, r8, r1\n\t"                                                                             \
+    "ldr r1, [sp, #28]\n\t"                                                                          \
+    "add r0, r0, r1\n\t"                                                                             \
+    "ldr r1, [sp, #32]\n\t"                                                                          \
+    "add r2, r2, r1\n\t"                                                                             \
     "b 1b\n\t"                                                                                       \
     "2:\n\t"                                                                                         \
     "add sp, sp, #40\n\t"                                                                            \
     "pop {r4-r11, pc}\n\t"
 
 /* Stride 1: two output rows x two output pixels per iteration from plane rows 0..3 (P1..P3: 1..3
- * pitches): r9, r10 = row 0, pixels 0 and 1; r11, r12 = row 1. Per 4 outputs (36 MACs): 4 loads,
- * 8 SXTB16, 24 multiply-accumulates, 4 requantizations. */
+ * pitches): r9, r10 = row 0, pixels 0 and 1; r11, r12 = row 1, both rows seeded with the bias (r3).
+ * Per 4 outputs (36 MACs): 4 loads, 8 SXTB16, 24 multiply-accumulates, 4 requantizations. */
 #define FN_DW_ROWS2_ASM(P1, P2, P3, STORE)                                                           \
-    FN_DW_ROWS2_PROLOGUE("1")                                                                        \
+    FN_DW_ROWS2_PROLOGUE                                                                             \
     "1:\n\t"                                                                                         \
-    "ldr r11, [sp]\n\t"                                                                              \
+    "ldr r3, [sp, #12]\n\t"                                                                          \
     FN_ROW_WORD("0")                                                                                 \
-    "smlad r9, lr, r4, r11\n\t"                                                                      \
-    "smlad r10, r1, r4, r11\n\t"                                                                     \
-    "smlabb r9, r1, r7, r9\n\t"                                                                      \
-    "smlatb r10, lr, r7, r10\n\t"                                                                    \
-    "mov r12, r11\n\t"                                                                               \
+    FN_TAPS_FROM("r9", "r10", "r3", "r3", "r4", "r7", "b")                                           \
     FN_ROW_WORD(P1)                                                                                  \
     FN_TAPS("r9", "r10", "r5", "r7", "t")                                                            \
-    FN_TAPS("r11", "r12", "r4", "r7", "b")                                                           \
+    FN_TAPS_FROM("r11", "r12", "r3", "r3", "r4", "r7", "b")                                          \
     FN_ROW_WORD(P2)                                                                                  \
     FN_TAPS("r9", "r10", "r6", "r8", "b")                                                            \
     FN_TAPS("r11", "r12", "r5", "r7", "t")                                                           \
     FN_ROW_WORD(P3)                                                                                  \
     FN_TAPS("r11", "r12", "r6", "r8", "b")                                                           \
-    FN_DW_ROWS2_EPILOGUE("2", STORE)
+    FN_DW_ROWS2_EPILOGUE("2", STORE, "r11", "r12")
 
-/* Stride 2: one window's filter row: ACC += (x0, x2) . W02 + x1 * W1 (HALF of W1). */
-#define FN_TAPS1(ACC, W02, W1, HALF)                                                                 \
-    "smlad " ACC ", lr, " W02 ", " ACC "\n\t"                                                        \
-    "smlab" HALF " " ACC ", r1, " W1 ", " ACC "\n\t"
-/* Stride 2: one plane row (offsets PK, PKB = PK + 2 of pixels 0 and 1) into one output row's
- * accumulators ACC_A, ACC_B. */
-#define FN_S2_ROW(PK, PKB, ACC_A, ACC_B, W02, W1, HALF)                                              \
-    FN_ROW_WORD(PK)                                                                                  \
-    FN_TAPS1(ACC_A, W02, W1, HALF)                                                                   \
-    FN_ROW_WORD(PKB)                                                                                 \
-    FN_TAPS1(ACC_B, W02, W1, HALF)
-/* Stride 2: two output rows x two output pixels per iteration from plane rows 0..4; pixel 1's
- * window starts 2 bytes after pixel 0's (offsets Pk and Pkb = Pk + 2). Plane row 2 serves both
- * output rows. Per 4 outputs: 10 loads, 20 SXTB16, 24 multiply-accumulates, 4 requantizations. */
-#define FN_DW_ROWS2_S2_ASM(P1, P1b, P2, P2b, P3, P3b, P4, P4b, STORE)                                \
-    FN_DW_ROWS2_PROLOGUE("2")                                                                        \
+/* Stride 2: pixel 0's window is x0..x2 of a plane row word, pixel 1's x2..x4: a second word load 2 bytes
+ * on gives r3 = (x2, x4), so per plane row 2 loads, 3 SXTB16 and per output row 4 multiply-accumulates:
+ * (x0, x2) . W02 + x1 * W1 for pixel 0, (x2, x4) . W02 + x3 * W1 for pixel 1. One plane row (offsets
+ * PK and PK2 = PK + 2) into one output row's accumulators ACC_A, ACC_B from IN_A, IN_B. */
+#define FN_S2_ROW_FROM(ACC_A, ACC_B, IN_A, IN_B, W02, W1, HALF)                                      \
+    "smlad " ACC_A ", lr, " W02 ", " IN_A "\n\t"                                                     \
+    "smlab" HALF " " ACC_A ", r1, " W1 ", " ACC_A "\n\t"                                             \
+    "smlad " ACC_B ", r3, " W02 ", " IN_B "\n\t"                                                     \
+    "smlat" HALF " " ACC_B ", r1, " W1 ", " ACC_B "\n\t"
+#define FN_S2_WORDS(PK, PK2) FN_ROW_WORD(PK) "ldr r3, [r0, #" PK2 "]\n\t" "sxtb16 r3, r3\n\t"
+#define FN_S2_ROW(PK, PK2, ACC_A, ACC_B, W02, W1, HALF)                                              \
+    FN_S2_WORDS(PK, PK2) FN_S2_ROW_FROM(ACC_A, ACC_B, ACC_A, ACC_B, W02, W1, HALF)
+/* Stride 2: two output rows x two output pixels per iteration from plane rows 0..4 (offsets Pk, Pk + 2).
+ * Plane row 2 serves both output rows; the bias waits in r11 until row 1 starts there (r12 = its
+ * pixel 0, r11 = pixel 1). Per 4 outputs: 10 loads, 15 SXTB16, 24 multiply-accumulates, 4
+ * requantizations. */
+#define FN_DW_ROWS2_S2_ASM(P1, P1x, P2, P2x, P3, P3x, P4, P4x, STORE)                                \
+    FN_DW_ROWS2_PROLOGUE                                                                             \
     "1:\n\t"                                                                                         \
-    "ldr r11, [sp]\n\t"                                                                              \
-    FN_ROW_WORD("0")                                                                                 \
-    "smlad r9, lr, r4, r11\n\t"                                                                      \
-    "smlabb r9, r1, r7, r9\n\t"                                                                      \
-    FN_ROW_WORD("2")                                                                                 \
-    "smlad r10, lr, r4, r11\n\t"                                                                     \
-    "smlabb r10, r1, r7, r10\n\t"                                                                    \
-    "mov r12, r11\n\t"                                                                               \
-    FN_S2_ROW(P1, P1b, "r9", "r10", "r5", "r7", "t")                                                 \
-    FN_ROW_WORD(P2)                                                                                  \
-    FN_TAPS1("r9", "r6", "r8", "b")                                                                  \
-    FN_TAPS1("r11", "r4", "r7", "b")                                                                 \
-    FN_ROW_WORD(P2b)                                                                                 \
-    FN_TAPS1("r10", "r6", "r8", "b")                                                                 \
-    FN_TAPS1("r12", "r4", "r7", "b")                                                                 \
-    FN_S2_ROW(P3, P3b, "r11", "r12", "r5", "r7", "t")                                                \
-    FN_S2_ROW(P4, P4b, "r11", "r12", "r6", "r8", "b")                                                \
-    FN_DW_ROWS2_EPILOGUE("4", STORE)
+    "ldr r11, [sp, #12]\n\t"                                                                         \
+    FN_S2_WORDS("0", "2")                                                                            \
+    FN_S2_ROW_FROM("r9", "r10", "r11", "r11", "r4", "r7", "b")                                       \
+    FN_S2_ROW(P1, P1x, "r9", "r10", "r5", "r7", "t")                                                 \
+    FN_S2_WORDS(P2, P2x)                                                                             \
+    FN_S2_ROW_FROM("r9", "r10", "r9", "r10", "r6", "r8", "b")                                        \
+    FN_S2_ROW_FROM("r12", "r11", "r11", "r11", "r4", "r7", "b")                                      \
+    FN_S2_ROW(P3, P3x, "r12", "r11", "r5", "r7", "t")                                                \
+    FN_S2_ROW(P4, P4x, "r12", "r11", "r6", "r8", "b")                                                \
+    FN_DW_ROWS2_EPILOGUE("4", STORE, "r12", "r11")
 
-typedef void (*dw_rows2_kernel)(const int8_t *plane, int32_t unused, int8_t *dst, const dw_channel *d);
+typedef void (*dw_rows2_kernel)(const int8_t *plane, const dw_frame *f, int8_t *dst, const dw_channel *d);
 
 #define FN_IN_ASM __attribute__((unused))
 #define FN_DEFINE_ROWS2(NAME, BODY)                                                                  \
-    __attribute__((naked)) static void NAME(FN_IN_ASM const int8_t *plane, FN_IN_ASM int32_t unused, \
+    __attribute__((naked)) static void NAME(FN_IN_ASM const int8_t *plane, FN_IN_ASM const dw_frame *f, \
                                             FN_IN_ASM int8_t *dst, FN_IN_ASM const dw_channel *d)    \
     {                                                                                                \
         __asm__ volatile(BODY);                                                                      \
@@ -302,13 +300,12 @@ static dw_rows2_kernel rows2_kernel(int32_t stride, int32_t pitch, int keep_max)
  * Always inlined: stride and keep_max are constants at each call (see row_pixels_any). The channel's
  * values are copied to locals, so int8 stores cannot force them to be reloaded (char aliasing). */
 static inline __attribute__((always_inline)) void row_pixels(const int8_t *src, int32_t pitch, const dw_channel *d,
-                                                             int8_t *dst, int32_t x_from, int32_t out_w,
+                                                             int32_t out_stride, int8_t *dst, int32_t x_from, int32_t out_w,
                                                              int32_t stride, int32_t act_min, int32_t act_max,
                                                              int keep_max)
 {
     const int32_t w02_0 = d->w02[0], w02_1 = d->w02[1], w02_2 = d->w02[2], w1_01 = d->w1_01, w1_2 = d->w1_2;
     const int32_t bias2 = d->bias2, multiplier = d->multiplier, exponent = d->exponent, addend = d->addend;
-    const int32_t out_stride = d->out_stride;
     src += x_from * stride;
     dst += x_from * out_stride;
     for (int32_t x = x_from; x < out_w; ++x, src += stride, dst += out_stride) {
@@ -324,19 +321,19 @@ static inline __attribute__((always_inline)) void row_pixels(const int8_t *src, 
     }
 }
 
-static void row_pixels_any(const int8_t *src, int32_t pitch, const dw_channel *d, int8_t *dst, int32_t x_from,
-                           int32_t out_w, int32_t stride, int32_t act_min, int32_t act_max, int keep_max)
+static void row_pixels_any(const int8_t *src, int32_t pitch, const dw_channel *d, int32_t out_stride, int8_t *dst,
+                           int32_t x_from, int32_t out_w, int32_t stride, int32_t act_min, int32_t act_max, int keep_max)
 {
     if (stride == 1) {
         if (keep_max) {
-            row_pixels(src, pitch, d, dst, x_from, out_w, 1, act_min, act_max, 1);
+            row_pixels(src, pitch, d, out_stride, dst, x_from, out_w, 1, act_min, act_max, 1);
         } else {
-            row_pixels(src, pitch, d, dst, x_from, out_w, 1, act_min, act_max, 0);
+            row_pixels(src, pitch, d, out_stride, dst, x_from, out_w, 1, act_min, act_max, 0);
         }
     } else if (keep_max) {
-        row_pixels(src, pitch, d, dst, x_from, out_w, 2, act_min, act_max, 1);
+        row_pixels(src, pitch, d, out_stride, dst, x_from, out_w, 2, act_min, act_max, 1);
     } else {
-        row_pixels(src, pitch, d, dst, x_from, out_w, 2, act_min, act_max, 0);
+        row_pixels(src, pitch, d, out_stride, dst, x_from, out_w, 2, act_min, act_max, 0);
     }
 }
 
@@ -356,79 +353,163 @@ static __attribute__((noinline)) void copy_channel_row(int8_t *dst, const int8_t
     }
 }
 
-/* Byte transpose helpers: (x1, x3) zero-extended; (lo's bottom half, hi's bottom half);
- * (lo's top half, hi's top half). */
-static inline uint32_t uxtb16_ror8(uint32_t x)
+/* What copy_4channel_rows walks: channels (input bytes between pixels), plane_step, then #8..#20:
+ * plane bytes of a row's whole 4-pixel groups, rows, and from the end of those groups in one row to
+ * the start of the next in the plane and in the input. */
+typedef struct {
+    int32_t channels, plane_step;
+    int32_t group_bytes, rows, dst_skip, src_skip;
+} copy4_rows;
+
+/* The whole 4-pixel groups of `rows` input rows of 4 adjacent channels into 4 planes: per group 4 word
+ * loads (a..d: pixels 0..3, 4 channels each), a 4 x 4 byte transpose and 4 word stores, 24
+ * instructions. Transpose: t0 = (a0 a1 c0 c1), t1 = (a2 a3 c2 c3), t2 = (b0 b1 d0 d1), t3 = (b2 b3 d2 d3)
+ * by PKHBT / PKHTB; then channel 0 = ((t2 << 8) & 0xff00ff00) + UXTB16(t0), channel 1 =
+ * (t2 & 0xff00ff00) + UXTB16(t0 ror 8) (UXTAB16: the bytes do not overlap), 2 and 3 the same from
+ * t1, t3. r0 plane, r1 input, r2 channels, r3 plane_step, r8 = 3 channels, r9 = 3 plane_step, r10
+ * the mask, r11 the row's end. */
+__attribute__((naked)) static void copy_4channel_rows(FN_IN_ASM int8_t *dst, FN_IN_ASM const int8_t *src,
+                                                      FN_IN_ASM const copy4_rows *a)
 {
-    uint32_t r;
-    __asm__("uxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
-    return r;
-}
-static inline uint32_t bottom_halves(uint32_t lo, uint32_t hi)
-{
-    uint32_t r;
-    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
-    return r;
-}
-static inline uint32_t top_halves(uint32_t lo, uint32_t hi)
-{
-    uint32_t r;
-    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(hi), "r"(lo));
-    return r;
+    __asm__ volatile("push {r4-r11, lr}\n\t"
+                     "add r4, r2, #8\n\t"
+                     "ldm r4, {r4-r7}\n\t"
+                     "push {r4-r7}\n\t"
+                     "ldm r2, {r2, r3}\n\t"
+                     "add r8, r2, r2, lsl #1\n\t"
+                     "add r9, r3, r3, lsl #1\n\t"
+                     "mov r10, #0xff00ff00\n\t"
+                     "3:\n\t"
+                     "ldr r11, [sp]\n\t"
+                     "add r11, r11, r0\n\t"
+                     "1:\n\t"
+                     "ldr r4, [r1]\n\t"
+                     "ldr r5, [r1, r2]\n\t"
+                     "ldr r6, [r1, r2, lsl #1]\n\t"
+                     "ldr r7, [r1, r8]\n\t"
+                     "pkhbt r12, r4, r6, lsl #16\n\t"
+                     "pkhtb lr, r6, r4, asr #16\n\t"
+                     "pkhbt r4, r5, r7, lsl #16\n\t"
+                     "pkhtb r6, r7, r5, asr #16\n\t"
+                     "and r5, r10, r4, lsl #8\n\t"
+                     "uxtab16 r5, r5, r12\n\t"
+                     "and r7, r4, r10\n\t"
+                     "uxtab16 r7, r7, r12, ror #8\n\t"
+                     "and r4, r10, r6, lsl #8\n\t"
+                     "uxtab16 r4, r4, lr\n\t"
+                     "and r6, r6, r10\n\t"
+                     "uxtab16 r6, r6, lr, ror #8\n\t"
+                     "str r5, [r0]\n\t"
+                     "str r7, [r0, r3]\n\t"
+                     "str r4, [r0, r3, lsl #1]\n\t"
+                     "str r6, [r0, r9]\n\t"
+                     "add r0, r0, #4\n\t"
+                     "add r1, r1, r2, lsl #2\n\t"
+                     "cmp r0, r11\n\t"
+                     "bne 1b\n\t"
+                     "ldr r4, [sp, #8]\n\t"
+                     "add r0, r0, r4\n\t"
+                     "ldr r4, [sp, #12]\n\t"
+                     "add r1, r1, r4\n\t"
+                     "ldr r4, [sp, #4]\n\t"
+                     "subs r4, r4, #1\n\t"
+                     "str r4, [sp, #4]\n\t"
+                     "bne 3b\n\t"
+                     "add sp, sp, #16\n\t"
+                     "pop {r4-r11, pc}\n\t");
 }
 
-/* w pixels of 4 adjacent channels into 4 plane rows `plane_step` apart: per 4 pixels 4 word loads
- * (4 channels each), a 4 x 4 byte transpose (UXTB16 pairs, then PKHBT / PKHTB) and 4 word stores. */
-static __attribute__((noinline)) void copy_4channel_row(int8_t *dst, int32_t plane_step, const int8_t *src,
-                                                        int32_t w, int32_t channels)
+/* Input rows iy0.. (`rows` of them, all inside the input) of 4 adjacent channels into 4 planes
+ * (plane_step bytes apart): whole 4-pixel groups in assembly, the last w mod 4 pixels here. */
+static void copy_4channel_rows_any(int8_t *dst, int32_t plane_step, int32_t pitch, const int8_t *src, int32_t w,
+                                   int32_t channels, int32_t rows)
 {
-    int32_t x = 0;
-    for (; x + 4 <= w; x += 4, dst += 4, src += 4 * channels) {
-        const uint32_t a = fn_read_u32(src), b = fn_read_u32(src + channels);
-        const uint32_t c = fn_read_u32(src + 2 * channels), d = fn_read_u32(src + 3 * channels);
-        /* ab02 = (a0, b0, a2, b2), ab13 = (a1, b1, a3, b3); the same for c, d */
-        const uint32_t ab02 = __uxtb16(a) | __uxtb16(b) << 8, ab13 = uxtb16_ror8(a) | uxtb16_ror8(b) << 8;
-        const uint32_t cd02 = __uxtb16(c) | __uxtb16(d) << 8, cd13 = uxtb16_ror8(c) | uxtb16_ror8(d) << 8;
-        const uint32_t ch0 = bottom_halves(ab02, cd02), ch1 = bottom_halves(ab13, cd13);
-        const uint32_t ch2 = top_halves(ab02, cd02), ch3 = top_halves(ab13, cd13);
-        __builtin_memcpy(dst, &ch0, 4);
-        __builtin_memcpy(dst + plane_step, &ch1, 4);
-        __builtin_memcpy(dst + 2 * plane_step, &ch2, 4);
-        __builtin_memcpy(dst + 3 * plane_step, &ch3, 4);
+    const int32_t groups = w >> 2, row_step = w * channels;
+    if (groups > 0) {
+        const copy4_rows a = {channels, plane_step, 4 * groups, rows, pitch - 4 * groups,
+                              row_step - 4 * groups * channels};
+        copy_4channel_rows(dst, src, &a);
     }
-    for (; x < w; ++x, ++dst, src += channels) {
-        for (int32_t i = 0; i < 4; ++i) {
-            dst[i * plane_step] = src[i];
+    for (int32_t r = 0; (w & 3) && r < rows; ++r) {
+        for (int32_t x = 4 * groups; x < w; ++x) {
+            for (int32_t i = 0; i < 4; ++i) {
+                dst[r * pitch + i * plane_step + x] = src[r * row_step + x * channels + i];
+            }
         }
     }
 }
 
-/* Every byte of `bytes` (a multiple of 4) of plane memory to the zero point. */
-static void fill_zero_point(int8_t *plane, int32_t bytes, uint32_t zp4)
+/* Every byte of `bytes` (a multiple of 4, word-aligned) of plane memory to the zero point zp4 (4 copies):
+ * one STM per 16 bytes. */
+__attribute__((naked)) static void fill_zero_point(FN_IN_ASM int8_t *plane, FN_IN_ASM int32_t bytes,
+                                                   FN_IN_ASM uint32_t zp4)
 {
-    for (int32_t u = 0; u < bytes; u += 4) {
-        __builtin_memcpy(plane + u, &zp4, 4);
-    }
+    __asm__ volatile("push {r4, r5}\n\t"
+                     "mov r3, r2\n\t"
+                     "mov r4, r2\n\t"
+                     "mov r5, r2\n\t"
+                     "lsrs r12, r1, #4\n\t"
+                     "beq 2f\n\t"
+                     "1:\n\t"
+                     "stm r0!, {r2-r5}\n\t"
+                     "subs r12, r12, #1\n\t"
+                     "bne 1b\n\t"
+                     "2:\n\t"
+                     "ands r1, r1, #12\n\t"
+                     "beq 4f\n\t"
+                     "3:\n\t"
+                     "str r2, [r0], #4\n\t"
+                     "subs r1, r1, #4\n\t"
+                     "bne 3b\n\t"
+                     "4:\n\t"
+                     "pop {r4, r5}\n\t"
+                     "bx lr\n\t");
 }
 
 /* Copy `rows` input rows of `count` (1 or 4) adjacent channels, from row iy0 on, into the planes
  * (plane_step bytes apart). The copies write only a row's input columns, so the zero point the planes
- * got once per call (fill_zero_point) stays around them; rows outside the input get it again. */
+ * got once per call (fill_zero_point) stays around them; rows outside the input get it again where
+ * `refill` (with one band no copy ever wrote there). */
 static void fill_planes(int8_t *plane, int32_t plane_step, int32_t count, int32_t pitch, const int8_t *x,
-                        int32_t channels, const fn_dims *in, int32_t iy0, int32_t rows, int32_t pad_w, uint32_t zp4)
+                        int32_t channels, const fn_dims *in, int32_t iy0, int32_t rows, int32_t pad_w, uint32_t zp4,
+                        int refill)
 {
     const int32_t w = in->w, row_step = w * channels;
-    for (int32_t r = 0; r < rows; ++r, plane += pitch) {
-        const int32_t iy = iy0 + r;
-        if (iy < 0 || iy >= in->h) {
-            for (int32_t i = 0; i < count; ++i) {
-                fill_zero_point(plane + i * plane_step, pitch, zp4);
-            }
-        } else if (count == 4) {
-            copy_4channel_row(plane + pad_w, plane_step, x + iy * row_step, w, channels);
-        } else {
-            copy_channel_row(plane + pad_w, x + iy * row_step, w, channels);
+    const int32_t first = fn_max32(0, -iy0), end = fn_min32(rows, in->h - iy0); /* rows inside the input */
+    for (int32_t i = 0; refill && i < count; ++i) {
+        fill_zero_point(plane + i * plane_step, first * pitch, zp4);
+        fill_zero_point(plane + i * plane_step + end * pitch, (rows - end) * pitch, zp4);
+    }
+    if (count == 4) {
+        copy_4channel_rows_any(plane + first * pitch + pad_w, plane_step, pitch, x + (iy0 + first) * row_step, w,
+                               channels, end - first);
+        return;
+    }
+    for (int32_t r = first; r < end; ++r) {
+        copy_channel_row(plane + r * pitch + pad_w, x + (iy0 + r) * row_step, w, channels);
+    }
+}
+
+#define FN_DW_CACHED 16 /* output channels of a channel group whose set-up is kept from band to band */
+
+/* One output channel over a band's plane: the 2-row kernel for the row pairs (when there is one), C
+ * for the last column of odd widths and the last row of odd bands, or for every pixel. */
+static void run_channel(const int8_t *plane, int32_t pitch, const dw_channel *d, const dw_frame *f, int8_t *dst,
+                        int32_t rows, int32_t out_w, int32_t stride, int32_t act_min, int32_t act_max, int keep_max,
+                        dw_rows2_kernel rows2)
+{
+    int32_t r = 0;
+    if (rows2 && rows >= 2) {
+        rows2(plane, f, dst, d); /* all row pairs of the band */
+        r = rows & ~1;
+        for (int32_t k = 0; (out_w & 1) && k < r; ++k) {
+            row_pixels_any(plane + k * stride * pitch, pitch, d, f->out_stride, dst + k * f->out_row, out_w - 1, out_w,
+                           stride, act_min, act_max, keep_max);
         }
+    }
+    for (; r < rows; ++r) {
+        row_pixels_any(plane + r * stride * pitch, pitch, d, f->out_stride, dst + r * f->out_row, 0, out_w, stride,
+                       act_min, act_max, keep_max);
     }
 }
 
@@ -439,60 +520,48 @@ void fn_dw3x3_planar(const fn_conv_params *p, const fn_channel_quant *q, const f
     const int four_planes = plane_count(in) == 4;
     const int32_t plane_step = one_plane_bytes(in);
     const int32_t channels = in->c, heads = p->depth_multiplier, total = channels * heads;
-    const int32_t pitch = plane_pitch(in->w), stride_h = p->stride_h, stride_w = p->stride_w;
-    const int32_t out_w = out->w, out_stride = maxout ? channels : total;
+    const int32_t pitch = plane_pitch(in->w), stride = p->stride_h, out_w = out->w, pairs = out_w >> 1;
     const int32_t act_min = p->act_min, act_max = p->act_max;
     const int full_range = act_min <= FN_INT8_MIN && act_max >= FN_INT8_MAX;
-    const int asm_rows = stride_w == stride_h && full_range && out_w >= 2;
+    const int asm_rows = p->stride_w == stride && full_range && out_w >= 2;
     /* The 2-row kernels for plain stores (and MDW heads after the first), chosen once per call. */
-    const dw_rows2_kernel rows2_store = asm_rows ? rows2_kernel(stride_h, pitch, 0) : 0;
-    const dw_rows2_kernel rows2_max = asm_rows ? rows2_kernel(stride_h, pitch, 1) : 0;
+    const dw_rows2_kernel rows2_store = asm_rows ? rows2_kernel(stride, pitch, 0) : 0;
+    const dw_rows2_kernel rows2_max = asm_rows ? rows2_kernel(stride, pitch, 1) : 0;
     const uint32_t zp4 = (uint32_t)(uint8_t)(-p->input_offset) * 0x01010101u;
-    dw_channel d;
-    d.out_stride = out_stride;
-    d.pairs = out_w >> 1;
-    d.out_row = out_w * out_stride;
-    d.row_step = 2 * stride_h * pitch;
-    d.in_skip = d.row_step - d.pairs * 2 * stride_w;
-    d.out_skip = 2 * d.out_row - d.pairs * 2 * out_stride;
+    const int32_t band = band_rows(in->h, out->h, stride);
+    dw_frame f;
+    f.out_stride = maxout ? channels : total;
+    f.out_row = out_w * f.out_stride;
+    f.in_skip = 2 * stride * pitch - pairs * 2 * p->stride_w;
+    f.out_skip = 2 * f.out_row - pairs * 2 * f.out_stride;
+    f.pairs_top = pairs << 16;
+    dw_channel cache[FN_DW_CACHED];
     fill_zero_point(plane_base, (four_planes ? 4 : 1) * plane_step, zp4);
     for (int32_t b = 0; b < out->n; ++b) {
         const int8_t *x = input + b * in->h * in->w * channels;
-        for (int32_t oy0 = 0; oy0 < out->h; oy0 += FN_DW_BAND) {
-            const int32_t band = fn_min32(FN_DW_BAND, out->h - oy0);
-            int32_t group = 0, group_end = 0; /* channels group..group_end - 1 are in the planes */
-            for (int32_t c = 0; c < channels; ++c) {
-                if (c == group_end) {
-                    const int32_t count = four_planes && c + 4 <= channels ? 4 : 1;
-                    fill_planes(plane_base, plane_step, count, pitch, x + c, channels, in, oy0 * stride_h - pad_h,
-                                (band - 1) * stride_h + 3, pad_w, zp4);
-                    group = c;
-                    group_end = c + count;
-                }
-                const int8_t *const plane = plane_base + (c - group) * plane_step;
-                for (int32_t m = 0; m < heads; ++m) {
-                    const int32_t oc = c * heads + m;
-                    const int keep_max = maxout && m > 0;
-                    const dw_rows2_kernel rows2 = keep_max ? rows2_max : rows2_store;
-                    prepare_channel(&d, filter + oc, total, bias, q, oc, p->input_offset, p->output_offset);
-                    int8_t *dst = output + (b * out->h + oy0) * d.out_row + (maxout ? c : oc);
-                    int32_t r = 0;
-                    if (rows2 && band >= 2) {
-                        d.row_pairs = band >> 1;
-                        rows2(plane, 0, dst, &d); /* all row pairs of the band */
-                        for (; r + 2 <= band; r += 2, dst += 2 * d.out_row) {
-                            if (out_w & 1) { /* the last column of both rows */
-                                const int8_t *src = plane + r * stride_h * pitch;
-                                row_pixels_any(src, pitch, &d, dst, out_w - 1, out_w, stride_w, act_min, act_max,
-                                               keep_max);
-                                row_pixels_any(src + stride_h * pitch, pitch, &d, dst + d.out_row, out_w - 1, out_w,
-                                               stride_w, act_min, act_max, keep_max);
-                            }
+        int8_t *const out_image = output + b * out->h * f.out_row;
+        /* Channel groups (4 adjacent channels in 4 planes, or one) outer, bands inner: a group's
+         * weights and requantization are prepared once for all its bands where they fit the cache. */
+        for (int32_t c0 = 0, count = 1; c0 < channels; c0 += count) {
+            count = four_planes && c0 + 4 <= channels ? 4 : 1;
+            const int cached = count * heads <= FN_DW_CACHED;
+            for (int32_t oy0 = 0; oy0 < out->h; oy0 += band) {
+                const int32_t rows = fn_min32(band, out->h - oy0);
+                fill_planes(plane_base, plane_step, count, pitch, x + c0, channels, in, oy0 * stride - pad_h,
+                            (rows - 1) * stride + 3, pad_w, zp4, band < out->h);
+                f.row_pairs = rows >> 1;
+                for (int32_t c = c0; c < c0 + count; ++c) {
+                    for (int32_t m = 0; m < heads; ++m) {
+                        const int32_t oc = c * heads + m;
+                        dw_channel *const d = &cache[cached ? (c - c0) * heads + m : 0];
+                        if (!cached || oy0 == 0) {
+                            prepare_channel(d, filter + oc, total, bias, q, oc, p->input_offset, p->output_offset,
+                                            pairs);
                         }
-                    }
-                    for (; r < band; ++r, dst += d.out_row) {
-                        row_pixels_any(plane + r * stride_h * pitch, pitch, &d, dst, 0, out_w, stride_w, act_min, act_max,
-                                   keep_max);
+                        const int keep_max = maxout && m > 0;
+                        run_channel(plane_base + (c - c0) * plane_step, pitch, d, &f,
+                                    out_image + oy0 * f.out_row + (maxout ? c : oc), rows, out_w, stride, act_min,
+                                    act_max, keep_max, keep_max ? rows2_max : rows2_store);
                     }
                 }
             }

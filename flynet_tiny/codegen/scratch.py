@@ -42,7 +42,7 @@ def _dsp_conv_bytes(in_dims, filter_dims) -> int:
     return DSP_CONV_BLOCK * ((kh * kw * channels + 3) & ~3) * 2
 
 
-DSP_DEPTHWISE_BAND = 8  # output rows per band (FN_DW_BAND in firmware/kernels/depthwise_3x3_dsp.c)
+DSP_DEPTHWISE_PLANE_ROWS = 18  # FN_DW_PLANE_ROWS in firmware/kernels/depthwise_3x3_dsp.c
 
 
 def _dsp_depthwise_bytes(in_dims, filter_dims) -> int:
@@ -54,7 +54,7 @@ def _dsp_depthwise_bytes(in_dims, filter_dims) -> int:
         return 0
     needed = in_dims[2] + 8
     pitch = next((p for p in (32, 64, 128, 256) if needed <= p), (needed + 3) & ~3)
-    rows = min((DSP_DEPTHWISE_BAND - 1) * 2 + 3, in_dims[1] + 4)
+    rows = min(DSP_DEPTHWISE_PLANE_ROWS, in_dims[1] + 2)
     one_plane = rows * pitch + 12
     planes = 4 if in_dims[3] >= 4 and pitch <= 64 and 2 * 3 * one_plane <= in_dims[1] * in_dims[2] * in_dims[3] else 1
     return planes * one_plane

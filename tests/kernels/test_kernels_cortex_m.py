@@ -34,6 +34,15 @@ CASES = [
     # Maps large enough for 4 planes (4 channels copied at once), 2 channels left for one plane.
     ProbeCase("dw3x3_4planes", "depthwise", (1, 4, 8, 54), 3),
     ProbeCase("mdw_h3_s2_4planes", "mdw", (1, 5, 8, 46), 3, heads=3, stride=2),
+    # 3x3 bands: two bands whose zero rows are filled again (4 planes, 2 channels left; stride 2 with a
+    # 4-row band), 4-channel copies with 3 pixels left per row, more heads than the set-up cache keeps
+    # (prepared again per band), odd stride-2 output sizes, two images.
+    ProbeCase("dw3x3_two_bands_4planes", "depthwise", (1, 20, 6, 30), 3),
+    ProbeCase("mdw_h3_s2_two_bands", "mdw", (1, 19, 8, 9), 3, heads=3, stride=2),
+    ProbeCase("dw3x3_4planes_w7", "depthwise", (1, 6, 7, 48), 3),
+    ProbeCase("mdw_h5_uncached_bands", "mdw", (1, 19, 4, 48), 3, heads=5),
+    ProbeCase("dw3x3_s2_odd_out", "depthwise", (1, 9, 10, 7), 3, stride=2),
+    ProbeCase("dw3x3_h2_batch2", "depthwise", (2, 5, 6, 8), 3, heads=2),
 ]
 
 
