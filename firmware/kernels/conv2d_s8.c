@@ -8,9 +8,11 @@
  * are loaded once for the 4 outputs. The common case (K a multiple of 4, bias,
  * fast requantization, full int8 range) runs all channels of a block in
  * assembly (fn_conv_block_s8); the rest goes through fn_dot_1x4_s8_s16 and C.
- * The same path serves 1x1 (a column is just the pixel; unpadded stride-1 1x1
- * convs fill the block straight from 4 consecutive pixels) and 3x3 and other
- * kernels. Integer sums are exact, so both paths give identical bytes.
+ * The same path serves 3x3 and other kernels, and the 1x1 convs that the tiled
+ * path (conv_1x1_dsp.c: fast, full-range requantization, 2+ channels, 3+ pixels)
+ * does not take (a column is just the pixel; unpadded stride-1 1x1 convs fill
+ * the block straight from 4 consecutive pixels). Integer sums are exact, so both
+ * paths give identical bytes.
  */
 #include "fn_internal.h"
 
@@ -25,8 +27,12 @@ static int32_t column_length(const fn_dims *filter_dims)
 int32_t fn_conv2d_s8_get_buffer_size(const fn_dims *in_dims, const fn_dims *filter_dims)
 {
 #if FN_USE_DSP
-    (void)in_dims;
-    return FN_CONV_BLOCK * column_length(filter_dims) * (int32_t)sizeof(int16_t);
+    const int32_t block = FN_CONV_BLOCK * column_length(filter_dims) * (int32_t)sizeof(int16_t);
+    /* 1x1 filters may take the tiled path (conv_1x1_dsp.c); its pixels left over use the block. */
+    if (filter_dims->h == 1 && filter_dims->w == 1) {
+        return fn_max32(block, fn_conv1x1_scratch_bytes(in_dims));
+    }
+    return block;
 #else
     (void)in_dims;
     (void)filter_dims;
@@ -236,7 +242,10 @@ static void conv_dsp(const fn_conv_params *p, const fn_channel_quant *q, const f
     /* Output pixel i reads input pixel i alone (1x1, stride 1, no padding, whole groups of 4). */
     const int pointwise = f->h == 1 && f->w == 1 && p->stride_h == 1 && p->stride_w == 1 && pad_h == 0 &&
                           pad_w == 0 && (in->c & 3) == 0;
-    for (int32_t pix = 0; pix < pixels; pix += FN_CONV_BLOCK) {
+    /* 1x1 (never padded): tiles of 2 channels x 3 pixels (maps of 3 or more pixels). */
+    const int tiled = f->h == 1 && f->w == 1 && pad_h == 0 && pad_w == 0 && fast && full_range && out_c >= 2;
+    const int32_t first = tiled ? fn_conv1x1_tiles(p, q, in, input, filter, bias, out, output, block) : 0;
+    for (int32_t pix = first; pix < pixels; pix += FN_CONV_BLOCK) {
         const int32_t count = fn_min32(FN_CONV_BLOCK, pixels - pix);
         if (pointwise && count == FN_CONV_BLOCK) {
             im2col_pointwise(input + pix * in->c, in->c, p->input_offset, block);

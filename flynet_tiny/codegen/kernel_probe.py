@@ -10,6 +10,7 @@ firmware's LCG data so the host build can compute the same case.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -148,6 +149,7 @@ def build_probe(out_dir: Path | str, target, cases: Sequence[ProbeCase], portabl
 class ProbeRun:
     outputs: list[bytes]
     instructions: list[int]
+    scratch_bytes: list[int]  # each kernel's *_get_buffer_size answer on the target build
 
 
 def run_probe(elf: Path, target, cases: Sequence[ProbeCase], timeout_s: float = 300.0) -> ProbeRun:
@@ -159,4 +161,6 @@ def run_probe(elf: Path, target, cases: Sequence[ProbeCase], timeout_s: float = 
     counts = result.instructions_per_marker
     if len(counts) != len(cases) or any(c is None for c in counts):
         raise CheckFailed(f"kernel probe counted {len(counts)} of {len(cases)} kernels")
-    return ProbeRun([result.output(i) for i in range(len(cases))], [int(c) for c in counts])
+    scratch = {int(i): int(n) for i, n in re.findall(r"^scratch (\d+) (-?\d+)$", result.console, re.M)}
+    return ProbeRun([result.output(i) for i in range(len(cases))], [int(c) for c in counts],
+                    [scratch.get(i, -1) for i in range(len(cases))])

@@ -13,6 +13,7 @@ generated model in QEMU on the M4 against the host.
 from __future__ import annotations
 
 import ctypes
+import math
 from functools import lru_cache
 
 from .emit_c import ScratchQuery
@@ -36,10 +37,27 @@ def _host_bytes(query: ScratchQuery) -> int:
 DSP_CONV_BLOCK = 4  # output pixels per im2col block (FN_CONV_BLOCK in firmware/kernels/fn_internal.h)
 
 
+# 1x1 tiles (firmware/kernels/conv_1x1_dsp.c): PW_TILE pixels per tile; expanded input tiles (at most
+# PW_MAX_SLOTS, and only as many as the map has, the pixels left over taking one) in at most PW_INPUT_BYTES
+# and the input map's bytes, then one channel pair's words; fewer than 2 tiles' room: no tiled path.
+DSP_PW_TILE, DSP_PW_INPUT_BYTES, DSP_PW_MAX_SLOTS, DSP_PW_PARAM_WORDS = 3, 4096, 33, 8
+
+
+def _dsp_conv1x1_bytes(in_dims) -> int:
+    """`fn_conv1x1_scratch_bytes`: the tiled 1x1 path's scratch, 0 where it does not apply."""
+    pixels, kp = math.prod(in_dims[:3]), (in_dims[3] + 3) & ~3
+    tile_bytes = DSP_PW_TILE * kp * 2
+    needed = pixels // DSP_PW_TILE + (1 if pixels % DSP_PW_TILE else 0)
+    slots = min(min(DSP_PW_INPUT_BYTES, math.prod(in_dims)) // tile_bytes, needed, DSP_PW_MAX_SLOTS)
+    return slots * tile_bytes + (2 * kp + DSP_PW_PARAM_WORDS) * 4 if slots >= 2 else 0
+
+
 def _dsp_conv_bytes(in_dims, filter_dims) -> int:
-    """One int16 im2col column per pixel of the block, each K rounded up to a whole group of 4."""
+    """One int16 im2col column per pixel of the block, each K rounded up to a whole group of 4; 1x1
+    filters: the larger of that and the tiled path's."""
     _, kh, kw, channels = filter_dims
-    return DSP_CONV_BLOCK * ((kh * kw * channels + 3) & ~3) * 2
+    block = DSP_CONV_BLOCK * ((kh * kw * channels + 3) & ~3) * 2
+    return max(block, _dsp_conv1x1_bytes(in_dims)) if (kh, kw) == (1, 1) else block
 
 
 DSP_DEPTHWISE_PLANE_ROWS = 18  # FN_DW_PLANE_ROWS in firmware/kernels/depthwise_3x3_dsp.c

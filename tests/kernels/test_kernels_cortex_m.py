@@ -6,9 +6,12 @@ import numpy as np
 import pytest
 
 from flynet_tiny.codegen.host_kernels import kernel_include_dir, kernel_sources
+from flynet_tiny.codegen.emit_c import ScratchQuery
 from flynet_tiny.codegen.kernel_probe import ProbeCase, build_probe, host_inputs, probe_seed, run_probe
+from flynet_tiny.codegen.scratch import scratch_bytes
 from flynet_tiny.targets import load_target
 
+KERNEL_FUNCTIONS = {"conv": "fn_conv2d_s8", "depthwise": "fn_depthwise_conv2d_s8", "mdw": "fn_mdw_maxout_s8"}
 CORES = {
     "cortex-m4": ["-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"],
     "cortex-m7": ["-mcpu=cortex-m7", "-mfpu=fpv5-d16", "-mfloat-abi=hard"],
@@ -21,6 +24,16 @@ CASES = [
     ProbeCase("conv3x3_s2", "conv", (1, 7, 9, 3), 3, out_channels=5, stride=2),
     ProbeCase("conv1x1_k3", "conv", (1, 5, 3, 3), 1, out_channels=6),  # K < 4: no whole group of weights
     ProbeCase("conv3x3_c8", "conv", (1, 5, 6, 8), 3, out_channels=3),  # word-wise im2col next to padding
+    # 1x1 tiles of 2 channels x 3 pixels (conv_1x1_dsp.c; "conv1x1" above takes them too, in 2 blocks):
+    # K tails, odd channel counts, 1-2 pixels left over (3 blocks), stride 2, K > 96 (the looped kernel),
+    # the smallest map with room for 2 tiles; then 1x1 convs that keep the 4-pixel block (one pixel, one
+    # channel; "conv1x1_odd" and "conv1x1_k3" above: maps too small for 2 tiles).
+    ProbeCase("conv1x1_tiles_k22", "conv", (1, 5, 7, 22), 1, out_channels=9),
+    ProbeCase("conv1x1_tiles_k37_s2", "conv", (1, 7, 9, 37), 1, out_channels=6, stride=2),
+    ProbeCase("conv1x1_tiles_k100", "conv", (1, 6, 7, 100), 1, out_channels=3),
+    ProbeCase("conv1x1_tiles_two", "conv", (1, 3, 4, 8), 1, out_channels=2),
+    ProbeCase("conv1x1_1x1map", "conv", (1, 1, 1, 16), 1, out_channels=4),
+    ProbeCase("conv1x1_one_channel", "conv", (1, 4, 4, 8), 1, out_channels=1),
     ProbeCase("dw3x3", "depthwise", (1, 7, 6, 10), 3, heads=1),
     ProbeCase("dw3x3_h2_s2", "depthwise", (1, 6, 7, 5), 3, heads=2, stride=2),
     ProbeCase("dw5x5_valid", "depthwise", (1, 8, 8, 9), 5, padding="VALID"),
@@ -86,3 +99,8 @@ def test_simd_and_portable_paths_are_identical_in_qemu(kernels, tmp_path):
             assert mismatching == 0, f"{key} {case.name}"
     # The DSP build really runs a different instruction stream for the SIMD kernels.
     assert runs[("f446re", False)].instructions[0] < runs[("f446re", True)].instructions[0]
+    # The scratch the code generator plans (scratch.py mirrors the DSP formulas) is what the target asks for.
+    planned = [scratch_bytes(ScratchQuery(f"{KERNEL_FUNCTIONS[case.kind]}_get_buffer_size",
+                                          (case.in_shape, case.filter_shape), "")) for case in CASES]
+    assert runs[("f446re", False)].scratch_bytes == planned
+    assert runs[("f746zg", False)].scratch_bytes == planned

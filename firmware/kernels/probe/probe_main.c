@@ -59,6 +59,7 @@ static fn_status run_case(const probe_case *c, int32_t *out_bytes)
     case PROBE_MDW: scratch_bytes = fn_mdw_maxout_s8_get_buffer_size(&in, &filter); break;
     default: break;
     }
+    fn_print("scratch %ld %ld\n", (long)c->index, (long)scratch_bytes); /* the host mirrors it (scratch.py) */
     if (scratch_bytes > (int32_t)sizeof scratch_buf) {
         fn_print("case %s needs %ld scratch bytes\n", c->name, (long)scratch_bytes);
         return FN_ERR_ARGUMENT;
