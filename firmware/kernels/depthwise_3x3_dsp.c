@@ -1,17 +1,18 @@
 /* 3x3 depthwise conv and fused MDW + Max-out on Cortex-M4/M7 (DSP path), any heads, stride 1 or 2.
  *
- * Channel by channel over bands of output rows: the band's input rows of one channel are copied
- * into a plane (on maps up to 56 wide, where 3 more planes cost at most half the input map, 4
- * channels at once into 4 planes, one word load per pixel and a byte transpose; int8, rows PITCH
- * bytes apart, the padding filled with the input zero point, so a padded tap adds (zp + offset) * w
- * = 0 like TFLM's skipped tap, and no window needs a border check). One 32-bit load of a plane row
- * holds x0..x3 of a window: __sxtb16 gives (x0, x2) and __sxtb16(ror 8) gives (x1, x3), so SMLAD
- * multiplies taps 0 and 2 of a filter row with its weights packed as (w0, w2) and SMLABB / SMLATB
- * adds tap 1; at stride 1 the same load serves the next output pixel ((x1, x3) and x2), and a plane
- * row serves two output rows. The input offset goes into the bias (offset * sum of the 9 weights);
- * the weights are doubled so the accumulator is 2 * acc, as fn_requant_doubled wants. Each head of
- * a channel reuses the channel's plane; MDW keeps the running max over heads in the output. Sums
- * are exact, so the bytes equal the portable path's.
+ * Channel group by channel group (4 adjacent channels, or one), band by band of output rows (up to 16
+ * at stride 1, 8 at stride 2): the band's input rows of the group are copied into planes (on maps up
+ * to 56 wide, where 3 more planes cost at most half the input map, 4 channels at once into 4 planes,
+ * one word load per pixel and a byte transpose in assembly; int8, rows PITCH bytes apart, the padding
+ * filled with the input zero point, so a padded tap adds (zp + offset) * w = 0 like TFLM's skipped
+ * tap, and no window needs a border check). A group's weights and requantization are prepared once
+ * for all its bands. One 32-bit load of a plane row holds x0..x3 of a window: __sxtb16 gives (x0, x2)
+ * and __sxtb16(ror 8) gives (x1, x3), so SMLAD multiplies taps 0 and 2 of a filter row with its
+ * weights packed as (w0, w2) and SMLABB / SMLATB adds tap 1; at stride 1 the same load serves the
+ * next output pixel ((x1, x3) and x2), and a plane row serves two output rows. The input offset goes
+ * into the bias (offset * sum of the 9 weights); the weights are doubled so the accumulator is
+ * 2 * acc, as fn_requant_doubled wants. Each head of a channel reuses the channel's plane; MDW keeps
+ * the running max over heads in the output. Sums are exact, so the bytes equal the portable path's.
  */
 #include "fn_internal.h"
 
@@ -108,22 +109,36 @@ static void prepare_channel(dw_channel *d, const int8_t *w, int32_t tap_stride, 
 
 /* ---- Assembly kernels: full int8 output range, everything in registers (the compiler spills these
  * loops). r0 window start in plane row 0, r2 output, r4-r8 packed weights, r9-r12 accumulators, r1,
- * r3 and lr working registers; requantization and loop values on the stack. STORE puts an int8 result
- * register to an address: a plain store, or (MDW heads after the first) the larger of it and the
- * stored value (r1 free by then). */
-#define FN_STORE_PLAIN(REG, ADDR) "strb " REG ", " ADDR "\n\t"
-#define FN_STORE_MAX(REG, ADDR)                                                                      \
-    "ldrsb r1, " ADDR "\n\t"                                                                         \
-    "cmp " REG ", r1\n\t"                                                                            \
+ * r3 and lr working registers; requantization and loop values on the stack. STORE4 puts the 4 int8
+ * results (row 0: r9, r10 to [r2], [r2 + lr]; row 1: A, B to [r3], [r3 + lr]) to the output: plain
+ * stores, or (MDW heads after the first) the larger of each and the stored value. The first max
+ * compares words (r1 free by then); the others take SSUB8's GE flag and SEL with the result stored
+ * before as the scratch register (one instruction less). */
+#define FN_STORE4_PLAIN(A, B)                                                                        \
+    "strb r9, [r2]\n\t"                                                                              \
+    "strb r10, [r2, lr]\n\t"                                                                         \
+    "strb " A ", [r3]\n\t"                                                                           \
+    "strb " B ", [r3, lr]\n\t"
+#define FN_STORE4_MAX(A, B)                                                                          \
+    "ldrsb r1, [r2]\n\t"                                                                             \
+    "cmp r9, r1\n\t"                                                                                 \
     "it lt\n\t"                                                                                      \
-    "movlt " REG ", r1\n\t"                                                                          \
+    "movlt r9, r1\n\t"                                                                               \
+    "strb r9, [r2]\n\t"                                                                              \
+    FN_STORE_MAX_SEL("r10", "[r2, lr]", "r9")                                                        \
+    FN_STORE_MAX_SEL(A, "[r3]", "r10")                                                               \
+    FN_STORE_MAX_SEL(B, "[r3, lr]", A)
+#define FN_STORE_MAX_SEL(REG, ADDR, SCRATCH)                                                         \
+    "ldrb r1, " ADDR "\n\t"                                                                          \
+    "ssub8 " SCRATCH ", " REG ", r1\n\t"                                                             \
+    "sel " REG ", " REG ", r1\n\t"                                                                   \
     "strb " REG ", " ADDR "\n\t"
 
 /* Load a plane row word at OFFSET and unpack it: lr = (x0, x2), r1 = (x1, x3). */
-#define FN_ROW_WORD(OFFSET)                                                                          \
-    "ldr r1, [r0, #" OFFSET "]\n\t"                                                                  \
-    "sxtb16 lr, r1\n\t"                                                                              \
-    "sxtb16 r1, r1, ror #8\n\t"
+#define FN_ROW_WORD(OFFSET) FN_ROW_UNPACK("ldr r1, [r0, #" OFFSET "]\n\t")
+/* The same for plane row 0, moving r0 on by STEP (the next pixel pair's window) after the load. */
+#define FN_ROW_WORD_STEP(STEP) FN_ROW_UNPACK("ldr r1, [r0], #" STEP "\n\t")
+#define FN_ROW_UNPACK(LOAD) LOAD "sxtb16 lr, r1\n\t" "sxtb16 r1, r1, ror #8\n\t"
 /* Stride 1: filter row W02 / tap-1 weight W1 (HALF: b or t) of output pixels ACC_A (x = 0) and ACC_B
  * (x = 1), added to IN_A and IN_B (the accumulators, or the bias for a row's first filter row). */
 #define FN_TAPS_FROM(ACC_A, ACC_B, IN_A, IN_B, W02, W1, HALF)                                        \
@@ -170,14 +185,10 @@ static void prepare_channel(dw_channel *d, const int8_t *w, int32_t tap_stride, 
 /* Requantize r9-r12, store them (row 0: r9, r10; row 1: ROW1_A, ROW1_B), next pair while the counter in
  * r8's top half stays >= 0; then the next row pair (counter restored, plane and output moved on),
  * return after the last. */
-#define FN_DW_ROWS2_EPILOGUE(STEP, STORE, ROW1_A, ROW1_B)                                            \
+#define FN_DW_ROWS2_EPILOGUE(STORE4, ROW1_A, ROW1_B)                                                 \
     FN_REQUANT4                                                                                      \
-    STORE("r9", "[r2]")                                                                              \
-    STORE("r10", "[r2, lr]")                                                                         \
-    STORE(ROW1_A, "[r3]")                                                                            \
-    STORE(ROW1_B, "[r3, lr]")                                                                         \
+    STORE4(ROW1_A, ROW1_B)                                                                           \
     "add r2, r2, lr, lsl #1\n\t"                                                                     \
-    "add r0, r0, #" STEP "\n\t"                                                                      \
     "subs r8, r8, #65536\n\t"                                                                        \
     "bpl 1b\n\t"                                                                                     \
     "ldr r1, [sp, #24]\n\t"                                                                          \
@@ -202,17 +213,17 @@ static void prepare_channel(dw_channel *d, const int8_t *w, int32_t tap_stride, 
     FN_DW_ROWS2_PROLOGUE                                                                             \
     "1:\n\t"                                                                                         \
     "ldr r3, [sp, #12]\n\t"                                                                          \
-    FN_ROW_WORD("0")                                                                                 \
+    FN_ROW_WORD_STEP("2")                                                                            \
     FN_TAPS_FROM("r9", "r10", "r3", "r3", "r4", "r7", "b")                                           \
-    FN_ROW_WORD(P1)                                                                                  \
+    FN_ROW_WORD(P1 "-2")                                                                             \
     FN_TAPS("r9", "r10", "r5", "r7", "t")                                                            \
     FN_TAPS_FROM("r11", "r12", "r3", "r3", "r4", "r7", "b")                                          \
-    FN_ROW_WORD(P2)                                                                                  \
+    FN_ROW_WORD(P2 "-2")                                                                             \
     FN_TAPS("r9", "r10", "r6", "r8", "b")                                                            \
     FN_TAPS("r11", "r12", "r5", "r7", "t")                                                           \
-    FN_ROW_WORD(P3)                                                                                  \
+    FN_ROW_WORD(P3 "-2")                                                                             \
     FN_TAPS("r11", "r12", "r6", "r8", "b")                                                           \
-    FN_DW_ROWS2_EPILOGUE("2", STORE, "r11", "r12")
+    FN_DW_ROWS2_EPILOGUE(STORE, "r11", "r12")
 
 /* Stride 2: pixel 0's window is x0..x2 of a plane row word, pixel 1's x2..x4: a second word load 2 bytes
  * on gives r3 = (x2, x4), so per plane row 2 loads, 3 SXTB16 and per output row 4 multiply-accumulates:
@@ -223,7 +234,8 @@ static void prepare_channel(dw_channel *d, const int8_t *w, int32_t tap_stride, 
     "smlab" HALF " " ACC_A ", r1, " W1 ", " ACC_A "\n\t"                                             \
     "smlad " ACC_B ", r3, " W02 ", " IN_B "\n\t"                                                     \
     "smlat" HALF " " ACC_B ", r1, " W1 ", " ACC_B "\n\t"
-#define FN_S2_WORDS(PK, PK2) FN_ROW_WORD(PK) "ldr r3, [r0, #" PK2 "]\n\t" "sxtb16 r3, r3\n\t"
+#define FN_S2_WORDS(PK, PK2) FN_ROW_WORD(PK "-4") FN_S2_SECOND(PK2 "-4")
+#define FN_S2_SECOND(PK2) "ldr r3, [r0, #" PK2 "]\n\t" "sxtb16 r3, r3\n\t"
 #define FN_S2_ROW(PK, PK2, ACC_A, ACC_B, W02, W1, HALF)                                              \
     FN_S2_WORDS(PK, PK2) FN_S2_ROW_FROM(ACC_A, ACC_B, ACC_A, ACC_B, W02, W1, HALF)
 /* Stride 2: two output rows x two output pixels per iteration from plane rows 0..4 (offsets Pk, Pk + 2).
@@ -234,7 +246,7 @@ static void prepare_channel(dw_channel *d, const int8_t *w, int32_t tap_stride, 
     FN_DW_ROWS2_PROLOGUE                                                                             \
     "1:\n\t"                                                                                         \
     "ldr r11, [sp, #12]\n\t"                                                                         \
-    FN_S2_WORDS("0", "2")                                                                            \
+    FN_ROW_WORD_STEP("4") FN_S2_SECOND("-2")                                                         \
     FN_S2_ROW_FROM("r9", "r10", "r11", "r11", "r4", "r7", "b")                                       \
     FN_S2_ROW(P1, P1x, "r9", "r10", "r5", "r7", "t")                                                 \
     FN_S2_WORDS(P2, P2x)                                                                             \
@@ -242,7 +254,7 @@ static void prepare_channel(dw_channel *d, const int8_t *w, int32_t tap_stride, 
     FN_S2_ROW_FROM("r12", "r11", "r11", "r11", "r4", "r7", "b")                                      \
     FN_S2_ROW(P3, P3x, "r12", "r11", "r5", "r7", "t")                                                \
     FN_S2_ROW(P4, P4x, "r12", "r11", "r6", "r8", "b")                                                \
-    FN_DW_ROWS2_EPILOGUE("4", STORE, "r12", "r11")
+    FN_DW_ROWS2_EPILOGUE(STORE, "r12", "r11")
 
 typedef void (*dw_rows2_kernel)(const int8_t *plane, const dw_frame *f, int8_t *dst, const dw_channel *d);
 
@@ -254,28 +266,28 @@ typedef void (*dw_rows2_kernel)(const int8_t *plane, const dw_frame *f, int8_t *
         __asm__ volatile(BODY);                                                                      \
     }
 
-FN_DEFINE_ROWS2(s1_p32_store, FN_DW_ROWS2_ASM("32", "64", "96", FN_STORE_PLAIN))
-FN_DEFINE_ROWS2(s1_p32_max, FN_DW_ROWS2_ASM("32", "64", "96", FN_STORE_MAX))
-FN_DEFINE_ROWS2(s1_p64_store, FN_DW_ROWS2_ASM("64", "128", "192", FN_STORE_PLAIN))
-FN_DEFINE_ROWS2(s1_p64_max, FN_DW_ROWS2_ASM("64", "128", "192", FN_STORE_MAX))
-FN_DEFINE_ROWS2(s1_p128_store, FN_DW_ROWS2_ASM("128", "256", "384", FN_STORE_PLAIN))
-FN_DEFINE_ROWS2(s1_p128_max, FN_DW_ROWS2_ASM("128", "256", "384", FN_STORE_MAX))
-FN_DEFINE_ROWS2(s1_p256_store, FN_DW_ROWS2_ASM("256", "512", "768", FN_STORE_PLAIN))
-FN_DEFINE_ROWS2(s1_p256_max, FN_DW_ROWS2_ASM("256", "512", "768", FN_STORE_MAX))
+FN_DEFINE_ROWS2(s1_p32_store, FN_DW_ROWS2_ASM("32", "64", "96", FN_STORE4_PLAIN))
+FN_DEFINE_ROWS2(s1_p32_max, FN_DW_ROWS2_ASM("32", "64", "96", FN_STORE4_MAX))
+FN_DEFINE_ROWS2(s1_p64_store, FN_DW_ROWS2_ASM("64", "128", "192", FN_STORE4_PLAIN))
+FN_DEFINE_ROWS2(s1_p64_max, FN_DW_ROWS2_ASM("64", "128", "192", FN_STORE4_MAX))
+FN_DEFINE_ROWS2(s1_p128_store, FN_DW_ROWS2_ASM("128", "256", "384", FN_STORE4_PLAIN))
+FN_DEFINE_ROWS2(s1_p128_max, FN_DW_ROWS2_ASM("128", "256", "384", FN_STORE4_MAX))
+FN_DEFINE_ROWS2(s1_p256_store, FN_DW_ROWS2_ASM("256", "512", "768", FN_STORE4_PLAIN))
+FN_DEFINE_ROWS2(s1_p256_max, FN_DW_ROWS2_ASM("256", "512", "768", FN_STORE4_MAX))
 #define FN_S2_OFFSETS_32 "32", "34", "64", "66", "96", "98", "128", "130"
 #define FN_S2_OFFSETS_64 "64", "66", "128", "130", "192", "194", "256", "258"
 #define FN_S2_OFFSETS_128 "128", "130", "256", "258", "384", "386", "512", "514"
 #define FN_S2_OFFSETS_256 "256", "258", "512", "514", "768", "770", "1024", "1026"
 #define FN_DW_ROWS2_S2(OFFSETS, STORE) FN_DW_ROWS2_S2_ASM_(OFFSETS, STORE)
 #define FN_DW_ROWS2_S2_ASM_(...) FN_DW_ROWS2_S2_ASM(__VA_ARGS__)
-FN_DEFINE_ROWS2(s2_p32_store, FN_DW_ROWS2_S2(FN_S2_OFFSETS_32, FN_STORE_PLAIN))
-FN_DEFINE_ROWS2(s2_p32_max, FN_DW_ROWS2_S2(FN_S2_OFFSETS_32, FN_STORE_MAX))
-FN_DEFINE_ROWS2(s2_p64_store, FN_DW_ROWS2_S2(FN_S2_OFFSETS_64, FN_STORE_PLAIN))
-FN_DEFINE_ROWS2(s2_p64_max, FN_DW_ROWS2_S2(FN_S2_OFFSETS_64, FN_STORE_MAX))
-FN_DEFINE_ROWS2(s2_p128_store, FN_DW_ROWS2_S2(FN_S2_OFFSETS_128, FN_STORE_PLAIN))
-FN_DEFINE_ROWS2(s2_p128_max, FN_DW_ROWS2_S2(FN_S2_OFFSETS_128, FN_STORE_MAX))
-FN_DEFINE_ROWS2(s2_p256_store, FN_DW_ROWS2_S2(FN_S2_OFFSETS_256, FN_STORE_PLAIN))
-FN_DEFINE_ROWS2(s2_p256_max, FN_DW_ROWS2_S2(FN_S2_OFFSETS_256, FN_STORE_MAX))
+FN_DEFINE_ROWS2(s2_p32_store, FN_DW_ROWS2_S2(FN_S2_OFFSETS_32, FN_STORE4_PLAIN))
+FN_DEFINE_ROWS2(s2_p32_max, FN_DW_ROWS2_S2(FN_S2_OFFSETS_32, FN_STORE4_MAX))
+FN_DEFINE_ROWS2(s2_p64_store, FN_DW_ROWS2_S2(FN_S2_OFFSETS_64, FN_STORE4_PLAIN))
+FN_DEFINE_ROWS2(s2_p64_max, FN_DW_ROWS2_S2(FN_S2_OFFSETS_64, FN_STORE4_MAX))
+FN_DEFINE_ROWS2(s2_p128_store, FN_DW_ROWS2_S2(FN_S2_OFFSETS_128, FN_STORE4_PLAIN))
+FN_DEFINE_ROWS2(s2_p128_max, FN_DW_ROWS2_S2(FN_S2_OFFSETS_128, FN_STORE4_MAX))
+FN_DEFINE_ROWS2(s2_p256_store, FN_DW_ROWS2_S2(FN_S2_OFFSETS_256, FN_STORE4_PLAIN))
+FN_DEFINE_ROWS2(s2_p256_max, FN_DW_ROWS2_S2(FN_S2_OFFSETS_256, FN_STORE4_MAX))
 
 /* The 2-row kernel for a stride (1 or 2) and pitch (NULL: none), plain or keeping the max. */
 static dw_rows2_kernel rows2_kernel(int32_t stride, int32_t pitch, int keep_max)
@@ -300,9 +312,9 @@ static dw_rows2_kernel rows2_kernel(int32_t stride, int32_t pitch, int keep_max)
  * Always inlined: stride and keep_max are constants at each call (see row_pixels_any). The channel's
  * values are copied to locals, so int8 stores cannot force them to be reloaded (char aliasing). */
 static inline __attribute__((always_inline)) void row_pixels(const int8_t *src, int32_t pitch, const dw_channel *d,
-                                                             int32_t out_stride, int8_t *dst, int32_t x_from, int32_t out_w,
-                                                             int32_t stride, int32_t act_min, int32_t act_max,
-                                                             int keep_max)
+                                                             int32_t out_stride, int8_t *dst, int32_t x_from,
+                                                             int32_t out_w, int32_t stride, int32_t act_min,
+                                                             int32_t act_max, int keep_max)
 {
     const int32_t w02_0 = d->w02[0], w02_1 = d->w02[1], w02_2 = d->w02[2], w1_01 = d->w1_01, w1_2 = d->w1_2;
     const int32_t bias2 = d->bias2, multiplier = d->multiplier, exponent = d->exponent, addend = d->addend;
@@ -322,7 +334,8 @@ static inline __attribute__((always_inline)) void row_pixels(const int8_t *src, 
 }
 
 static void row_pixels_any(const int8_t *src, int32_t pitch, const dw_channel *d, int32_t out_stride, int8_t *dst,
-                           int32_t x_from, int32_t out_w, int32_t stride, int32_t act_min, int32_t act_max, int keep_max)
+                           int32_t x_from, int32_t out_w, int32_t stride, int32_t act_min, int32_t act_max,
+                           int keep_max)
 {
     if (stride == 1) {
         if (keep_max) {
@@ -362,7 +375,7 @@ typedef struct {
 } copy4_rows;
 
 /* The whole 4-pixel groups of `rows` input rows of 4 adjacent channels into 4 planes: per group 4 word
- * loads (a..d: pixels 0..3, 4 channels each), a 4 x 4 byte transpose and 4 word stores, 24
+ * loads (a..d: pixels 0..3, 4 channels each), a 4 x 4 byte transpose and 4 word stores, 23
  * instructions. Transpose: t0 = (a0 a1 c0 c1), t1 = (a2 a3 c2 c3), t2 = (b0 b1 d0 d1), t3 = (b2 b3 d2 d3)
  * by PKHBT / PKHTB; then channel 0 = ((t2 << 8) & 0xff00ff00) + UXTB16(t0), channel 1 =
  * (t2 & 0xff00ff00) + UXTB16(t0 ror 8) (UXTAB16: the bytes do not overlap), 2 and 3 the same from
@@ -399,11 +412,10 @@ __attribute__((naked)) static void copy_4channel_rows(FN_IN_ASM int8_t *dst, FN_
                      "uxtab16 r4, r4, lr\n\t"
                      "and r6, r6, r10\n\t"
                      "uxtab16 r6, r6, lr, ror #8\n\t"
-                     "str r5, [r0]\n\t"
                      "str r7, [r0, r3]\n\t"
                      "str r4, [r0, r3, lsl #1]\n\t"
                      "str r6, [r0, r9]\n\t"
-                     "add r0, r0, #4\n\t"
+                     "str r5, [r0], #4\n\t"
                      "add r1, r1, r2, lsl #2\n\t"
                      "cmp r0, r11\n\t"
                      "bne 1b\n\t"
