@@ -237,7 +237,7 @@ def train(model_name: str, data_path: str, epochs: int | None, batch_size: int, 
 @click.option("--verify-samples", type=int, default=200, show_default=True, help="Test images to verify on.")
 @click.option("--calib-samples", type=int, default=256, show_default=True, help="Training images to calibrate on.")
 @click.option("--min-top1", type=float, default=0.995, show_default=True,
-              help="Minimum top-1 agreement per pair (fake quant / onnxruntime vs TFLM: 0.97).")
+              help="Minimum top-1 agreement per pair (pairs with fake quant or onnxruntime: 0.97).")
 @click.option("--min-cosine", type=float, default=0.99, show_default=True, help="Minimum mean cosine per pair.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def export(checkpoint, onnx_path, tflite_path, model_name, target, bench, bench_inputs, opt, calib_data, io_mode,
@@ -271,7 +271,7 @@ def export(checkpoint, onnx_path, tflite_path, model_name, target, bench, bench_
 @click.option("--data", "data_path", type=click.Path(), required=True, help="Images (IDX folder or class folders).")
 @click.option("--samples", type=int, default=200, show_default=True, help="Test images to compare on.")
 @click.option("--min-top1", type=float, default=0.995, show_default=True,
-              help="Minimum top-1 agreement per pair (fake quant / onnxruntime vs TFLM: 0.97).")
+              help="Minimum top-1 agreement per pair (pairs with fake quant or onnxruntime: 0.97).")
 @click.option("--min-cosine", type=float, default=0.99, show_default=True, help="Minimum mean cosine per pair.")
 @click.option("--max-steps", type=int, default=2, show_default=True, help="Max |TFLM - LiteRT-ref| in int8 steps.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")

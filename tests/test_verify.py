@@ -71,9 +71,9 @@ def test_a_different_model_fails_the_thresholds(exported, tmp_path):
 
 
 def test_float_rounding_pairs_have_their_own_top1_bound():
-    """Fake quant / onnxruntime vs TFLM round differently by design: 97% unless the main bound is lower."""
+    """Pairs with a float-rounding side differ by design: 97% unless the main bound is lower."""
     def bound(a, b, **thresholds):
         return Thresholds(**thresholds).min_top1(PairResult(a, b, 1.0, 0, 1.0))
-    assert bound(TORCH_INT, TFLM) == bound(TFLM, LITERT) == bound(TORCH, ONNXRUNTIME) == 0.995
-    assert bound(TORCH, TFLM) == bound(ONNXRUNTIME, TFLM) == 0.97
+    assert bound(TORCH_INT, TFLM) == bound(TFLM, LITERT) == 0.995
+    assert bound(TORCH, TFLM) == bound(ONNXRUNTIME, TFLM) == bound(TORCH, ONNXRUNTIME) == 0.97
     assert bound(ONNXRUNTIME, TFLM, min_top1_agreement=0.0) == 0.0
