@@ -76,17 +76,21 @@ static uint32_t read_tail(const int8_t *p, int32_t count)
 }
 
 #define FN_IN_ASM __attribute__((unused))
-/* The whole groups of 4 values of 3 pixels (px[0..2]) as 2 * (x + offset) words of a tile (groups >= 1):
- * 3 LDR, 12 SXTAB16 and one STM of the group's 6 words per 12 values. */
+/* The whole groups of 4 values of `tiles` tiles as 2 * (x + offset) words (groups >= 1, offset2: 2 *
+ * offset in both halfwords): 3 LDR, 12 SXTAB16 and one STM of the group's 6 words per 12 values. The
+ * first tile's pixels are px[0..2]; further tiles (stride 1, K = 4 * groups) follow them in memory. */
 __attribute__((naked, noinline)) static void expand_tile_groups(FN_IN_ASM const int8_t *const px[3],
                                                                 FN_IN_ASM int32_t groups,
-                                                                FN_IN_ASM int32_t offset2, FN_IN_ASM int32_t *dst)
+                                                                FN_IN_ASM int32_t offset2, FN_IN_ASM int32_t *dst,
+                                                                FN_IN_ASM int32_t tiles)
 {
     __asm__ volatile(
-        "push {r4-r11}\n\t"
-        "mov r12, r1\n\t"
+        "push {r4-r11, lr}\n\t"
+        "ldr lr, [sp, #36]\n\t"          /* tiles */
         "mov r11, r2\n\t"
+        "push {r1}\n\t"
         "ldm r0, {r0, r1, r2}\n\t"
+        "ldr r12, [sp]\n\t"
         "1:\n\t"
         "ldr r7, [r0], #4\n\t"
         "ldr r8, [r1], #4\n\t"
@@ -106,16 +110,22 @@ __attribute__((naked, noinline)) static void expand_tile_groups(FN_IN_ASM const 
         "stm r3!, {r4-r9}\n\t"
         "subs r12, r12, #1\n\t"
         "bne 1b\n\t"
-        "pop {r4-r11}\n\t"
-        "bx lr\n\t");
+        "ldr r12, [sp]\n\t"              /* the next tile: pixels r2, r2 + K, r2 + 2 K */
+        "mov r0, r2\n\t"
+        "add r1, r2, r12, lsl #2\n\t"
+        "add r2, r2, r12, lsl #3\n\t"
+        "subs lr, lr, #1\n\t"
+        "bne 1b\n\t"
+        "add sp, sp, #4\n\t"
+        "pop {r4-r11, pc}\n\t");
 }
 
-/* One tile: 3 pixels' K values as 2 * (x + offset) (offset2: 2 * offset in both halfwords). */
+/* One tile: 3 pixels' K values as 2 * (x + offset), any K. */
 static void expand_tile(const int8_t *const px[3], int32_t k, int32_t offset2, int32_t *dst)
 {
     const int32_t whole = k >> 2;
     if (whole > 0) {
-        expand_tile_groups(px, whole, offset2, dst);
+        expand_tile_groups(px, whole, offset2, dst, 1);
     }
     if (k & 3) {
         dst += 2 * PW_TILE * whole;
@@ -138,47 +148,20 @@ static const int8_t *input_pixel(const fn_conv_params *p, const fn_dims *in, con
     return input + ((b * in->h + oy * p->stride_h) * in->w + ox * p->stride_w) * in->c;
 }
 
-/* The whole groups of 4 weights of rows w0 and w0 + k as [A w0, A w1, B w0, B w1] words (groups >= 1;
- * returns past them): 2 LDR, 4 SXTB16 and one STM per 8 weights. */
-__attribute__((naked, noinline)) static int32_t *expand_weight_groups(FN_IN_ASM const int8_t *w0,
-                                                                      FN_IN_ASM int32_t k,
-                                                                      FN_IN_ASM int32_t groups,
-                                                                      FN_IN_ASM int32_t *dst)
-{
-    __asm__ volatile(
-        "push {r4-r7}\n\t"
-        "1:\n\t"
-        "ldr r7, [r0, r1]\n\t"
-        "ldr r6, [r0], #4\n\t"
-        "sxtb16 r4, r6\n\t"
-        "sxtb16 r5, r7\n\t"
-        "sxtb16 r6, r6, ror #8\n\t"
-        "sxtb16 r7, r7, ror #8\n\t"
-        "stm r3!, {r4-r7}\n\t"
-        "subs r2, r2, #1\n\t"
-        "bne 1b\n\t"
-        "mov r0, r3\n\t"
-        "pop {r4-r7}\n\t"
-        "bx lr\n\t");
-}
-
-/* Weights of channels c and c + 1 with their bias and requantization words (layout above). */
+/* Weights of channels c and c + 1 with their bias and requantization words (layout above), any K. */
 static void expand_pair(const int8_t *filter, int32_t k, int32_t c, const int32_t *bias,
                         const fn_channel_quant *q, int32_t output_offset, int32_t *dst)
 {
     const int8_t *w0 = filter + c * k, *w1 = w0 + k;
     *dst++ = bias ? 2 * bias[c] : 0;
     *dst++ = bias ? 2 * bias[c + 1] : 0;
-    const int32_t whole = k & ~3;
-    if (whole > 0) {
-        dst = expand_weight_groups(w0, k, whole >> 2, dst);
-    }
-    if (whole < k) {
-        const uint32_t v0 = read_tail(w0 + whole, k - whole), v1 = read_tail(w1 + whole, k - whole);
-        *dst++ = __sxtb16((int32_t)v0);
-        *dst++ = __sxtb16((int32_t)v1);
-        *dst++ = fn_sxtb16_ror8(v0);
-        *dst++ = fn_sxtb16_ror8(v1);
+    for (int32_t i = 0; i < k; i += 4, dst += 4) {
+        const uint32_t v0 = i + 4 <= k ? fn_read_u32(w0 + i) : read_tail(w0 + i, k - i);
+        const uint32_t v1 = i + 4 <= k ? fn_read_u32(w1 + i) : read_tail(w1 + i, k - i);
+        dst[0] = __sxtb16((int32_t)v0);
+        dst[1] = __sxtb16((int32_t)v1);
+        dst[2] = fn_sxtb16_ror8(v0);
+        dst[3] = fn_sxtb16_ror8(v1);
     }
     for (int32_t j = 0; j < 2; ++j) {
         const int32_t exponent = -q->shift[c + j];
@@ -188,11 +171,57 @@ static void expand_pair(const int8_t *filter, int32_t k, int32_t c, const int32_
     }
 }
 
+/* What expand_pair_fast reads (by offset, in this order). */
+typedef struct {
+    const int32_t *bias, *multiplier, *shift; /* at the pair's first channel */
+    int32_t k;                                /* a multiple of 4 */
+    int32_t offset2p1;                        /* 2 * output_offset + 1 */
+} pw_pair_source;
+
+/* expand_pair for K a multiple of 4 with a bias, the common case, in assembly: per 8 weights 2 LDR,
+ * 4 SXTB16 and one STM; addend = (2 * offset + 1) << (exponent - 1), exponent - 1 = ~shift. */
+__attribute__((naked, noinline)) static void expand_pair_fast(FN_IN_ASM const int8_t *w0,
+                                                              FN_IN_ASM const pw_pair_source *source,
+                                                              FN_IN_ASM int32_t *dst)
+{
+    __asm__ volatile(
+        "push {r4-r9, lr}\n\t"
+        "ldm r1, {r4-r8}\n\t"            /* bias, multiplier, shift, k, 2 * offset + 1 */
+        "ldrd r12, lr, [r4]\n\t"
+        "lsl r12, r12, #1\n\t"
+        "lsl lr, lr, #1\n\t"
+        "stm r2!, {r12, lr}\n\t"
+        "lsr r9, r7, #2\n\t"
+        "1:\n\t"
+        "ldr r4, [r0, r7]\n\t"           /* 4 weights of channel c + 1 */
+        "ldr r12, [r0], #4\n\t"          /* and of channel c */
+        "sxtb16 r1, r12\n\t"
+        "sxtb16 r12, r12, ror #8\n\t"
+        "sxtb16 lr, r4, ror #8\n\t"
+        "sxtb16 r4, r4\n\t"
+        "stm r2!, {r1, r4, r12, lr}\n\t"
+        "subs r9, r9, #1\n\t"
+        "bne 1b\n\t"
+        "ldr r1, [r5]\n\t"
+        "ldr r12, [r6]\n\t"
+        "mvn r4, r12\n\t"
+        "lsl r4, r8, r4\n\t"
+        "rsb r12, r12, #0\n\t"
+        "stm r2!, {r1, r4, r12}\n\t"
+        "ldr r1, [r5, #4]\n\t"
+        "ldr r12, [r6, #4]\n\t"
+        "mvn r4, r12\n\t"
+        "lsl r4, r8, r4\n\t"
+        "rsb r12, r12, #0\n\t"
+        "stm r2, {r1, r4, r12}\n\t"
+        "pop {r4-r9, pc}\n\t");
+}
+
 /* What the assembly reads (by offset, in this order). */
 typedef struct {
     const int32_t *pair;   /* expanded channel pair */
     int8_t *dst;           /* output of the first tile's first pixel, first channel */
-    int32_t out_c, out_c2, out_c3_minus_1;
+    int32_t out_c, out_c2, out_c3;
     const int32_t *inputs_end;
     int32_t passes;        /* pw_tiles_long: passes through its loop */
     int32_t skip;          /* pairs of the unrolled pairs skipped on entry (the first pass's) */
@@ -240,8 +269,8 @@ typedef struct {
     "asr " ACC ", " ACC ", r12\n\t"             \
     "ssat " ACC ", #8, " ACC "\n\t"
 
-/* After a tile's last pair (r1 at the pair's requantization words): the 6 outputs, stored at dst +
- * {0, 1} + {0, 1, 2} * out_c; the frame's words 0-6 come back into r1 (the pair again), r2, r3,
+/* After a tile's last pair (r1 at the pair's requantization words): the 6 outputs, the 2 channels of a
+ * pixel as one halfword (BFI, STRH: Cortex-M4/M7 store unaligned halfwords) at dst + {0, 1, 2} * out_c; the frame's words 0-6 come back into r1 (the pair again), r2, r3,
  * r10, r11, r12 and lr (for the next tile), then on to label 1 while inputs are left. */
 #define PW_TILE_END                                                                   \
     "ldm r1!, {r2, r3, r12}\n\t"                                                      \
@@ -249,13 +278,12 @@ typedef struct {
     "ldm r1, {r2, r3, r12}\n\t"                                                       \
     PW_REQUANT("r7") PW_REQUANT("r8") PW_REQUANT("r9")                                \
     "ldm sp, {r1, r2, r3, r10, r11, r12, lr}\n\t"                                     \
-    "strb r4, [r2]\n\t"                                                               \
-    "strb r5, [r2, r3]\n\t"                                                           \
-    "strb r6, [r2, r10]\n\t"                                                          \
-    "add r2, r2, #1\n\t"                                                              \
-    "strb r7, [r2]\n\t"                                                               \
-    "strb r8, [r2, r3]\n\t"                                                           \
-    "strb r9, [r2, r10]\n\t"                                                          \
+    "bfi r4, r7, #8, #8\n\t"                                                          \
+    "strh r4, [r2]\n\t"                                                               \
+    "bfi r5, r8, #8, #8\n\t"                                                          \
+    "strh r5, [r2, r3]\n\t"                                                           \
+    "bfi r6, r9, #8, #8\n\t"                                                          \
+    "strh r6, [r2, r10]\n\t"                                                          \
     "add r2, r2, r11\n\t"                                                             \
     "str r2, [sp, #4]\n\t"                                                            \
     "cmp r0, r12\n\t"                                                                 \
@@ -308,13 +336,18 @@ static void expand_tiles(const fn_conv_params *p, const fn_dims *in, const int8_
 {
     const uint16_t offset_doubled = (uint16_t)(2 * p->input_offset);
     const int32_t offset2 = (int32_t)(((uint32_t)offset_doubled << 16) | offset_doubled);
-    const int32_t tile_words = PW_TILE * padded_k(in->c) / 2;
+    const int32_t k = in->c, tile_words = PW_TILE * padded_k(k) / 2;
+    if (p->stride_h == 1 && p->stride_w == 1 && (k & 3) == 0) { /* all tiles in one call */
+        const int8_t *const px[PW_TILE] = {input + first * k, input + (first + 1) * k, input + (first + 2) * k};
+        expand_tile_groups(px, k >> 2, offset2, dst, count);
+        return;
+    }
     for (int32_t t = 0; t < count; ++t, dst += tile_words) {
         const int32_t idx = first + t * PW_TILE;
         const int8_t *const px[PW_TILE] = {input_pixel(p, in, input, out, idx),
                                            input_pixel(p, in, input, out, idx + 1),
                                            input_pixel(p, in, input, out, idx + 2)};
-        expand_tile(px, in->c, offset2, dst);
+        expand_tile(px, k, offset2, dst);
     }
 }
 
@@ -329,12 +362,12 @@ int32_t fn_conv1x1_tiles(const fn_conv_params *p, const fn_channel_quant *q, con
     /* The last block also takes the 0-2 pixels left over: one more tile, in the slot kept for it. */
     const int32_t tiles = pixels / PW_TILE, block_tiles = tile_slots(in) - (pixels % PW_TILE != 0);
     const int32_t pairs = padded_k(k) / 2, tile_words = PW_TILE * pairs;
-    const int short_k = pairs - 1 <= PW_SHORT_PAIRS;
+    const int short_k = pairs - 1 <= PW_SHORT_PAIRS, fast_pairs = bias && (k & 3) == 0;
     void (*const run)(const int32_t *, const pw_args *) = short_k ? pw_tiles_short : pw_tiles_long;
     const int32_t passes = (pairs - 1 + PW_LOOP_PAIRS - 1) / PW_LOOP_PAIRS;
     int32_t *const inputs = (int32_t *)scratch;
     int32_t *const pair = inputs + tile_slots(in) * tile_words;
-    pw_args args = {pair, output, out_c, 2 * out_c, 3 * out_c - 1, inputs, passes,
+    pw_args args = {pair, output, out_c, 2 * out_c, 3 * out_c, inputs, passes,
                     short_k ? PW_SHORT_PAIRS - (pairs - 1) : passes * PW_LOOP_PAIRS - (pairs - 1)};
     for (int32_t t0 = 0; t0 < tiles; t0 += block_tiles) {
         const int32_t count = fn_min32(block_tiles, tiles - t0);
@@ -347,7 +380,12 @@ int32_t fn_conv1x1_tiles(const fn_conv_params *p, const fn_channel_quant *q, con
         /* Odd out_c: the last pair is (out_c - 2, out_c - 1), storing channel out_c - 2 again. */
         for (int32_t c0 = 0; c0 < out_c; c0 += 2) {
             const int32_t c = fn_min32(c0, out_c - 2);
-            expand_pair(filter, k, c, bias, q, p->output_offset, pair);
+            if (fast_pairs) {
+                const pw_pair_source source = {bias + c, q->multiplier + c, q->shift + c, k, 2 * p->output_offset + 1};
+                expand_pair_fast(filter + c * k, &source, pair);
+            } else {
+                expand_pair(filter, k, c, bias, q, p->output_offset, pair);
+            }
             args.dst = output + t0 * PW_TILE * out_c + c;
             args.inputs_end = inputs + count * tile_words;
             run(inputs, &args);
