@@ -48,6 +48,12 @@ def _requantize(acc: torch.Tensor, multiplier, shift, out: Grid, activation: str
     return _clamp(fx32.multiply_by_quantized_multiplier(acc, multiplier, shift) + out[1], low, high)
 
 
+def _rescale(q: torch.Tensor, grid: Grid, out: Grid, activation: str = "NONE") -> torch.Tensor:
+    """int8 on `grid` to `out` by in_scale / out_scale (QUANTIZE int8 -> int8, RELU / RELU6)."""
+    multiplier, shift = qp.quantize_multiplier(grid[0] / out[0])  # the scales are float32 values
+    return _requantize(q - grid[1], multiplier, shift, out, activation)
+
+
 class IntegerInterpreter(fx.Interpreter):
     """Runs a QuantizedModel's graph with TFLM's integer kernels; `run_int8` returns (values, grid)."""
 
@@ -135,12 +141,10 @@ class IntegerInterpreter(fx.Interpreter):
             return self._compute(source, out, "NONE")
         return self._to_grid(self.env[source], self._grid_of(source), out)
 
-    def _to_grid(self, values: torch.Tensor, grid: Grid, out: Grid) -> torch.Tensor:
-        """int8 -> int8 QUANTIZE (TFLM requantizes by in_scale / out_scale) where the grids differ."""
-        if grid == out:
-            return values
-        multiplier, shift = qp.quantize_multiplier(qp._f32(grid[0]) / qp._f32(out[0]))
-        return _requantize(values.long() - grid[1], multiplier, shift, out)
+    @staticmethod
+    def _to_grid(values: torch.Tensor, grid: Grid, out: Grid) -> torch.Tensor:
+        """int8 -> int8 QUANTIZE where the grids differ."""
+        return values if grid == out else _rescale(values.long(), grid, out)
 
     def _int(self, node: fx.Node) -> tuple[torch.Tensor, Grid]:
         return self.env[node].long(), self.grid[node] if node in self.grid else self._grid_of(node)
@@ -160,9 +164,7 @@ class IntegerInterpreter(fx.Interpreter):
         return getattr(self, f"_{kind}")(node, out, activation)
 
     def _relu(self, source: fx.Node, out: Grid, activation: str) -> torch.Tensor:
-        q, grid = self._int(source)
-        multiplier, shift = qp.quantize_multiplier(qp._f32(grid[0]) / qp._f32(out[0]))
-        return _requantize(q - grid[1], multiplier, shift, out, activation)
+        return _rescale(*self._int(source), out, activation)
 
     def _weighted(self, node: fx.Node, out: Grid, activation: str) -> torch.Tensor:
         layer: QuantWeighted = self.named[node.target]
