@@ -217,12 +217,14 @@ __attribute__((naked, noinline)) static void expand_pair_fast(FN_IN_ASM const in
         "pop {r4-r9, pc}\n\t");
 }
 
-/* What the assembly reads (by offset, in this order). */
+/* What the assembly reads (by offset, in this order). Tile t's 3 pixels are stored at end_j + index +
+ * t * 3 * out_c with index = -3 * out_c * tiles, so the index reaching 0 ends the loop (the ends are
+ * addresses, not pointers: the last two lie past the output). */
 typedef struct {
     const int32_t *pair;   /* expanded channel pair */
-    int8_t *dst;           /* output of the first tile's first pixel, first channel */
-    int32_t out_c, out_c2, out_c3;
-    const int32_t *inputs_end;
+    uintptr_t end0, end1, end2; /* the first tile's pixel 0, 1, 2 (first channel) + 3 * out_c * tiles */
+    int32_t out_c3;        /* 3 * out_c */
+    int32_t index;         /* -3 * out_c * tiles */
     int32_t passes;        /* pw_tiles_long: passes through its loop */
     int32_t skip;          /* pairs of the unrolled pairs skipped on entry (the first pass's) */
 } pw_args;
@@ -270,7 +272,7 @@ typedef struct {
     "ssat " ACC ", #8, " ACC "\n\t"
 
 /* After a tile's last pair (r1 at the pair's requantization words): the 6 outputs, the 2 channels of a
- * pixel as one halfword (BFI, STRH: Cortex-M4/M7 store unaligned halfwords) at dst + {0, 1, 2} * out_c; the frame's words 0-6 come back into r1 (the pair again), r2, r3,
+ * pixel as one halfword (BFI, STRH: Cortex-M4/M7 store unaligned halfwords) at end_j + index; the frame's words 0-6 come back into r1 (the pair again), r2, r3,
  * r10, r11, r12 and lr (for the next tile), then on to label 1 while inputs are left. */
 #define PW_TILE_END                                                                   \
     "ldm r1!, {r2, r3, r12}\n\t"                                                      \
@@ -279,17 +281,16 @@ typedef struct {
     PW_REQUANT("r7") PW_REQUANT("r8") PW_REQUANT("r9")                                \
     "ldm sp, {r1, r2, r3, r10, r11, r12, lr}\n\t"                                     \
     "bfi r4, r7, #8, #8\n\t"                                                          \
-    "strh r4, [r2]\n\t"                                                               \
+    "strh r4, [r2, r12]\n\t"                                                          \
     "bfi r5, r8, #8, #8\n\t"                                                          \
-    "strh r5, [r2, r3]\n\t"                                                           \
+    "strh r5, [r3, r12]\n\t"                                                          \
     "bfi r6, r9, #8, #8\n\t"                                                          \
-    "strh r6, [r2, r10]\n\t"                                                          \
-    "add r2, r2, r11\n\t"                                                             \
-    "str r2, [sp, #4]\n\t"                                                            \
-    "cmp r0, r12\n\t"                                                                 \
+    "strh r6, [r10, r12]\n\t"                                                         \
+    "adds r12, r12, r11\n\t"                                                          \
+    "str r12, [sp, #20]\n\t"                                                          \
     "bne 1b\n\t"
 
-/* Every tile from x up to inputs_end against one channel pair, K up to 2 * (PW_SHORT_PAIRS + 1): the
+/* Every tile from x on against one channel pair, K up to 2 * (PW_SHORT_PAIRS + 1): the
  * pairs after the first are PW_SHORT_PAIRS unrolled ones entered past `skip`, with no loop, so the
  * entry address can stay in lr (frame word 6). r0 inputs, r1 pair, r4-r6 / r7-r9 the 2 channels'
  * accumulators of pixels 0-2; frame [sp]: pw_args words 0-5 and the entry. */
@@ -351,6 +352,50 @@ static void expand_tiles(const fn_conv_params *p, const fn_dims *in, const int8_
     }
 }
 
+/* One pixel against one channel pair (the last pixel of a map of 3 t + 1): x is the pixel's column in
+ * an expanded tile (its words 3 apart), groups = K / 4 rounded up; per 4 K values one LDM of the 4
+ * weight words, 2 LDR, 4 SMLAD; then requantization and one STRH as in the tiles. */
+__attribute__((naked, noinline)) static void pw_pixel(FN_IN_ASM const int32_t *x, FN_IN_ASM const int32_t *pair,
+                                                      FN_IN_ASM int8_t *dst, FN_IN_ASM int32_t groups)
+{
+    __asm__ volatile(
+        "push {r4-r9, lr}\n\t"
+        "ldm r1!, {r4, r5}\n\t"          /* the doubled biases */
+        "1:\n\t"
+        "ldm r1!, {r6-r9}\n\t"           /* A w0, A w1, B w0, B w1 */
+        "ldr r12, [r0], #12\n\t"
+        "ldr lr, [r0], #12\n\t"
+        "smlad r4, r6, r12, r4\n\t"
+        "smlad r5, r7, r12, r5\n\t"
+        "smlad r4, r8, lr, r4\n\t"
+        "smlad r5, r9, lr, r5\n\t"
+        "subs r3, r3, #1\n\t"
+        "bne 1b\n\t"
+        "ldm r1!, {r6, r7, r12}\n\t"
+        "smmlar r3, r4, r6, r7\n\t"
+        "add r4, r3, r4, asr #31\n\t"
+        "asr r4, r4, r12\n\t"
+        "ssat r4, #8, r4\n\t"
+        "ldm r1, {r6, r7, r12}\n\t"
+        "smmlar r3, r5, r6, r7\n\t"
+        "add r5, r3, r5, asr #31\n\t"
+        "asr r5, r5, r12\n\t"
+        "ssat r5, #8, r5\n\t"
+        "bfi r4, r5, #8, #8\n\t"
+        "strh r4, [r2]\n\t"
+        "pop {r4-r9, pc}\n\t");
+}
+
+/* args for `tiles` tiles whose first output byte is end - 3 * out_c * tiles bytes into output. */
+static const pw_args *pw_place(pw_args *args, int8_t *output, int32_t end, int32_t out_c, int32_t tiles)
+{
+    args->end0 = (uintptr_t)output + (uint32_t)end;
+    args->end1 = args->end0 + (uint32_t)out_c;
+    args->end2 = args->end1 + (uint32_t)out_c;
+    args->index = -3 * out_c * tiles;
+    return args;
+}
+
 int32_t fn_conv1x1_tiles(const fn_conv_params *p, const fn_channel_quant *q, const fn_dims *in,
                          const int8_t *input, const int8_t *filter, const int32_t *bias, const fn_dims *out,
                          int8_t *output, void *scratch)
@@ -359,7 +404,9 @@ int32_t fn_conv1x1_tiles(const fn_conv_params *p, const fn_channel_quant *q, con
     if (pixels < PW_TILE || tile_slots(in) < 2) {
         return 0;
     }
-    /* The last block also takes the 0-2 pixels left over: one more tile, in the slot kept for it. */
+    /* The last block also takes the 1-2 pixels left over: one more tile, in the slot kept for it, ending
+     * at the last pixel; 2 left: the whole tile (it recomputes 1 pixel, storing the same bytes again),
+     * 1 left: its last pixel alone (pw_pixel). */
     const int32_t tiles = pixels / PW_TILE, block_tiles = tile_slots(in) - (pixels % PW_TILE != 0);
     const int32_t pairs = padded_k(k) / 2, tile_words = PW_TILE * pairs;
     const int short_k = pairs - 1 <= PW_SHORT_PAIRS, fast_pairs = bias && (k & 3) == 0;
@@ -367,12 +414,11 @@ int32_t fn_conv1x1_tiles(const fn_conv_params *p, const fn_channel_quant *q, con
     const int32_t passes = (pairs - 1 + PW_LOOP_PAIRS - 1) / PW_LOOP_PAIRS;
     int32_t *const inputs = (int32_t *)scratch;
     int32_t *const pair = inputs + tile_slots(in) * tile_words;
-    pw_args args = {pair, output, out_c, 2 * out_c, 3 * out_c, inputs, passes,
+    pw_args args = {pair, 0, 0, 0, 3 * out_c, 0, passes,
                     short_k ? PW_SHORT_PAIRS - (pairs - 1) : passes * PW_LOOP_PAIRS - (pairs - 1)};
     for (int32_t t0 = 0; t0 < tiles; t0 += block_tiles) {
         const int32_t count = fn_min32(block_tiles, tiles - t0);
         expand_tiles(p, in, input, out, t0 * PW_TILE, count, inputs);
-        /* The extra tile ends at the last pixel (it recomputes 1-2 pixels, storing the same bytes again). */
         const int extra = t0 + count == tiles && pixels % PW_TILE != 0;
         if (extra) {
             expand_tiles(p, in, input, out, pixels - PW_TILE, 1, inputs + count * tile_words);
@@ -386,13 +432,12 @@ int32_t fn_conv1x1_tiles(const fn_conv_params *p, const fn_channel_quant *q, con
             } else {
                 expand_pair(filter, k, c, bias, q, p->output_offset, pair);
             }
-            args.dst = output + t0 * PW_TILE * out_c + c;
-            args.inputs_end = inputs + count * tile_words;
-            run(inputs, &args);
-            if (extra) {
-                args.dst = output + (pixels - PW_TILE) * out_c + c;
-                args.inputs_end = inputs + (count + 1) * tile_words;
-                run(inputs + count * tile_words, &args);
+            run(inputs, pw_place(&args, output, (t0 + count) * PW_TILE * out_c + c, out_c, count));
+            if (extra && pixels % PW_TILE == 1) {
+                pw_pixel(inputs + count * tile_words + PW_TILE - 1, pair, output + (pixels - 1) * out_c + c,
+                         pairs / 2);
+            } else if (extra) {
+                run(inputs + count * tile_words, pw_place(&args, output, pixels * out_c + c, out_c, 1));
             }
         }
     }

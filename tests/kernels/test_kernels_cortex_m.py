@@ -25,10 +25,10 @@ CASES = [
     ProbeCase("conv1x1_k3", "conv", (1, 5, 3, 3), 1, out_channels=6),  # K < 4: no whole group of weights
     ProbeCase("conv3x3_c8", "conv", (1, 5, 6, 8), 3, out_channels=3),  # word-wise im2col next to padding
     # 1x1 tiles of 2 channels x 3 pixels (conv_1x1_dsp.c; "conv1x1" above takes them too, in 2 blocks):
-    # K tails, odd channel counts, 1-2 pixels left over (3 blocks), stride 2 (tiles across rows), K > 96
+    # K tails, odd channel counts, 1 or 2 pixels left over, stride 2 (tiles across rows), K > 96
     # (the looped kernel), the smallest map with room for 2 tiles; then 1x1 convs that keep the 4-pixel
     # block (one pixel, one channel; "conv1x1_odd" and "conv1x1_k3" above: maps too small for 2 tiles).
-    ProbeCase("conv1x1_tiles_k22", "conv", (1, 5, 7, 22), 1, out_channels=9),
+    ProbeCase("conv1x1_tiles_k22", "conv", (1, 5, 8, 22), 1, out_channels=9),
     ProbeCase("conv1x1_tiles_k37_s2", "conv", (1, 7, 9, 37), 1, out_channels=6, stride=2),
     ProbeCase("conv1x1_tiles_s2", "conv", (1, 8, 9, 16), 1, out_channels=7, stride=2),
     ProbeCase("conv1x1_tiles_k100", "conv", (1, 6, 7, 100), 1, out_channels=3),
