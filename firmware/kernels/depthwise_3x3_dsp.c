@@ -36,7 +36,7 @@ static int32_t band_rows(int32_t in_h, int32_t out_h, int32_t stride)
 static int32_t plane_pitch(int32_t width)
 {
     const int32_t needed = width + 8;
-    for (int32_t pitch = 32; pitch <= 256; pitch *= 2) {
+    for (int32_t pitch = 16; pitch <= 256; pitch *= 2) {
         if (needed <= pitch) {
             return pitch;
         }
@@ -266,6 +266,8 @@ typedef void (*dw_rows2_kernel)(const int8_t *plane, const dw_frame *f, int8_t *
         __asm__ volatile(BODY);                                                                      \
     }
 
+FN_DEFINE_ROWS2(s1_p16_store, FN_DW_ROWS2_ASM("16", "32", "48", FN_STORE4_PLAIN))
+FN_DEFINE_ROWS2(s1_p16_max, FN_DW_ROWS2_ASM("16", "32", "48", FN_STORE4_MAX))
 FN_DEFINE_ROWS2(s1_p32_store, FN_DW_ROWS2_ASM("32", "64", "96", FN_STORE4_PLAIN))
 FN_DEFINE_ROWS2(s1_p32_max, FN_DW_ROWS2_ASM("32", "64", "96", FN_STORE4_MAX))
 FN_DEFINE_ROWS2(s1_p64_store, FN_DW_ROWS2_ASM("64", "128", "192", FN_STORE4_PLAIN))
@@ -274,12 +276,15 @@ FN_DEFINE_ROWS2(s1_p128_store, FN_DW_ROWS2_ASM("128", "256", "384", FN_STORE4_PL
 FN_DEFINE_ROWS2(s1_p128_max, FN_DW_ROWS2_ASM("128", "256", "384", FN_STORE4_MAX))
 FN_DEFINE_ROWS2(s1_p256_store, FN_DW_ROWS2_ASM("256", "512", "768", FN_STORE4_PLAIN))
 FN_DEFINE_ROWS2(s1_p256_max, FN_DW_ROWS2_ASM("256", "512", "768", FN_STORE4_MAX))
+#define FN_S2_OFFSETS_16 "16", "18", "32", "34", "48", "50", "64", "66"
 #define FN_S2_OFFSETS_32 "32", "34", "64", "66", "96", "98", "128", "130"
 #define FN_S2_OFFSETS_64 "64", "66", "128", "130", "192", "194", "256", "258"
 #define FN_S2_OFFSETS_128 "128", "130", "256", "258", "384", "386", "512", "514"
 #define FN_S2_OFFSETS_256 "256", "258", "512", "514", "768", "770", "1024", "1026"
 #define FN_DW_ROWS2_S2(OFFSETS, STORE) FN_DW_ROWS2_S2_ASM_(OFFSETS, STORE)
 #define FN_DW_ROWS2_S2_ASM_(...) FN_DW_ROWS2_S2_ASM(__VA_ARGS__)
+FN_DEFINE_ROWS2(s2_p16_store, FN_DW_ROWS2_S2(FN_S2_OFFSETS_16, FN_STORE4_PLAIN))
+FN_DEFINE_ROWS2(s2_p16_max, FN_DW_ROWS2_S2(FN_S2_OFFSETS_16, FN_STORE4_MAX))
 FN_DEFINE_ROWS2(s2_p32_store, FN_DW_ROWS2_S2(FN_S2_OFFSETS_32, FN_STORE4_PLAIN))
 FN_DEFINE_ROWS2(s2_p32_max, FN_DW_ROWS2_S2(FN_S2_OFFSETS_32, FN_STORE4_MAX))
 FN_DEFINE_ROWS2(s2_p64_store, FN_DW_ROWS2_S2(FN_S2_OFFSETS_64, FN_STORE4_PLAIN))
@@ -292,14 +297,14 @@ FN_DEFINE_ROWS2(s2_p256_max, FN_DW_ROWS2_S2(FN_S2_OFFSETS_256, FN_STORE4_MAX))
 /* The 2-row kernel for a stride (1 or 2) and pitch (NULL: none), plain or keeping the max. */
 static dw_rows2_kernel rows2_kernel(int32_t stride, int32_t pitch, int keep_max)
 {
-    static const dw_rows2_kernel kernels[2][4][2] = {
-        {{s1_p32_store, s1_p32_max}, {s1_p64_store, s1_p64_max}, {s1_p128_store, s1_p128_max},
-         {s1_p256_store, s1_p256_max}},
-        {{s2_p32_store, s2_p32_max}, {s2_p64_store, s2_p64_max}, {s2_p128_store, s2_p128_max},
-         {s2_p256_store, s2_p256_max}},
+    static const dw_rows2_kernel kernels[2][5][2] = {
+        {{s1_p16_store, s1_p16_max}, {s1_p32_store, s1_p32_max}, {s1_p64_store, s1_p64_max},
+         {s1_p128_store, s1_p128_max}, {s1_p256_store, s1_p256_max}},
+        {{s2_p16_store, s2_p16_max}, {s2_p32_store, s2_p32_max}, {s2_p64_store, s2_p64_max},
+         {s2_p128_store, s2_p128_max}, {s2_p256_store, s2_p256_max}},
     };
-    for (int32_t i = 0; i < 4; ++i) {
-        if (pitch == (32 << i)) {
+    for (int32_t i = 0; i < 5; ++i) {
+        if (pitch == (16 << i)) {
             return kernels[stride - 1][i][keep_max != 0];
         }
     }

@@ -71,7 +71,7 @@ def _dsp_depthwise_bytes(in_dims, filter_dims) -> int:
     if (kh, kw) != (3, 3):
         return 0
     needed = in_dims[2] + 8
-    pitch = next((p for p in (32, 64, 128, 256) if needed <= p), (needed + 3) & ~3)
+    pitch = next((p for p in (16, 32, 64, 128, 256) if needed <= p), (needed + 3) & ~3)
     rows = min(DSP_DEPTHWISE_PLANE_ROWS, in_dims[1] + 2)
     one_plane = rows * pitch + 12
     planes = 4 if in_dims[3] >= 4 and pitch <= 64 and 2 * 3 * one_plane <= in_dims[1] * in_dims[2] * in_dims[3] else 1

@@ -57,6 +57,16 @@ CASES = [
     ProbeCase("mdw_h5_uncached_bands", "mdw", (1, 19, 4, 48), 3, heads=5),
     ProbeCase("dw3x3_s2_odd_out", "depthwise", (1, 9, 10, 7), 3, stride=2),
     ProbeCase("dw3x3_h2_batch2", "depthwise", (2, 5, 6, 8), 3, heads=2),
+    # Every 2-row kernel (pitch 16 for maps up to 8 wide, 32, 64, 128, 256; both strides; MDW's first
+    # head stores, the others keep the max).
+    ProbeCase("mdw_h2_p32", "mdw", (1, 6, 12, 6), 3, heads=2),
+    ProbeCase("mdw_h3_s2_p32", "mdw", (1, 7, 12, 5), 3, heads=3, stride=2),
+    ProbeCase("mdw_h2_p64", "mdw", (1, 4, 30, 3), 3, heads=2),
+    ProbeCase("mdw_h2_s2_p64", "mdw", (1, 5, 40, 3), 3, heads=2, stride=2),
+    ProbeCase("mdw_h2_p128", "mdw", (1, 3, 60, 2), 3, heads=2),
+    ProbeCase("mdw_h2_s2_p128", "mdw", (1, 5, 100, 2), 3, heads=2, stride=2),
+    ProbeCase("mdw_h2_p256", "mdw", (1, 3, 130, 2), 3, heads=2),
+    ProbeCase("mdw_h2_s2_p256", "mdw", (1, 4, 200, 2), 3, heads=2, stride=2),
 ]
 
 
