@@ -52,7 +52,7 @@ int32_t fn_conv1x1_scratch_bytes(const fn_dims *in)
         return 0;
     }
     const int32_t inputs = slots * PW_TILE * kp * (int32_t)sizeof(int16_t);
-    const int32_t pair = (2 * kp + PW_PARAM_WORDS) * (int32_t)sizeof(int32_t);
+    const int32_t pair = (kp + PW_PARAM_WORDS) * (int32_t)sizeof(int32_t); /* 2 x K int16 + 8 words */
     return inputs + pair;
 }
 

@@ -49,7 +49,7 @@ def _dsp_conv1x1_bytes(in_dims) -> int:
     tile_bytes = DSP_PW_TILE * kp * 2
     needed = pixels // DSP_PW_TILE + (1 if pixels % DSP_PW_TILE else 0)
     slots = min(min(DSP_PW_INPUT_BYTES, math.prod(in_dims)) // tile_bytes, needed, DSP_PW_MAX_SLOTS)
-    return slots * tile_bytes + (2 * kp + DSP_PW_PARAM_WORDS) * 4 if slots >= 2 else 0
+    return slots * tile_bytes + (kp + DSP_PW_PARAM_WORDS) * 4 if slots >= 2 else 0
 
 
 def _dsp_conv_bytes(in_dims, filter_dims) -> int:

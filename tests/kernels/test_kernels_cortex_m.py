@@ -31,7 +31,7 @@ CASES = [
     ProbeCase("conv1x1_tiles_k22", "conv", (1, 5, 8, 22), 1, out_channels=9),
     ProbeCase("conv1x1_tiles_k37_s2", "conv", (1, 7, 9, 37), 1, out_channels=6, stride=2),
     ProbeCase("conv1x1_tiles_s2", "conv", (1, 8, 9, 16), 1, out_channels=7, stride=2),
-    ProbeCase("conv1x1_tiles_k100", "conv", (1, 6, 7, 100), 1, out_channels=3),
+    ProbeCase("conv1x1_tiles_k100", "conv", (1, 5, 8, 100), 1, out_channels=3),
     ProbeCase("conv1x1_tiles_two", "conv", (1, 3, 4, 8), 1, out_channels=2),
     ProbeCase("conv1x1_1x1map", "conv", (1, 1, 1, 16), 1, out_channels=4),
     ProbeCase("conv1x1_one_channel", "conv", (1, 4, 4, 8), 1, out_channels=1),
