@@ -8,9 +8,10 @@
  * and 6 SMLADs: 8 instructions per 12 MACs. A tile's first pair of K values adds onto the biases
  * (no seeding); the other pairs are unrolled code entered part-way (K up to 96: no loop at all,
  * pw_tiles_short; longer K: a loop of 16, pw_tiles_long). Requantization is SMMLAR + sign + shift +
- * SSAT, as in fn_conv_block_s8, then 6 STRB. Pixels left over (1-2) take one more tile that ends at
- * the last pixel. The block size follows the scratch (tile_slots), which stays within the input
- * map's bytes; maps too small for 2 tiles keep the 4-pixel block path of conv2d_s8.c.
+ * SSAT, as in fn_conv_block_s8, then one STRH per pixel (its 2 channels). One pixel left over runs
+ * alone (pw_pixel), two take one more tile that ends at the last pixel. The block size follows the
+ * scratch (tile_slots), which stays within the input map's bytes; maps too small for 2 tiles keep
+ * the 4-pixel block path of conv2d_s8.c.
  *
  * Word layouts (int16 pairs as SXTB16 unpacks a word of 4 int8: pair A = values 0 and 2 of a group
  * of 4, pair B = values 1 and 3):

@@ -2,6 +2,7 @@
  * flynet_tiny/codegen/kernel_probe.py) on LCG-filled data, between layer markers
  * so the QEMU plugin counts each kernel's instructions, and emits every output
  * with fn_emit_output for a byte-for-byte comparison. */
+#include <stddef.h>
 #include <stdint.h>
 
 #include "flynet_kernels.h"
@@ -50,6 +51,7 @@ static fn_status run_case(const probe_case *c, int32_t *out_bytes)
                               .output_offset = c->output_offset, .act_min = -128, .act_max = 127,
                               .depth_multiplier = c->heads};
     const fn_channel_quant q = {multiplier_buf, shift_buf};
+    const int32_t *bias = c->has_bias ? bias_buf : NULL;
     *out_bytes = out.n * out.h * out.w * out.c;
     fn_status status = FN_ERR_ARGUMENT;
     int32_t scratch_bytes = 0;
@@ -67,14 +69,14 @@ static fn_status run_case(const probe_case *c, int32_t *out_bytes)
     fn_layer_begin(c->index, c->name);
     switch (c->kind) {
     case PROBE_CONV:
-        status = fn_conv2d_s8(&p, &q, &in, input_buf, &filter, weight_buf, bias_buf, &out, output_buf, scratch_buf);
+        status = fn_conv2d_s8(&p, &q, &in, input_buf, &filter, weight_buf, bias, &out, output_buf, scratch_buf);
         break;
     case PROBE_DEPTHWISE:
-        status = fn_depthwise_conv2d_s8(&p, &q, &in, input_buf, &filter, weight_buf, bias_buf, &out, output_buf,
+        status = fn_depthwise_conv2d_s8(&p, &q, &in, input_buf, &filter, weight_buf, bias, &out, output_buf,
                                         scratch_buf);
         break;
     case PROBE_MDW:
-        status = fn_mdw_maxout_s8(&p, &q, &in, input_buf, &filter, weight_buf, bias_buf, &out, output_buf, scratch_buf);
+        status = fn_mdw_maxout_s8(&p, &q, &in, input_buf, &filter, weight_buf, bias, &out, output_buf, scratch_buf);
         break;
     default:
         break;
