@@ -71,7 +71,7 @@ int32_t fn_dw3x3_plane_bytes(const fn_dims *in_dims) { return plane_count(in_dim
 typedef struct {
     int32_t w02[3]; /* #0..#8: (2 w[r][0], 2 w[r][2]) per filter row r */
     int32_t w1_01;  /* #12: (2 w[0][1], 2 w[1][1]) */
-    int32_t w1_2;   /* #16: 2 w[2][1] in the bottom half; the top half counts a row pair's pixel pairs */
+    int32_t w1_2;   /* #16: 2 w[2][1] in the bottom half (the kernels count pixel pairs in the top half) */
     /* #20..#32: fn_requant_doubled's exponent; bias2 = 2 * (bias + offset * sum w); multiplier, addend */
     int32_t exponent, bias2, multiplier, addend;
 } dw_channel;
@@ -85,10 +85,9 @@ typedef struct {
 
 static inline int32_t pack16(int32_t lo, int32_t hi) { return (int32_t)(((uint32_t)hi << 16) | (uint16_t)lo); }
 
-/* The weights and requantization of output channel oc; `pairs` is the 2-row kernels' pixel pairs per row. */
+/* The weights and requantization of output channel oc. */
 static void prepare_channel(dw_channel *d, const int8_t *w, int32_t tap_stride, const int32_t *bias,
-                            const fn_channel_quant *q, int32_t oc, int32_t input_offset, int32_t output_offset,
-                            int32_t pairs)
+                            const fn_channel_quant *q, int32_t oc, int32_t input_offset, int32_t output_offset)
 {
     /* Tap (row, column) at w[(3 row + column) * tap_stride], written out (a loop costs twice as much). */
     const int8_t *const r1 = w + 3 * tap_stride, *const r2 = w + 6 * tap_stride;
@@ -100,7 +99,7 @@ static void prepare_channel(dw_channel *d, const int8_t *w, int32_t tap_stride, 
     d->w02[1] = pack16(2 * w10, 2 * w12);
     d->w02[2] = pack16(2 * w20, 2 * w22);
     d->w1_01 = pack16(2 * w01, 2 * w11);
-    d->w1_2 = pack16(2 * w21, pairs - 1);
+    d->w1_2 = pack16(2 * w21, 0);
     d->bias2 = 2 * ((bias ? bias[oc] : 0) + input_offset * sum);
     d->multiplier = q->multiplier[oc];
     d->exponent = -q->shift[oc];
@@ -150,14 +149,17 @@ static void prepare_channel(dw_channel *d, const int8_t *w, int32_t tap_stride, 
 
 /* Prologue of the 2-row kernels: r0 plane, r1 dw_frame, r2 output, r3 dw_channel. Builds the stack
  * frame: #0 exponent, #4 out_row, #8 out_stride (one LDM), #12 bias2, #16 multiplier, #20 addend (one
- * LDRD), #24 row_pairs, #28 in_skip, #32 out_skip, #36 pairs_top; the weights go to r4-r8. */
+ * LDRD), #24 row_pairs, #28 in_skip, #32 out_skip, #36 pairs_top; the weights go to r4-r8, and
+ * pairs - 1 to r8's top half (the pixel-pair counter). */
 #define FN_DW_ROWS2_PROLOGUE                                                                         \
     "push {r4-r11, lr}\n\t"                                                                          \
     "ldm r1, {r5, r6, r10, r11, r12, lr}\n\t"                                                        \
     "add r1, r3, #20\n\t"                                                                            \
     "ldm r1, {r4, r7, r8, r9}\n\t"                                                                   \
     "push {r4-r12, lr}\n\t"                                                                          \
-    "ldm r3, {r4-r8}\n\t"
+    "ldm r3, {r4-r8}\n\t"                                                                            \
+    "add r8, r8, lr\n\t"                                                                             \
+    "sub r8, r8, #65536\n\t"
 /* fn_requant_doubled and __ssat on r9-r12: SMMLAR adds the addend to the high word; the sign
  * correction comes from the doubled accumulator (it differs from the high word's only where that is
  * 0, and there (addend - 1) >> e = addend >> e = the output offset). Leaves r3 = output row 1, lr =
@@ -509,22 +511,36 @@ static void fill_planes(int8_t *plane, int32_t plane_step, int32_t count, int32_
 
 #define FN_DW_CACHED 16 /* output channels of a channel group whose set-up is kept from band to band */
 
-/* One output channel over a band's plane: the 2-row kernel for the row pairs (when there is one), C
- * for the last column of odd widths and the last row of odd bands, or for every pixel. */
-static void run_channel(const int8_t *plane, int32_t pitch, const dw_channel *d, const dw_frame *f, int8_t *dst,
-                        int32_t rows, int32_t out_w, int32_t stride, int32_t act_min, int32_t act_max, int keep_max,
-                        dw_rows2_kernel rows2)
+/* The 2-row kernel over all `rows` (>= 2) of a band: its row pairs, then for an odd count the last two
+ * rows again (the row they share gets the same value twice, also as a running max). */
+static void run_row_pairs(dw_rows2_kernel rows2, const int8_t *plane, dw_frame *f, int8_t *dst, const dw_channel *d,
+                          int32_t rows, int32_t plane_row)
 {
-    int32_t r = 0;
-    if (rows2 && rows >= 2) {
-        rows2(plane, f, dst, d); /* all row pairs of the band */
-        r = rows & ~1;
-        for (int32_t k = 0; (out_w & 1) && k < r; ++k) {
-            row_pixels_any(plane + k * stride * pitch, pitch, d, f->out_stride, dst + k * f->out_row, out_w - 1, out_w,
-                           stride, act_min, act_max, keep_max);
-        }
+    rows2(plane, f, dst, d);
+    if (rows & 1) {
+        const int32_t row_pairs = f->row_pairs;
+        f->row_pairs = 1;
+        rows2(plane + (rows - 2) * plane_row, f, dst + (rows - 2) * f->out_row, d);
+        f->row_pairs = row_pairs;
     }
-    for (; r < rows; ++r) {
+}
+
+/* One output channel over a band's plane: the 2-row kernel where it applies (pixel pairs; for odd
+ * widths the last two pixels again with `last_pair`, the pixel they share computed twice), else C for
+ * every pixel. */
+static void run_channel(const int8_t *plane, int32_t pitch, const dw_channel *d, dw_frame *f, dw_frame *last_pair,
+                        int8_t *dst, int32_t rows, int32_t out_w, int32_t stride, int32_t act_min, int32_t act_max,
+                        int keep_max, dw_rows2_kernel rows2)
+{
+    if (rows2 && rows >= 2) {
+        run_row_pairs(rows2, plane, f, dst, d, rows, stride * pitch);
+        if (out_w & 1) {
+            run_row_pairs(rows2, plane + (out_w - 2) * stride, last_pair, dst + (out_w - 2) * f->out_stride, d, rows,
+                          stride * pitch);
+        }
+        return;
+    }
+    for (int32_t r = 0; r < rows; ++r) {
         row_pixels_any(plane + r * stride * pitch, pitch, d, f->out_stride, dst + r * f->out_row, 0, out_w, stride,
                        act_min, act_max, keep_max);
     }
@@ -552,6 +568,10 @@ void fn_dw3x3_planar(const fn_conv_params *p, const fn_channel_quant *q, const f
     f.in_skip = 2 * stride * pitch - pairs * 2 * p->stride_w;
     f.out_skip = 2 * f.out_row - pairs * 2 * f.out_stride;
     f.pairs_top = pairs << 16;
+    dw_frame last_pair = f; /* the last two pixels of odd widths */
+    last_pair.in_skip = 2 * stride * pitch - 2 * p->stride_w;
+    last_pair.out_skip = 2 * f.out_row - 2 * f.out_stride;
+    last_pair.pairs_top = 1 << 16;
     dw_channel cache[FN_DW_CACHED];
     fill_zero_point(plane_base, (four_planes ? 4 : 1) * plane_step, zp4);
     for (int32_t b = 0; b < out->n; ++b) {
@@ -566,17 +586,16 @@ void fn_dw3x3_planar(const fn_conv_params *p, const fn_channel_quant *q, const f
                 const int32_t rows = fn_min32(band, out->h - oy0);
                 fill_planes(plane_base, plane_step, count, pitch, x + c0, channels, in, oy0 * stride - pad_h,
                             (rows - 1) * stride + 3, pad_w, zp4, band < out->h);
-                f.row_pairs = rows >> 1;
+                f.row_pairs = last_pair.row_pairs = rows >> 1;
                 for (int32_t c = c0; c < c0 + count; ++c) {
                     for (int32_t m = 0; m < heads; ++m) {
                         const int32_t oc = c * heads + m;
                         dw_channel *const d = &cache[cached ? (c - c0) * heads + m : 0];
                         if (!cached || oy0 == 0) {
-                            prepare_channel(d, filter + oc, total, bias, q, oc, p->input_offset, p->output_offset,
-                                            pairs);
+                            prepare_channel(d, filter + oc, total, bias, q, oc, p->input_offset, p->output_offset);
                         }
                         const int keep_max = maxout && m > 0;
-                        run_channel(plane_base + (c - c0) * plane_step, pitch, d, &f,
+                        run_channel(plane_base + (c - c0) * plane_step, pitch, d, &f, &last_pair,
                                     out_image + oy0 * f.out_row + (maxout ? c : oc), rows, out_w, stride, act_min,
                                     act_max, keep_max, keep_max ? rows2_max : rows2_store);
                     }
