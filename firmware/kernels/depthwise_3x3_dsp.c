@@ -529,20 +529,20 @@ static void run_row_pairs(dw_rows2_kernel rows2, const int8_t *plane, dw_frame *
  * widths the last two pixels again with `last_pair`, the pixel they share computed twice), else C for
  * every pixel. */
 static void run_channel(const int8_t *plane, int32_t pitch, const dw_channel *d, dw_frame *f, dw_frame *last_pair,
-                        int8_t *dst, int32_t rows, int32_t out_w, int32_t stride, int32_t act_min, int32_t act_max,
-                        int keep_max, dw_rows2_kernel rows2)
+                        int8_t *dst, int32_t rows, int32_t out_w, int32_t stride_h, int32_t stride_w, int32_t act_min,
+                        int32_t act_max, int keep_max, dw_rows2_kernel rows2)
 {
-    if (rows2 && rows >= 2) {
-        run_row_pairs(rows2, plane, f, dst, d, rows, stride * pitch);
+    if (rows2 && rows >= 2) { /* stride_w == stride_h */
+        run_row_pairs(rows2, plane, f, dst, d, rows, stride_h * pitch);
         if (out_w & 1) {
-            run_row_pairs(rows2, plane + (out_w - 2) * stride, last_pair, dst + (out_w - 2) * f->out_stride, d, rows,
-                          stride * pitch);
+            run_row_pairs(rows2, plane + (out_w - 2) * stride_w, last_pair, dst + (out_w - 2) * f->out_stride, d,
+                          rows, stride_h * pitch);
         }
         return;
     }
     for (int32_t r = 0; r < rows; ++r) {
-        row_pixels_any(plane + r * stride * pitch, pitch, d, f->out_stride, dst + r * f->out_row, 0, out_w, stride,
-                       act_min, act_max, keep_max);
+        row_pixels_any(plane + r * stride_h * pitch, pitch, d, f->out_stride, dst + r * f->out_row, 0, out_w,
+                       stride_w, act_min, act_max, keep_max);
     }
 }
 
@@ -596,8 +596,8 @@ void fn_dw3x3_planar(const fn_conv_params *p, const fn_channel_quant *q, const f
                         }
                         const int keep_max = maxout && m > 0;
                         run_channel(plane_base + (c - c0) * plane_step, pitch, d, &f, &last_pair,
-                                    out_image + oy0 * f.out_row + (maxout ? c : oc), rows, out_w, stride, act_min,
-                                    act_max, keep_max, keep_max ? rows2_max : rows2_store);
+                                    out_image + oy0 * f.out_row + (maxout ? c : oc), rows, out_w, stride,
+                                    p->stride_w, act_min, act_max, keep_max, keep_max ? rows2_max : rows2_store);
                     }
                 }
             }

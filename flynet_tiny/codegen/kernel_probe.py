@@ -34,6 +34,7 @@ class ProbeCase:
     kernel: int                    # square kernel size
     out_channels: int = 0          # conv only
     stride: int = 1
+    stride_w: int = 0              # horizontal stride where it differs (0: `stride`)
     padding: str = "SAME"
     heads: int = 1                 # depthwise multiplier / MDW heads
     input_offset: int = 5
@@ -51,9 +52,13 @@ class ProbeCase:
     def out_shape(self) -> tuple[int, int, int, int]:
         n, h, w, c = self.in_shape
         oh, _ = qp.conv_padding(self.padding, h, self.kernel, self.stride)
-        ow, _ = qp.conv_padding(self.padding, w, self.kernel, self.stride)
+        ow, _ = qp.conv_padding(self.padding, w, self.kernel, self.strides[1])
         channels = {"conv": self.out_channels, "depthwise": c * self.heads, "mdw": c}[self.kind]
         return (n, oh, ow, channels)
+
+    @property
+    def strides(self) -> tuple[int, int]:
+        return self.stride, self.stride_w or self.stride
 
     @property
     def macs(self) -> int:
@@ -103,7 +108,7 @@ def render_cases_header(cases: Sequence[ProbeCase]) -> str:
         max_c = max(max_c, f[0] if case.kind == "conv" else f[3])
         rows.append(
             f'    {{"{marker_name(case.name)}", {KINDS[case.kind]}, {i}, {probe_seed(i)}u, {n}, {h}, {w}, {c}, '
-            f"{{{', '.join(map(str, f))}}}, {{{', '.join(map(str, o))}}}, {case.stride}, "
+            f"{{{', '.join(map(str, f))}}}, {{{', '.join(map(str, o))}}}, {case.stride}, {case.strides[1]}, "
             f"{'FN_PADDING_SAME' if case.padding == 'SAME' else 'FN_PADDING_VALID'}, {case.heads}, "
             f"{case.input_offset}, {case.output_offset}, {case.shift}, {int(case.bias)}}},"
         )
@@ -113,8 +118,8 @@ def render_cases_header(cases: Sequence[ProbeCase]) -> str:
         "typedef enum { PROBE_CONV, PROBE_DEPTHWISE, PROBE_MDW } probe_kind;",
         "typedef struct {",
         "    const char *name; probe_kind kind; int32_t index; uint32_t seed;",
-        "    int32_t n, h, w, c; fn_dims filter; fn_dims out; int32_t stride; fn_padding padding; int32_t heads;",
-        "    int32_t input_offset, output_offset, shift, has_bias;",
+        "    int32_t n, h, w, c; fn_dims filter; fn_dims out; int32_t stride, stride_w; fn_padding padding;",
+        "    int32_t heads, input_offset, output_offset, shift, has_bias;",
         "} probe_case;", "",
         f"#define PROBE_CASE_COUNT {len(cases)}",
         f"#define PROBE_MAX_INPUT {max_in}", f"#define PROBE_MAX_WEIGHTS {max_w}",

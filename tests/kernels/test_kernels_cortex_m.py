@@ -69,6 +69,9 @@ CASES = [
     ProbeCase("mdw_h2_s2_p128", "mdw", (1, 5, 100, 2), 3, heads=2, stride=2),
     ProbeCase("mdw_h2_p256", "mdw", (1, 3, 130, 2), 3, heads=2),
     ProbeCase("mdw_h2_s2_p256", "mdw", (1, 4, 200, 2), 3, heads=2, stride=2),
+    # Unequal strides: C over the planes, rows stride_h and pixels stride_w apart.
+    ProbeCase("dw3x3_stride_2x1", "depthwise", (1, 7, 9, 10), 3, stride=2, stride_w=1),
+    ProbeCase("mdw_h2_stride_1x2", "mdw", (1, 6, 11, 8), 3, heads=2, stride=1, stride_w=2),
 ]
 
 
@@ -86,7 +89,7 @@ def test_kernels_compile_warning_free_for_cortex_m(tmp_path, core, portable):
 
 def _host_output(kernels, case: ProbeCase, seed: int) -> bytes:
     data = host_inputs(case, seed)
-    common = dict(multiplier=data["multiplier"], shift=data["shift"], stride=(case.stride, case.stride),
+    common = dict(multiplier=data["multiplier"], shift=data["shift"], stride=case.strides,
                   padding=case.padding, input_offset=case.input_offset, output_offset=case.output_offset)
     if case.kind == "conv":
         y = kernels.conv2d(data["x"], data["w"], data["bias"], **common)

@@ -46,7 +46,7 @@ static fn_status run_case(const probe_case *c, int32_t *out_bytes)
         multiplier_buf[i] = (int32_t)((1u << 30) + (lcg_next() >> 2));
         shift_buf[i] = c->shift;
     }
-    const fn_conv_params p = {.stride_h = c->stride, .stride_w = c->stride, .dilation_h = 1, .dilation_w = 1,
+    const fn_conv_params p = {.stride_h = c->stride, .stride_w = c->stride_w, .dilation_h = 1, .dilation_w = 1,
                               .padding = c->padding, .input_offset = c->input_offset,
                               .output_offset = c->output_offset, .act_min = -128, .act_max = 127,
                               .depth_multiplier = c->heads};
