@@ -11,8 +11,10 @@
  * weights packed as (w0, w2) and SMLABB / SMLATB adds tap 1; at stride 1 the same load serves the
  * next output pixel ((x1, x3) and x2), and a plane row serves two output rows. The input offset goes
  * into the bias (offset * sum of the 9 weights); the weights are doubled so the accumulator is
- * 2 * acc, as fn_requant_doubled wants. Each head of a channel reuses the channel's plane; MDW keeps
- * the running max over heads in the output. Sums are exact, so the bytes equal the portable path's.
+ * 2 * acc, as fn_requant_doubled wants. The assembly kernels compute 2 output rows x 2 pixels per
+ * iteration; odd widths and odd bands run them once more over the last two pixels / rows (the shared
+ * one gets the same value twice). Each head of a channel reuses the channel's plane; MDW keeps the
+ * running max over heads in the output. Sums are exact, so the bytes equal the portable path's.
  */
 #include "fn_internal.h"
 
@@ -54,7 +56,7 @@ static int32_t one_plane_bytes(const fn_dims *in_dims)
 
 /* Narrow maps (pitch <= 64) copy 4 channels at once into 4 planes: one word load per pixel serves 4
  * channels, and the per-row costs are shared; wider rows amortize those costs already and keep the
- * scratch at one plane (at most 4 x 1.1 KB this way). Small maps keep one plane too: the 3 extra
+ * scratch at one plane (at most 4 x 1.2 KB this way). Small maps keep one plane too: the 3 extra
  * planes are taken only where they cost at most half the input map's bytes, so the scratch never
  * eats the SRAM the fused MDW saves. */
 static int32_t plane_count(const fn_dims *in_dims)
