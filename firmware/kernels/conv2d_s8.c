@@ -9,7 +9,7 @@
  * fast requantization, full int8 range) runs all channels of a block in
  * assembly (fn_conv_block_s8); the rest goes through fn_dot_1x4_s8_s16 and C.
  * The same path serves 3x3 and other kernels, and the 1x1 convs that the tiled
- * path (conv_1x1_dsp.c: fast, full-range requantization, 2+ channels, 3+ pixels)
+ * path (conv_1x1_dsp.c: fast, full-range requantization, 2+ channels, room for 2 tiles)
  * does not take (a column is just the pixel; unpadded stride-1 1x1 convs fill
  * the block straight from 4 consecutive pixels). Integer sums are exact, so both
  * paths give identical bytes.

@@ -10,8 +10,8 @@
  * pw_tiles_short; longer K: a loop of 16, pw_tiles_long). Requantization is SMMLAR + sign + shift +
  * SSAT, as in fn_conv_block_s8, then one STRH per pixel (its 2 channels). One pixel left over runs
  * alone (pw_pixel), two take one more tile that ends at the last pixel. The block size follows the
- * scratch (tile_slots), which stays within the input map's bytes; maps too small for 2 tiles keep
- * the 4-pixel block path of conv2d_s8.c.
+ * scratch (tile_slots), which stays within the input map's bytes; maps (or K) with no room for 2
+ * tiles keep the 4-pixel block path of conv2d_s8.c.
  *
  * Word layouts (int16 pairs as SXTB16 unpacks a word of 4 int8: pair A = values 0 and 2 of a group
  * of 4, pair B = values 1 and 3):
@@ -29,6 +29,7 @@
 #define FN_STR(x) FN_STR_(x)
 #define PW_INPUT_BYTES 4096  /* expanded input tiles, at most */
 #define PW_MAX_SLOTS 33
+#define PW_MIN_SLOTS 2       /* blocks of 1 tile: the weights' expansion per tile costs more than it saves */
 #define PW_PARAM_WORDS 8     /* 2 biases + 2 x (multiplier, addend, exponent) */
 
 /* K rounded up to whole groups of 4. */
@@ -36,7 +37,8 @@ static int32_t padded_k(int32_t k) { return (k + 3) & ~3; }
 
 /* Expanded input tiles the scratch holds: at most PW_MAX_SLOTS, as many as the input map has (the
  * pixels left over taking one), in at most PW_INPUT_BYTES and the input map's bytes (small layers keep
- * a small scratch: the arena's peak is often at one of them). Below 2, the tiled path does not apply. */
+ * a small scratch: the arena's peak is often at one of them). Below PW_MIN_SLOTS the tiled path does
+ * not apply. */
 static int32_t tile_slots(const fn_dims *in)
 {
     const int32_t pixels = in->n * in->h * in->w;
@@ -49,7 +51,7 @@ static int32_t tile_slots(const fn_dims *in)
 int32_t fn_conv1x1_scratch_bytes(const fn_dims *in)
 {
     const int32_t kp = padded_k(in->c), slots = tile_slots(in);
-    if (slots < 2) {
+    if (slots < PW_MIN_SLOTS) {
         return 0;
     }
     const int32_t inputs = slots * PW_TILE * kp * (int32_t)sizeof(int16_t);
@@ -401,26 +403,28 @@ int32_t fn_conv1x1_tiles(const fn_conv_params *p, const fn_channel_quant *q, con
                          const int8_t *input, const int8_t *filter, const int32_t *bias, const fn_dims *out,
                          int8_t *output, void *scratch)
 {
-    const int32_t k = in->c, out_c = out->c, pixels = out->n * out->h * out->w;
-    if (pixels < PW_TILE || tile_slots(in) < 2) {
+    const int32_t k = in->c, out_c = out->c, pixels = out->n * out->h * out->w, slots = tile_slots(in);
+    if (pixels < PW_TILE || slots < PW_MIN_SLOTS) {
         return 0;
     }
-    /* The last block also takes the 1-2 pixels left over: one more tile, in the slot kept for it, ending
-     * at the last pixel; 2 left: the whole tile (it recomputes 1 pixel, storing the same bytes again),
-     * 1 left: its last pixel alone (pw_pixel). */
-    const int32_t tiles = pixels / PW_TILE, block_tiles = tile_slots(in) - (pixels % PW_TILE != 0);
+    const int32_t tiles = pixels / PW_TILE, left = pixels % PW_TILE;
     const int32_t pairs = padded_k(k) / 2, tile_words = PW_TILE * pairs;
     const int short_k = pairs - 1 <= PW_SHORT_PAIRS, fast_pairs = bias && (k & 3) == 0;
     void (*const run)(const int32_t *, const pw_args *) = short_k ? pw_tiles_short : pw_tiles_long;
     const int32_t passes = (pairs - 1 + PW_LOOP_PAIRS - 1) / PW_LOOP_PAIRS;
     int32_t *const inputs = (int32_t *)scratch;
-    int32_t *const pair = inputs + tile_slots(in) * tile_words;
+    int32_t *const pair = inputs + slots * tile_words;
     pw_args args = {pair, 0, 0, 0, 3 * out_c, 0, passes,
                     short_k ? PW_SHORT_PAIRS - (pairs - 1) : passes * PW_LOOP_PAIRS - (pairs - 1)};
-    for (int32_t t0 = 0; t0 < tiles; t0 += block_tiles) {
-        const int32_t count = fn_min32(block_tiles, tiles - t0);
+    for (int32_t t0 = 0, count; t0 < tiles; t0 += count) {
+        count = fn_min32(slots, tiles - t0);
+        /* The last block also takes the 1-2 pixels left over: one more tile in a slot of its own, ending
+         * at the last pixel (a last block with no slot left hands its last tile on to one more block);
+         * 2 left: the whole tile (it recomputes 1 pixel, storing the same bytes again), 1 left: its last
+         * pixel alone (pw_pixel). */
+        count -= left && t0 + count == tiles && count == slots;
+        const int extra = left && t0 + count == tiles;
         expand_tiles(p, in, input, out, t0 * PW_TILE, count, inputs);
-        const int extra = t0 + count == tiles && pixels % PW_TILE != 0;
         if (extra) {
             expand_tiles(p, in, input, out, pixels - PW_TILE, 1, inputs + count * tile_words);
         }
@@ -434,7 +438,7 @@ int32_t fn_conv1x1_tiles(const fn_conv_params *p, const fn_channel_quant *q, con
                 expand_pair(filter, k, c, bias, q, p->output_offset, pair);
             }
             run(inputs, pw_place(&args, output, (t0 + count) * PW_TILE * out_c + c, out_c, count));
-            if (extra && pixels % PW_TILE == 1) {
+            if (extra && left == 1) {
                 pw_pixel(inputs + count * tile_words + PW_TILE - 1, pair, output + (pixels - 1) * out_c + c,
                          pairs / 2);
             } else if (extra) {

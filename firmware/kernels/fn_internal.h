@@ -126,7 +126,8 @@ typedef struct {
 void fn_conv_block_s8(const int8_t *filter, const fn_conv_block_args *args);
 /* 1x1 convs in tiles of 2 channels x 3 pixels (conv_1x1_dsp.c), for the fast, full-range case with
  * out_c >= 2: the scratch it needs for K input channels, and the kernel, which returns how many
- * output pixels it computed: all, or 0 when there are fewer than 3 (the caller does them). */
+ * output pixels it computed: all, or 0 when the map (or K) leaves no room for 2 tiles of 3 pixels in
+ * its scratch (the caller does them). */
 int32_t fn_conv1x1_scratch_bytes(const fn_dims *in_dims);
 int32_t fn_conv1x1_tiles(const fn_conv_params *p, const fn_channel_quant *q, const fn_dims *in,
                          const int8_t *input, const int8_t *filter, const int32_t *bias, const fn_dims *out,

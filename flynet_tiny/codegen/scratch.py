@@ -39,8 +39,8 @@ DSP_CONV_BLOCK = 4  # output pixels per im2col block (FN_CONV_BLOCK in firmware/
 
 # 1x1 tiles (firmware/kernels/conv_1x1_dsp.c): PW_TILE pixels per tile; expanded input tiles (at most
 # PW_MAX_SLOTS, and only as many as the map has, the pixels left over taking one) in at most PW_INPUT_BYTES
-# and the input map's bytes, then one channel pair's words; fewer than 2 tiles' room: no tiled path.
-DSP_PW_TILE, DSP_PW_INPUT_BYTES, DSP_PW_MAX_SLOTS, DSP_PW_PARAM_WORDS = 3, 4096, 33, 8
+# and the input map's bytes, then one channel pair's words; fewer than PW_MIN_SLOTS: no tiled path.
+DSP_PW_TILE, DSP_PW_INPUT_BYTES, DSP_PW_MIN_SLOTS, DSP_PW_MAX_SLOTS, DSP_PW_PARAM_WORDS = 3, 4096, 2, 33, 8
 
 
 def _dsp_conv1x1_bytes(in_dims) -> int:
@@ -49,7 +49,7 @@ def _dsp_conv1x1_bytes(in_dims) -> int:
     tile_bytes = DSP_PW_TILE * kp * 2
     needed = pixels // DSP_PW_TILE + (1 if pixels % DSP_PW_TILE else 0)
     slots = min(min(DSP_PW_INPUT_BYTES, math.prod(in_dims)) // tile_bytes, needed, DSP_PW_MAX_SLOTS)
-    return slots * tile_bytes + (kp + DSP_PW_PARAM_WORDS) * 4 if slots >= 2 else 0
+    return slots * tile_bytes + (kp + DSP_PW_PARAM_WORDS) * 4 if slots >= DSP_PW_MIN_SLOTS else 0
 
 
 def _dsp_conv_bytes(in_dims, filter_dims) -> int:

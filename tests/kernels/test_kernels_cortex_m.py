@@ -26,13 +26,15 @@ CASES = [
     ProbeCase("conv3x3_c8", "conv", (1, 5, 6, 8), 3, out_channels=3),  # word-wise im2col next to padding
     # 1x1 tiles of 2 channels x 3 pixels (conv_1x1_dsp.c; "conv1x1" above takes them too, in 2 blocks):
     # K tails, odd channel counts, 1 or 2 pixels left over, stride 2 (tiles across rows), K > 96 (the
-    # looped kernel), the smallest map with room for 2 tiles, no bias, 2 images; then 1x1 convs that keep
-    # the 4-pixel block (one pixel, one channel; "conv1x1_odd", "conv1x1_k3" above: no room for 2 tiles).
+    # looped kernel), the smallest map with room for 2 tiles, a full last block with a pixel left (2 blocks
+    # of 8 tiles + 1 pixel), no bias, 2 images; then 1x1 convs that keep the 4-pixel block (one pixel, one
+    # channel; "conv1x1_odd", "conv1x1_k3" above: no room for 2 tiles).
     ProbeCase("conv1x1_tiles_k22", "conv", (1, 5, 8, 22), 1, out_channels=9),
     ProbeCase("conv1x1_tiles_k37_s2", "conv", (1, 7, 9, 37), 1, out_channels=6, stride=2),
     ProbeCase("conv1x1_tiles_s2", "conv", (1, 8, 9, 16), 1, out_channels=7, stride=2),
     ProbeCase("conv1x1_tiles_k100", "conv", (1, 5, 8, 100), 1, out_channels=3),
     ProbeCase("conv1x1_tiles_two", "conv", (1, 3, 4, 8), 1, out_channels=2),
+    ProbeCase("conv1x1_tiles_full_last", "conv", (1, 7, 7, 16), 1, out_channels=6),
     ProbeCase("conv1x1_tiles_no_bias", "conv", (1, 4, 6, 16), 1, out_channels=5, bias=False),
     ProbeCase("conv1x1_tiles_batch2_s2", "conv", (2, 5, 6, 12), 1, out_channels=4, stride=2),
     ProbeCase("conv1x1_1x1map", "conv", (1, 1, 1, 16), 1, out_channels=4),
