@@ -80,32 +80,56 @@ typedef struct {
 
 /* What every channel of a band shares: bytes between output rows and pixels, the 2-row kernels' row
  * pairs, from the end of one row pair to the start of the next in the plane and in the output, and
- * pairs << 16 (restores the counter in w1_2's top half). Offsets are read by the assembly. */
+ * pairs << 16 (restores the counter in w1_2's top half); then the channels one call covers and the bytes
+ * from one to the next in the planes, in the output and in the dw_channel array. Offsets are read by
+ * the assembly. */
 typedef struct {
     int32_t out_row, out_stride, row_pairs, in_skip, out_skip, pairs_top;
+    int32_t channels, plane_step, dst_step, d_step;
 } dw_frame;
 
-static inline int32_t pack16(int32_t lo, int32_t hi) { return (int32_t)(((uint32_t)hi << 16) | (uint16_t)lo); }
-
-/* The weights and requantization of output channel oc. */
-static void prepare_channel(dw_channel *d, const int8_t *w, int32_t tap_stride, const int32_t *bias,
-                            const fn_channel_quant *q, int32_t oc, int32_t input_offset, int32_t output_offset)
+/* (2 lo, 2 hi) as halfwords: PKHBT, then SADD16 doubles both halves (|2 w| <= 256, no carry between them). */
+static inline int32_t pack_doubled(int32_t lo, int32_t hi)
 {
-    /* Tap (row, column) at w[(3 row + column) * tap_stride], written out (a loop costs twice as much). */
-    const int8_t *const r1 = w + 3 * tap_stride, *const r2 = w + 6 * tap_stride;
-    const int32_t w00 = w[0], w01 = w[tap_stride], w02 = w[2 * tap_stride];
-    const int32_t w10 = r1[0], w11 = r1[tap_stride], w12 = r1[2 * tap_stride];
-    const int32_t w20 = r2[0], w21 = r2[tap_stride], w22 = r2[2 * tap_stride];
-    const int32_t sum = w00 + w01 + w02 + w10 + w11 + w12 + w20 + w21 + w22;
-    d->w02[0] = pack16(2 * w00, 2 * w02);
-    d->w02[1] = pack16(2 * w10, 2 * w12);
-    d->w02[2] = pack16(2 * w20, 2 * w22);
-    d->w1_01 = pack16(2 * w01, 2 * w11);
-    d->w1_2 = pack16(2 * w21, 0);
-    d->bias2 = 2 * ((bias ? bias[oc] : 0) + input_offset * sum);
-    d->multiplier = q->multiplier[oc];
-    d->exponent = -q->shift[oc];
-    d->addend = fn_requant_addend(d->exponent, output_offset);
+    const int32_t packed = (int32_t)(((uint32_t)hi << 16) | (uint16_t)lo);
+    return (int32_t)__sadd16((uint32_t)packed, (uint32_t)packed);
+}
+
+/* The weights and requantization of n consecutive output channels; w, bias (NULL: none), multiplier and
+ * shift point at the first one's. SMUAD / SMLAD with (1, 1) add up the packed weights (sum2 = 2 sum). */
+static __attribute__((noinline)) void prepare_channels(dw_channel *d, int32_t n, const int8_t *w, int32_t tap_stride,
+                                                       const int32_t *bias, const int32_t *multiplier,
+                                                       const int32_t *shift, int32_t input_offset,
+                                                       int32_t output_offset)
+{
+    const int32_t ts2 = 2 * tap_stride, ts3 = 3 * tap_stride, ones = 0x00010001;
+    for (const dw_channel *const end = d + n; d != end; ++d, ++w) {
+        /* Tap (row, column) at w[(3 row + column) * tap_stride], written out (a loop costs twice as much). */
+        const int8_t *const r1 = w + ts3, *const r2 = r1 + ts3;
+        const int32_t w02_0 = pack_doubled(w[0], w[ts2]), w02_1 = pack_doubled(r1[0], r1[ts2]);
+        const int32_t w02_2 = pack_doubled(r2[0], r2[ts2]), w1_01 = pack_doubled(w[tap_stride], r1[tap_stride]);
+        const int32_t w21_2 = 2 * r2[tap_stride];
+        int32_t sum2 = __smlad((uint32_t)w02_0, ones, (int32_t)__smlad((uint32_t)w02_1, ones, w21_2));
+        sum2 = __smlad((uint32_t)w02_2, ones, (int32_t)__smlad((uint32_t)w1_01, ones, sum2));
+        const int32_t exponent = -*shift++;
+        d->w02[0] = w02_0;
+        d->w02[1] = w02_1;
+        d->w02[2] = w02_2;
+        d->w1_01 = w1_01;
+        d->w1_2 = (uint16_t)w21_2;
+        d->exponent = exponent;
+        d->bias2 = 2 * (bias ? *bias++ : 0) + input_offset * sum2;
+        d->multiplier = *multiplier++;
+        d->addend = fn_requant_addend(exponent, output_offset);
+    }
+}
+
+/* Output channels oc0..oc0 + n - 1 into d. */
+static void prepare_group(dw_channel *d, int32_t n, int32_t oc0, const int8_t *filter, int32_t total,
+                          const int32_t *bias, const fn_channel_quant *q, const fn_conv_params *p)
+{
+    prepare_channels(d, n, filter + oc0, total, bias ? bias + oc0 : 0, q->multiplier + oc0, q->shift + oc0,
+                     p->input_offset, p->output_offset);
 }
 
 /* ---- Assembly kernels: full int8 output range, everything in registers (the compiler spills these
@@ -151,10 +175,17 @@ static void prepare_channel(dw_channel *d, const int8_t *w, int32_t tap_stride, 
 
 /* Prologue of the 2-row kernels: r0 plane, r1 dw_frame, r2 output, r3 dw_channel. Builds the stack
  * frame: #0 exponent, #4 out_row, #8 out_stride (one LDM), #12 bias2, #16 multiplier, #20 addend (one
- * LDRD), #24 row_pairs, #28 in_skip, #32 out_skip, #36 pairs_top; the weights go to r4-r8, and
- * pairs - 1 to r8's top half (the pixel-pair counter). */
+ * LDRD), #24 row_pairs (counted down), #28 in_skip, #32 out_skip, #36 pairs_top; #40 row_pairs, #44
+ * channels (counted down), #48 plane_step, #52 dst_step, #56 d_step, #60 the channel's plane, #64 its
+ * output, #68 its dw_channel; the weights go to r4-r8, and pairs - 1 to r8's top half (the pixel-pair
+ * counter). */
 #define FN_DW_ROWS2_PROLOGUE                                                                         \
     "push {r4-r11, lr}\n\t"                                                                          \
+    "push {r0, r2, r3}\n\t"                                                                          \
+    "ldr r4, [r1, #8]\n\t"                                                                           \
+    "add r5, r1, #24\n\t"                                                                            \
+    "ldm r5, {r5-r8}\n\t"                                                                            \
+    "push {r4-r8}\n\t"                                                                               \
     "ldm r1, {r5, r6, r10, r11, r12, lr}\n\t"                                                        \
     "add r1, r3, #20\n\t"                                                                            \
     "ldm r1, {r4, r7, r8, r9}\n\t"                                                                   \
@@ -162,6 +193,36 @@ static void prepare_channel(dw_channel *d, const int8_t *w, int32_t tap_stride, 
     "ldm r3, {r4-r8}\n\t"                                                                            \
     "add r8, r8, lr\n\t"                                                                             \
     "sub r8, r8, #65536\n\t"
+/* After a channel's last row pair: the next channel (plane, output and dw_channel moved on, its
+ * requantization to the stack, its weights to r4-r8, the counters restored), or return. */
+#define FN_DW_NEXT_CHANNEL                                                                           \
+    "2:\n\t"                                                                                         \
+    "ldr r1, [sp, #44]\n\t"                                                                          \
+    "subs r1, r1, #1\n\t"                                                                            \
+    "beq 3f\n\t"                                                                                     \
+    "str r1, [sp, #44]\n\t"                                                                          \
+    "add lr, sp, #48\n\t"                                                                            \
+    "ldm lr, {r1, r3, r9, r10, r11, r12}\n\t"                                                        \
+    "add r0, r10, r1\n\t"                                                                            \
+    "add r2, r11, r3\n\t"                                                                            \
+    "add r3, r12, r9\n\t"                                                                            \
+    "add lr, sp, #60\n\t"                                                                            \
+    "stm lr, {r0, r2, r3}\n\t"                                                                       \
+    "ldr r1, [sp, #40]\n\t"                                                                          \
+    "str r1, [sp, #24]\n\t"                                                                          \
+    "add r1, r3, #20\n\t"                                                                            \
+    "ldm r1, {r4, r7, r8, r9}\n\t"                                                                   \
+    "str r4, [sp]\n\t"                                                                               \
+    "add r1, sp, #12\n\t"                                                                            \
+    "stm r1, {r7, r8, r9}\n\t"                                                                       \
+    "ldm r3, {r4-r8}\n\t"                                                                            \
+    "ldr r1, [sp, #36]\n\t"                                                                          \
+    "add r8, r8, r1\n\t"                                                                             \
+    "sub r8, r8, #65536\n\t"                                                                         \
+    "b 1b\n\t"                                                                                       \
+    "3:\n\t"                                                                                         \
+    "add sp, sp, #72\n\t"                                                                            \
+    "pop {r4-r11, pc}\n\t"
 /* fn_requant_doubled and __ssat on r9-r12: SMMLAR adds the addend to the high word; the sign
  * correction comes from the doubled accumulator (it differs from the high word's only where that is
  * 0, and there (addend - 1) >> e = addend >> e = the output offset). Leaves r3 = output row 1, lr =
@@ -206,9 +267,7 @@ static void prepare_channel(dw_channel *d, const int8_t *w, int32_t tap_stride, 
     "ldr r1, [sp, #32]\n\t"                                                                          \
     "add r2, r2, r1\n\t"                                                                             \
     "b 1b\n\t"                                                                                       \
-    "2:\n\t"                                                                                         \
-    "add sp, sp, #40\n\t"                                                                            \
-    "pop {r4-r11, pc}\n\t"
+    FN_DW_NEXT_CHANNEL
 
 /* Stride 1: two output rows x two output pixels per iteration from plane rows 0..3 (P1..P3: 1..3
  * pitches): r9, r10 = row 0, pixels 0 and 1; r11, r12 = row 1, both rows seeded with the bias (r3).
@@ -441,7 +500,9 @@ __attribute__((naked)) static void copy_4channel_rows(FN_IN_ASM int8_t *dst, FN_
 }
 
 /* Input rows iy0.. (`rows` of them, all inside the input) of 4 adjacent channels into 4 planes
- * (plane_step bytes apart): whole 4-pixel groups in assembly, the last w mod 4 pixels here. */
+ * (plane_step bytes apart): whole 4-pixel groups in assembly; where w mod 4 pixels are left, one more
+ * group per row ends at the row's last pixel (re-writing 1..3 pixels with the same bytes); rows under 4
+ * pixels here. */
 static void copy_4channel_rows_any(int8_t *dst, int32_t plane_step, int32_t pitch, const int8_t *src, int32_t w,
                                    int32_t channels, int32_t rows)
 {
@@ -450,9 +511,14 @@ static void copy_4channel_rows_any(int8_t *dst, int32_t plane_step, int32_t pitc
         const copy4_rows a = {channels, plane_step, 4 * groups, rows, pitch - 4 * groups,
                               row_step - 4 * groups * channels};
         copy_4channel_rows(dst, src, &a);
+        if (w & 3) {
+            const copy4_rows last = {channels, plane_step, 4, rows, pitch - 4, row_step - 4 * channels};
+            copy_4channel_rows(dst + w - 4, src + (w - 4) * channels, &last);
+        }
+        return;
     }
-    for (int32_t r = 0; (w & 3) && r < rows; ++r) {
-        for (int32_t x = 4 * groups; x < w; ++x) {
+    for (int32_t r = 0; r < rows; ++r) {
+        for (int32_t x = 0; x < w; ++x) {
             for (int32_t i = 0; i < 4; ++i) {
                 dst[r * pitch + i * plane_step + x] = src[r * row_step + x * channels + i];
             }
@@ -513,35 +579,63 @@ static void fill_planes(int8_t *plane, int32_t plane_step, int32_t count, int32_
 
 #define FN_DW_CACHED 16 /* output channels of a channel group whose set-up is kept from band to band */
 
-/* The 2-row kernel over all `rows` (>= 2) of a band: its row pairs, then for an odd count the last two
- * rows again (the row they share gets the same value twice, also as a running max). */
-static void run_row_pairs(dw_rows2_kernel rows2, const int8_t *plane, dw_frame *f, int8_t *dst, const dw_channel *d,
-                          int32_t rows, int32_t plane_row)
+/* One call of a 2-row kernel within a band: from `in` bytes into the channel's plane and `out` bytes into
+ * its output on, over `frame`'s row pairs and pixel pairs. */
+typedef struct {
+    int32_t in, out;
+    const dw_frame *frame;
+} dw_piece;
+
+/* The calls that cover a band of `rows` (>= 2) x out_w (>= 2) outputs: its row and pixel pairs, then for
+ * an odd row count the last two rows again, for an odd width the last two pixels again (the row / pixel
+ * they share gets the same value twice, also as a running max). frames[0] is the band's frame; the
+ * others are filled in here. Returns the number of pieces (1..4). */
+static int32_t band_pieces(dw_piece pieces[4], dw_frame frames[4], int32_t rows, int32_t out_w, int32_t plane_row,
+                           int32_t stride_w)
 {
-    rows2(plane, f, dst, d);
+    const int32_t rows_in = (rows - 2) * plane_row, rows_out = (rows - 2) * frames[0].out_row;
+    const int32_t pixels_in = (out_w - 2) * stride_w, pixels_out = (out_w - 2) * frames[0].out_stride;
+    int32_t n = 0;
+    pieces[n++] = (dw_piece){0, 0, &frames[0]};
     if (rows & 1) {
-        const int32_t row_pairs = f->row_pairs;
-        f->row_pairs = 1;
-        rows2(plane + (rows - 2) * plane_row, f, dst + (rows - 2) * f->out_row, d);
-        f->row_pairs = row_pairs;
+        frames[2] = frames[0];
+        frames[2].row_pairs = 1;
+        pieces[n++] = (dw_piece){rows_in, rows_out, &frames[2]};
+    }
+    if (out_w & 1) {
+        pieces[n++] = (dw_piece){pixels_in, pixels_out, &frames[1]};
+        if (rows & 1) {
+            frames[3] = frames[1];
+            frames[3].row_pairs = 1;
+            pieces[n++] = (dw_piece){pixels_in + rows_in, pixels_out + rows_out, &frames[3]};
+        }
+    }
+    return n;
+}
+
+/* All output channels of `channels` adjacent input channels over the band's planes with the 2-row
+ * kernels, the set-up of each prepared in `d` (output channel order; the frames say how many channels a
+ * call covers and their steps). Head by head, each call covering the channels: depthwise writes the
+ * head's outputs; MDW writes each channel's heads to the same output, the first storing, the others
+ * keeping the max (within each piece, after its first head). */
+static void run_group_rows2(const int8_t *plane, int8_t *dst, const dw_channel *d, int32_t heads, int maxout,
+                            const dw_piece *pieces, int32_t piece_count, dw_rows2_kernel rows2_store,
+                            dw_rows2_kernel rows2_max)
+{
+    for (const dw_piece *piece = pieces, *const end = pieces + piece_count; piece != end; ++piece) {
+        for (int32_t m = 0; m < heads; ++m) {
+            (maxout && m > 0 ? rows2_max : rows2_store)(plane + piece->in, piece->frame,
+                                                        dst + piece->out + (maxout ? 0 : m), d + m);
+        }
     }
 }
 
-/* One output channel over a band's plane: the 2-row kernel where it applies (pixel pairs; for odd
- * widths the last two pixels again with `last_pair`, the pixel they share computed twice), else C for
- * every pixel. */
-static void run_channel(const int8_t *plane, int32_t pitch, const dw_channel *d, dw_frame *f, dw_frame *last_pair,
-                        int8_t *dst, int32_t rows, int32_t out_w, int32_t stride_h, int32_t stride_w, int32_t act_min,
-                        int32_t act_max, int keep_max, dw_rows2_kernel rows2)
+/* One output channel over a band's plane in C, every pixel (narrowed activation ranges, outputs one
+ * pixel wide or one row high, unequal strides). */
+static void run_channel_c(const int8_t *plane, int32_t pitch, const dw_channel *d, const dw_frame *f, int8_t *dst,
+                          int32_t rows, int32_t out_w, int32_t stride_h, int32_t stride_w, int32_t act_min,
+                          int32_t act_max, int keep_max)
 {
-    if (rows2 && rows >= 2) { /* stride_w == stride_h */
-        run_row_pairs(rows2, plane, f, dst, d, rows, stride_h * pitch);
-        if (out_w & 1) {
-            run_row_pairs(rows2, plane + (out_w - 2) * stride_w, last_pair, dst + (out_w - 2) * f->out_stride, d,
-                          rows, stride_h * pitch);
-        }
-        return;
-    }
     for (int32_t r = 0; r < rows; ++r) {
         row_pixels_any(plane + r * stride_h * pitch, pitch, d, f->out_stride, dst + r * f->out_row, 0, out_w,
                        stride_w, act_min, act_max, keep_max);
@@ -564,42 +658,68 @@ void fn_dw3x3_planar(const fn_conv_params *p, const fn_channel_quant *q, const f
     const dw_rows2_kernel rows2_max = asm_rows ? rows2_kernel(stride, pitch, 1) : 0;
     const uint32_t zp4 = (uint32_t)(uint8_t)(-p->input_offset) * 0x01010101u;
     const int32_t band = band_rows(in->h, out->h, stride);
-    dw_frame f;
-    f.out_stride = maxout ? channels : total;
-    f.out_row = out_w * f.out_stride;
-    f.in_skip = 2 * stride * pitch - pairs * 2 * p->stride_w;
-    f.out_skip = 2 * f.out_row - pairs * 2 * f.out_stride;
-    f.pairs_top = pairs << 16;
-    dw_frame last_pair = f; /* the last two pixels of odd widths */
-    last_pair.in_skip = 2 * stride * pitch - 2 * p->stride_w;
-    last_pair.out_skip = 2 * f.out_row - 2 * f.out_stride;
-    last_pair.pairs_top = 1 << 16;
+    /* frames[0]: the band's row and pixel pairs; frames[1]: the last two pixels of odd widths (band_pieces
+     * derives the odd bands' frames). */
+    dw_frame frames[4];
+    frames[0].out_stride = maxout ? channels : total;
+    frames[0].out_row = out_w * frames[0].out_stride;
+    frames[0].in_skip = 2 * stride * pitch - pairs * 2 * p->stride_w;
+    frames[0].out_skip = 2 * frames[0].out_row - pairs * 2 * frames[0].out_stride;
+    frames[0].pairs_top = pairs << 16;
+    frames[1] = frames[0];
+    frames[1].in_skip = 2 * stride * pitch - 2 * p->stride_w;
+    frames[1].out_skip = 2 * frames[0].out_row - 2 * frames[0].out_stride;
+    frames[1].pairs_top = 1 << 16;
+    frames[0].plane_step = frames[1].plane_step = plane_step;
+    frames[0].dst_step = frames[1].dst_step = maxout ? 1 : heads;
+    frames[0].d_step = frames[1].d_step = heads * (int32_t)sizeof(dw_channel);
+    const dw_frame *const f = &frames[0];
+    dw_piece pieces[4];
     dw_channel cache[FN_DW_CACHED];
     fill_zero_point(plane_base, (four_planes ? 4 : 1) * plane_step, zp4);
     for (int32_t b = 0; b < out->n; ++b) {
         const int8_t *x = input + b * in->h * in->w * channels;
-        int8_t *const out_image = output + b * out->h * f.out_row;
+        int8_t *const out_image = output + b * out->h * f->out_row;
         /* Channel groups (4 adjacent channels in 4 planes, or one) outer, bands inner: a group's
-         * weights and requantization are prepared once for all its bands where they fit the cache. */
+         * weights and requantization are prepared once for all its bands where they fit the cache (else
+         * channel by channel in each band; a channel's heads always fit). */
         for (int32_t c0 = 0, count = 1; c0 < channels; c0 += count) {
             count = four_planes && c0 + 4 <= channels ? 4 : 1;
             const int cached = count * heads <= FN_DW_CACHED;
+            if (cached) {
+                prepare_group(cache, count * heads, c0 * heads, filter, total, bias, q, p);
+            }
             for (int32_t oy0 = 0; oy0 < out->h; oy0 += band) {
                 const int32_t rows = fn_min32(band, out->h - oy0);
+                int8_t *const dst = out_image + oy0 * f->out_row + (maxout ? c0 : c0 * heads);
                 fill_planes(plane_base, plane_step, count, pitch, x + c0, channels, in, oy0 * stride - pad_h,
                             (rows - 1) * stride + 3, pad_w, zp4, band < out->h);
-                f.row_pairs = last_pair.row_pairs = rows >> 1;
+                frames[0].row_pairs = frames[1].row_pairs = rows >> 1;
+                frames[0].channels = frames[1].channels = cached ? count : 1; /* per kernel call */
+                const int32_t piece_count = rows2_store && rows >= 2
+                                                ? band_pieces(pieces, frames, rows, out_w, stride * pitch, stride)
+                                                : 0;
+                if (cached && piece_count) {
+                    run_group_rows2(plane_base, dst, cache, heads, maxout, pieces, piece_count, rows2_store,
+                                    rows2_max);
+                    continue;
+                }
                 for (int32_t c = c0; c < c0 + count; ++c) {
+                    const int32_t k = (c - c0) * heads; /* the channel's first head, in the group */
+                    if (!cached) {
+                        prepare_group(cache, heads, c * heads, filter, total, bias, q, p);
+                    }
+                    const dw_channel *const d = &cache[cached ? k : 0];
+                    int8_t *const channel_dst = dst + (maxout ? c - c0 : k);
+                    const int8_t *const plane = plane_base + (c - c0) * plane_step;
+                    if (piece_count) {
+                        run_group_rows2(plane, channel_dst, d, heads, maxout, pieces, piece_count, rows2_store,
+                                        rows2_max);
+                        continue;
+                    }
                     for (int32_t m = 0; m < heads; ++m) {
-                        const int32_t oc = c * heads + m;
-                        dw_channel *const d = &cache[cached ? (c - c0) * heads + m : 0];
-                        if (!cached || oy0 == 0) {
-                            prepare_channel(d, filter + oc, total, bias, q, oc, p->input_offset, p->output_offset);
-                        }
-                        const int keep_max = maxout && m > 0;
-                        run_channel(plane_base + (c - c0) * plane_step, pitch, d, &f, &last_pair,
-                                    out_image + oy0 * f.out_row + (maxout ? c : oc), rows, out_w, stride,
-                                    p->stride_w, act_min, act_max, keep_max, keep_max ? rows2_max : rows2_store);
+                        run_channel_c(plane, pitch, d + m, f, channel_dst + (maxout ? 0 : m), rows, out_w, stride,
+                                      p->stride_w, act_min, act_max, maxout && m > 0);
                     }
                 }
             }
