@@ -74,6 +74,10 @@ CASES = [
     # Unequal strides: C over the planes, rows stride_h and pixels stride_w apart.
     ProbeCase("dw3x3_stride_2x1", "depthwise", (1, 7, 9, 10), 3, stride=2, stride_w=1),
     ProbeCase("mdw_h2_stride_1x2", "mdw", (1, 6, 11, 8), 3, heads=2, stride=1, stride_w=2),
+    # One 2-row kernel call per head covers a group's 4 channels: depthwise heads > 1 on 4 planes (output
+    # steps of `heads`), odd sizes (4 calls per band), channels left for one plane.
+    ProbeCase("dw3x3_h2_4planes_odd", "depthwise", (1, 9, 7, 42), 3, heads=2),
+    ProbeCase("dw3x3_h3_s2_4planes", "depthwise", (1, 9, 9, 30), 3, heads=3, stride=2),
 ]
 
 
