@@ -586,31 +586,51 @@ typedef struct {
     const dw_frame *frame;
 } dw_piece;
 
-/* The calls that cover a band of `rows` (>= 2) x out_w (>= 2) outputs: its row and pixel pairs, then for
- * an odd row count the last two rows again, for an odd width the last two pixels again (the row / pixel
- * they share gets the same value twice, also as a running max). frames[0] is the band's frame; the
- * others are filled in here. Returns the number of pieces (1..4). */
-static int32_t band_pieces(dw_piece pieces[4], dw_frame frames[4], int32_t rows, int32_t out_w, int32_t plane_row,
-                           int32_t stride_w)
+/* The 2-row kernel calls that cover a band (pieces point into frames: a plan is never copied). */
+typedef struct {
+    int32_t piece_count; /* 0: the band takes C */
+    dw_piece pieces[4];
+    dw_frame frames[4];
+} dw_band_plan;
+
+/* The plan for bands of `rows` x out_w outputs from the frame of whole pixel pairs and the frame of an odd
+ * width's last two pixels: the row and pixel pairs, then for an odd row count the last two rows again,
+ * for an odd width the last two pixels again (the row / pixel they share gets the same value twice, also
+ * as a running max). No pieces where a side is under 2 or there is no 2-row kernel. */
+static void plan_band(dw_band_plan *plan, const dw_frame *pairs, const dw_frame *last_pair, int32_t rows,
+                      int32_t out_w, int32_t plane_row, int32_t stride_w, int has_kernel)
 {
-    const int32_t rows_in = (rows - 2) * plane_row, rows_out = (rows - 2) * frames[0].out_row;
-    const int32_t pixels_in = (out_w - 2) * stride_w, pixels_out = (out_w - 2) * frames[0].out_stride;
+    dw_frame *const frames = plan->frames;
+    const int32_t rows_in = (rows - 2) * plane_row, rows_out = (rows - 2) * pairs->out_row;
+    const int32_t pixels_in = (out_w - 2) * stride_w, pixels_out = (out_w - 2) * pairs->out_stride;
     int32_t n = 0;
-    pieces[n++] = (dw_piece){0, 0, &frames[0]};
-    if (rows & 1) {
-        frames[2] = frames[0];
-        frames[2].row_pairs = 1;
-        pieces[n++] = (dw_piece){rows_in, rows_out, &frames[2]};
-    }
-    if (out_w & 1) {
-        pieces[n++] = (dw_piece){pixels_in, pixels_out, &frames[1]};
+    frames[0] = *pairs;
+    frames[1] = *last_pair;
+    frames[0].row_pairs = frames[1].row_pairs = rows >> 1;
+    frames[2] = frames[0];
+    frames[3] = frames[1];
+    frames[2].row_pairs = frames[3].row_pairs = 1;
+    if (has_kernel && rows >= 2 && out_w >= 2) {
+        plan->pieces[n++] = (dw_piece){0, 0, &frames[0]};
         if (rows & 1) {
-            frames[3] = frames[1];
-            frames[3].row_pairs = 1;
-            pieces[n++] = (dw_piece){pixels_in + rows_in, pixels_out + rows_out, &frames[3]};
+            plan->pieces[n++] = (dw_piece){rows_in, rows_out, &frames[2]};
+        }
+        if (out_w & 1) {
+            plan->pieces[n++] = (dw_piece){pixels_in, pixels_out, &frames[1]};
+            if (rows & 1) {
+                plan->pieces[n++] = (dw_piece){pixels_in + rows_in, pixels_out + rows_out, &frames[3]};
+            }
         }
     }
-    return n;
+    plan->piece_count = n;
+}
+
+/* Channels one kernel call covers, in every frame of the plan. */
+static void plan_channels(dw_band_plan *plan, int32_t channels)
+{
+    for (int32_t i = 0; i < 4; ++i) {
+        plan->frames[i].channels = channels;
+    }
 }
 
 /* All output channels of `channels` adjacent input channels over the band's planes with the 2-row
@@ -619,10 +639,9 @@ static int32_t band_pieces(dw_piece pieces[4], dw_frame frames[4], int32_t rows,
  * head's outputs; MDW writes each channel's heads to the same output, the first storing, the others
  * keeping the max (within each piece, after its first head). */
 static void run_group_rows2(const int8_t *plane, int8_t *dst, const dw_channel *d, int32_t heads, int maxout,
-                            const dw_piece *pieces, int32_t piece_count, dw_rows2_kernel rows2_store,
-                            dw_rows2_kernel rows2_max)
+                            const dw_band_plan *plan, dw_rows2_kernel rows2_store, dw_rows2_kernel rows2_max)
 {
-    for (const dw_piece *piece = pieces, *const end = pieces + piece_count; piece != end; ++piece) {
+    for (const dw_piece *piece = plan->pieces, *const end = piece + plan->piece_count; piece != end; ++piece) {
         for (int32_t m = 0; m < heads; ++m) {
             (maxout && m > 0 ? rows2_max : rows2_store)(plane + piece->in, piece->frame,
                                                         dst + piece->out + (maxout ? 0 : m), d + m);
@@ -642,87 +661,122 @@ static void run_channel_c(const int8_t *plane, int32_t pitch, const dw_channel *
     }
 }
 
+/* What the channel groups of a call share, set once per call. */
+typedef struct {
+    const fn_conv_params *p;
+    const fn_channel_quant *q;
+    const fn_dims *in;
+    const int8_t *filter;
+    const int32_t *bias;
+    int8_t *plane_base;
+    int32_t plane_step, pitch, heads, total, out_h, out_w, out_row, stride, pad_h, pad_w;
+    int32_t band, last_rows; /* output rows of a band, and of the last one */
+    int maxout, refill;      /* refill: more than one band, rows outside the input get the zero point again */
+    uint32_t zp4;
+    dw_rows2_kernel rows2_store, rows2_max; /* plain stores (and MDW heads after the first), or NULL */
+    dw_band_plan plans[2];                  /* bands of `band` rows; the last band */
+} dw_call;
+
+/* One channel group (input channels c0.., `count` of them: 4 in 4 planes, or 1) of one image, band by
+ * band: x is the image's input at channel c0, dst its output at the group's first output. The weights
+ * and requantization are prepared once for all bands where they fit the cache (else channel by channel
+ * in each band; a channel's heads always fit). Not inlined: the call's values stay in `k`, not spilled. */
+static __attribute__((noinline)) void run_group(dw_call *k, const int8_t *x, int8_t *dst, int32_t c0, int32_t count)
+{
+    const int32_t heads = k->heads;
+    const int cached = count * heads <= FN_DW_CACHED;
+    dw_channel cache[FN_DW_CACHED];
+    if (cached) {
+        prepare_group(cache, count * heads, c0 * heads, k->filter, k->total, k->bias, k->q, k->p);
+    }
+    plan_channels(&k->plans[0], cached ? count : 1);
+    plan_channels(&k->plans[1], cached ? count : 1);
+    for (int32_t oy0 = 0; oy0 < k->out_h; oy0 += k->band, dst += k->band * k->out_row) {
+        const int is_last = oy0 + k->band >= k->out_h;
+        const dw_band_plan *const plan = &k->plans[is_last];
+        const int32_t rows = is_last ? k->last_rows : k->band;
+        fill_planes(k->plane_base, k->plane_step, count, k->pitch, x, k->in->c, k->in, oy0 * k->stride - k->pad_h,
+                    (rows - 1) * k->stride + 3, k->pad_w, k->zp4, k->refill);
+        if (cached && plan->piece_count) {
+            run_group_rows2(k->plane_base, dst, cache, heads, k->maxout, plan, k->rows2_store, k->rows2_max);
+            continue;
+        }
+        for (int32_t i = 0; i < count; ++i) {
+            if (!cached) {
+                prepare_group(cache, heads, (c0 + i) * heads, k->filter, k->total, k->bias, k->q, k->p);
+            }
+            const dw_channel *const d = &cache[cached ? i * heads : 0];
+            int8_t *const channel_dst = dst + (k->maxout ? i : i * heads);
+            const int8_t *const plane = k->plane_base + i * k->plane_step;
+            if (plan->piece_count) {
+                run_group_rows2(plane, channel_dst, d, heads, k->maxout, plan, k->rows2_store, k->rows2_max);
+                continue;
+            }
+            for (int32_t m = 0; m < heads; ++m) {
+                run_channel_c(plane, k->pitch, d + m, &plan->frames[0], channel_dst + (k->maxout ? 0 : m), rows,
+                              k->out_w, k->stride, k->p->stride_w, k->p->act_min, k->p->act_max, k->maxout && m > 0);
+            }
+        }
+    }
+}
+
 void fn_dw3x3_planar(const fn_conv_params *p, const fn_channel_quant *q, const fn_dims *in, const int8_t *input,
                      const int8_t *filter, const int32_t *bias, const fn_dims *out, int8_t *output, int32_t pad_h,
                      int32_t pad_w, int maxout, int8_t *plane_base)
 {
     const int four_planes = plane_count(in) == 4;
-    const int32_t plane_step = one_plane_bytes(in);
-    const int32_t channels = in->c, heads = p->depth_multiplier, total = channels * heads;
-    const int32_t pitch = plane_pitch(in->w), stride = p->stride_h, out_w = out->w, pairs = out_w >> 1;
-    const int32_t act_min = p->act_min, act_max = p->act_max;
-    const int full_range = act_min <= FN_INT8_MIN && act_max >= FN_INT8_MAX;
+    const int32_t channels = in->c, heads = p->depth_multiplier, stride = p->stride_h, out_w = out->w;
+    const int32_t pitch = plane_pitch(in->w), pairs = out_w >> 1;
+    const int full_range = p->act_min <= FN_INT8_MIN && p->act_max >= FN_INT8_MAX;
     const int asm_rows = p->stride_w == stride && full_range && out_w >= 2;
-    /* The 2-row kernels for plain stores (and MDW heads after the first), chosen once per call. */
-    const dw_rows2_kernel rows2_store = asm_rows ? rows2_kernel(stride, pitch, 0) : 0;
-    const dw_rows2_kernel rows2_max = asm_rows ? rows2_kernel(stride, pitch, 1) : 0;
-    const uint32_t zp4 = (uint32_t)(uint8_t)(-p->input_offset) * 0x01010101u;
-    const int32_t band = band_rows(in->h, out->h, stride);
-    /* frames[0]: the band's row and pixel pairs; frames[1]: the last two pixels of odd widths (band_pieces
-     * derives the odd bands' frames). */
-    dw_frame frames[4];
-    frames[0].out_stride = maxout ? channels : total;
-    frames[0].out_row = out_w * frames[0].out_stride;
-    frames[0].in_skip = 2 * stride * pitch - pairs * 2 * p->stride_w;
-    frames[0].out_skip = 2 * frames[0].out_row - pairs * 2 * frames[0].out_stride;
-    frames[0].pairs_top = pairs << 16;
-    frames[1] = frames[0];
-    frames[1].in_skip = 2 * stride * pitch - 2 * p->stride_w;
-    frames[1].out_skip = 2 * frames[0].out_row - 2 * frames[0].out_stride;
-    frames[1].pairs_top = 1 << 16;
-    frames[0].plane_step = frames[1].plane_step = plane_step;
-    frames[0].dst_step = frames[1].dst_step = maxout ? 1 : heads;
-    frames[0].d_step = frames[1].d_step = heads * (int32_t)sizeof(dw_channel);
-    const dw_frame *const f = &frames[0];
-    dw_piece pieces[4];
-    dw_channel cache[FN_DW_CACHED];
-    fill_zero_point(plane_base, (four_planes ? 4 : 1) * plane_step, zp4);
+    dw_call k;
+    k.p = p;
+    k.q = q;
+    k.in = in;
+    k.filter = filter;
+    k.bias = bias;
+    k.plane_base = plane_base;
+    k.plane_step = one_plane_bytes(in);
+    k.pitch = pitch;
+    k.heads = heads;
+    k.total = channels * heads;
+    k.out_h = out->h;
+    k.out_w = out_w;
+    k.stride = stride;
+    k.pad_h = pad_h;
+    k.pad_w = pad_w;
+    k.band = band_rows(in->h, out->h, stride);
+    k.last_rows = out->h - (out->h - 1) / k.band * k.band;
+    k.maxout = maxout;
+    k.refill = k.band < out->h;
+    k.zp4 = (uint32_t)(uint8_t)(-p->input_offset) * 0x01010101u;
+    k.rows2_store = asm_rows ? rows2_kernel(stride, pitch, 0) : 0;
+    k.rows2_max = asm_rows ? rows2_kernel(stride, pitch, 1) : 0;
+    /* The frame of whole pixel pairs, and of an odd width's last two pixels. */
+    dw_frame pairs_frame, last_pair;
+    pairs_frame.out_stride = maxout ? channels : k.total;
+    pairs_frame.out_row = k.out_row = out_w * pairs_frame.out_stride;
+    pairs_frame.in_skip = 2 * stride * pitch - pairs * 2 * p->stride_w;
+    pairs_frame.out_skip = 2 * k.out_row - pairs * 2 * pairs_frame.out_stride;
+    pairs_frame.pairs_top = pairs << 16;
+    pairs_frame.plane_step = k.plane_step;
+    pairs_frame.dst_step = maxout ? 1 : heads;
+    pairs_frame.d_step = heads * (int32_t)sizeof(dw_channel);
+    last_pair = pairs_frame;
+    last_pair.in_skip = 2 * stride * pitch - 2 * p->stride_w;
+    last_pair.out_skip = 2 * k.out_row - 2 * pairs_frame.out_stride;
+    last_pair.pairs_top = 1 << 16;
+    plan_band(&k.plans[0], &pairs_frame, &last_pair, k.band, out_w, stride * pitch, p->stride_w, k.rows2_store != 0);
+    plan_band(&k.plans[1], &pairs_frame, &last_pair, k.last_rows, out_w, stride * pitch, p->stride_w,
+              k.rows2_store != 0);
+    fill_zero_point(plane_base, (four_planes ? 4 : 1) * k.plane_step, k.zp4);
     for (int32_t b = 0; b < out->n; ++b) {
-        const int8_t *x = input + b * in->h * in->w * channels;
-        int8_t *const out_image = output + b * out->h * f->out_row;
-        /* Channel groups (4 adjacent channels in 4 planes, or one) outer, bands inner: a group's
-         * weights and requantization are prepared once for all its bands where they fit the cache (else
-         * channel by channel in each band; a channel's heads always fit). */
+        const int8_t *const x = input + b * in->h * in->w * channels;
+        int8_t *const out_image = output + b * out->h * k.out_row;
+        /* Channel groups (4 adjacent channels in 4 planes, or one) outer, bands inner. */
         for (int32_t c0 = 0, count = 1; c0 < channels; c0 += count) {
             count = four_planes && c0 + 4 <= channels ? 4 : 1;
-            const int cached = count * heads <= FN_DW_CACHED;
-            if (cached) {
-                prepare_group(cache, count * heads, c0 * heads, filter, total, bias, q, p);
-            }
-            for (int32_t oy0 = 0; oy0 < out->h; oy0 += band) {
-                const int32_t rows = fn_min32(band, out->h - oy0);
-                int8_t *const dst = out_image + oy0 * f->out_row + (maxout ? c0 : c0 * heads);
-                fill_planes(plane_base, plane_step, count, pitch, x + c0, channels, in, oy0 * stride - pad_h,
-                            (rows - 1) * stride + 3, pad_w, zp4, band < out->h);
-                frames[0].row_pairs = frames[1].row_pairs = rows >> 1;
-                frames[0].channels = frames[1].channels = cached ? count : 1; /* per kernel call */
-                const int32_t piece_count = rows2_store && rows >= 2
-                                                ? band_pieces(pieces, frames, rows, out_w, stride * pitch, stride)
-                                                : 0;
-                if (cached && piece_count) {
-                    run_group_rows2(plane_base, dst, cache, heads, maxout, pieces, piece_count, rows2_store,
-                                    rows2_max);
-                    continue;
-                }
-                for (int32_t c = c0; c < c0 + count; ++c) {
-                    const int32_t k = (c - c0) * heads; /* the channel's first head, in the group */
-                    if (!cached) {
-                        prepare_group(cache, heads, c * heads, filter, total, bias, q, p);
-                    }
-                    const dw_channel *const d = &cache[cached ? k : 0];
-                    int8_t *const channel_dst = dst + (maxout ? c - c0 : k);
-                    const int8_t *const plane = plane_base + (c - c0) * plane_step;
-                    if (piece_count) {
-                        run_group_rows2(plane, channel_dst, d, heads, maxout, pieces, piece_count, rows2_store,
-                                        rows2_max);
-                        continue;
-                    }
-                    for (int32_t m = 0; m < heads; ++m) {
-                        run_channel_c(plane, pitch, d + m, f, channel_dst + (maxout ? 0 : m), rows, out_w, stride,
-                                      p->stride_w, act_min, act_max, maxout && m > 0);
-                    }
-                }
-            }
+            run_group(&k, x + c0, out_image + (maxout ? c0 : c0 * heads), c0, count);
         }
     }
 }
