@@ -30,6 +30,8 @@ def srdhm(a: torch.Tensor, b) -> torch.Tensor:
     """SaturatingRoundingDoublingHighMul: round(a * b / 2^31), ties up; INT32_MIN^2 saturates."""
     a, b = _long(a), _long(b)
     result = (a * b + (1 << 30)) >> 31
+    if not bool((b == INT32_MIN).any()):  # the common case: a constant multiplier, no saturation
+        return result
     return torch.where((a == INT32_MIN) & (b == INT32_MIN), _long(INT32_MAX), result)
 
 
@@ -37,9 +39,9 @@ def rdbpot(x: torch.Tensor, exponent) -> torch.Tensor:
     """RoundingDivideByPOT: x / 2^exponent, ties away from zero."""
     x, exponent = _long(x), _long(exponent)
     mask = (torch.ones_like(exponent) << exponent) - 1
-    remainder = x & mask
-    threshold = (mask >> 1) + (x < 0).long()
-    return (x >> exponent) + (remainder > threshold).long()
+    # remainder > (mask >> 1) + (x < 0), written with one comparison: the threshold is lower by one
+    # for x >= 0, so compare remainder + (x >= 0) against (mask >> 1) + 1.
+    return (x >> exponent) + ((x & mask) + (x >= 0) > (mask >> 1) + 1)
 
 
 def multiply_by_quantized_multiplier(x: torch.Tensor, multiplier, shift) -> torch.Tensor:
@@ -47,9 +49,10 @@ def multiply_by_quantized_multiplier(x: torch.Tensor, multiplier, shift) -> torc
 
     `multiplier` and `shift` may be tensors broadcasting against `x` (per-channel requantization)."""
     shift = _long(shift)
-    left = shift.clamp(min=0)
-    right = (-shift).clamp(min=0)
-    return rdbpot(srdhm(wrap32(_long(x) << left), multiplier), right)
+    x = _long(x)
+    if bool((shift > 0).any()):
+        x = wrap32(x << shift.clamp(min=0))
+    return rdbpot(srdhm(x, multiplier), (-shift).clamp(min=0))
 
 
 def mul_pot(x: torch.Tensor, exponent: int) -> torch.Tensor:
