@@ -55,12 +55,15 @@ def main() -> None:
                      f"{r['tflite_bytes'] / payload:.3f}", f"{r['c_array_bytes'] / payload:.3f}",
                      f"{payload * 1.03 + 8192:,.0f}", r["arena_bytes"]["total"], sum(r["ops"].values()),
                      pairs[("tflm", "litert-ref")]["max_int8_diff"],
+                     f"{pairs[('pytorch-int', 'tflm')]['top1_agreement'] * 100:.1f}%",
+                     pairs[("pytorch-int", "tflm")]["max_int8_diff"],
                      f"{pairs[('pytorch-fakequant', 'tflm')]['top1_agreement'] * 100:.1f}%",
                      f"{r['accuracy']['fp32_top1'] * 100:.1f}% / {r['accuracy']['int8_tflm_top1'] * 100:.1f}%"])
     print("\nSizes (bytes) and agreement")
     print(format_table(["model", "tflite", "TFLM C array", "int8 weights", "int32 bias", "tflite / payload",
                         "C array / payload", "payload +3% +8 KB", "TFLM arena", "ops", "TFLM-LiteRT max steps",
-                        "top-1 fq vs TFLM", "acc fp32 / int8"], rows, "l" + "r" * 12))
+                        "top-1 int vs TFLM", "int vs TFLM max steps", "top-1 fq vs TFLM", "acc fp32 / int8"],
+                       rows, "l" + "r" * 14))
 
 
 if __name__ == "__main__":
