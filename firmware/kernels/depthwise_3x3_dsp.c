@@ -88,48 +88,91 @@ typedef struct {
     int32_t channels, plane_step, dst_step, d_step;
 } dw_frame;
 
-/* (2 lo, 2 hi) as halfwords: PKHBT, then SADD16 doubles both halves (|2 w| <= 256, no carry between them). */
-static inline int32_t pack_doubled(int32_t lo, int32_t hi)
+#define FN_IN_ASM __attribute__((unused))
+
+/* What prepare_channels walks besides the weights: the next channel's shift, multiplier and bias (bias
+ * moves on by bias_step: 4, or 0 with a zero for a missing bias), the offsets, and the end of the
+ * dw_channel array. Offsets are read by the assembly. */
+typedef struct {
+    const int32_t *shift, *multiplier, *bias;
+    int32_t bias_step, input_offset, output_offset;
+    const dw_channel *end;
+} dw_prepare_walk;
+
+/* The weights and requantization of the output channels from d to walk->end, their first weight at w
+ * (taps tap_stride apart), in assembly (C spills: 67 instructions per channel, here 47). Per channel:
+ * 9 LDRSB, PKHBT + SADD16 pack (w0, w2) / (w01, w11) doubled (|2 w| <= 256: no carry between the
+ * halves), SMLAD with (1, 1) adds the packed weights up (2 sum), one STM of the weights; then
+ * exponent = -shift, bias2 = 2 bias + input_offset * 2 sum, the multiplier, addend = 2^(e - 1) +
+ * (output_offset << e) (fn_requant_addend), one STM. r0 d, r1 w, r2 tap_stride, r3 2 tap_stride, r12
+ * 3 tap_stride; the walk is copied to the stack (#0..#24). */
+__attribute__((naked)) static void prepare_channels(FN_IN_ASM dw_channel *d, FN_IN_ASM const int8_t *w,
+                                                    FN_IN_ASM int32_t tap_stride, FN_IN_ASM dw_prepare_walk *walk)
 {
-    const int32_t packed = (int32_t)(((uint32_t)hi << 16) | (uint16_t)lo);
-    return (int32_t)__sadd16((uint32_t)packed, (uint32_t)packed);
+    __asm__ volatile("push {r4-r11, lr}\n\t"
+                     "ldm r3, {r4-r10}\n\t"
+                     "push {r4-r10}\n\t"
+                     "lsl r3, r2, #1\n\t"
+                     "add r12, r2, r2, lsl #1\n\t"
+                     "1:\n\t"
+                     "ldrsb r4, [r1]\n\t"
+                     "ldrsb r5, [r1, r3]\n\t"
+                     "ldrsb r8, [r1, r2]\n\t"
+                     "add lr, r1, r12\n\t"
+                     "ldrsb r6, [lr]\n\t"
+                     "ldrsb r7, [lr, r3]\n\t"
+                     "ldrsb r9, [lr, r2]\n\t"
+                     "add lr, lr, r12\n\t"
+                     "ldrsb r10, [lr]\n\t"
+                     "ldrsb r11, [lr, r3]\n\t"
+                     "ldrsb lr, [lr, r2]\n\t"
+                     "pkhbt r4, r4, r5, lsl #16\n\t"
+                     "pkhbt r5, r6, r7, lsl #16\n\t"
+                     "pkhbt r6, r10, r11, lsl #16\n\t"
+                     "pkhbt r7, r8, r9, lsl #16\n\t"
+                     "sadd16 r4, r4, r4\n\t"
+                     "sadd16 r5, r5, r5\n\t"
+                     "sadd16 r6, r6, r6\n\t"
+                     "sadd16 r7, r7, r7\n\t"
+                     "lsl r9, lr, #1\n\t"
+                     "uxth r8, r9\n\t"
+                     "stm r0!, {r4-r8}\n\t"
+                     "mov r11, #0x00010001\n\t"
+                     "smlad r9, r4, r11, r9\n\t"
+                     "smlad r9, r5, r11, r9\n\t"
+                     "smlad r9, r6, r11, r9\n\t"
+                     "smlad r9, r7, r11, r9\n\t"
+                     "ldm sp, {r4, r5, r6, r10, r11, lr}\n\t"
+                     "mul r9, r9, r11\n\t"
+                     "ldr r11, [r6]\n\t"
+                     "add r6, r6, r10\n\t"
+                     "ldr r7, [r4], #4\n\t"
+                     "rsb r7, r7, #0\n\t"
+                     "add r8, r9, r11, lsl #1\n\t"
+                     "ldr r9, [r5], #4\n\t"
+                     "sub r11, r7, #1\n\t"
+                     "mov r10, #1\n\t"
+                     "lsl r10, r10, r11\n\t"
+                     "lsl r11, lr, r7\n\t"
+                     "add r10, r10, r11\n\t"
+                     "stm r0!, {r7-r10}\n\t"
+                     "stm sp, {r4, r5, r6}\n\t"
+                     "add r1, r1, #1\n\t"
+                     "ldr r4, [sp, #24]\n\t"
+                     "cmp r0, r4\n\t"
+                     "bne 1b\n\t"
+                     "add sp, sp, #28\n\t"
+                     "pop {r4-r11, pc}\n\t");
 }
 
-/* The weights and requantization of n consecutive output channels; w, bias (NULL: none), multiplier and
- * shift point at the first one's. SMUAD / SMLAD with (1, 1) add up the packed weights (sum2 = 2 sum). */
-static __attribute__((noinline)) void prepare_channels(dw_channel *d, int32_t n, const int8_t *w, int32_t tap_stride,
-                                                       const int32_t *bias, const int32_t *multiplier,
-                                                       const int32_t *shift, int32_t input_offset,
-                                                       int32_t output_offset)
-{
-    const int32_t ts2 = 2 * tap_stride, ts3 = 3 * tap_stride, ones = 0x00010001;
-    for (const dw_channel *const end = d + n; d != end; ++d, ++w) {
-        /* Tap (row, column) at w[(3 row + column) * tap_stride], written out (a loop costs twice as much). */
-        const int8_t *const r1 = w + ts3, *const r2 = r1 + ts3;
-        const int32_t w02_0 = pack_doubled(w[0], w[ts2]), w02_1 = pack_doubled(r1[0], r1[ts2]);
-        const int32_t w02_2 = pack_doubled(r2[0], r2[ts2]), w1_01 = pack_doubled(w[tap_stride], r1[tap_stride]);
-        const int32_t w21_2 = 2 * r2[tap_stride];
-        int32_t sum2 = __smlad((uint32_t)w02_0, ones, (int32_t)__smlad((uint32_t)w02_1, ones, w21_2));
-        sum2 = __smlad((uint32_t)w02_2, ones, (int32_t)__smlad((uint32_t)w1_01, ones, sum2));
-        const int32_t exponent = -*shift++;
-        d->w02[0] = w02_0;
-        d->w02[1] = w02_1;
-        d->w02[2] = w02_2;
-        d->w1_01 = w1_01;
-        d->w1_2 = (uint16_t)w21_2;
-        d->exponent = exponent;
-        d->bias2 = 2 * (bias ? *bias++ : 0) + input_offset * sum2;
-        d->multiplier = *multiplier++;
-        d->addend = fn_requant_addend(exponent, output_offset);
-    }
-}
-
-/* Output channels oc0..oc0 + n - 1 into d. */
+/* Output channels oc0..oc0 + n - 1 (n >= 1) into d. */
 static void prepare_group(dw_channel *d, int32_t n, int32_t oc0, const int8_t *filter, int32_t total,
                           const int32_t *bias, const fn_channel_quant *q, const fn_conv_params *p)
 {
-    prepare_channels(d, n, filter + oc0, total, bias ? bias + oc0 : 0, q->multiplier + oc0, q->shift + oc0,
-                     p->input_offset, p->output_offset);
+    static const int32_t no_bias = 0;
+    dw_prepare_walk walk = {q->shift + oc0, q->multiplier + oc0, bias ? bias + oc0 : &no_bias, bias ? 4 : 0,
+                            p->input_offset, p->output_offset, d + n};
+    prepare_channels(d, filter + oc0, total, &walk);
 }
 
 /* ---- Assembly kernels: full int8 output range, everything in registers (the compiler spills these
@@ -321,7 +364,6 @@ static void prepare_group(dw_channel *d, int32_t n, int32_t oc0, const int8_t *f
 
 typedef void (*dw_rows2_kernel)(const int8_t *plane, const dw_frame *f, int8_t *dst, const dw_channel *d);
 
-#define FN_IN_ASM __attribute__((unused))
 #define FN_DEFINE_ROWS2(NAME, BODY)                                                                  \
     __attribute__((naked)) static void NAME(FN_IN_ASM const int8_t *plane, FN_IN_ASM const dw_frame *f, \
                                             FN_IN_ASM int8_t *dst, FN_IN_ASM const dw_channel *d)    \

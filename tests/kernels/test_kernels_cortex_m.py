@@ -78,6 +78,7 @@ CASES = [
     # steps of `heads`), odd sizes (4 calls per band), channels left for one plane.
     ProbeCase("dw3x3_h2_4planes_odd", "depthwise", (1, 9, 7, 42), 3, heads=2),
     ProbeCase("dw3x3_h3_s2_4planes", "depthwise", (1, 9, 9, 30), 3, heads=3, stride=2),
+    ProbeCase("dw3x3_no_bias_4planes", "depthwise", (1, 6, 8, 24), 3, bias=False),  # set-up with bias 0
 ]
 
 
