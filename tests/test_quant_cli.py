@@ -61,7 +61,7 @@ def test_evaluate_reports_fp32_and_int8_side_by_side(workspace):
     assert as_json.exception is None, as_json.output
     report = json.loads(as_json.output)
     assert report["samples"] == 32 and report["split"] == "test"
-    for key in ("fp32_top1", "int8_top1"):
+    for key in ("fp32_top1", "int8_top1", "int8_integer_top1"):
         assert report[key] * 32 == round(report[key] * 32)  # a count of correct images out of 32
     assert report["int8_minus_fp32"] == pytest.approx(report["int8_top1"] - report["fp32_top1"])
 
@@ -73,7 +73,7 @@ def test_evaluate_a_quantized_file_prints_a_table(workspace):
     table = invoke("evaluate", quantized, "--data", data)
     assert table.exception is None, table.output
     header, rule, row = table.output.strip().splitlines()
-    assert header.split()[:4] == ["model", "split", "images", "fp32"] and "int8 top-1" in header
+    assert header.split()[:4] == ["model", "split", "images", "fp32"] and "int8 integer top-1" in header
     assert row.split()[1:3] == ["test", "32"]
 
 
