@@ -237,8 +237,8 @@ static void prepare_group(dw_channel *d, int32_t n, int32_t oc0, const int8_t *f
     "add r8, r8, lr\n\t"                                                                             \
     "sub r8, r8, #65536\n\t"
 /* After a channel's last row pair: the next channel (plane, output and dw_channel moved on, its
- * requantization to the stack, its weights to r4-r8, the counters restored), or return. */
-#define FN_DW_NEXT_CHANNEL                                                                           \
+ * requantization to the stack, its weights to r4-r8, the counters restored) from label LOOP, or return. */
+#define FN_DW_NEXT_CHANNEL(LOOP)                                                                     \
     "2:\n\t"                                                                                         \
     "ldr r1, [sp, #44]\n\t"                                                                          \
     "subs r1, r1, #1\n\t"                                                                            \
@@ -262,7 +262,7 @@ static void prepare_group(dw_channel *d, int32_t n, int32_t oc0, const int8_t *f
     "ldr r1, [sp, #36]\n\t"                                                                          \
     "add r8, r8, r1\n\t"                                                                             \
     "sub r8, r8, #65536\n\t"                                                                         \
-    "b 1b\n\t"                                                                                       \
+    "b " LOOP "\n\t"                                                                                  \
     "3:\n\t"                                                                                         \
     "add sp, sp, #72\n\t"                                                                            \
     "pop {r4-r11, pc}\n\t"
@@ -310,7 +310,7 @@ static void prepare_group(dw_channel *d, int32_t n, int32_t oc0, const int8_t *f
     "ldr r1, [sp, #32]\n\t"                                                                          \
     "add r2, r2, r1\n\t"                                                                             \
     "b 1b\n\t"                                                                                       \
-    FN_DW_NEXT_CHANNEL
+    FN_DW_NEXT_CHANNEL("1b")
 
 /* Stride 1: two output rows x two output pixels per iteration from plane rows 0..3 (P1..P3: 1..3
  * pitches): r9, r10 = row 0, pixels 0 and 1; r11, r12 = row 1, both rows seeded with the bias (r3).
@@ -362,6 +362,61 @@ static void prepare_group(dw_channel *d, int32_t n, int32_t oc0, const int8_t *f
     FN_S2_ROW(P4, P4x, "r12", "r11", "r6", "r8", "b")                                                \
     FN_DW_ROWS2_EPILOGUE(STORE, "r12", "r11")
 
+/* Column kernels (an odd width's last pixel): two output rows x one pixel per iteration, down the
+ * frame's row pairs (its pairs_top is row_pairs << 16: the counter in r8's top half counts row pairs).
+ * The frame's in_skip holds the pitch (r11 = pitch, r12 = 3 pitches: register-offset loads, so one
+ * kernel serves every pitch). Per 2 outputs (18 MACs) at stride 1: 4 loads, 8 SXTB16, 12
+ * multiply-accumulates, 2 requantizations; at stride 2 5 loads and 10 SXTB16. */
+#define FN_COL_ROW(ADDR) "ldr r1, " ADDR "\n\t" "sxtb16 lr, r1\n\t" "sxtb16 r1, r1, ror #8\n\t"
+#define FN_COL_TAPS(ACC, IN, W02, W1, HALF)                                                          \
+    "smlad " ACC ", lr, " W02 ", " IN "\n\t"                                                         \
+    "smlab" HALF " " ACC ", r1, " W1 ", " ACC "\n\t"
+#define FN_COL_PROLOGUE                                                                              \
+    FN_DW_ROWS2_PROLOGUE                                                                             \
+    "4:\n\t"                                                                                         \
+    "ldr r11, [sp, #28]\n\t"                                                                         \
+    "add r12, r11, r11, lsl #1\n\t"                                                                  \
+    "1:\n\t"                                                                                         \
+    "ldr r3, [sp, #12]\n\t"
+#define FN_STORE2_PLAIN "strb r9, [r2]\n\t" "strb r10, [r2, r3]\n\t"
+#define FN_STORE2_MAX FN_STORE_MAX_SEL("r9", "[r2]", "lr") FN_STORE_MAX_SEL("r10", "[r2, r3]", "lr")
+/* Requantize r9 (row 0) and r10 (row 1), store them, 2 output rows and 2 * STRIDE plane rows on. */
+#define FN_COL_EPILOGUE(STORE2, ROWS_SHIFT)                                                          \
+    "ldrd r1, r3, [sp, #16]\n\t"                                                                     \
+    "smmlar lr, r9, r1, r3\n\t"                                                                      \
+    "add r9, lr, r9, asr #31\n\t"                                                                    \
+    "smmlar lr, r10, r1, r3\n\t"                                                                     \
+    "add r10, lr, r10, asr #31\n\t"                                                                  \
+    "ldm sp, {r1, r3}\n\t"                                                                           \
+    "asr r9, r9, r1\n\t"                                                                             \
+    "asr r10, r10, r1\n\t"                                                                           \
+    "ssat r9, #8, r9\n\t"                                                                            \
+    "ssat r10, #8, r10\n\t"                                                                          \
+    STORE2                                                                                           \
+    "add r2, r2, r3, lsl #1\n\t"                                                                     \
+    "add r0, r0, r11, lsl #" ROWS_SHIFT "\n\t"                                                       \
+    "subs r8, r8, #65536\n\t"                                                                        \
+    "bpl 1b\n\t"                                                                                     \
+    FN_DW_NEXT_CHANNEL("4b")
+#define FN_COL_S1_ASM(STORE2)                                                                        \
+    FN_COL_PROLOGUE                                                                                  \
+    FN_COL_ROW("[r0]") FN_COL_TAPS("r9", "r3", "r4", "r7", "b")                                      \
+    FN_COL_ROW("[r0, r11]") FN_COL_TAPS("r9", "r9", "r5", "r7", "t")                                 \
+    FN_COL_TAPS("r10", "r3", "r4", "r7", "b")                                                        \
+    FN_COL_ROW("[r0, r11, lsl #1]") FN_COL_TAPS("r9", "r9", "r6", "r8", "b")                         \
+    FN_COL_TAPS("r10", "r10", "r5", "r7", "t")                                                       \
+    FN_COL_ROW("[r0, r12]") FN_COL_TAPS("r10", "r10", "r6", "r8", "b")                               \
+    FN_COL_EPILOGUE(STORE2, "1")
+#define FN_COL_S2_ASM(STORE2)                                                                        \
+    FN_COL_PROLOGUE                                                                                  \
+    FN_COL_ROW("[r0]") FN_COL_TAPS("r9", "r3", "r4", "r7", "b")                                      \
+    FN_COL_ROW("[r0, r11]") FN_COL_TAPS("r9", "r9", "r5", "r7", "t")                                 \
+    FN_COL_ROW("[r0, r11, lsl #1]") FN_COL_TAPS("r9", "r9", "r6", "r8", "b")                         \
+    FN_COL_TAPS("r10", "r3", "r4", "r7", "b")                                                        \
+    FN_COL_ROW("[r0, r12]") FN_COL_TAPS("r10", "r10", "r5", "r7", "t")                               \
+    FN_COL_ROW("[r0, r11, lsl #2]") FN_COL_TAPS("r10", "r10", "r6", "r8", "b")                       \
+    FN_COL_EPILOGUE(STORE2, "2")
+
 typedef void (*dw_rows2_kernel)(const int8_t *plane, const dw_frame *f, int8_t *dst, const dw_channel *d);
 
 #define FN_DEFINE_ROWS2(NAME, BODY)                                                                  \
@@ -398,6 +453,17 @@ FN_DEFINE_ROWS2(s2_p128_store, FN_DW_ROWS2_S2(FN_S2_OFFSETS_128, FN_STORE4_PLAIN
 FN_DEFINE_ROWS2(s2_p128_max, FN_DW_ROWS2_S2(FN_S2_OFFSETS_128, FN_STORE4_MAX))
 FN_DEFINE_ROWS2(s2_p256_store, FN_DW_ROWS2_S2(FN_S2_OFFSETS_256, FN_STORE4_PLAIN))
 FN_DEFINE_ROWS2(s2_p256_max, FN_DW_ROWS2_S2(FN_S2_OFFSETS_256, FN_STORE4_MAX))
+FN_DEFINE_ROWS2(s1_column_store, FN_COL_S1_ASM(FN_STORE2_PLAIN))
+FN_DEFINE_ROWS2(s1_column_max, FN_COL_S1_ASM(FN_STORE2_MAX))
+FN_DEFINE_ROWS2(s2_column_store, FN_COL_S2_ASM(FN_STORE2_PLAIN))
+FN_DEFINE_ROWS2(s2_column_max, FN_COL_S2_ASM(FN_STORE2_MAX))
+
+/* The column kernel for a stride (1 or 2), plain or keeping the max. */
+static dw_rows2_kernel column_kernel(int32_t stride, int keep_max)
+{
+    static const dw_rows2_kernel kernels[2][2] = {{s1_column_store, s1_column_max}, {s2_column_store, s2_column_max}};
+    return kernels[stride - 1][keep_max != 0];
+}
 
 /* The 2-row kernel for a stride (1 or 2) and pitch (NULL: none), plain or keeping the max. */
 static dw_rows2_kernel rows2_kernel(int32_t stride, int32_t pitch, int keep_max)
@@ -621,12 +687,16 @@ static void fill_planes(int8_t *plane, int32_t plane_step, int32_t count, int32_
 
 #define FN_DW_CACHED 16 /* output channels of a channel group whose set-up is kept from band to band */
 
-/* One call of a 2-row kernel within a band: from `in` bytes into the channel's plane and `out` bytes into
- * its output on, over `frame`'s row pairs and pixel pairs. */
+/* One kernel call within a band: from `in` bytes into the channel's plane and `out` bytes into its
+ * output on, over `frame`'s row pairs (and pixel pairs), with the 2-row kernel or the column kernel. */
 typedef struct {
     int32_t in, out;
     const dw_frame *frame;
+    int column;
 } dw_piece;
+
+/* [column][keep_max]: the 2-row and column kernels, plain stores and (MDW heads after the first) max. */
+typedef dw_rows2_kernel dw_kernel_set[2][2];
 
 /* The 2-row kernel calls that cover a band (pieces point into frames: a plan is never copied). */
 typedef struct {
@@ -635,32 +705,35 @@ typedef struct {
     dw_frame frames[4];
 } dw_band_plan;
 
-/* The plan for bands of `rows` x out_w outputs from the frame of whole pixel pairs and the frame of an odd
- * width's last two pixels: the row and pixel pairs, then for an odd row count the last two rows again,
- * for an odd width the last two pixels again (the row / pixel they share gets the same value twice, also
- * as a running max). No pieces where a side is under 2 or there is no 2-row kernel. */
-static void plan_band(dw_band_plan *plan, const dw_frame *pairs, const dw_frame *last_pair, int32_t rows,
+/* The plan for bands of `rows` x out_w outputs from the frame of whole pixel pairs and the column frame
+ * (in_skip: the pitch): the row and pixel pairs, then for an odd row count the last two rows again (the
+ * row they share gets the same value twice, also as a running max); for an odd width the column kernel
+ * down the last pixel's row pairs, and for both the last pixel of the last two rows. No pieces where a
+ * side is under 2 or there is no 2-row kernel. */
+static void plan_band(dw_band_plan *plan, const dw_frame *pairs, const dw_frame *column, int32_t rows,
                       int32_t out_w, int32_t plane_row, int32_t stride_w, int has_kernel)
 {
     dw_frame *const frames = plan->frames;
     const int32_t rows_in = (rows - 2) * plane_row, rows_out = (rows - 2) * pairs->out_row;
-    const int32_t pixels_in = (out_w - 2) * stride_w, pixels_out = (out_w - 2) * pairs->out_stride;
+    const int32_t pixel_in = (out_w - 1) * stride_w, pixel_out = (out_w - 1) * pairs->out_stride;
     int32_t n = 0;
     frames[0] = *pairs;
-    frames[1] = *last_pair;
-    frames[0].row_pairs = frames[1].row_pairs = rows >> 1;
+    frames[1] = *column;
+    frames[0].row_pairs = rows >> 1;
+    frames[1].pairs_top = (rows >> 1) << 16; /* the column kernels count row pairs */
     frames[2] = frames[0];
     frames[3] = frames[1];
-    frames[2].row_pairs = frames[3].row_pairs = 1;
+    frames[2].row_pairs = 1;
+    frames[3].pairs_top = 1 << 16;
     if (has_kernel && rows >= 2 && out_w >= 2) {
-        plan->pieces[n++] = (dw_piece){0, 0, &frames[0]};
+        plan->pieces[n++] = (dw_piece){0, 0, &frames[0], 0};
         if (rows & 1) {
-            plan->pieces[n++] = (dw_piece){rows_in, rows_out, &frames[2]};
+            plan->pieces[n++] = (dw_piece){rows_in, rows_out, &frames[2], 0};
         }
         if (out_w & 1) {
-            plan->pieces[n++] = (dw_piece){pixels_in, pixels_out, &frames[1]};
+            plan->pieces[n++] = (dw_piece){pixel_in, pixel_out, &frames[1], 1};
             if (rows & 1) {
-                plan->pieces[n++] = (dw_piece){pixels_in + rows_in, pixels_out + rows_out, &frames[3]};
+                plan->pieces[n++] = (dw_piece){pixel_in + rows_in, pixel_out + rows_out, &frames[3], 1};
             }
         }
     }
@@ -681,12 +754,12 @@ static void plan_channels(dw_band_plan *plan, int32_t channels)
  * head's outputs; MDW writes each channel's heads to the same output, the first storing, the others
  * keeping the max (within each piece, after its first head). */
 static void run_group_rows2(const int8_t *plane, int8_t *dst, const dw_channel *d, int32_t heads, int maxout,
-                            const dw_band_plan *plan, dw_rows2_kernel rows2_store, dw_rows2_kernel rows2_max)
+                            const dw_band_plan *plan, const dw_kernel_set *kernels)
 {
     for (const dw_piece *piece = plan->pieces, *const end = piece + plan->piece_count; piece != end; ++piece) {
         for (int32_t m = 0; m < heads; ++m) {
-            (maxout && m > 0 ? rows2_max : rows2_store)(plane + piece->in, piece->frame,
-                                                        dst + piece->out + (maxout ? 0 : m), d + m);
+            (*kernels)[piece->column][maxout && m > 0](plane + piece->in, piece->frame,
+                                                       dst + piece->out + (maxout ? 0 : m), d + m);
         }
     }
 }
@@ -715,7 +788,7 @@ typedef struct {
     int32_t band, last_rows; /* output rows of a band, and of the last one */
     int maxout, refill;      /* refill: more than one band, rows outside the input get the zero point again */
     uint32_t zp4;
-    dw_rows2_kernel rows2_store, rows2_max; /* plain stores (and MDW heads after the first), or NULL */
+    dw_kernel_set kernels;                  /* NULL: no 2-row kernel (C) */
     dw_band_plan plans[2];                  /* bands of `band` rows; the last band */
 } dw_call;
 
@@ -740,7 +813,7 @@ static __attribute__((noinline)) void run_group(dw_call *k, const int8_t *x, int
         fill_planes(k->plane_base, k->plane_step, count, k->pitch, x, k->in->c, k->in, oy0 * k->stride - k->pad_h,
                     (rows - 1) * k->stride + 3, k->pad_w, k->zp4, k->refill);
         if (cached && plan->piece_count) {
-            run_group_rows2(k->plane_base, dst, cache, heads, k->maxout, plan, k->rows2_store, k->rows2_max);
+            run_group_rows2(k->plane_base, dst, cache, heads, k->maxout, plan, &k->kernels);
             continue;
         }
         for (int32_t i = 0; i < count; ++i) {
@@ -751,7 +824,7 @@ static __attribute__((noinline)) void run_group(dw_call *k, const int8_t *x, int
             int8_t *const channel_dst = dst + (k->maxout ? i : i * heads);
             const int8_t *const plane = k->plane_base + i * k->plane_step;
             if (plan->piece_count) {
-                run_group_rows2(plane, channel_dst, d, heads, k->maxout, plan, k->rows2_store, k->rows2_max);
+                run_group_rows2(plane, channel_dst, d, heads, k->maxout, plan, &k->kernels);
                 continue;
             }
             for (int32_t m = 0; m < heads; ++m) {
@@ -792,10 +865,12 @@ void fn_dw3x3_planar(const fn_conv_params *p, const fn_channel_quant *q, const f
     k.maxout = maxout;
     k.refill = k.band < out->h;
     k.zp4 = (uint32_t)(uint8_t)(-p->input_offset) * 0x01010101u;
-    k.rows2_store = asm_rows ? rows2_kernel(stride, pitch, 0) : 0;
-    k.rows2_max = asm_rows ? rows2_kernel(stride, pitch, 1) : 0;
-    /* The frame of whole pixel pairs, and of an odd width's last two pixels. */
-    dw_frame pairs_frame, last_pair;
+    for (int keep_max = 0; keep_max < 2; ++keep_max) {
+        k.kernels[0][keep_max] = asm_rows ? rows2_kernel(stride, pitch, keep_max) : 0;
+        k.kernels[1][keep_max] = column_kernel(stride, keep_max);
+    }
+    /* The frame of whole pixel pairs, and of the column kernels (an odd width's last pixel). */
+    dw_frame pairs_frame, column;
     pairs_frame.out_stride = maxout ? channels : k.total;
     pairs_frame.out_row = k.out_row = out_w * pairs_frame.out_stride;
     pairs_frame.in_skip = 2 * stride * pitch - pairs * 2 * p->stride_w;
@@ -804,13 +879,11 @@ void fn_dw3x3_planar(const fn_conv_params *p, const fn_channel_quant *q, const f
     pairs_frame.plane_step = k.plane_step;
     pairs_frame.dst_step = maxout ? 1 : heads;
     pairs_frame.d_step = heads * (int32_t)sizeof(dw_channel);
-    last_pair = pairs_frame;
-    last_pair.in_skip = 2 * stride * pitch - 2 * p->stride_w;
-    last_pair.out_skip = 2 * k.out_row - 2 * pairs_frame.out_stride;
-    last_pair.pairs_top = 1 << 16;
-    plan_band(&k.plans[0], &pairs_frame, &last_pair, k.band, out_w, stride * pitch, p->stride_w, k.rows2_store != 0);
-    plan_band(&k.plans[1], &pairs_frame, &last_pair, k.last_rows, out_w, stride * pitch, p->stride_w,
-              k.rows2_store != 0);
+    column = pairs_frame;
+    column.in_skip = pitch;
+    plan_band(&k.plans[0], &pairs_frame, &column, k.band, out_w, stride * pitch, p->stride_w, k.kernels[0][0] != 0);
+    plan_band(&k.plans[1], &pairs_frame, &column, k.last_rows, out_w, stride * pitch, p->stride_w,
+              k.kernels[0][0] != 0);
     fill_zero_point(plane_base, (four_planes ? 4 : 1) * k.plane_step, k.zp4);
     for (int32_t b = 0; b < out->n; ++b) {
         const int8_t *const x = input + b * in->h * in->w * channels;

@@ -79,6 +79,10 @@ CASES = [
     ProbeCase("dw3x3_h2_4planes_odd", "depthwise", (1, 9, 7, 42), 3, heads=2),
     ProbeCase("dw3x3_h3_s2_4planes", "depthwise", (1, 9, 9, 30), 3, heads=3, stride=2),
     ProbeCase("dw3x3_no_bias_4planes", "depthwise", (1, 6, 8, 24), 3, bias=False),  # set-up with bias 0
+    # The column kernels (an odd width's last pixel; the pitch in a register) at pitches 64 and 128, with
+    # odd bands (the last pixel of the last two rows) and MDW's running max.
+    ProbeCase("mdw_h2_s2_p64_odd_width", "mdw", (1, 7, 37, 3), 3, heads=2, stride=2),
+    ProbeCase("mdw_h3_p128_odd_sizes", "mdw", (1, 5, 61, 2), 3, heads=3),
 ]
 
 
