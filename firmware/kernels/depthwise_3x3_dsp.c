@@ -417,6 +417,55 @@ static void prepare_group(dw_channel *d, int32_t n, int32_t oc0, const int8_t *f
     FN_COL_ROW("[r0, r11, lsl #2]") FN_COL_TAPS("r10", "r10", "r6", "r8", "b")                       \
     FN_COL_EPILOGUE(STORE2, "2")
 
+/* Row kernels (an odd band's last row): one output row x two pixels per iteration over the frame's
+ * pixel pairs, from plane rows 0..2 (r11 = the pitch from the frame's in_skip; at stride 2 r12 = the
+ * window + 2 bytes for the (x2, x4) loads). Per 2 outputs (18 MACs) at stride 1: 3 loads, 6 SXTB16, 12
+ * multiply-accumulates, 2 requantizations; at stride 2 6 loads and 9 SXTB16. */
+#define FN_ROW1_PROLOGUE                                                                             \
+    FN_DW_ROWS2_PROLOGUE                                                                             \
+    "4:\n\t"                                                                                         \
+    "ldr r11, [sp, #28]\n\t"                                                                         \
+    "1:\n\t"                                                                                         \
+    "ldr r9, [sp, #12]\n\t"                                                                          \
+    "mov r10, r9\n\t"
+#define FN_ROW1_S1_ROW(ADDR, W02, W1, HALF) FN_COL_ROW(ADDR) FN_TAPS("r9", "r10", W02, W1, HALF)
+#define FN_ROW1_S2_ROW(ADDR, ADDR2, W02, W1, HALF)                                                   \
+    FN_COL_ROW(ADDR) "ldr r3, " ADDR2 "\n\t" "sxtb16 r3, r3\n\t"                                     \
+    FN_S2_ROW_FROM("r9", "r10", "r9", "r10", W02, W1, HALF)
+/* Requantize r9 (pixel 0) and r10 (pixel 1), store them, the window STEP bytes on, next pixel pair. */
+#define FN_ROW1_EPILOGUE(STORE2, STEP)                                                               \
+    "ldrd r1, r3, [sp, #16]\n\t"                                                                     \
+    "smmlar lr, r9, r1, r3\n\t"                                                                      \
+    "add r9, lr, r9, asr #31\n\t"                                                                    \
+    "smmlar lr, r10, r1, r3\n\t"                                                                     \
+    "add r10, lr, r10, asr #31\n\t"                                                                  \
+    "ldm sp, {r1, r3, lr}\n\t"                                                                       \
+    "asr r9, r9, r1\n\t"                                                                             \
+    "asr r10, r10, r1\n\t"                                                                           \
+    "ssat r9, #8, r9\n\t"                                                                            \
+    "ssat r10, #8, r10\n\t"                                                                          \
+    STORE2                                                                                           \
+    "add r2, r2, lr, lsl #1\n\t"                                                                     \
+    "add r0, r0, #" STEP "\n\t"                                                                      \
+    "subs r8, r8, #65536\n\t"                                                                        \
+    "bpl 1b\n\t"                                                                                     \
+    FN_DW_NEXT_CHANNEL("4b")
+#define FN_ROW_STORE2_PLAIN "strb r9, [r2]\n\t" "strb r10, [r2, lr]\n\t"
+#define FN_ROW_STORE2_MAX FN_STORE_MAX_SEL("r9", "[r2]", "r3") FN_STORE_MAX_SEL("r10", "[r2, lr]", "r3")
+#define FN_ROW1_S1_ASM(STORE2)                                                                       \
+    FN_ROW1_PROLOGUE                                                                                 \
+    FN_ROW1_S1_ROW("[r0]", "r4", "r7", "b")                                                          \
+    FN_ROW1_S1_ROW("[r0, r11]", "r5", "r7", "t")                                                     \
+    FN_ROW1_S1_ROW("[r0, r11, lsl #1]", "r6", "r8", "b")                                             \
+    FN_ROW1_EPILOGUE(STORE2, "2")
+#define FN_ROW1_S2_ASM(STORE2)                                                                       \
+    FN_ROW1_PROLOGUE                                                                                 \
+    "add r12, r0, #2\n\t"                                                                            \
+    FN_ROW1_S2_ROW("[r0]", "[r12]", "r4", "r7", "b")                                                 \
+    FN_ROW1_S2_ROW("[r0, r11]", "[r12, r11]", "r5", "r7", "t")                                       \
+    FN_ROW1_S2_ROW("[r0, r11, lsl #1]", "[r12, r11, lsl #1]", "r6", "r8", "b")                       \
+    FN_ROW1_EPILOGUE(STORE2, "4")
+
 typedef void (*dw_rows2_kernel)(const int8_t *plane, const dw_frame *f, int8_t *dst, const dw_channel *d);
 
 #define FN_DEFINE_ROWS2(NAME, BODY)                                                                  \
@@ -457,12 +506,19 @@ FN_DEFINE_ROWS2(s1_column_store, FN_COL_S1_ASM(FN_STORE2_PLAIN))
 FN_DEFINE_ROWS2(s1_column_max, FN_COL_S1_ASM(FN_STORE2_MAX))
 FN_DEFINE_ROWS2(s2_column_store, FN_COL_S2_ASM(FN_STORE2_PLAIN))
 FN_DEFINE_ROWS2(s2_column_max, FN_COL_S2_ASM(FN_STORE2_MAX))
+FN_DEFINE_ROWS2(s1_row_store, FN_ROW1_S1_ASM(FN_ROW_STORE2_PLAIN))
+FN_DEFINE_ROWS2(s1_row_max, FN_ROW1_S1_ASM(FN_ROW_STORE2_MAX))
+FN_DEFINE_ROWS2(s2_row_store, FN_ROW1_S2_ASM(FN_ROW_STORE2_PLAIN))
+FN_DEFINE_ROWS2(s2_row_max, FN_ROW1_S2_ASM(FN_ROW_STORE2_MAX))
 
-/* The column kernel for a stride (1 or 2), plain or keeping the max. */
-static dw_rows2_kernel column_kernel(int32_t stride, int keep_max)
+/* The column kernel (column 1) or row kernel (column 0) for a stride (1 or 2), plain or keeping the max. */
+static dw_rows2_kernel edge_kernel(int column, int32_t stride, int keep_max)
 {
-    static const dw_rows2_kernel kernels[2][2] = {{s1_column_store, s1_column_max}, {s2_column_store, s2_column_max}};
-    return kernels[stride - 1][keep_max != 0];
+    static const dw_rows2_kernel kernels[2][2][2] = {
+        {{s1_row_store, s1_row_max}, {s2_row_store, s2_row_max}},
+        {{s1_column_store, s1_column_max}, {s2_column_store, s2_column_max}},
+    };
+    return kernels[column][stride - 1][keep_max != 0];
 }
 
 /* The 2-row kernel for a stride (1 or 2) and pitch (NULL: none), plain or keeping the max. */
@@ -687,16 +743,18 @@ static void fill_planes(int8_t *plane, int32_t plane_step, int32_t count, int32_
 
 #define FN_DW_CACHED 16 /* output channels of a channel group whose set-up is kept from band to band */
 
+enum { DW_ROWS2, DW_ROW, DW_COLUMN }; /* the kernels of a band: 2-row, row, column */
+
 /* One kernel call within a band: from `in` bytes into the channel's plane and `out` bytes into its
- * output on, over `frame`'s row pairs (and pixel pairs), with the 2-row kernel or the column kernel. */
+ * output on, over `frame`'s row pairs and pixel pairs, with the kernel `kind`. */
 typedef struct {
     int32_t in, out;
     const dw_frame *frame;
-    int column;
+    int kind;
 } dw_piece;
 
-/* [column][keep_max]: the 2-row and column kernels, plain stores and (MDW heads after the first) max. */
-typedef dw_rows2_kernel dw_kernel_set[2][2];
+/* [kind][keep_max]: the band's kernels, plain stores and (MDW heads after the first) max. */
+typedef dw_rows2_kernel dw_kernel_set[3][2];
 
 /* The 2-row kernel calls that cover a band (pieces point into frames: a plan is never copied). */
 typedef struct {
@@ -706,10 +764,10 @@ typedef struct {
 } dw_band_plan;
 
 /* The plan for bands of `rows` x out_w outputs from the frame of whole pixel pairs and the column frame
- * (in_skip: the pitch): the row and pixel pairs, then for an odd row count the last two rows again (the
- * row they share gets the same value twice, also as a running max); for an odd width the column kernel
- * down the last pixel's row pairs, and for both the last pixel of the last two rows. No pieces where a
- * side is under 2 or there is no 2-row kernel. */
+ * (in_skip: the pitch): the row and pixel pairs, for an odd row count the row kernel over the last row's
+ * pixel pairs, for an odd width the column kernel down the last pixel's row pairs, and for both the
+ * last pixel of the last two rows again (the pixel they share gets the same value twice, also as a
+ * running max). No pieces where a side is under 2 or there is no 2-row kernel. */
 static void plan_band(dw_band_plan *plan, const dw_frame *pairs, const dw_frame *column, int32_t rows,
                       int32_t out_w, int32_t plane_row, int32_t stride_w, int has_kernel)
 {
@@ -723,17 +781,17 @@ static void plan_band(dw_band_plan *plan, const dw_frame *pairs, const dw_frame 
     frames[1].pairs_top = (rows >> 1) << 16; /* the column kernels count row pairs */
     frames[2] = frames[0];
     frames[3] = frames[1];
-    frames[2].row_pairs = 1;
+    frames[2].in_skip = column->in_skip; /* the row kernel's pitch */
     frames[3].pairs_top = 1 << 16;
     if (has_kernel && rows >= 2 && out_w >= 2) {
-        plan->pieces[n++] = (dw_piece){0, 0, &frames[0], 0};
+        plan->pieces[n++] = (dw_piece){0, 0, &frames[0], DW_ROWS2};
         if (rows & 1) {
-            plan->pieces[n++] = (dw_piece){rows_in, rows_out, &frames[2], 0};
+            plan->pieces[n++] = (dw_piece){rows_in + plane_row, rows_out + pairs->out_row, &frames[2], DW_ROW};
         }
         if (out_w & 1) {
-            plan->pieces[n++] = (dw_piece){pixel_in, pixel_out, &frames[1], 1};
+            plan->pieces[n++] = (dw_piece){pixel_in, pixel_out, &frames[1], DW_COLUMN};
             if (rows & 1) {
-                plan->pieces[n++] = (dw_piece){pixel_in + rows_in, pixel_out + rows_out, &frames[3], 1};
+                plan->pieces[n++] = (dw_piece){pixel_in + rows_in, pixel_out + rows_out, &frames[3], DW_COLUMN};
             }
         }
     }
@@ -758,8 +816,8 @@ static void run_group_rows2(const int8_t *plane, int8_t *dst, const dw_channel *
 {
     for (const dw_piece *piece = plan->pieces, *const end = piece + plan->piece_count; piece != end; ++piece) {
         for (int32_t m = 0; m < heads; ++m) {
-            (*kernels)[piece->column][maxout && m > 0](plane + piece->in, piece->frame,
-                                                       dst + piece->out + (maxout ? 0 : m), d + m);
+            (*kernels)[piece->kind][maxout && m > 0](plane + piece->in, piece->frame,
+                                                     dst + piece->out + (maxout ? 0 : m), d + m);
         }
     }
 }
@@ -866,8 +924,9 @@ void fn_dw3x3_planar(const fn_conv_params *p, const fn_channel_quant *q, const f
     k.refill = k.band < out->h;
     k.zp4 = (uint32_t)(uint8_t)(-p->input_offset) * 0x01010101u;
     for (int keep_max = 0; keep_max < 2; ++keep_max) {
-        k.kernels[0][keep_max] = asm_rows ? rows2_kernel(stride, pitch, keep_max) : 0;
-        k.kernels[1][keep_max] = column_kernel(stride, keep_max);
+        k.kernels[DW_ROWS2][keep_max] = asm_rows ? rows2_kernel(stride, pitch, keep_max) : 0;
+        k.kernels[DW_ROW][keep_max] = edge_kernel(0, stride, keep_max);
+        k.kernels[DW_COLUMN][keep_max] = edge_kernel(1, stride, keep_max);
     }
     /* The frame of whole pixel pairs, and of the column kernels (an odd width's last pixel). */
     dw_frame pairs_frame, column;
@@ -881,9 +940,9 @@ void fn_dw3x3_planar(const fn_conv_params *p, const fn_channel_quant *q, const f
     pairs_frame.d_step = heads * (int32_t)sizeof(dw_channel);
     column = pairs_frame;
     column.in_skip = pitch;
-    plan_band(&k.plans[0], &pairs_frame, &column, k.band, out_w, stride * pitch, p->stride_w, k.kernels[0][0] != 0);
+    plan_band(&k.plans[0], &pairs_frame, &column, k.band, out_w, stride * pitch, p->stride_w, k.kernels[DW_ROWS2][0] != 0);
     plan_band(&k.plans[1], &pairs_frame, &column, k.last_rows, out_w, stride * pitch, p->stride_w,
-              k.kernels[0][0] != 0);
+              k.kernels[DW_ROWS2][0] != 0);
     fill_zero_point(plane_base, (four_planes ? 4 : 1) * k.plane_step, k.zp4);
     for (int32_t b = 0; b < out->n; ++b) {
         const int8_t *const x = input + b * in->h * in->w * channels;

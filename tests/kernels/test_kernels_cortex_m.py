@@ -83,6 +83,9 @@ CASES = [
     # odd bands (the last pixel of the last two rows) and MDW's running max.
     ProbeCase("mdw_h2_s2_p64_odd_width", "mdw", (1, 7, 37, 3), 3, heads=2, stride=2),
     ProbeCase("mdw_h3_p128_odd_sizes", "mdw", (1, 5, 61, 2), 3, heads=3),
+    # The row kernels (an odd band's last row) at stride 2 on pitches 64 and 128.
+    ProbeCase("dw3x3_s2_p64_odd_rows", "depthwise", (1, 9, 40, 3), 3, stride=2),
+    ProbeCase("mdw_h2_s2_p128_odd_sizes", "mdw", (1, 9, 70, 2), 3, heads=2, stride=2),
 ]
 
 
