@@ -34,6 +34,7 @@ CASES = [
     ProbeCase("MDW 3x3 h3 + max-out 16x16x48", "mdw", (1, 16, 16, 48), 3, heads=3),
     # FlyNet's last blocks: odd 7x7 maps, and the stride-2 MDW into them.
     ProbeCase("depthwise 3x3 s1 7x7x48", "depthwise", (1, 7, 7, 48), 3),
+    ProbeCase("depthwise 3x3 s1 4x4x48", "depthwise", (1, 4, 4, 48), 3),
     ProbeCase("MDW 3x3 h3 s2 + max-out 14x14x48", "mdw", (1, 14, 14, 48), 3, heads=3, stride=2),
     ProbeCase("MDW 5x5 h3 + max-out c24", "mdw", (1, 14, 14, 24), 5, heads=3),
 ]
