@@ -12,9 +12,11 @@
  * next output pixel ((x1, x3) and x2), and a plane row serves two output rows. The input offset goes
  * into the bias (offset * sum of the 9 weights); the weights are doubled so the accumulator is
  * 2 * acc, as fn_requant_doubled wants. The assembly kernels compute 2 output rows x 2 pixels per
- * iteration; odd widths and odd bands run them once more over the last two pixels / rows (the shared
- * one gets the same value twice). Each head of a channel reuses the channel's plane; MDW keeps the
- * running max over heads in the output. Sums are exact, so the bytes equal the portable path's.
+ * iteration, one call covering a group's channels (per head); an odd width's last pixel takes the
+ * column kernel (2 rows x 1 pixel), an odd band's last row the row kernel (1 row x 2 pixels), and only
+ * the pixel both miss is computed twice (same value). Each head of a channel reuses the channel's
+ * plane; MDW keeps the running max over heads in the output. Sums are exact, so the bytes equal the
+ * portable path's.
  */
 #include "fn_internal.h"
 
@@ -538,7 +540,7 @@ static dw_rows2_kernel rows2_kernel(int32_t stride, int32_t pitch, int keep_max)
     return 0;
 }
 
-/* ---- C for the rest: stride 2, narrowed activation ranges, odd rows and columns. */
+/* ---- C for the rest: narrowed activation ranges, unequal strides, outputs 1 pixel wide or 1 row high. */
 
 /* Output pixels x_from..out_w - 1 of one output row; the window of pixel x starts at src + stride * x.
  * Always inlined: stride and keep_max are constants at each call (see row_pixels_any). The channel's
