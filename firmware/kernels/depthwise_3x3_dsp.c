@@ -238,36 +238,45 @@ static void prepare_group(dw_channel *d, int32_t n, int32_t oc0, const int8_t *f
     "ldm r3, {r4-r8}\n\t"                                                                            \
     "add r8, r8, lr\n\t"                                                                             \
     "sub r8, r8, #65536\n\t"
-/* After a channel's last row pair: the next channel (plane, output and dw_channel moved on, its
- * requantization to the stack, its weights to r4-r8, the counters restored) from label LOOP, or return. */
+/* After a channel's last row pair: the next channel from label LOOP (dw_next_channel), or return. */
 #define FN_DW_NEXT_CHANNEL(LOOP)                                                                     \
     "2:\n\t"                                                                                         \
-    "ldr r1, [sp, #44]\n\t"                                                                          \
-    "subs r1, r1, #1\n\t"                                                                            \
-    "beq 3f\n\t"                                                                                     \
-    "str r1, [sp, #44]\n\t"                                                                          \
-    "add lr, sp, #48\n\t"                                                                            \
-    "ldm lr, {r1, r3, r9, r10, r11, r12}\n\t"                                                        \
-    "add r0, r10, r1\n\t"                                                                            \
-    "add r2, r11, r3\n\t"                                                                            \
-    "add r3, r12, r9\n\t"                                                                            \
-    "add lr, sp, #60\n\t"                                                                            \
-    "stm lr, {r0, r2, r3}\n\t"                                                                       \
-    "ldr r1, [sp, #40]\n\t"                                                                          \
-    "str r1, [sp, #24]\n\t"                                                                          \
-    "add r1, r3, #20\n\t"                                                                            \
-    "ldm r1, {r4, r7, r8, r9}\n\t"                                                                   \
-    "str r4, [sp]\n\t"                                                                               \
-    "add r1, sp, #12\n\t"                                                                            \
-    "stm r1, {r7, r8, r9}\n\t"                                                                       \
-    "ldm r3, {r4-r8}\n\t"                                                                            \
-    "ldr r1, [sp, #36]\n\t"                                                                          \
-    "add r8, r8, r1\n\t"                                                                             \
-    "sub r8, r8, #65536\n\t"                                                                         \
-    "b " LOOP "\n\t"                                                                                  \
-    "3:\n\t"                                                                                         \
+    "bl dw_next_channel\n\t"                                                                         \
+    "bne " LOOP "\n\t"                                                                               \
     "add sp, sp, #72\n\t"                                                                            \
     "pop {r4-r11, pc}\n\t"
+/* Shared by every kernel (BL from label 2, on the kernel's stack frame, see FN_DW_ROWS2_PROLOGUE): Z set
+ * when the call's channels are done; else the next channel's plane (r0), output (r2), requantization
+ * (stack) and weights (r4-r8, the pixel-pair counter in r8's top half), the row-pair counter restored,
+ * Z clear (nothing after the SUBS sets flags). One copy instead of 24 instructions in each kernel. */
+__attribute__((naked, used)) static void dw_next_channel(void)
+{
+    __asm__ volatile("ldr r1, [sp, #44]\n\t"
+                     "subs r1, r1, #1\n\t"
+                     "it eq\n\t"
+                     "bxeq lr\n\t"
+                     "str r1, [sp, #44]\n\t"
+                     "add r1, sp, #48\n\t"
+                     "ldm r1, {r1, r3, r9, r10, r11, r12}\n\t"
+                     "add r0, r10, r1\n\t"
+                     "add r2, r11, r3\n\t"
+                     "add r3, r12, r9\n\t"
+                     "add r1, sp, #60\n\t"
+                     "stm r1, {r0, r2, r3}\n\t"
+                     "ldr r1, [sp, #40]\n\t"
+                     "str r1, [sp, #24]\n\t"
+                     "add r1, r3, #20\n\t"
+                     "ldm r1, {r4, r7, r8, r9}\n\t"
+                     "str r4, [sp]\n\t"
+                     "add r1, sp, #12\n\t"
+                     "stm r1, {r7, r8, r9}\n\t"
+                     "ldm r3, {r4-r8}\n\t"
+                     "ldr r1, [sp, #36]\n\t"
+                     "add r8, r8, r1\n\t"
+                     "sub r8, r8, #65536\n\t"
+                     "bx lr\n\t");
+}
+
 /* fn_requant_doubled and __ssat on r9-r12: SMMLAR adds the addend to the high word; the sign
  * correction comes from the doubled accumulator (it differs from the high word's only where that is
  * 0, and there (addend - 1) >> e = addend >> e = the output offset). Leaves r3 = output row 1, lr =
