@@ -41,11 +41,18 @@ def main() -> None:
                                     calib_samples=args.calib_samples, min_top1=0.0, min_cosine=0.0, **source)
             reports.append((label, export(request)))
 
-    stages = list(dict.fromkeys(s for _, r in reports for s in r["stage_seconds"]))
-    rows = [[label, *(r["stage_seconds"].get(s, 0.0) for s in stages), sum(r["stage_seconds"].values())]
-            for label, r in reports]
+    def short(stage: str) -> str:  # "quantize (PTQ)" and "quantize (kept from ...)" share a column
+        return stage.split(" (")[0]
+
+    stages = list(dict.fromkeys(short(s) for _, r in reports for s in r["stage_seconds"]))
+    rows = []
+    for label, r in reports:
+        seconds = dict.fromkeys(stages, 0.0)
+        for stage, value in r["stage_seconds"].items():
+            seconds[short(stage)] += value
+        rows.append([label, *(round(seconds[s], 3) for s in stages), sum(r["stage_seconds"].values())])
     print("\nExport wall time per stage (s)")
-    print(format_table(["model", *[s.split(" (")[0] for s in stages], "total"], rows, "l" + "r" * (len(stages) + 1)))
+    print(format_table(["model", *stages, "total"], rows, "l" + "r" * (len(stages) + 1)))
 
     rows = []
     for label, r in reports:
