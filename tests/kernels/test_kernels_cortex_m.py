@@ -86,6 +86,9 @@ CASES = [
     # The row kernels (an odd band's last row) at stride 2 on pitches 64 and 128.
     ProbeCase("dw3x3_s2_p64_odd_rows", "depthwise", (1, 9, 40, 3), 3, stride=2),
     ProbeCase("mdw_h2_s2_p128_odd_sizes", "mdw", (1, 9, 70, 2), 3, heads=2, stride=2),
+    # 4-channel copies whose last group overlaps (W mod 4 = 1 and 2), VALID padding with odd output sizes.
+    ProbeCase("dw3x3_valid_odd_4planes", "depthwise", (1, 9, 9, 30), 3, padding="VALID"),
+    ProbeCase("dw3x3_w10_4planes", "depthwise", (1, 6, 10, 44), 3),
 ]
 
 
