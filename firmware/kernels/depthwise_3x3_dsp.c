@@ -767,7 +767,7 @@ typedef struct {
 /* [kind][keep_max]: the band's kernels, plain stores and (MDW heads after the first) max. */
 typedef dw_rows2_kernel dw_kernel_set[3][2];
 
-/* The 2-row kernel calls that cover a band (pieces point into frames: a plan is never copied). */
+/* The assembly kernel calls that cover a band (pieces point into frames: a plan is never copied). */
 typedef struct {
     int32_t piece_count; /* 0: the band takes C */
     dw_piece pieces[4];
@@ -817,8 +817,8 @@ static void plan_channels(dw_band_plan *plan, int32_t channels)
     }
 }
 
-/* All output channels of `channels` adjacent input channels over the band's planes with the 2-row
- * kernels, the set-up of each prepared in `d` (output channel order; the frames say how many channels a
+/* All output channels of `channels` adjacent input channels over the band's planes with the assembly
+ * kernels (the plan's pieces), the set-up of each prepared in `d` (output channel order; the frames say how many channels a
  * call covers and their steps). Head by head, each call covering the channels: depthwise writes the
  * head's outputs; MDW writes each channel's heads to the same output, the first storing, the others
  * keeping the max (within each piece, after its first head). */
