@@ -309,14 +309,18 @@ def verify(export_dir, data_path, samples, min_top1, min_cosine, max_steps, as_j
               help="Folder for model.c/.h, model_weights.c/.h and memory_plan.json.")
 @click.option("--name", default="model", show_default=True, help="Base name of the generated files.")
 @click.option("--plan", "show_plan", is_flag=True, help="Also print the memory plan, tensor by tensor.")
+@click.option("--opt", type=click.Choice(["size", "speed"]), default=None,
+              help="Plan kernel scratch for this build only (size: portable kernels, speed: DSP paths); "
+                   "default: enough for either.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def generate(tflite_path: str, out_dir: str, name: str, show_plan: bool, as_json: bool) -> None:
+def generate(tflite_path: str, out_dir: str, name: str, show_plan: bool, opt: str | None, as_json: bool) -> None:
     """Generate C for an int8 .tflite: one kernel call per layer on one planned arena.
 
     Example: flynet-tiny generate out/model_int8.tflite --out out/firmware
     """
     from pathlib import Path
 
+    from .codegen.build import uses_dsp_kernels
     from .codegen.generate import generate_model_sources
     from .reporting import format_table, to_json
 
@@ -324,7 +328,8 @@ def generate(tflite_path: str, out_dir: str, name: str, show_plan: bool, as_json
     if not path.is_file():
         raise FlynetError(f"{path} does not exist: pass the .tflite written by `flynet-tiny export`")
     click.echo(f"generating C for {path.name} ...", err=True)
-    generated = generate_model_sources(path.read_bytes(), out_dir, name=name)
+    generated = generate_model_sources(path.read_bytes(), out_dir, name=name,
+                                       dsp_kernels=opt is None or uses_dsp_kernels(opt))
     if as_json:
         click.echo(to_json({
             "out_dir": str(generated.out_dir), "files": [str(p) for p in [generated.header, *generated.sources,

@@ -11,7 +11,7 @@ import pytest
 from codegen_models import (ALL_MODELS, ModelMaker, assert_plan_sound_and_within_tflm, conv_chain_model, mdw_model,
                             padded_conv_model)
 from flynet_tiny.codegen.generate import build_ir, generate_model_sources, layer_checksum, tensor_symbol
-from flynet_tiny.codegen.emit_c import ScratchQuery
+from flynet_tiny.codegen.emit_c import ScratchQuery, emit_layer
 from flynet_tiny.codegen.host_kernels import kernel_include_dir
 from flynet_tiny.codegen.scratch import scratch_bytes
 from flynet_tiny.codegen.host_model import HostModel
@@ -190,3 +190,19 @@ def test_pad_fuses_into_the_following_valid_conv(tmp_path):
                     "PADDED_MDW_MAXOUT": "fn_mdw_maxout_s8"}[layer.kind] + "_get_buffer_size"
         dims = (ir.tensor(layer.inputs[0]).shape, ir.constant(layer, 1, layer.ops[1]).shape)
         assert generated.layers[layer.index].scratch_bytes == scratch_bytes(ScratchQuery(function, dims, ""))
+
+
+def test_portable_build_plans_only_the_portable_kernels_scratch(tmp_path):
+    """--opt size builds run without the DSP paths: their arena holds no DSP im2col / plane scratch."""
+    model = mdw_model()
+    either = generate_model_sources(model, tmp_path / "either")
+    portable = generate_model_sources(model, tmp_path / "portable", dsp_kernels=False)
+    ir = build_ir(model)
+    dsp_only = 0
+    for layer, a, b in zip(ir.layers, either.layers, portable.layers):
+        query = emit_layer(ir, layer, "l").scratch
+        assert b.scratch_bytes == (scratch_bytes(query, dsp_kernels=False) if query else 0)
+        assert a.scratch_bytes == (scratch_bytes(query) if query else 0) >= b.scratch_bytes
+        dsp_only += a.scratch_bytes > b.scratch_bytes
+    assert dsp_only >= 2  # the 3x3 conv's im2col and the MDW's planes
+    assert portable.arena_bytes < either.arena_bytes

@@ -46,6 +46,17 @@ OPT_FLAGS = {"size": "-Os", "speed": "-O2"}
 # depthwise / MDW assembly per plane pitch) roughly double the kernels' flash for their speed.
 PORTABLE_DEFINE = "FN_PORTABLE_ONLY"
 OPT_DEFINES = {"size": (PORTABLE_DEFINE,), "speed": ()}
+
+
+def check_opt(opt: str) -> None:
+    if opt not in OPT_FLAGS:
+        raise FlynetError(f"unknown --opt {opt!r}: choose one of {', '.join(OPT_FLAGS)}")
+
+
+def uses_dsp_kernels(opt: str) -> bool:
+    """Whether a build at this --opt runs the kernels' DSP paths (and so needs their scratch)."""
+    check_opt(opt)
+    return PORTABLE_DEFINE not in OPT_DEFINES[opt]
 ARTIFACT_NAME = "firmware"
 LIBRARY_NAME = "libflynet.a"
 DEFAULT_STACK_BYTES = 8 * 1024
@@ -245,8 +256,7 @@ def write_makefile(
     """Write `Makefile` and `firmware.ld` into out_dir; returns the Makefile path."""
     out_dir = Path(out_dir)
     opt, lto, emulation, defines = options.opt, options.lto, options.emulation, options.defines
-    if opt not in OPT_FLAGS:
-        raise FlynetError(f"unknown --opt {opt!r}: choose one of {', '.join(OPT_FLAGS)}")
+    check_opt(opt)
     given = {d.split("=", 1)[0] for d in defines}
     defines = (*defines, *(d for d in OPT_DEFINES[opt] if d not in given))
     all_sources = [Path(s) for s in sources]
@@ -538,7 +548,7 @@ def build_from_tflite(
     tflite = find_tflite(model)
     out_dir = Path(out_dir)
     progress(f"generating C for {tflite}")
-    generated = generate_model_sources(tflite.read_bytes(), out_dir / "model")
+    generated = generate_model_sources(tflite.read_bytes(), out_dir / "model", dsp_kernels=uses_dsp_kernels(opt))
     progress(f"compiling {len(generated.layers)} layers + kernels for {target.board} ({'library' if library else 'firmware'})")
     if library:
         return build_library(out_dir, target, [*generated.sources, *kernel_sources()],

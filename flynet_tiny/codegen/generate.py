@@ -154,15 +154,17 @@ def build_ir(tflite_bytes: bytes, fuse_mdw: bool = True) -> ModelIR:
 
 
 def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str = "model",
-                           alignment: int = 16, fuse_mdw: bool = True) -> GeneratedModel:
+                           alignment: int = 16, fuse_mdw: bool = True, dsp_kernels: bool = True) -> GeneratedModel:
     """Write the model's C sources into `out_dir`; every file is complete or untouched.
-    `fuse_mdw=False` keeps MDW and its Max-out as two layers (benchmarks/bench_boards.py)."""
+    `fuse_mdw=False` keeps MDW and its Max-out as two layers (benchmarks/bench_boards.py).
+    `dsp_kernels=False` sizes kernel scratch for builds without the DSP paths (`uses_dsp_kernels`
+    of the build's --opt); the default reserves enough for either build."""
     if not name.isidentifier():
         raise FlynetError(f"model name {name!r} is not a C identifier: use letters, digits and underscores")
     out_dir = Path(out_dir)
     ir = build_ir(tflite_bytes, fuse_mdw)
     codes = [emit_layer(ir, layer, f"l{layer.index}") for layer in ir.layers]
-    scratch = [scratch_bytes(code.scratch) if code.scratch else 0 for code in codes]
+    scratch = [scratch_bytes(code.scratch, dsp_kernels) if code.scratch else 0 for code in codes]
     placement = _place(ir, codes, scratch)
     plan = plan_memory(placement.plan_tensors, alignment=alignment)
 

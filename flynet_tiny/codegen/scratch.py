@@ -4,8 +4,9 @@ The host build answers for the portable C path. The Cortex-M4/M7 build takes the
 DSP path, whose conv needs im2col columns and whose 3x3 depthwise / MDW need a
 plane of input rows, which the portable path does not; the host
 cannot run that code, so its size is computed here from the kernel's own formula
-(firmware/kernels/conv2d_s8.c, `column_length`). The plan reserves the larger of
-the two, the generated C repeats the query on the target before each call (and
+(firmware/kernels/conv2d_s8.c, `column_length`). A plan for a build with the DSP
+paths reserves the larger of the two, one for a portable build (`--opt size`) the
+portable size alone; the generated C repeats the query on the target before each call (and
 fails naming the layer if it wants more), and tests/test_codegen_arm.py runs a
 generated model in QEMU on the M4 against the host.
 """
@@ -83,7 +84,9 @@ _DSP_PATH_BYTES = {"fn_conv2d_s8_get_buffer_size": _dsp_conv_bytes,
                    "fn_mdw_maxout_s8_get_buffer_size": _dsp_depthwise_bytes}
 
 
-def scratch_bytes(query: ScratchQuery) -> int:
-    """Bytes to reserve for one kernel call on any build of the kernels (host or Cortex-M DSP path)."""
-    dsp = _DSP_PATH_BYTES.get(query.function)
+def scratch_bytes(query: ScratchQuery, dsp_kernels: bool = True) -> int:
+    """Bytes to reserve for one kernel call: on a build with the Cortex-M DSP paths the larger of theirs
+    and the portable path's (so the C runs on any build), without them (`FN_PORTABLE_ONLY`, --opt size)
+    the portable path's alone."""
+    dsp = _DSP_PATH_BYTES.get(query.function) if dsp_kernels else None
     return max(_host_bytes(query), dsp(*query.dims) if dsp else 0)

@@ -274,11 +274,12 @@ def estimate_from_generated(generated, target: Target, opt: str = "size", n_inpu
 def estimate_from_tflite(tflite_bytes: bytes, target: Target, opt: str = "size", n_inputs: int = 1,
                          source: str = "", tflm: bool = True, progress=lambda message: None) -> FitEstimate:
     """Generate the model's C into a temporary folder (the real generator and planner) and estimate it."""
+    from ..codegen.build import uses_dsp_kernels
     from ..codegen.generate import generate_model_sources
 
     with tempfile.TemporaryDirectory(prefix="flynet-fit-") as folder:
         progress("generating C and planning the arena ...")
-        generated = generate_model_sources(tflite_bytes, Path(folder) / "model")
+        generated = generate_model_sources(tflite_bytes, Path(folder) / "model", dsp_kernels=uses_dsp_kernels(opt))
         progress("compiling model.c for the code size ...")
         estimate = estimate_from_generated(generated, target, opt, n_inputs, source, progress)
     if tflm:

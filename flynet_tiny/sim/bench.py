@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..codegen.build import BuildResult, build_model_firmware, random_inputs
+from ..codegen.build import BuildResult, build_model_firmware, random_inputs, uses_dsp_kernels
 from ..codegen.generate import GeneratedModel, build_ir, generate_model_sources, layer_checksum
 from ..codegen.graph import ModelIR
 from ..codegen.host_model import HostModel
@@ -275,7 +275,8 @@ def bench_tflite(
     progress(f"inputs: {inputs.source}")
     firmware_dir = Path(out_dir) / "firmware"
     progress(f"generating C for {model_name} ({len(tflite_bytes):,} bytes of .tflite)")
-    generated = generate_model_sources(tflite_bytes, firmware_dir / "model", fuse_mdw=fuse_mdw)
+    generated = generate_model_sources(tflite_bytes, firmware_dir / "model", fuse_mdw=fuse_mdw,
+                                       dsp_kernels=uses_dsp_kernels(opt))
     ir = build_ir(tflite_bytes, fuse_mdw)
     progress(f"compiling {len(generated.layers)} layers for QEMU {target.emulator['qemu_machine']} "
              f"({target.board}, {target.core}) with {len(inputs.images)} embedded inputs")
