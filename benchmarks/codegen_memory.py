@@ -10,7 +10,8 @@ kernels, gc-sections) for its flash (into the F746ZG's, Cortex-M7, when the weig
 the F446RE: "code on").
 
 Columns: our arena (activations and kernel scratch: the only RAM the model needs besides the
-caller's input / output buffers), TFLM's measured arena (head = activations and scratch, the
+caller's input / output buffers; "arena" plans scratch for either build, i.e. the DSP paths of
+--opt speed, "arena -Os" for the portable kernels of --opt size, the firmware measured here), TFLM's measured arena (head = activations and scratch, the
 like-for-like number; total = head plus its persistent runtime data, what a TFLM firmware must
 allocate), the kernel scratch summed over layers (it shares the arena with activations), and
 flash from the linker map: weights (model_weights.c), runtime code = the kernels linked in plus
@@ -67,8 +68,9 @@ def real_inputs(model_bytes: bytes, data: Path, samples: int) -> list[np.ndarray
 
 def measure(label: str, model_bytes: bytes, inputs: list[np.ndarray], work: Path) -> list:
     start = time.perf_counter()
-    generated = generate_model_sources(model_bytes, work / label / "model")
+    generated = generate_model_sources(model_bytes, work / label / "model")  # scratch for either build
     generate_s = time.perf_counter() - start
+    portable = generate_model_sources(model_bytes, work / label / "model-size", dsp_kernels=False)  # --opt size
     host = HostModel(generated)
     expected = run_tflm_batch(model_bytes, [[x] for x in inputs])
     try:
@@ -79,18 +81,19 @@ def measure(label: str, model_bytes: bytes, inputs: list[np.ndarray], work: Path
     scratch = sum(t.size for t in generated.plan.tensors if t.kind == "scratch")
     tflm = tflm_arena_bytes(model_bytes)
     try:
-        firmware = build_model_firmware(generated, load_target("f446re"), inputs[:1], work / label / "f446re",
+        firmware = build_model_firmware(portable, load_target("f446re"), inputs[:1], work / label / "f446re",
                                         opt="size")
         board = "f446re"
     except CheckFailed as exc:  # weights beyond the M4 board's flash: the code is measured on the M7 board
         print(f"[{label}] {exc}", file=sys.stderr)
-        firmware = build_model_firmware(generated, load_target("f746zg"), inputs[:1], work / label / "f746zg",
+        firmware = build_model_firmware(portable, load_target("f746zg"), inputs[:1], work / label / "f746zg",
                                         opt="size")
         board = "f746zg"
-    kernels, glue = runtime_code_bytes(firmware.map, generated.name)
+    kernels, glue = runtime_code_bytes(firmware.map, portable.name)
     return [
         label, len(generated.layers), len(inputs), mismatching,
-        generated.arena_bytes, tflm["head"], f"{generated.arena_bytes / tflm['head']:.3f}",
+        generated.arena_bytes, portable.arena_bytes, tflm["head"], f"{generated.arena_bytes / tflm['head']:.3f}",
+        f"{portable.arena_bytes / tflm['head']:.3f}",
         tflm["total"], f"{generated.arena_bytes / tflm['total']:.3f}", scratch,
         generated.weight_bytes, board, kernels + glue, kernels, glue, len(model_bytes), f"{generate_s:.1f}",
     ]
@@ -113,9 +116,10 @@ def main() -> int:
             model_bytes = exported_tflite(name, size, args.data, args.cache)
             rows.append(measure(label.replace(" @", "-"), model_bytes, real_inputs(model_bytes, args.data, args.samples),
                                 work))
-    headers = ["model", "layers", "inputs", "mismatch B", "arena", "TFLM head", "ours/head", "TFLM total",
-               "ours/total", "scratch", "weights", "code on", "runtime code", "kernels", "glue", ".tflite", "gen s"]
-    print(format_table(headers, rows, "lrrrrrrrrrrlrrrrr"))
+    headers = ["model", "layers", "inputs", "mismatch B", "arena", "arena -Os", "TFLM head", "ours/head",
+               "-Os/head", "TFLM total", "ours/total", "scratch", "weights", "code on", "runtime code", "kernels",
+               "glue", ".tflite", "gen s"]
+    print(format_table(headers, rows, "lrrrrrrrrrrrrlrrrrr"))
     return 1 if any(row[3] != 0 for row in rows) else 0
 
 
