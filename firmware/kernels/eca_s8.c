@@ -1,9 +1,16 @@
 /* Mean-and-variance-aware ECA, fused (see flynet_kernels.h for the op chain it equals).
  *
- * Pass 1 and 2 walk each channel (stride C) for its mean, then for the mean of
- * the requantized squared differences; the 1-D conv, the nonlinearity and the
+ * Each channel is walked (stride C) for its mean, then for the mean of the
+ * requantized squared differences; the 1-D conv, the nonlinearity and the
  * channel scaling work on C-long vectors. Scratch: mean, variance and scale
  * vectors, 3*C bytes; the output may overwrite the input.
+ *
+ * The squared difference's input-2 term depends on the channel mean alone, so it
+ * is computed once per channel. The DSP build takes the input-1 term from a
+ * 256-entry int16 table (512 bytes of stack, filled once per image) and
+ * requantizes the square and the MUL product with SMMULR (fn_requant_doubled)
+ * where the shifts and bounds allow it (checked once per call); otherwise it
+ * takes the general path, as the portable build always does.
  */
 #include "fn_internal.h"
 
@@ -12,16 +19,136 @@ int32_t fn_eca_s8_get_buffer_size(const fn_dims *dims)
     return 3 * dims->c;
 }
 
-static int8_t squared_difference(const fn_eca_params *p, int8_t x, int8_t y)
+/* The DSP build keeps the general term out of line: the table, the bounds and the general path share
+ * one copy (-O2 would inline it six times). */
+#if FN_USE_DSP
+#define ECA_OUT_OF_LINE __attribute__((noinline))
+#else
+#define ECA_OUT_OF_LINE
+#endif
+
+/* SQUARED_DIFFERENCE's input term: MBQM((v + offset) << left_shift). */
+ECA_OUT_OF_LINE static int32_t sqdiff_term(const fn_eca_params *p, int32_t v, int32_t offset, int32_t multiplier,
+                                           int32_t shift)
 {
-    const int32_t a = fn_mbqm(fn_wrap_shl((int32_t)x + p->sqdiff_input1_offset, p->sqdiff_left_shift),
-                              p->sqdiff_input1_multiplier, p->sqdiff_input1_shift);
-    const int32_t b = fn_mbqm(fn_wrap_shl((int32_t)y + p->sqdiff_input2_offset, p->sqdiff_left_shift),
-                              p->sqdiff_input2_multiplier, p->sqdiff_input2_shift);
-    const int32_t diff = a - b;
+    return fn_mbqm(fn_wrap_shl(v + offset, p->sqdiff_left_shift), multiplier, shift);
+}
+
+static int8_t sqdiff_output(const fn_eca_params *p, int32_t diff)
+{
     const int32_t out = fn_wrap_add(fn_mbqm(diff * diff, p->sqdiff_output_multiplier, p->sqdiff_output_shift),
                                     p->sqdiff_output_offset);
     return (int8_t)fn_clamp32(out, FN_INT8_MIN, FN_INT8_MAX);
+}
+
+/* Sum of one channel's values (stride C). */
+static int32_t channel_sum(const int8_t *x, int32_t count, int32_t stride)
+{
+    int32_t acc = 0;
+    for (int32_t i = 0; i < count; ++i) {
+        acc += x[i * stride];
+    }
+    return acc;
+}
+
+#if FN_USE_DSP
+/* A right shift of 1..22 as fn_requant_doubled takes it; 0 where the shift is another. */
+static int32_t fast_exponent(int32_t shift) { return shift <= -1 && shift >= -22 ? -shift : 0; }
+
+static int32_t abs32(int32_t v) { return v < 0 ? -v : v; }
+
+/* Largest |term| over int8 inputs: at an end of the range, as MBQM is monotone. */
+static int32_t term_bound(const fn_eca_params *p, int32_t offset, int32_t multiplier, int32_t shift)
+{
+    return fn_max32(abs32(sqdiff_term(p, FN_INT8_MIN, offset, multiplier, shift)),
+                    abs32(sqdiff_term(p, FN_INT8_MAX, offset, multiplier, shift)));
+}
+
+/* The squared difference's input-1 term for every int8 x (a_table[x + 128]), and whether the SMMULR
+ * form serves its output: a right shift of 1..22, a non-negative multiplier (so no sign term), and
+ * |a - b| <= 32767 for all terms (a left shift of at most 21 keeps (x + offset) << shift from
+ * wrapping, so the ends of the range bound the terms), which keeps the doubled square below 2^31
+ * and every term an int16. */
+static int sqdiff_fast_prepare(const fn_eca_params *p, int16_t *a_table)
+{
+    if (!fast_exponent(p->sqdiff_output_shift) || p->sqdiff_output_multiplier < 0 || p->sqdiff_left_shift < 0 ||
+        p->sqdiff_left_shift > 21 ||
+        term_bound(p, p->sqdiff_input1_offset, p->sqdiff_input1_multiplier, p->sqdiff_input1_shift) +
+                term_bound(p, p->sqdiff_input2_offset, p->sqdiff_input2_multiplier, p->sqdiff_input2_shift) >
+            32767) {
+        return 0;
+    }
+    for (int32_t v = FN_INT8_MIN; v <= FN_INT8_MAX; ++v) {
+        a_table[v - FN_INT8_MIN] = (int16_t)sqdiff_term(p, v, p->sqdiff_input1_offset, p->sqdiff_input1_multiplier,
+                                                        p->sqdiff_input1_shift);
+    }
+    return 1;
+}
+
+/* Sum over one channel of the int8 squared differences from the channel's input-2 term b. */
+static int32_t fast_sqdiff_sum(const fn_eca_params *p, const int16_t *a_table, const int8_t *x, int32_t count,
+                               int32_t stride, int32_t b)
+{
+    const int16_t *a_of = a_table - FN_INT8_MIN;
+    const int32_t mo = p->sqdiff_output_multiplier, eo = -p->sqdiff_output_shift;
+    const int32_t addo = fn_requant_addend(eo, p->sqdiff_output_offset);
+    int32_t acc = 0;
+    for (int32_t i = 0; i < count; ++i) {
+        const int32_t diff = a_of[x[i * stride]] - b;
+        int32_t high; /* >= 0: the square and its multiplier are, so no sign term */
+        __asm__("smmulr %0, %1, %2" : "=r"(high) : "r"((diff * diff) << 1), "r"(mo));
+        acc += __ssat((high + addo) >> eo, 8);
+    }
+    return acc;
+}
+
+/* y = MUL(x, s) over one channel, s's offset term folded into one multiply-accumulate. */
+static void fast_scale_channel(const fn_mul_params *m, int32_t e, const int8_t *x, int8_t *y, int32_t count,
+                               int32_t stride, int32_t s)
+{
+    const int32_t k2 = 2 * (s + m->input2_offset);
+    const int32_t bias2 = m->input1_offset * k2;
+    const int32_t mult = m->output_multiplier, addend = fn_requant_addend(e, m->output_offset);
+    const int32_t lo = m->act_min, hi = m->act_max;
+    for (int32_t i = 0; i < count; ++i) {
+        const int32_t v = fn_requant_doubled(x[i * stride] * k2 + bias2, mult, e, addend);
+        y[i * stride] = (int8_t)fn_clamp32(v, lo, hi);
+    }
+}
+#endif
+
+/* Mean and variance of every channel of one image. */
+static void channel_stats(const fn_eca_params *p, const int8_t *x, int32_t channels, int32_t count, int8_t *mean,
+                          int8_t *var)
+{
+    int32_t mean_multiplier, mean_shift, var_multiplier, var_shift;
+    fn_mean_prepare(&p->mean, count, &mean_multiplier, &mean_shift);
+    fn_mean_prepare(&p->var_mean, count, &var_multiplier, &var_shift);
+#if FN_USE_DSP
+    int16_t a_table[256];
+    const int fast = sqdiff_fast_prepare(p, a_table);
+#endif
+    for (int32_t c = 0; c < channels; ++c) {
+        const int8_t *xc = x + c;
+        mean[c] = fn_mean_finish(&p->mean, channel_sum(xc, count, channels) - count * p->mean.input_zero_point,
+                                 mean_multiplier, mean_shift);
+        const int32_t b = sqdiff_term(p, mean[c], p->sqdiff_input2_offset, p->sqdiff_input2_multiplier,
+                                      p->sqdiff_input2_shift);
+        int32_t acc = 0;
+#if FN_USE_DSP
+        if (fast) {
+            acc = fast_sqdiff_sum(p, a_table, xc, count, channels, b);
+        } else
+#endif
+        {
+            for (int32_t i = 0; i < count; ++i) {
+                const int32_t a = sqdiff_term(p, xc[i * channels], p->sqdiff_input1_offset,
+                                              p->sqdiff_input1_multiplier, p->sqdiff_input1_shift);
+                acc += sqdiff_output(p, a - b);
+            }
+        }
+        var[c] = fn_mean_finish(&p->var_mean, acc - count * p->var_mean.input_zero_point, var_multiplier, var_shift);
+    }
 }
 
 /* CONV_2D over the channel axis of [mean, var] ([1, 1, C, 2] x [1, 1, z, 2], SAME). */
@@ -39,6 +166,30 @@ static int8_t channel_conv(const fn_eca_params *p, const int8_t *mean, const int
     }
     return fn_requant_s8(acc + p->conv_bias, p->conv_multiplier, p->conv_shift, p->conv_output_offset, FN_INT8_MIN,
                          FN_INT8_MAX);
+}
+
+/* y = MUL(x, scale broadcast over H, W), channel by channel (stride C). */
+static void scale_channels(const fn_eca_params *p, const int8_t *x, int8_t *y, int32_t channels, int32_t count,
+                           const int8_t *scale)
+{
+    const fn_mul_params *m = &p->mul;
+#if FN_USE_DSP
+    const int32_t e = fast_exponent(m->output_shift); /* |product| <= 255 * 255: doubled, far below 2^30 */
+    if (e) {
+        for (int32_t c = 0; c < channels; ++c) {
+            fast_scale_channel(m, e, x + c, y + c, count, channels, scale[c]);
+        }
+        return;
+    }
+#endif
+    for (int32_t c = 0; c < channels; ++c) {
+        const int32_t s = (int32_t)scale[c] + m->input2_offset;
+        for (int32_t i = 0; i < count; ++i) {
+            const int32_t product = ((int32_t)x[i * channels + c] + m->input1_offset) * s;
+            y[i * channels + c] = fn_requant_s8(product, m->output_multiplier, m->output_shift, m->output_offset,
+                                                m->act_min, m->act_max);
+        }
+    }
 }
 
 fn_status fn_eca_s8(const fn_eca_params *p, const fn_dims *dims, const int8_t *input, int8_t *output, void *scratch)
@@ -60,19 +211,9 @@ fn_status fn_eca_s8(const fn_eca_params *p, const fn_dims *dims, const int8_t *i
     int8_t *mean = (int8_t *)scratch;
     int8_t *var = mean + channels;
     int8_t *scale = var + channels;
-    int32_t var_multiplier, var_shift;
-    fn_mean_prepare(&p->var_mean, count, &var_multiplier, &var_shift);
     for (int32_t b = 0; b < dims->n; ++b) {
         const int8_t *x = input + b * count * channels;
-        int8_t *y = output + b * count * channels;
-        for (int32_t c = 0; c < channels; ++c) {
-            mean[c] = fn_mean_channel(&p->mean, x + c, count, channels);
-            int32_t acc = 0;
-            for (int32_t i = 0; i < count; ++i) {
-                acc += (int32_t)squared_difference(p, x[i * channels + c], mean[c]) - p->var_mean.input_zero_point;
-            }
-            var[c] = fn_mean_finish(&p->var_mean, acc, var_multiplier, var_shift);
-        }
+        channel_stats(p, x, channels, count, mean, var);
         for (int32_t c = 0; c < channels; ++c) {
             scale[c] = channel_conv(p, mean, var, channels, c);
         }
@@ -85,15 +226,7 @@ fn_status fn_eca_s8(const fn_eca_params *p, const fn_dims *dims, const int8_t *i
                 scale[c] = fn_logistic_one(&p->logistic, scale[c]);
             }
         }
-        const fn_mul_params *m = &p->mul;
-        for (int32_t i = 0; i < count; ++i) {
-            for (int32_t c = 0; c < channels; ++c) {
-                const int32_t product = ((int32_t)x[i * channels + c] + m->input1_offset) *
-                                        ((int32_t)scale[c] + m->input2_offset);
-                y[i * channels + c] = fn_requant_s8(product, m->output_multiplier, m->output_shift, m->output_offset,
-                                                    m->act_min, m->act_max);
-            }
-        }
+        scale_channels(p, x, output + b * count * channels, channels, count, scale);
     }
     return FN_OK;
 }

@@ -4,7 +4,11 @@ import numpy as np
 import pytest
 
 from flynet_tiny.codegen import quant_params as qp
+from flynet_tiny.codegen.build import build_model_firmware, random_inputs
+from flynet_tiny.codegen.generate import generate_model_sources
 from flynet_tiny.codegen.host_kernels import KernelError
+from flynet_tiny.sim.qemu import run_qemu
+from flynet_tiny.targets import load_target
 from flynet_tiny.tflite import TFLiteBuilder
 from oneop_models import random_int8, random_scale, random_zero_point, tflm
 
@@ -56,13 +60,13 @@ def eca_chain_model(shape, x_q, stat_q, sqdiff_q, kernel, kernel_scale, bias, sc
     return b.build()
 
 
-@pytest.mark.parametrize("seed", range(8))
-def test_eca_matches_tflm_chain(kernels, seed):
+def random_eca_case(seed, max_hw=8, max_groups=6, max_channels=14):
+    """A random ECA chain (logistic for even seeds, softmax for odd) and the kernel's parameters."""
     rng = np.random.default_rng(seed)
     use_softmax = seed % 2 == 1
     heads = int(rng.integers(2, 5)) if use_softmax else 1
-    c = heads * int(rng.integers(1, 6)) if use_softmax else int(rng.integers(1, 14))
-    shape = (1, int(rng.integers(1, 8)), int(rng.integers(1, 8)), c)
+    c = heads * int(rng.integers(1, max_groups)) if use_softmax else int(rng.integers(1, max_channels))
+    shape = (1, int(rng.integers(1, max_hw)), int(rng.integers(1, max_hw)), c)
     z = int(rng.choice([1, 3, 5, 7]))
     x_q = (random_scale(rng, 0.01, 0.1), random_zero_point(rng))
     stat_q = (random_scale(rng, 0.01, 0.1), random_zero_point(rng))
@@ -75,9 +79,15 @@ def test_eca_matches_tflm_chain(kernels, seed):
     beta = float(rng.choice([1.0, 1.0 / 3]))
     model = eca_chain_model(shape, x_q, stat_q, sqdiff_q, kernel, kernel_scale, bias, score_q, y_q, use_softmax,
                             heads, beta)
+    params = qp.eca_params(x_q, stat_q, sqdiff_q, kernel_scale, z, bias, score_q, y_q, use_softmax, heads, beta)
+    return rng, shape, kernel, model, params
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_eca_matches_tflm_chain(kernels, seed):
+    rng, shape, kernel, model, params = random_eca_case(seed)
     x = random_int8(rng, shape)
     expected = tflm(model, [x])[0]
-    params = qp.eca_params(x_q, stat_q, sqdiff_q, kernel_scale, z, bias, score_q, y_q, use_softmax, heads, beta)
     for in_place in (False, True):
         got = kernels.eca(x, params, kernel, in_place=in_place)
         assert np.count_nonzero(got != expected) == 0
@@ -88,3 +98,18 @@ def test_eca_scratch_is_three_vectors_and_rejects_even_kernels(kernels):
     params = qp.eca_params((0.05, 0), (0.05, 0), (0.01, 0), 0.01, 4, 0, (0.1, 0), (0.05, 0))
     with pytest.raises(KernelError, match="FN_ERR_UNSUPPORTED"):
         kernels.eca(np.zeros((1, 3, 3, 5), np.int8), params, np.zeros(8, np.int8))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_eca_dsp_build_in_qemu_matches_tflm(seed, tmp_path):
+    """The Cortex-M4 build (the SMMULR paths) in QEMU on the fused chain, logistic and softmax."""
+    _, shape, _, model, _ = random_eca_case(seed, max_hw=12, max_groups=12, max_channels=40)
+    generated = generate_model_sources(model, tmp_path / "model")
+    assert [layer.kind for layer in generated.layers if layer.kind != "RESHAPE"] == ["ECA"]
+    target = load_target("f446re")
+    inputs = random_inputs(shape, 3, seed)
+    firmware = build_model_firmware(generated, target, inputs, tmp_path, emulation=True)
+    run = run_qemu(firmware.elf, target, timeout_s=120, plugin=False)
+    run.raise_for_failure()
+    for i, want in enumerate(tflm(model, [x])[0] for x in inputs):
+        assert run.output(i) == want.tobytes()
