@@ -44,6 +44,25 @@ def padded_depthwise_model() -> bytes:
     return m.build(x, m.depthwise(m.pad(c, [(0, 0), (2, 2), (2, 2), (0, 0)]), k=5, stride=2, padding="VALID"))
 
 
+def table_and_maxout_model() -> bytes:
+    """HARD_SWISH and LOGISTIC as clamped tables (fn_lut_s8; the first on the random graph input, so
+    every lane meets both clamps) on maps whose sizes leave 1 and 3 values after the 4-value words,
+    and Max-out after a conv (fn_maxout_s8, in place) over 3, 2 and 5 heads."""
+    m = ModelMaker(14, "arm table and maxout check")
+    x = m.input((1, 5, 7, 3))
+    a = m.mdw_reshape_maxout_of(m.conv(m.unary("HARD_SWISH", x), 15, k=1), 3)      # 105 values; 5 channels
+    b = m.mdw_reshape_maxout_of(m.conv(a, 14, k=3), 2)                            # 7 channels
+    c = m.mdw_reshape_maxout_of(m.unary("LOGISTIC", m.conv(b, 5, k=1)), 5)        # 175 values, 1 channel
+    return m.build(x, m.unary("HARD_SWISH", c))                                   # 35 values
+
+
+def test_emulated_tables_and_maxout_match_tflm(tmp_path):
+    model = table_and_maxout_model()
+    kinds = [l.kind for l in generate_model_sources(model, tmp_path / "check").layers]
+    assert kinds.count("MAXOUT") == 3 and kinds.count("HARD_SWISH") == 2 and kinds.count("LOGISTIC") == 1
+    assert_emulated_matches_tflm(model, "f446re", tmp_path)
+
+
 def test_emulated_explicit_padding_matches_tflm(tmp_path):
     model = padded_depthwise_model()
     assert generate_model_sources(model, tmp_path / "check").layers[0].kind == "PADDED_DEPTHWISE_CONV_2D"

@@ -159,6 +159,13 @@ typedef struct {
 fn_status fn_logistic_s8(const fn_logistic_params *p, int32_t size, const int8_t *input,
                          int8_t *output);
 
+/* out[i] = table[clamp(in[i], lo, hi) - lo]: a function of one int8 value as a table of its values
+ * on lo..hi (-128 <= lo <= hi <= 127; constant below lo and above hi). The code generator runs
+ * HARD_SWISH and LOGISTIC this way, the table filled at build time by the kernels above on every
+ * input value. output may equal input. */
+fn_status fn_lut_s8(const int8_t *table, int32_t lo, int32_t hi, int32_t size, const int8_t *input,
+                    int8_t *output);
+
 /* SOFTMAX over the innermost `depth` values of each of `rows` rows; output
  * scale 1/256, zero point -128. */
 typedef struct {
@@ -180,6 +187,10 @@ fn_status fn_avgpool_s8(const fn_pool_params *p, const fn_dims *in_dims, const i
                         const fn_dims *out_dims, int8_t *output);
 fn_status fn_maxpool_s8(const fn_pool_params *p, const fn_dims *in_dims, const int8_t *input,
                         const fn_dims *out_dims, int8_t *output);
+
+/* Max-out: out[g] = max over m < heads of in[g*heads + m], g < groups (each channel's heads
+ * adjacent, as a depthwise with channel multiplier `heads` writes them). output may equal input. */
+fn_status fn_maxout_s8(int32_t groups, int32_t heads, const int8_t *input, int8_t *output);
 
 /* MEAN over H and W with keep_dims (global average pooling), output [n,1,1,c]. */
 typedef struct {

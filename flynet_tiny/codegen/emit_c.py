@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import FlynetError
 from . import quant_params as qp
 from .graph import Layer, ModelIR, dims4, layer_label, same_quantization
+from .host_kernels import shared_kernels, table_inputs, trimmed_table
 
 
 @dataclass
@@ -320,20 +321,24 @@ def _maximum(ir, layer, prefix):
     return _binary_layer(ir, layer, prefix, "fn_maximum_s8", None, None)
 
 
-def _unary_layer(ir: ModelIR, layer: Layer, function: str, params_type: str, params: dict, extra: str = "") -> LayerCode:
+def _table_layer(ir: ModelIR, layer: Layer, prefix: str, values: np.ndarray) -> LayerCode:
+    """A function of one int8 value as fn_lut_s8 over a table in flash: `values` is the fixed-point
+    kernel's output on every input value (host build, bit-exact), so the firmware gets the same bytes
+    from one load per value and never links the fixed-point code. The constant ends stay out of the
+    table (the kernel clamps the input to lo..hi)."""
     x, out = ir.tensor(layer.inputs[0]), ir.tensor(layer.outputs[0])
     size = int(np.prod(x.shape))
-    statements = [
-        f"static const {params_type} params = {c_struct(params)};",
-        *_status_call(f"{function}(&params, {extra}{size}, @IN0@, @OUT0@)"),
-    ]
-    return LayerCode(f"{shape_text(x.shape)} -> {shape_text(out.shape)}", statements, inplace_input=0)
+    lo, hi, table = trimmed_table(values)
+    array = ConstArray(f"{prefix}_table", "int8_t", table)
+    statements = _status_call(f"fn_lut_s8({array.name}, {lo}, {hi}, {size}, @IN0@, @OUT0@)")
+    return LayerCode(f"{shape_text(x.shape)} -> {shape_text(out.shape)}, a table of inputs {lo}..{hi}",
+                     statements, [array], inplace_input=0)
 
 
 @emitter("HARD_SWISH")
 def _hard_swish(ir, layer, prefix):
     params = qp.hard_swish_params(*_scale(ir, layer.inputs[0]), *_scale(ir, layer.outputs[0]))
-    return _unary_layer(ir, layer, "fn_hard_swish_s8", "fn_hard_swish_params", params)
+    return _table_layer(ir, layer, prefix, shared_kernels().hard_swish(table_inputs(), params))
 
 
 @emitter("LOGISTIC")
@@ -342,7 +347,7 @@ def _logistic(ir, layer, prefix):
     if not (float(out.scale[0]) == 1.0 / 256 and int(out.zero_point[0]) == -128):
         raise unsupported(ir, layer, "a LOGISTIC output other than scale 1/256, zero point -128")
     params = qp.logistic_params(*_scale(ir, layer.inputs[0]))
-    return _unary_layer(ir, layer, "fn_logistic_s8", "fn_logistic_params", params)
+    return _table_layer(ir, layer, prefix, shared_kernels().logistic(table_inputs(), params))
 
 
 @emitter("SOFTMAX")
@@ -501,17 +506,11 @@ def _pad(ir, layer, prefix):
 
 @emitter("MAXOUT")
 def _maxout(ir, layer, prefix):
-    """Max over each channel's h adjacent heads: a 1 x h max pool (VALID) over the map seen as [1, N*H*W*C, h, 1]."""
+    """Max over each channel's h adjacent heads (fn_maxout_s8)."""
     x, out = ir.tensor(layer.inputs[0]), ir.tensor(layer.outputs[0])
     groups = int(np.prod(out.shape))
     heads = int(np.prod(x.shape)) // groups
-    params = {"stride_h": 1, "stride_w": 1, "filter_h": 1, "filter_w": heads, "padding": "FN_PADDING_VALID",
-              "act_min": -128, "act_max": 127}
-    statements = [
-        f"static const fn_pool_params params = {c_struct(params)};",
-        f"static const fn_dims in_dims = {c_dims((1, groups, heads, 1))}, out_dims = {c_dims((1, groups, 1, 1))};",
-        *_status_call("fn_maxpool_s8(&params, &in_dims, @IN0@, &out_dims, @OUT0@)"),
-    ]
+    statements = _status_call(f"fn_maxout_s8({groups}, {heads}, @IN0@, @OUT0@)")
     # In place is safe: output g is written after its window g*h..g*h+h-1 was read, and every byte
     # it lands on (index g <= g*h) belongs to a window already read.
     return LayerCode(f"{shape_text(x.shape)} -> {shape_text(out.shape)}, max over {heads} heads", statements,

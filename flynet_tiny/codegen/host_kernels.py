@@ -15,6 +15,7 @@ preloaded (`sanitizer_env()`), so tests run it in a child process.
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import os
 import subprocess
@@ -168,6 +169,28 @@ def _int32(array) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(array, dtype=np.int32))
 
 
+def table_inputs() -> np.ndarray:
+    """Every int8 value, -128 to 127: what a lookup table is computed on."""
+    return np.arange(-128, 128, dtype=np.int16).astype(np.int8)
+
+
+def trimmed_table(values: np.ndarray) -> tuple[int, int, np.ndarray]:
+    """(lo, hi, table) for fn_lut_s8 from a function's values on `table_inputs()`: the runs of equal
+    values at either end are left to the kernel's clamp, so the table holds only lo..hi."""
+    values = _int8(values)
+    if values.shape != (256,):
+        raise ValueError(f"a function of int8 has 256 values, got shape {values.shape}")
+    changes = np.flatnonzero(values[1:] != values[:-1])  # i: values[i] != values[i + 1]
+    first, last = (int(changes[0]), int(changes[-1]) + 1) if changes.size else (0, 0)
+    return first - 128, last - 128, values[first:last + 1].copy()
+
+
+@functools.lru_cache(maxsize=1)
+def shared_kernels() -> "HostKernels":
+    """One loaded library per process for the code generator (its lookup tables)."""
+    return HostKernels()
+
+
 class HostKernels:
     """The kernel library loaded into this process (portable C path on the host)."""
 
@@ -290,6 +313,21 @@ class HostKernels:
 
     def logistic(self, x, params: dict) -> np.ndarray:
         return self._unary("fn_logistic_s8", x, LogisticParams(**params))
+
+    def lut(self, x, lo: int, table: np.ndarray) -> np.ndarray:
+        """fn_lut_s8: out = table[clip(x, lo, lo + len(table) - 1) - lo]."""
+        x, table = _int8(x), _int8(table)
+        out = np.zeros_like(x)
+        status = self.lib.fn_lut_s8(_ptr(table), lo, lo + table.size - 1, x.size, _ptr(x), _ptr(out))
+        self._check("fn_lut_s8", status)
+        return out
+
+    def maxout(self, x, heads: int) -> np.ndarray:
+        """fn_maxout_s8: max over each group of `heads` adjacent values of the last axis."""
+        x = _int8(x)
+        out = np.zeros(x.shape[:-1] + (x.shape[-1] // heads,), dtype=np.int8)
+        self._check("fn_maxout_s8", self.lib.fn_maxout_s8(out.size, heads, _ptr(x), _ptr(out)))
+        return out
 
     def softmax(self, x, params: dict) -> np.ndarray:
         """SOFTMAX over the last axis."""
