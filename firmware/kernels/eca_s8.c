@@ -10,7 +10,8 @@
  * 256-entry int16 table (512 bytes of stack, filled once per image) and
  * requantizes the square and the MUL product with SMMULR (fn_requant_doubled)
  * where the shifts and bounds allow it (checked once per call); otherwise it
- * takes the general path, as the portable build always does.
+ * takes the general path, as the portable build always does. The softmax rows
+ * (C / heads short rows) share one exp memo (1 KB of stack).
  */
 #include "fn_internal.h"
 
@@ -218,8 +219,10 @@ fn_status fn_eca_s8(const fn_eca_params *p, const fn_dims *dims, const int8_t *i
             scale[c] = channel_conv(p, mean, var, channels, c);
         }
         if (p->use_softmax) {
+            int32_t exp_memo[FN_SOFTMAX_EXP_MEMO];
+            __builtin_memset(exp_memo, 0xff, sizeof exp_memo); /* every entry -1: unknown */
             for (int32_t g = 0; g < channels; g += p->heads) {
-                fn_softmax_row(&p->softmax, p->heads, scale + g, 1, scale + g, 1);
+                fn_softmax_row(&p->softmax, p->heads, scale + g, 1, scale + g, 1, exp_memo);
             }
         } else {
             for (int32_t c = 0; c < channels; ++c) {

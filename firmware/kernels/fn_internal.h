@@ -51,8 +51,11 @@ void fn_mean_prepare(const fn_mean_params *p, int32_t count, int32_t *multiplier
 int8_t fn_mean_finish(const fn_mean_params *p, int32_t acc, int32_t multiplier, int32_t shift);
 int8_t fn_mean_channel(const fn_mean_params *p, const int8_t *x, int32_t count, int32_t stride);
 int8_t fn_logistic_one(const fn_logistic_params *p, int8_t value);
+/* One softmax row. `exp_memo` (or NULL): FN_SOFTMAX_EXP_MEMO entries, -1 where unknown, that keep
+ * each exp by -(difference to the row max) across the rows of one call (ECA's many short rows). */
+#define FN_SOFTMAX_EXP_MEMO 256
 void fn_softmax_row(const fn_softmax_params *p, int32_t depth, const int8_t *in, int32_t in_stride, int8_t *out,
-                    int32_t out_stride);
+                    int32_t out_stride, int32_t *exp_memo);
 
 #if FN_USE_DSP
 /* 4 int8 from any address (Cortex-M4/M7 LDR allows unaligned access). */
