@@ -1,7 +1,8 @@
 """Instructions per MAC of the int8 kernels in QEMU, DSP SIMD path vs portable C, on FlyNet layer shapes.
 
 Counts come from the QEMU instruction-counting plugin (exact, deterministic) around
-each kernel call. Also prints the SRAM the fused MDW + Max-out saves per FlyNet layer:
+each kernel call. The fused ECA block runs as a one-layer model (the converter's op chain),
+-O2 DSP build against the -Os portable one. Also prints the SRAM the fused MDW + Max-out saves per FlyNet layer:
 its output is C bytes per pixel where depthwise(h) + max-out needs a C*h map.
 
     python benchmarks/kernels_bench.py                      # f446re (Cortex-M4), 224x224 input
@@ -15,8 +16,14 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
+from flynet_tiny.codegen.build import build_model_firmware, random_inputs
+from flynet_tiny.codegen.eca_chain import eca_chain_model
+from flynet_tiny.codegen.generate import generate_model_sources
 from flynet_tiny.codegen.kernel_probe import ProbeCase, build_probe, run_probe
 from flynet_tiny.reporting import format_table
+from flynet_tiny.sim.qemu import run_qemu
 from flynet_tiny.targets import load_target
 
 # Typical FlyNet-h3 0.5x layers (docs/architecture.md), at reduced spatial size so each
@@ -44,6 +51,9 @@ FLYNET_H3_05X_BLOCKS = [(8, 2), (40, 2), (48, 1), (48, 2), (120, 1), (120, 1), (
                         (288, 1), (288, 1)]
 HEADS = 3
 
+# FlyNet's ECA blocks (k = 7): map, softmax heads (1: logistic).
+ECA_CASES = [((1, 8, 8, 144), 1), ((1, 8, 8, 144), 3), ((1, 4, 4, 360), 3), ((1, 2, 2, 864), 3)]
+
 
 def instruction_table(target_name: str) -> str:
     target = load_target(target_name)
@@ -62,6 +72,39 @@ def instruction_table(target_name: str) -> str:
         rows.append([case.name, f"{case.macs:,}", f"{dsp:,}", f"{portable:,}", f"{dsp / case.macs:.2f}",
                      f"{portable / case.macs:.2f}", f"{portable / dsp:.2f}x"])
     headers = ["layer", "MACs", "instr SIMD", "instr C", "SIMD instr/MAC", "C instr/MAC", "C / SIMD"]
+    return format_table(headers, rows, "lrrrrrr")
+
+
+def eca_model(shape, heads: int) -> bytes:
+    """One ECA block with fixed FlyNet-like quantization (the counts repeat run to run)."""
+    kernel = np.random.default_rng(0).integers(-127, 128, size=14).astype(np.int8)
+    return eca_chain_model(shape, (0.05, -10), (0.03, 5), (0.005, -100), kernel, 0.01, 100, (0.1, 0), (0.05, -10),
+                           heads > 1, heads, 1.0)
+
+
+def eca_table(target_name: str) -> str:
+    target = load_target(target_name)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="eca-bench-") as tmp:
+        for shape, heads in ECA_CASES:
+            name = "x".join(map(str, shape[1:])) + (f" softmax h={heads}" if heads > 1 else " logistic")
+            model, inputs = eca_model(shape, heads), random_inputs(shape, 1)
+            counts, outputs = {}, set()
+            for opt in ("speed", "size"):
+                print(f"ECA {name}: building and running --opt {opt} for {target_name} ...", file=sys.stderr)
+                out = Path(tmp) / f"{name.replace(' ', '_')}_{opt}"
+                generated = generate_model_sources(model, out / "model")
+                firmware = build_model_firmware(generated, target, inputs, out, opt=opt, emulation=True)
+                run = run_qemu(firmware.elf, target, timeout_s=300)
+                run.raise_for_failure()
+                counts[opt], _ = run.layers[0].instructions, outputs.add(run.output(0))
+            if len(outputs) != 1:
+                raise SystemExit("ECA: -O2 DSP and -Os portable outputs differ: the numbers would be meaningless")
+            elements = int(np.prod(shape))
+            rows.append([f"ECA {name}", f"{elements:,}", f"{counts['speed']:,}", f"{counts['size']:,}",
+                         f"{counts['speed'] / elements:.1f}", f"{counts['size'] / elements:.1f}",
+                         f"{counts['size'] / counts['speed']:.2f}x"])
+    headers = ["layer", "elements", "instr -O2 SIMD", "instr -Os C", "SIMD instr/elem", "C instr/elem", "C / SIMD"]
     return format_table(headers, rows, "lrrrrrr")
 
 
@@ -86,6 +129,9 @@ def main() -> None:
     args = parser.parse_args()
     print(f"Instructions per MAC on {args.target} (QEMU plugin counts, -O2):")
     print(instruction_table(args.target))
+    print()
+    print(f"Fused ECA blocks on {args.target} (QEMU plugin counts, whole layer):")
+    print(eca_table(args.target))
     print()
     print(f"SRAM for the MDW output of FlyNet-h3 0.5x at {args.resolution}x{args.resolution} (h = {HEADS}):")
     print(sram_table(args.resolution))
