@@ -53,14 +53,28 @@ def test_eca_scratch_is_three_vectors_and_rejects_even_kernels(kernels):
         kernels.eca(np.zeros((1, 3, 3, 5), np.int8), params, np.zeros(8, np.int8))
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_eca_dsp_build_in_qemu_matches_tflm(seed, tmp_path):
-    """The Cortex-M4 build (the SMMULR paths) in QEMU on the fused chain, logistic and softmax."""
-    _, shape, _, model, _ = random_eca_case(seed, max_hw=12, max_groups=12, max_channels=40)
+# Scales whose squared-difference and MUL requantizations shift left (no SMMULR form): the DSP
+# build's general path.
+LEFT_SHIFT_QUANT = dict(x_q=(0.1, 3), stat_q=(0.05, -2), sqdiff_q=(1e-6, -100), kernel_scale=0.01, bias=50,
+                        score_q=(0.1, 0), y_q=(0.0004, 5), beta=1.0)
+
+
+@pytest.mark.parametrize("case", ["logistic", "softmax", "left shifts"])
+def test_eca_dsp_build_in_qemu_matches_tflm(case, tmp_path):
+    """The Cortex-M4 build in QEMU on fused chains: the SMMULR paths (logistic, softmax) and the general one."""
+    if case == "left shifts":
+        shape, kernel, q = (1, 5, 6, 21), np.array([30, -50, 90, 20, -70, 10], np.int8), LEFT_SHIFT_QUANT
+        params = qp.eca_params(q["x_q"], q["stat_q"], q["sqdiff_q"], q["kernel_scale"], 3, q["bias"], q["score_q"],
+                               q["y_q"], True, 3, q["beta"])
+        assert params["sqdiff_output_shift"] >= 0 and params["mul"]["output_shift"] >= 0
+        model = eca_chain_model(shape, q["x_q"], q["stat_q"], q["sqdiff_q"], kernel, q["kernel_scale"], q["bias"],
+                                q["score_q"], q["y_q"], True, 3, q["beta"])
+    else:
+        _, shape, _, model, _ = random_eca_case(case == "softmax", max_hw=12, max_groups=12, max_channels=40)
     generated = generate_model_sources(model, tmp_path / "model")
     assert [layer.kind for layer in generated.layers if layer.kind != "RESHAPE"] == ["ECA"]
     target = load_target("f446re")
-    inputs = random_inputs(shape, 3, seed)
+    inputs = random_inputs(shape, 3, seed=1)
     firmware = build_model_firmware(generated, target, inputs, tmp_path, emulation=True)
     run = run_qemu(firmware.elf, target, timeout_s=120, plugin=False)
     run.raise_for_failure()
