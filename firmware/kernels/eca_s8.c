@@ -155,15 +155,12 @@ static void channel_stats(const fn_eca_params *p, const int8_t *x, int32_t chann
 /* CONV_2D over the channel axis of [mean, var] ([1, 1, C, 2] x [1, 1, z, 2], SAME). */
 static int8_t channel_conv(const fn_eca_params *p, const int8_t *mean, const int8_t *var, int32_t channels, int32_t c)
 {
-    const int32_t half = (p->kernel_size - 1) / 2;
+    const int32_t first = c - (p->kernel_size - 1) / 2; /* channel under tap 0 */
+    const int32_t k_end = fn_min32(p->kernel_size, channels - first); /* taps past the last channel read nothing */
     int32_t acc = 0;
-    for (int32_t k = 0; k < p->kernel_size; ++k) {
-        const int32_t src = c - half + k;
-        if (src < 0 || src >= channels) {
-            continue;
-        }
-        acc += (int32_t)p->kernel[2 * k] * ((int32_t)mean[src] + p->conv_input_offset);
-        acc += (int32_t)p->kernel[2 * k + 1] * ((int32_t)var[src] + p->conv_input_offset);
+    for (int32_t k = fn_max32(0, -first); k < k_end; ++k) {
+        acc += (int32_t)p->kernel[2 * k] * ((int32_t)mean[first + k] + p->conv_input_offset);
+        acc += (int32_t)p->kernel[2 * k + 1] * ((int32_t)var[first + k] + p->conv_input_offset);
     }
     return fn_requant_s8(acc + p->conv_bias, p->conv_multiplier, p->conv_shift, p->conv_output_offset, FN_INT8_MIN,
                          FN_INT8_MAX);
