@@ -71,6 +71,10 @@ def test_bench_end_to_end_on_the_emulated_board(tmp_path, capsys, model_file, ta
     assert totals["estimated_ms"] == pytest.approx(totals["estimated_cycles"] / report["clock_hz"] * 1e3)
     assert totals["inferences_per_s"] == pytest.approx(1e3 / totals["estimated_ms"])
     assert sum(l["percent"] for l in layers) == pytest.approx(100.0)
+    # the embedded test inputs sit past the board's memory: the board's flash holds only the firmware
+    memory = report["memory"]
+    assert memory["regions"]["TESTDATA"]["used"] == memory["embedded_input_bytes"] == INPUTS * SIZE * SIZE
+    assert memory["flash_bytes"] == memory["regions"]["FLASH"]["used"]
 
 
 def test_real_images_are_embedded_as_the_model_quantizes_them(model_file):

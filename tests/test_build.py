@@ -169,3 +169,16 @@ def test_printf_reaches_the_board_console_on_real_boards(tmp_path):
         map_text = result.map.read_text()
         assert re.search(rf"\.text\._write\s+0x0*{write_address.lstrip('0')}\s+0x[0-9a-f]+ obj/\d+_fn_newlib_console\.o",
                          map_text)
+
+
+@pytest.mark.parametrize("target_name", ["f446re", "f746zg"])
+def test_emulation_builds_place_test_inputs_past_the_board_memory(target_name):
+    target = load_target(target_name)
+    extra = target.emulator["test_inputs_region"]
+    emulated = render_linker_script(target, emulation=True)
+    assert f"TESTDATA (rx) : ORIGIN = 0x{extra['origin']:08X}, LENGTH = {extra['length']}" in emulated
+    assert "*(.fn_test_inputs) } > TESTDATA" in emulated
+    flash = next(r for r in memory_regions(target, True) if r.name == "FLASH")
+    assert extra["origin"] >= flash.origin + flash.length  # no overlap with the board's flash
+    real = render_linker_script(target, emulation=False)
+    assert "TESTDATA" not in real and "*(.fn_test_inputs) } > FLASH" in real

@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..codegen.build import BuildResult, build_model_firmware, random_inputs, uses_dsp_kernels
+from ..codegen.build import TEST_INPUTS_REGION, BuildResult, build_model_firmware, random_inputs, uses_dsp_kernels
 from ..codegen.generate import GeneratedModel, build_ir, generate_model_sources, layer_checksum
 from ..codegen.graph import ModelIR
 from ..codegen.host_model import HostModel
@@ -238,13 +238,16 @@ def totals_of(rows: Sequence[dict], target: Target) -> dict:
 
 def memory_of(generated: GeneratedModel, build: BuildResult, target: Target, n_inputs: int) -> dict:
     code = target.placement["code"]
-    flash = sum(u.used for name, u in build.region_usage.items() if target.region(name).kind == "flash")
+    board_regions = {m.name for m in target.memory}
+    flash = sum(u.used for name, u in build.region_usage.items()
+                if name in board_regions and target.region(name).kind == "flash")
     embedded = n_inputs * generated.input_bytes
+    inputs_in_board_flash = 0 if TEST_INPUTS_REGION in build.region_usage else embedded
     return {
         "arena_bytes": generated.arena_bytes, "weight_bytes": generated.weight_bytes,
         "embedded_input_bytes": embedded,
         # the emulation build's flash less its test inputs: what the model + kernels + runtime take
-        "flash_bytes": flash - embedded,
+        "flash_bytes": flash - inputs_in_board_flash,
         "regions": {name: {"used": u.used, "size": u.size} for name, u in build.region_usage.items()},
         "code_region": code,
     }
