@@ -1,0 +1,91 @@
+"""The DSP paths of FULLY_CONNECTED (4 rows per pass, SXTAB16 / SMLAD) and ADD (SMMLAR / SMMULR rescaling,
+the flat equal-shape loop) on the Cortex-M4 in QEMU, bit-exact with TFLM."""
+
+import numpy as np
+
+from flynet_tiny.codegen.build import build_model_firmware, random_inputs
+from flynet_tiny.codegen.generate import generate_model_sources
+from flynet_tiny.sim.qemu import run_qemu
+from flynet_tiny.targets import load_target
+from flynet_tiny.tflite import TFLiteBuilder
+from oneop_models import random_scale, random_zero_point, tflm
+
+# (out features, per-channel weights, bias, activation): a chain of FCs from FC_INPUTS features that
+# covers in-feature counts with and without a tail of 1-3, out-feature counts with 1-3 rows past the
+# last 4 (and fewer than 4: the scalar rows only), per-tensor and per-channel quantization, no bias
+# and a narrowed activation range.
+FC_INPUTS = 37
+FC_CHAIN = [(14, False, True, "NONE"), (9, True, False, "RELU"), (3, True, True, "RELU6"), (8, False, True, "NONE")]
+
+
+def fc_chain_model(rng: np.random.Generator, batches: int) -> bytes:
+    b = TFLiteBuilder("fc chain")
+    n_in, x_q = FC_INPUTS, (random_scale(rng), random_zero_point(rng))
+    xi = first = b.add_tensor("x", (batches, n_in), "int8", scale=x_q[0], zero_point=x_q[1])
+    for i, (n_out, per_channel, has_bias, activation) in enumerate(FC_CHAIN):
+        w_scales = [random_scale(rng, 0.002, 0.05) for _ in range(n_out if per_channel else 1)]
+        w = rng.integers(-127, 128, size=(n_out, n_in)).astype(np.int8)
+        wi = b.add_tensor(f"w{i}", (n_out, n_in), "int8", data=w, scale=w_scales, zero_point=[0] * len(w_scales))
+        inputs = [xi, wi]
+        if has_bias:
+            bias = rng.integers(-5000, 5000, size=n_out).astype(np.int32)
+            bias_scales = [float(np.float32(x_q[0]) * np.float32(s)) for s in w_scales]
+            inputs.append(b.add_tensor(f"b{i}", (n_out,), "int32", data=bias, scale=bias_scales,
+                                       zero_point=[0] * len(w_scales)))
+        else:
+            inputs.append(-1)
+        y_q = (random_scale(rng, 0.05, 0.5), random_zero_point(rng))
+        yi = b.add_tensor(f"y{i}", (batches, n_out), "int8", scale=y_q[0], zero_point=y_q[1])
+        b.add_operator("FULLY_CONNECTED", inputs, [yi], {"fused_activation_function": activation})
+        xi, x_q, n_in = yi, y_q, n_out
+    b.set_io([first], [xi])
+    return b.build()
+
+
+def test_fully_connected_dsp_build_in_qemu_matches_tflm(tmp_path):
+    model = fc_chain_model(np.random.default_rng(3), batches=2)
+    generated = generate_model_sources(model, tmp_path / "model")
+    assert [layer.kind for layer in generated.layers] == ["FULLY_CONNECTED"] * len(FC_CHAIN)
+    target = load_target("f446re")
+    inputs = random_inputs((2, FC_INPUTS), 4, seed=5)
+    firmware = build_model_firmware(generated, target, inputs, tmp_path, emulation=True)
+    run = run_qemu(firmware.elf, target, timeout_s=120, plugin=False)
+    run.raise_for_failure()
+    for i, x in enumerate(inputs):
+        assert run.output(i) == tflm(model, [x])[0].tobytes()
+
+
+# ADD chain on an odd-sized map (105 elements): (operand names, output quantization, activation). Equal
+# input scales (both shifts 0), the larger scale first and second (the kernel's swap), ReLU and ReLU6
+# (narrowed ranges), and the broadcast of a per-channel mean both ways round.
+ADD_SHAPE = (1, 3, 5, 7)
+ADD_CHAIN = [(("x", "x"), (0.08, -4), "NONE"), (("t0", "x"), (0.1, 2), "RELU"), (("x", "t1"), (0.12, -7), "NONE"),
+             (("t2", "mean"), (0.15, 0), "RELU6"), (("mean", "t3"), (0.2, 9), "NONE")]
+
+
+def add_chain_model() -> bytes:
+    b = TFLiteBuilder("add chain")
+    tensors = {"x": b.add_tensor("x", ADD_SHAPE, "int8", scale=0.05, zero_point=3)}
+    for i, ((left, right), (scale, zp), activation) in enumerate(ADD_CHAIN):
+        if "mean" in (left, right) and "mean" not in tensors:
+            axes = b.add_constant("axes", np.array([1, 2], np.int32))
+            tensors["mean"] = b.add_tensor("mean", (1, 1, 1, ADD_SHAPE[3]), "int8", scale=0.07, zero_point=5)
+            b.add_operator("MEAN", [tensors[f"t{i - 1}"], axes], [tensors["mean"]], {"keep_dims": True})
+        tensors[f"t{i}"] = b.add_tensor(f"t{i}", ADD_SHAPE, "int8", scale=scale, zero_point=zp)
+        b.add_operator("ADD", [tensors[left], tensors[right]], [tensors[f"t{i}"]],
+                       {"fused_activation_function": activation})
+    b.set_io([tensors["x"]], [tensors[f"t{len(ADD_CHAIN) - 1}"]])
+    return b.build()
+
+
+def test_add_dsp_build_in_qemu_matches_tflm(tmp_path):
+    model = add_chain_model()
+    generated = generate_model_sources(model, tmp_path / "model")
+    assert [layer.kind for layer in generated.layers].count("ADD") == len(ADD_CHAIN)
+    target = load_target("f446re")
+    inputs = random_inputs(ADD_SHAPE, 4, seed=7)
+    firmware = build_model_firmware(generated, target, inputs, tmp_path, emulation=True)
+    run = run_qemu(firmware.elf, target, timeout_s=120, plugin=False)
+    run.raise_for_failure()
+    for i, x in enumerate(inputs):
+        assert run.output(i) == tflm(model, [x])[0].tobytes()
