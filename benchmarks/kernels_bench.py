@@ -44,6 +44,10 @@ CASES = [
     ProbeCase("depthwise 3x3 s1 4x4x48", "depthwise", (1, 4, 4, 48), 3),
     ProbeCase("MDW 3x3 h3 s2 + max-out 14x14x48", "mdw", (1, 14, 14, 48), 3, heads=3, stride=2),
     ProbeCase("MDW 5x5 h3 + max-out c24", "mdw", (1, 14, 14, 24), 5, heads=3),
+    # FlyNet's 5x5 depthwise layers (DEPTHWISE_CONV_2D with 3 heads at stride 1 and 2, 1 head at stride 2).
+    ProbeCase("depthwise 5x5 h3 s1 8x8x48", "depthwise", (1, 8, 8, 48), 5, heads=3),
+    ProbeCase("depthwise 5x5 h3 s2 16x16x40", "depthwise", (1, 16, 16, 40), 5, heads=3, stride=2),
+    ProbeCase("depthwise 5x5 h1 s2 16x16x40", "depthwise", (1, 16, 16, 40), 5, stride=2),
 ]
 
 # FlyNet-h3 0.5x blocks: (expanded channels e, block stride), from docs/architecture.md.

@@ -23,14 +23,14 @@
 #if FN_USE_DSP
 #define FN_DW_PLANE_ROWS 18 /* a band of 16 output rows at stride 1, 8 at stride 2 */
 
-/* Plane rows: never more than the padded input has. */
-static int32_t plane_rows(int32_t height) { return fn_min32(FN_DW_PLANE_ROWS, height + 2); }
+/* Plane rows for a k x k filter: never more than the input padded by k - 1 rows has. */
+static int32_t plane_rows(int32_t height, int32_t k) { return fn_min32(FN_DW_PLANE_ROWS, height + k - 1); }
 
 /* Output rows per band: as many as the plane holds, spread evenly over the bands and even where that
  * fits, so the 2-row kernels cover the band. */
-static int32_t band_rows(int32_t in_h, int32_t out_h, int32_t stride)
+static int32_t band_rows(int32_t in_h, int32_t out_h, int32_t stride, int32_t k)
 {
-    const int32_t most = (plane_rows(in_h) - 3) / stride + 1, bands = (out_h + most - 1) / most;
+    const int32_t most = (plane_rows(in_h, k) - k) / stride + 1, bands = (out_h + most - 1) / most;
     const int32_t even = (((out_h + bands - 1) / bands) + 1) & ~1;
     return fn_min32(even, most);
 }
@@ -49,11 +49,12 @@ static int32_t plane_pitch(int32_t width)
 }
 
 int fn_dw3x3_applies(const fn_dims *filter_dims) { return filter_dims->h == 3 && filter_dims->w == 3; }
+int fn_dw5x5_applies(const fn_dims *filter_dims) { return filter_dims->h == 5 && filter_dims->w == 5; }
 
 /* One channel's plane; + 12: the fill's last word stores run past the last row. */
-static int32_t one_plane_bytes(const fn_dims *in_dims)
+static int32_t one_plane_bytes(const fn_dims *in_dims, int32_t k)
 {
-    return plane_rows(in_dims->h) * plane_pitch(in_dims->w) + 12;
+    return plane_rows(in_dims->h, k) * plane_pitch(in_dims->w) + 12;
 }
 
 /* Narrow maps (pitch <= 64) copy 4 channels at once into 4 planes: one word load per pixel serves 4
@@ -61,14 +62,18 @@ static int32_t one_plane_bytes(const fn_dims *in_dims)
  * scratch at one plane (at most 4 x 1.2 KB this way). Small maps keep one plane too: the 3 extra
  * planes are taken only where they cost at most half the input map's bytes, so the scratch never
  * eats the SRAM the fused MDW saves. */
-static int32_t plane_count(const fn_dims *in_dims)
+static int32_t plane_count(const fn_dims *in_dims, int32_t k)
 {
     const int32_t map_bytes = in_dims->h * in_dims->w * in_dims->c;
     const int narrow = in_dims->c >= 4 && plane_pitch(in_dims->w) <= 64;
-    return narrow && 2 * 3 * one_plane_bytes(in_dims) <= map_bytes ? 4 : 1;
+    return narrow && 2 * 3 * one_plane_bytes(in_dims, k) <= map_bytes ? 4 : 1;
 }
 
-int32_t fn_dw3x3_plane_bytes(const fn_dims *in_dims) { return plane_count(in_dims) * one_plane_bytes(in_dims); }
+int32_t fn_dw_plane_bytes(const fn_dims *in_dims, const fn_dims *filter_dims)
+{
+    const int32_t k = filter_dims->h;
+    return plane_count(in_dims, k) * one_plane_bytes(in_dims, k);
+}
 
 /* One output channel's weights, doubled and packed for the plane loads, and its requantization.
  * Offsets are read by the assembly: keep the order. */
@@ -908,7 +913,7 @@ void fn_dw3x3_planar(const fn_conv_params *p, const fn_channel_quant *q, const f
                      const int8_t *filter, const int32_t *bias, const fn_dims *out, int8_t *output, int32_t pad_h,
                      int32_t pad_w, int maxout, int8_t *plane_base)
 {
-    const int four_planes = plane_count(in) == 4;
+    const int four_planes = plane_count(in, 3) == 4;
     const int32_t channels = in->c, heads = p->depth_multiplier, stride = p->stride_h, out_w = out->w;
     const int32_t pitch = plane_pitch(in->w), pairs = out_w >> 1;
     const int full_range = p->act_min <= FN_INT8_MIN && p->act_max >= FN_INT8_MAX;
@@ -920,7 +925,7 @@ void fn_dw3x3_planar(const fn_conv_params *p, const fn_channel_quant *q, const f
     k.filter = filter;
     k.bias = bias;
     k.plane_base = plane_base;
-    k.plane_step = one_plane_bytes(in);
+    k.plane_step = one_plane_bytes(in, 3);
     k.pitch = pitch;
     k.heads = heads;
     k.total = channels * heads;
@@ -929,7 +934,7 @@ void fn_dw3x3_planar(const fn_conv_params *p, const fn_channel_quant *q, const f
     k.stride = stride;
     k.pad_h = pad_h;
     k.pad_w = pad_w;
-    k.band = band_rows(in->h, out->h, stride);
+    k.band = band_rows(in->h, out->h, stride, 3);
     k.last_rows = out->h - (out->h - 1) / k.band * k.band;
     k.maxout = maxout;
     k.refill = k.band < out->h;
@@ -962,6 +967,169 @@ void fn_dw3x3_planar(const fn_conv_params *p, const fn_channel_quant *q, const f
         for (int32_t c0 = 0, count = 1; c0 < channels; c0 += count) {
             count = four_planes && c0 + 4 <= channels ? 4 : 1;
             run_group(&k, x + c0, out_image + (maxout ? c0 : c0 * heads), c0, count);
+        }
+    }
+}
+
+/* ---- 5x5 filters: the same planes, copies and bands, C with ACLE intrinsics over them. Two word
+ * loads of a plane row hold x0..x7: __sxtb16 gives E = (x0, x2) and U = (x4, x6), __sxtb16(ror 8)
+ * O = (x1, x3) and OU = (x5, x7). A window at x0 is E.(w0, w2) + O.(w1, w3) + x4 w4; the next window
+ * at stride 1 is O.(w0, w2) + (x4, x2)x(w1, w3) (SMLADX, PKHBT pairs U's bottom with E's top) + x5 w4,
+ * at stride 2 (x4, x2)x(w0, w2) + (x5, x3)x(w1, w3) + x6 w4: every tap of a pixel pair from the same
+ * two loads. */
+
+/* Whether the 5x5 planes serve the call: at least 16 output pixels (the per-channel set-up and plane copy
+ * cost more than the per-pixel path's skipped padded taps save on smaller maps: FlyNet's 2x2 x 864 layer
+ * took 6.34 instructions per MAC here against 3.42, its 4x4 x 360 layers 3.79 against 5.15), pads of at
+ * most 2 (the plane's rows and the pitch's columns hold them) and a last window whose second word load
+ * stays inside the pitch. */
+int fn_dw5x5_fits(const fn_dims *filter_dims, const fn_conv_params *p, const fn_dims *in, const fn_dims *out,
+                  int32_t pad_h, int32_t pad_w)
+{
+    return fn_dw5x5_applies(filter_dims) && out->h * out->w >= 16 && pad_h >= 0 && pad_h <= 2 && pad_w >= 0 && pad_w <= 2 &&
+           (out->w - 1) * p->stride_w + 8 <= plane_pitch(in->w) && (out->h - 1) * p->stride_h + 5 <= in->h + 4;
+}
+
+/* One output channel's weights, doubled (fn_requant_doubled) and packed per filter row for the word
+ * loads: (w0, w2), (w1, w3), (w4, 0); its requantization as dw_channel's. */
+typedef struct {
+    int32_t w02[5], w13[5], w4[5];
+    int32_t exponent, bias2, multiplier, addend;
+} dw5_channel;
+
+static int32_t pack_doubled(int32_t bottom, int32_t top)
+{
+    return (int32_t)((uint32_t)(uint16_t)(2 * bottom) | (uint32_t)(2 * top) << 16);
+}
+
+static void prepare_5x5(dw5_channel *d, const int8_t *filter, int32_t total, int32_t oc, const int32_t *bias,
+                        const fn_channel_quant *q, const fn_conv_params *p)
+{
+    int32_t sum = 0;
+    const int8_t *w = filter + oc;
+    for (int32_t r = 0; r < 5; ++r, w += 5 * total) {
+        const int32_t w0 = w[0], w1 = w[total], w2 = w[2 * total], w3 = w[3 * total], w4 = w[4 * total];
+        d->w02[r] = pack_doubled(w0, w2);
+        d->w13[r] = pack_doubled(w1, w3);
+        d->w4[r] = pack_doubled(w4, 0);
+        sum += w0 + w1 + w2 + w3 + w4;
+    }
+    d->exponent = -q->shift[oc];
+    d->bias2 = 2 * ((bias ? bias[oc] : 0) + p->input_offset * sum);
+    d->multiplier = q->multiplier[oc];
+    d->addend = fn_requant_addend(d->exponent, p->output_offset);
+}
+
+/* (bottom half of `bottom`, top half of `top`) in one PKHBT. */
+static inline int32_t fn_pkhbt(int32_t bottom, int32_t top)
+{
+    int32_t r;
+    __asm__("pkhbt %0, %1, %2" : "=r"(r) : "r"(bottom), "r"(top));
+    return r;
+}
+
+static inline void store_5x5(int8_t *dst, int32_t acc2, const dw5_channel *d, int32_t act_min, int32_t act_max,
+                             int keep_max)
+{
+    const int8_t v = (int8_t)fn_clamp32(fn_requant_doubled(acc2, d->multiplier, d->exponent, d->addend), act_min,
+                                        act_max);
+    *dst = keep_max && *dst > v ? *dst : v; /* MDW heads after the first keep the larger */
+}
+
+/* One output row of one channel: pixel pairs, then an odd width's last pixel. Inlined with constant
+ * stride and keep_max (row_5x5_any). */
+static inline __attribute__((always_inline)) void row_5x5(const int8_t *src, int32_t pitch, const dw5_channel *d,
+                                                          int32_t out_stride, int8_t *dst, int32_t out_w,
+                                                          int32_t stride, int32_t act_min, int32_t act_max,
+                                                          int keep_max)
+{
+    int32_t x = 0;
+    for (; x + 2 <= out_w; x += 2, src += 2 * stride, dst += 2 * out_stride) {
+        int32_t a = d->bias2, b = d->bias2;
+        const int8_t *row = src;
+#pragma GCC unroll 5
+        for (int32_t r = 0; r < 5; ++r, row += pitch) {
+            const uint32_t v = fn_read_u32(row), u = fn_read_u32(row + 4);
+            const int32_t e = __sxtb16((int32_t)v), o = fn_sxtb16_ror8(v), ue = __sxtb16((int32_t)u);
+            const int32_t w02 = d->w02[r], w13 = d->w13[r], w4 = d->w4[r];
+            a = __smlad(e, w02, a);
+            a = __smlad(o, w13, a);
+            a = __smlabb(ue, w4, a);
+            if (stride == 1) {
+                b = __smlad(o, w02, b);
+                b = __smladx(fn_pkhbt(ue, e), w13, b);
+                b = __smlabb(fn_sxtb16_ror8(u), w4, b);
+            } else {
+                b = __smladx(fn_pkhbt(ue, e), w02, b);
+                b = __smladx(fn_pkhbt(fn_sxtb16_ror8(u), o), w13, b);
+                b = __smlatb(ue, w4, b);
+            }
+        }
+        store_5x5(dst, a, d, act_min, act_max, keep_max);
+        store_5x5(dst + out_stride, b, d, act_min, act_max, keep_max);
+    }
+    if (x < out_w) {
+        int32_t a = d->bias2;
+        const int8_t *row = src;
+        for (int32_t r = 0; r < 5; ++r, row += pitch) {
+            const uint32_t v = fn_read_u32(row);
+            a = __smlad(__sxtb16((int32_t)v), d->w02[r], a);
+            a = __smlad(fn_sxtb16_ror8(v), d->w13[r], a);
+            a = __smlabb(__sxtb16((int32_t)fn_read_u32(row + 4)), d->w4[r], a);
+        }
+        store_5x5(dst, a, d, act_min, act_max, keep_max);
+    }
+}
+
+static void row_5x5_any(const int8_t *src, int32_t pitch, const dw5_channel *d, int32_t out_stride, int8_t *dst,
+                        int32_t out_w, int32_t stride, int32_t act_min, int32_t act_max, int keep_max)
+{
+    if (stride == 1) {
+        if (keep_max) {
+            row_5x5(src, pitch, d, out_stride, dst, out_w, 1, act_min, act_max, 1);
+        } else {
+            row_5x5(src, pitch, d, out_stride, dst, out_w, 1, act_min, act_max, 0);
+        }
+    } else if (keep_max) {
+        row_5x5(src, pitch, d, out_stride, dst, out_w, 2, act_min, act_max, 1);
+    } else {
+        row_5x5(src, pitch, d, out_stride, dst, out_w, 2, act_min, act_max, 0);
+    }
+}
+
+void fn_dw5x5_planar(const fn_conv_params *p, const fn_channel_quant *q, const fn_dims *in, const int8_t *input,
+                     const int8_t *filter, const int32_t *bias, const fn_dims *out, int8_t *output, int32_t pad_h,
+                     int32_t pad_w, int maxout, int8_t *plane_base)
+{
+    const int four_planes = plane_count(in, 5) == 4;
+    const int32_t channels = in->c, heads = p->depth_multiplier, total = channels * heads, stride = p->stride_h;
+    const int32_t pitch = plane_pitch(in->w), plane_step = one_plane_bytes(in, 5);
+    const int32_t band = band_rows(in->h, out->h, stride, 5);
+    const int32_t out_stride = maxout ? channels : total, out_row = out->w * out_stride;
+    const uint32_t zp4 = (uint32_t)(uint8_t)(-p->input_offset) * 0x01010101u;
+    fill_zero_point(plane_base, (four_planes ? 4 : 1) * plane_step, zp4);
+    for (int32_t b = 0; b < out->n; ++b) {
+        const int8_t *const x = input + b * in->h * in->w * channels;
+        int8_t *const out_image = output + b * out->h * out_row;
+        for (int32_t c0 = 0, count = 1; c0 < channels; c0 += count) {
+            count = four_planes && c0 + 4 <= channels ? 4 : 1;
+            for (int32_t oy0 = 0; oy0 < out->h; oy0 += band) {
+                const int32_t rows = fn_min32(band, out->h - oy0);
+                fill_planes(plane_base, plane_step, count, pitch, x + c0, channels, in, oy0 * stride - pad_h,
+                            (rows - 1) * stride + 5, pad_w, zp4, band < out->h);
+                for (int32_t i = 0; i < count; ++i) {
+                    for (int32_t m = 0; m < heads; ++m) {
+                        dw5_channel d;
+                        prepare_5x5(&d, filter, total, (c0 + i) * heads + m, bias, q, p);
+                        int8_t *dst = out_image + oy0 * out_row + (maxout ? c0 + i : (c0 + i) * heads + m);
+                        const int8_t *plane = plane_base + i * plane_step;
+                        for (int32_t r = 0; r < rows; ++r, plane += stride * pitch, dst += out_row) {
+                            row_5x5_any(plane, pitch, &d, out_stride, dst, out->w, p->stride_w, p->act_min,
+                                        p->act_max, maxout && m > 0);
+                        }
+                    }
+                }
+            }
         }
     }
 }

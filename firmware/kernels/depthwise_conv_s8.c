@@ -148,8 +148,8 @@ static int8_t *dw_pixel_simd(const tap_window *t, int32_t channels, const dw_out
 int32_t fn_depthwise_conv2d_s8_get_buffer_size(const fn_dims *in_dims, const fn_dims *filter_dims)
 {
 #if FN_USE_DSP
-    if (in_dims && filter_dims && fn_dw3x3_applies(filter_dims)) {
-        return fn_dw3x3_plane_bytes(in_dims);
+    if (in_dims && filter_dims && (fn_dw3x3_applies(filter_dims) || fn_dw5x5_applies(filter_dims))) {
+        return fn_dw_plane_bytes(in_dims, filter_dims);
     }
 #endif
     (void)in_dims;
@@ -193,13 +193,14 @@ fn_status fn_depthwise_run(const fn_conv_params *p, const fn_channel_quant *q, c
         return status;
     }
 #if FN_USE_DSP
-    if (fn_dw3x3_applies(filter_dims)) {
+    const int planar3 = fn_dw3x3_applies(filter_dims);
+    if (planar3 || fn_dw5x5_fits(filter_dims, p, in_dims, out_dims, pad_h, pad_w)) {
         if (!scratch) {
             return FN_ERR_ARGUMENT;
         }
-        if (fn_fast_requant_applies(bias, q->shift, in_dims->c * heads, 9)) {
-            fn_dw3x3_planar(p, q, in_dims, input, filter, bias, out_dims, output, pad_h, pad_w, maxout,
-                            (int8_t *)scratch);
+        if (fn_fast_requant_applies(bias, q->shift, in_dims->c * heads, planar3 ? 9 : 25)) {
+            (planar3 ? fn_dw3x3_planar : fn_dw5x5_planar)(p, q, in_dims, input, filter, bias, out_dims, output,
+                                                          pad_h, pad_w, maxout, (int8_t *)scratch);
             return FN_OK;
         }
     }

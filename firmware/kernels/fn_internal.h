@@ -102,10 +102,17 @@ static inline int32_t fn_requant_addend(int32_t exponent, int32_t output_offset)
 int fn_fast_requant_applies(const int32_t *bias, const int32_t *shifts, int32_t channels, int32_t products);
 
 /* 3x3 depthwise / MDW over channel planes (depthwise_3x3_dsp.c): whether it serves the filter, the
- * scratch it needs, and the kernel (shapes checked, fn_fast_requant_applies true). */
+ * scratch 3x3 or 5x5 planes need, and the kernel (shapes checked, fn_fast_requant_applies true). */
 int fn_dw3x3_applies(const fn_dims *filter_dims);
-int32_t fn_dw3x3_plane_bytes(const fn_dims *in_dims);
+int fn_dw5x5_applies(const fn_dims *filter_dims);
+int32_t fn_dw_plane_bytes(const fn_dims *in_dims, const fn_dims *filter_dims);
 void fn_dw3x3_planar(const fn_conv_params *p, const fn_channel_quant *q, const fn_dims *in, const int8_t *input,
+                     const int8_t *filter, const int32_t *bias, const fn_dims *out, int8_t *output, int32_t pad_h,
+                     int32_t pad_w, int maxout, int8_t *plane);
+/* 5x5 depthwise / MDW over the same planes: whether they serve the call (pads, widths), and the kernel. */
+int fn_dw5x5_fits(const fn_dims *filter_dims, const fn_conv_params *p, const fn_dims *in, const fn_dims *out,
+                  int32_t pad_h, int32_t pad_w);
+void fn_dw5x5_planar(const fn_conv_params *p, const fn_channel_quant *q, const fn_dims *in, const int8_t *input,
                      const int8_t *filter, const int32_t *bias, const fn_dims *out, int8_t *output, int32_t pad_h,
                      int32_t pad_w, int maxout, int8_t *plane);
 

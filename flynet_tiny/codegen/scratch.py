@@ -1,7 +1,7 @@
 """Kernel scratch sizes, asked of the kernels themselves (`*_get_buffer_size`).
 
 The host build answers for the portable C path. The Cortex-M4/M7 build takes the
-DSP path, whose conv needs im2col columns and whose 3x3 depthwise / MDW need a
+DSP path, whose conv needs im2col columns and whose 3x3 / 5x5 depthwise / MDW need a
 plane of input rows, which the portable path does not; the host
 cannot run that code, so its size is computed here from the kernel's own formula
 (firmware/kernels/conv2d_s8.c, `column_length`). A plan for a build with the DSP
@@ -65,15 +65,15 @@ DSP_DEPTHWISE_PLANE_ROWS = 18  # FN_DW_PLANE_ROWS in firmware/kernels/depthwise_
 
 
 def _dsp_depthwise_bytes(in_dims, filter_dims) -> int:
-    """3x3 filters: a band of input rows as an int8 plane per channel (`fn_dw3x3_plane_bytes`): 4 planes
-    (4 channels copied at once) where there are 4 channels, the pitch is at most 64 and 3 more planes
-    cost at most half the input map's bytes, else one."""
+    """3x3 and 5x5 filters: a band of input rows as an int8 plane per channel (`fn_dw_plane_bytes`, rows
+    for the input padded by k - 1): 4 planes (4 channels copied at once) where there are 4 channels, the
+    pitch is at most 64 and 3 more planes cost at most half the input map's bytes, else one."""
     _, kh, kw, _ = filter_dims
-    if (kh, kw) != (3, 3):
+    if (kh, kw) not in ((3, 3), (5, 5)):
         return 0
     needed = in_dims[2] + 8
     pitch = next((p for p in (16, 32, 64, 128, 256) if needed <= p), (needed + 3) & ~3)
-    rows = min(DSP_DEPTHWISE_PLANE_ROWS, in_dims[1] + 2)
+    rows = min(DSP_DEPTHWISE_PLANE_ROWS, in_dims[1] + kh - 1)
     one_plane = rows * pitch + 12
     planes = 4 if in_dims[3] >= 4 and pitch <= 64 and 2 * 3 * one_plane <= in_dims[1] * in_dims[2] * in_dims[3] else 1
     return planes * one_plane
