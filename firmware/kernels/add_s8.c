@@ -25,11 +25,12 @@ static int8_t add_one(const void *params, int8_t a, int8_t b)
  * is (v + offset) << 19 exactly, and ADD being symmetric, the kernel swaps it into the second place.
  * A first operand with shift 0 as well (equal scales) takes the general form as 4x * 2^30 / 2^32 = x,
  * e = 1: (x + 1 + sign) >> 1 = x / 2 for even x. The sum is below 2^30 in magnitude, so
- * fn_requant_doubled takes it doubled. */
+ * fn_requant_doubled's form takes it doubled; its addend (2^(e-1) + offset * 2^e) gives the same
+ * result whichever sign a product that rounds to 0 has. */
 typedef struct {
     int32_t base, scale;     /* the first operand doubled: v * scale + base */
     int32_t multiplier, half, exponent;
-    int32_t base2;           /* the second operand, rescaled: (v << 19) + base2 */
+    int32_t base2;           /* the second operand, rescaled and doubled: (v << 20) + base2 */
     int32_t out_multiplier, out_exponent, addend, act_min, act_max;
 } add_fast_params;
 
@@ -58,7 +59,7 @@ static int add_fast_prepare(const fn_add_params *p, add_fast_params *f, int *swa
     f->multiplier = m1;
     f->exponent = s1 == 0 ? 1 : -s1;
     f->half = 1 << (f->exponent - 1);
-    f->base2 = (int32_t)((uint32_t)o2 << 19);
+    f->base2 = (int32_t)((uint32_t)o2 << 20);
     f->out_multiplier = p->output_multiplier;
     f->out_exponent = -p->output_shift;
     f->addend = fn_requant_addend(f->out_exponent, p->output_offset);
@@ -72,8 +73,12 @@ static inline int8_t add_fast_one(const add_fast_params *f, int32_t a, int32_t b
     const int32_t doubled = a * f->scale + f->base;
     int32_t high;
     __asm__("smmlar %0, %1, %2, %3" : "=r"(high) : "r"(doubled), "r"(f->multiplier), "r"(f->half));
-    const int32_t sum = ((high + (doubled >> 31)) >> f->exponent) + (int32_t)((uint32_t)b << 19) + f->base2;
-    const int32_t y = fn_requant_doubled(sum * 2, f->out_multiplier, f->out_exponent, f->addend);
+    const int32_t first = (high + (doubled >> 31)) >> f->exponent;
+    /* The sum doubled (the shifts fold into the adds), requantized as fn_requant_doubled does with
+     * SMMLAR adding the addend, and the sign again taken from the operand. */
+    const int32_t sum2 = (int32_t)((uint32_t)b << 20) + f->base2 + (int32_t)((uint32_t)first << 1);
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(high) : "r"(sum2), "r"(f->out_multiplier), "r"(f->addend));
+    const int32_t y = (high + (sum2 >> 31)) >> f->out_exponent;
     return (int8_t)(full_range ? __ssat(y, 8) : fn_clamp32(y, f->act_min, f->act_max));
 }
 

@@ -2,6 +2,7 @@
 the flat equal-shape loop) on the Cortex-M4 in QEMU, bit-exact with TFLM."""
 
 import numpy as np
+import pytest
 
 from flynet_tiny.codegen.build import build_model_firmware, random_inputs
 from flynet_tiny.codegen.generate import generate_model_sources
@@ -63,10 +64,20 @@ ADD_CHAIN = [(("x", "x"), (0.08, -4), "NONE"), (("t0", "x"), (0.1, 2), "RELU"), 
              (("t2", "mean"), (0.15, 0), "RELU6"), (("mean", "t3"), (0.2, 9), "NONE")]
 
 
-def add_chain_model() -> bytes:
+def random_add_chain(rng: np.random.Generator, length: int):
+    """ADD_CHAIN's form with random output quantizations and activations, each ADD taking the last sum and x."""
+    chain = []
+    for i in range(length):
+        operands = ("x", f"t{i - 1}") if i % 2 else (f"t{i - 1}", "x")
+        chain.append((operands if i else ("x", "x"), (random_scale(rng, 0.01, 0.3), random_zero_point(rng)),
+                      str(rng.choice(["NONE", "RELU", "RELU6"]))))
+    return chain
+
+
+def add_chain_model(chain=ADD_CHAIN) -> bytes:
     b = TFLiteBuilder("add chain")
     tensors = {"x": b.add_tensor("x", ADD_SHAPE, "int8", scale=0.05, zero_point=3)}
-    for i, ((left, right), (scale, zp), activation) in enumerate(ADD_CHAIN):
+    for i, ((left, right), (scale, zp), activation) in enumerate(chain):
         if "mean" in (left, right) and "mean" not in tensors:
             axes = b.add_constant("axes", np.array([1, 2], np.int32))
             tensors["mean"] = b.add_tensor("mean", (1, 1, 1, ADD_SHAPE[3]), "int8", scale=0.07, zero_point=5)
@@ -74,14 +85,15 @@ def add_chain_model() -> bytes:
         tensors[f"t{i}"] = b.add_tensor(f"t{i}", ADD_SHAPE, "int8", scale=scale, zero_point=zp)
         b.add_operator("ADD", [tensors[left], tensors[right]], [tensors[f"t{i}"]],
                        {"fused_activation_function": activation})
-    b.set_io([tensors["x"]], [tensors[f"t{len(ADD_CHAIN) - 1}"]])
+    b.set_io([tensors["x"]], [tensors[f"t{len(chain) - 1}"]])
     return b.build()
 
 
-def test_add_dsp_build_in_qemu_matches_tflm(tmp_path):
-    model = add_chain_model()
+@pytest.mark.parametrize("chain", [ADD_CHAIN, random_add_chain(np.random.default_rng(11), 16)], ids=["edges", "random"])
+def test_add_dsp_build_in_qemu_matches_tflm(tmp_path, chain):
+    model = add_chain_model(chain)
     generated = generate_model_sources(model, tmp_path / "model")
-    assert [layer.kind for layer in generated.layers].count("ADD") == len(ADD_CHAIN)
+    assert [layer.kind for layer in generated.layers].count("ADD") == len(chain)
     target = load_target("f446re")
     inputs = random_inputs(ADD_SHAPE, 4, seed=7)
     firmware = build_model_firmware(generated, target, inputs, tmp_path, emulation=True)
