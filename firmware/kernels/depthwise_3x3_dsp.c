@@ -60,13 +60,15 @@ static int32_t one_plane_bytes(const fn_dims *in_dims, int32_t k)
 /* Narrow maps (pitch <= 64) copy 4 channels at once into 4 planes: one word load per pixel serves 4
  * channels, and the per-row costs are shared; wider rows amortize those costs already and keep the
  * scratch at one plane (at most 4 x 1.2 KB this way). Small maps keep one plane too: the 3 extra
- * planes are taken only where they cost at most half the input map's bytes, so the scratch never
- * eats the SRAM the fused MDW saves. */
+ * planes are taken only where they cost at most half the input map's bytes (an eighth for 5x5, whose
+ * 25 taps per copied byte gain less from the faster copy), so the scratch never eats the SRAM the
+ * fused MDW saves nor lifts the arena's peak at FlyNet's 5x5 layers. */
 static int32_t plane_count(const fn_dims *in_dims, int32_t k)
 {
     const int32_t map_bytes = in_dims->h * in_dims->w * in_dims->c;
     const int narrow = in_dims->c >= 4 && plane_pitch(in_dims->w) <= 64;
-    return narrow && 2 * 3 * one_plane_bytes(in_dims, k) <= map_bytes ? 4 : 1;
+    const int32_t share = k == 3 ? 2 : 8;
+    return narrow && share * 3 * one_plane_bytes(in_dims, k) <= map_bytes ? 4 : 1;
 }
 
 int32_t fn_dw_plane_bytes(const fn_dims *in_dims, const fn_dims *filter_dims)

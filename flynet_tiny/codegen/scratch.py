@@ -67,7 +67,8 @@ DSP_DEPTHWISE_PLANE_ROWS = 18  # FN_DW_PLANE_ROWS in firmware/kernels/depthwise_
 def _dsp_depthwise_bytes(in_dims, filter_dims) -> int:
     """3x3 and 5x5 filters: a band of input rows as an int8 plane per channel (`fn_dw_plane_bytes`, rows
     for the input padded by k - 1): 4 planes (4 channels copied at once) where there are 4 channels, the
-    pitch is at most 64 and 3 more planes cost at most half the input map's bytes, else one."""
+    pitch is at most 64 and 3 more planes cost at most half (5x5: an eighth of) the input map's bytes,
+    else one."""
     _, kh, kw, _ = filter_dims
     if (kh, kw) not in ((3, 3), (5, 5)):
         return 0
@@ -75,7 +76,8 @@ def _dsp_depthwise_bytes(in_dims, filter_dims) -> int:
     pitch = next((p for p in (16, 32, 64, 128, 256) if needed <= p), (needed + 3) & ~3)
     rows = min(DSP_DEPTHWISE_PLANE_ROWS, in_dims[1] + kh - 1)
     one_plane = rows * pitch + 12
-    planes = 4 if in_dims[3] >= 4 and pitch <= 64 and 2 * 3 * one_plane <= in_dims[1] * in_dims[2] * in_dims[3] else 1
+    share = 2 if kh == 3 else 8
+    planes = 4 if in_dims[3] >= 4 and pitch <= 64 and share * 3 * one_plane <= math.prod(in_dims[1:]) else 1
     return planes * one_plane
 
 
