@@ -71,10 +71,16 @@ static int32_t plane_count(const fn_dims *in_dims, int32_t k)
     return narrow && share * 3 * one_plane_bytes(in_dims, k) <= map_bytes ? 4 : 1;
 }
 
+/* 0 where a 5x5 layer keeps the per-pixel path because one plane would outweigh its whole input map
+ * (few channels on a wide map: the plane would lift the arena for little gain). */
 int32_t fn_dw_plane_bytes(const fn_dims *in_dims, const fn_dims *filter_dims)
 {
     const int32_t k = filter_dims->h;
-    return plane_count(in_dims, k) * one_plane_bytes(in_dims, k);
+    const int32_t one = one_plane_bytes(in_dims, k);
+    if (k == 5 && one > in_dims->h * in_dims->w * in_dims->c) {
+        return 0;
+    }
+    return plane_count(in_dims, k) * one;
 }
 
 /* One output channel's weights, doubled and packed for the plane loads, and its requantization.
@@ -988,7 +994,8 @@ void fn_dw3x3_planar(const fn_conv_params *p, const fn_channel_quant *q, const f
 int fn_dw5x5_fits(const fn_dims *filter_dims, const fn_conv_params *p, const fn_dims *in, const fn_dims *out,
                   int32_t pad_h, int32_t pad_w)
 {
-    return fn_dw5x5_applies(filter_dims) && out->h * out->w >= 16 && pad_h >= 0 && pad_h <= 2 && pad_w >= 0 && pad_w <= 2 &&
+    return fn_dw5x5_applies(filter_dims) && fn_dw_plane_bytes(in, filter_dims) > 0 && out->h * out->w >= 16 &&
+           pad_h >= 0 && pad_h <= 2 && pad_w >= 0 && pad_w <= 2 &&
            (out->w - 1) * p->stride_w + 8 <= plane_pitch(in->w) && (out->h - 1) * p->stride_h + 5 <= in->h + 4;
 }
 

@@ -76,6 +76,8 @@ def _dsp_depthwise_bytes(in_dims, filter_dims) -> int:
     pitch = next((p for p in (16, 32, 64, 128, 256) if needed <= p), (needed + 3) & ~3)
     rows = min(DSP_DEPTHWISE_PLANE_ROWS, in_dims[1] + kh - 1)
     one_plane = rows * pitch + 12
+    if kh == 5 and one_plane > math.prod(in_dims[1:]):
+        return 0  # the 5x5 layer keeps the per-pixel path (`fn_dw_plane_bytes`)
     share = 2 if kh == 3 else 8
     planes = 4 if in_dims[3] >= 4 and pitch <= 64 and share * 3 * one_plane <= math.prod(in_dims[1:]) else 1
     return planes * one_plane

@@ -92,10 +92,11 @@ CASES = [
     # 5x5 over the planes: pixel pairs and an odd width's last pixel at both strides, heads 1..5 (MDW's
     # running max), 4 planes with channels left over, two bands, VALID, no bias; 1x1 maps (under 16 output
     # pixels: the per-pixel path, the planes' scratch still reserved).
-    ProbeCase("dw5x5_odd_4planes", "depthwise", (1, 9, 7, 42), 5),
+    ProbeCase("dw5x5_odd_4planes", "depthwise", (1, 9, 7, 90), 5),  # 3 more planes within an eighth of the map
     ProbeCase("dw5x5_h2_s2", "depthwise", (1, 9, 11, 6), 5, heads=2, stride=2),
-    ProbeCase("mdw5x5_h3_s2_4planes", "mdw", (1, 16, 16, 10), 5, heads=3, stride=2),
-    ProbeCase("dw5x5_h4_two_bands", "depthwise", (1, 17, 5, 3), 5, heads=4),
+    ProbeCase("mdw5x5_h3_s2_4planes", "mdw", (1, 16, 16, 58), 5, heads=3, stride=2),
+    ProbeCase("dw5x5_h4_two_bands", "depthwise", (1, 17, 5, 4), 5, heads=4),
+    ProbeCase("dw5x5_plane_over_map", "depthwise", (1, 16, 16, 2), 5, heads=3),  # per-pixel path, no scratch
     ProbeCase("mdw5x5_h5", "mdw", (1, 5, 6, 7), 5, heads=5),
     ProbeCase("dw5x5_s2_valid_no_bias", "depthwise", (1, 13, 12, 13), 5, stride=2, padding="VALID", bias=False),
     ProbeCase("dw5x5_1x1", "depthwise", (1, 1, 1, 5), 5, heads=3),
