@@ -7,42 +7,17 @@ import pytest
 import torch
 from torch import nn
 
+from flynet_tiny.codegen.quant_params import quantize_multiplier
 from flynet_tiny.errors import FlynetError
 from flynet_tiny.quant import METHODS, load_quantized, quantize_model, save_quantized
+from flynet_tiny.quant.fixed_point import multiply_by_quantized_multiplier
 from flynet_tiny.quant.modules import QuantWeighted
 from flynet_tiny.quant.qparams import activation_qparams
 from quant_models import TinyFlyNet, fashion_images, fashion_mnist, randomize_batchnorm
 
-INT32_MIN, INT32_MAX = -(2 ** 31), 2 ** 31 - 1
 
 
 # --------------------------------------------------------------------- TFLite integer reference (numpy)
-
-def quantize_multiplier(real: float) -> tuple[int, int]:
-    """TFLite QuantizeMultiplier: real = q * 2^(shift - 31), q in [2^30, 2^31)."""
-    if real == 0.0:
-        return 0, 0
-    fraction, shift = np.frexp(real)
-    q = int(np.round(fraction * (1 << 31)))
-    if q == 1 << 31:
-        q //= 2
-        shift += 1
-    return q, int(shift)
-
-
-def multiply_by_quantized_multiplier(acc: np.ndarray, multiplier: int, shift: int) -> np.ndarray:
-    """TFLite MultiplyByQuantizedMultiplier: SaturatingRoundingDoublingHighMul then RoundingDivideByPOT."""
-    left, right = max(shift, 0), max(-shift, 0)
-    a = acc.astype(np.int64) * (1 << left)
-    product = a * multiplier
-    nudge = np.where(product >= 0, 1 << 30, 1 - (1 << 30))
-    high = product + nudge
-    high = np.where(high >= 0, high // (1 << 31), -((-high) // (1 << 31)))  # C division truncates
-    mask = (1 << right) - 1
-    remainder = high & mask
-    threshold = (mask >> 1) + (high < 0)
-    return (high >> right) + (remainder > threshold)
-
 
 def int8_conv_reference(x_q, w_q, b_q, in_scale, in_zp, w_scales, out_scale, out_zp, padding):
     """int8 conv as TFLite computes it: int32 accumulation, per-channel requantization, clamp.
@@ -61,7 +36,8 @@ def int8_conv_reference(x_q, w_q, b_q, in_scale, in_zp, w_scales, out_scale, out
                 acc += np.einsum("nchw,c->nhw", patch, w_q[c, :, i, j].astype(np.int64))
         acc += int(b_q[c])
         effective_scale = float(np.float64(in_scale) * np.float64(w_scales[c]) / np.float64(out_scale))
-        out[:, c] = multiply_by_quantized_multiplier(acc, *quantize_multiplier(effective_scale)) + out_zp
+        requantized = multiply_by_quantized_multiplier(torch.from_numpy(acc), *quantize_multiplier(effective_scale))
+        out[:, c] = requantized.numpy() + out_zp
         exact[:, c] = acc * effective_scale
     return np.clip(out, -128, 127), exact
 
