@@ -16,7 +16,6 @@ from flynet_tiny.quant.qparams import activation_qparams
 from quant_models import TinyFlyNet, fashion_images, fashion_mnist, randomize_batchnorm
 
 
-
 # --------------------------------------------------------------------- TFLite integer reference (numpy)
 
 def int8_conv_reference(x_q, w_q, b_q, in_scale, in_zp, w_scales, out_scale, out_zp, padding):

@@ -187,7 +187,7 @@ def trimmed_table(values: np.ndarray) -> tuple[int, int, np.ndarray]:
 
 @functools.lru_cache(maxsize=1)
 def shared_kernels() -> "HostKernels":
-    """One loaded library per process for the code generator (its lookup tables)."""
+    """One loaded library per process for the code generator (lookup tables, scratch sizes)."""
     return HostKernels()
 
 

@@ -15,22 +15,14 @@ from __future__ import annotations
 
 import ctypes
 import math
-from functools import lru_cache
 
 from .emit_c import ScratchQuery
 
 
-@lru_cache(maxsize=1)
-def _kernels():
-    from .host_kernels import HostKernels
-
-    return HostKernels()
-
-
 def _host_bytes(query: ScratchQuery) -> int:
-    from .host_kernels import dims4
+    from .host_kernels import dims4, shared_kernels
 
-    function = getattr(_kernels().lib, query.function)
+    function = getattr(shared_kernels().lib, query.function)
     function.restype = ctypes.c_int32
     return int(function(*[ctypes.byref(dims4(d)) for d in query.dims]))
 
