@@ -1,8 +1,8 @@
 """Instructions per MAC of the int8 kernels in QEMU, DSP SIMD path vs portable C, on FlyNet layer shapes.
 
 Counts come from the QEMU instruction-counting plugin (exact, deterministic) around
-each kernel call. The fused ECA block runs as a one-layer model (the converter's op chain),
--O2 DSP build against the -Os portable one. Also prints the SRAM the fused MDW + Max-out saves per FlyNet layer:
+each kernel call. The fused ECA block (the converter's op chain), FULLY_CONNECTED and ADD run as
+one-layer models, -O2 DSP build against the -Os portable one. Also prints the SRAM the fused MDW + Max-out saves per FlyNet layer:
 its output is C bytes per pixel where depthwise(h) + max-out needs a C*h map.
 
     python benchmarks/kernels_bench.py                      # f446re (Cortex-M4), 224x224 input
@@ -25,6 +25,7 @@ from flynet_tiny.codegen.kernel_probe import ProbeCase, build_probe, run_probe
 from flynet_tiny.reporting import format_table
 from flynet_tiny.sim.qemu import run_qemu
 from flynet_tiny.targets import load_target
+from flynet_tiny.tflite import TFLiteBuilder
 
 # Typical FlyNet-h3 0.5x layers (docs/architecture.md), at reduced spatial size so each
 # case fits the emulated SRAM; instructions per MAC do not depend on H x W beyond edges.
@@ -57,6 +58,9 @@ HEADS = 3
 
 # FlyNet's ECA blocks (k = 7): map, softmax heads (1: logistic).
 ECA_CASES = [((1, 8, 8, 144), 1), ((1, 8, 8, 144), 3), ((1, 4, 4, 360), 3), ((1, 2, 2, 864), 3)]
+# FlyNet's classifier FCs (in, out) and residual ADDs of its block maps.
+FC_CASES = [(288, 512), (512, 10)]
+ADD_CASES = [(1, 16, 16, 24), (1, 7, 7, 48), (1, 4, 4, 96)]
 
 
 def instruction_table(target_name: str) -> str:
@@ -86,44 +90,73 @@ def eca_model(shape, heads: int) -> bytes:
                            heads > 1, heads, 1.0)
 
 
-def eca_table(target_name: str) -> str:
+def fc_model(n_in: int, n_out: int) -> bytes:
+    rng = np.random.default_rng(0)
+    b = TFLiteBuilder("fc")
+    xi = b.add_tensor("x", (1, n_in), "int8", scale=0.05, zero_point=-10)
+    wi = b.add_tensor("w", (n_out, n_in), "int8", data=rng.integers(-127, 128, size=(n_out, n_in)).astype(np.int8),
+                      scale=0.01, zero_point=0)
+    bi = b.add_tensor("b", (n_out,), "int32", data=rng.integers(-3000, 3000, size=n_out).astype(np.int32),
+                      scale=float(np.float32(0.05) * np.float32(0.01)), zero_point=0)
+    yi = b.add_tensor("y", (1, n_out), "int8", scale=0.2, zero_point=5)
+    b.add_operator("FULLY_CONNECTED", [xi, wi, bi], [yi], {"fused_activation_function": "NONE"})
+    b.set_io([xi], [yi])
+    return b.build()
+
+
+def add_model(shape) -> bytes:
+    """x + x, then that sum + x: the second ADD has two input scales, as FlyNet's residual adds do."""
+    b = TFLiteBuilder("add")
+    xi = b.add_tensor("x", shape, "int8", scale=0.05, zero_point=3)
+    ti = b.add_tensor("t", shape, "int8", scale=0.08, zero_point=-4)
+    yi = b.add_tensor("y", shape, "int8", scale=0.1, zero_point=2)
+    b.add_operator("ADD", [xi, xi], [ti], {"fused_activation_function": "NONE"})
+    b.add_operator("ADD", [ti, xi], [yi], {"fused_activation_function": "NONE"})
+    b.set_io([xi], [yi])
+    return b.build()
+
+
+def layer_counts(model: bytes, in_shape, layer: int, target_name: str, out: Path) -> dict[str, int]:
+    """The layer's instructions in the -O2 DSP and the -Os portable build (outputs checked equal)."""
     target = load_target(target_name)
+    counts, outputs = {}, set()
+    generated = generate_model_sources(model, out / "model")  # scratch planned for either build
+    for opt in ("speed", "size"):
+        firmware = build_model_firmware(generated, target, random_inputs(in_shape, 1), out / opt, opt=opt,
+                                        emulation=True)
+        run = run_qemu(firmware.elf, target, timeout_s=300)
+        run.raise_for_failure()
+        counts[opt] = run.layers[layer].instructions
+        outputs.add(run.output(0))
+    if len(outputs) != 1:
+        raise SystemExit("-O2 DSP and -Os portable outputs differ: the numbers would be meaningless")
+    return counts
+
+
+def model_cases() -> list[tuple[str, bytes, tuple[int, ...], int, int, str]]:
+    """(name, one-layer model, input shape, the measured layer's index, work units, unit)."""
+    cases = []
+    for shape, heads in ECA_CASES:
+        name = "ECA " + "x".join(map(str, shape[1:])) + (f" softmax h={heads}" if heads > 1 else " logistic")
+        cases.append((name, eca_model(shape, heads), shape, 0, int(np.prod(shape)), "elem"))
+    cases += [(f"FC {n_in}->{n_out}", fc_model(n_in, n_out), (1, n_in), 0, n_in * n_out, "MAC")
+              for n_in, n_out in FC_CASES]
+    cases += [("ADD " + "x".join(map(str, shape[1:])), add_model(shape), shape, 1, int(np.prod(shape)), "elem")
+              for shape in ADD_CASES]
+    return cases
+
+
+def model_layer_table(target_name: str) -> str:
     rows = []
-    with tempfile.TemporaryDirectory(prefix="eca-bench-") as tmp:
-        for shape, heads in ECA_CASES:
-            name = "x".join(map(str, shape[1:])) + (f" softmax h={heads}" if heads > 1 else " logistic")
-            model, inputs = eca_model(shape, heads), random_inputs(shape, 1)
-            counts, outputs = {}, set()
-            for opt in ("speed", "size"):
-                print(f"ECA {name}: building and running --opt {opt} for {target_name} ...", file=sys.stderr)
-                out = Path(tmp) / f"{name.replace(' ', '_')}_{opt}"
-                generated = generate_model_sources(model, out / "model")
-                firmware = build_model_firmware(generated, target, inputs, out, opt=opt, emulation=True)
-                run = run_qemu(firmware.elf, target, timeout_s=300)
-                run.raise_for_failure()
-                counts[opt], _ = run.layers[0].instructions, outputs.add(run.output(0))
-            if len(outputs) != 1:
-                raise SystemExit("ECA: -O2 DSP and -Os portable outputs differ: the numbers would be meaningless")
-            elements = int(np.prod(shape))
-            rows.append([f"ECA {name}", f"{elements:,}", f"{counts['speed']:,}", f"{counts['size']:,}",
-                         f"{counts['speed'] / elements:.1f}", f"{counts['size'] / elements:.1f}",
+    with tempfile.TemporaryDirectory(prefix="layer-bench-") as tmp:
+        for i, (name, model, in_shape, layer, units, unit) in enumerate(model_cases()):
+            print(f"{name}: building and running --opt speed and size for {target_name} ...", file=sys.stderr)
+            counts = layer_counts(model, in_shape, layer, target_name, Path(tmp) / str(i))
+            rows.append([name, f"{units:,} {unit}", f"{counts['speed']:,}", f"{counts['size']:,}",
+                         f"{counts['speed'] / units:.2f}", f"{counts['size'] / units:.2f}",
                          f"{counts['size'] / counts['speed']:.2f}x"])
-    headers = ["layer", "elements", "instr -O2 SIMD", "instr -Os C", "SIMD instr/elem", "C instr/elem", "C / SIMD"]
+    headers = ["layer", "work", "instr -O2 SIMD", "instr -Os C", "SIMD instr/unit", "C instr/unit", "C / SIMD"]
     return format_table(headers, rows, "lrrrrrr")
-
-
-def sram_table(resolution: int) -> str:
-    rows, size = [], resolution // 2  # after the stride-2 stem
-    total_saved = 0
-    for i, (e, stride) in enumerate(FLYNET_H3_05X_BLOCKS, start=1):
-        size = (size + stride - 1) // stride
-        unfused, fused = e * HEADS * size * size, e * size * size
-        total_saved += unfused - fused
-        rows.append([str(i), f"{size}x{size}x{e}", f"{unfused:,}", f"{fused:,}", f"{unfused - fused:,}",
-                     f"{unfused / fused:.1f}x"])
-    rows.append(["all", "", "", "", f"{total_saved:,}", ""])
-    headers = ["block", "MDW output", "depthwise(h)+max bytes", "fused bytes", "saved", "ratio"]
-    return format_table(headers, rows, "lrrrrr")
 
 
 def main() -> None:
@@ -134,8 +167,9 @@ def main() -> None:
     print(f"Instructions per MAC on {args.target} (QEMU plugin counts, -O2):")
     print(instruction_table(args.target))
     print()
-    print(f"Fused ECA blocks on {args.target} (QEMU plugin counts, whole layer):")
-    print(eca_table(args.target))
+    print(f"Fused ECA, FULLY_CONNECTED and ADD as one-layer models on {args.target} (QEMU plugin counts, "
+          "whole layer; per element or MAC):")
+    print(model_layer_table(args.target))
     print()
     print(f"SRAM for the MDW output of FlyNet-h3 0.5x at {args.resolution}x{args.resolution} (h = {HEADS}):")
     print(sram_table(args.resolution))
