@@ -38,7 +38,7 @@ typedef struct {
 
 static int add_fast_prepare(const fn_add_params *p, add_fast_params *f, int *swap)
 {
-    if (p->left_shift != 20 || p->output_shift > -1 || p->output_shift < -22 || p->output_multiplier < 0 ||
+    if (p->left_shift != 20 || !fn_doubled_exponent(p->output_shift) || p->output_multiplier < 0 ||
         p->output_offset < -128 || p->output_offset > 127 || p->input1_offset < -128 || p->input1_offset > 128 ||
         p->input2_offset < -128 || p->input2_offset > 128) {
         return 0;

@@ -142,7 +142,7 @@ int fn_fast_requant_applies(const int32_t *bias, const int32_t *shifts, int32_t 
     for (int32_t c = 0; c < channels; ++c) {
         const int64_t b = bias ? (bias[c] < 0 ? -(int64_t)bias[c] : bias[c]) : 0;
         largest_bias = b > largest_bias ? b : largest_bias;
-        if (shifts[c] > -1 || shifts[c] < -22) {
+        if (!fn_doubled_exponent(shifts[c])) {
             return 0;
         }
     }

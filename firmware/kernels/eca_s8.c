@@ -53,9 +53,6 @@ static int32_t channel_sum(const int8_t *x, int32_t count, int32_t stride)
 }
 
 #if FN_USE_DSP
-/* A right shift of 1..22 as fn_requant_doubled takes it; 0 where the shift is another. */
-static int32_t fast_exponent(int32_t shift) { return shift <= -1 && shift >= -22 ? -shift : 0; }
-
 static int32_t abs32(int32_t v) { return v < 0 ? -v : v; }
 
 /* Largest |term| over int8 inputs: at an end of the range, as MBQM is monotone. */
@@ -72,7 +69,7 @@ static int32_t term_bound(const fn_eca_params *p, int32_t offset, int32_t multip
  * and every term an int16. */
 static int sqdiff_fast_prepare(const fn_eca_params *p, int16_t *a_table)
 {
-    if (!fast_exponent(p->sqdiff_output_shift) || p->sqdiff_output_multiplier < 0 || p->sqdiff_left_shift < 0 ||
+    if (!fn_doubled_exponent(p->sqdiff_output_shift) || p->sqdiff_output_multiplier < 0 || p->sqdiff_left_shift < 0 ||
         p->sqdiff_left_shift > 21 ||
         term_bound(p, p->sqdiff_input1_offset, p->sqdiff_input1_multiplier, p->sqdiff_input1_shift) +
                 term_bound(p, p->sqdiff_input2_offset, p->sqdiff_input2_multiplier, p->sqdiff_input2_shift) >
@@ -172,7 +169,7 @@ static void scale_channels(const fn_eca_params *p, const int8_t *x, int8_t *y, i
 {
     const fn_mul_params *m = &p->mul;
 #if FN_USE_DSP
-    const int32_t e = fast_exponent(m->output_shift); /* |product| <= 255 * 255: doubled, far below 2^30 */
+    const int32_t e = fn_doubled_exponent(m->output_shift); /* |product| <= 255 * 255: doubled, far below 2^30 */
     if (e) {
         for (int32_t c = 0; c < channels; ++c) {
             fast_scale_channel(m, e, x + c, y + c, count, channels, scale[c]);

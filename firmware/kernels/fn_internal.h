@@ -93,6 +93,8 @@ static inline int32_t fn_requant_doubled(int32_t acc2, int32_t multiplier, int32
     __asm__("smmulr %0, %1, %2" : "=r"(high) : "r"(acc2), "r"(multiplier));
     return (high + addend + (high >> 31)) >> exponent;
 }
+/* fn_requant_doubled's exponent for a TFLite shift: a right shift of 1..22, else 0 (it does not apply). */
+static inline int32_t fn_doubled_exponent(int32_t shift) { return shift <= -1 && shift >= -22 ? -shift : 0; }
 static inline int32_t fn_requant_addend(int32_t exponent, int32_t output_offset)
 {
     return (int32_t)((1u << (exponent - 1)) + ((uint32_t)output_offset << exponent));

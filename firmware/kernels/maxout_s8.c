@@ -3,8 +3,6 @@
  * the generic 1 x h max pool took ~50 instructions per output for the same bytes. */
 #include "fn_internal.h"
 
-static inline int32_t max2(int32_t a, int32_t b) { return a > b ? a : b; }
-
 fn_status fn_maxout_s8(int32_t groups, int32_t heads, const int8_t *input, int8_t *output)
 {
     if (!input || !output || groups < 0 || heads < 1) {
@@ -17,19 +15,19 @@ fn_status fn_maxout_s8(int32_t groups, int32_t heads, const int8_t *input, int8_
     switch (heads) {
     case 2:
         for (; g < groups; ++g, in += 2) {
-            output[g] = (int8_t)max2(in[0], in[1]);
+            output[g] = (int8_t)fn_max32(in[0], in[1]);
         }
         break;
     case 3:
         for (; g < groups; ++g, in += 3) {
-            output[g] = (int8_t)max2(max2(in[0], in[1]), in[2]);
+            output[g] = (int8_t)fn_max32(fn_max32(in[0], in[1]), in[2]);
         }
         break;
     default:
         for (; g < groups; ++g, in += heads) {
             int32_t best = in[0];
             for (int32_t m = 1; m < heads; ++m) {
-                best = max2(best, in[m]);
+                best = fn_max32(best, in[m]);
             }
             output[g] = (int8_t)best;
         }
