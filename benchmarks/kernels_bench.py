@@ -19,13 +19,16 @@ from pathlib import Path
 import numpy as np
 
 from flynet_tiny.codegen.build import build_model_firmware, random_inputs
-from flynet_tiny.codegen.eca_chain import eca_chain_model
 from flynet_tiny.codegen.generate import generate_model_sources
-from flynet_tiny.codegen.kernel_probe import ProbeCase, build_probe, run_probe
 from flynet_tiny.reporting import format_table
 from flynet_tiny.sim.qemu import run_qemu
 from flynet_tiny.targets import load_target
 from flynet_tiny.tflite import TFLiteBuilder
+
+# Test helpers shared with tests/kernels: the probe firmware and the ECA op-chain model.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "kernels"))
+from eca_chain import eca_chain_model  # noqa: E402
+from kernel_probe import ProbeCase, build_probe, run_probe  # noqa: E402
 
 # Typical FlyNet-h3 0.5x layers (docs/architecture.md), at reduced spatial size so each
 # case fits the emulated SRAM; instructions per MAC do not depend on H x W beyond edges.

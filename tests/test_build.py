@@ -8,7 +8,7 @@ import pytest
 
 from flynet_tiny.codegen.build import build_firmware, build_library, memory_regions, render_linker_script
 from flynet_tiny.errors import CheckFailed, FlynetError
-from flynet_tiny.resources import project_dir
+from flynet_tiny.resources import firmware_dir
 from flynet_tiny.targets import load_target
 
 PROGRAMS = Path(__file__).parent / "sim_programs"
@@ -68,7 +68,7 @@ def test_board_clock_tree_reaches_the_target_clock(tmp_path):
                    f"-DFN_FLASH_WAIT_STATES={target.flash_wait_states}u", "-DFN_UART_BAUD=115200u",
                    "-DFN_FLASH_ACCEL_BITS=0u"]
         exe = tmp_path / f"probe-{target.name}"
-        subprocess.run(["gcc", *defines, "-I", str(project_dir("firmware") / "boards" / "common"),
+        subprocess.run(["gcc", *defines, "-I", str(firmware_dir("boards", "common")),
                         str(probe), "-o", str(exe)], check=True)
         m, n, apb1 = map(int, subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split())
         vco_in = target.hse_hz // m

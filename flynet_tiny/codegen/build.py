@@ -34,7 +34,7 @@ import numpy as np
 
 from ..errors import CheckFailed, FlynetError
 from ..reporting import atomic_write_text
-from ..resources import project_dir
+from ..resources import firmware_dir
 from ..targets import MemoryRegion, Target
 from .toolchain import find_toolchain
 
@@ -208,7 +208,7 @@ SECTIONS
 
 def board_sources(target: Target, emulation: bool) -> tuple[list[Path], list[Path]]:
     """(sources, include dirs) of the board support and runtime for this build."""
-    firmware = project_dir("firmware")
+    firmware = firmware_dir()
     board = firmware / "boards" / ("qemu" if emulation else target.name)
     board_file = board / ("board_qemu.c" if emulation else f"board_{target.name}.c")
     if not board_file.is_file():
@@ -280,7 +280,7 @@ def write_makefile(
             raise FlynetError(f"source file {source} is not C or assembly (.c, .S, .s)")
     if options.library:
         # The runtime header turns the layer hooks into no-ops; nothing else is added.
-        all_includes = [project_dir("firmware") / "runtime"] + all_includes
+        all_includes = [firmware_dir("runtime")] + all_includes
         defines = (*defines, "FN_LIBRARY_ONLY=1")
     elif options.board_support:
         extra_sources, extra_includes = board_sources(target, emulation)
@@ -510,7 +510,7 @@ def build_model_firmware(
     out_dir = Path(out_dir)
     config = out_dir / "bench" / BENCH_CONFIG
     atomic_write_text(config, render_bench_config(generated.header.name, inputs, generated.input_bytes))
-    main = project_dir("firmware") / "runtime" / "fn_bench_main.c"
+    main = firmware_dir("runtime") / "fn_bench_main.c"
     return build_firmware(
         out_dir, target, [main, *generated.sources, *kernel_sources()],
         [config.parent, generated.out_dir, kernel_include_dir()],

@@ -26,7 +26,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import FlynetError
-from ..resources import PROJECT_ROOT, project_dir
+from ..resources import cache_dir, firmware_dir
 from . import quant_params as qp
 
 STATUS_NAMES = {0: "FN_OK", 1: "FN_ERR_UNSUPPORTED", 2: "FN_ERR_SHAPE", 3: "FN_ERR_ARGUMENT"}
@@ -44,23 +44,24 @@ class KernelError(FlynetError):
 
 
 def kernel_sources() -> list[Path]:
-    return sorted((project_dir("firmware") / "kernels").glob("*.c"))
+    """Every kernel source; the probe firmware under tests/ is not part of the library."""
+    return sorted(firmware_dir("kernels").rglob("*.c"))
 
 
 def kernel_include_dir() -> Path:
-    return project_dir("firmware") / "kernels"
+    return firmware_dir("kernels")
 
 
 def build_host_library(sanitize: bool = False, out_dir: Path | None = None) -> Path:
     """Compile the kernels into a shared library; rebuilt only when sources or flags change."""
     sources = kernel_sources()
-    headers = sorted(kernel_include_dir().glob("*.h"))
+    headers = sorted(kernel_include_dir().rglob("*.h"))
     flags = BASE_FLAGS + (SANITIZE_FLAGS if sanitize else [])
     digest = hashlib.sha256(" ".join(flags).encode())
     for path in sources + headers:
-        digest.update(path.name.encode())
+        digest.update(str(path.relative_to(kernel_include_dir())).encode())
         digest.update(path.read_bytes())
-    out_dir = Path(out_dir) if out_dir else PROJECT_ROOT / "build" / "host_kernels"
+    out_dir = Path(out_dir) if out_dir else cache_dir("host_kernels")
     out_dir.mkdir(parents=True, exist_ok=True)
     library = out_dir / f"libflynet_kernels_{'asan_' if sanitize else ''}{digest.hexdigest()[:16]}.so"
     if library.exists():

@@ -27,13 +27,12 @@ import numpy as np
 from ..codegen.toolchain import find_toolchain
 from ..errors import FlynetError
 from ..reporting import atomic_write_text
-from ..resources import PROJECT_ROOT, project_dir
+from ..resources import PACKAGE_DIR, cache_dir, firmware_dir
 from ..targets import Target
 from .libraries import library_table
 from .objects import parse_object
 
 OPTS = ("size", "speed")
-CACHE_DIR = PROJECT_ROOT / "build" / "fit_cache"
 MODEL_OBJECT = "model"          # the stem make gives the generated model.c's object (NN_model.o)
 WEIGHTS_OBJECT = "model_weights"
 
@@ -69,13 +68,13 @@ def calibration_model() -> bytes:
 
 
 def _cache_key(target: Target, opt: str) -> str:
-    firmware = project_dir("firmware")
-    files = sorted([*(firmware / "kernels").glob("*.[ch]"), *(firmware / "runtime").glob("*"),
+    firmware = firmware_dir()
+    files = sorted([*(firmware / "kernels").rglob("*.[ch]"), *(firmware / "runtime").glob("*"),
                     *(firmware / "boards" / "common").glob("*"), *(firmware / "boards" / target.name).glob("*")])
     code = Path(__file__).resolve().parent
     # The code that measures and itemizes (not the report's): a change there recalibrates.
     measuring = [code / f"{name}.py" for name in ("calibration", "objects", "estimate", "libraries")]
-    files += [target.source, project_dir("flynet_tiny") / "codegen" / "build.py", *measuring]
+    files += [target.source, PACKAGE_DIR / "codegen" / "build.py", *measuring]
     digest = hashlib.sha256(opt.encode())
     version = subprocess.run([str(find_toolchain().gcc), "--version"], capture_output=True, text=True).stdout
     digest.update(version.encode())
@@ -110,7 +109,7 @@ def load_calibration(target: Target, opt: str = "size", progress=lambda message:
     """The board's calibration: from the cache, or measured now with a real build (seconds)."""
     if opt not in OPTS:
         raise FlynetError(f"unknown --opt {opt!r}: choose one of {', '.join(OPTS)}")
-    folder = CACHE_DIR / f"{target.name}-{opt}-{_cache_key(target, opt)}"
+    folder = cache_dir("fit") / f"{target.name}-{opt}-{_cache_key(target, opt)}"
     data_file = folder / "calibration.json"
     if not data_file.is_file():
         progress(f"calibrating the fit estimate for {target.board} (-{'Os' if opt == 'size' else 'O2'}): "
@@ -124,8 +123,7 @@ def _calibrate(target: Target, opt: str, folder: Path) -> None:
     from ..codegen.build import build_from_tflite
     from .estimate import itemize
 
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=CACHE_DIR))
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
         tflite = staging / "calibration.tflite"
         tflite.write_bytes(calibration_model())
@@ -136,7 +134,7 @@ def _calibrate(target: Target, opt: str, folder: Path) -> None:
                 run_compile(f"{command} -fstack-usage", staging)
         model_object = next(p for p in (staging / "obj").glob("*.o") if p.stem.split("_", 1)[1] == MODEL_OBJECT)
         objects, kernels = [], []
-        kernel_stems = {p.stem for p in (project_dir("firmware") / "kernels").glob("*.c")}
+        kernel_stems = {p.stem for p in firmware_dir("kernels").rglob("*.c")}
         for path in sorted((staging / "obj").glob("*.o")):
             stem = path.stem.split("_", 1)[1]
             if stem in (MODEL_OBJECT, WEIGHTS_OBJECT):
@@ -163,7 +161,7 @@ def _calibrate(target: Target, opt: str, folder: Path) -> None:
         else:
             staging.rename(folder)
         # Calibrations of older sources are never read again (a loaded one lives in memory).
-        for stale in CACHE_DIR.glob(f"{target.name}-{opt}-*"):
+        for stale in folder.parent.glob(f"{target.name}-{opt}-*"):
             if stale != folder and stale.is_dir():
                 shutil.rmtree(stale, ignore_errors=True)
     except BaseException:

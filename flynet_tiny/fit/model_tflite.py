@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..reporting import atomic_write_bytes
-from ..resources import project_dir
+from ..resources import PACKAGE_DIR, cache_dir
 
 SIZING_PACKAGES = ("models", "quant", "export", "tflite")
 
@@ -57,16 +57,14 @@ def single_torch_thread():
 
 
 def _cached_path(spec: ModelSpec, seed: int) -> Path:
-    from .calibration import CACHE_DIR
-
     digest = hashlib.sha256()
     for package in SIZING_PACKAGES:
-        for path in sorted((project_dir("flynet_tiny") / package).glob("*.py")):
+        for path in sorted((PACKAGE_DIR / package).glob("*.py")):
             digest.update(path.name.encode())
             digest.update(path.read_bytes())
     name = (f"{spec.name}-{spec.input_size}-{spec.classes}-{spec.in_channels}-{spec.stem_stride}-{seed}-"
             f"{digest.hexdigest()[:16]}.tflite")
-    return CACHE_DIR / "models" / name
+    return cache_dir("fit") / "models" / name
 
 
 def model_tflite_bytes(spec: ModelSpec, seed: int = 0, cache: bool = True) -> bytes:

@@ -14,18 +14,18 @@ import tempfile
 from pathlib import Path
 
 from ..errors import FlynetError
-from ..resources import PROJECT_ROOT, project_dir
+from ..resources import cache_dir as user_cache_dir, firmware_dir
 
 
 def plugin_source() -> Path:
-    return project_dir("firmware") / "qemu_plugin" / "fn_insn_count.c"
+    return firmware_dir("qemu_plugin") / "fn_insn_count.c"
 
 
 def build_counting_plugin(cache_dir: Path | str | None = None) -> Path:
     """Path of the compiled plugin, compiling it with the host gcc when not cached."""
     source = plugin_source()
     digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
-    cache = Path(cache_dir) if cache_dir else PROJECT_ROOT / "build" / "qemu_plugin"
+    cache = Path(cache_dir) if cache_dir else user_cache_dir("qemu_plugin")
     library = cache / f"fn_insn_count-{digest}.so"
     if library.is_file():
         return library

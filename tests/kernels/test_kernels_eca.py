@@ -5,7 +5,7 @@ import pytest
 
 from flynet_tiny.codegen import quant_params as qp
 from flynet_tiny.codegen.build import build_model_firmware, random_inputs
-from flynet_tiny.codegen.eca_chain import eca_chain_model
+from eca_chain import eca_chain_model
 from flynet_tiny.codegen.generate import generate_model_sources
 from flynet_tiny.codegen.host_kernels import KernelError
 from flynet_tiny.sim.qemu import run_qemu

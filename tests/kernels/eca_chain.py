@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tflite import TFLiteBuilder
-from . import quant_params as qp
+from flynet_tiny.codegen import quant_params as qp
+from flynet_tiny.tflite import TFLiteBuilder
 
 
 def eca_chain_model(shape, x_q, stat_q, sqdiff_q, kernel, kernel_scale, bias, score_q, y_q, use_softmax, heads, beta):

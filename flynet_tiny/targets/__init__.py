@@ -1,4 +1,4 @@
-"""Board targets, read from one TOML data file per board in `targets/`."""
+"""Board targets, read from one TOML data file per board beside this module."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import FlynetError
-from .resources import project_dir
+from ..errors import FlynetError
+from ..resources import TARGETS_DIR
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class Target:
 
 
 def _targets_dir() -> Path:
-    return project_dir("targets")
+    return TARGETS_DIR
 
 
 def target_names() -> list[str]:
