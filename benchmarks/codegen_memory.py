@@ -30,17 +30,17 @@ from pathlib import Path
 
 import numpy as np
 
-from flynet_tiny.codegen.build import build_model_firmware
-from flynet_tiny.codegen.code_size import runtime_code_bytes
+from flynet_tiny.build.firmware import build_model_firmware
+from flynet_tiny.build.code_size import runtime_code_bytes
 from flynet_tiny.codegen.generate import generate_model_sources
 from flynet_tiny.codegen.host_model import HostModel
 from flynet_tiny.errors import CheckFailed
-from flynet_tiny.export.pipeline import ExportRequest, export
+from flynet_tiny.pipeline.export import ExportRequest, export
 from flynet_tiny.reporting import format_table
 from flynet_tiny.targets import load_target
 from flynet_tiny.tflite import read_tflite
 from flynet_tiny.tflite.interpreters import run_tflm_batch, tflm_arena_bytes
-from flynet_tiny.train.data import load_dataset, normalize
+from flynet_tiny.data.datasets import load_dataset, normalize
 
 MODELS = [("flynet-h3-0.5", 32), ("flynet-h3-0.5", 64), ("flynet-h3-0.25", 32), ("mobilenetv3-small-0.5", 32)]
 

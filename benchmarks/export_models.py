@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from flynet_tiny.errors import FlynetError
-from flynet_tiny.export.pipeline import ExportRequest, export
+from flynet_tiny.pipeline.export import ExportRequest, export
 from flynet_tiny.quant.evaluate import bundled_model_path
 from flynet_tiny.reporting import format_table
 

@@ -18,16 +18,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from flynet_tiny.export.onnx import export_qdq_onnx
-from flynet_tiny.export.tflite import convert_qdq_onnx
-from flynet_tiny.export.verify import TFLM, TORCH, TORCH_INT, compare, int8_model_inputs, quantize, to_nhwc
+from flynet_tiny.convert.onnx_export import export_qdq_onnx
+from flynet_tiny.convert.to_tflite import convert_qdq_onnx
+from flynet_tiny.verify.agreement import TFLM, TORCH, TORCH_INT, compare, int8_model_inputs, quantize, to_nhwc
 from flynet_tiny.models import build_model
 from flynet_tiny.quant import load_quantized, quantize_model
 from flynet_tiny.quant.evaluate import bundled_model_path, calibration_batches
 from flynet_tiny.reporting import format_table
 from flynet_tiny.tflite import read_tflite
 from flynet_tiny.tflite.interpreters import run_tflm_batch
-from flynet_tiny.train.data import load_dataset, normalize
+from flynet_tiny.data.datasets import load_dataset, normalize
 
 MODELS = ["flynet-h3-0.5", "mobilenetv3-small-0.5"]
 

@@ -18,7 +18,7 @@ import torch
 from flynet_tiny.quant import METHODS, quantize_model
 from flynet_tiny.quant.evaluate import _load_split, calibration_batches, load_model_file
 from flynet_tiny.reporting import format_table
-from flynet_tiny.train.data import iterate_batches
+from flynet_tiny.data.datasets import iterate_batches
 
 
 @torch.no_grad()

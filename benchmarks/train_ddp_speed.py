@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from flynet_tiny.reporting import format_table
-from flynet_tiny.train.data import synthetic_dataset, write_idx
+from flynet_tiny.data.datasets import synthetic_dataset, write_idx
 
 
 def write_data(root: Path, images: int) -> None:

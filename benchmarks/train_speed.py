@@ -18,7 +18,7 @@ import torch
 
 from flynet_tiny.models import build_model
 from flynet_tiny.reporting import format_table
-from flynet_tiny.train.data import iterate_batches, load_dataset
+from flynet_tiny.data.datasets import iterate_batches, load_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -255,7 +255,7 @@ def export(checkpoint, onnx_path, tflite_path, model_name, target, bench, bench_
     """
     from pathlib import Path
 
-    from .export.pipeline import ExportRequest, export as run_export, report_markdown
+    from .pipeline.export import ExportRequest, export as run_export, report_markdown
     from .reporting import to_json
 
     def path(p):
@@ -286,7 +286,7 @@ def verify(export_dir, data_path, samples, min_top1, min_cosine, max_steps, as_j
     """
     from pathlib import Path
 
-    from .export.verify import Thresholds, verify as run_verify, verify_inputs_for
+    from .verify.agreement import Thresholds, verify as run_verify, verify_inputs_for
     from .reporting import to_json
 
     folder = Path(export_dir)
@@ -320,7 +320,7 @@ def generate(tflite_path: str, out_dir: str, name: str, show_plan: bool, opt: st
     """
     from pathlib import Path
 
-    from .codegen.build import uses_dsp_kernels
+    from .build.firmware import uses_dsp_kernels
     from .codegen.generate import generate_model_sources
     from .reporting import format_table, to_json
 
@@ -370,7 +370,7 @@ def build(target_name: str, model_path: str, opt: str, out_dir: str | None, emul
 
     Example: flynet-tiny build --target f446re --model build/h3 --opt speed --out build/h3-f446re
     """
-    from .codegen.build import build_from_tflite, build_summary, build_table
+    from .build.firmware import build_from_tflite, build_summary, build_table
     from .errors import FlynetError
     from .reporting import to_json
     from .targets import load_target
@@ -413,7 +413,7 @@ def bench(target_name, model_dir, tflite_path, data_path, n_inputs, runs, opt, t
     """
     from pathlib import Path
 
-    from .codegen.build import find_tflite
+    from .build.firmware import find_tflite
     from .reporting import to_json
     from .sim.bench import bench_inputs, bench_tflite, write_bench_reports
     from .sim.bench_report import bench_table

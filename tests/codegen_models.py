@@ -277,11 +277,11 @@ def exported_model(name: str, data_path, input_size: int = 32, calib_samples: in
 
     import torch
 
-    from flynet_tiny.export.onnx import export_qdq_onnx
-    from flynet_tiny.export.tflite import convert_qdq_onnx
+    from flynet_tiny.convert.onnx_export import export_qdq_onnx
+    from flynet_tiny.convert.to_tflite import convert_qdq_onnx
     from flynet_tiny.models.registry import build_model
     from flynet_tiny.quant import IMAGE_INPUT_QPARAMS, quantize_model
-    from flynet_tiny.train.data import load_dataset, normalize
+    from flynet_tiny.data.datasets import load_dataset, normalize
 
     dataset = load_dataset(data_path, "test", input_size=input_size)
     images = normalize(dataset.images)

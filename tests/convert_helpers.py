@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from flynet_tiny.export.tflite import convert_qdq_onnx
+from flynet_tiny.convert.to_tflite import convert_qdq_onnx
 from flynet_tiny.tflite import read_tflite
 from flynet_tiny.tflite.interpreters import run_litert_reference, run_tflm_batch
 

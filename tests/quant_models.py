@@ -84,14 +84,14 @@ SHARED_FASHION_MNIST = Path(__file__).resolve().parents[2] / "shared" / "dataset
 @functools.lru_cache(maxsize=None)
 def fashion_mnist(split: str = "test", input_size: int = 32) -> "ImageDataset":
     """The shared Fashion-MNIST split, loaded once per test session."""
-    from flynet_tiny.train.data import load_dataset
+    from flynet_tiny.data.datasets import load_dataset
 
     return load_dataset(SHARED_FASHION_MNIST, split, input_size=input_size, in_channels=1)
 
 
 def fashion_images(count: int, split: str = "test", input_size: int = 32, offset: int = 0) -> torch.Tensor:
     """`count` normalized real images, (count, 1, input_size, input_size)."""
-    from flynet_tiny.train.data import normalize
+    from flynet_tiny.data.datasets import normalize
 
     return normalize(fashion_mnist(split, input_size).images[offset:offset + count])
 

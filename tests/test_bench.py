@@ -12,7 +12,7 @@ import pytest
 from cli_helpers import run_cli
 from codegen_models import ModelMaker
 from flynet_tiny.sim import bench as bench_module
-from flynet_tiny.train.data import load_dataset
+from flynet_tiny.data.datasets import load_dataset
 
 FASHION = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fashion-mnist"
 SIZE = 12

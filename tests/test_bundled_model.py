@@ -8,12 +8,12 @@ import pytest
 
 from flynet_tiny.codegen.generate import generate_model_sources
 from flynet_tiny.codegen.host_model import HostModel
-from flynet_tiny.export.firmware import int8_inputs
-from flynet_tiny.export.pipeline import ExportRequest, export
+from flynet_tiny.pipeline.firmware_stage import int8_inputs
+from flynet_tiny.pipeline.export import ExportRequest, export
 from flynet_tiny.resources import BUNDLED_CHECKPOINT, BUNDLED_SAMPLES
 from flynet_tiny.tflite import read_tflite
 from flynet_tiny.tflite.interpreters import run_tflm_batch
-from flynet_tiny.train.data import load_dataset, normalize
+from flynet_tiny.data.datasets import load_dataset, normalize
 
 IMAGES = 100
 

@@ -7,7 +7,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from flynet_tiny.export.carray import arena_with_margin, model_c_arrays, resolver_method
+from flynet_tiny.tflite.carray import arena_with_margin, model_c_arrays, resolver_method
 from flynet_tiny.tflite import TFLiteBuilder, read_tflite
 from flynet_tiny.tflite.compact import check_same_tflm_outputs, compact_for_tflm
 from flynet_tiny.tflite.interpreters import tflm_arena_bytes

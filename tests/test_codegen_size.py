@@ -3,8 +3,8 @@
 from pathlib import Path
 
 from codegen_models import exported_model
-from flynet_tiny.codegen.build import PORTABLE_DEFINE, BuildOptions, build_model_firmware, write_makefile
-from flynet_tiny.codegen.code_size import runtime_code_bytes
+from flynet_tiny.build.firmware import PORTABLE_DEFINE, BuildOptions, build_model_firmware, write_makefile
+from flynet_tiny.build.code_size import runtime_code_bytes
 from flynet_tiny.codegen.generate import generate_model_sources
 from flynet_tiny.targets import load_target
 

@@ -17,7 +17,7 @@ import torch
 from onnx import TensorProto, helper
 
 from flynet_tiny.cli import main
-from flynet_tiny.export.tflite import convert_qdq_onnx
+from flynet_tiny.convert.to_tflite import convert_qdq_onnx
 from flynet_tiny.errors import FlynetError
 from flynet_tiny.tflite import TFLiteBuilder, read_tflite
 

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from flynet_tiny.errors import FlynetError
-from flynet_tiny.train.data import (PIXEL_MEAN, PIXEL_STD, augment_batch, convert_channels, iterate_batches,
+from flynet_tiny.data.datasets import (PIXEL_MEAN, PIXEL_STD, augment_batch, convert_channels, iterate_batches,
                                     load_dataset, normalize, synthetic_dataset, write_idx)
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets"

@@ -7,7 +7,7 @@ import pytest
 import torch
 from onnx import numpy_helper
 
-from flynet_tiny.export.onnx import export_float_onnx, export_qdq_onnx
+from flynet_tiny.convert.onnx_export import export_float_onnx, export_qdq_onnx
 from flynet_tiny.quant import fold_batchnorm, quantize_model
 from quant_models import TinyFlyNet, fashion_images, randomize_batchnorm, registry_flynet
 

@@ -7,10 +7,10 @@ import pytest
 import torch
 from torch import nn
 
-from flynet_tiny.codegen.quant_params import quantize_multiplier
+from flynet_tiny.int8.kernel_params import quantize_multiplier
 from flynet_tiny.errors import FlynetError
 from flynet_tiny.quant import METHODS, load_quantized, quantize_model, save_quantized
-from flynet_tiny.quant.fixed_point import multiply_by_quantized_multiplier
+from flynet_tiny.int8.fixed_point import multiply_by_quantized_multiplier
 from flynet_tiny.quant.modules import QuantWeighted
 from flynet_tiny.quant.qparams import activation_qparams
 from quant_models import TinyFlyNet, fashion_images, fashion_mnist, randomize_batchnorm

@@ -9,9 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-from flynet_tiny.export.onnx import export_qdq_onnx
-from flynet_tiny.export.tflite import convert_qdq_onnx
-from flynet_tiny.export.verify import TFLM, TORCH_INT, verify
+from flynet_tiny.convert.onnx_export import export_qdq_onnx
+from flynet_tiny.convert.to_tflite import convert_qdq_onnx
+from flynet_tiny.verify.agreement import TFLM, TORCH_INT, verify
 from flynet_tiny.models import SqueezeExcite, VarianceECA
 from flynet_tiny.quant import quantize_model
 from flynet_tiny.tflite import read_tflite

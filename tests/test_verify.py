@@ -9,8 +9,8 @@ from torch import nn
 
 from convert_helpers import OneLayer, calibrate_and_export
 from flynet_tiny.errors import CheckFailed
-from flynet_tiny.export.tflite import convert_qdq_onnx
-from flynet_tiny.export.verify import LITERT, ONNXRUNTIME, TFLM, TORCH, TORCH_INT, PairResult, Thresholds, verify
+from flynet_tiny.convert.to_tflite import convert_qdq_onnx
+from flynet_tiny.verify.agreement import LITERT, ONNXRUNTIME, TFLM, TORCH, TORCH_INT, PairResult, Thresholds, verify
 from flynet_tiny.tflite.interpreters import tflm_arena_bytes
 
 

@@ -30,7 +30,7 @@ def tiny_model(in_channels: int = 1, num_classes: int = 4, seed: int = 0) -> Tin
 def write_idx_dataset(root, n_train: int = 64, n_test: int = 32, size: int = 28, num_classes: int = 4,
                       max_label: int | None = None):
     """A synthetic dataset as IDX files (train + t10k); `max_label` overwrites one label to go out of range."""
-    from flynet_tiny.train.data import synthetic_dataset, write_idx
+    from flynet_tiny.data.datasets import synthetic_dataset, write_idx
 
     for split, prefix, n in (("train", "train", n_train), ("test", "t10k", n_test)):
         ds = synthetic_dataset(n, input_size=size, in_channels=1, num_classes=num_classes, seed=3, split=split)

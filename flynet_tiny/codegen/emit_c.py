@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import FlynetError
-from . import quant_params as qp
+from ..int8 import kernel_params as qp
 from .graph import Layer, ModelIR, dims4, layer_label, same_quantization
 from .host_kernels import shared_kernels, table_inputs, trimmed_table
 

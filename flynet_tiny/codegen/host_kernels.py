@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import FlynetError
 from ..resources import cache_dir, firmware_dir
-from . import quant_params as qp
+from ..int8 import kernel_params as qp
 
 STATUS_NAMES = {0: "FN_OK", 1: "FN_ERR_UNSUPPORTED", 2: "FN_ERR_SHAPE", 3: "FN_ERR_ARGUMENT"}
 BASE_FLAGS = ["-std=c99", "-O2", "-fPIC", "-shared", "-Wall", "-Wextra", "-Werror"]
@@ -403,7 +403,7 @@ class HostKernels:
         return int(self.lib.fn_eca_s8_get_buffer_size(ctypes.byref(dims4(x_shape))))
 
     def eca(self, x, params: dict, kernel: np.ndarray, in_place: bool = False) -> np.ndarray:
-        """Fused mean/variance ECA; params as flynet_tiny.codegen.quant_params.eca_params returns."""
+        """Fused mean/variance ECA; params as flynet_tiny.int8.kernel_params.eca_params returns."""
         x = _int8(x)
         kernel = _int8(np.asarray(kernel).reshape(-1))
         fields = dict(params)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..codegen.toolchain import find_toolchain
+from ..build.toolchain import find_toolchain
 from ..errors import FlynetError
 from ..reporting import atomic_write_text
 from ..resources import PACKAGE_DIR, cache_dir, firmware_dir
@@ -120,7 +120,7 @@ def load_calibration(target: Target, opt: str = "size", progress=lambda message:
 
 
 def _calibrate(target: Target, opt: str, folder: Path) -> None:
-    from ..codegen.build import build_from_tflite
+    from ..build.firmware import build_from_tflite
     from .estimate import itemize
 
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))

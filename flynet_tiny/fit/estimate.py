@@ -25,7 +25,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..codegen.build import DEFAULT_HEAP_BYTES, DEFAULT_STACK_BYTES
+from ..build.firmware import DEFAULT_HEAP_BYTES, DEFAULT_STACK_BYTES
 from ..errors import FlynetError
 from ..targets import Target
 from .calibration import Calibration, load_calibration, run_compile
@@ -274,7 +274,7 @@ def estimate_from_generated(generated, target: Target, opt: str = "size", n_inpu
 def estimate_from_tflite(tflite_bytes: bytes, target: Target, opt: str = "size", n_inputs: int = 1,
                          source: str = "", tflm: bool = True, progress=lambda message: None) -> FitEstimate:
     """Generate the model's C into a temporary folder (the real generator and planner) and estimate it."""
-    from ..codegen.build import uses_dsp_kernels
+    from ..build.firmware import uses_dsp_kernels
     from ..codegen.generate import generate_model_sources
 
     with tempfile.TemporaryDirectory(prefix="flynet-fit-") as folder:

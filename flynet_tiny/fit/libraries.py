@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import subprocess
 
-from ..codegen.toolchain import find_toolchain
+from ..build.toolchain import find_toolchain
 from ..errors import FlynetError
 from ..targets import Target
 from .objects import binutil

@@ -81,8 +81,8 @@ def model_tflite_bytes(spec: ModelSpec, seed: int = 0, cache: bool = True) -> by
 def _export_for_sizing(spec: ModelSpec, seed: int) -> bytes:
     import torch
 
-    from ..export.onnx import export_qdq_onnx
-    from ..export.tflite import convert_qdq_onnx
+    from ..convert.onnx_export import export_qdq_onnx
+    from ..convert.to_tflite import convert_qdq_onnx
     from ..quant import quantize_model
 
     with single_torch_thread():

@@ -18,7 +18,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..codegen.toolchain import find_toolchain
+from ..build.toolchain import find_toolchain
 from ..errors import FlynetError
 
 _SECTION = re.compile(

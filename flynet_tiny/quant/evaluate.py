@@ -50,7 +50,7 @@ def load_model_file(path: str | Path) -> tuple[nn.Module | None, QuantizedModel 
 
 def calibration_batches(dataset, num_samples: int, batch_size: int = 64) -> Iterator[torch.Tensor]:
     """A fixed random subset (seeded) of `dataset`, as normalized image batches."""
-    from ..train.data import iterate_batches
+    from ..data.datasets import iterate_batches
 
     generator = torch.Generator().manual_seed(CALIBRATION_SEED)
     indices = torch.randperm(len(dataset), generator=generator)[:num_samples]
@@ -59,7 +59,7 @@ def calibration_batches(dataset, num_samples: int, batch_size: int = 64) -> Iter
 
 
 def _load_split(data: str | Path, split: str, data_info: dict[str, Any]):
-    from ..train.data import load_dataset
+    from ..data.datasets import load_dataset
 
     if "input_size" not in data_info or "in_channels" not in data_info:
         raise FlynetError("the model file has no data_info (input size, channels); retrain or requantize it")
@@ -81,7 +81,7 @@ def quantize_file(checkpoint: str | Path, data: str | Path, out: str | Path, cal
     save_quantized(qmodel, out, {"data_info": data_info, "source": str(checkpoint), "method": method,
                                  "calib_samples": min(calib_samples, len(train_set))})
     if onnx_path is not None:
-        from ..export.onnx import export_qdq_onnx
+        from ..convert.onnx_export import export_qdq_onnx
 
         export_qdq_onnx(qmodel, onnx_path)
     summary = qmodel.qparams()

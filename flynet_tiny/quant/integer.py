@@ -23,9 +23,9 @@ import torch.fx as fx
 import torch.nn.functional as F
 from torch import nn
 
-from ..codegen import quant_params as qp
+from ..int8 import kernel_params as qp
 from ..errors import FlynetError
-from . import fixed_point as fx32
+from ..int8 import fixed_point as fx32
 from .graph import (_ADD, _FREE_FUNCTIONS, _MUL, _PROBABILITY_FUNCTIONS, _RELU_FUNCTIONS, _RELU_MODULES, _SUB)
 from .modules import ActFakeQuant, QuantConstant, QuantWeighted
 from .qparams import quantize_to_int

@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..codegen.build import TEST_INPUTS_REGION, BuildResult, build_model_firmware, random_inputs, uses_dsp_kernels
+from ..build.firmware import TEST_INPUTS_REGION, BuildResult, build_model_firmware, random_inputs, uses_dsp_kernels
 from ..codegen.generate import GeneratedModel, build_ir, generate_model_sources, layer_checksum
 from ..codegen.graph import ModelIR
 from ..codegen.host_model import HostModel
@@ -72,8 +72,8 @@ def bench_inputs(tflite_bytes: bytes, count: int, data_path: Path | str | None =
         raise FlynetError(f"model input {shape} is not one square NHWC image: bench it without --data")
     if not Path(data_path).exists():
         raise FlynetError(f"--data {data_path} not found: pass an IDX folder or a class-folder tree")
-    from ..export.verify import int8_model_inputs
-    from ..train.data import load_dataset, normalize
+    from ..verify.agreement import int8_model_inputs
+    from ..data.datasets import load_dataset, normalize
 
     dataset = load_dataset(data_path, "test", input_size=shape[1], in_channels=shape[3])
     if len(dataset.images) < count:

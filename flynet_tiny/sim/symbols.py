@@ -6,7 +6,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from ..codegen.toolchain import find_toolchain
+from ..build.toolchain import find_toolchain
 from ..errors import FlynetError
 from ..targets import MemoryRegion
 

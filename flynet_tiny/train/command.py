@@ -14,7 +14,7 @@ import torch
 
 from ..errors import FlynetError
 from .checkpoint import load_checkpoint, load_state_into, model_from_checkpoint
-from .data import ImageDataset, load_dataset, normalize
+from ..data.datasets import ImageDataset, load_dataset, normalize
 from .distributed import is_main_process
 from .trainer import CHECKPOINT_NAME, TrainConfig, count_parameters, default_quant_noise_levels, train
 

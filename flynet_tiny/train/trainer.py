@@ -23,7 +23,7 @@ from torch.utils.data.distributed import DistributedSampler
 from ..errors import FlynetError
 from ..reporting import to_json
 from .checkpoint import load_checkpoint, load_state_into, save_checkpoint, write_output
-from .data import ImageDataset, iterate_batches
+from ..data.datasets import ImageDataset, iterate_batches
 from .distributed import (DistContext, setup_distributed, shard_indices, sum_across_ranks, sync_buffers,
                           teardown_distributed)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from flynet_tiny.codegen import quant_params as qp
+from flynet_tiny.int8 import kernel_params as qp
 from flynet_tiny.tflite import TFLiteBuilder
 
 

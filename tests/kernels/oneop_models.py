@@ -63,7 +63,7 @@ def conv_model(rng, kind: str, in_shape, kernel_hw, out_channels: int, stride, p
         inputs.append(b.add_tensor("b", (channels,), "int32", data=bias, scale=bias_scales, zero_point=[0] * channels))
     else:
         inputs.append(-1)
-    from flynet_tiny.codegen.quant_params import conv_padding
+    from flynet_tiny.int8.kernel_params import conv_padding
     oh, _ = conv_padding(op_padding, h, kernel_hw[0], stride[0])
     ow, _ = conv_padding(op_padding, w, kernel_hw[1], stride[1])
     options = {"padding": op_padding, "stride_h": stride[0], "stride_w": stride[1],

@@ -5,7 +5,7 @@ import zlib
 import numpy as np
 import pytest
 
-from flynet_tiny.codegen import quant_params as qp
+from flynet_tiny.int8 import kernel_params as qp
 from flynet_tiny.codegen.host_kernels import KernelError
 from oneop_models import conv_model, tflm
 

@@ -4,7 +4,7 @@ the flat equal-shape loop) on the Cortex-M4 in QEMU, bit-exact with TFLM."""
 import numpy as np
 import pytest
 
-from flynet_tiny.codegen.build import build_model_firmware, random_inputs
+from flynet_tiny.build.firmware import build_model_firmware, random_inputs
 from flynet_tiny.codegen.generate import generate_model_sources
 from flynet_tiny.sim.qemu import run_qemu
 from flynet_tiny.targets import load_target

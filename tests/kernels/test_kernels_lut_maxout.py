@@ -6,7 +6,7 @@ import ctypes
 import numpy as np
 import pytest
 
-from flynet_tiny.codegen import quant_params as qp
+from flynet_tiny.int8 import kernel_params as qp
 from flynet_tiny.codegen.host_kernels import table_inputs, trimmed_table
 from oneop_models import random_int8, random_scale, random_zero_point, tflm, unary_model
 

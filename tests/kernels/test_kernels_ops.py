@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from flynet_tiny.codegen import quant_params as qp
+from flynet_tiny.int8 import kernel_params as qp
 from flynet_tiny.codegen.host_kernels import KernelError
 from flynet_tiny.tflite import TFLiteBuilder
 from oneop_models import binary_model, random_int8, random_scale, random_zero_point, tflm, unary_model

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..tflite import read_tflite
+from . import read_tflite
 
 BYTES_PER_LINE = 12
 # The arena TFLM's Python interpreter reports is measured on a 64-bit host, whose persistent

@@ -29,8 +29,8 @@ import numpy as np
 from ..errors import FlynetError
 from ..reporting import atomic_write_bytes, atomic_write_text, format_table
 from ..resources import BUNDLED_SAMPLES
-from .tflite import IO_MODES
-from .verify import DEFAULT_MIN_TOP1
+from ..convert.to_tflite import IO_MODES
+from ..verify.agreement import DEFAULT_MIN_TOP1
 
 DEFAULT_CALIB_SAMPLES = 256
 
@@ -58,7 +58,7 @@ class ExportRequest:
     max_steps: int = 2
 
     def thresholds(self):
-        from .verify import Thresholds
+        from ..verify.agreement import Thresholds
 
         return Thresholds(self.min_top1, self.min_cosine, self.max_steps)
 
@@ -115,7 +115,7 @@ def export(request: ExportRequest) -> dict:
             report, images = _from_pytorch(request, staging)
         report["target"] = target.name if target else None
         if target is not None:
-            from .firmware import firmware_stage
+            from .firmware_stage import firmware_stage
 
             firmware_stage(staging, target, request, report, images)
         _write_reports(staging, report)
@@ -153,13 +153,13 @@ def _load_pytorch_model(request: ExportRequest):
 def _data_channels(request: ExportRequest) -> int:
     if request.calib_data is None:
         raise FlynetError("--model NAME needs --calib-data PATH (real images to calibrate int8 ranges on)")
-    from ..train.data import load_dataset
+    from ..data.datasets import load_dataset
 
     return load_dataset(request.calib_data, "test", input_size=request.input_size or 32).info.in_channels
 
 
 def _datasets(request: ExportRequest, info: dict | None, input_size: int, in_channels: int):
-    from ..train.data import load_dataset
+    from ..data.datasets import load_dataset
 
     if request.calib_data is not None:
         path = request.calib_data
@@ -179,9 +179,9 @@ def _from_pytorch(request: ExportRequest, staging: Path) -> dict:
 
     from ..quant.fold import fold_batchnorm
     from ..quant.model import quantize_model
-    from ..train.data import normalize
-    from .onnx import export_float_onnx, export_qdq_onnx
-    from .tflite import convert_qdq_onnx
+    from ..data.datasets import normalize
+    from ..convert.onnx_export import export_float_onnx, export_qdq_onnx
+    from ..convert.to_tflite import convert_qdq_onnx
 
     stages = Stages(total=7 if request.verify else 6)
     model, qmodel, info = stages.run("load model", _load_pytorch_model, request)
@@ -224,8 +224,8 @@ def _from_pytorch(request: ExportRequest, staging: Path) -> dict:
 def _from_onnx(request: ExportRequest, staging: Path) -> dict:
     import onnx
 
-    from .onnx_graph import load_onnx
-    from .tflite import convert_qdq_onnx
+    from ..convert.onnx_graph import load_onnx
+    from ..convert.to_tflite import convert_qdq_onnx
 
     stages = Stages(total=4 if request.verify else 3)
     model = stages.run("load ONNX", load_onnx, request.onnx)
@@ -257,7 +257,7 @@ def _from_onnx(request: ExportRequest, staging: Path) -> dict:
 
 def _from_tflite(request: ExportRequest, staging: Path) -> dict:
     from ..tflite import read_tflite
-    from .verify import Thresholds, verify
+    from ..verify.agreement import Thresholds, verify
 
     stages = Stages(total=3)
     data = Path(request.tflite).read_bytes()
@@ -307,7 +307,7 @@ def _base_report(name: str, tflite_bytes: bytes, metadata: dict) -> dict:
 
 
 def _verify(tflite_bytes, qdq_path, qmodel, images, thresholds):
-    from .verify import verify
+    from ..verify.agreement import verify
 
     return verify(tflite_bytes, qdq_path, qmodel, images, thresholds)
 
@@ -320,7 +320,7 @@ def _write_c_arrays(staging: Path, tflite_bytes: bytes) -> dict:
     """model_data.c/.h from the TFLM form of the flatbuffer (see tflite/compact.py), checked to compute the same."""
     from ..tflite.compact import check_same_tflm_outputs, compact_for_tflm
     from ..tflite.interpreters import tflm_arena_bytes
-    from .carray import model_c_arrays
+    from ..tflite.carray import model_c_arrays
 
     compact = compact_for_tflm(tflite_bytes)
     check_same_tflm_outputs(tflite_bytes, compact.model_bytes)
@@ -361,7 +361,7 @@ def _quantize_float_onnx(request: ExportRequest, model, staging: Path) -> None:
 
 def _onnx_images(request: ExportRequest, model, count: int | None = None, split: str = "test") -> np.ndarray:
     """Images from --calib-data fitted to the ONNX model's input (NCHW, normalised the project's way)."""
-    from ..train.data import load_dataset, normalize
+    from ..data.datasets import load_dataset, normalize
 
     dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
     if len(dims) != 4 or dims[2] != dims[3] or not dims[2]:

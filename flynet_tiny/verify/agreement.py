@@ -204,7 +204,7 @@ def compare(a: str, b: str, ya: np.ndarray, yb: np.ndarray, scale: float, zero_p
 
 def verify_inputs_for(model_bytes: bytes, data_path: Path, samples: int) -> np.ndarray:
     """`samples` test images from `data_path`, fitted to the model's NHWC input, as float NCHW."""
-    from ..train.data import load_dataset, normalize
+    from ..data.datasets import load_dataset, normalize
 
     if samples < 1:
         raise FlynetError("--samples must be at least 1")

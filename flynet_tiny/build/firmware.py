@@ -2,7 +2,7 @@
 
 Usable for any list of C / assembly sources, not only generated models:
 
-    from flynet_tiny.codegen.build import build_firmware
+    from flynet_tiny.build.firmware import build_firmware
     from flynet_tiny.targets import load_target
     result = build_firmware("out/bench", load_target("f446re"), ["bench.c"],
                             include_dirs=["firmware/kernels"], opt="speed", emulation=True)
@@ -39,7 +39,7 @@ from ..targets import MemoryRegion, Target
 from .toolchain import find_toolchain
 
 if TYPE_CHECKING:
-    from .generate import GeneratedModel
+    from ..codegen.generate import GeneratedModel
 
 OPT_FLAGS = {"size": "-Os", "speed": "-O2"}
 # A size build takes the kernels' portable C paths: the DSP paths (im2col conv blocks, the 3x3
@@ -505,7 +505,7 @@ def build_model_firmware(
 ) -> BuildResult:
     """Benchmark firmware for a generated model: its sources, the kernels, and
     firmware/runtime/fn_bench_main.c running `inputs` (embedded in flash) one after another."""
-    from .host_kernels import kernel_include_dir, kernel_sources
+    from ..codegen.host_kernels import kernel_include_dir, kernel_sources
 
     out_dir = Path(out_dir)
     config = out_dir / "bench" / BENCH_CONFIG
@@ -553,8 +553,8 @@ def build_from_tflite(
     (or, with library=True, libflynet.a). The firmware embeds `inputs` (int8, the model's
     input shape), or else `n_inputs` random int8 test inputs (seed 0), so a board or QEMU
     run prints reproducible output bytes."""
-    from .generate import generate_model_sources
-    from .host_kernels import kernel_include_dir, kernel_sources
+    from ..codegen.generate import generate_model_sources
+    from ..codegen.host_kernels import kernel_include_dir, kernel_sources
 
     if n_inputs < 1:
         raise FlynetError(f"--inputs must be at least 1, got {n_inputs}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .host_kernels import kernel_sources
+from ..codegen.host_kernels import kernel_sources
 
 FLASH_SECTIONS = (".text", ".rodata", ".data")
 

@@ -27,8 +27,8 @@ def _progress(message: str) -> None:
 def int8_inputs(tflite_bytes: bytes, images: np.ndarray | None, count: int) -> list[np.ndarray]:
     """The first `count` normalised NCHW images as the model's int8 NHWC input tensors (random int8
     inputs, seed 0, when the export had no images: a --tflite or --onnx source without --calib-data)."""
-    from ..codegen.build import random_inputs
-    from .verify import int8_model_inputs
+    from ..build.firmware import random_inputs
+    from ..verify.agreement import int8_model_inputs
 
     if images is None or len(images) == 0:
         graph = read_tflite(tflite_bytes)
@@ -48,7 +48,7 @@ def _relative(summary: dict, root: Path) -> dict:
 
 def firmware_stage(staging: Path, target, request, report: dict, images: np.ndarray | None) -> None:
     """Build the board firmware (and the QEMU bench with `request.bench`) into `staging`."""
-    from ..codegen.build import build_from_tflite, build_summary
+    from ..build.firmware import build_from_tflite, build_summary
 
     tflite = staging / "model_int8.tflite"
     tflite_bytes = tflite.read_bytes()

@@ -1,0 +1,1 @@
+"""flynet_tiny.build.toolchain."""

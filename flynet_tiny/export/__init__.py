@@ -1,1 +1,0 @@
-"""Export stage: QDQ ONNX -> int8 TFLite, verification against reference interpreters, C arrays."""

@@ -1,0 +1,1 @@
+"""flynet_tiny.int8.kernel_params."""

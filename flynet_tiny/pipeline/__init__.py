@@ -1,0 +1,1 @@
+"""flynet_tiny.pipeline.export."""
