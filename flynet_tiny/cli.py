@@ -87,11 +87,11 @@ def quantize(checkpoint: str, data_path: str, calib_samples: int, method: str, o
     """
     from pathlib import Path
 
-    from .quant.evaluate import quantize_file
+    from .pipeline.quantize import quantize_command
     from .reporting import format_table, to_json
 
     out = out_path or str(Path(checkpoint).with_suffix(".int8.pt"))
-    result = quantize_file(checkpoint, data_path, out, calib_samples, method, onnx_path, progress=not as_json)
+    result = quantize_command(checkpoint, data_path, out, calib_samples, method, onnx_path, progress=not as_json)
     if as_json:
         click.echo(to_json(result))
         return
@@ -200,16 +200,22 @@ def train(model_name: str, data_path: str, epochs: int | None, batch_size: int, 
 
     Example: flynet-tiny train flynet-h3-0.5 --data ../shared/datasets/fashion-mnist --epochs 20 --out runs/fmnist
     """
+    from .quant.qat_command import run_qat
     from .reporting import format_table, to_json
     from .train.command import command_line, run_train
     from .train.distributed import is_main_process
 
-    result = run_train(model_name, data_path, out_dir or f"runs/{model_name}", epochs=epochs, batch_size=batch_size,
-                       lr=lr, input_size=input_size, in_channels=int(in_channels) if in_channels else None,
-                       classes=classes, seed=seed, workers=workers, resume=resume, qat=qat,
-                       from_checkpoint=from_checkpoint, calib_method=calib_method, stem_stride=int(stem_stride),
-                       command=command_line(),
-                       progress=not as_json)
+    out = out_dir or f"runs/{model_name}"
+    common = dict(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, workers=workers, resume=resume,
+                  command=command_line(), progress=not as_json)
+    if qat:
+        if from_checkpoint is None:
+            raise FlynetError("--qat needs --from CHECKPOINT: QAT fine-tunes a trained float model")
+        result = run_qat(data_path, out, from_checkpoint, calib_method=calib_method, **common)
+    else:
+        result = run_train(model_name, data_path, out, input_size=input_size,
+                           in_channels=int(in_channels) if in_channels else None, classes=classes,
+                           from_checkpoint=from_checkpoint, stem_stride=int(stem_stride), **common)
     if not is_main_process():
         return  # under torchrun only rank 0 reports
     if as_json:
@@ -415,7 +421,8 @@ def bench(target_name, model_dir, tflite_path, data_path, n_inputs, runs, opt, t
 
     from .build.firmware import find_tflite
     from .reporting import to_json
-    from .sim.bench import bench_inputs, bench_tflite, write_bench_reports
+    from .sim.bench import bench_inputs, bench_tflite
+    from .sim.bench_report import write_bench_reports
     from .sim.bench_report import bench_table
     from .targets import load_target
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import FlynetError
 from .onnx_graph import QParams, Node, QuantizedGraph
-from .to_tflite import Converter, Layout, canonical_perm, reshape_layout, same_element_order, usable_activation_params
+from .converter import Converter, Layout, canonical_perm, reshape_layout, same_element_order, usable_activation_params
 
 FIXED_SIGMOID_SOFTMAX = QParams(np.array([1.0 / 256.0], dtype=np.float32), np.array([-128]))
 INT32_MAX = 2**31 - 1

@@ -29,6 +29,7 @@ from ..errors import FlynetError
 from ..reporting import atomic_write_text
 from ..resources import PACKAGE_DIR, cache_dir, firmware_dir
 from ..targets import Target
+from .itemize import itemize
 from .libraries import library_table
 from .objects import parse_object
 
@@ -73,7 +74,7 @@ def _cache_key(target: Target, opt: str) -> str:
                     *(firmware / "boards" / "common").glob("*"), *(firmware / "boards" / target.name).glob("*")])
     code = Path(__file__).resolve().parent
     # The code that measures and itemizes (not the report's): a change there recalibrates.
-    measuring = [code / f"{name}.py" for name in ("calibration", "objects", "estimate", "libraries")]
+    measuring = [code / f"{name}.py" for name in ("calibration", "objects", "itemize", "libraries")]
     files += [target.source, PACKAGE_DIR / "codegen" / "build.py", *measuring]
     digest = hashlib.sha256(opt.encode())
     version = subprocess.run([str(find_toolchain().gcc), "--version"], capture_output=True, text=True).stdout
@@ -121,7 +122,6 @@ def load_calibration(target: Target, opt: str = "size", progress=lambda message:
 
 def _calibrate(target: Target, opt: str, folder: Path) -> None:
     from ..build.firmware import build_from_tflite
-    from .estimate import itemize
 
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
@@ -146,10 +146,8 @@ def _calibrate(target: Target, opt: str, folder: Path) -> None:
                 kernels.append(path.name)
         linked = {name: usage.used for name, usage in result.region_usage.items()}
         library = library_table(target)
-        draft = Calibration(target.name, opt, staging, objects, kernels, commands[MODEL_OBJECT], linked,
-                            {name: 0 for name in linked}, library, [])
         model = parse_object(model_object)
-        items, library_names = itemize(draft, target, model, staging / "model", n_inputs=1)
+        items, library_names = itemize(objects, kernels, target, model, staging / "model", n_inputs=1)
         rest = dict(linked)
         for item in items:
             rest[item.region] = rest.get(item.region, 0) - item.bytes

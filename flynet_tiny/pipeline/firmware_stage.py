@@ -58,7 +58,8 @@ def firmware_stage(staging: Path, target, request, report: dict, images: np.ndar
     report["firmware"] = _relative(build_summary(build), staging)
     if not request.bench:
         return
-    from ..sim.bench import BenchInputs, bench_tflite, write_bench_reports
+    from ..sim.bench import BenchInputs, bench_tflite
+    from ..sim.bench_report import write_bench_reports
 
     print(f"[bench] QEMU {target.emulator['qemu_machine']}: {request.bench_inputs} inputs", file=sys.stderr, flush=True)
     bench_dir = staging / f"bench-{target.name}"

@@ -68,8 +68,9 @@ def _load_split(data: str | Path, split: str, data_info: dict[str, Any]):
 
 
 def quantize_file(checkpoint: str | Path, data: str | Path, out: str | Path, calib_samples: int = 512,
-                  method: str = "minmax", onnx_path: str | Path | None = None, progress: bool = True) -> dict[str, Any]:
-    """PTQ a training checkpoint with `calib_samples` training images; write the quantized file (and QDQ ONNX)."""
+                  method: str = "minmax", progress: bool = True) -> tuple[QuantizedModel, dict[str, Any]]:
+    """PTQ a training checkpoint with `calib_samples` training images and write the quantized file:
+    the model, and a summary for the report."""
     model, qmodel, data_info = load_model_file(checkpoint)
     if model is None:
         raise FlynetError(f"{checkpoint} is already quantized; pass the float checkpoint from `flynet-tiny train`")
@@ -80,16 +81,12 @@ def quantize_file(checkpoint: str | Path, data: str | Path, out: str | Path, cal
                             progress=progress)
     save_quantized(qmodel, out, {"data_info": data_info, "source": str(checkpoint), "method": method,
                                  "calib_samples": min(calib_samples, len(train_set))})
-    if onnx_path is not None:
-        from ..convert.onnx_export import export_qdq_onnx
-
-        export_qdq_onnx(qmodel, onnx_path)
     summary = qmodel.qparams()
-    return {"checkpoint": str(checkpoint), "output": str(out), "onnx": str(onnx_path) if onnx_path else None,
-            "method": method, "calib_samples": min(calib_samples, len(train_set)),
-            "activation_tensors": len(summary["activations"]),
-            "quantization_groups": len({a["group"] for a in summary["activations"]}),
-            "weighted_layers": len(summary["layers"])}
+    return qmodel, {"checkpoint": str(checkpoint), "output": str(out),
+                    "method": method, "calib_samples": min(calib_samples, len(train_set)),
+                    "activation_tensors": len(summary["activations"]),
+                    "quantization_groups": len({a["group"] for a in summary["activations"]}),
+                    "weighted_layers": len(summary["layers"])}
 
 
 def evaluate_file(path: str | Path | None, data: str | Path, split: str = "test", calib_samples: int = 512,

@@ -3,7 +3,7 @@
     inputs = bench_inputs(tflite_bytes, 20, data_path="../shared/datasets/fashion-mnist")
     result = bench_tflite(tflite_bytes, load_target("f746zg"), inputs, "bench/f746zg", runs=3)
     result.totals["estimated_ms"], result.layers[0]["instr_per_mac"]
-    write_bench_reports(result, "bench/f746zg")   # report.json, report.md, latency.png
+    bench_report.write_bench_reports(result, "bench/f746zg")   # report.json, report.md, latency.png
 
 Steps: generate C (per-layer FNV-1a checksums on) -> emulation build embedding the inputs ->
 the same C built for the host, and TFLite Micro, on the same inputs -> R QEMU runs with the
@@ -15,7 +15,6 @@ flynet_tiny.sim.latency (the layer's weights streamed once from flash are charge
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -267,7 +266,7 @@ def bench_tflite(
     model_name: str = "model",
 ) -> BenchResult:
     """Build, run `runs` times in QEMU, check against host and TFLM, and time every layer.
-    The firmware is built in out_dir/firmware; reports are written by write_bench_reports."""
+    The firmware is built in out_dir/firmware; reports are written by bench_report.write_bench_reports."""
     if runs < 1:
         raise FlynetError(f"--runs must be at least 1, got {runs}")
     if not isinstance(inputs, BenchInputs):
@@ -310,18 +309,3 @@ def bench_tflite(
         checks={"host_bit_exact": True, "tflm_bit_exact": True, "layer_checksums_match_host": True,
                 "counts_identical_across_runs": True, "total_instructions_per_run": results[0].total_instructions},
     )
-
-
-def write_bench_reports(result: BenchResult, out_dir: Path | str, plot: Path | str | None = None) -> dict:
-    """report.json, report.md and the latency PNG (default out_dir/latency.png), each written atomically."""
-    from ..reporting import atomic_write_bytes, atomic_write_text
-    from .bench_report import bench_markdown, latency_png
-
-    out_dir = Path(out_dir)
-    plot_path = Path(plot) if plot else out_dir / "latency.png"
-    result.files = {"json": str(out_dir / "report.json"), "markdown": str(out_dir / "report.md"), "plot": str(plot_path)}
-    png = latency_png(result)
-    atomic_write_bytes(plot_path, png)
-    atomic_write_text(out_dir / "report.md", bench_markdown(result))
-    atomic_write_text(out_dir / "report.json", json.dumps(result.to_json(), indent=2) + "\n")
-    return result.files

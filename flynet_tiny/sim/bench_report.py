@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import json
 import os
+from pathlib import Path
 
-from ..reporting import format_table
+from ..reporting import atomic_write_bytes, atomic_write_text, format_table
 from .bench import BenchResult
 from .latency import core_timing
 
@@ -83,3 +85,15 @@ def latency_png(result: BenchResult) -> bytes:
     fig.savefig(buffer, format="png", dpi=100)
     plt.close(fig)
     return buffer.getvalue()
+
+
+def write_bench_reports(result: BenchResult, out_dir: Path | str, plot: Path | str | None = None) -> dict:
+    """report.json, report.md and the latency PNG (default out_dir/latency.png), each written atomically."""
+    out_dir = Path(out_dir)
+    plot_path = Path(plot) if plot else out_dir / "latency.png"
+    result.files = {"json": str(out_dir / "report.json"), "markdown": str(out_dir / "report.md"), "plot": str(plot_path)}
+    png = latency_png(result)
+    atomic_write_bytes(plot_path, png)
+    atomic_write_text(out_dir / "report.md", bench_markdown(result))
+    atomic_write_text(out_dir / "report.json", json.dumps(result.to_json(), indent=2) + "\n")
+    return result.files
