@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from codegen_models import ModelMaker, exported_model  # noqa: E402
 
-from flynet_tiny.build.firmware import random_inputs  # noqa: E402
+from flynet_tiny.data.model_inputs import random_inputs  # noqa: E402
 from flynet_tiny.errors import CheckFailed  # noqa: E402
 from flynet_tiny.reporting import format_table  # noqa: E402
 from flynet_tiny.sim.bench import bench_tflite  # noqa: E402

@@ -20,7 +20,8 @@ import torch
 
 from flynet_tiny.convert.onnx_export import export_qdq_onnx
 from flynet_tiny.convert.to_tflite import convert_qdq_onnx
-from flynet_tiny.verify.agreement import TFLM, TORCH, TORCH_INT, compare, int8_model_inputs, quantize, to_nhwc
+from flynet_tiny.data.model_inputs import int8_model_inputs, quantize, to_nhwc
+from flynet_tiny.verify.agreement import TFLM, TORCH, TORCH_INT, compare
 from flynet_tiny.models import build_model
 from flynet_tiny.quant import load_quantized, quantize_model
 from flynet_tiny.quant.evaluate import bundled_model_path, calibration_batches

@@ -13,7 +13,8 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from flynet_tiny.build.firmware import build_model_firmware, find_tflite, random_inputs
+from flynet_tiny.build.firmware import build_model_firmware, find_tflite
+from flynet_tiny.data.model_inputs import random_inputs
 from flynet_tiny.codegen.generate import generate_model_sources
 from flynet_tiny.reporting import format_table
 from flynet_tiny.sim.latency import estimate_latency

@@ -292,7 +292,8 @@ def verify(export_dir, data_path, samples, min_top1, min_cosine, max_steps, as_j
     """
     from pathlib import Path
 
-    from .verify.agreement import Thresholds, verify as run_verify, verify_inputs_for
+    from .data.model_inputs import test_images_for
+    from .verify.agreement import Thresholds, verify as run_verify
     from .reporting import to_json
 
     folder = Path(export_dir)
@@ -301,7 +302,7 @@ def verify(export_dir, data_path, samples, min_top1, min_cosine, max_steps, as_j
         raise FlynetError(f"{tflite_file} does not exist: pass a folder written by `flynet-tiny export`")
     qdq = folder / "model_qdq.onnx"
     model_bytes = tflite_file.read_bytes()
-    images = verify_inputs_for(model_bytes, Path(data_path), samples)
+    images = test_images_for(model_bytes, Path(data_path), samples)
     report = run_verify(model_bytes, qdq if qdq.is_file() else None, None, images,
                         Thresholds(min_top1, min_cosine, max_steps))
     click.echo(to_json(report.to_dict()) if as_json else
@@ -421,7 +422,8 @@ def bench(target_name, model_dir, tflite_path, data_path, n_inputs, runs, opt, t
 
     from .build.firmware import find_tflite
     from .reporting import to_json
-    from .sim.bench import bench_inputs, bench_tflite
+    from .data.model_inputs import bench_inputs
+    from .sim.bench import bench_tflite
     from .sim.bench_report import write_bench_reports
     from .sim.bench_report import bench_table
     from .targets import load_target

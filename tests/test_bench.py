@@ -11,6 +11,7 @@ import pytest
 
 from cli_helpers import run_cli
 from codegen_models import ModelMaker
+from flynet_tiny.data.model_inputs import bench_inputs
 from flynet_tiny.sim import bench as bench_module
 from flynet_tiny.data.datasets import load_dataset
 
@@ -78,7 +79,7 @@ def test_bench_end_to_end_on_the_emulated_board(tmp_path, capsys, model_file, ta
 
 
 def test_real_images_are_embedded_as_the_model_quantizes_them(model_file):
-    inputs = bench_module.bench_inputs(model_file.read_bytes(), 3, FASHION)
+    inputs = bench_inputs(model_file.read_bytes(), 3, FASHION)
     pixels = load_dataset(FASHION, "test", input_size=SIZE, in_channels=1).images[:3].numpy()
     expected = pixels.astype(np.int16) - 128  # scale 1/128, zero point 0
     assert [x.shape for x in inputs.images] == [(1, SIZE, SIZE, 1)] * 3
@@ -94,7 +95,7 @@ INSIDE_LAYER = rf"^    begin\({TAMPERED_LAYER}\);\n"
 def test_without_data_the_bundled_samples_are_used(model_file):
     from flynet_tiny.resources import BUNDLED_SAMPLES
 
-    inputs = bench_module.bench_inputs(model_file.read_bytes(), 2)
+    inputs = bench_inputs(model_file.read_bytes(), 2)
     pixels = load_dataset(BUNDLED_SAMPLES, "test", input_size=SIZE, in_channels=1).images[:2].numpy()
     assert inputs.source == "2 bundled Fashion-MNIST test images (no --data given)"
     assert np.array_equal(np.stack([x[0, :, :, 0] for x in inputs.images]), pixels[:, 0].astype(np.int16) - 128)

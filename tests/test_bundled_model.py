@@ -8,7 +8,7 @@ import pytest
 
 from flynet_tiny.codegen.generate import generate_model_sources
 from flynet_tiny.codegen.host_model import HostModel
-from flynet_tiny.pipeline.firmware_stage import int8_inputs
+from flynet_tiny.data.model_inputs import int8_inputs
 from flynet_tiny.pipeline.export import ExportRequest, export
 from flynet_tiny.resources import BUNDLED_CHECKPOINT, BUNDLED_SAMPLES
 from flynet_tiny.tflite import read_tflite

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 
+from ..data.model_inputs import random_inputs
 from ..errors import CheckFailed, FlynetError
 from ..reporting import atomic_write_text
 from ..resources import firmware_dir
@@ -516,12 +517,6 @@ def build_model_firmware(
         [config.parent, generated.out_dir, kernel_include_dir()],
         opt=opt, lto=lto, emulation=emulation, defines=defines,
     )
-
-
-def random_inputs(shape: Sequence[int], count: int, seed: int = 0) -> list[np.ndarray]:
-    """`count` reproducible random int8 inputs of `shape`, for when no real images are given."""
-    rng = np.random.default_rng(seed)
-    return [rng.integers(-128, 128, size=tuple(shape), dtype=np.int8) for _ in range(count)]
 
 
 def find_tflite(model: Path | str) -> Path:

@@ -15,25 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..tflite import read_tflite
+from ..data.model_inputs import BenchInputs, int8_inputs
 
 EMBEDDED_INPUTS = 4  # real test images compiled into the board firmware's benchmark main
 
 
 def _progress(message: str) -> None:
     print(f"      {message}", file=sys.stderr, flush=True)
-
-
-def int8_inputs(tflite_bytes: bytes, images: np.ndarray | None, count: int) -> list[np.ndarray]:
-    """The first `count` normalised NCHW images as the model's int8 NHWC input tensors (random int8
-    inputs, seed 0, when the export had no images: a --tflite or --onnx source without --calib-data)."""
-    from ..build.firmware import random_inputs
-    from ..verify.agreement import int8_model_inputs
-
-    if images is None or len(images) == 0:
-        graph = read_tflite(tflite_bytes)
-        return random_inputs(graph.tensors[graph.inputs[0]].shape, count)
-    return int8_model_inputs(tflite_bytes, images[:count])
 
 
 def _relative(summary: dict, root: Path) -> dict:
@@ -58,7 +46,7 @@ def firmware_stage(staging: Path, target, request, report: dict, images: np.ndar
     report["firmware"] = _relative(build_summary(build), staging)
     if not request.bench:
         return
-    from ..sim.bench import BenchInputs, bench_tflite
+    from ..sim.bench import bench_tflite
     from ..sim.bench_report import write_bench_reports
 
     print(f"[bench] QEMU {target.emulator['qemu_machine']}: {request.bench_inputs} inputs", file=sys.stderr, flush=True)

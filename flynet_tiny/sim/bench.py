@@ -1,6 +1,6 @@
 """`flynet-tiny bench`: a model on an emulated board, checked bit for bit and timed layer by layer.
 
-    inputs = bench_inputs(tflite_bytes, 20, data_path="../shared/datasets/fashion-mnist")
+    inputs = model_inputs.bench_inputs(tflite_bytes, 20, data_path="../shared/datasets/fashion-mnist")
     result = bench_tflite(tflite_bytes, load_target("f746zg"), inputs, "bench/f746zg", runs=3)
     result.totals["estimated_ms"], result.layers[0]["instr_per_mac"]
     bench_report.write_bench_reports(result, "bench/f746zg")   # report.json, report.md, latency.png
@@ -22,13 +22,13 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..build.firmware import TEST_INPUTS_REGION, BuildResult, build_model_firmware, random_inputs, uses_dsp_kernels
+from ..build.firmware import TEST_INPUTS_REGION, BuildResult, build_model_firmware, uses_dsp_kernels
 from ..codegen.generate import GeneratedModel, build_ir, generate_model_sources, layer_checksum
 from ..codegen.graph import ModelIR
 from ..codegen.host_model import HostModel
 from ..errors import CheckFailed, FlynetError
 from ..targets import Target
-from ..tflite import read_tflite
+from ..data.model_inputs import BenchInputs
 from .latency import core_timing, estimate_latency
 from .qemu import RunResult, find_qemu, run_qemu
 from .report import per_layer_means, weights_in_flash
@@ -39,46 +39,6 @@ MAC_WEIGHT_DIMS = {"CONV_2D": slice(1, 4), "DEPTHWISE_CONV_2D": slice(1, 3), "FU
 
 def _silent(message: str) -> None:
     pass
-
-
-@dataclass(frozen=True)
-class BenchInputs:
-    images: list[np.ndarray]  # int8, the model's input shape
-    source: str  # where they came from, said in the report
-
-
-def bench_inputs(tflite_bytes: bytes, count: int, data_path: Path | str | None = None) -> BenchInputs:
-    """`count` test images from `data_path` (IDX folder or class folders), or else from the
-    Fashion-MNIST samples bundled with the default model, normalised the project's way and
-    quantized with the model's input parameters; random int8 for a model that takes no image."""
-    from ..resources import BUNDLED_SAMPLES
-
-    if count < 1:
-        raise FlynetError(f"--inputs must be at least 1, got {count}")
-    graph = read_tflite(tflite_bytes)
-    tensor = graph.tensors[graph.inputs[0]]
-    shape = tensor.shape
-    is_image = len(shape) == 4 and shape[0] == 1 and shape[1] == shape[2]
-    if data_path is None:
-        if not is_image or not BUNDLED_SAMPLES.is_dir():
-            return BenchInputs(random_inputs(shape, count),
-                               f"{count} random int8 inputs (seed 0): the model takes no square image and no --data "
-                               "was given")
-        data_path, source = BUNDLED_SAMPLES, f"{count} bundled Fashion-MNIST test images (no --data given)"
-    else:
-        source = f"{count} test images from {data_path}"
-    if not is_image:
-        raise FlynetError(f"model input {shape} is not one square NHWC image: bench it without --data")
-    if not Path(data_path).exists():
-        raise FlynetError(f"--data {data_path} not found: pass an IDX folder or a class-folder tree")
-    from ..verify.agreement import int8_model_inputs
-    from ..data.datasets import load_dataset, normalize
-
-    dataset = load_dataset(data_path, "test", input_size=shape[1], in_channels=shape[3])
-    if len(dataset.images) < count:
-        raise FlynetError(f"{data_path} has {len(dataset.images)} test images, fewer than --inputs {count}: "
-                          "lower --inputs or pass --data")
-    return BenchInputs(int8_model_inputs(tflite_bytes, normalize(dataset.images[:count]).numpy()), source)
 
 
 @dataclass

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import CheckFailed, FlynetError
 from ..reporting import format_table
+from ..data.model_inputs import quantize, to_nhwc
 from ..tflite import read_tflite
 from ..tflite.interpreters import run_litert_reference_batch, run_tflm_batch, tflm_arena_bytes
 
@@ -112,22 +113,6 @@ def _io_params(model_bytes: bytes):
     return q_in, q_out, t_in.dtype == "float32", t_out.dtype == "float32"
 
 
-def to_nhwc(x: np.ndarray) -> np.ndarray:
-    return x.transpose(0, *range(2, x.ndim), 1) if x.ndim >= 3 else x
-
-
-def quantize(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    return np.clip(np.rint(x / scale) + zero_point, -128, 127).astype(np.int64)
-
-
-def int8_model_inputs(model_bytes: bytes, images: np.ndarray) -> list[np.ndarray]:
-    """Normalised NCHW images as the model's int8 NHWC input tensors (batch 1 each), on its input grid."""
-    graph = read_tflite(model_bytes)
-    tensor = graph.tensors[graph.inputs[0]]
-    int8 = quantize(to_nhwc(np.asarray(images)), float(tensor.scale[0]), int(tensor.zero_point[0])).astype(np.int8)
-    return [image[None] for image in int8]
-
-
 def run_tflite_models(model_bytes: bytes, images: np.ndarray) -> dict[str, np.ndarray]:
     """TFLM and LiteRT-ref outputs (int8 grid, one row per image) for float NCHW images."""
     q_in, q_out, float_in, float_out = _io_params(model_bytes)
@@ -202,15 +187,3 @@ def compare(a: str, b: str, ya: np.ndarray, yb: np.ndarray, scale: float, zero_p
     return PairResult(a, b, top1, int(np.abs(ya - yb).max()), float(cosines.mean()))
 
 
-def verify_inputs_for(model_bytes: bytes, data_path: Path, samples: int) -> np.ndarray:
-    """`samples` test images from `data_path`, fitted to the model's NHWC input, as float NCHW."""
-    from ..data.datasets import load_dataset, normalize
-
-    if samples < 1:
-        raise FlynetError("--samples must be at least 1")
-    graph = read_tflite(model_bytes)
-    shape = graph.tensors[graph.inputs[0]].shape
-    if len(shape) != 4 or shape[1] != shape[2]:
-        raise FlynetError(f"model input {shape} is not a square NHWC image: verify it from Python with your own samples")
-    dataset = load_dataset(data_path, "test", input_size=shape[1], in_channels=shape[3])
-    return normalize(dataset.images[:samples]).numpy()

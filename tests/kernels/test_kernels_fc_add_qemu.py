@@ -4,7 +4,8 @@ the flat equal-shape loop) on the Cortex-M4 in QEMU, bit-exact with TFLM."""
 import numpy as np
 import pytest
 
-from flynet_tiny.build.firmware import build_model_firmware, random_inputs
+from flynet_tiny.build.firmware import build_model_firmware
+from flynet_tiny.data.model_inputs import random_inputs
 from flynet_tiny.codegen.generate import generate_model_sources
 from flynet_tiny.sim.qemu import run_qemu
 from flynet_tiny.targets import load_target
