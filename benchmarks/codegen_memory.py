@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flynet_tiny.build.firmware import build_model_firmware
+from flynet_tiny.build.bench_firmware import build_model_firmware
 from flynet_tiny.build.code_size import runtime_code_bytes
 from flynet_tiny.codegen.generate import generate_model_sources
 from flynet_tiny.codegen.host_model import HostModel

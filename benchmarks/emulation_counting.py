@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from flynet_tiny.build.firmware import build_firmware
+from flynet_tiny.build.make import build_firmware
 from flynet_tiny.reporting import format_table
 from flynet_tiny.sim.latency import estimate_latency
 from flynet_tiny.sim.qemu import run_qemu

@@ -55,7 +55,7 @@ def speed_rows() -> list[list]:
 
 
 def agreement_rows() -> list[list]:
-    from flynet_tiny.build.firmware import build_from_tflite
+    from flynet_tiny.build.from_tflite import build_from_tflite
     from flynet_tiny.errors import CheckFailed
     from flynet_tiny.fit import ModelSpec, elf_usage, estimate_from_tflite, model_tflite_bytes
     from flynet_tiny.targets import load_target

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flynet_tiny.build.firmware import build_model_firmware
+from flynet_tiny.build.bench_firmware import build_model_firmware
 from flynet_tiny.data.model_inputs import random_inputs
 from flynet_tiny.codegen.generate import generate_model_sources
 from flynet_tiny.reporting import format_table

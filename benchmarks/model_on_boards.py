@@ -13,7 +13,8 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from flynet_tiny.build.firmware import build_model_firmware, find_tflite
+from flynet_tiny.build.bench_firmware import build_model_firmware
+from flynet_tiny.build.from_tflite import find_tflite
 from flynet_tiny.data.model_inputs import random_inputs
 from flynet_tiny.codegen.generate import generate_model_sources
 from flynet_tiny.reporting import format_table

@@ -327,7 +327,7 @@ def generate(tflite_path: str, out_dir: str, name: str, show_plan: bool, opt: st
     """
     from pathlib import Path
 
-    from .build.firmware import uses_dsp_kernels
+    from .build.options import uses_dsp_kernels
     from .codegen.generate import generate_model_sources
     from .reporting import format_table, to_json
 
@@ -377,7 +377,7 @@ def build(target_name: str, model_path: str, opt: str, out_dir: str | None, emul
 
     Example: flynet-tiny build --target f446re --model build/h3 --opt speed --out build/h3-f446re
     """
-    from .build.firmware import build_from_tflite, build_summary, build_table
+    from .build.from_tflite import build_from_tflite, build_summary, build_table
     from .errors import FlynetError
     from .reporting import to_json
     from .targets import load_target
@@ -420,7 +420,7 @@ def bench(target_name, model_dir, tflite_path, data_path, n_inputs, runs, opt, t
     """
     from pathlib import Path
 
-    from .build.firmware import find_tflite
+    from .build.from_tflite import find_tflite
     from .reporting import to_json
     from .data.model_inputs import bench_inputs
     from .sim.bench import bench_tflite

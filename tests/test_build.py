@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from flynet_tiny.build.firmware import build_firmware, build_library, memory_regions, render_linker_script
+from flynet_tiny.build.linker_script import memory_regions, render_linker_script
+from flynet_tiny.build.make import build_firmware, build_library
 from flynet_tiny.errors import CheckFailed, FlynetError
 from flynet_tiny.resources import firmware_dir
 from flynet_tiny.targets import load_target

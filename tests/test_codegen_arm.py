@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from codegen_models import ModelMaker
-from flynet_tiny.build.firmware import build_model_firmware
+from flynet_tiny.build.bench_firmware import build_model_firmware
 from flynet_tiny.codegen.generate import generate_model_sources
 from flynet_tiny.sim.qemu import run_qemu
 from flynet_tiny.targets import load_target

@@ -3,7 +3,9 @@
 from pathlib import Path
 
 from codegen_models import exported_model
-from flynet_tiny.build.firmware import PORTABLE_DEFINE, BuildOptions, build_model_firmware, write_makefile
+from flynet_tiny.build.bench_firmware import build_model_firmware
+from flynet_tiny.build.makefile import write_makefile
+from flynet_tiny.build.options import PORTABLE_DEFINE, BuildOptions
 from flynet_tiny.build.code_size import runtime_code_bytes
 from flynet_tiny.codegen.generate import generate_model_sources
 from flynet_tiny.targets import load_target

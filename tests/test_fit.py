@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from cli_helpers import run_cli
-from flynet_tiny.build.firmware import build_from_tflite
+from flynet_tiny.build.from_tflite import build_from_tflite
 from flynet_tiny.fit import ModelSpec, elf_usage, estimate_from_tflite, model_tflite_bytes
 from flynet_tiny.targets import load_target
 from flynet_tiny.tflite import TFLiteBuilder

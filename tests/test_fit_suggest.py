@@ -3,7 +3,7 @@
 The search space is cut to two heads, one width and two input sizes to keep the test near a
 minute; the search itself is the one the command runs."""
 
-from flynet_tiny.build.firmware import build_from_tflite
+from flynet_tiny.build.from_tflite import build_from_tflite
 from flynet_tiny.fit import elf_usage, model_tflite_bytes
 from flynet_tiny.fit.suggest import commands_for, suggest
 from flynet_tiny.targets import load_target

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from flynet_tiny.build.firmware import build_firmware
+from flynet_tiny.build.make import build_firmware
 from flynet_tiny.errors import CheckFailed, FlynetError
 from flynet_tiny.sim.qemu import run_qemu
 from flynet_tiny.sim.symbols import read_symbols
@@ -143,7 +143,7 @@ def test_emitted_outputs_come_back_byte_for_byte(tmp_path, target_name):
 
 @pytest.mark.parametrize("target_name", ["f446re", "f746zg"])
 def test_emulated_machine_backs_every_ram_region_of_the_board(tmp_path, target_name):
-    from flynet_tiny.build.firmware import memory_regions
+    from flynet_tiny.build.linker_script import memory_regions
 
     target = load_target(target_name)
     ram = [r for r in memory_regions(target, emulation=True) if r.kind == "ram"]

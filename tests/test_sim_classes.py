@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from flynet_tiny.build.firmware import build_firmware
+from flynet_tiny.build.make import build_firmware
 from flynet_tiny.sim.qemu import run_qemu
 from flynet_tiny.targets import load_target
 

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from flynet_tiny.cli import cli
-from flynet_tiny.build.firmware import build_firmware
+from flynet_tiny.build.make import build_firmware
 from flynet_tiny.errors import FlynetError
 from flynet_tiny.sim.latency import CORE_TIMINGS, estimate_latency
 from flynet_tiny.sim.qemu import run_qemu

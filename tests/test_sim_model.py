@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from codegen_models import mdw_model, mixed_ops_model
-from flynet_tiny.build.firmware import build_model_firmware
+from flynet_tiny.build.bench_firmware import build_model_firmware
 from flynet_tiny.codegen.generate import generate_model_sources
 from flynet_tiny.errors import FlynetError
 from flynet_tiny.sim.qemu import run_qemu

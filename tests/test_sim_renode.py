@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from flynet_tiny.build.firmware import build_firmware
+from flynet_tiny.build.make import build_firmware
 from flynet_tiny.errors import FlynetError
 from flynet_tiny.sim.renode import run_renode
 from flynet_tiny.targets import load_target

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..codegen.host_kernels import kernel_sources
 
+
 FLASH_SECTIONS = (".text", ".rodata", ".data")
 
 

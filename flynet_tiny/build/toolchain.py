@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..errors import FlynetError
 
+
 _INSTALL_HINT = "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"
 
 

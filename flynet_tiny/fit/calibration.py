@@ -121,7 +121,7 @@ def load_calibration(target: Target, opt: str = "size", progress=lambda message:
 
 
 def _calibrate(target: Target, opt: str, folder: Path) -> None:
-    from ..build.firmware import build_from_tflite
+    from ..build.from_tflite import build_from_tflite
 
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:

@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..build.firmware import memory_regions
+from ..build.linker_script import memory_regions
 from ..errors import FlynetError
 from ..targets import MemoryRegion, Target
 from .objects import binutil

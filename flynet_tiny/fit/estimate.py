@@ -24,7 +24,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..build.firmware import DEFAULT_STACK_BYTES
+from ..build.options import DEFAULT_STACK_BYTES
 from ..targets import Target
 from .calibration import Calibration, load_calibration, run_compile
 from .itemize import Item, WeightArray, itemize_objects, weight_arrays
@@ -135,7 +135,7 @@ def estimate_from_generated(generated, target: Target, opt: str = "size", n_inpu
 def estimate_from_tflite(tflite_bytes: bytes, target: Target, opt: str = "size", n_inputs: int = 1,
                          source: str = "", tflm: bool = True, progress=lambda message: None) -> FitEstimate:
     """Generate the model's C into a temporary folder (the real generator and planner) and estimate it."""
-    from ..build.firmware import uses_dsp_kernels
+    from ..build.options import uses_dsp_kernels
     from ..codegen.generate import generate_model_sources
 
     with tempfile.TemporaryDirectory(prefix="flynet-fit-") as folder:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..build.firmware import DEFAULT_HEAP_BYTES, DEFAULT_STACK_BYTES
+from ..build.options import DEFAULT_HEAP_BYTES, DEFAULT_STACK_BYTES
 from ..errors import FlynetError
 from ..targets import Target
 from .objects import ObjectSet, SectionRef, packed_bytes

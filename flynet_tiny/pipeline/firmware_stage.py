@@ -36,7 +36,7 @@ def _relative(summary: dict, root: Path) -> dict:
 
 def firmware_stage(staging: Path, target, request, report: dict, images: np.ndarray | None) -> None:
     """Build the board firmware (and the QEMU bench with `request.bench`) into `staging`."""
-    from ..build.firmware import build_from_tflite, build_summary
+    from ..build.from_tflite import build_from_tflite, build_summary
 
     tflite = staging / "model_int8.tflite"
     tflite_bytes = tflite.read_bytes()

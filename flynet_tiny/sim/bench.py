@@ -22,7 +22,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..build.firmware import TEST_INPUTS_REGION, BuildResult, build_model_firmware, uses_dsp_kernels
+from ..build.bench_firmware import build_model_firmware
+from ..build.linker_script import TEST_INPUTS_REGION
+from ..build.make import BuildResult
+from ..build.options import uses_dsp_kernels
 from ..codegen.generate import GeneratedModel, build_ir, generate_model_sources, layer_checksum
 from ..codegen.graph import ModelIR
 from ..codegen.host_model import HostModel

@@ -25,7 +25,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..build.firmware import memory_regions
+from ..build.linker_script import memory_regions
 from ..errors import CheckFailed, FlynetError
 from ..targets import Target
 from .plugin import build_counting_plugin

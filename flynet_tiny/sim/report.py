@@ -6,7 +6,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..build.firmware import memory_regions
+from ..build.linker_script import memory_regions
 from ..reporting import format_table
 from ..targets import Target
 from .latency import core_timing, estimate_latency

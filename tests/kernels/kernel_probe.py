@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from flynet_tiny.int8 import kernel_params as qp
-from flynet_tiny.build.firmware import build_firmware
+from flynet_tiny.build.make import build_firmware
 from flynet_tiny.errors import CheckFailed
 from flynet_tiny.reporting import atomic_write_text
 from flynet_tiny.sim.qemu import run_qemu

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from flynet_tiny.int8 import kernel_params as qp
-from flynet_tiny.build.firmware import build_model_firmware
+from flynet_tiny.build.bench_firmware import build_model_firmware
 from flynet_tiny.data.model_inputs import random_inputs
 from eca_chain import eca_chain_model
 from flynet_tiny.codegen.generate import generate_model_sources

@@ -4,7 +4,7 @@ the flat equal-shape loop) on the Cortex-M4 in QEMU, bit-exact with TFLM."""
 import numpy as np
 import pytest
 
-from flynet_tiny.build.firmware import build_model_firmware
+from flynet_tiny.build.bench_firmware import build_model_firmware
 from flynet_tiny.data.model_inputs import random_inputs
 from flynet_tiny.codegen.generate import generate_model_sources
 from flynet_tiny.sim.qemu import run_qemu
