@@ -11,7 +11,8 @@ import pytest
 from codegen_models import (ALL_MODELS, ModelMaker, assert_plan_sound_and_within_tflm, conv_chain_model, mdw_model,
                             padded_conv_model)
 from flynet_tiny.codegen.generate import build_ir, generate_model_sources, layer_checksum, tensor_symbol
-from flynet_tiny.codegen.emit_c import ScratchQuery, emit_layer
+from flynet_tiny.codegen.emit import emit_layer
+from flynet_tiny.codegen.layer_code import ScratchQuery
 from flynet_tiny.codegen.host_kernels import kernel_include_dir
 from flynet_tiny.codegen.scratch import scratch_bytes
 from flynet_tiny.codegen.host_model import HostModel

@@ -22,7 +22,8 @@ import numpy as np
 from ..errors import FlynetError
 from ..reporting import atomic_write_text
 from ..tflite import read_tflite
-from .emit_c import LayerCode, emit_layer
+from .emit import emit_layer
+from .layer_code import LayerCode
 from .fuse import fuse
 from .graph import Layer, ModelIR, c_identifier, layer_label, lower
 from .planner import MemoryPlan, PlanTensor, plan_memory

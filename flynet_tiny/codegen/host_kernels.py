@@ -28,8 +28,9 @@ import numpy as np
 from ..errors import FlynetError
 from ..resources import cache_dir, firmware_dir
 from ..int8 import kernel_params as qp
+from .kernel_abi import ENUMS, ctypes_struct, enum_value
 
-STATUS_NAMES = {0: "FN_OK", 1: "FN_ERR_UNSUPPORTED", 2: "FN_ERR_SHAPE", 3: "FN_ERR_ARGUMENT"}
+STATUS_NAMES = {value: name for name, value, _ in ENUMS["fn_status"].values}
 BASE_FLAGS = ["-std=c99", "-O2", "-fPIC", "-shared", "-Wall", "-Wextra", "-Werror"]
 SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-fno-omit-frame-pointer", "-g"]
 
@@ -89,60 +90,24 @@ def sanitizer_env() -> dict[str, str]:
     return env
 
 
-# ---- C structs -------------------------------------------------------------
+# ---- C structs: from the one ABI description ------------------------------
 
 _i32 = ctypes.c_int32
+Dims = ctypes_struct("fn_dims")
+ConvParams = ctypes_struct("fn_conv_params")
+FcParams = ctypes_struct("fn_fc_params")
+AddParams = ctypes_struct("fn_add_params")
+MulParams = ctypes_struct("fn_mul_params")
+HardSwishParams = ctypes_struct("fn_hard_swish_params")
+LogisticParams = ctypes_struct("fn_logistic_params")
+SoftmaxParams = ctypes_struct("fn_softmax_params")
+PoolParams = ctypes_struct("fn_pool_params")
+MeanParams = ctypes_struct("fn_mean_params")
+ChannelQuant = ctypes_struct("fn_channel_quant")
+EcaParams = ctypes_struct("fn_eca_params")
 
 
-def _struct(name: str, fields: Sequence[str]) -> type[ctypes.Structure]:
-    return type(name, (ctypes.Structure,), {"_fields_": [(f, _i32) for f in fields]})
-
-
-Dims = _struct("fn_dims", ["n", "h", "w", "c"])
-ConvParams = _struct("fn_conv_params", ["stride_h", "stride_w", "dilation_h", "dilation_w", "padding",
-                                        "input_offset", "output_offset", "act_min", "act_max", "depth_multiplier",
-                                        "pad_top", "pad_bottom", "pad_left", "pad_right"])
-FcParams = _struct("fn_fc_params", ["input_offset", "filter_offset", "output_offset", "act_min", "act_max",
-                                    "per_channel"])
-AddParams = _struct("fn_add_params", ["input1_offset", "input2_offset", "output_offset", "left_shift",
-                                      "input1_multiplier", "input1_shift", "input2_multiplier", "input2_shift",
-                                      "output_multiplier", "output_shift", "act_min", "act_max"])
-MulParams = _struct("fn_mul_params", ["input1_offset", "input2_offset", "output_offset", "output_multiplier",
-                                      "output_shift", "act_min", "act_max"])
-HardSwishParams = _struct("fn_hard_swish_params", ["input_zero_point", "output_zero_point",
-                                                   "reluish_multiplier_fixedpoint_int16", "reluish_multiplier_exponent",
-                                                   "output_multiplier_fixedpoint_int16", "output_multiplier_exponent"])
-LogisticParams = _struct("fn_logistic_params", ["input_zero_point", "input_range_radius", "input_multiplier",
-                                                "input_left_shift"])
-SoftmaxParams = _struct("fn_softmax_params", ["input_multiplier", "input_left_shift", "diff_min"])
-PoolParams = _struct("fn_pool_params", ["stride_h", "stride_w", "filter_h", "filter_w", "padding", "act_min",
-                                        "act_max"])
-MeanParams = _struct("fn_mean_params", ["input_zero_point", "output_zero_point", "multiplier", "shift"])
-
-
-class ChannelQuant(ctypes.Structure):
-    _fields_ = [("multiplier", ctypes.POINTER(_i32)), ("shift", ctypes.POINTER(_i32))]
-
-
-class EcaParams(ctypes.Structure):
-    _fields_ = [
-        ("mean", MeanParams),
-        *[(f, _i32) for f in ["sqdiff_input1_offset", "sqdiff_input2_offset", "sqdiff_output_offset",
-                              "sqdiff_left_shift", "sqdiff_input1_multiplier", "sqdiff_input1_shift",
-                              "sqdiff_input2_multiplier", "sqdiff_input2_shift", "sqdiff_output_multiplier",
-                              "sqdiff_output_shift"]],
-        ("var_mean", MeanParams),
-        ("kernel_size", _i32),
-        ("kernel", ctypes.POINTER(ctypes.c_int8)),
-        *[(f, _i32) for f in ["conv_bias", "conv_input_offset", "conv_output_offset", "conv_multiplier",
-                              "conv_shift", "use_softmax", "heads"]],
-        ("logistic", LogisticParams),
-        ("softmax", SoftmaxParams),
-        ("mul", MulParams),
-    ]
-
-
-PADDING = {"VALID": 0, "SAME": 1, "EXPLICIT": 2}
+PADDING = {name: enum_value("fn_padding", f"FN_PADDING_{name}") for name in ("VALID", "SAME", "EXPLICIT")}
 
 
 def dims4(shape: Sequence[int]) -> Dims:

@@ -1,28 +1,28 @@
-"""Kernel parameter structs stored in fewer bytes of flash, widened for the call.
+"""Layer parameters at file scope: equal ones shared, each struct type stored in as few bytes as its values need.
 
-The kernels take structs of int32 fields (fn_conv_params: 14 x 4 bytes), but a model's values
-are mostly strides, paddings, zero points and activation bounds that fit in one or two bytes.
-For a struct type with many objects in a model, `pack_parameters` declares a mirror type whose
-fields are as narrow as this model's values allow and a `widen_<kind>` function copying one
-object into the full struct; each call then passes `widen_conv_params(&conv_params_3)`, so the
-kernel reads exactly the values the generator computed (the arithmetic is unchanged). A field
-holding the same value in every object is set by the widen function and stored nowhere. A type
-is packed only where the bytes saved exceed the widening function and the extra call per use.
+`share_objects` gives every distinct parameter object (a struct type and its values) one file-scope
+name, so layers with equal shapes or parameters point at the same object (a compiler keeps every static
+object apart, even with equal contents). fn_dims objects are named by their value (dims_1x8x8x40).
+
+`pack_parameters` then looks at each struct type's objects. The kernels take structs of int32 fields
+(fn_conv_params: 14 x 4 bytes), but a model's values are mostly strides, paddings, zero points and
+activation bounds that fit in one or two bytes. For a type with many objects it declares a mirror type
+whose fields are as narrow as this model's values allow and a `widen_<kind>` function copying one object
+into the full struct; each call then passes `widen_conv_params(&conv_params_3)`, so the kernel reads
+exactly the values the generator computed (the arithmetic is unchanged). A field holding the same value
+in every object is set by the widen function and stored nowhere. A type is packed only where the bytes
+saved exceed the widening function and the extra call per use. Both work from the objects' values and
+the kernel ABI's field types (`kernel_abi`), never from C text.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
-# Parameter structs whose fields are 32-bit integers, an int-sized enum (cast back), nested
-# structs of those, or a known pointer field (kept as a pointer).
-PACKABLE_TYPES = ("fn_conv_params", "fn_add_params", "fn_mul_params", "fn_hard_swish_params", "fn_fc_params",
-                  "fn_pool_params", "fn_mean_params", "fn_logistic_params", "fn_softmax_params", "fn_eca_params")
-ENUM_FIELDS = {"padding": "fn_padding"}
-ENUM_VALUES = {"FN_PADDING_VALID": 0, "FN_PADDING_SAME": 1, "FN_PADDING_EXPLICIT": 2}
-POINTER_FIELDS = {"kernel": "const int8_t *"}
-_DECLARATION = re.compile(r"^static const (fn_\w+) (\w+) = (\{.*\});$")
-_FIELD = re.compile(r"\s*\.(\w+) = ")
+from .kernel_abi import ENUMS, enum_value, flat_fields, is_pointer
+from .layer_code import LayerCode, ParamObject
+
 # Rough Thumb-2 bytes at -Os: one load + store per widened field (a constant one: a move + store),
 # the function's entry and exit, and one more call per use (the F446RE build agrees within a few bytes).
 WIDEN_BYTES_PER_FIELD = 6
@@ -30,29 +30,36 @@ WIDEN_FIXED_BYTES = 16
 CALL_BYTES = 4
 
 
-def parse_fields(text: str, prefix: str = "") -> dict[str, str]:
-    """`{.a = 1, .b = {.c = 2}}` -> {"a": "1", "b.c": "2"}: a designated initializer, nested ones flattened."""
-    fields: dict[str, str] = {}
-    body, position = text.strip()[1:-1], 0
-    while position < len(body):
-        match = _FIELD.match(body, position)
-        if match is None:
-            raise ValueError(f"not a designated initializer: {text}")
-        name, position = prefix + match[1], match.end()
-        if body[position] == "{":
-            depth, end = 0, position
-            while True:
-                depth += {"{": 1, "}": -1}.get(body[end], 0)
-                end += 1
-                if depth == 0:
-                    break
-            fields.update(parse_fields(body[position:end], name + "."))
-        else:
-            end = body.find(",", position)
-            end = len(body) if end < 0 else end
-            fields[name] = body[position:end].strip()
-        position = end + 1 if end < len(body) and body[end] == "," else end
-    return fields
+@dataclass
+class SharedObjects:
+    objects: dict[str, ParamObject] = field(default_factory=dict)    # file-scope name -> object, first use first
+    names: list[dict[str, str]] = field(default_factory=list)       # per layer: local name -> file-scope name
+    uses: dict[str, int] = field(default_factory=dict)              # file-scope name -> references in the calls
+
+
+def share_objects(codes: list[LayerCode]) -> SharedObjects:
+    shared = SharedObjects()
+    by_value: dict[tuple[str, str], str] = {}
+    counts: dict[str, int] = {}
+    for code in codes:
+        names = {}
+        for obj in code.objects:
+            key = (obj.ctype, obj.initializer)
+            if key not in by_value:
+                kind = obj.ctype.removeprefix("fn_")
+                if kind == "dims":
+                    name = "dims_" + "x".join(str(v) for v in obj.values.values())
+                else:
+                    name = f"{kind}_{counts.get(kind, 0)}"
+                    counts[kind] = counts.get(kind, 0) + 1
+                by_value[key] = name
+                shared.objects[name] = obj
+            names[obj.local] = by_value[key]
+        for local, name in names.items():
+            shared.uses[name] = shared.uses.get(name, 0) + sum(
+                len(re.findall(rf"&{re.escape(local)}\b", s)) for s in code.statements)
+        shared.names.append(names)
+    return shared
 
 
 def _width(values: list[int]) -> tuple[str, int]:
@@ -62,32 +69,44 @@ def _width(values: list[int]) -> tuple[str, int]:
     return "int32_t", 4
 
 
-def _value(text: str) -> int | None:
-    """The integer a field holds, or None for a pointer (an array's name)."""
-    if text in ENUM_VALUES:
-        return ENUM_VALUES[text]
-    try:
-        return int(text)
-    except ValueError:
+def _flat_values(obj: ParamObject) -> dict[str, object]:
+    """The object's values keyed like `flat_fields` ("mean.shift"), nested dicts flattened."""
+    out: dict[str, object] = {}
+
+    def walk(values: dict, prefix: str) -> None:
+        for name, value in values.items():
+            if isinstance(value, dict):
+                walk(value, f"{prefix}{name}.")
+            else:
+                out[prefix + name] = value
+    walk(obj.values, "")
+    return out
+
+
+def _number(ctype: str, value) -> int | None:
+    """A field's value as an integer (an enum constant by its value), None for a pointer."""
+    if is_pointer(ctype):
         return None
+    if ctype in ENUMS and isinstance(value, str):
+        return enum_value(ctype, value)
+    return int(value)
 
 
-def _packed_type(ctype: str, members: list[tuple[str, dict[str, str]]], uses: int) -> tuple[list[str], dict] | None:
+def _packed_type(ctype: str, members: list[tuple[str, dict]], uses: int) -> tuple[list[str], dict] | None:
     """The packed mirror type and its widen function (C lines) and its layout; None if not worth packing."""
     kind = ctype.removeprefix("fn_")
-    names = list(dict.fromkeys(f for _, fields in members for f in fields))
+    types = dict(flat_fields(ctype))
+    names = list(dict.fromkeys(f for _, values in members for f in values))  # first-seen order, as the C declares them
     stored, constant = {}, {}
-    for field in names:
-        texts = [fields.get(field, "0") for _, fields in members]
-        values = [_value(v) for v in texts]
-        if any(v is None for v in values):
-            if field.split(".")[-1] not in POINTER_FIELDS:
-                return None  # a field this module cannot type: leave the struct as it is
-            stored[field] = (POINTER_FIELDS[field.split(".")[-1]], 4)
-        elif len(set(values)) == 1 and len(members) > WIDEN_BYTES_PER_FIELD:
-            constant[field] = texts[0]  # the same in every object: set by widen, stored nowhere
+    for name in names:
+        ftype = types[name].ctype
+        texts = [values.get(name, 0) for _, values in members]
+        if is_pointer(ftype):
+            stored[name] = (ftype, 4)
+        elif len({_number(ftype, v) for v in texts}) == 1 and len(members) > WIDEN_BYTES_PER_FIELD:
+            constant[name] = texts[0]  # the same in every object: set by widen, stored nowhere
         else:
-            stored[field] = _width(values)
+            stored[name] = _width([_number(ftype, v) for v in texts])
     saved = len(members) * (4 * len(names) - sum(size for _, size in stored.values()))
     cost = WIDEN_FIXED_BYTES + WIDEN_BYTES_PER_FIELD * len(names) + CALL_BYTES * uses
     if saved <= cost:
@@ -95,15 +114,15 @@ def _packed_type(ctype: str, members: list[tuple[str, dict[str, str]]], uses: in
     order = sorted(stored, key=lambda f: -stored[f][1])  # widest first: no padding between fields
     member = {f: f.replace(".", "_") for f in names}
 
-    def cast(field: str) -> str:
-        leaf = field.split(".")[-1]
-        return f"({ENUM_FIELDS[leaf]})" if leaf in ENUM_FIELDS else ""
+    def cast(name: str) -> str:
+        ftype = types[name].ctype
+        return f"({ftype})" if ftype in ENUMS else ""
 
     lines = [
         f"typedef struct {{ {' '.join(f'{stored[f][0]} {member[f]};' for f in order)} }} {kind}_packed;",
         f"static const {ctype} *widen_{kind}(const {kind}_packed *p)",
         "{",
-        f"    /* A compound literal: every field no object sets is 0, as in the unpacked struct. */",
+        "    /* A compound literal: every field no object sets is 0, as in the unpacked struct. */",
         f"    widened.{kind} = ({ctype}){{",
         *(f"        .{f} = {cast(f)}p->{member[f]}," for f in order),
         *(f"        .{f} = {cast(f)}{value}," for f, value in constant.items()),
@@ -114,40 +133,37 @@ def _packed_type(ctype: str, members: list[tuple[str, dict[str, str]]], uses: in
     return lines, {"stored": stored, "member": member}
 
 
-def pack_parameters(declarations: list[str], bodies: list[str]) -> tuple[list[str], list[str]]:
-    """(declarations, bodies) with the worthwhile parameter types packed; the others unchanged."""
-    objects: dict[str, list[tuple[str, dict[str, str]]]] = {}
-    for line in declarations:
-        match = _DECLARATION.match(line)
-        if match and match[1] in PACKABLE_TYPES:
-            objects.setdefault(match[1], []).append((match[2], parse_fields(match[3])))
-    helpers, packed, renames = [], {}, {}
-    for ctype, members in objects.items():
-        uses = sum(len(re.findall(rf"&{name}\b", body)) for name, _ in members for body in bodies)
-        found = _packed_type(ctype, members, uses)
+def pack_parameters(shared: SharedObjects) -> tuple[list[str], dict[str, str]]:
+    """(file-scope C lines declaring every object, the C expression each call passes for each object)."""
+    by_type: dict[str, list[tuple[str, dict]]] = {}
+    for name, obj in shared.objects.items():
+        by_type.setdefault(obj.ctype, []).append((name, _flat_values(obj)))
+    helpers, packed = [], {}
+    references = {name: f"&{name}" for name in shared.objects}
+    kinds = []
+    for ctype, members in by_type.items():
+        if ctype == "fn_dims" or ctype == "fn_channel_quant":
+            continue  # passed through as they are: too small, or pointers only
+        found = _packed_type(ctype, members, sum(shared.uses.get(name, 0) for name, _ in members))
         if found is None:
             continue
         lines, layout = found
         helpers += lines
+        kinds.append(ctype)
         kind = ctype.removeprefix("fn_")
-        for name, fields in members:
-            values = ", ".join(f".{layout['member'][f]} = {fields.get(f, '0')}" for f in layout["stored"]
-                               if f in fields)
-            packed[name] = f"static const {kind}_packed {name} = {{{values}}};"
-            renames[name] = f"widen_{kind}(&{name})"
-    if not renames:
-        return declarations, bodies
-    kinds = [ctype for ctype in objects if any(line.endswith(f"{ctype.removeprefix('fn_')}_packed;")
-                                               for line in helpers)]
-    out = ["/* Parameter structs packed into this model's narrowest field types (flash); widen_*() copies one",
-           " * into the int32 struct the kernel takes right before the call, so the values are unchanged.",
-           " * One call runs at a time, so the widened structs share their RAM. */",
-           "static union {",
-           *(f"    {ctype} {ctype.removeprefix('fn_')};" for ctype in kinds),
-           "} widened;",
-           *helpers, ""]
-    for line in declarations:
-        match = _DECLARATION.match(line)
-        out.append(packed[match[2]] if match and match[2] in packed else line)
-    pattern = re.compile(r"&(" + "|".join(map(re.escape, renames)) + r")\b")
-    return out, [pattern.sub(lambda m: renames[m[1]], body) for body in bodies]
+        for name, values in members:
+            fields = ", ".join(f".{layout['member'][f]} = {values[f]}" for f in layout["stored"] if f in values)
+            packed[name] = f"static const {kind}_packed {name} = {{{fields}}};"
+            references[name] = f"widen_{kind}(&{name})"
+    declarations = [packed.get(name) or f"static const {obj.ctype} {name} = {obj.initializer};"
+                    for name, obj in shared.objects.items()]
+    if not packed:
+        return declarations, references
+    header = ["/* Parameter structs packed into this model's narrowest field types (flash); widen_*() copies one",
+              " * into the int32 struct the kernel takes right before the call, so the values are unchanged.",
+              " * One call runs at a time, so the widened structs share their RAM. */",
+              "static union {",
+              *(f"    {ctype} {ctype.removeprefix('fn_')};" for ctype in kinds),
+              "} widened;",
+              *helpers, ""]
+    return header + declarations, references

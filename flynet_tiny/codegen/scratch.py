@@ -16,7 +16,7 @@ from __future__ import annotations
 import ctypes
 import math
 
-from .emit_c import ScratchQuery
+from .layer_code import ScratchQuery
 
 
 def _host_bytes(query: ScratchQuery) -> int:

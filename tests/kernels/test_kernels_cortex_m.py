@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from flynet_tiny.codegen.host_kernels import kernel_include_dir, kernel_sources
-from flynet_tiny.codegen.emit_c import ScratchQuery
+from flynet_tiny.codegen.layer_code import ScratchQuery
 from kernel_probe import ProbeCase, build_probe, host_inputs, probe_seed, run_probe
 from flynet_tiny.codegen.scratch import scratch_bytes
 from flynet_tiny.targets import load_target

@@ -8,6 +8,8 @@
  * kernels themselves use integer arithmetic only.
  *
  * Conventions
+ * - The parameter structs and enums are in flynet_kernels_abi.h, generated from
+ *   flynet_tiny/codegen/kernel_abi.py (one description for C, ctypes and the packer).
  * - Layout NHWC. Weights as TFLite stores them: conv OHWI, depthwise
  *   1 x KH x KW x (C*h), fully connected [out][in].
  * - "offset" fields are negated zero points for inputs (input_offset = -zp)
@@ -24,16 +26,11 @@
 
 #include <stdint.h>
 
+#include "flynet_kernels_abi.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef enum {
-    FN_OK = 0,
-    FN_ERR_UNSUPPORTED = 1, /* a configuration this kernel lacks (dilation 2, stride 3, ...) */
-    FN_ERR_SHAPE = 2,       /* tensor shapes that do not fit together */
-    FN_ERR_ARGUMENT = 3     /* a NULL pointer or a parameter out of range */
-} fn_status;
 
 /* Short constant name of a status ("FN_ERR_UNSUPPORTED"), for runtime error reports. */
 const char *fn_status_name(fn_status status);
@@ -41,31 +38,7 @@ const char *fn_status_name(fn_status status);
 /* TFLite's MultiplyByQuantizedMultiplier as a callable (the kernels inline it from fn_requant.h). */
 int32_t fn_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int32_t shift);
 
-typedef struct {
-    int32_t n, h, w, c;
-} fn_dims;
-
-/* EXPLICIT: the conv-like kernels' pad_* fields, each in 0..filter-1; a PAD op (padding with the
- * input zero point) folded into the conv, so the padded map never exists. */
-typedef enum { FN_PADDING_VALID = 0, FN_PADDING_SAME = 1, FN_PADDING_EXPLICIT = 2 } fn_padding;
-
-/* Per-output-channel requantization: acc -> MultiplyByQuantizedMultiplier(acc, multiplier[c], shift[c]). */
-typedef struct {
-    const int32_t *multiplier;
-    const int32_t *shift;
-} fn_channel_quant;
-
 /* ---- convolution ---------------------------------------------------- */
-
-typedef struct {
-    int32_t stride_h, stride_w;     /* 1 or 2 */
-    int32_t dilation_h, dilation_w; /* 1 */
-    fn_padding padding;
-    int32_t input_offset, output_offset;
-    int32_t act_min, act_max;
-    int32_t depth_multiplier; /* depthwise and MDW only: heads h, 1..16 */
-    int32_t pad_top, pad_bottom, pad_left, pad_right; /* FN_PADDING_EXPLICIT only */
-} fn_conv_params;
 
 /* 2-D convolution, OHWI weights, int32 bias (NULL allowed). Output dims must be
  * the ones TFLite computes for the padding and strides (for EXPLICIT padding: a
@@ -99,12 +72,6 @@ int32_t fn_mdw_maxout_s8_get_buffer_size(const fn_dims *in_dims, const fn_dims *
 
 /* ---- fully connected ------------------------------------------------ */
 
-typedef struct {
-    int32_t input_offset, filter_offset, output_offset;
-    int32_t act_min, act_max;
-    int32_t per_channel; /* 0: multiplier[0]/shift[0] for every output */
-} fn_fc_params;
-
 fn_status fn_fully_connected_s8(const fn_fc_params *p, const fn_channel_quant *q,
                                 int32_t batches, int32_t in_features, const int8_t *input,
                                 int32_t out_features, const int8_t *weights, const int32_t *bias,
@@ -114,24 +81,9 @@ fn_status fn_fully_connected_s8(const fn_fc_params *p, const fn_channel_quant *q
 
 /* ADD (and the operands' rescaling to a common scale with TFLM's left shift 20).
  * Shapes are 4-D; an input dim of 1 broadcasts against the output dim. */
-typedef struct {
-    int32_t input1_offset, input2_offset, output_offset;
-    int32_t left_shift;
-    int32_t input1_multiplier, input1_shift;
-    int32_t input2_multiplier, input2_shift;
-    int32_t output_multiplier, output_shift;
-    int32_t act_min, act_max;
-} fn_add_params;
-
 fn_status fn_add_s8(const fn_add_params *p, const fn_dims *in1_dims, const int8_t *in1,
                     const fn_dims *in2_dims, const int8_t *in2, const fn_dims *out_dims,
                     int8_t *output);
-
-typedef struct {
-    int32_t input1_offset, input2_offset, output_offset;
-    int32_t output_multiplier, output_shift;
-    int32_t act_min, act_max;
-} fn_mul_params;
 
 fn_status fn_mul_s8(const fn_mul_params *p, const fn_dims *in1_dims, const int8_t *in1,
                     const fn_dims *in2_dims, const int8_t *in2, const fn_dims *out_dims,
@@ -141,20 +93,8 @@ fn_status fn_mul_s8(const fn_mul_params *p, const fn_dims *in1_dims, const int8_
 fn_status fn_maximum_s8(const fn_dims *in1_dims, const int8_t *in1, const fn_dims *in2_dims,
                         const int8_t *in2, const fn_dims *out_dims, int8_t *output);
 
-typedef struct {
-    int32_t input_zero_point, output_zero_point;
-    int32_t reluish_multiplier_fixedpoint_int16, reluish_multiplier_exponent;
-    int32_t output_multiplier_fixedpoint_int16, output_multiplier_exponent;
-} fn_hard_swish_params;
-
 fn_status fn_hard_swish_s8(const fn_hard_swish_params *p, int32_t size, const int8_t *input,
                            int8_t *output);
-
-/* LOGISTIC, output scale 1/256 and zero point -128 (TFLM's requirement). */
-typedef struct {
-    int32_t input_zero_point, input_range_radius;
-    int32_t input_multiplier, input_left_shift;
-} fn_logistic_params;
 
 fn_status fn_logistic_s8(const fn_logistic_params *p, int32_t size, const int8_t *input,
                          int8_t *output);
@@ -168,20 +108,10 @@ fn_status fn_lut_s8(const int8_t *table, int32_t lo, int32_t hi, int32_t size, c
 
 /* SOFTMAX over the innermost `depth` values of each of `rows` rows; output
  * scale 1/256, zero point -128. */
-typedef struct {
-    int32_t input_multiplier, input_left_shift, diff_min;
-} fn_softmax_params;
-
 fn_status fn_softmax_s8(const fn_softmax_params *p, int32_t rows, int32_t depth,
                         const int8_t *input, int8_t *output);
 
 /* ---- pooling and reductions ----------------------------------------- */
-
-typedef struct {
-    int32_t stride_h, stride_w, filter_h, filter_w;
-    fn_padding padding;
-    int32_t act_min, act_max;
-} fn_pool_params;
 
 fn_status fn_avgpool_s8(const fn_pool_params *p, const fn_dims *in_dims, const int8_t *input,
                         const fn_dims *out_dims, int8_t *output);
@@ -193,11 +123,6 @@ fn_status fn_maxpool_s8(const fn_pool_params *p, const fn_dims *in_dims, const i
 fn_status fn_maxout_s8(int32_t groups, int32_t heads, const int8_t *input, int8_t *output);
 
 /* MEAN over H and W with keep_dims (global average pooling), output [n,1,1,c]. */
-typedef struct {
-    int32_t input_zero_point, output_zero_point;
-    int32_t multiplier, shift; /* QuantizeMultiplier(input_scale / output_scale) */
-} fn_mean_params;
-
 fn_status fn_mean_hw_s8(const fn_mean_params *p, const fn_dims *in_dims, const int8_t *input,
                         int8_t *output);
 
@@ -228,25 +153,6 @@ fn_status fn_pad_s8(const fn_dims *in_dims, const int8_t *input, const fn_dims *
  *   y   = MUL(x, a)                          (broadcast over H, W)
  * computed channel by channel: the d map and the a-broadcast never exist, and
  * y may overwrite x (output == input), so the block needs no feature-map buffer. */
-typedef struct {
-    fn_mean_params mean;         /* x -> mu */
-    int32_t sqdiff_input1_offset, sqdiff_input2_offset, sqdiff_output_offset;
-    int32_t sqdiff_left_shift;
-    int32_t sqdiff_input1_multiplier, sqdiff_input1_shift;
-    int32_t sqdiff_input2_multiplier, sqdiff_input2_shift;
-    int32_t sqdiff_output_multiplier, sqdiff_output_shift;
-    fn_mean_params var_mean;     /* d -> var */
-    int32_t kernel_size;         /* z, odd */
-    const int8_t *kernel;        /* [z][2] as OHWI 1 x 1 x z x 2 */
-    int32_t conv_bias;           /* int32 bias of the single output channel */
-    int32_t conv_input_offset, conv_output_offset, conv_multiplier, conv_shift;
-    int32_t use_softmax;         /* 0: logistic, 1: softmax over `heads` */
-    int32_t heads;
-    fn_logistic_params logistic;
-    fn_softmax_params softmax;
-    fn_mul_params mul;           /* x * a -> y */
-} fn_eca_params;
-
 fn_status fn_eca_s8(const fn_eca_params *p, const fn_dims *dims, const int8_t *input,
                     int8_t *output, void *scratch);
 int32_t fn_eca_s8_get_buffer_size(const fn_dims *dims);

@@ -1,0 +1,54 @@
+"""HARD_SWISH and LOGISTIC as lookup tables; SOFTMAX."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...int8 import kernel_params as qp
+from ..graph import Layer, ModelIR
+from ..host_kernels import shared_kernels, table_inputs, trimmed_table
+from ..layer_code import ConstArray, LayerCode, ParamObject, shape_text
+from .common import scale_of, status_call
+from .registry import emitter, unsupported
+
+
+def table_layer(ir: ModelIR, layer: Layer, prefix: str, values: np.ndarray) -> LayerCode:
+    """A function of one int8 value as fn_lut_s8 over a table in flash: `values` is the fixed-point
+    kernel's output on every input value (host build, bit-exact), so the firmware gets the same bytes
+    from one load per value and never links the fixed-point code. The constant ends stay out of the
+    table (the kernel clamps the input to lo..hi)."""
+    x, out = ir.tensor(layer.inputs[0]), ir.tensor(layer.outputs[0])
+    size = int(np.prod(x.shape))
+    lo, hi, table = trimmed_table(values)
+    array = ConstArray(f"{prefix}_table", "int8_t", table)
+    statements = status_call(f"fn_lut_s8({array.name}, {lo}, {hi}, {size}, @IN0@, @OUT0@)")
+    return LayerCode(f"{shape_text(x.shape)} -> {shape_text(out.shape)}, a table of inputs {lo}..{hi}",
+                     statements, [array], inplace_input=0)
+
+
+@emitter("HARD_SWISH")
+def _hard_swish(ir, layer, prefix):
+    params = qp.hard_swish_params(*scale_of(ir, layer.inputs[0]), *scale_of(ir, layer.outputs[0]))
+    return table_layer(ir, layer, prefix, shared_kernels().hard_swish(table_inputs(), params))
+
+
+@emitter("LOGISTIC")
+def _logistic(ir, layer, prefix):
+    out = ir.tensor(layer.outputs[0])
+    if not (float(out.scale[0]) == 1.0 / 256 and int(out.zero_point[0]) == -128):
+        raise unsupported(ir, layer, "a LOGISTIC output other than scale 1/256, zero point -128")
+    params = qp.logistic_params(*scale_of(ir, layer.inputs[0]))
+    return table_layer(ir, layer, prefix, shared_kernels().logistic(table_inputs(), params))
+
+
+@emitter("SOFTMAX")
+def _softmax(ir, layer, prefix):
+    x, out = ir.tensor(layer.inputs[0]), ir.tensor(layer.outputs[0])
+    if not (float(out.scale[0]) == 1.0 / 256 and int(out.zero_point[0]) == -128):
+        raise unsupported(ir, layer, "a SOFTMAX output other than scale 1/256, zero point -128")
+    params = qp.softmax_params(float(x.scale[0]), float(layer.options.get("beta", 1.0)))
+    depth = int(x.shape[-1])
+    rows = int(np.prod(x.shape)) // depth
+    return LayerCode(f"{shape_text(x.shape)} -> {shape_text(out.shape)}, beta {layer.options.get('beta', 1.0):g}",
+                     status_call(f"fn_softmax_s8(&params, {rows}, {depth}, @IN0@, @OUT0@)"),
+                     objects=[ParamObject("params", "fn_softmax_params", params)])

@@ -1,0 +1,59 @@
+"""AVERAGE_POOL_2D, MAX_POOL_2D, MEAN over H and W, and the Max-out over heads."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...int8 import kernel_params as qp
+from ..graph import dims4, same_quantization
+from ..layer_code import LayerCode, ParamObject, dims_object, shape_text
+from .common import act_range, scale_of, status_call
+from .registry import emitter, unsupported
+
+
+@emitter("AVERAGE_POOL_2D", "MAX_POOL_2D")
+def _pool(ir, layer, prefix):
+    opts = layer.options
+    x, out = ir.tensor(layer.inputs[0]), ir.tensor(layer.outputs[0])
+    if not same_quantization(x, out):
+        raise unsupported(ir, layer, "pooling that changes the quantization")
+    act_min, act_max = act_range(ir, layer, layer.outputs[0])
+    params = {
+        "stride_h": int(opts["stride_h"]), "stride_w": int(opts["stride_w"]),
+        "filter_h": int(opts["filter_height"]), "filter_w": int(opts["filter_width"]),
+        "padding": "FN_PADDING_SAME" if opts["padding"] == "SAME" else "FN_PADDING_VALID",
+        "act_min": act_min, "act_max": act_max,
+    }
+    if not (1 <= params["stride_h"] <= 2 and 1 <= params["stride_w"] <= 2):
+        raise unsupported(ir, layer, f"pooling stride {params['stride_h']}x{params['stride_w']}")
+    function = "fn_avgpool_s8" if layer.kind == "AVERAGE_POOL_2D" else "fn_maxpool_s8"
+    objects = [ParamObject("params", "fn_pool_params", params),
+               dims_object("in_dims", dims4(x.shape)), dims_object("out_dims", dims4(out.shape))]
+    return LayerCode(f"{shape_text(x.shape)} -> {shape_text(out.shape)}, "
+                     f"{params['filter_h']}x{params['filter_w']} stride {params['stride_h']}",
+                     status_call(f"{function}(&params, &in_dims, @IN0@, &out_dims, @OUT0@)"), objects=objects)
+
+
+@emitter("MEAN")
+def _mean(ir, layer, prefix):
+    x, out = ir.tensor(layer.inputs[0]), ir.tensor(layer.outputs[0])
+    axes = sorted(int(a) % len(x.shape) for a in ir.constant(layer, 1).reshape(-1))
+    if len(x.shape) != 4 or axes != [1, 2]:
+        raise unsupported(ir, layer, f"MEAN over axes {axes} (only the spatial mean over H and W)")
+    params = qp.mean_params(*scale_of(ir, layer.inputs[0]), *scale_of(ir, layer.outputs[0]))
+    objects = [ParamObject("params", "fn_mean_params", params), dims_object("in_dims", dims4(x.shape))]
+    return LayerCode(f"{shape_text(x.shape)} -> {shape_text(out.shape)}, mean over H, W",
+                     status_call("fn_mean_hw_s8(&params, &in_dims, @IN0@, @OUT0@)"), objects=objects)
+
+
+@emitter("MAXOUT")
+def _maxout(ir, layer, prefix):
+    """Max over each channel's h adjacent heads (fn_maxout_s8)."""
+    x, out = ir.tensor(layer.inputs[0]), ir.tensor(layer.outputs[0])
+    groups = int(np.prod(out.shape))
+    heads = int(np.prod(x.shape)) // groups
+    statements = status_call(f"fn_maxout_s8({groups}, {heads}, @IN0@, @OUT0@)")
+    # In place is safe: output g is written after its window g*h..g*h+h-1 was read, and every byte
+    # it lands on (index g <= g*h) belongs to a window already read.
+    return LayerCode(f"{shape_text(x.shape)} -> {shape_text(out.shape)}, max over {heads} heads", statements,
+                     inplace_input=0)
