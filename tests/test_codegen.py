@@ -10,7 +10,8 @@ import pytest
 
 from codegen_models import (ALL_MODELS, ModelMaker, assert_plan_sound_and_within_tflm, conv_chain_model, mdw_model,
                             padded_conv_model)
-from flynet_tiny.codegen.generate import build_ir, generate_model_sources, layer_checksum, tensor_symbol
+from flynet_tiny.codegen.generate import build_ir, generate_model_sources, layer_checksum
+from flynet_tiny.codegen.placement import tensor_symbol
 from flynet_tiny.codegen.emit import emit_layer
 from flynet_tiny.codegen.layer_code import ScratchQuery
 from flynet_tiny.codegen.host_kernels import kernel_include_dir

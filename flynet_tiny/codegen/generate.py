@@ -23,10 +23,10 @@ from ..errors import FlynetError
 from ..reporting import atomic_write_text
 from ..tflite import read_tflite
 from .emit import emit_layer
-from .layer_code import LayerCode
 from .fuse import fuse
 from .graph import Layer, ModelIR, c_identifier, layer_label, lower
-from .planner import MemoryPlan, PlanTensor, plan_memory
+from .placement import Placement, place_tensors, tensor_symbol
+from .planner import MemoryPlan, plan_memory
 from .scratch import scratch_bytes
 from .write_c import render_header, render_model_c, render_weights_c, render_weights_h
 
@@ -60,71 +60,6 @@ class GeneratedModel:
     input_bytes: int
     output_bytes: int
     io_in_arena: list[str] = field(default_factory=list)
-
-
-def tensor_symbol(ir: ModelIR, index: int) -> str:
-    return c_identifier(ir.tensor(index).name) + f"_{index}"
-
-
-@dataclass
-class _Placement:
-    """Where each activation tensor lives: the arena (a plan tensor) or the caller's buffers."""
-
-    plan_tensors: list[PlanTensor]
-    external: dict[int, str]                 # tensor -> "input" / "output"
-    copy_out: int | None                     # tensor copied into `output` after the last layer
-
-
-def _place(ir: ModelIR, codes: list[LayerCode], scratch: list[int]) -> _Placement:
-    (graph_input,), (graph_output,) = ir.inputs, ir.outputs
-    producers = ir.producers()
-    consumers = ir.consumers()
-    end = len(ir.layers)  # the copy-out step, after the last layer
-    last_use = {t: max(l.index for l in users) for t, users in consumers.items()}
-
-    external: dict[int, str] = {graph_input: "input"}
-    # Views of the input stay in the caller's buffer too.
-    for layer, code in zip(ir.layers, codes):
-        if code.view and layer.inputs[0] in external and external[layer.inputs[0]] == "input":
-            external[layer.outputs[0]] = "input"
-    out_layer = producers.get(graph_output)
-    copy_out = None
-    if graph_output in external:
-        copy_out = graph_output
-    elif out_layer is not None and not codes[out_layer.index].view and graph_output not in consumers:
-        external[graph_output] = "output"
-    else:
-        copy_out = graph_output
-
-    tensors: dict[int, PlanTensor] = {}
-    root: dict[int, int] = {}  # tensor -> the tensor whose block it lives in
-    block_last: dict[int, int] = {}
-
-    def lifetime_end(t: int) -> int:
-        return end if t == copy_out else last_use.get(t, producers[t].index)
-
-    for layer, code in zip(ir.layers, codes):
-        for out in layer.outputs:
-            if out in external:
-                continue
-            alias = None
-            if code.view and layer.inputs[0] not in external:
-                alias = layer.inputs[0]
-            elif code.inplace_input is not None:
-                source = layer.inputs[code.inplace_input]
-                # Overwrite only a buffer no one reads after this layer (all its views included).
-                if source not in external and source != copy_out and block_last[root[source]] == layer.index:
-                    alias = source
-            first, last = layer.index, lifetime_end(out)
-            tensors[out] = PlanTensor(tensor_symbol(ir, out), ir.tensor(out).nbytes, first, last,
-                                      alias_of=tensor_symbol(ir, alias) if alias is not None else None)
-            root[out] = root[alias] if alias is not None else out
-            block_last[root[out]] = max(block_last.get(root[out], -1), last)
-    plan_tensors = list(tensors.values())
-    for layer, size in zip(ir.layers, scratch):
-        if size:
-            plan_tensors.append(PlanTensor(f"scratch_{layer.index}", size, layer.index, layer.index, kind="scratch"))
-    return _Placement(plan_tensors, external, copy_out)
 
 
 def _guard_scratch(text: str, query, planned: int) -> str:
@@ -166,7 +101,7 @@ def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str =
     ir = build_ir(tflite_bytes, fuse_mdw)
     codes = [emit_layer(ir, layer, f"l{layer.index}") for layer in ir.layers]
     scratch = [scratch_bytes(code.scratch, dsp_kernels) if code.scratch else 0 for code in codes]
-    placement = _place(ir, codes, scratch)
+    placement = place_tensors(ir, codes, scratch)
     plan = plan_memory(placement.plan_tensors, alignment=alignment)
 
     def pointer(t: int) -> str:
@@ -238,7 +173,7 @@ def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str =
     )
 
 
-def memory_plan_json(ir: ModelIR, plan: MemoryPlan, placement: _Placement, layer_names: list[str]) -> dict:
+def memory_plan_json(ir: ModelIR, plan: MemoryPlan, placement: Placement, layer_names: list[str]) -> dict:
     data = plan.to_json()
     data["layers"] = [
         {"index": l.index, "name": layer_names[l.index], "kind": l.kind, "tflite_ops": [op.index for op in l.ops]}

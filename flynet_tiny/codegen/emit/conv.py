@@ -1,8 +1,6 @@
-"""CONV_2D, DEPTHWISE_CONV_2D, the fused MDW + Max-out, each optionally with a PAD folded in; FULLY_CONNECTED."""
+"""CONV_2D, DEPTHWISE_CONV_2D and the fused MDW + Max-out, each optionally with a PAD folded in."""
 
 from __future__ import annotations
-
-import numpy as np
 
 from ..graph import Layer, ModelIR, dims4
 from ..layer_code import ConstArray, LayerCode, ParamObject, ScratchQuery, dims_object, shape_text
@@ -99,30 +97,3 @@ def _padded_conv(ir, layer, prefix):
     inner = Layer(layer.kind.removeprefix("PADDED_"), conv_ops, list(layer.inputs), list(layer.outputs))
     (top, bottom), (left, right) = ir.constant(layer, 1, pad_op).reshape(-1, 2)[1:3].tolist()
     return _conv_common(ir, inner, prefix, kind, pads=(int(top), int(bottom), int(left), int(right)))
-
-
-@emitter("FULLY_CONNECTED")
-def _fully_connected(ir, layer, prefix):
-    op = layer.op
-    x, out = ir.tensor(layer.inputs[0]), ir.tensor(layer.outputs[0])
-    weights = ir.constant(layer, 1)
-    out_features, in_features = (int(s) for s in weights.shape)
-    batches = int(np.prod(x.shape)) // in_features
-    per_channel = ir.tensor(op.inputs[1]).per_channel
-    multipliers, shifts = per_channel_quant(ir, layer, out_features if per_channel else 1, 1)
-    bias_name, bias_arrays = bias_array(ir, layer, prefix, 2)
-    act_min, act_max = act_range(ir, layer, op.outputs[0])
-    params = {
-        "input_offset": -int(x.zero_point[0]), "filter_offset": 0, "output_offset": int(out.zero_point[0]),
-        "act_min": act_min, "act_max": act_max, "per_channel": int(per_channel),
-    }
-    arrays = [ConstArray(f"{prefix}_weights", "int8_t", weights.reshape(-1)), *bias_arrays,
-              ConstArray(f"{prefix}_multiplier", "int32_t", multipliers),
-              ConstArray(f"{prefix}_shift", "int32_t", shifts)]
-    objects = [ParamObject("params", "fn_fc_params", params),
-               ParamObject("quant", "fn_channel_quant", {"multiplier": f"{prefix}_multiplier",
-                                                         "shift": f"{prefix}_shift"})]
-    statements = status_call(f"fn_fully_connected_s8(&params, &quant, {batches}, {in_features}, @IN0@, {out_features}, "
-                             f"{prefix}_weights, {bias_name}, @OUT0@)")
-    return LayerCode(f"{shape_text(x.shape)} -> {shape_text(out.shape)}, {in_features} -> {out_features} features",
-                     statements, arrays, objects=objects)

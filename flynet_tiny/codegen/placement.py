@@ -1,0 +1,81 @@
+"""Where each activation tensor lives: in the caller's input / output buffers, or at a block of the arena.
+
+The graph input is read in place from the caller's buffer and the final layer writes straight into
+the caller's output buffer, so neither is planned in the arena (where that is not possible, e.g. the
+output is also read by a later layer, the output is planned and copied out). Views (RESHAPE) share
+their input's block, and a layer whose kernel allows it overwrites an input no later layer reads.
+The planner (`planner.py`) then gives the arena tensors their offsets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .graph import ModelIR, c_identifier
+from .layer_code import LayerCode
+from .planner import PlanTensor
+
+
+def tensor_symbol(ir: ModelIR, index: int) -> str:
+    return c_identifier(ir.tensor(index).name) + f"_{index}"
+
+
+@dataclass
+class Placement:
+    """Where each activation tensor lives: the arena (a plan tensor) or the caller's buffers."""
+
+    plan_tensors: list[PlanTensor]
+    external: dict[int, str]                 # tensor -> "input" / "output"
+    copy_out: int | None                     # tensor copied into `output` after the last layer
+
+
+def place_tensors(ir: ModelIR, codes: list[LayerCode], scratch: list[int]) -> Placement:
+    (graph_input,), (graph_output,) = ir.inputs, ir.outputs
+    producers = ir.producers()
+    consumers = ir.consumers()
+    end = len(ir.layers)  # the copy-out step, after the last layer
+    last_use = {t: max(l.index for l in users) for t, users in consumers.items()}
+
+    external: dict[int, str] = {graph_input: "input"}
+    # Views of the input stay in the caller's buffer too.
+    for layer, code in zip(ir.layers, codes):
+        if code.view and layer.inputs[0] in external and external[layer.inputs[0]] == "input":
+            external[layer.outputs[0]] = "input"
+    out_layer = producers.get(graph_output)
+    copy_out = None
+    if graph_output in external:
+        copy_out = graph_output
+    elif out_layer is not None and not codes[out_layer.index].view and graph_output not in consumers:
+        external[graph_output] = "output"
+    else:
+        copy_out = graph_output
+
+    tensors: dict[int, PlanTensor] = {}
+    root: dict[int, int] = {}  # tensor -> the tensor whose block it lives in
+    block_last: dict[int, int] = {}
+
+    def lifetime_end(t: int) -> int:
+        return end if t == copy_out else last_use.get(t, producers[t].index)
+
+    for layer, code in zip(ir.layers, codes):
+        for out in layer.outputs:
+            if out in external:
+                continue
+            alias = None
+            if code.view and layer.inputs[0] not in external:
+                alias = layer.inputs[0]
+            elif code.inplace_input is not None:
+                source = layer.inputs[code.inplace_input]
+                # Overwrite only a buffer no one reads after this layer (all its views included).
+                if source not in external and source != copy_out and block_last[root[source]] == layer.index:
+                    alias = source
+            first, last = layer.index, lifetime_end(out)
+            tensors[out] = PlanTensor(tensor_symbol(ir, out), ir.tensor(out).nbytes, first, last,
+                                      alias_of=tensor_symbol(ir, alias) if alias is not None else None)
+            root[out] = root[alias] if alias is not None else out
+            block_last[root[out]] = max(block_last.get(root[out], -1), last)
+    plan_tensors = list(tensors.values())
+    for layer, size in zip(ir.layers, scratch):
+        if size:
+            plan_tensors.append(PlanTensor(f"scratch_{layer.index}", size, layer.index, layer.index, kind="scratch"))
+    return Placement(plan_tensors, external, copy_out)
