@@ -489,7 +489,7 @@ def calibration_inputs(arch: Architecture, model: keras.Model, seed: int, n: int
 
 
 def set_realistic_statistics(arch: Architecture, model: keras.Model, seed: int) -> None:
-    """Random BN scale/shift and PReLU slopes, then every BN's moving mean and variance from one
+    """Random BN scale/shift, biases and PReLU slopes, then every BN's moving mean and variance from one
     training-mode pass over synthetic data: each layer sees the statistics of its real input, so the
     quantization ranges look like a trained model's rather than the identity BN of a fresh one."""
     rng = np.random.default_rng([seed, 1])
@@ -501,6 +501,9 @@ def set_realistic_statistics(arch: Architecture, model: keras.Model, seed: int) 
     for layer in model.layers:
         if isinstance(layer, L.PReLU):
             layer.alpha.assign(rng.uniform(0.05, 0.3, layer.alpha.shape).astype(np.float32))
+        # Keras starts biases at zero and the converter drops a zero bias (TRANSPOSE_CONV loses its operand)
+        if getattr(layer, "bias", None) is not None:
+            layer.bias.assign(rng.normal(0.0, 0.1, layer.bias.shape).astype(np.float32))
     if not norms:
         return
     saved = [(layer, layer.momentum) for layer in norms]
