@@ -1,7 +1,8 @@
 """FlyNet and MobileNetV3-Small in PyTorch, each FlyNet contribution its own module."""
 
 from .attention import SqueezeExcite, VarianceECA
-from .flynet import BASE_BLOCKS, BlockConfig, Bottleneck, FlyNet, ModelConfig, block_configs, make_divisible
+from .common import make_divisible
+from .flynet import BASE_BLOCKS, BlockConfig, Bottleneck, FlyNet, ModelConfig, block_configs
 from .mdw import FunnelMaxOut, MaxOut, MultiheadDepthwise, SumReLU
 from .quant_noise import QuantNoise
 from .registry import (build_model, build_model_from_config, config_for_name, list_models, validate_config,
