@@ -192,6 +192,8 @@ static void time_pending(uint32_t next_pc)
     fn_timing_step(&pending->d, pending->pc, next_pc, accesses, n_accesses);
     pending = NULL;
     n_accesses = 0;
+    if (!begin_due && !end_due)
+        return;
     timing_totals_t now;
     fn_timing_totals(&now);
     if (begin_due) {

@@ -17,11 +17,14 @@
 
 /* ---- caches: set-associative, LRU ---- */
 
+#define HINTS 256
+
 typedef struct {
     cache_geometry_t g;
     uint32_t *tags;   /* line number + 1; 0 = empty */
     uint64_t *stamps; /* last use */
     uint64_t clock;
+    uint32_t hint[HINTS]; /* where a line was last found (slot index): skips the search on a hit */
 } cache_t;
 
 static int cache_init(cache_t *c, cache_geometry_t g)
@@ -43,20 +46,26 @@ static int cache_access(cache_t *c, uint32_t line)
     if (!c->tags)
         return 0;
     uint32_t set = line % c->g.sets;
-    uint32_t *tags = c->tags + (size_t)set * c->g.ways;
-    uint64_t *stamps = c->stamps + (size_t)set * c->g.ways;
-    uint32_t victim = 0;
+    size_t base = (size_t)set * c->g.ways;
+    uint32_t *hint = &c->hint[line % HINTS];
     ++c->clock;
-    for (uint32_t w = 0; w < c->g.ways; ++w) {
-        if (tags[w] == line + 1) {
-            stamps[w] = c->clock;
+    if (*hint >= base && *hint < base + c->g.ways && c->tags[*hint] == line + 1) {
+        c->stamps[*hint] = c->clock;
+        return 1;
+    }
+    size_t victim = base;
+    for (size_t w = base; w < base + c->g.ways; ++w) {
+        if (c->tags[w] == line + 1) {
+            c->stamps[w] = c->clock;
+            *hint = (uint32_t)w;
             return 1;
         }
-        if (stamps[w] < stamps[victim])
+        if (c->stamps[w] < c->stamps[victim])
             victim = w;
     }
-    tags[victim] = line + 1;
-    stamps[victim] = c->clock;
+    c->tags[victim] = line + 1;
+    c->stamps[victim] = c->clock;
+    *hint = (uint32_t)victim;
     return 0;
 }
 
@@ -64,6 +73,9 @@ static int cache_holds(const cache_t *c, uint32_t line)
 {
     if (!c->tags)
         return 0;
+    uint32_t hint = c->hint[line % HINTS];
+    if (c->tags[hint] == line + 1)
+        return 1;
     const uint32_t *tags = c->tags + (size_t)(line % c->g.sets) * c->g.ways;
     for (uint32_t w = 0; w < c->g.ways; ++w)
         if (tags[w] == line + 1)
@@ -271,23 +283,23 @@ static uint64_t m7_branch_cost(const decoded_t *d, uint32_t pc, int taken, uint3
 
 /* ---- operand readiness ---- */
 
-static uint64_t ready_for(uint16_t regs, int64_t advance)
+static uint64_t ready_for(unsigned regs, int64_t advance)
 {
     uint64_t t = 0;
-    for (int r = 0; regs; ++r, regs >>= 1)
-        if (regs & 1) {
-            int64_t v = (int64_t)reg_ready[r] + advance;
-            if (v > (int64_t)t)
-                t = (uint64_t)v;
-        }
-    return t;
+    for (; regs; regs &= regs - 1) {
+        uint64_t v = reg_ready[__builtin_ctz(regs)];
+        if (v > t)
+            t = v;
+    }
+    if (!t)
+        return 0;
+    return (int64_t)t + advance > 0 ? (uint64_t)((int64_t)t + advance) : 0;
 }
 
-static void write_regs(uint16_t regs, uint64_t when)
+static void write_regs(unsigned regs, uint64_t when)
 {
-    for (int r = 0; regs; ++r, regs >>= 1)
-        if (regs & 1)
-            reg_ready[r] = when;
+    for (; regs; regs &= regs - 1)
+        reg_ready[__builtin_ctz(regs)] = when;
 }
 
 static int is_memory_op(int op)
