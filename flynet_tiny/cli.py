@@ -401,9 +401,9 @@ def build(target_name: str, model_path: str, opt: str, out_dir: str | None, emul
               help="Folder for firmware/, report.json, report.md, latency.png [default: bench/<target>].")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
               help="PNG of per-layer time [default: <out>/latency.png].")
-@click.option("--latency-model", type=click.Choice(["pipeline", "classes"]), default="pipeline", show_default=True,
-              help="Which estimate heads the report: the plugin's pipeline / cache model, or per-class costs "
-                   "(both are shown).")
+@click.option("--latency-model", type=click.Choice(["classes", "pipeline"]), default="classes", show_default=True,
+              help="Which estimate heads the report: per-class costs, or the plugin's pipeline / cache model "
+                   "(both are shown; docs/latency-model.md).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def bench(target_name, model_dir, tflite_path, data_path, n_inputs, runs, opt, timeout_s, out_dir, plot_path,
           latency_model, as_json) -> None:

@@ -7,12 +7,14 @@ loop ends in `subs r4, r4, #1; bne 1b`.
 """
 
 import dataclasses
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from flynet_tiny.codegen.build import build_firmware
-from flynet_tiny.sim.qemu import run_qemu
+from flynet_tiny.sim.qemu import find_qemu, parse_plugin_counts, plugin_argument, qemu_command, run_qemu
+from flynet_tiny.sim.symbols import read_symbols
 from flynet_tiny.sim.timing import board_timing
 from flynet_tiny.targets import load_target
 from sim_asm import count_loop_source
@@ -211,3 +213,24 @@ def test_counts_are_the_same_with_the_timing_model(tmp_path):
     assert plain.layers[0].model_cycles is None and timed.layers[0].model_cycles is not None
     assert (plain.total_instructions, plain.total_classes) == (timed.total_instructions, timed.total_classes)
     assert [(l.instructions, l.classes) for l in plain.layers] == [(l.instructions, l.classes) for l in timed.layers]
+
+
+def test_excluded_code_is_neither_counted_nor_timed(tmp_path):
+    """Another firmware's instrumentation ([xlo, xhi), as the TFLM runner's markers): the
+    marker functions' own `bx lr` drops out of the layer's count and cycles."""
+    target = load_target("f446re")
+    source = loop_program(tmp_path, "excluded", ["adds r0, r0, #1"])
+    build = build_firmware(tmp_path / "excluded-fw", target, [PROGRAMS / "count_main.c", source],
+                           defines=["LOOP_N=10"], emulation=True)
+    symbols = read_symbols(build.elf)
+    markers = (symbols["fn_marker_layer_begin"], symbols["fn_marker_layer_end"])
+    counted = {}
+    for name, exclude in (("all", None), ("markers out", (min(markers) & ~1, (max(markers) & ~1) + 2))):
+        counts = tmp_path / f"{name.replace(' ', '_')}.txt"
+        subprocess.run(qemu_command(find_qemu(), build.elf, target,
+                                    plugin_argument(counts, markers, exclude, board_timing(target))),
+                       capture_output=True, timeout=30, check=True)
+        parsed = parse_plugin_counts(counts.read_text())
+        counted[name] = (parsed.segments[0][0], parsed.segment_cycles[0].cycles)
+    assert counted["markers out"][0] == counted["all"][0] - 1
+    assert counted["markers out"][1] < counted["all"][1]

@@ -10,9 +10,9 @@ the same C built for the host, and TFLite Micro, on the same inputs -> R QEMU ru
 counting plugin. Checks (CheckFailed on a miss): each run's per-layer checksums equal the
 host build's (the first differing layer is named), the output bytes equal the host's and
 TFLM's, the instruction counts (and the pipeline model's cycles) are identical across runs.
-Latency per layer comes from flynet_tiny.sim.latency, both ways: the plugin's pipeline model
-(`pipeline`, the default headline) and the per-class costs (`classes`, the layer's weights
-streamed once from flash charged); `latency_model` picks which one the totals and plot use.
+Latency per layer comes from flynet_tiny.sim.latency, both ways: the per-class costs
+(`classes`, the default headline; the layer's weights streamed once from flash charged) and the
+plugin's pipeline model (`pipeline`); `latency_model` picks which one the totals and plot use.
 """
 
 from __future__ import annotations

@@ -1,14 +1,15 @@
 """Latency models: estimated core cycles of an emulated run, two ways.
 
-`pipeline` (the default): the counting plugin's timing model follows the executed
+`pipeline`: the counting plugin's timing model follows the executed
 instruction stream through the core's pipeline and the board's caches and flash
 (firmware/qemu_plugin/fn_timing.c, board data in the target's [timing]); the run carries
 its cycles per layer and this module only turns them into milliseconds:
 
     estimate = pipeline_latency(layer.model_cycles.cycles, layer.model_cycles.memory_stalls, target.clock_hz)
 
-`classes` (kept for one release): a cost per instruction class times the class counts,
-plus the wait states of one pass over the layer's weights in flash:
+`classes` (the default until the pipeline model is validated against hardware, see
+docs/latency-model.md): a cost per instruction class times the class counts, plus the wait
+states of one pass over the layer's weights in flash:
 
     estimate = estimate_latency(layer.classes, target, flash_bytes_read=weights_in_flash)
     cycles = sum(count[class] * cycles_per_class[core][class])
@@ -58,7 +59,9 @@ CORE_TIMINGS = {
 
 
 LATENCY_MODELS = ("pipeline", "classes")
-DEFAULT_LATENCY_MODEL = "pipeline"
+# The pipeline model becomes the default once a published hardware measurement of a build we can
+# reproduce validates it (docs/latency-model.md, "Calibration").
+DEFAULT_LATENCY_MODEL = "classes"
 PIPELINE_SOURCE = ("pipeline model of the executed stream (Cortex-M4 TRM timings; Cortex-M7 from Arm's LLVM "
                    "scheduling model and published measurements) with the board's caches and flash")
 
