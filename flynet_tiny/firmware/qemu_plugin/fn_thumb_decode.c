@@ -370,11 +370,10 @@ static void decode_load_store_single(uint16_t hw1, uint16_t hw2, decoded_t *d)
     }
 }
 
-static void decode_dual_exclusive_table(uint16_t hw1, uint16_t hw2, uint32_t pc, decoded_t *d)
+static void decode_dual_exclusive_table(uint16_t hw1, uint16_t hw2, decoded_t *d)
 {
     int rn = hw1 & 0xF, rt = (hw2 >> 12) & 0xF, rt2 = (hw2 >> 8) & 0xF;
     int is_load = (hw1 >> 4) & 1;
-    (void)pc;
     if ((hw1 & 0xFFF0) == 0xE8D0 && (hw2 & 0xFFE0) == 0xF000) { /* TBB / TBH */
         d->op = T_TABLE_BRANCH;
         d->addr = (rn == 15 ? 0 : R(rn)) | R(hw2 & 0xF);
@@ -419,7 +418,7 @@ static void decode_thumb32(uint16_t hw1, uint16_t hw2, uint32_t pc, decoded_t *d
             return;
         }
         if ((op2 & 0x64) == 0x04) {
-            decode_dual_exclusive_table(hw1, hw2, pc, d);
+            decode_dual_exclusive_table(hw1, hw2, d);
             return;
         }
         if ((op2 & 0x60) == 0x20) { /* data processing, shifted register */
