@@ -14,7 +14,7 @@
  * the block straight from 4 consecutive pixels). Integer sums are exact, so both
  * paths give identical bytes.
  */
-#include "fn_internal.h"
+#include "../support/fn_internal.h"
 
 #if FN_USE_DSP
 /* Column length in int16 elements: K rounded up to whole groups of 4. */

@@ -18,7 +18,7 @@
  * plane; MDW keeps the running max over heads in the output. Sums are exact, so the bytes equal the
  * portable path's.
  */
-#include "fn_internal.h"
+#include "../support/fn_internal.h"
 
 #if FN_USE_DSP
 #define FN_DW_PLANE_ROWS 18 /* a band of 16 output rows at stride 1, 8 at stride 2 */

@@ -1,7 +1,7 @@
 /* ADD int8 (TFLM reference_integer_ops::Add / BroadcastAdd): both operands are
  * shifted left by `left_shift` (20), rescaled to twice the larger input scale,
  * summed and requantized. */
-#include "fn_internal.h"
+#include "../support/fn_internal.h"
 
 static int8_t add_one(const void *params, int8_t a, int8_t b)
 {

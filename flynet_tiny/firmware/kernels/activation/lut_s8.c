@@ -5,7 +5,7 @@
  * only lo..hi: below lo (and above hi) the function is constant (hard-swish's zero below -3,
  * a sigmoid's saturated ends), so clamping the input first gives the same bytes from a table
  * about a third smaller (flash the 19 tables of FlyNet could not spare). */
-#include "fn_internal.h"
+#include "../support/fn_internal.h"
 
 #if FN_USE_DSP
 /* A byte in all 4 lanes. */

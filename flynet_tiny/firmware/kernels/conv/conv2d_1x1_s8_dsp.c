@@ -19,7 +19,7 @@
  *   channel pair:    [2 b0, 2 b1], for each group g: [A w0, A w1, B w0, B w1],
  *                    then [m0, addend0, exponent0, m1, addend1, exponent1]
  */
-#include "fn_internal.h"
+#include "../support/fn_internal.h"
 
 #if FN_USE_DSP
 #define PW_TILE 3            /* output pixels per tile */

@@ -2,7 +2,7 @@
  * (TFLM requires equal scale and zero point for int8 concatenation): copies. */
 #include <string.h>
 
-#include "fn_internal.h"
+#include "../support/fn_internal.h"
 
 fn_status fn_concat_s8(int32_t count, const int8_t *const *inputs, const int32_t *axis_sizes, int32_t outer,
                        int32_t inner, int8_t *output)

@@ -1,5 +1,5 @@
 /* DEPTHWISE_CONV_2D int8 with channel multiplier (TFLM reference_integer_ops::DepthwiseConvPerChannel). */
-#include "fn_internal.h"
+#include "../support/fn_internal.h"
 
 /* The taps of one output pixel that fall inside the input, and how to step through them. */
 typedef struct {

@@ -8,7 +8,7 @@
  * instruction: per 4 weights x 4 pixels (16 MACs) 1 LDR + 2 SXTB16 + 2 LDM +
  * 8 SMLAD, loop unrolled 4 times.
  */
-#include "fn_internal.h"
+#include "../support/fn_internal.h"
 
 #if FN_USE_DSP
 /* 4 weights against the 4 columns of one group: r0 weights, r1 block, r4-r7 accumulators. */

@@ -13,7 +13,7 @@
  * takes the general path, as the portable build always does. The softmax rows
  * (C / heads short rows) share one exp memo (1 KB of stack).
  */
-#include "fn_internal.h"
+#include "../support/fn_internal.h"
 
 int32_t fn_eca_s8_get_buffer_size(const fn_dims *dims)
 {

@@ -2,7 +2,7 @@
 #ifndef FN_INTERNAL_H
 #define FN_INTERNAL_H
 
-#include "flynet_kernels.h"
+#include "../flynet_kernels.h"
 #include "fn_requant.h"
 
 #if defined(__ARM_FEATURE_DSP) && !defined(FN_PORTABLE_ONLY)

@@ -1,5 +1,5 @@
 /* FULLY_CONNECTED int8 (TFLM reference_integer_ops::FullyConnected), weights [out][in]. */
-#include "fn_internal.h"
+#include "../support/fn_internal.h"
 
 #if FN_USE_DSP
 /* The DSP build's case (symmetric weights, TFLM's int8 FC): 4 output rows share each word of the
