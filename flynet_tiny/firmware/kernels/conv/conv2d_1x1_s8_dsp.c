@@ -19,7 +19,7 @@
  *   channel pair:    [2 b0, 2 b1], for each group g: [A w0, A w1, B w0, B w1],
  *                    then [m0, addend0, exponent0, m1, addend1, exponent1]
  */
-#include "../support/fn_internal.h"
+#include "conv_internal.h"
 
 #if FN_USE_DSP
 #define PW_TILE 3            /* output pixels per tile */
@@ -78,7 +78,6 @@ static uint32_t read_tail(const int8_t *p, int32_t count)
     return v;
 }
 
-#define FN_IN_ASM __attribute__((unused))
 /* The whole groups of 4 values of `tiles` tiles as 2 * (x + offset) words (groups >= 1, offset2: 2 *
  * offset in both halfwords): 3 LDR, 12 SXTAB16 and one STM of the group's 6 words per 12 values. The
  * first tile's pixels are px[0..2]; further tiles (stride 1, K = 4 * groups) follow them in memory. */
@@ -267,7 +266,7 @@ typedef struct {
     "smlad r9, r11, r12, r9\n\t"
 
 /* fn_requant_doubled + __ssat of ACC (already doubled): r2 multiplier, r3 addend, r12 exponent,
- * r10 scratch; the sign as in fn_conv_block_s8 (dot_s8_s16.c). */
+ * r10 scratch; the sign as in fn_conv_block_s8 (conv2d_s8_dsp.c). */
 #define PW_REQUANT(ACC)                         \
     "smmlar r10, " ACC ", r2, r3\n\t"           \
     "add " ACC ", r10, " ACC ", asr #31\n\t"    \
