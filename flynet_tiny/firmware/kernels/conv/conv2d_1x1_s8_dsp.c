@@ -179,6 +179,11 @@ typedef struct {
     int32_t k;                                /* a multiple of 4 */
     int32_t offset2p1;                        /* 2 * output_offset + 1 */
 } pw_pair_source;
+FN_ASM_OFFSET(pw_pair_source, bias, 0);
+FN_ASM_OFFSET(pw_pair_source, multiplier, 4);
+FN_ASM_OFFSET(pw_pair_source, shift, 8);
+FN_ASM_OFFSET(pw_pair_source, k, 12);
+FN_ASM_OFFSET(pw_pair_source, offset2p1, 16);
 
 /* expand_pair for K a multiple of 4 with a bias, the common case, in assembly: per 8 weights 2 LDR,
  * 4 SXTB16 and one STM; addend = (2 * offset + 1) << (exponent - 1), exponent - 1 = ~shift. */
@@ -230,6 +235,14 @@ typedef struct {
     int32_t passes;        /* pw_tiles_long: passes through its loop */
     int32_t skip;          /* pairs of the unrolled pairs skipped on entry (the first pass's) */
 } pw_args;
+FN_ASM_OFFSET(pw_args, pair, 0);
+FN_ASM_OFFSET(pw_args, end0, 4);
+FN_ASM_OFFSET(pw_args, end1, 8);
+FN_ASM_OFFSET(pw_args, end2, 12);
+FN_ASM_OFFSET(pw_args, out_c3, 16);
+FN_ASM_OFFSET(pw_args, index, 20); /* also frame word 5, which PW_TILE_END stores back */
+FN_ASM_OFFSET(pw_args, passes, 24);
+FN_ASM_OFFSET(pw_args, skip, 28);
 
 /* The pair of K values (2 channels x 3 pixels): exactly 32 bytes of code, as the entry arithmetic
  * (skip * 32) needs. */

@@ -87,6 +87,15 @@ __attribute__((naked)) void fn_dot_1x4_s8_s16(FN_IN_ASM const int8_t *w, FN_IN_A
  * pointers to the ends of bias / multiplier / shift / dst, so one ADDS ends the loop and one
  * load per parameter finds it. addend = (2 * output_offset + 1) << (exponent - 1), i.e.
  * fn_requant_addend, with exponent - 1 = ~shift. Stack: [sp] a frame of 9 words (below). */
+FN_ASM_OFFSET(fn_conv_block_args, bias, 0);
+FN_ASM_OFFSET(fn_conv_block_args, multiplier, 4);
+FN_ASM_OFFSET(fn_conv_block_args, shift, 8);
+FN_ASM_OFFSET(fn_conv_block_args, dst, 12);
+FN_ASM_OFFSET(fn_conv_block_args, out_c, 16);
+FN_ASM_OFFSET(fn_conv_block_args, channels, 20);
+FN_ASM_OFFSET(fn_conv_block_args, block, 24);
+FN_ASM_OFFSET(fn_conv_block_args, groups, 28);
+FN_ASM_OFFSET(fn_conv_block_args, output_offset, 32);
 __attribute__((naked)) void fn_conv_block_s8(FN_IN_ASM const int8_t *filter, FN_IN_ASM const fn_conv_block_args *args)
 {
     __asm__ volatile(

@@ -32,6 +32,14 @@ typedef struct {
     /* #20..#32: fn_requant_doubled's exponent; bias2 = 2 * (bias + offset * sum w); multiplier, addend */
     int32_t exponent, bias2, multiplier, addend;
 } dw_channel;
+FN_ASM_OFFSET(dw_channel, w02, 0);
+FN_ASM_OFFSET(dw_channel, w1_01, 12);
+FN_ASM_OFFSET(dw_channel, w1_2, 16);
+FN_ASM_OFFSET(dw_channel, exponent, 20);
+FN_ASM_OFFSET(dw_channel, bias2, 24);
+FN_ASM_OFFSET(dw_channel, multiplier, 28);
+FN_ASM_OFFSET(dw_channel, addend, 32);
+FN_ASM_SIZE(dw_channel, 36); /* prepare_channels writes 9 words per channel */
 
 /* What every channel of a band shares: bytes between output rows and pixels, the 2-row kernels' row
  * pairs, from the end of one row pair to the start of the next in the plane and in the output, and
@@ -42,6 +50,16 @@ typedef struct {
     int32_t out_row, out_stride, row_pairs, in_skip, out_skip, pairs_top;
     int32_t channels, plane_step, dst_step, d_step;
 } dw_frame;
+FN_ASM_OFFSET(dw_frame, out_row, 0);
+FN_ASM_OFFSET(dw_frame, out_stride, 4);
+FN_ASM_OFFSET(dw_frame, row_pairs, 8);
+FN_ASM_OFFSET(dw_frame, in_skip, 12);
+FN_ASM_OFFSET(dw_frame, out_skip, 16);
+FN_ASM_OFFSET(dw_frame, pairs_top, 20);
+FN_ASM_OFFSET(dw_frame, channels, 24);
+FN_ASM_OFFSET(dw_frame, plane_step, 28);
+FN_ASM_OFFSET(dw_frame, dst_step, 32);
+FN_ASM_OFFSET(dw_frame, d_step, 36);
 
 /* What prepare_channels walks besides the weights: the next channel's shift, multiplier and bias (bias
  * moves on by bias_step: 4, or 0 with a zero for a missing bias), the offsets, and the end of the
@@ -51,6 +69,13 @@ typedef struct {
     int32_t bias_step, input_offset, output_offset;
     const dw_channel *end;
 } dw_prepare_walk;
+FN_ASM_OFFSET(dw_prepare_walk, shift, 0);
+FN_ASM_OFFSET(dw_prepare_walk, multiplier, 4);
+FN_ASM_OFFSET(dw_prepare_walk, bias, 8);
+FN_ASM_OFFSET(dw_prepare_walk, bias_step, 12);
+FN_ASM_OFFSET(dw_prepare_walk, input_offset, 16);
+FN_ASM_OFFSET(dw_prepare_walk, output_offset, 20);
+FN_ASM_OFFSET(dw_prepare_walk, end, 24);
 
 /* The weights and requantization of the output channels from d to walk->end, their first weight at w
  * (taps tap_stride apart), in assembly (C spills: 67 instructions per channel, here 47). Per channel:

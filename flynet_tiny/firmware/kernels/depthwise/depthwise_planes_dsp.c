@@ -41,6 +41,12 @@ int32_t fn_dw_plane_bytes(const fn_dims *in_dims, const fn_dims *filter_dims)
  * (t2 & 0xff00ff00) + UXTB16(t0 ror 8) (UXTAB16: the bytes do not overlap), 2 and 3 the same from
  * t1, t3. r0 plane, r1 input, r2 channels, r3 plane_step, r8 = 3 channels, r9 = 3 plane_step, r10
  * the mask, r11 the row's end. */
+FN_ASM_OFFSET(fn_dw_copy4_rows, channels, 0);
+FN_ASM_OFFSET(fn_dw_copy4_rows, plane_step, 4);
+FN_ASM_OFFSET(fn_dw_copy4_rows, group_bytes, 8);
+FN_ASM_OFFSET(fn_dw_copy4_rows, rows, 12);
+FN_ASM_OFFSET(fn_dw_copy4_rows, dst_skip, 16);
+FN_ASM_OFFSET(fn_dw_copy4_rows, src_skip, 20);
 __attribute__((naked)) void fn_dw_copy_4channel_rows(FN_IN_ASM int8_t *dst, FN_IN_ASM const int8_t *src,
                                              FN_IN_ASM const fn_dw_copy4_rows *a)
 {

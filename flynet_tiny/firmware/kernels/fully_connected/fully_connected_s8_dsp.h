@@ -15,6 +15,9 @@ typedef struct {
     int32_t row_bytes; /* n, the distance between rows */
     uint32_t offset2;  /* the input offset in both halfwords */
 } fc_rows_args;
+FN_ASM_OFFSET(fc_rows_args, acc, 0);
+FN_ASM_OFFSET(fc_rows_args, row_bytes, 16);
+FN_ASM_OFFSET(fc_rows_args, offset2, 20);
 
 /* acc[r] += (4 * groups inputs + offset) . row r, r < 4; x and w: the first input and weight. */
 __attribute__((naked, noinline)) static void fc_rows4(FN_IN_ASM const int8_t *x, FN_IN_ASM const int8_t *w,

@@ -44,8 +44,15 @@ void fn_softmax_row(const fn_softmax_params *p, int32_t depth, const int8_t *in,
                     int32_t out_stride, int32_t *exp_memo);
 
 #if FN_USE_DSP
+#include <stddef.h>
+
 /* Marks the parameters of a naked function, which only its assembly reads. */
 #define FN_IN_ASM __attribute__((unused))
+/* Fail the build where a struct field no longer sits at the byte offset (or a struct no longer has the
+ * size) that the assembly next to the check assumes (the DSP builds are 32-bit: 4-byte pointers). */
+#define FN_ASM_OFFSET(type, field, offset) \
+    _Static_assert(offsetof(type, field) == (offset), #type "." #field " is read by assembly at byte " #offset)
+#define FN_ASM_SIZE(type, size) _Static_assert(sizeof(type) == (size), #type " is stepped by assembly in " #size " bytes")
 
 /* 4 int8 from any address (Cortex-M4/M7 LDR allows unaligned access). */
 static inline uint32_t fn_read_u32(const int8_t *p)
