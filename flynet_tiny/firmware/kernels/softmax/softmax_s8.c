@@ -3,7 +3,7 @@
  * fixed-point reciprocal per row. */
 #include <stddef.h>
 
-#include "fn_internal.h"
+#include "../support/fn_internal.h"
 
 /* Leading zeros; one CLZ instruction on the cores (a bit loop cost ECA's short rows ~60 instructions). */
 static int32_t clz32(uint32_t x) { return x == 0 ? 32 : __builtin_clz(x); }

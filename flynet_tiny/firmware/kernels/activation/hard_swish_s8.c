@@ -1,6 +1,6 @@
 /* HARD_SWISH int8 (TFLM reference_ops::HardSwish<int8_t>): 16-bit fixed point,
  * a "relu-ish" factor in [0, 1] times the input on a pre-shift output scale. */
-#include "fn_internal.h"
+#include "../support/fn_internal.h"
 
 static int16_t sat16(int32_t x) { return (int16_t)fn_clamp32(x, INT16_MIN, INT16_MAX); }
 

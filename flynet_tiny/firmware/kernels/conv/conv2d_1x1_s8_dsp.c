@@ -19,7 +19,7 @@
  *   channel pair:    [2 b0, 2 b1], for each group g: [A w0, A w1, B w0, B w1],
  *                    then [m0, addend0, exponent0, m1, addend1, exponent1]
  */
-#include "fn_internal.h"
+#include "conv_internal.h"
 
 #if FN_USE_DSP
 #define PW_TILE 3            /* output pixels per tile */
@@ -78,7 +78,6 @@ static uint32_t read_tail(const int8_t *p, int32_t count)
     return v;
 }
 
-#define FN_IN_ASM __attribute__((unused))
 /* The whole groups of 4 values of `tiles` tiles as 2 * (x + offset) words (groups >= 1, offset2: 2 *
  * offset in both halfwords): 3 LDR, 12 SXTAB16 and one STM of the group's 6 words per 12 values. The
  * first tile's pixels are px[0..2]; further tiles (stride 1, K = 4 * groups) follow them in memory. */
@@ -180,6 +179,11 @@ typedef struct {
     int32_t k;                                /* a multiple of 4 */
     int32_t offset2p1;                        /* 2 * output_offset + 1 */
 } pw_pair_source;
+FN_ASM_OFFSET(pw_pair_source, bias, 0);
+FN_ASM_OFFSET(pw_pair_source, multiplier, 4);
+FN_ASM_OFFSET(pw_pair_source, shift, 8);
+FN_ASM_OFFSET(pw_pair_source, k, 12);
+FN_ASM_OFFSET(pw_pair_source, offset2p1, 16);
 
 /* expand_pair for K a multiple of 4 with a bias, the common case, in assembly: per 8 weights 2 LDR,
  * 4 SXTB16 and one STM; addend = (2 * offset + 1) << (exponent - 1), exponent - 1 = ~shift. */
@@ -231,6 +235,14 @@ typedef struct {
     int32_t passes;        /* pw_tiles_long: passes through its loop */
     int32_t skip;          /* pairs of the unrolled pairs skipped on entry (the first pass's) */
 } pw_args;
+FN_ASM_OFFSET(pw_args, pair, 0);
+FN_ASM_OFFSET(pw_args, end0, 4);
+FN_ASM_OFFSET(pw_args, end1, 8);
+FN_ASM_OFFSET(pw_args, end2, 12);
+FN_ASM_OFFSET(pw_args, out_c3, 16);
+FN_ASM_OFFSET(pw_args, index, 20); /* also frame word 5, which PW_TILE_END stores back */
+FN_ASM_OFFSET(pw_args, passes, 24);
+FN_ASM_OFFSET(pw_args, skip, 28);
 
 /* The pair of K values (2 channels x 3 pixels): exactly 32 bytes of code, as the entry arithmetic
  * (skip * 32) needs. */
@@ -267,7 +279,7 @@ typedef struct {
     "smlad r9, r11, r12, r9\n\t"
 
 /* fn_requant_doubled + __ssat of ACC (already doubled): r2 multiplier, r3 addend, r12 exponent,
- * r10 scratch; the sign as in fn_conv_block_s8 (dot_s8_s16.c). */
+ * r10 scratch; the sign as in fn_conv_block_s8 (conv2d_s8_dsp.c). */
 #define PW_REQUANT(ACC)                         \
     "smmlar r10, " ACC ", r2, r3\n\t"           \
     "add " ACC ", r10, " ACC ", asr #31\n\t"    \

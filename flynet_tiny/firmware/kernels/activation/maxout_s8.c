@@ -1,7 +1,7 @@
 /* Max-out over heads: out[g] = max of in[g*h .. g*h+h-1] (a channel's h adjacent heads, the
  * REDUCE_MAX of an MDW block left unfused). One pass with the common head counts unrolled;
  * the generic 1 x h max pool took ~50 instructions per output for the same bytes. */
-#include "fn_internal.h"
+#include "../support/fn_internal.h"
 
 fn_status fn_maxout_s8(int32_t groups, int32_t heads, const int8_t *input, int8_t *output)
 {

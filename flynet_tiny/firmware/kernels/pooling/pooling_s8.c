@@ -1,6 +1,6 @@
 /* AVERAGE_POOL_2D and MAX_POOL_2D int8 (TFLM reference_integer_ops pooling):
  * padded taps are left out of the window, averages round half away from zero. */
-#include "fn_internal.h"
+#include "../support/fn_internal.h"
 
 static fn_status check_pool(const fn_pool_params *p, const fn_dims *in, const int8_t *input, const fn_dims *out,
                             const int8_t *output, int32_t *pad_h, int32_t *pad_w)

@@ -1,5 +1,5 @@
 /* MUL int8 (TFLM reference_integer_ops::Mul / BroadcastMul). */
-#include "fn_internal.h"
+#include "../support/fn_internal.h"
 
 static int8_t mul_one(const void *params, int8_t a, int8_t b)
 {

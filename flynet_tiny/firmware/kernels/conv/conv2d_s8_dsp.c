@@ -1,14 +1,13 @@
-/* DSP helpers (Cortex-M4/M7): the dot-product core of the im2col-based conv, and the test for the
- * fast requantization.
+/* CONV_2D int8, DSP build (Cortex-M4/M7): the assembly of the im2col block path (conv2d_s8_dsp.h).
  *
  * One weight row (int8) against 4 im2col columns (int16, interleaved in blocks,
- * see fn_internal.h). Written in assembly because the compiler spills the 4
+ * see conv_internal.h). Written in assembly because the compiler spills the 4
  * accumulators + 2 unpacked weights + 4 column words + 3 pointers (13 registers)
  * to the stack; here they stay in registers, and LDM reads 2 columns' words in one
  * instruction: per 4 weights x 4 pixels (16 MACs) 1 LDR + 2 SXTB16 + 2 LDM +
  * 8 SMLAD, loop unrolled 4 times.
  */
-#include "fn_internal.h"
+#include "conv_internal.h"
 
 #if FN_USE_DSP
 /* 4 weights against the 4 columns of one group: r0 weights, r1 block, r4-r7 accumulators. */
@@ -65,7 +64,6 @@
 
 /* Naked: the body is the whole function (AAPCS: r0 w, r1 block, r2 groups >= 1, r3 acc; acc[0]
  * holds the seed on entry). */
-#define FN_IN_ASM __attribute__((unused))
 __attribute__((naked)) void fn_dot_1x4_s8_s16(FN_IN_ASM const int8_t *w, FN_IN_ASM const int16_t *block,
                                                FN_IN_ASM int32_t groups, FN_IN_ASM int32_t acc[4])
 {
@@ -89,6 +87,15 @@ __attribute__((naked)) void fn_dot_1x4_s8_s16(FN_IN_ASM const int8_t *w, FN_IN_A
  * pointers to the ends of bias / multiplier / shift / dst, so one ADDS ends the loop and one
  * load per parameter finds it. addend = (2 * output_offset + 1) << (exponent - 1), i.e.
  * fn_requant_addend, with exponent - 1 = ~shift. Stack: [sp] a frame of 9 words (below). */
+FN_ASM_OFFSET(fn_conv_block_args, bias, 0);
+FN_ASM_OFFSET(fn_conv_block_args, multiplier, 4);
+FN_ASM_OFFSET(fn_conv_block_args, shift, 8);
+FN_ASM_OFFSET(fn_conv_block_args, dst, 12);
+FN_ASM_OFFSET(fn_conv_block_args, out_c, 16);
+FN_ASM_OFFSET(fn_conv_block_args, channels, 20);
+FN_ASM_OFFSET(fn_conv_block_args, block, 24);
+FN_ASM_OFFSET(fn_conv_block_args, groups, 28);
+FN_ASM_OFFSET(fn_conv_block_args, output_offset, 32);
 __attribute__((naked)) void fn_conv_block_s8(FN_IN_ASM const int8_t *filter, FN_IN_ASM const fn_conv_block_args *args)
 {
     __asm__ volatile(
@@ -134,19 +141,6 @@ __attribute__((naked)) void fn_conv_block_s8(FN_IN_ASM const int8_t *filter, FN_
         "bne 1b\n\t"
         "add sp, sp, #36\n\t"
         "pop {r4-r11, pc}\n\t");
-}
-
-int fn_fast_requant_applies(const int32_t *bias, const int32_t *shifts, int32_t channels, int32_t products)
-{
-    int64_t largest_bias = 0;
-    for (int32_t c = 0; c < channels; ++c) {
-        const int64_t b = bias ? (bias[c] < 0 ? -(int64_t)bias[c] : bias[c]) : 0;
-        largest_bias = b > largest_bias ? b : largest_bias;
-        if (!fn_doubled_exponent(shifts[c])) {
-            return 0;
-        }
-    }
-    return largest_bias + (int64_t)products * 128 * 256 < ((int64_t)1 << 30);
 }
 #else
 /* Keeps this translation unit non-empty in portable builds (ISO C). */

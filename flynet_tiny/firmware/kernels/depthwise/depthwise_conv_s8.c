@@ -1,27 +1,6 @@
 /* DEPTHWISE_CONV_2D int8 with channel multiplier (TFLM reference_integer_ops::DepthwiseConvPerChannel). */
-#include "fn_internal.h"
-
-/* The taps of one output pixel that fall inside the input, and how to step through them. */
-typedef struct {
-    const int8_t *x;     /* input at the first valid tap, channel 0 */
-    const int8_t *w;     /* filter at the first valid tap, output channel 0 */
-    int32_t rows, cols;  /* valid taps */
-    int32_t x_row, w_row, x_col, w_col;
-    int32_t input_offset;
-} tap_window;
-
-/* Requantization parameters as locals, so int8 stores cannot force reloads (char aliasing). */
-typedef struct {
-    const int32_t *bias, *multiplier, *shift;
-    int32_t output_offset, act_min, act_max;
-    int maxout;
-} dw_output;
-
-static inline int8_t dw_requant(const dw_output *o, int32_t acc, int32_t oc)
-{
-    return fn_requant_s8(acc + (o->bias ? o->bias[oc] : 0), o->multiplier[oc], o->shift[oc], o->output_offset,
-                         o->act_min, o->act_max);
-}
+#include "depthwise_conv_s8_dsp.h"
+#include "depthwise_internal.h"
 
 /* Heads 1..5 use scalar accumulators a0..a4 (H is a constant: unused ones fold away), so they
  * stay in registers; the generic loop over a[m] would keep them in memory. */
@@ -111,39 +90,6 @@ static int8_t *dw_pixel_any(const tap_window *t, int32_t channels, int32_t heads
     }
     return out;
 }
-
-#if FN_USE_DSP
-/* heads == 1, four channels per step: __sxtb16 unpacks 4 inputs and 4 weights, SMLABB / SMLATT
- * accumulate each channel in its own register; the channel tail goes through dw_pixel_h1. */
-static int8_t *dw_pixel_simd(const tap_window *t, int32_t channels, const dw_output *o, int8_t *out)
-{
-    const int32_t offset2 = (int32_t)(((uint32_t)(uint16_t)t->input_offset << 16) | (uint16_t)t->input_offset);
-    int32_t c = 0;
-    for (; c + 4 <= channels; c += 4) {
-        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-        const int8_t *xr = t->x + c, *wr = t->w + c;
-        for (int32_t r = 0; r < t->rows; ++r, xr += t->x_row, wr += t->w_row) {
-            const int8_t *xp = xr, *wp = wr;
-            for (int32_t k = 0; k < t->cols; ++k, xp += t->x_col, wp += t->w_col) {
-                const uint32_t xv = fn_read_u32(xp), wv = fn_read_u32(wp);
-                const int32_t x_even = __sadd16(__sxtb16((int32_t)xv), offset2);
-                const int32_t x_odd = __sadd16(fn_sxtb16_ror8(xv), offset2);
-                const int32_t w_even = __sxtb16((int32_t)wv), w_odd = fn_sxtb16_ror8(wv);
-                a0 = __smlabb(w_even, x_even, a0);
-                a1 = __smlabb(w_odd, x_odd, a1);
-                a2 = __smlatt(w_even, x_even, a2);
-                a3 = __smlatt(w_odd, x_odd, a3);
-            }
-        }
-        out[0] = dw_requant(o, a0, c);
-        out[1] = dw_requant(o, a1, c + 1);
-        out[2] = dw_requant(o, a2, c + 2);
-        out[3] = dw_requant(o, a3, c + 3);
-        out += 4;
-    }
-    return dw_pixel_h1(t, c, channels, o, out);
-}
-#endif
 
 int32_t fn_depthwise_conv2d_s8_get_buffer_size(const fn_dims *in_dims, const fn_dims *filter_dims)
 {

@@ -1,5 +1,5 @@
 /* MAXIMUM int8: TFLM compares raw values (both inputs share the output's quantization). */
-#include "fn_internal.h"
+#include "../support/fn_internal.h"
 
 static int8_t max_one(const void *params, int8_t a, int8_t b)
 {

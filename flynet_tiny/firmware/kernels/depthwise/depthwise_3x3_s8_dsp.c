@@ -18,70 +18,10 @@
  * plane; MDW keeps the running max over heads in the output. Sums are exact, so the bytes equal the
  * portable path's.
  */
-#include "fn_internal.h"
+#include "depthwise_planes_dsp.h"
 
 #if FN_USE_DSP
-#define FN_DW_PLANE_ROWS 18 /* a band of 16 output rows at stride 1, 8 at stride 2 */
-
-/* Plane rows for a k x k filter: never more than the input padded by k - 1 rows has. */
-static int32_t plane_rows(int32_t height, int32_t k) { return fn_min32(FN_DW_PLANE_ROWS, height + k - 1); }
-
-/* Output rows per band: as many as the plane holds, spread evenly over the bands and even where that
- * fits, so the 2-row kernels cover the band. */
-static int32_t band_rows(int32_t in_h, int32_t out_h, int32_t stride, int32_t k)
-{
-    const int32_t most = (plane_rows(in_h, k) - k) / stride + 1, bands = (out_h + most - 1) / most;
-    const int32_t even = (((out_h + bands - 1) / bands) + 1) & ~1;
-    return fn_min32(even, most);
-}
-
-/* Row pitch: the input row, pads of up to 2 on both sides, 4 bytes a window's last load reads past,
- * rounded up to the pitches the 2-row assembly kernel has (the pitch is its load offset). */
-static int32_t plane_pitch(int32_t width)
-{
-    const int32_t needed = width + 8;
-    for (int32_t pitch = 16; pitch <= 256; pitch *= 2) {
-        if (needed <= pitch) {
-            return pitch;
-        }
-    }
-    return (needed + 3) & ~3;
-}
-
 int fn_dw3x3_applies(const fn_dims *filter_dims) { return filter_dims->h == 3 && filter_dims->w == 3; }
-int fn_dw5x5_applies(const fn_dims *filter_dims) { return filter_dims->h == 5 && filter_dims->w == 5; }
-
-/* One channel's plane; + 12: the fill's last word stores run past the last row. */
-static int32_t one_plane_bytes(const fn_dims *in_dims, int32_t k)
-{
-    return plane_rows(in_dims->h, k) * plane_pitch(in_dims->w) + 12;
-}
-
-/* Narrow maps (pitch <= 64) copy 4 channels at once into 4 planes: one word load per pixel serves 4
- * channels, and the per-row costs are shared; wider rows amortize those costs already and keep the
- * scratch at one plane (at most 4 x 1.2 KB this way). Small maps keep one plane too: the 3 extra
- * planes are taken only where they cost at most half the input map's bytes (an eighth for 5x5, whose
- * 25 taps per copied byte gain less from the faster copy), so the scratch never eats the SRAM the
- * fused MDW saves nor lifts the arena's peak at FlyNet's 5x5 layers. */
-static int32_t plane_count(const fn_dims *in_dims, int32_t k)
-{
-    const int32_t map_bytes = in_dims->h * in_dims->w * in_dims->c;
-    const int narrow = in_dims->c >= 4 && plane_pitch(in_dims->w) <= 64;
-    const int32_t share = k == 3 ? 2 : 8;
-    return narrow && share * 3 * one_plane_bytes(in_dims, k) <= map_bytes ? 4 : 1;
-}
-
-/* 0 where a 5x5 layer keeps the per-pixel path because one plane would outweigh its whole input map
- * (few channels on a wide map: the plane would lift the arena for little gain). */
-int32_t fn_dw_plane_bytes(const fn_dims *in_dims, const fn_dims *filter_dims)
-{
-    const int32_t k = filter_dims->h;
-    const int32_t one = one_plane_bytes(in_dims, k);
-    if (k == 5 && one > in_dims->h * in_dims->w * in_dims->c) {
-        return 0;
-    }
-    return plane_count(in_dims, k) * one;
-}
 
 /* One output channel's weights, doubled and packed for the plane loads, and its requantization.
  * Offsets are read by the assembly: keep the order. */
@@ -92,6 +32,14 @@ typedef struct {
     /* #20..#32: fn_requant_doubled's exponent; bias2 = 2 * (bias + offset * sum w); multiplier, addend */
     int32_t exponent, bias2, multiplier, addend;
 } dw_channel;
+FN_ASM_OFFSET(dw_channel, w02, 0);
+FN_ASM_OFFSET(dw_channel, w1_01, 12);
+FN_ASM_OFFSET(dw_channel, w1_2, 16);
+FN_ASM_OFFSET(dw_channel, exponent, 20);
+FN_ASM_OFFSET(dw_channel, bias2, 24);
+FN_ASM_OFFSET(dw_channel, multiplier, 28);
+FN_ASM_OFFSET(dw_channel, addend, 32);
+FN_ASM_SIZE(dw_channel, 36); /* prepare_channels writes 9 words per channel */
 
 /* What every channel of a band shares: bytes between output rows and pixels, the 2-row kernels' row
  * pairs, from the end of one row pair to the start of the next in the plane and in the output, and
@@ -102,8 +50,16 @@ typedef struct {
     int32_t out_row, out_stride, row_pairs, in_skip, out_skip, pairs_top;
     int32_t channels, plane_step, dst_step, d_step;
 } dw_frame;
-
-#define FN_IN_ASM __attribute__((unused))
+FN_ASM_OFFSET(dw_frame, out_row, 0);
+FN_ASM_OFFSET(dw_frame, out_stride, 4);
+FN_ASM_OFFSET(dw_frame, row_pairs, 8);
+FN_ASM_OFFSET(dw_frame, in_skip, 12);
+FN_ASM_OFFSET(dw_frame, out_skip, 16);
+FN_ASM_OFFSET(dw_frame, pairs_top, 20);
+FN_ASM_OFFSET(dw_frame, channels, 24);
+FN_ASM_OFFSET(dw_frame, plane_step, 28);
+FN_ASM_OFFSET(dw_frame, dst_step, 32);
+FN_ASM_OFFSET(dw_frame, d_step, 36);
 
 /* What prepare_channels walks besides the weights: the next channel's shift, multiplier and bias (bias
  * moves on by bias_step: 4, or 0 with a zero for a missing bias), the offsets, and the end of the
@@ -113,6 +69,13 @@ typedef struct {
     int32_t bias_step, input_offset, output_offset;
     const dw_channel *end;
 } dw_prepare_walk;
+FN_ASM_OFFSET(dw_prepare_walk, shift, 0);
+FN_ASM_OFFSET(dw_prepare_walk, multiplier, 4);
+FN_ASM_OFFSET(dw_prepare_walk, bias, 8);
+FN_ASM_OFFSET(dw_prepare_walk, bias_step, 12);
+FN_ASM_OFFSET(dw_prepare_walk, input_offset, 16);
+FN_ASM_OFFSET(dw_prepare_walk, output_offset, 20);
+FN_ASM_OFFSET(dw_prepare_walk, end, 24);
 
 /* The weights and requantization of the output channels from d to walk->end, their first weight at w
  * (taps tap_stride apart), in assembly (C spills: 67 instructions per channel, here 47). Per channel:
@@ -606,165 +569,6 @@ static void row_pixels_any(const int8_t *src, int32_t pitch, const dw_channel *d
     }
 }
 
-/* w bytes of one channel, `channels` apart, into a plane row: 4 byte loads packed into one word store.
- * Not inlined, so its few live values stay in registers. */
-static __attribute__((noinline)) void copy_channel_row(int8_t *dst, const int8_t *src, int32_t w, int32_t channels)
-{
-    const int32_t c2 = 2 * channels, c3 = 3 * channels, c4 = 4 * channels;
-    int8_t *const end4 = dst + (w & ~3), *const end = dst + w;
-    for (; dst != end4; dst += 4, src += c4) {
-        const uint32_t packed = (uint32_t)(uint8_t)src[0] | (uint32_t)(uint8_t)src[channels] << 8 |
-                                (uint32_t)(uint8_t)src[c2] << 16 | (uint32_t)(uint8_t)src[c3] << 24;
-        __builtin_memcpy(dst, &packed, 4);
-    }
-    for (; dst != end; ++dst, src += channels) {
-        *dst = *src;
-    }
-}
-
-/* What copy_4channel_rows walks: channels (input bytes between pixels), plane_step, then #8..#20:
- * plane bytes of a row's whole 4-pixel groups, rows, and from the end of those groups in one row to
- * the start of the next in the plane and in the input. */
-typedef struct {
-    int32_t channels, plane_step;
-    int32_t group_bytes, rows, dst_skip, src_skip;
-} copy4_rows;
-
-/* The whole 4-pixel groups of `rows` input rows of 4 adjacent channels into 4 planes: per group 4 word
- * loads (a..d: pixels 0..3, 4 channels each), a 4 x 4 byte transpose and 4 word stores, 23
- * instructions. Transpose: t0 = (a0 a1 c0 c1), t1 = (a2 a3 c2 c3), t2 = (b0 b1 d0 d1), t3 = (b2 b3 d2 d3)
- * by PKHBT / PKHTB; then channel 0 = ((t2 << 8) & 0xff00ff00) + UXTB16(t0), channel 1 =
- * (t2 & 0xff00ff00) + UXTB16(t0 ror 8) (UXTAB16: the bytes do not overlap), 2 and 3 the same from
- * t1, t3. r0 plane, r1 input, r2 channels, r3 plane_step, r8 = 3 channels, r9 = 3 plane_step, r10
- * the mask, r11 the row's end. */
-__attribute__((naked)) static void copy_4channel_rows(FN_IN_ASM int8_t *dst, FN_IN_ASM const int8_t *src,
-                                                      FN_IN_ASM const copy4_rows *a)
-{
-    __asm__ volatile("push {r4-r11, lr}\n\t"
-                     "add r4, r2, #8\n\t"
-                     "ldm r4, {r4-r7}\n\t"
-                     "push {r4-r7}\n\t"
-                     "ldm r2, {r2, r3}\n\t"
-                     "add r8, r2, r2, lsl #1\n\t"
-                     "add r9, r3, r3, lsl #1\n\t"
-                     "mov r10, #0xff00ff00\n\t"
-                     "3:\n\t"
-                     "ldr r11, [sp]\n\t"
-                     "add r11, r11, r0\n\t"
-                     "1:\n\t"
-                     "ldr r4, [r1]\n\t"
-                     "ldr r5, [r1, r2]\n\t"
-                     "ldr r6, [r1, r2, lsl #1]\n\t"
-                     "ldr r7, [r1, r8]\n\t"
-                     "pkhbt r12, r4, r6, lsl #16\n\t"
-                     "pkhtb lr, r6, r4, asr #16\n\t"
-                     "pkhbt r4, r5, r7, lsl #16\n\t"
-                     "pkhtb r6, r7, r5, asr #16\n\t"
-                     "and r5, r10, r4, lsl #8\n\t"
-                     "uxtab16 r5, r5, r12\n\t"
-                     "and r7, r4, r10\n\t"
-                     "uxtab16 r7, r7, r12, ror #8\n\t"
-                     "and r4, r10, r6, lsl #8\n\t"
-                     "uxtab16 r4, r4, lr\n\t"
-                     "and r6, r6, r10\n\t"
-                     "uxtab16 r6, r6, lr, ror #8\n\t"
-                     "str r7, [r0, r3]\n\t"
-                     "str r4, [r0, r3, lsl #1]\n\t"
-                     "str r6, [r0, r9]\n\t"
-                     "str r5, [r0], #4\n\t"
-                     "add r1, r1, r2, lsl #2\n\t"
-                     "cmp r0, r11\n\t"
-                     "bne 1b\n\t"
-                     "ldr r4, [sp, #8]\n\t"
-                     "add r0, r0, r4\n\t"
-                     "ldr r4, [sp, #12]\n\t"
-                     "add r1, r1, r4\n\t"
-                     "ldr r4, [sp, #4]\n\t"
-                     "subs r4, r4, #1\n\t"
-                     "str r4, [sp, #4]\n\t"
-                     "bne 3b\n\t"
-                     "add sp, sp, #16\n\t"
-                     "pop {r4-r11, pc}\n\t");
-}
-
-/* Input rows iy0.. (`rows` of them, all inside the input) of 4 adjacent channels into 4 planes
- * (plane_step bytes apart): whole 4-pixel groups in assembly; where w mod 4 pixels are left, one more
- * group per row ends at the row's last pixel (re-writing 1..3 pixels with the same bytes); rows under 4
- * pixels here. */
-static void copy_4channel_rows_any(int8_t *dst, int32_t plane_step, int32_t pitch, const int8_t *src, int32_t w,
-                                   int32_t channels, int32_t rows)
-{
-    const int32_t groups = w >> 2, row_step = w * channels;
-    if (groups > 0) {
-        const copy4_rows a = {channels, plane_step, 4 * groups, rows, pitch - 4 * groups,
-                              row_step - 4 * groups * channels};
-        copy_4channel_rows(dst, src, &a);
-        if (w & 3) {
-            const copy4_rows last = {channels, plane_step, 4, rows, pitch - 4, row_step - 4 * channels};
-            copy_4channel_rows(dst + w - 4, src + (w - 4) * channels, &last);
-        }
-        return;
-    }
-    for (int32_t r = 0; r < rows; ++r) {
-        for (int32_t x = 0; x < w; ++x) {
-            for (int32_t i = 0; i < 4; ++i) {
-                dst[r * pitch + i * plane_step + x] = src[r * row_step + x * channels + i];
-            }
-        }
-    }
-}
-
-/* Every byte of `bytes` (a multiple of 4, word-aligned) of plane memory to the zero point zp4 (4 copies):
- * one STM per 16 bytes. */
-__attribute__((naked)) static void fill_zero_point(FN_IN_ASM int8_t *plane, FN_IN_ASM int32_t bytes,
-                                                   FN_IN_ASM uint32_t zp4)
-{
-    __asm__ volatile("push {r4, r5}\n\t"
-                     "mov r3, r2\n\t"
-                     "mov r4, r2\n\t"
-                     "mov r5, r2\n\t"
-                     "lsrs r12, r1, #4\n\t"
-                     "beq 2f\n\t"
-                     "1:\n\t"
-                     "stm r0!, {r2-r5}\n\t"
-                     "subs r12, r12, #1\n\t"
-                     "bne 1b\n\t"
-                     "2:\n\t"
-                     "ands r1, r1, #12\n\t"
-                     "beq 4f\n\t"
-                     "3:\n\t"
-                     "str r2, [r0], #4\n\t"
-                     "subs r1, r1, #4\n\t"
-                     "bne 3b\n\t"
-                     "4:\n\t"
-                     "pop {r4, r5}\n\t"
-                     "bx lr\n\t");
-}
-
-/* Copy `rows` input rows of `count` (1 or 4) adjacent channels, from row iy0 on, into the planes
- * (plane_step bytes apart). The copies write only a row's input columns, so the zero point the planes
- * got once per call (fill_zero_point) stays around them; rows outside the input get it again where
- * `refill` (with one band no copy ever wrote there). */
-static void fill_planes(int8_t *plane, int32_t plane_step, int32_t count, int32_t pitch, const int8_t *x,
-                        int32_t channels, const fn_dims *in, int32_t iy0, int32_t rows, int32_t pad_w, uint32_t zp4,
-                        int refill)
-{
-    const int32_t w = in->w, row_step = w * channels;
-    const int32_t first = fn_max32(0, -iy0), end = fn_min32(rows, in->h - iy0); /* rows inside the input */
-    for (int32_t i = 0; refill && i < count; ++i) {
-        fill_zero_point(plane + i * plane_step, first * pitch, zp4);
-        fill_zero_point(plane + i * plane_step + end * pitch, (rows - end) * pitch, zp4);
-    }
-    if (count == 4) {
-        copy_4channel_rows_any(plane + first * pitch + pad_w, plane_step, pitch, x + (iy0 + first) * row_step, w,
-                               channels, end - first);
-        return;
-    }
-    for (int32_t r = first; r < end; ++r) {
-        copy_channel_row(plane + r * pitch + pad_w, x + (iy0 + r) * row_step, w, channels);
-    }
-}
-
 #define FN_DW_CACHED 16 /* output channels of a channel group whose set-up is kept from band to band */
 
 enum { DW_ROWS2, DW_ROW, DW_COLUMN }; /* the kernels of a band: 2-row, row, column */
@@ -892,8 +696,8 @@ static __attribute__((noinline)) void run_group(dw_call *k, const int8_t *x, int
         const int is_last = oy0 + k->band >= k->out_h;
         const dw_band_plan *const plan = &k->plans[is_last];
         const int32_t rows = is_last ? k->last_rows : k->band;
-        fill_planes(k->plane_base, k->plane_step, count, k->pitch, x, k->in->c, k->in, oy0 * k->stride - k->pad_h,
-                    (rows - 1) * k->stride + 3, k->pad_w, k->zp4, k->refill);
+        fill_planes(k->plane_base, k->plane_step, count, k->pitch, x, k->in->c, k->in->h, k->in->w,
+                    oy0 * k->stride - k->pad_h, (rows - 1) * k->stride + 3, k->pad_w, k->zp4, k->refill);
         if (cached && plan->piece_count) {
             run_group_rows2(k->plane_base, dst, cache, heads, k->maxout, plan, &k->kernels);
             continue;
@@ -921,7 +725,7 @@ void fn_dw3x3_planar(const fn_conv_params *p, const fn_channel_quant *q, const f
                      const int8_t *filter, const int32_t *bias, const fn_dims *out, int8_t *output, int32_t pad_h,
                      int32_t pad_w, int maxout, int8_t *plane_base)
 {
-    const int four_planes = plane_count(in, 3) == 4;
+    const int four_planes = fn_dw_plane_count(in, 3) == 4;
     const int32_t channels = in->c, heads = p->depth_multiplier, stride = p->stride_h, out_w = out->w;
     const int32_t pitch = plane_pitch(in->w), pairs = out_w >> 1;
     const int full_range = p->act_min <= FN_INT8_MIN && p->act_max >= FN_INT8_MAX;
@@ -967,7 +771,7 @@ void fn_dw3x3_planar(const fn_conv_params *p, const fn_channel_quant *q, const f
     plan_band(&k.plans[0], &pairs_frame, &column, k.band, out_w, stride * pitch, p->stride_w, k.kernels[DW_ROWS2][0] != 0);
     plan_band(&k.plans[1], &pairs_frame, &column, k.last_rows, out_w, stride * pitch, p->stride_w,
               k.kernels[DW_ROWS2][0] != 0);
-    fill_zero_point(plane_base, (four_planes ? 4 : 1) * k.plane_step, k.zp4);
+    fn_dw_fill_zero_point(plane_base, (four_planes ? 4 : 1) * k.plane_step, k.zp4);
     for (int32_t b = 0; b < out->n; ++b) {
         const int8_t *const x = input + b * in->h * in->w * channels;
         int8_t *const out_image = output + b * out->h * k.out_row;
@@ -975,170 +779,6 @@ void fn_dw3x3_planar(const fn_conv_params *p, const fn_channel_quant *q, const f
         for (int32_t c0 = 0, count = 1; c0 < channels; c0 += count) {
             count = four_planes && c0 + 4 <= channels ? 4 : 1;
             run_group(&k, x + c0, out_image + (maxout ? c0 : c0 * heads), c0, count);
-        }
-    }
-}
-
-/* ---- 5x5 filters: the same planes, copies and bands, C with ACLE intrinsics over them. Two word
- * loads of a plane row hold x0..x7: __sxtb16 gives E = (x0, x2) and U = (x4, x6), __sxtb16(ror 8)
- * O = (x1, x3) and OU = (x5, x7). A window at x0 is E.(w0, w2) + O.(w1, w3) + x4 w4; the next window
- * at stride 1 is O.(w0, w2) + (x4, x2)x(w1, w3) (SMLADX, PKHBT pairs U's bottom with E's top) + x5 w4,
- * at stride 2 (x4, x2)x(w0, w2) + (x5, x3)x(w1, w3) + x6 w4: every tap of a pixel pair from the same
- * two loads. */
-
-/* Whether the 5x5 planes serve the call: at least 16 output pixels (the per-channel set-up and plane copy
- * cost more than the per-pixel path's skipped padded taps save on smaller maps: FlyNet's 2x2 x 864 layer
- * took 6.34 instructions per MAC here against 3.42, its 4x4 x 360 layers 3.79 against 5.15), pads of at
- * most 2 (the plane's rows and the pitch's columns hold them) and a last window whose second word load
- * stays inside the pitch. */
-int fn_dw5x5_fits(const fn_dims *filter_dims, const fn_conv_params *p, const fn_dims *in, const fn_dims *out,
-                  int32_t pad_h, int32_t pad_w)
-{
-    return fn_dw5x5_applies(filter_dims) && fn_dw_plane_bytes(in, filter_dims) > 0 && out->h * out->w >= 16 &&
-           pad_h >= 0 && pad_h <= 2 && pad_w >= 0 && pad_w <= 2 &&
-           (out->w - 1) * p->stride_w + 8 <= plane_pitch(in->w) && (out->h - 1) * p->stride_h + 5 <= in->h + 4;
-}
-
-/* One output channel's weights, doubled (fn_requant_doubled) and packed per filter row for the word
- * loads: (w0, w2), (w1, w3), (w4, 0); its requantization as dw_channel's. */
-typedef struct {
-    int32_t w02[5], w13[5], w4[5];
-    int32_t exponent, bias2, multiplier, addend;
-} dw5_channel;
-
-static int32_t pack_doubled(int32_t bottom, int32_t top)
-{
-    return (int32_t)((uint32_t)(uint16_t)(2 * bottom) | (uint32_t)(2 * top) << 16);
-}
-
-static void prepare_5x5(dw5_channel *d, const int8_t *filter, int32_t total, int32_t oc, const int32_t *bias,
-                        const fn_channel_quant *q, const fn_conv_params *p)
-{
-    int32_t sum = 0;
-    const int8_t *w = filter + oc;
-    for (int32_t r = 0; r < 5; ++r, w += 5 * total) {
-        const int32_t w0 = w[0], w1 = w[total], w2 = w[2 * total], w3 = w[3 * total], w4 = w[4 * total];
-        d->w02[r] = pack_doubled(w0, w2);
-        d->w13[r] = pack_doubled(w1, w3);
-        d->w4[r] = pack_doubled(w4, 0);
-        sum += w0 + w1 + w2 + w3 + w4;
-    }
-    d->exponent = -q->shift[oc];
-    d->bias2 = 2 * ((bias ? bias[oc] : 0) + p->input_offset * sum);
-    d->multiplier = q->multiplier[oc];
-    d->addend = fn_requant_addend(d->exponent, p->output_offset);
-}
-
-/* (bottom half of `bottom`, top half of `top`) in one PKHBT. */
-static inline int32_t fn_pkhbt(int32_t bottom, int32_t top)
-{
-    int32_t r;
-    __asm__("pkhbt %0, %1, %2" : "=r"(r) : "r"(bottom), "r"(top));
-    return r;
-}
-
-static inline void store_5x5(int8_t *dst, int32_t acc2, const dw5_channel *d, int32_t act_min, int32_t act_max,
-                             int keep_max)
-{
-    const int8_t v = (int8_t)fn_clamp32(fn_requant_doubled(acc2, d->multiplier, d->exponent, d->addend), act_min,
-                                        act_max);
-    *dst = keep_max && *dst > v ? *dst : v; /* MDW heads after the first keep the larger */
-}
-
-/* One output row of one channel: pixel pairs, then an odd width's last pixel. Inlined with constant
- * stride and keep_max (row_5x5_any). */
-static inline __attribute__((always_inline)) void row_5x5(const int8_t *src, int32_t pitch, const dw5_channel *d,
-                                                          int32_t out_stride, int8_t *dst, int32_t out_w,
-                                                          int32_t stride, int32_t act_min, int32_t act_max,
-                                                          int keep_max)
-{
-    int32_t x = 0;
-    for (; x + 2 <= out_w; x += 2, src += 2 * stride, dst += 2 * out_stride) {
-        int32_t a = d->bias2, b = d->bias2;
-        const int8_t *row = src;
-#pragma GCC unroll 5
-        for (int32_t r = 0; r < 5; ++r, row += pitch) {
-            const uint32_t v = fn_read_u32(row), u = fn_read_u32(row + 4);
-            const int32_t e = __sxtb16((int32_t)v), o = fn_sxtb16_ror8(v), ue = __sxtb16((int32_t)u);
-            const int32_t w02 = d->w02[r], w13 = d->w13[r], w4 = d->w4[r];
-            a = __smlad(e, w02, a);
-            a = __smlad(o, w13, a);
-            a = __smlabb(ue, w4, a);
-            if (stride == 1) {
-                b = __smlad(o, w02, b);
-                b = __smladx(fn_pkhbt(ue, e), w13, b);
-                b = __smlabb(fn_sxtb16_ror8(u), w4, b);
-            } else {
-                b = __smladx(fn_pkhbt(ue, e), w02, b);
-                b = __smladx(fn_pkhbt(fn_sxtb16_ror8(u), o), w13, b);
-                b = __smlatb(ue, w4, b);
-            }
-        }
-        store_5x5(dst, a, d, act_min, act_max, keep_max);
-        store_5x5(dst + out_stride, b, d, act_min, act_max, keep_max);
-    }
-    if (x < out_w) {
-        int32_t a = d->bias2;
-        const int8_t *row = src;
-        for (int32_t r = 0; r < 5; ++r, row += pitch) {
-            const uint32_t v = fn_read_u32(row);
-            a = __smlad(__sxtb16((int32_t)v), d->w02[r], a);
-            a = __smlad(fn_sxtb16_ror8(v), d->w13[r], a);
-            a = __smlabb(__sxtb16((int32_t)fn_read_u32(row + 4)), d->w4[r], a);
-        }
-        store_5x5(dst, a, d, act_min, act_max, keep_max);
-    }
-}
-
-static void row_5x5_any(const int8_t *src, int32_t pitch, const dw5_channel *d, int32_t out_stride, int8_t *dst,
-                        int32_t out_w, int32_t stride, int32_t act_min, int32_t act_max, int keep_max)
-{
-    if (stride == 1) {
-        if (keep_max) {
-            row_5x5(src, pitch, d, out_stride, dst, out_w, 1, act_min, act_max, 1);
-        } else {
-            row_5x5(src, pitch, d, out_stride, dst, out_w, 1, act_min, act_max, 0);
-        }
-    } else if (keep_max) {
-        row_5x5(src, pitch, d, out_stride, dst, out_w, 2, act_min, act_max, 1);
-    } else {
-        row_5x5(src, pitch, d, out_stride, dst, out_w, 2, act_min, act_max, 0);
-    }
-}
-
-void fn_dw5x5_planar(const fn_conv_params *p, const fn_channel_quant *q, const fn_dims *in, const int8_t *input,
-                     const int8_t *filter, const int32_t *bias, const fn_dims *out, int8_t *output, int32_t pad_h,
-                     int32_t pad_w, int maxout, int8_t *plane_base)
-{
-    const int four_planes = plane_count(in, 5) == 4;
-    const int32_t channels = in->c, heads = p->depth_multiplier, total = channels * heads, stride = p->stride_h;
-    const int32_t pitch = plane_pitch(in->w), plane_step = one_plane_bytes(in, 5);
-    const int32_t band = band_rows(in->h, out->h, stride, 5);
-    const int32_t out_stride = maxout ? channels : total, out_row = out->w * out_stride;
-    const uint32_t zp4 = (uint32_t)(uint8_t)(-p->input_offset) * 0x01010101u;
-    fill_zero_point(plane_base, (four_planes ? 4 : 1) * plane_step, zp4);
-    for (int32_t b = 0; b < out->n; ++b) {
-        const int8_t *const x = input + b * in->h * in->w * channels;
-        int8_t *const out_image = output + b * out->h * out_row;
-        for (int32_t c0 = 0, count = 1; c0 < channels; c0 += count) {
-            count = four_planes && c0 + 4 <= channels ? 4 : 1;
-            for (int32_t oy0 = 0; oy0 < out->h; oy0 += band) {
-                const int32_t rows = fn_min32(band, out->h - oy0);
-                fill_planes(plane_base, plane_step, count, pitch, x + c0, channels, in, oy0 * stride - pad_h,
-                            (rows - 1) * stride + 5, pad_w, zp4, band < out->h);
-                for (int32_t i = 0; i < count; ++i) {
-                    for (int32_t m = 0; m < heads; ++m) {
-                        dw5_channel d;
-                        prepare_5x5(&d, filter, total, (c0 + i) * heads + m, bias, q, p);
-                        int8_t *dst = out_image + oy0 * out_row + (maxout ? c0 + i : (c0 + i) * heads + m);
-                        const int8_t *plane = plane_base + i * plane_step;
-                        for (int32_t r = 0; r < rows; ++r, plane += stride * pitch, dst += out_row) {
-                            row_5x5_any(plane, pitch, &d, out_stride, dst, out->w, p->stride_w, p->act_min,
-                                        p->act_max, maxout && m > 0);
-                        }
-                    }
-                }
-            }
         }
     }
 }

@@ -1,7 +1,7 @@
 /* MEAN over H and W, keep_dims (TFLM reference_integer_ops::Mean): the sum of
  * (x - zp) is requantized once by (in_scale / out_scale) / (H*W), the division
  * folded into the multiplier the way TFLM folds it (up to 32 bits of headroom). */
-#include "fn_internal.h"
+#include "../support/fn_internal.h"
 
 static int32_t floor_log2(uint32_t x)
 {

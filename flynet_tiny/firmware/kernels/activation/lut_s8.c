@@ -5,27 +5,8 @@
  * only lo..hi: below lo (and above hi) the function is constant (hard-swish's zero below -3,
  * a sigmoid's saturated ends), so clamping the input first gives the same bytes from a table
  * about a third smaller (flash the 19 tables of FlyNet could not spare). */
-#include "fn_internal.h"
-
-#if FN_USE_DSP
-/* A byte in all 4 lanes. */
-static inline uint32_t lanes(int32_t value) { return 0x01010101u * (uint8_t)value; }
-
-/* Per signed byte lane: x clamped to [lo, hi]. SEL reads the GE flags SSUB8 just set, so each pair
- * stays together in one asm (the compiler sees no dependency through the flags). */
-static inline uint32_t clamp_s8x4(uint32_t x, uint32_t lo4, uint32_t hi4)
-{
-    uint32_t ge;
-    __asm__("ssub8 %1, %0, %2\n\t"
-            "sel %0, %0, %2\n\t"
-            "ssub8 %1, %3, %0\n\t"
-            "sel %0, %0, %3"
-            : "+r"(x), "=&r"(ge)
-            : "r"(lo4), "r"(hi4)
-            : "cc");
-    return x;
-}
-#endif
+#include "../support/fn_internal.h"
+#include "lut_s8_dsp.h"
 
 fn_status fn_lut_s8(const int8_t *table, int32_t lo, int32_t hi, int32_t size, const int8_t *input, int8_t *output)
 {

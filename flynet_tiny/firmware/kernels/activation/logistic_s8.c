@@ -1,6 +1,6 @@
 /* LOGISTIC int8 (TFLM reference_integer_ops::Logistic): input rescaled to Q4.27,
  * gemmlowp fixed-point logistic, output in Q0.31 rounded to 1/256 steps. */
-#include "fn_internal.h"
+#include "../support/fn_internal.h"
 
 int8_t fn_logistic_one(const fn_logistic_params *p, int8_t value)
 {

@@ -5,7 +5,7 @@
  * REDUCE_MAX on int8 keeps the scale, so the result equals the unfused pair bit
  * for bit while only C bytes per pixel are ever written to the feature map.
  */
-#include "fn_internal.h"
+#include "depthwise_internal.h"
 
 int32_t fn_mdw_maxout_s8_get_buffer_size(const fn_dims *in_dims, const fn_dims *filter_dims)
 {

@@ -1,20 +1,20 @@
-/* CONV_2D int8 with per-channel requantization (TFLM reference_integer_ops::ConvPerChannel).
+/* CONV_2D int8, DSP path of conv2d_s8.c (Cortex-M4/M7), which includes this file: static functions
+ * that fn_conv2d_s8 inlines.
  *
- * Portable path: direct loops, with a bounds-check-free loop for 1x1 kernels.
- * DSP path: for each block of 4 output pixels, im2col into 4 interleaved int16
- * columns (input + offset, 0 for padding; fn_internal.h), then one pass over
- * each output channel's weight row accumulates all 4 pixels (SMLAD on
- * SXTB16-unpacked weight pairs), and the channel's requantization parameters
- * are loaded once for the 4 outputs. The common case (K a multiple of 4, bias,
- * fast requantization, full int8 range) runs all channels of a block in
- * assembly (fn_conv_block_s8); the rest goes through fn_dot_1x4_s8_s16 and C.
- * The same path serves 3x3 and other kernels, and the 1x1 convs that the tiled
- * path (conv_1x1_dsp.c: fast, full-range requantization, 2+ channels, room for 2 tiles)
- * does not take (a column is just the pixel; unpadded stride-1 1x1 convs fill
- * the block straight from 4 consecutive pixels). Integer sums are exact, so both
- * paths give identical bytes.
+ * For each block of 4 output pixels, im2col into 4 interleaved int16 columns (input + offset, 0 for
+ * padding; conv_internal.h), then one pass over each output channel's weight row accumulates all 4
+ * pixels (SMLAD on SXTB16-unpacked weight pairs), and the channel's requantization parameters are
+ * loaded once for the 4 outputs. The common case (K a multiple of 4, bias, fast requantization, full
+ * int8 range) runs all channels of a block in assembly (fn_conv_block_s8, conv2d_s8_dsp.c); the rest
+ * goes through fn_dot_1x4_s8_s16 and C. The same path serves 3x3 and other kernels, and the 1x1 convs
+ * that the tiled path (conv2d_1x1_s8_dsp.c: fast, full-range requantization, 2+ channels, room for 2
+ * tiles) does not take (a column is just the pixel; unpadded stride-1 1x1 convs fill the block
+ * straight from 4 consecutive pixels).
  */
-#include "fn_internal.h"
+#ifndef FN_CONV2D_S8_DSP_H
+#define FN_CONV2D_S8_DSP_H
+
+#include "conv_internal.h"
 
 #if FN_USE_DSP
 /* Column length in int16 elements: K rounded up to whole groups of 4. */
@@ -22,87 +22,8 @@ static int32_t column_length(const fn_dims *filter_dims)
 {
     return (filter_dims->h * filter_dims->w * filter_dims->c + 3) & ~3;
 }
-#endif
 
-int32_t fn_conv2d_s8_get_buffer_size(const fn_dims *in_dims, const fn_dims *filter_dims)
-{
-#if FN_USE_DSP
-    const int32_t block = FN_CONV_BLOCK * column_length(filter_dims) * (int32_t)sizeof(int16_t);
-    /* 1x1 filters may take the tiled path (conv_1x1_dsp.c); its pixels left over use the block. */
-    if (filter_dims->h == 1 && filter_dims->w == 1) {
-        return fn_max32(block, fn_conv1x1_scratch_bytes(in_dims));
-    }
-    return block;
-#else
-    (void)in_dims;
-    (void)filter_dims;
-    return 0;
-#endif
-}
-
-#if !FN_USE_DSP
-static int32_t conv_one_output(const fn_conv_params *p, const fn_dims *in, const int8_t *input,
-                               const fn_dims *f, const int8_t *filter, int32_t b, int32_t y0,
-                               int32_t x0, int32_t oc)
-{
-    int32_t acc = 0;
-    for (int32_t ky = 0; ky < f->h; ++ky) {
-        const int32_t iy = y0 + ky;
-        if (iy < 0 || iy >= in->h) {
-            continue;
-        }
-        for (int32_t kx = 0; kx < f->w; ++kx) {
-            const int32_t ix = x0 + kx;
-            if (ix < 0 || ix >= in->w) {
-                continue;
-            }
-            const int8_t *ip = input + ((b * in->h + iy) * in->w + ix) * in->c;
-            const int8_t *wp = filter + ((oc * f->h + ky) * f->w + kx) * f->c;
-            for (int32_t ic = 0; ic < in->c; ++ic) {
-                acc += (int32_t)wp[ic] * ((int32_t)ip[ic] + p->input_offset);
-            }
-        }
-    }
-    return acc;
-}
-
-static void conv_portable(const fn_conv_params *p, const fn_channel_quant *q, const fn_dims *in,
-                          const int8_t *input, const fn_dims *f, const int8_t *filter,
-                          const int32_t *bias, const fn_dims *out, int8_t *output, int32_t pad_h,
-                          int32_t pad_w)
-{
-    const int pointwise = f->h == 1 && f->w == 1 && p->stride_h == 1 && p->stride_w == 1;
-    /* Locals, so int8 stores cannot force the parameters to be reloaded (char aliasing). */
-    const int32_t *const mult = q->multiplier, *const shifts = q->shift;
-    const int32_t out_off = p->output_offset, act_min = p->act_min, act_max = p->act_max;
-    for (int32_t b = 0; b < out->n; ++b) {
-        for (int32_t oy = 0; oy < out->h; ++oy) {
-            for (int32_t ox = 0; ox < out->w; ++ox) {
-                const int32_t y0 = oy * p->stride_h - pad_h;
-                const int32_t x0 = ox * p->stride_w - pad_w;
-                const int8_t *pixel = input + ((b * in->h + oy) * in->w + ox) * in->c;
-                for (int32_t oc = 0; oc < out->c; ++oc) {
-                    int32_t acc;
-                    if (pointwise) {
-                        const int8_t *wp = filter + oc * in->c;
-                        acc = 0;
-                        for (int32_t ic = 0; ic < in->c; ++ic) {
-                            acc += (int32_t)wp[ic] * ((int32_t)pixel[ic] + p->input_offset);
-                        }
-                    } else {
-                        acc = conv_one_output(p, in, input, f, filter, b, y0, x0, oc);
-                    }
-                    if (bias) {
-                        acc += bias[oc];
-                    }
-                    *output++ = fn_requant_s8(acc, mult[oc], shifts[oc], out_off, act_min, act_max);
-                }
-            }
-        }
-    }
-}
-#else
-/* Slot of value k of pixel j in the interleaved block (fn_internal.h). */
+/* Slot of value k of pixel j in the interleaved block (conv_internal.h). */
 static inline int32_t block_slot(int32_t k, int32_t j)
 {
     static const int8_t lane[4] = {0, 2, 1, 3};
@@ -275,31 +196,4 @@ static void conv_dsp(const fn_conv_params *p, const fn_channel_quant *q, const f
 }
 #endif
 
-fn_status fn_conv2d_s8(const fn_conv_params *p, const fn_channel_quant *q, const fn_dims *in_dims,
-                       const int8_t *input, const fn_dims *filter_dims, const int8_t *filter,
-                       const int32_t *bias, const fn_dims *out_dims, int8_t *output, void *scratch)
-{
-    if (!p || !q || !input || !filter || !output || !filter_dims || !q->multiplier || !q->shift) {
-        return FN_ERR_ARGUMENT;
-    }
-    int32_t pad_h, pad_w;
-    const fn_status status = fn_check_conv_geometry(p, in_dims, filter_dims->h, filter_dims->w, out_dims,
-                                                    &pad_h, &pad_w);
-    if (status != FN_OK) {
-        return status;
-    }
-    if (filter_dims->c != in_dims->c || filter_dims->n != out_dims->c) {
-        return FN_ERR_SHAPE; /* grouped convolution is not supported */
-    }
-#if FN_USE_DSP
-    if (!scratch) {
-        return FN_ERR_ARGUMENT;
-    }
-    conv_dsp(p, q, in_dims, input, filter_dims, filter, bias, out_dims, output, pad_h, pad_w,
-             (int16_t *)scratch);
-#else
-    (void)scratch;
-    conv_portable(p, q, in_dims, input, filter_dims, filter, bias, out_dims, output, pad_h, pad_w);
-#endif
-    return FN_OK;
-}
+#endif /* FN_CONV2D_S8_DSP_H */
