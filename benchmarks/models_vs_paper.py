@@ -1,10 +1,11 @@
-"""The model zoo against the FlyNet paper: params, backbone params and MAdds side by side.
+"""The model zoo against its papers (FlyNet, MobileNetV3, MicroNet): params, backbone params and MAdds.
 
     python benchmarks/models_vs_paper.py [--input-size 224] [--classes 1000]
 
 Every number comes from `profile_model` on the registry model (fx graph, batch 1); the paper's
-come from its Tables 2-5 (FlyNet) and MobileNetV3's published counts.  Ratios are ours / paper.
-docs/architecture.md explains the layer table and the one row (0.6x params) that does not match.
+come from FlyNet's Tables 2-5, MobileNetV3's published counts and MicroNet's Table 1.  Ratios are
+ours / paper.  docs/architecture.md explains the layer tables and the one row (FlyNet 0.6x params)
+that does not match.
 """
 
 from __future__ import annotations

@@ -444,9 +444,12 @@ def build(target_name: str, model_path: str, opt: str, out_dir: str | None, emul
               help="Folder for firmware/, report.json, report.md, latency.png [default: bench/<target>].")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
               help="PNG of per-layer time [default: <out>/latency.png].")
+@click.option("--latency-model", type=click.Choice(["classes", "pipeline"]), default="classes", show_default=True,
+              help="Which estimate heads the report: per-class costs, or the plugin's pipeline / cache model "
+                   "(both are shown; docs/latency-model.md).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def bench(target_name, model_dir, tflite_path, data_path, mean, std, n_inputs, runs, opt, timeout_s, out_dir,
-          plot_path, as_json) -> None:
+          plot_path, latency_model, as_json) -> None:
     """Run a model on the emulated board: outputs bit-exact vs host and TFLM, per-layer instructions and latency.
 
     Exits 1 when an output differs (naming the first differing layer), the firmware faults or hangs,
@@ -476,7 +479,7 @@ def bench(target_name, model_dir, tflite_path, data_path, mean, std, n_inputs, r
         click.echo(message, err=True)
 
     result = bench_tflite(model_bytes, target, inputs, out, runs, progress, timeout_s=timeout_s, opt=opt,
-                          model_name=str(tflite))
+                          model_name=str(tflite), latency_model=latency_model)
     write_bench_reports(result, out, plot_path)
     click.echo(to_json(result.to_json()) if as_json else bench_table(result))
 

@@ -72,10 +72,28 @@ def test_bench_end_to_end_on_the_emulated_board(tmp_path, capsys, model_file, ta
     assert totals["estimated_ms"] == pytest.approx(totals["estimated_cycles"] / report["clock_hz"] * 1e3)
     assert totals["inferences_per_s"] == pytest.approx(1e3 / totals["estimated_ms"])
     assert sum(l["percent"] for l in layers) == pytest.approx(100.0)
+    # the class model heads the report; the pipeline model stays beside it
+    assert report["latency_model"] == "classes"
+    for layer in layers:
+        assert layer["estimated_cycles"] == layer["classes_cycles"]
+        assert layer["pipeline_cycles"] > sum(layer["pipeline_stalls"].values()) > 0
+    assert totals["classes_ms"] == pytest.approx(totals["estimated_ms"])
+    assert totals["pipeline_ms"] == pytest.approx(sum(l["pipeline_ms"] for l in layers))
     # the embedded test inputs sit past the board's memory: the board's flash holds only the firmware
     memory = report["memory"]
     assert memory["regions"]["TESTDATA"]["used"] == memory["embedded_input_bytes"] == INPUTS * SIZE * SIZE
     assert memory["flash_bytes"] == memory["regions"]["FLASH"]["used"]
+
+
+def test_pipeline_model_can_head_the_report(tmp_path, capsys, model_file):
+    code, stdout, err = run_cli([*bench_args(model_file, tmp_path / "out"), "--latency-model", "pipeline", "--json"],
+                                capsys)
+    assert code == 0, err
+    report = json.loads(stdout)
+    assert report["latency_model"] == "pipeline"
+    assert report["totals"]["estimated_ms"] == pytest.approx(report["totals"]["pipeline_ms"])
+    assert report["totals"]["classes_ms"] > 0
+    assert all(l["estimated_cycles"] == l["pipeline_cycles"] for l in report["layers"])
 
 
 def first_of_each_class(data_path, count: int) -> np.ndarray:

@@ -1,9 +1,8 @@
-"""The profiler counts exactly, and the FlyNet table matches the paper's numbers."""
+"""The profiler counts exactly, and the FlyNet, MobileNetV3 and MicroNet tables match their papers."""
 
 import json
 
 import pytest
-import torch
 from click.testing import CliRunner
 from torch import nn
 
@@ -13,13 +12,7 @@ from flynet_tiny.models.paper import PAPER_COUNTS, UNMATCHED
 from flynet_tiny.models.profiler import profile_model
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Two cores shared by several test runs: one thread each avoids oversubscription stalls."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 @pytest.mark.parametrize("name", list_models())

@@ -5,6 +5,7 @@ from pathlib import Path
 from flynet_tiny.build.make import build_firmware
 from flynet_tiny.sim.qemu import run_qemu
 from flynet_tiny.targets import load_target
+from sim_asm import count_loop_source
 
 PROGRAMS = Path(__file__).parent / "sim_programs"
 
@@ -49,14 +50,7 @@ SEGMENT_EXTRA = {"branch": 2}  # begin marker's bx lr, bl to the end marker
 def test_every_class_is_decoded(tmp_path):
     body = "\n".join(f"    {line}" for lines in STRAIGHT_LINE.values() for line in lines)
     source = tmp_path / "classes.S"
-    source.write_text(f"""
-    .syntax unified
-    .thumb
-    .text
-    .global count_loop
-    .type count_loop, %function
-    .thumb_func
-count_loop:
+    source.write_text(count_loop_source(f"""count_loop:
     push {{r4-r7, lr}}
     sub sp, sp, #16
     movs r5, #0
@@ -69,7 +63,7 @@ count_loop:
     bl fn_marker_layer_end
     add sp, sp, #16
     pop {{r4-r7, pc}}
-""")
+"""))
     target = load_target("f446re")
     build = build_firmware(tmp_path / "fw", target, [PROGRAMS / "count_main.c", source], defines=["LOOP_N=1"],
                            emulation=True)

@@ -4,7 +4,7 @@ The host build answers for the portable C path. The Cortex-M4/M7 build takes the
 DSP path, whose conv needs im2col columns and whose 3x3 / 5x5 depthwise / MDW need a
 plane of input rows, which the portable path does not; the host
 cannot run that code, so its size is computed here from the kernel's own formula
-(firmware/kernels/conv2d_s8.c, `column_length`). A plan for a build with the DSP
+(firmware/kernels/conv/conv2d_s8_dsp.h, `column_length`). A plan for a build with the DSP
 paths reserves the larger of the two, one for a portable build (`--opt size`) the
 portable size alone; the generated C repeats the query on the target before each call (and
 fails naming the layer if it wants more), and tests/test_codegen_arm.py runs a
@@ -27,10 +27,10 @@ def _host_bytes(query: ScratchQuery) -> int:
     return int(function(*[ctypes.byref(dims4(d)) for d in query.dims]))
 
 
-DSP_CONV_BLOCK = 4  # output pixels per im2col block (FN_CONV_BLOCK in firmware/kernels/fn_internal.h)
+DSP_CONV_BLOCK = 4  # output pixels per im2col block (FN_CONV_BLOCK in firmware/kernels/conv/conv_internal.h)
 
 
-# 1x1 tiles (firmware/kernels/conv_1x1_dsp.c): PW_TILE pixels per tile; expanded input tiles (at most
+# 1x1 tiles (firmware/kernels/conv/conv2d_1x1_s8_dsp.c): PW_TILE pixels per tile; expanded input tiles (at most
 # PW_MAX_SLOTS, and only as many as the map has, the pixels left over taking one) in at most PW_INPUT_BYTES
 # and the input map's bytes, then one channel pair's words; fewer than PW_MIN_SLOTS: no tiled path.
 DSP_PW_TILE, DSP_PW_INPUT_BYTES, DSP_PW_MIN_SLOTS, DSP_PW_MAX_SLOTS, DSP_PW_PARAM_WORDS = 3, 4096, 2, 33, 8
@@ -53,7 +53,7 @@ def _dsp_conv_bytes(in_dims, filter_dims) -> int:
     return max(block, _dsp_conv1x1_bytes(in_dims)) if (kh, kw) == (1, 1) else block
 
 
-DSP_DEPTHWISE_PLANE_ROWS = 18  # FN_DW_PLANE_ROWS in firmware/kernels/depthwise_3x3_dsp.c
+DSP_DEPTHWISE_PLANE_ROWS = 18  # FN_DW_PLANE_ROWS in firmware/kernels/depthwise/depthwise_planes_dsp.h
 
 
 def _dsp_depthwise_bytes(in_dims, filter_dims) -> int:

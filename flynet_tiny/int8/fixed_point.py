@@ -1,6 +1,6 @@
 """TFLite's integer arithmetic on int64 tensors holding int32 values (vectorized, exact).
 
-The same functions as firmware/kernels/fn_requant.h (the C kernels are bit-exact with TFLite
+The same functions as firmware/kernels/support/fn_requant.h (the C kernels are bit-exact with TFLite
 Micro), written with torch ops so that a whole feature map is requantized at once. Every value
 is an int64 tensor whose contents stay in int32 range; products of two int32 values fit in int64.
 """

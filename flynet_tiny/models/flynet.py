@@ -8,24 +8,16 @@ See docs/architecture.md for how the FlyNet table was recovered from the paper's
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from .attention import SqueezeExcite, VarianceECA
+from .common import ConfigRecord, init_weights, make_divisible
 from .mdw import MultiheadDepthwise, make_reduction
 from .quant_noise import QuantNoise
 from .residual import LightResidual
-
-
-def make_divisible(value: float, divisor: int = 8) -> int:
-    """Round a scaled channel count to a multiple of `divisor`, never dropping more than 10%."""
-    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
-    if rounded < 0.9 * value:
-        rounded += divisor
-    return rounded
 
 
 @dataclass(frozen=True)
@@ -60,7 +52,7 @@ HIDDEN_CHANNELS = 1024
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(ConfigRecord):
     """Everything needed to rebuild a model; stored in checkpoints."""
 
     name: str
@@ -79,20 +71,6 @@ class ModelConfig:
     head_scales_with_width: bool = True  # False: hidden layer stays 1024 (published MobileNetV3 < 1.0x)
     quant_noise_levels: int = 0  # 0: Dropout before the classifier, else q-level quantization noise
     dropout: float = 0.2
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown model config keys: {', '.join(unknown)}")
-        return cls(**data)
-
-    def with_(self, **changes: Any) -> "ModelConfig":
-        return replace(self, **changes)
 
     @property
     def total_stride(self) -> int:
@@ -222,20 +200,7 @@ class FlyNet(nn.Module):
             regularizer,
             nn.Linear(hidden, config.num_classes),
         )
-        self._init_weights()
-
-    def _init_weights(self) -> None:
-        for m in self.modules():
-            if isinstance(m, (nn.Conv2d, nn.Conv1d)):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out")
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, 0, 0.01)
-                nn.init.zeros_(m.bias)
+        init_weights(self)
 
     def set_temperature(self, temperature: float) -> None:
         """Softmax-ECA temperature for annealing (10 -> 1 in the paper); no-op without softmax ECA."""

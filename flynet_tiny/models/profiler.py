@@ -3,20 +3,24 @@
 Counts, per graph node (batch 1):
 - params: parameters of the module the node calls (each module counted once);
 - MAdds: conv k*k*cin/groups*cout*Hout*Wout (1-D alike), linear in*out; nothing else
-  (pooling, Max-out, ECA statistics, adds and BN are not multiply-adds by the MobileNet convention);
+  (pooling, Max-out, ECA statistics, adds and BN are not multiply-adds by the MobileNet convention),
+  except inside modules with `counts_elementwise_madds = True` (MicroNet's dynamic Shift-Max, whose
+  paper counts applying its coefficients): there each tensor-by-tensor multiply counts one MAdd per
+  output element;
 - int8 activation bytes: elements of the node's output, one byte each.
 
 Peak int8 activation memory of a naive schedule: nodes run in graph order, every op writes a new
 buffer that lives from its producer to its last consumer (no in-place, no memory planning); the
 peak is the largest sum of live buffers while any op runs (its inputs, its output and every
 shortcut tensor held for later).  Ops that produce no buffer after deployment share their input's:
-BatchNorm (folded into the conv), ReLU (fused into the conv), Dropout / QuantNoise / Identity
+BatchNorm (folded into the conv), ReLU and ReLU6 (fused into the conv), Dropout / QuantNoise / Identity
 (identity at inference) and pure reshapes (flatten, unflatten, view, reshape, unsqueeze).
 """
 
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import asdict, dataclass
 
 import torch
@@ -25,9 +29,10 @@ from torch.fx.passes.shape_prop import ShapeProp
 
 from .quant_noise import QuantNoise
 
-_ALIAS_MODULES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.ReLU, nn.Dropout, nn.Identity, nn.Flatten, QuantNoise)
+_ALIAS_MODULES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.ReLU, nn.ReLU6, nn.Dropout, nn.Identity, nn.Flatten, QuantNoise)
 _ALIAS_METHODS = {"flatten", "unflatten", "view", "reshape", "unsqueeze", "squeeze"}
 _ALIAS_FUNCTIONS = {torch.flatten, torch.reshape, torch.unsqueeze, torch.squeeze}
+_MULTIPLIES = {operator.mul, torch.mul, "mul"}
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,17 @@ def _madds(module: nn.Module, output: torch.Tensor) -> int:
     if isinstance(module, nn.Linear):
         return output.numel() * module.in_features
     return 0
+
+
+def _elementwise_madds(node: fx.Node, numel: int, model_modules: dict[str, nn.Module]) -> int:
+    """One MAdd per output element for a tensor-by-tensor multiply inside a module that counts them."""
+    if node.op not in ("call_function", "call_method") or node.target not in _MULTIPLIES:
+        return 0
+    if not all(isinstance(a, fx.Node) for a in node.args[:2]):
+        return 0  # scaling by a Python constant
+    stack = node.meta.get("nn_module_stack") or {}
+    owner = model_modules.get(next(reversed(stack))) if stack else None
+    return numel if getattr(owner, "counts_elementwise_madds", False) else 0
 
 
 def _is_alias(node: fx.Node, modules: dict[str, nn.Module]) -> bool:
@@ -102,6 +118,7 @@ def profile_model(model: nn.Module, input_size: int, in_channels: int = 3, name:
     finally:
         model.train(was_training)
     modules = dict(graph_module.named_modules())
+    model_modules = dict(model.named_modules())
     nodes = [n for n in graph_module.graph.nodes if n.op != "output"]
 
     layers: list[LayerProfile] = []
@@ -124,6 +141,8 @@ def profile_model(model: nn.Module, input_size: int, in_channels: int = 3, name:
                 madds = _madds(module, torch.empty(shape, device="meta"))
         elif node.op == "get_attr":
             continue  # constants and stray parameters are counted below
+        else:
+            madds = _elementwise_madds(node, numel, model_modules)
         tensor_inputs = [a for a in node.all_input_nodes if a in buffer_of]
         if _is_alias(node, modules) and tensor_inputs:
             buffer_of[node] = buffer_of[tensor_inputs[0]]

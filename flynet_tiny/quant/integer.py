@@ -5,7 +5,7 @@ conv requantization, MEAN, SQUARED_DIFFERENCE, MUL, ADD, HARD_SWISH, LOGISTIC, S
 average pooling in fixed point, which lands 1-3 steps away on some values. This interpreter
 walks the same fx graph with the same qparams, but every op whose output is quantized computes
 TFLM's integer result from its int8 inputs (the ActFakeQuant after the op gives the output
-qparams; the kernel parameters come from codegen/quant_params.py, the one place that mirrors
+qparams; the kernel parameters come from int8/kernel_params.py, the one place that mirrors
 TFLM's Prepare functions). Ops that only move values (reshape, slice, max, concat on a shared
 grid) run as they are on the integer values.
 

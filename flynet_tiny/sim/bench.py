@@ -10,8 +10,10 @@ Steps: generate C (per-layer FNV-1a checksums on) -> emulation build embedding t
 the same C built for the host, and TFLite Micro, on the same inputs -> R QEMU runs with the
 counting plugin. Checks (CheckFailed on a miss): each run's per-layer checksums equal the
 host build's (the first differing layer is named), the output bytes equal the host's and
-TFLM's, the instruction counts are identical across runs. Latency per layer comes from
-flynet_tiny.sim.latency (the layer's weights streamed once from flash are charged).
+TFLM's, the instruction counts (and the pipeline model's cycles) are identical across runs.
+Latency per layer comes from flynet_tiny.sim.latency, both ways: the per-class costs
+(`classes`, the default headline; the layer's weights streamed once from flash charged) and the
+plugin's pipeline model (`pipeline`); `latency_model` picks which one the totals and plot use.
 """
 
 from __future__ import annotations
@@ -33,9 +35,11 @@ from ..codegen.host_model import HostModel
 from ..errors import CheckFailed, FlynetError
 from ..targets import Target
 from ..data.model_inputs import BenchInputs
-from .latency import core_timing, estimate_latency
+from .latency import (DEFAULT_LATENCY_MODEL, check_latency_model, estimate_latency, model_source,
+                      pipeline_latency)
 from .qemu import RunResult, find_qemu, run_qemu
 from .report import per_layer_means, weights_in_flash
+from .timing import board_timing
 
 CHECKSUM_DEFINE = "FLYNET_LAYER_CHECKSUMS"
 MAC_WEIGHT_DIMS = {"CONV_2D": slice(1, 4), "DEPTHWISE_CONV_2D": slice(1, 3), "FULLY_CONNECTED": slice(1, 2)}
@@ -60,6 +64,7 @@ class BenchResult:
     memory: dict
     checks: dict = field(default_factory=dict)
     files: dict = field(default_factory=dict)
+    latency_model: str = DEFAULT_LATENCY_MODEL
 
     def to_json(self) -> dict:
         t = self.target
@@ -67,7 +72,8 @@ class BenchResult:
             "model": self.model, "target": t.name, "board": t.board, "core": t.core, "clock_hz": t.clock_hz,
             "qemu_machine": t.emulator["qemu_machine"], "inputs": self.inputs, "input_source": self.input_source,
             "runs": self.runs, "opt": self.opt, "checks": self.checks, "memory": self.memory,
-            "totals": self.totals, "layers": self.layers, "latency_model": core_timing(t).source,
+            "totals": self.totals, "layers": self.layers, "latency_model": self.latency_model,
+            "latency_model_source": model_source(t, self.latency_model),
             "elf": str(self.build.elf), "files": self.files,
         }
 
@@ -159,8 +165,9 @@ def first_layer_off_reference(tflite_bytes: bytes, ir: ModelIR, names: Sequence[
 
 
 def _count_signature(run: RunResult) -> tuple:
-    return (run.total_instructions, tuple(sorted(run.total_classes.items())),
-            tuple((layer.index, layer.instructions, tuple(sorted(layer.classes.items()))) for layer in run.layers))
+    return (run.total_instructions, tuple(sorted(run.total_classes.items())), run.total_model_cycles,
+            tuple((layer.index, layer.instructions, tuple(sorted(layer.classes.items())), layer.model_cycles)
+                  for layer in run.layers))
 
 
 def require_identical_counts(runs: Sequence[RunResult]) -> None:
@@ -174,16 +181,23 @@ def require_identical_counts(runs: Sequence[RunResult]) -> None:
 
 
 def layer_rows(ir: ModelIR, generated: GeneratedModel, run: RunResult, target: Target,
-               flash_bytes: dict[int, int]) -> list[dict]:
-    """Per generated layer, per inference: shapes, MACs, instruction mix and the latency estimate.
-    Views (a reshape of the same bytes) run no code and show zero."""
+               flash_bytes: dict[int, int], latency_model: str = DEFAULT_LATENCY_MODEL) -> list[dict]:
+    """Per generated layer, per inference: shapes, MACs, instruction mix and both latency
+    estimates; `estimated_*` is the one `latency_model` names. Views (a reshape of the same
+    bytes) run no code and show zero."""
     counted = {row["index"]: row for row in per_layer_means(run)}
     rows = []
     for layer, generated_layer, macs in zip(ir.layers, generated.layers, layer_macs(ir)):
         means = counted.get(layer.index)
         classes = means["classes"] if means else {}
         instructions = means["instructions"] if means else 0
-        estimate = estimate_latency(classes, target, flash_bytes.get(layer.index, 0) if means else 0)
+        by_class = estimate_latency(classes, target, flash_bytes.get(layer.index, 0) if means else 0)
+        model = means["model_cycles"] if means else None
+        pipeline = pipeline_latency(model["cycles"], model["fetch"] + model["memory"], target.clock_hz) if model else None
+        if latency_model == "pipeline" and means and pipeline is None:
+            raise CheckFailed(f"layer {layer.index} ({generated_layer.name}) has no pipeline cycles: the run lacked "
+                              "the timing model")
+        chosen = pipeline if latency_model == "pipeline" and pipeline else by_class  # a view: 0 either way
         rows.append({
             "index": layer.index, "name": generated_layer.name, "op": layer.kind,
             "tflite_ops": generated_layer.tflite_ops, "tflite_op_indices": [op.index for op in layer.ops],
@@ -192,7 +206,10 @@ def layer_rows(ir: ModelIR, generated: GeneratedModel, run: RunResult, target: T
             "macs": macs, "instructions": instructions,
             "instr_per_mac": instructions / macs if macs else None,
             "classes": classes, "flash_bytes_read": flash_bytes.get(layer.index, 0) if means else 0,
-            "estimated_cycles": estimate.cycles, "estimated_ms": estimate.ms,
+            "classes_cycles": by_class.cycles, "classes_ms": by_class.ms,
+            "pipeline_cycles": pipeline.cycles if pipeline else 0.0, "pipeline_ms": pipeline.ms if pipeline else 0.0,
+            "pipeline_stalls": {k: model[k] for k in ("interlock", "branch", "fetch", "memory")} if model else None,
+            "estimated_cycles": chosen.cycles, "estimated_ms": chosen.ms,
         })
     total_ms = sum(row["estimated_ms"] for row in rows)
     for row in rows:
@@ -206,7 +223,8 @@ def totals_of(rows: Sequence[dict], target: Target) -> dict:
     cycles = sum(row["estimated_cycles"] for row in rows)
     ms = cycles / target.clock_hz * 1e3
     return {"macs": macs, "instructions": instructions, "instr_per_mac": instructions / macs if macs else None,
-            "estimated_cycles": cycles, "estimated_ms": ms, "inferences_per_s": 1e3 / ms if ms else None}
+            "estimated_cycles": cycles, "estimated_ms": ms, "inferences_per_s": 1e3 / ms if ms else None,
+            "classes_ms": sum(row["classes_ms"] for row in rows), "pipeline_ms": sum(row["pipeline_ms"] for row in rows)}
 
 
 def memory_of(generated: GeneratedModel, build: BuildResult, target: Target, n_inputs: int) -> dict:
@@ -238,9 +256,12 @@ def bench_tflite(
     opt: str = "speed",
     fuse_mdw: bool = True,
     model_name: str = "model",
+    latency_model: str = DEFAULT_LATENCY_MODEL,
 ) -> BenchResult:
-    """Build, run `runs` times in QEMU, check against host and TFLM, and time every layer.
-    The firmware is built in out_dir/firmware; reports are written by bench_report.write_bench_reports."""
+    """Build, run `runs` times in QEMU (with the plugin's pipeline timing model), check against
+    host and TFLM, and time every layer. The firmware is built in out_dir/firmware; reports are
+    written by bench_report.write_bench_reports."""
+    check_latency_model(latency_model)
     if runs < 1:
         raise FlynetError(f"--runs must be at least 1, got {runs}")
     if not isinstance(inputs, BenchInputs):
@@ -248,6 +269,7 @@ def bench_tflite(
     if not inputs.samples:
         raise FlynetError("the benchmark needs at least one input")
     find_qemu()  # before minutes of compiling
+    timing = board_timing(target)
     progress(f"inputs: {inputs.source}")
     firmware_dir = Path(out_dir) / "firmware"
     progress(f"generating C for {model_name} ({len(tflite_bytes):,} bytes of .tflite)")
@@ -268,13 +290,13 @@ def bench_tflite(
 
     results = []
     for number in range(runs):
-        progress(f"QEMU run {number + 1}/{runs} with the counting plugin")
-        run = run_qemu(build.elf, target, timeout_s=timeout_s)
+        progress(f"QEMU run {number + 1}/{runs} with the counting plugin and the {target.core} timing model")
+        run = run_qemu(build.elf, target, timeout_s=timeout_s, timing=timing)
         run.raise_for_failure()
         check_run(run, reference, generated, diagnose)
         results.append(run)
     require_identical_counts(results)
-    rows = layer_rows(ir, generated, results[0], target, weights_in_flash(build.elf, target))
+    rows = layer_rows(ir, generated, results[0], target, weights_in_flash(build.elf, target), latency_model)
     n = len(inputs.samples)
     return BenchResult(
         model=model_name, target=target, inputs=n, input_source=inputs.source, runs=runs, opt=opt,
@@ -282,4 +304,5 @@ def bench_tflite(
         memory=memory_of(generated, build, target, n),
         checks={"host_bit_exact": True, "tflm_bit_exact": True, "layer_checksums_match_host": True,
                 "counts_identical_across_runs": True, "total_instructions_per_run": results[0].total_instructions},
+        latency_model=latency_model,
     )

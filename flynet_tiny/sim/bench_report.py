@@ -9,9 +9,9 @@ from pathlib import Path
 
 from ..reporting import atomic_write_bytes, atomic_write_text, format_table
 from .bench import BenchResult
-from .latency import core_timing
+from .latency import model_source
 
-HEADERS = ["#", "layer", "op", "in -> out", "MACs", "instr", "instr/MAC", "est cycles", "est ms", "%"]
+HEADERS = ["#", "layer", "op", "in -> out", "MACs", "instr", "instr/MAC", "est cycles", "pipeline ms", "classes ms", "%"]
 
 
 def _shape(shape) -> str:
@@ -25,11 +25,12 @@ def _rows(result: BenchResult) -> list[list]:
         per_mac = f"{layer['instr_per_mac']:.2f}" if layer["instr_per_mac"] is not None else "-"
         rows.append([layer["index"], layer["name"], layer["op"], f"{shapes} -> {_shape(layer['output_shape'])}",
                      f"{layer['macs']:,}", f"{layer['instructions']:,.0f}", per_mac,
-                     f"{layer['estimated_cycles']:,.0f}", f"{layer['estimated_ms']:.3f}", f"{layer['percent']:.1f}"])
+                     f"{layer['estimated_cycles']:,.0f}", f"{layer['pipeline_ms']:.3f}", f"{layer['classes_ms']:.3f}",
+                     f"{layer['percent']:.1f}"])
     t = result.totals
     rows.append(["", "total", "", "", f"{t['macs']:,}", f"{t['instructions']:,.0f}",
                  f"{t['instr_per_mac']:.2f}" if t["instr_per_mac"] else "-", f"{t['estimated_cycles']:,.0f}",
-                 f"{t['estimated_ms']:.3f}", "100.0"])
+                 f"{t['pipeline_ms']:.3f}", f"{t['classes_ms']:.3f}", "100.0"])
     return rows
 
 
@@ -38,18 +39,19 @@ def summary_lines(result: BenchResult) -> list[str]:
     return [
         f"{result.model} on {target.board} ({target.core} at {target.clock_hz // 1_000_000} MHz), emulated on QEMU "
         f"{target.emulator['qemu_machine']}; {result.input_source}; -O{'s' if result.opt == 'size' else '2'}",
-        f"per inference: {t['instructions']:,.0f} instructions, ~{t['estimated_ms']:.3f} ms "
-        f"(~{t['inferences_per_s']:.1f} inferences/s); arena {m['arena_bytes']:,} B, weights {m['weight_bytes']:,} B, "
+        f"per inference: {t['instructions']:,.0f} instructions, ~{t['estimated_ms']:.3f} ms by the "
+        f"{result.latency_model} model (~{t['inferences_per_s']:.1f} inferences/s; pipeline {t['pipeline_ms']:.3f} ms, "
+        f"classes {t['classes_ms']:.3f} ms); arena {m['arena_bytes']:,} B, weights {m['weight_bytes']:,} B, "
         f"flash {m['flash_bytes']:,} B without the test inputs",
         f"checks: outputs bit-exact vs host build and TFLM on {result.inputs} inputs, per-layer checksums equal, "
         f"instruction counts identical across {result.runs} runs",
-        f"latency model: {core_timing(target).source}; weights read once from flash at "
-        f"{target.flash_wait_states} wait states (docs/latency-model.md)",
+        f"latency model ({result.latency_model}): {model_source(target, result.latency_model)} "
+        f"(docs/latency-model.md gives both models and their measured error)",
     ]
 
 
 def bench_table(result: BenchResult) -> str:
-    return "\n".join([format_table(HEADERS, _rows(result), "rlllrrrrrr"), *summary_lines(result)])
+    return "\n".join([format_table(HEADERS, _rows(result), "rlllrrrrrrr"), *summary_lines(result)])
 
 
 def bench_markdown(result: BenchResult) -> str:
@@ -76,7 +78,7 @@ def latency_png(result: BenchResult) -> bytes:
     ax.barh(range(len(layers)), [l["estimated_ms"] for l in layers], color="tab:blue")
     ax.set_yticks(range(len(layers)), labels, fontsize=7)
     ax.invert_yaxis()
-    ax.set_xlabel("estimated ms per inference")
+    ax.set_xlabel(f"estimated ms per inference ({result.latency_model} model)")
     ax.set_title(f"{result.model} on {result.target.board}: {result.totals['estimated_ms']:.2f} ms total "
                  f"({result.target.core}, {result.target.clock_hz // 1_000_000} MHz)", fontsize=9)
     ax.grid(axis="x", alpha=0.3)

@@ -1,15 +1,21 @@
-"""Latency model: estimated core cycles from an executed-instruction mix.
+"""Latency models: estimated core cycles of an emulated run, two ways.
+
+`pipeline`: the counting plugin's timing model follows the executed
+instruction stream through the core's pipeline and the board's caches and flash
+(firmware/qemu_plugin/fn_timing.c, board data in the target's [timing]); the run carries
+its cycles per layer and this module only turns them into milliseconds:
+
+    estimate = pipeline_latency(layer.model_cycles.cycles, layer.model_cycles.memory_stalls, target.clock_hz)
+
+`classes` (the default until the pipeline model is validated against hardware, see
+docs/latency-model.md): a cost per instruction class times the class counts, plus the wait
+states of one pass over the layer's weights in flash:
 
     estimate = estimate_latency(layer.classes, target, flash_bytes_read=weights_in_flash)
-    estimate.cycles, estimate.ms
+    cycles = sum(count[class] * cycles_per_class[core][class])
+           + ceil(flash_bytes_read / flash_line_bytes) * target.flash_wait_states
 
-cycles = sum(count[class] * cycles_per_class[core][class])
-       + ceil(flash_bytes_read / flash_line_bytes) * target.flash_wait_states
-
-The per-class costs and every assumption behind them are in docs/latency-model.md. The
-first term assumes zero-wait-state instruction fetch (the kernels' loops sit in the ART
-accelerator on the F446RE and in the L1 I-cache on the F746ZG); the second charges one
-flash access, at the board's wait states, per cache line of weights streamed from flash.
+The costs, the assumptions and each model's measured error are in docs/latency-model.md.
 """
 
 from __future__ import annotations
@@ -52,10 +58,18 @@ CORE_TIMINGS = {
 }
 
 
+LATENCY_MODELS = ("pipeline", "classes")
+# The pipeline model becomes the default once a published hardware measurement of a build we can
+# reproduce validates it (docs/latency-model.md, "Calibration").
+DEFAULT_LATENCY_MODEL = "classes"
+PIPELINE_SOURCE = ("pipeline model of the executed stream (Cortex-M4 TRM timings; Cortex-M7 from Arm's LLVM "
+                   "scheduling model and published measurements) with the board's caches and flash")
+
+
 @dataclass(frozen=True)
 class LatencyEstimate:
-    core_cycles: float  # from the instruction mix
-    flash_stall_cycles: float  # weights streamed from flash
+    core_cycles: float  # classes: from the instruction mix; pipeline: the core's cycles
+    flash_stall_cycles: float  # classes: weights streamed from flash; pipeline: every memory stall
     clock_hz: int
 
     @property
@@ -65,6 +79,24 @@ class LatencyEstimate:
     @property
     def ms(self) -> float:
         return self.cycles / self.clock_hz * 1e3
+
+
+def pipeline_latency(cycles: float, memory_stall_cycles: float, clock_hz: int) -> LatencyEstimate:
+    """The plugin's pipeline-model cycles (memory stalls included in them) at the board clock."""
+    if cycles < 0 or not 0 <= memory_stall_cycles <= cycles:
+        raise FlynetError(f"pipeline cycles {cycles} with {memory_stall_cycles} memory stall cycles is not a run")
+    return LatencyEstimate(cycles - memory_stall_cycles, memory_stall_cycles, clock_hz)
+
+
+def model_source(target: Target, latency_model: str) -> str:
+    """One line naming where a model's numbers come from."""
+    check_latency_model(latency_model)
+    return PIPELINE_SOURCE if latency_model == "pipeline" else core_timing(target).source
+
+
+def check_latency_model(name: str) -> None:
+    if name not in LATENCY_MODELS:
+        raise FlynetError(f"unknown latency model {name!r}: choose one of {', '.join(LATENCY_MODELS)}")
 
 
 def core_timing(target: Target) -> CoreTiming:

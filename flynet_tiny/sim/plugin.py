@@ -1,7 +1,8 @@
-"""Build the instruction-counting QEMU plugin (firmware/qemu_plugin/fn_insn_count.c).
+"""Build the instruction-counting QEMU plugin (firmware/qemu_plugin/: fn_insn_count.c, the
+Thumb-2 decoder and the timing model).
 
-The shared library is cached under build/qemu_plugin/, keyed by a hash of its source, so
-an edited plugin is rebuilt and concurrent users never see a half-written file.
+The shared library is cached under ~/.cache/flynet-tiny/qemu_plugin/, keyed by a hash of its
+sources, so an edited plugin is rebuilt and concurrent users never see a half-written file.
 """
 
 from __future__ import annotations
@@ -17,14 +18,16 @@ from ..errors import FlynetError
 from ..resources import cache_dir as user_cache_dir, firmware_dir
 
 
-def plugin_source() -> Path:
-    return firmware_dir("qemu_plugin") / "fn_insn_count.c"
+def plugin_sources() -> list[Path]:
+    """The plugin's C files and headers, in a stable order."""
+    folder = firmware_dir("qemu_plugin")
+    return sorted(folder.glob("*.c")) + sorted(folder.glob("*.h"))
 
 
 def build_counting_plugin(cache_dir: Path | str | None = None) -> Path:
     """Path of the compiled plugin, compiling it with the host gcc when not cached."""
-    source = plugin_source()
-    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+    sources = plugin_sources()
+    digest = hashlib.sha256(b"".join(p.name.encode() + p.read_bytes() for p in sources)).hexdigest()[:16]
     cache = Path(cache_dir) if cache_dir else user_cache_dir("qemu_plugin")
     library = cache / f"fn_insn_count-{digest}.so"
     if library.is_file():
@@ -38,7 +41,7 @@ def build_counting_plugin(cache_dir: Path | str | None = None) -> Path:
     try:
         proc = subprocess.run(
             [gcc, "-shared", "-fPIC", "-O2", "-fvisibility=hidden", "-Wall", "-Wextra", "-Werror",
-             "-o", tmp, str(source)],
+             "-o", tmp, *(str(p) for p in sources if p.suffix == ".c")],
             capture_output=True, text=True,
         )
         if proc.returncode != 0:

@@ -3,6 +3,8 @@
     result = run_qemu(elf, load_target("f746zg"), timeout_s=60)
     result.exit_code, result.layers[0].instructions, result.layers[0].classes["mul_dsp"]
     result.raise_for_failure()   # CheckFailed naming fault / lock-up / timeout and the layer
+    timed = run_qemu(elf, target, timing=board_timing(target))   # + the plugin's cycle model
+    timed.layers[0].model_cycles.cycles
 
 QEMU runs with `-icount shift=0`, so a run is deterministic. The firmware's console is
 Arm semihosting; `exit(n)` in the firmware becomes QEMU's exit status. QEMU runs in its own
@@ -30,10 +32,26 @@ from ..errors import CheckFailed, FlynetError
 from ..targets import Target
 from .plugin import build_counting_plugin
 from .symbols import read_symbols
+from .timing import BoardTiming
 
 MARKER_BEGIN = "fn_marker_layer_begin"
 MARKER_END = "fn_marker_layer_end"
 _KILL_GRACE_S = 2.0
+
+
+@dataclass(frozen=True)
+class ModelCycles:
+    """The plugin's cycle model for a segment: total cycles and the stalls inside them."""
+
+    cycles: int
+    interlock: int  # waiting for operands: load-use, address generation, multiply latency
+    branch: int  # refills after taken or mispredicted branches
+    fetch: int  # instruction fetch behind a missing cache / accelerator line
+    memory: int  # data loads behind a missing cache / accelerator line
+
+    @property
+    def memory_stalls(self) -> int:
+        return self.fetch + self.memory
 
 
 @dataclass(frozen=True)
@@ -46,6 +64,7 @@ class LayerRun:
     instructions: int | None  # None when the run had no plugin or stopped inside the layer
     classes: dict[str, int]
     cycles: int | None  # the board's cycle counter (0 under QEMU, where DWT is not modelled)
+    model_cycles: ModelCycles | None = None  # the plugin's cycle model, when the run had one
 
 
 @dataclass(frozen=True)
@@ -66,6 +85,7 @@ class RunResult:
     layers: list[LayerRun] = field(default_factory=list)
     total_instructions: int | None = None
     total_classes: dict[str, int] = field(default_factory=dict)
+    total_model_cycles: ModelCycles | None = None
     fault: Fault | None = None
     running_layer: tuple[int, str] | None = None  # begun and not ended when the run stopped
     outputs: list[tuple[int, bytes]] = field(default_factory=list)  # fn_emit_output, in print order
@@ -158,14 +178,35 @@ def _stop(proc: subprocess.Popen) -> tuple[str, str]:
         return proc.communicate()
 
 
+def plugin_argument(
+    counts_path: Path,
+    markers: tuple[int, int] | None = None,
+    exclude: tuple[int, int] | None = None,
+    timing: BoardTiming | None = None,
+) -> str:
+    """QEMU's -plugin value: the counting plugin writing to `counts_path`, counting per segment
+    between the marker addresses (begin, end), leaving out the code in [lo, hi), and with
+    `timing` its cycle model of that board."""
+    args = [str(build_counting_plugin()), f"out={counts_path}"]
+    if markers:
+        args += [f"begin=0x{markers[0]:x}", f"end=0x{markers[1]:x}"]
+    if exclude:
+        args += [f"xlo=0x{exclude[0]:x}", f"xhi=0x{exclude[1]:x}"]
+    if timing:
+        args += timing.plugin_args()
+    return ",".join(args)
+
+
 def run_qemu(
     elf: Path | str,
     target: Target,
     timeout_s: float = 60.0,
     plugin: bool = True,
     keep_counts: Path | str | None = None,
+    timing: BoardTiming | None = None,
 ) -> RunResult:
-    """Run `elf` (an emulation build for `target`) until it exits, faults or times out."""
+    """Run `elf` (an emulation build for `target`) until it exits, faults or times out; with
+    `timing`, the plugin also estimates cycles per layer on that board."""
     elf = Path(elf)
     if not elf.is_file():
         raise FlynetError(f"firmware {elf} not found: build it first")
@@ -181,11 +222,9 @@ def run_qemu(
         counts_path = Path(keep_counts) if keep_counts else Path(tmp) / "counts.txt"
         plugin_args = None
         if plugin:
-            library = build_counting_plugin()
             begin, end = symbols.get(MARKER_BEGIN), symbols.get(MARKER_END)
-            plugin_args = f"{library},out={counts_path}"
-            if begin is not None and end is not None:
-                plugin_args += f",begin=0x{begin:x},end=0x{end:x}"
+            markers = (begin, end) if begin is not None and end is not None else None
+            plugin_args = plugin_argument(counts_path, markers, timing=timing)
         proc = subprocess.Popen(
             qemu_command(qemu, elf, target, plugin_args),
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -216,10 +255,22 @@ _LOCKUP = re.compile(r"qemu: fatal: (Lockup[^\n]*)")
 _QEMU_REGISTER = re.compile(r"\b(R\d\d|XPSR)=([0-9a-fA-F]{8})")
 
 
-def _parse_counts(text: str) -> tuple[list[str], list[tuple[int, dict[str, int]]], tuple[int, dict[str, int]] | None]:
+@dataclass(frozen=True)
+class PluginCounts:
+    """What the counting plugin wrote: per closed segment (instructions, classes) and, with a
+    timing model, cycles; the whole run's totals."""
+
+    segments: list[tuple[int, dict[str, int]]]
+    segment_cycles: list[ModelCycles]
+    total: tuple[int, dict[str, int]] | None
+    total_cycles: ModelCycles | None
+
+
+def parse_plugin_counts(text: str) -> PluginCounts:
     names: list[str] = []
     segments: list[tuple[int, dict[str, int]]] = []
-    total = None
+    cycles: list[ModelCycles] = []
+    total = total_cycles = None
     for line in text.splitlines():
         parts = line.split()
         if not parts:
@@ -229,14 +280,19 @@ def _parse_counts(text: str) -> tuple[list[str], list[tuple[int, dict[str, int]]
         elif parts[0] == "E":
             values = [int(v) for v in parts[2:]]
             segments.append((values[0], dict(zip(names, values[1:]))))
+        elif parts[0] == "C":
+            cycles.append(ModelCycles(*(int(v) for v in parts[2:7])))
         elif parts[0] == "T":
             values = [int(v) for v in parts[1:]]
             total = (values[0], dict(zip(names, values[1:])))
-    return names, segments, total
+        elif parts[0] == "TC":
+            total_cycles = ModelCycles(*(int(v) for v in parts[1:6]))
+    return PluginCounts(segments, cycles, total, total_cycles)
 
 
 def _assemble(stdout: str, stderr: str, exit_code: int | None, timed_out: bool, counts: str) -> RunResult:
-    _, segments, total = _parse_counts(counts)
+    parsed = parse_plugin_counts(counts)
+    segments, total = parsed.segments, parsed.total
     begun: list[tuple[int, str]] = []
     cycles: list[int] = []
     fault = None
@@ -271,6 +327,7 @@ def _assemble(stdout: str, stderr: str, exit_code: int | None, timed_out: bool, 
             counted[0] if counted else None,
             counted[1] if counted else {},
             cycles[seq] if finished else None,
+            parsed.segment_cycles[seq] if counted and seq < len(parsed.segment_cycles) else None,
         ))
     running = begun[len(cycles)] if len(begun) > len(cycles) else None
     if fault is not None and fault.kind == "lockup" and running is not None:
@@ -278,5 +335,6 @@ def _assemble(stdout: str, stderr: str, exit_code: int | None, timed_out: bool, 
     return RunResult(
         stdout=stdout, stderr=stderr, exit_code=exit_code, timed_out=timed_out, layers=layers,
         total_instructions=total[0] if total else None, total_classes=total[1] if total else {},
+        total_model_cycles=parsed.total_cycles,
         fault=fault, running_layer=running, outputs=outputs, checksums=checksums,
     )

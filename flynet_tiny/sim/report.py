@@ -1,4 +1,5 @@
-"""Per-layer report of an emulation run: counts by class and the latency estimate."""
+"""Per-layer report of an emulation run: counts by class and the latency estimate (the class
+model; a run made with the plugin's timing model also carries the pipeline estimate)."""
 
 from __future__ import annotations
 
@@ -66,7 +67,8 @@ def emulation_json(result: RunResult, target: Target, flash_bytes: Mapping[int, 
 
 def per_layer_means(result: RunResult) -> list[dict[str, Any]]:
     """One row per layer (index, name) in first-run order: runs, and the mean counts per run
-    (a firmware running N inputs executes every layer N times)."""
+    (a firmware running N inputs executes every layer N times); with the timing model, the mean
+    pipeline cycles and stalls too (`model_cycles`, else None)."""
     groups: dict[tuple[int, str], list] = {}
     for layer in result.layers:
         groups.setdefault((layer.index, layer.name), []).append(layer)
@@ -74,8 +76,12 @@ def per_layer_means(result: RunResult) -> list[dict[str, Any]]:
     for (index, name), runs in groups.items():
         counted = [r for r in runs if r.instructions is not None]
         classes = {c: sum(r.classes[c] for r in counted) / len(counted) for c in counted[0].classes} if counted else {}
+        timed = [asdict(r.model_cycles) for r in counted if r.model_cycles is not None]
+        model_cycles = ({k: sum(t[k] for t in timed) / len(timed) for k in timed[0]}
+                        if timed and len(timed) == len(counted) else None)
         rows.append({"index": index, "name": name, "runs": len(runs), "counted_runs": len(counted),
-                     "instructions": sum(classes.values()) if counted else None, "classes": classes})
+                     "instructions": sum(classes.values()) if counted else None, "classes": classes,
+                     "model_cycles": model_cycles})
     return rows
 
 

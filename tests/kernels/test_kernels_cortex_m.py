@@ -24,7 +24,7 @@ CASES = [
     ProbeCase("conv3x3_s2", "conv", (1, 7, 9, 3), 3, out_channels=5, stride=2),
     ProbeCase("conv1x1_k3", "conv", (1, 5, 3, 3), 1, out_channels=6),  # K < 4: no whole group of weights
     ProbeCase("conv3x3_c8", "conv", (1, 5, 6, 8), 3, out_channels=3),  # word-wise im2col next to padding
-    # 1x1 tiles of 2 channels x 3 pixels (conv_1x1_dsp.c; "conv1x1" above takes them too, in 2 blocks):
+    # 1x1 tiles of 2 channels x 3 pixels (conv/conv2d_1x1_s8_dsp.c; "conv1x1" above takes them too, in 2 blocks):
     # K tails, odd channel counts, 1 or 2 pixels left over, stride 2 (tiles across rows), K > 96 (the
     # looped kernel), the smallest map with room for 2 tiles, a full last block with a pixel left (2 blocks
     # of 8 tiles + 1 pixel), no bias, 2 images; then 1x1 convs that keep the 4-pixel block (one pixel, one

@@ -1,21 +1,33 @@
-/* QEMU TCG plugin: exact executed-instruction counts per layer, by instruction class.
+/* QEMU TCG plugin: exact executed-instruction counts per layer, by instruction class, and
+ * (with core=) a cycle estimate from the timing model that follows the executed stream.
  *
- * Built by flynet_tiny/sim/plugin.py with the host gcc. Debian's QEMU 7.2 exports the
- * plugin API but ships no qemu-plugin.h, so the few declarations used are written out
- * below from the version-1 API (include/qemu/qemu-plugin.h at v7.2.0).
+ * Built by flynet_tiny/sim/plugin.py with the host gcc. Debian's QEMU 7.2 exports the plugin
+ * API but ships no qemu-plugin.h, so the few declarations used are written out in
+ * fn_qemu_plugin_api.h from the version-1 API (include/qemu/qemu-plugin.h at v7.2.0).
  *
- * Counting: every translated instruction gets a slot {count, class} and an inline
- * add-1 on that slot, so a count is exact even when QEMU stops a block part-way (icount
- * I/O recompiles, faults). Layer attribution: the firmware calls fn_marker_layer_begin /
- * fn_marker_layer_end (addresses passed as plugin arguments). At each marker the plugin
- * sums all slots per class; a layer is the difference between its begin and end sums.
- * The begin marker's own instruction belongs to the layer, the end marker's does not.
+ * Counting: every translated instruction gets a slot {count, class} and an inline add-1 on
+ * that slot, so a count is exact even when QEMU stops a block part-way (icount I/O
+ * recompiles, faults). Layer attribution: the firmware calls fn_marker_layer_begin /
+ * fn_marker_layer_end (addresses passed as plugin arguments). At each marker the plugin sums
+ * all slots per class; a layer is the difference between its begin and end sums. The begin
+ * marker's own instruction belongs to the layer, the end marker's does not. Instructions in
+ * [xlo, xhi) (another firmware's instrumentation: marker functions, trampolines) are neither
+ * counted nor timed.
  *
- * Arguments: begin=0xADDR, end=0xADDR, out=PATH. Output lines (flushed at every marker,
- * so they survive a killed QEMU):
+ * Timing (fn_timing.c): with core=, every instruction also gets an execution callback and
+ * every load / store a memory callback. An instruction is timed when the next one executes,
+ * which tells a taken branch from a fall-through and has collected its data addresses. A
+ * layer's cycles run from the issue of its begin marker's instruction to the issue of its
+ * end marker's (the first timed instruction at or after each marker).
+ *
+ * Arguments: out=PATH, begin=0xADDR, end=0xADDR, xlo=0xADDR, xhi=0xADDR; timing: core=m4|m7,
+ * prefetch=0|1, icache=SETS:WAYS:LINE, dcache=SETS:WAYS:LINE, region=LO:HI:flash|ram|tcm:MISS
+ * (repeated). Output lines (flushed at every marker, so they survive a killed QEMU):
  *   B <seq>                      a layer began
  *   E <seq> <total> <class...>   a layer ended, counts in CLASS_NAMES order
+ *   C <seq> <cycles> <interlock> <branch> <fetch> <memory>   the layer's cycles and their stalls
  *   T <total> <class...>         whole run, written at exit
+ *   TC <cycles> <interlock> <branch> <fetch> <memory>        whole run's cycles, at exit
  */
 #include <inttypes.h>
 #include <stdbool.h>
@@ -25,31 +37,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- QEMU plugin API, version 1 (the subset this plugin uses) ---- */
-typedef uint64_t qemu_plugin_id_t;
-typedef struct qemu_info_t qemu_info_t;
-struct qemu_plugin_tb;
-struct qemu_plugin_insn;
-enum qemu_plugin_cb_flags { QEMU_PLUGIN_CB_NO_REGS, QEMU_PLUGIN_CB_R_REGS, QEMU_PLUGIN_CB_RW_REGS };
-enum qemu_plugin_op { QEMU_PLUGIN_INLINE_ADD_U64 };
-typedef void (*qemu_plugin_udata_cb_t)(qemu_plugin_id_t id, void *userdata);
-typedef void (*qemu_plugin_vcpu_udata_cb_t)(unsigned int vcpu_index, void *userdata);
-typedef void (*qemu_plugin_vcpu_tb_trans_cb_t)(qemu_plugin_id_t id, struct qemu_plugin_tb *tb);
-
-void qemu_plugin_register_vcpu_tb_trans_cb(qemu_plugin_id_t id, qemu_plugin_vcpu_tb_trans_cb_t cb);
-void qemu_plugin_register_vcpu_insn_exec_cb(struct qemu_plugin_insn *insn, qemu_plugin_vcpu_udata_cb_t cb,
-                                            enum qemu_plugin_cb_flags flags, void *userdata);
-void qemu_plugin_register_vcpu_insn_exec_inline(struct qemu_plugin_insn *insn, enum qemu_plugin_op op,
-                                                void *ptr, uint64_t imm);
-void qemu_plugin_register_atexit_cb(qemu_plugin_id_t id, qemu_plugin_udata_cb_t cb, void *userdata);
-size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb *tb);
-struct qemu_plugin_insn *qemu_plugin_tb_get_insn(const struct qemu_plugin_tb *tb, size_t idx);
-const void *qemu_plugin_insn_data(const struct qemu_plugin_insn *insn);
-size_t qemu_plugin_insn_size(const struct qemu_plugin_insn *insn);
-uint64_t qemu_plugin_insn_vaddr(const struct qemu_plugin_insn *insn);
+#include "fn_qemu_plugin_api.h"
+#include "fn_thumb_decode.h"
+#include "fn_timing.h"
 
 __attribute__((visibility("default"))) int qemu_plugin_version = 1;
-/* ---- end of API declarations ---- */
 
 enum insn_class { ALU, LOAD_STORE, MUL_DSP, BRANCH, FPU, DIVIDE, OTHER, N_CLASSES };
 /* Host side (flynet_tiny/sim/classes.py) reads the columns in this order. */
@@ -60,15 +52,35 @@ typedef struct {
     uint8_t klass;
 } slot_t;
 
-#define SLOTS_PER_CHUNK 8192
-typedef struct chunk {
-    struct chunk *next;
+/* Items that never move once allocated (inline ops and callbacks point into them), in blocks. */
+typedef struct block {
+    struct block *next;
     size_t used;
-    slot_t slots[SLOTS_PER_CHUNK];
-} chunk_t;
+    max_align_t items[];
+} block_t;
 
-static chunk_t *chunks; /* newest first; slots never move, inline ops point into them */
+typedef struct {
+    block_t *newest;
+    size_t item_size, per_block;
+} pool_t;
+
+static void *pool_new(pool_t *pool)
+{
+    if (!pool->newest || pool->newest->used == pool->per_block) {
+        block_t *block = calloc(1, sizeof *block + pool->item_size * pool->per_block);
+        if (!block) {
+            fprintf(stderr, "fn_insn_count: out of memory\n");
+            abort();
+        }
+        block->next = pool->newest;
+        pool->newest = block;
+    }
+    return (char *)pool->newest->items + pool->item_size * pool->newest->used++;
+}
+
+static pool_t slots = {NULL, sizeof(slot_t), 8192};
 static uint64_t begin_addr = UINT64_MAX, end_addr = UINT64_MAX;
+static uint64_t exclude_lo, exclude_hi; /* [xlo, xhi): neither counted nor timed */
 static FILE *out;
 static uint64_t layer_seq;
 static uint64_t at_begin[N_CLASSES];
@@ -76,16 +88,7 @@ static bool in_layer;
 
 static slot_t *new_slot(uint8_t klass)
 {
-    if (!chunks || chunks->used == SLOTS_PER_CHUNK) {
-        chunk_t *chunk = calloc(1, sizeof *chunk);
-        if (!chunk) {
-            fprintf(stderr, "fn_insn_count: out of memory\n");
-            abort();
-        }
-        chunk->next = chunks;
-        chunks = chunk;
-    }
-    slot_t *slot = &chunks->slots[chunks->used++];
+    slot_t *slot = pool_new(&slots);
     slot->klass = klass;
     return slot;
 }
@@ -93,9 +96,11 @@ static slot_t *new_slot(uint8_t klass)
 static void sum_classes(uint64_t sums[N_CLASSES])
 {
     memset(sums, 0, N_CLASSES * sizeof sums[0]);
-    for (chunk_t *chunk = chunks; chunk; chunk = chunk->next)
-        for (size_t i = 0; i < chunk->used; ++i)
-            sums[chunk->slots[i].klass] += chunk->slots[i].count;
+    for (block_t *block = slots.newest; block; block = block->next) {
+        const slot_t *slot = (const slot_t *)block->items;
+        for (size_t i = 0; i < block->used; ++i)
+            sums[slot[i].klass] += slot[i].count;
+    }
 }
 
 static void write_counts(char tag, const uint64_t counts[N_CLASSES], bool with_seq)
@@ -113,23 +118,23 @@ static void write_counts(char tag, const uint64_t counts[N_CLASSES], bool with_s
     fflush(out);
 }
 
-/* Marker slots get no inline op: the callback counts them itself, so whether the marker
- * instruction falls inside the layer does not depend on QEMU's callback order. */
-static void on_begin(unsigned int vcpu, void *udata)
+/* Marker slots get no inline op: the marker code counts them itself (unless excluded), so
+ * whether the marker instruction falls inside the layer does not depend on QEMU's callback
+ * order. Each returns whether it opened / closed a layer. */
+static bool marker_begin(slot_t *slot, bool excluded)
 {
-    (void)vcpu;
-    slot_t *slot = udata;
     sum_classes(at_begin); /* before counting the marker, so the layer includes it */
-    slot->count++;
+    if (!excluded)
+        slot->count++;
     in_layer = true;
     fprintf(out, "B %" PRIu64 "\n", layer_seq);
     fflush(out);
+    return true;
 }
 
-static void on_end(unsigned int vcpu, void *udata)
+static bool marker_end(slot_t *slot, bool excluded)
 {
-    (void)vcpu;
-    slot_t *slot = udata;
+    bool closed = in_layer;
     if (in_layer) {
         uint64_t now[N_CLASSES];
         sum_classes(now);
@@ -139,7 +144,107 @@ static void on_end(unsigned int vcpu, void *udata)
         layer_seq++;
         in_layer = false;
     }
-    slot->count++;
+    if (!excluded)
+        slot->count++;
+    return closed;
+}
+
+/* ---- timing: one record per translated instruction, timed when the next one executes ---- */
+
+enum { NOT_MARKER, MARKER_BEGIN, MARKER_END };
+
+typedef struct {
+    decoded_t d;
+    uint32_t pc;
+    uint8_t marker;
+    bool excluded;
+    slot_t *slot;
+} timed_insn_t;
+
+#define MAX_ACCESSES 64 /* VLDM of 32 words plus slack */
+
+static bool timing_on;
+static timing_config_t timing_config;
+static pool_t timed_insns = {NULL, sizeof(timed_insn_t), 4096};
+static const timed_insn_t *pending;  /* executed, not yet timed */
+static mem_access_t accesses[MAX_ACCESSES];
+static int n_accesses;
+static bool begin_due, end_due; /* a marker ran: resolve at the next timed instruction */
+static uint64_t cycle_seq;
+static timing_totals_t at_cycle_begin;
+static bool cycles_open;
+
+static void write_cycles(const char *tag, bool with_seq, const timing_totals_t *t)
+{
+    fprintf(out, "%s", tag);
+    if (with_seq)
+        fprintf(out, " %" PRIu64, cycle_seq);
+    fprintf(out, " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", t->cycles, t->interlock,
+            t->branch, t->fetch, t->memory);
+    fflush(out);
+}
+
+/* Time the pending instruction, now that the next executed address is known. */
+static void time_pending(uint32_t next_pc)
+{
+    if (!pending)
+        return;
+    fn_timing_step(&pending->d, pending->pc, next_pc, accesses, n_accesses);
+    pending = NULL;
+    n_accesses = 0;
+    if (!begin_due && !end_due)
+        return;
+    timing_totals_t now;
+    fn_timing_totals(&now);
+    if (begin_due) {
+        at_cycle_begin = now;
+        cycles_open = true;
+        begin_due = false;
+    }
+    if (end_due && cycles_open) {
+        timing_totals_t d = {now.cycles - at_cycle_begin.cycles, now.interlock - at_cycle_begin.interlock,
+                             now.branch - at_cycle_begin.branch, now.fetch - at_cycle_begin.fetch,
+                             now.memory - at_cycle_begin.memory};
+        write_cycles("C", true, &d);
+        cycle_seq++;
+        cycles_open = false;
+    }
+    end_due = false;
+}
+
+static void on_exec_timed(unsigned int vcpu, void *udata)
+{
+    (void)vcpu;
+    const timed_insn_t *insn = udata;
+    time_pending(insn->pc);
+    if (insn->marker == MARKER_BEGIN)
+        begin_due = marker_begin(insn->slot, insn->excluded);
+    else if (insn->marker == MARKER_END)
+        end_due = marker_end(insn->slot, insn->excluded);
+    if (!insn->excluded)
+        pending = insn;
+}
+
+/* Without timing, only the markers get a callback. */
+static void on_marker(unsigned int vcpu, void *udata)
+{
+    (void)vcpu;
+    const timed_insn_t *insn = udata;
+    if (insn->marker == MARKER_BEGIN)
+        marker_begin(insn->slot, insn->excluded);
+    else
+        marker_end(insn->slot, insn->excluded);
+}
+
+static void on_memory(unsigned int vcpu, qemu_plugin_meminfo_t info, uint64_t vaddr, void *udata)
+{
+    (void)vcpu;
+    (void)udata;
+    if (n_accesses < MAX_ACCESSES) {
+        accesses[n_accesses].addr = (uint32_t)vaddr;
+        accesses[n_accesses].is_store = qemu_plugin_mem_is_store(info);
+        n_accesses++;
+    }
 }
 
 /* ---- Thumb-2 instruction classes (ARMv7-M ARM, section A5) ---- */
@@ -247,6 +352,11 @@ static uint8_t classify(const uint8_t *bytes, size_t size)
     return classify_thumb16(hw1);
 }
 
+static bool is_excluded(uint64_t vaddr)
+{
+    return vaddr >= exclude_lo && vaddr < exclude_hi;
+}
+
 static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 {
     (void)id;
@@ -258,11 +368,25 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
         memcpy(bytes, qemu_plugin_insn_data(insn), size < 4 ? size : 4);
         slot_t *slot = new_slot(classify(bytes, size));
         uint64_t vaddr = qemu_plugin_insn_vaddr(insn);
-        if (vaddr == begin_addr)
-            qemu_plugin_register_vcpu_insn_exec_cb(insn, on_begin, QEMU_PLUGIN_CB_NO_REGS, slot);
-        else if (vaddr == end_addr)
-            qemu_plugin_register_vcpu_insn_exec_cb(insn, on_end, QEMU_PLUGIN_CB_NO_REGS, slot);
-        else
+        bool excluded = is_excluded(vaddr);
+        uint8_t marker = vaddr == begin_addr ? MARKER_BEGIN : vaddr == end_addr ? MARKER_END : NOT_MARKER;
+        if (timing_on || marker != NOT_MARKER) {
+            timed_insn_t *timed = pool_new(&timed_insns);
+            timed->pc = (uint32_t)vaddr;
+            timed->marker = marker;
+            timed->excluded = excluded;
+            timed->slot = slot;
+            if (timing_on) {
+                fn_thumb_decode(bytes, (uint32_t)vaddr, &timed->d);
+                qemu_plugin_register_vcpu_insn_exec_cb(insn, on_exec_timed, QEMU_PLUGIN_CB_NO_REGS, timed);
+                if (!excluded)
+                    qemu_plugin_register_vcpu_mem_cb(insn, on_memory, QEMU_PLUGIN_CB_NO_REGS, QEMU_PLUGIN_MEM_RW,
+                                                     NULL);
+            } else {
+                qemu_plugin_register_vcpu_insn_exec_cb(insn, on_marker, QEMU_PLUGIN_CB_NO_REGS, timed);
+            }
+        }
+        if (marker == NOT_MARKER && !excluded)
             qemu_plugin_register_vcpu_insn_exec_inline(insn, QEMU_PLUGIN_INLINE_ADD_U64, &slot->count, 1);
     }
 }
@@ -274,7 +398,69 @@ static void on_qemu_exit(qemu_plugin_id_t id, void *udata)
     uint64_t totals[N_CLASSES];
     sum_classes(totals);
     write_counts('T', totals, false);
+    if (timing_on) {
+        if (pending)
+            time_pending(pending->pc + pending->d.size);
+        timing_totals_t t;
+        fn_timing_totals(&t);
+        write_cycles("TC", false, &t);
+    }
     fclose(out);
+}
+
+/* ---- arguments ---- */
+
+static bool parse_cache(const char *text, cache_geometry_t *g)
+{
+    return sscanf(text, "%u:%u:%u", &g->sets, &g->ways, &g->line_bytes) == 3 && g->sets && g->ways &&
+           g->line_bytes && (g->line_bytes & (g->line_bytes - 1)) == 0;
+}
+
+static bool parse_region(const char *text, timing_config_t *c)
+{
+    char path[8];
+    long long lo, hi;
+    unsigned miss;
+    if (c->n_regions == FN_MAX_REGIONS || sscanf(text, "%lli:%lli:%7[a-z]:%u", &lo, &hi, path, &miss) != 4)
+        return false;
+    mem_region_t *r = &c->regions[c->n_regions++];
+    r->lo = (uint32_t)lo, r->hi = (uint32_t)hi, r->miss_cycles = (uint16_t)miss;
+    if (strcmp(path, "flash") == 0)
+        r->path = PATH_FLASH;
+    else if (strcmp(path, "ram") == 0)
+        r->path = PATH_RAM;
+    else if (strcmp(path, "tcm") == 0)
+        r->path = PATH_TCM;
+    else
+        return false;
+    return r->hi > r->lo;
+}
+
+static bool parse_argument(const char *arg, const char **path)
+{
+    if (strncmp(arg, "begin=", 6) == 0)
+        begin_addr = strtoull(arg + 6, NULL, 0) & ~1ull; /* drop the Thumb bit */
+    else if (strncmp(arg, "end=", 4) == 0)
+        end_addr = strtoull(arg + 4, NULL, 0) & ~1ull;
+    else if (strncmp(arg, "xlo=", 4) == 0)
+        exclude_lo = strtoull(arg + 4, NULL, 0);
+    else if (strncmp(arg, "xhi=", 4) == 0)
+        exclude_hi = strtoull(arg + 4, NULL, 0);
+    else if (strncmp(arg, "out=", 4) == 0)
+        *path = arg + 4;
+    else if (strcmp(arg, "core=m4") == 0 || strcmp(arg, "core=m7") == 0)
+        timing_on = true, timing_config.core = arg[6] == '4' ? CORE_M4 : CORE_M7;
+    else if (strncmp(arg, "prefetch=", 9) == 0)
+        timing_config.prefetch = arg[9] == '1';
+    else if (strncmp(arg, "icache=", 7) == 0)
+        return parse_cache(arg + 7, &timing_config.icache);
+    else if (strncmp(arg, "dcache=", 7) == 0)
+        return parse_cache(arg + 7, &timing_config.dcache);
+    else if (strncmp(arg, "region=", 7) == 0)
+        return parse_region(arg + 7, &timing_config);
+    else
+        return false;
+    return true;
 }
 
 __attribute__((visibility("default"))) int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info,
@@ -283,14 +469,9 @@ __attribute__((visibility("default"))) int qemu_plugin_install(qemu_plugin_id_t 
     (void)info;
     const char *path = NULL;
     for (int i = 0; i < argc; ++i) {
-        if (strncmp(argv[i], "begin=", 6) == 0)
-            begin_addr = strtoull(argv[i] + 6, NULL, 0) & ~1ull; /* drop the Thumb bit */
-        else if (strncmp(argv[i], "end=", 4) == 0)
-            end_addr = strtoull(argv[i] + 4, NULL, 0) & ~1ull;
-        else if (strncmp(argv[i], "out=", 4) == 0)
-            path = argv[i] + 4;
-        else {
-            fprintf(stderr, "fn_insn_count: unknown argument %s (expected begin=, end=, out=)\n", argv[i]);
+        if (!parse_argument(argv[i], &path)) {
+            fprintf(stderr, "fn_insn_count: bad argument %s (expected out=, begin=, end=, xlo=, xhi=, core=m4|m7, "
+                            "prefetch=0|1, icache=/dcache=SETS:WAYS:LINE, region=LO:HI:flash|ram|tcm:MISS)\n", argv[i]);
             return 1;
         }
     }
@@ -298,6 +479,8 @@ __attribute__((visibility("default"))) int qemu_plugin_install(qemu_plugin_id_t 
         fprintf(stderr, "fn_insn_count: missing out=PATH\n");
         return 1;
     }
+    if (timing_on && fn_timing_init(&timing_config) != 0)
+        return 1;
     out = fopen(path, "w");
     if (!out) {
         fprintf(stderr, "fn_insn_count: cannot write %s\n", path);

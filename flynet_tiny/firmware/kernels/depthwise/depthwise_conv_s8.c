@@ -1,0 +1,199 @@
+/* DEPTHWISE_CONV_2D int8 with channel multiplier (TFLM reference_integer_ops::DepthwiseConvPerChannel). */
+#include "depthwise_conv_s8_dsp.h"
+#include "depthwise_internal.h"
+
+/* Heads 1..5 use scalar accumulators a0..a4 (H is a constant: unused ones fold away), so they
+ * stay in registers; the generic loop over a[m] would keep them in memory. */
+#define FN_DW_ACC(H, m, stmt) \
+    if ((H) > (m)) {          \
+        stmt;                 \
+    }
+
+static inline void dw_emit(const dw_output *o, int32_t acc, int32_t oc, int8_t *best, int8_t **out)
+{
+    const int8_t v = dw_requant(o, acc, oc);
+    if (o->maxout) {
+        *best = v > *best ? v : *best;
+    } else {
+        *(*out)++ = v;
+    }
+}
+
+#define FN_DEFINE_DW_PIXEL(H)                                                                               \
+    static int8_t *dw_pixel_h##H(const tap_window *t, int32_t c, int32_t channels, const dw_output *o,   \
+                                 int8_t *out)                                                             \
+    {                                                                                                     \
+        const int32_t rows = t->rows, cols = t->cols, x_row = t->x_row, w_row = t->w_row;                 \
+        const int32_t x_col = t->x_col, w_col = t->w_col, input_offset = t->input_offset;                 \
+        for (; c < channels; ++c) {                                                                       \
+            int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0;                                               \
+            const int8_t *xr = t->x + c, *wr = t->w + c * (H);                                            \
+            for (int32_t r = 0; r < rows; ++r, xr += x_row, wr += w_row) {                                \
+                const int8_t *xp = xr, *wp = wr;                                                          \
+                for (int32_t k = 0; k < cols; ++k, xp += x_col, wp += w_col) {                            \
+                    const int32_t xv = (int32_t)*xp + input_offset;                                       \
+                    a0 += (int32_t)wp[0] * xv;                                                            \
+                    FN_DW_ACC(H, 1, a1 += (int32_t)wp[1] * xv)                                            \
+                    FN_DW_ACC(H, 2, a2 += (int32_t)wp[2] * xv)                                            \
+                    FN_DW_ACC(H, 3, a3 += (int32_t)wp[3] * xv)                                            \
+                    FN_DW_ACC(H, 4, a4 += (int32_t)wp[4] * xv)                                            \
+                }                                                                                         \
+            }                                                                                             \
+            int8_t best = FN_INT8_MIN;                                                                    \
+            const int32_t oc = c * (H);                                                                   \
+            dw_emit(o, a0, oc, &best, &out);                                                              \
+            FN_DW_ACC(H, 1, dw_emit(o, a1, oc + 1, &best, &out))                                          \
+            FN_DW_ACC(H, 2, dw_emit(o, a2, oc + 2, &best, &out))                                          \
+            FN_DW_ACC(H, 3, dw_emit(o, a3, oc + 3, &best, &out))                                          \
+            FN_DW_ACC(H, 4, dw_emit(o, a4, oc + 4, &best, &out))                                          \
+            if (o->maxout) {                                                                              \
+                *out++ = best;                                                                            \
+            }                                                                                             \
+        }                                                                                                 \
+        return out;                                                                                       \
+    }
+
+FN_DEFINE_DW_PIXEL(1)
+FN_DEFINE_DW_PIXEL(2)
+FN_DEFINE_DW_PIXEL(3)
+FN_DEFINE_DW_PIXEL(4)
+FN_DEFINE_DW_PIXEL(5)
+
+/* Any other number of heads: one channel's heads at a time, accumulators on the stack. */
+static int8_t *dw_pixel_any(const tap_window *t, int32_t channels, int32_t heads, const dw_output *o, int8_t *out)
+{
+    int32_t a[FN_MAX_HEADS];
+    for (int32_t c = 0; c < channels; ++c) {
+        for (int32_t m = 0; m < heads; ++m) {
+            a[m] = 0;
+        }
+        const int8_t *xr = t->x + c, *wr = t->w + c * heads;
+        for (int32_t r = 0; r < t->rows; ++r, xr += t->x_row, wr += t->w_row) {
+            for (int32_t k = 0; k < t->cols; ++k) {
+                const int32_t xv = (int32_t)xr[k * t->x_col] + t->input_offset;
+                for (int32_t m = 0; m < heads; ++m) {
+                    a[m] += (int32_t)wr[k * t->w_col + m] * xv;
+                }
+            }
+        }
+        int8_t best = FN_INT8_MIN;
+        for (int32_t m = 0; m < heads; ++m) {
+            const int8_t v = dw_requant(o, a[m], c * heads + m);
+            best = v > best ? v : best;
+            if (!o->maxout) {
+                *out++ = v;
+            }
+        }
+        if (o->maxout) {
+            *out++ = best;
+        }
+    }
+    return out;
+}
+
+int32_t fn_depthwise_conv2d_s8_get_buffer_size(const fn_dims *in_dims, const fn_dims *filter_dims)
+{
+#if FN_USE_DSP
+    if (in_dims && filter_dims && (fn_dw3x3_applies(filter_dims) || fn_dw5x5_applies(filter_dims))) {
+        return fn_dw_plane_bytes(in_dims, filter_dims);
+    }
+#endif
+    (void)in_dims;
+    (void)filter_dims;
+    return 0; /* accumulators live in registers */
+}
+
+/* Checks shared by depthwise and MDW; `out_c` is the expected output channel count. */
+fn_status fn_check_depthwise(const fn_conv_params *p, const fn_channel_quant *q, const fn_dims *in_dims,
+                             const int8_t *input, const fn_dims *filter_dims, const int8_t *filter,
+                             const fn_dims *out_dims, int32_t out_c, const int8_t *output, int32_t *pad_h,
+                             int32_t *pad_w)
+{
+    if (!p || !q || !input || !filter || !output || !filter_dims || !q->multiplier || !q->shift) {
+        return FN_ERR_ARGUMENT;
+    }
+    if (p->depth_multiplier < 1 || p->depth_multiplier > FN_MAX_HEADS) {
+        return FN_ERR_UNSUPPORTED;
+    }
+    const fn_status status = fn_check_conv_geometry(p, in_dims, filter_dims->h, filter_dims->w, out_dims,
+                                                    pad_h, pad_w);
+    if (status != FN_OK) {
+        return status;
+    }
+    if (filter_dims->n != 1 || filter_dims->c != in_dims->c * p->depth_multiplier || out_dims->c != out_c) {
+        return FN_ERR_SHAPE;
+    }
+    return FN_OK;
+}
+
+fn_status fn_depthwise_run(const fn_conv_params *p, const fn_channel_quant *q, const fn_dims *in_dims,
+                           const int8_t *input, const fn_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                           const fn_dims *out_dims, int8_t *output, int maxout, void *scratch)
+{
+    int32_t pad_h, pad_w;
+    const int32_t heads = p ? p->depth_multiplier : 0;
+    const int32_t out_c = in_dims ? (maxout ? in_dims->c : in_dims->c * heads) : 0;
+    const fn_status status = fn_check_depthwise(p, q, in_dims, input, filter_dims, filter, out_dims, out_c, output,
+                                                &pad_h, &pad_w);
+    if (status != FN_OK) {
+        return status;
+    }
+#if FN_USE_DSP
+    const int planar3 = fn_dw3x3_applies(filter_dims);
+    if (planar3 || fn_dw5x5_fits(filter_dims, p, in_dims, out_dims, pad_h, pad_w)) {
+        if (!scratch) {
+            return FN_ERR_ARGUMENT;
+        }
+        if (fn_fast_requant_applies(bias, q->shift, in_dims->c * heads, planar3 ? 9 : 25)) {
+            (planar3 ? fn_dw3x3_planar : fn_dw5x5_planar)(p, q, in_dims, input, filter, bias, out_dims, output,
+                                                          pad_h, pad_w, maxout, (int8_t *)scratch);
+            return FN_OK;
+        }
+    }
+#else
+    (void)scratch;
+#endif
+    const int32_t channels = in_dims->c;
+    const int32_t total = channels * heads;
+    const dw_output o = {bias, q->multiplier, q->shift, p->output_offset, p->act_min, p->act_max, maxout};
+    tap_window t;
+    t.x_row = in_dims->w * channels;
+    t.w_row = filter_dims->w * total;
+    t.x_col = channels;
+    t.w_col = total;
+    t.input_offset = p->input_offset;
+    for (int32_t b = 0; b < out_dims->n; ++b) {
+        for (int32_t oy = 0; oy < out_dims->h; ++oy) {
+            const int32_t y0 = oy * p->stride_h - pad_h;
+            const int32_t ky0 = fn_max32(0, -y0), ky1 = fn_min32(filter_dims->h, in_dims->h - y0);
+            for (int32_t ox = 0; ox < out_dims->w; ++ox) {
+                const int32_t x0 = ox * p->stride_w - pad_w;
+                const int32_t kx0 = fn_max32(0, -x0), kx1 = fn_min32(filter_dims->w, in_dims->w - x0);
+                t.rows = ky1 - ky0;
+                t.cols = kx1 - kx0;
+                t.x = input + ((b * in_dims->h + y0 + ky0) * in_dims->w + x0 + kx0) * channels;
+                t.w = filter + (ky0 * filter_dims->w + kx0) * total;
+                switch (heads) {
+#if FN_USE_DSP
+                case 1: output = dw_pixel_simd(&t, channels, &o, output); break;
+#else
+                case 1: output = dw_pixel_h1(&t, 0, channels, &o, output); break;
+#endif
+                case 2: output = dw_pixel_h2(&t, 0, channels, &o, output); break;
+                case 3: output = dw_pixel_h3(&t, 0, channels, &o, output); break;
+                case 4: output = dw_pixel_h4(&t, 0, channels, &o, output); break;
+                case 5: output = dw_pixel_h5(&t, 0, channels, &o, output); break;
+                default: output = dw_pixel_any(&t, channels, heads, &o, output); break;
+                }
+            }
+        }
+    }
+    return FN_OK;
+}
+
+fn_status fn_depthwise_conv2d_s8(const fn_conv_params *p, const fn_channel_quant *q, const fn_dims *in_dims,
+                                 const int8_t *input, const fn_dims *filter_dims, const int8_t *filter,
+                                 const int32_t *bias, const fn_dims *out_dims, int8_t *output, void *scratch)
+{
+    return fn_depthwise_run(p, q, in_dims, input, filter_dims, filter, bias, out_dims, output, 0, scratch);
+}

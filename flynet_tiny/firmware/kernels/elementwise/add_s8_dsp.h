@@ -1,0 +1,120 @@
+/* ADD int8, DSP path of add_s8.c (Cortex-M4/M7), which includes this file: static functions that
+ * fn_add_s8 inlines. */
+#ifndef FN_ADD_S8_DSP_H
+#define FN_ADD_S8_DSP_H
+
+#include "../support/fn_internal.h"
+
+#if FN_USE_DSP
+/* The DSP build's short form of add_one, for what TFLM's quantization gives: left shift 20, input
+ * offsets within +-128, input shifts 0..-31 and an output right shift of 1..22.
+ * |(v + offset) << 20| <= 2^28, so the operand doubled fits an int32 and SMMULR's round(2x * m / 2^32)
+ * is SaturatingRoundingDoublingHighMul(x, m), never its saturating case; SMMLAR adds 2^(e-1) on the
+ * way and the rounding divide by 2^e (ties away from zero) is then (high + sign) >> e for e >= 1, the
+ * sign taken from x (m >= 0: the product is negative only for x < 0, and where it rounds to 0 both
+ * signs give 0).
+ * Shift 0 comes only from a multiplier of exactly 1/2 (2^30; the larger input scale): that operand
+ * is (v + offset) << 19 exactly, and ADD being symmetric, the kernel swaps it into the second place.
+ * A first operand with shift 0 as well (equal scales) takes the general form as 4x * 2^30 / 2^32 = x,
+ * e = 1: (x + 1 + sign) >> 1 = x / 2 for even x. The sum is below 2^30 in magnitude, so
+ * fn_requant_doubled's form takes it doubled; its addend (2^(e-1) + offset * 2^e) gives the same
+ * result whichever sign a product that rounds to 0 has. */
+typedef struct {
+    int32_t base, scale;     /* the first operand doubled: v * scale + base */
+    int32_t multiplier, half, exponent;
+    int32_t base2;           /* the second operand, rescaled and doubled: (v << 20) + base2 */
+    int32_t out_multiplier, out_exponent, addend, act_min, act_max;
+} add_fast_params;
+
+#define FN_ADD_HALF 1073741824 /* the multiplier of 1/2 */
+
+static int add_fast_prepare(const fn_add_params *p, add_fast_params *f, int *swap)
+{
+    if (p->left_shift != 20 || !fn_doubled_exponent(p->output_shift) || p->output_multiplier < 0 ||
+        p->output_offset < -128 || p->output_offset > 127 || p->input1_offset < -128 || p->input1_offset > 128 ||
+        p->input2_offset < -128 || p->input2_offset > 128) {
+        return 0;
+    }
+    *swap = p->input2_shift != 0;
+    const int32_t m1 = *swap ? p->input2_multiplier : p->input1_multiplier;
+    const int32_t s1 = *swap ? p->input2_shift : p->input1_shift;
+    const int32_t o1 = *swap ? p->input2_offset : p->input1_offset;
+    const int32_t m2 = *swap ? p->input1_multiplier : p->input2_multiplier;
+    const int32_t s2 = *swap ? p->input1_shift : p->input2_shift;
+    const int32_t o2 = *swap ? p->input1_offset : p->input2_offset;
+    if (s2 != 0 || m2 != FN_ADD_HALF || s1 > 0 || s1 < -31 || m1 < 0 || (s1 == 0 && m1 != FN_ADD_HALF)) {
+        return 0;
+    }
+    const int scale_shift = s1 == 0 ? 22 : 21;
+    f->scale = 1 << scale_shift;
+    f->base = (int32_t)((uint32_t)o1 << scale_shift);
+    f->multiplier = m1;
+    f->exponent = s1 == 0 ? 1 : -s1;
+    f->half = 1 << (f->exponent - 1);
+    f->base2 = (int32_t)((uint32_t)o2 << 20);
+    f->out_multiplier = p->output_multiplier;
+    f->out_exponent = -p->output_shift;
+    f->addend = fn_requant_addend(f->out_exponent, p->output_offset);
+    f->act_min = p->act_min;
+    f->act_max = p->act_max;
+    return 1;
+}
+
+static inline int8_t add_fast_one(const add_fast_params *f, int32_t a, int32_t b, int full_range)
+{
+    const int32_t doubled = a * f->scale + f->base;
+    int32_t high;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(high) : "r"(doubled), "r"(f->multiplier), "r"(f->half));
+    const int32_t first = (high + (doubled >> 31)) >> f->exponent;
+    /* The sum doubled (the shifts fold into the adds), requantized as fn_requant_doubled does with
+     * SMMLAR adding the addend, and the sign again taken from the operand. */
+    const int32_t sum2 = (int32_t)((uint32_t)b << 20) + f->base2 + (int32_t)((uint32_t)first << 1);
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(high) : "r"(sum2), "r"(f->out_multiplier), "r"(f->addend));
+    const int32_t y = (high + (sum2 >> 31)) >> f->out_exponent;
+    return (int8_t)(full_range ? __ssat(y, 8) : fn_clamp32(y, f->act_min, f->act_max));
+}
+
+/* Equal shapes (residual adds): one flat loop without the per-element call. */
+static inline __attribute__((always_inline)) void add_flat(const add_fast_params *f, const int8_t *a,
+                                                           const int8_t *b, int8_t *out, int32_t count,
+                                                           int full_range)
+{
+    for (int32_t i = 0; i < count; ++i) {
+        out[i] = add_fast_one(f, a[i], b[i], full_range);
+    }
+}
+
+static int8_t add_fast_op(const void *params, int8_t a, int8_t b)
+{
+    return add_fast_one((const add_fast_params *)params, a, b, 0);
+}
+
+static int8_t add_fast_op_swapped(const void *params, int8_t a, int8_t b)
+{
+    return add_fast_one((const add_fast_params *)params, b, a, 0);
+}
+
+static int same_dims(const fn_dims *a, const fn_dims *b)
+{
+    return a->n == b->n && a->h == b->h && a->w == b->w && a->c == b->c;
+}
+
+static fn_status add_fast(const add_fast_params *f, int swap, const fn_dims *in1_dims, const int8_t *in1,
+                          const fn_dims *in2_dims, const int8_t *in2, const fn_dims *out_dims, int8_t *output)
+{
+    if (!in1 || !in2 || !output || !fn_dims_valid(out_dims) || !fn_dims_valid(in1_dims) ||
+        !fn_dims_valid(in2_dims) || !same_dims(in1_dims, out_dims) || !same_dims(in2_dims, out_dims)) {
+        return fn_binary_broadcast(swap ? add_fast_op_swapped : add_fast_op, f, in1_dims, in1, in2_dims, in2,
+                                   out_dims, output);
+    }
+    const int8_t *first = swap ? in2 : in1, *second = swap ? in1 : in2;
+    if (f->act_min == FN_INT8_MIN && f->act_max == FN_INT8_MAX) {
+        add_flat(f, first, second, output, fn_dims_count(out_dims), 1);
+    } else {
+        add_flat(f, first, second, output, fn_dims_count(out_dims), 0);
+    }
+    return FN_OK;
+}
+#endif
+
+#endif /* FN_ADD_S8_DSP_H */
