@@ -8,7 +8,7 @@
  *   operands is exact and then rounded to float once: the same bits). */
 #include <string.h>
 
-#include "../fn_internal.h"
+#include "../support/fn_internal.h"
 
 static int same_scale(const fn_requantize_params *p)
 {
