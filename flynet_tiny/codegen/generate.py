@@ -128,13 +128,7 @@ def build_ir(tflite_bytes: bytes, fuse_mdw: bool = True) -> ModelIR:
 def model_tensor(ir: ModelIR, index: int) -> ModelTensor:
     """How a model input or output looks to the caller; a float32 edge takes its QUANTIZE /
     DEQUANTIZE partner's quantization, so the header says how the model converts it."""
-    tensor = ir.tensor(index)
-    quantized = tensor
-    if tensor.dtype == "float32":
-        partner = next((l for l in ir.layers if l.kind == "QUANTIZE" and l.inputs == [index]), None) \
-            or next((l for l in ir.layers if l.kind == "DEQUANTIZE" and l.outputs == [index]), None)
-        quantized = ir.tensor(partner.inputs[0] if partner.kind == "DEQUANTIZE" else partner.outputs[0]) \
-            if partner is not None else tensor
+    tensor, quantized = ir.tensor(index), ir.graph.edge_quantization(index)
     if tensor.dtype not in C_TYPES:
         raise FlynetError(f"model tensor {tensor.name!r} is {tensor.dtype}: model inputs and outputs must be "
                           f"{', '.join(C_TYPES)}")

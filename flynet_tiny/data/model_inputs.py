@@ -70,10 +70,7 @@ class InputSpec:
 def input_specs(graph: TFLiteGraph) -> list[InputSpec]:
     specs = []
     for index in graph.inputs:
-        tensor = quantized = graph.tensors[index]
-        if tensor.dtype == "float32":
-            reader = next((op for op in graph.operators if op.opcode == "QUANTIZE" and op.inputs[0] == index), None)
-            quantized = graph.tensors[reader.outputs[0]] if reader is not None else tensor
+        tensor, quantized = graph.tensors[index], graph.edge_quantization(index)
         if tensor.dtype not in ("int8", "uint8", "float32"):
             raise FlynetError(f"model input {tensor.name!r} is {tensor.dtype}: inputs must be int8, uint8 or float32")
         has_scale = quantized.scale is not None

@@ -79,6 +79,19 @@ class TFLiteGraph:
                     users.setdefault(t, []).append(op)
         return users
 
+    def edge_quantization(self, index: int) -> TFLiteTensor:
+        """The tensor whose scale and zero point describe model input / output `index`: the tensor itself,
+        or for a float32 edge the int8 tensor its QUANTIZE writes (an input) or its DEQUANTIZE reads (an output)."""
+        tensor = self.tensors[index]
+        if tensor.dtype != "float32":
+            return tensor
+        for op in self.operators:
+            if op.opcode == "QUANTIZE" and op.inputs[0] == index:
+                return self.tensors[op.outputs[0]]
+            if op.opcode == "DEQUANTIZE" and op.outputs[0] == index:
+                return self.tensors[op.inputs[0]]
+        return tensor
+
     def require_int8(self) -> None:
         """Fail with one line unless the model is quantized: int8 inside, its inputs int8, or uint8 /
         float32 that only QUANTIZE reads, its outputs int8, or uint8 / float32 from QUANTIZE / DEQUANTIZE."""

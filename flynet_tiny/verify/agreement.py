@@ -128,12 +128,9 @@ class OutputGrid:
 
 def output_grids(model_bytes: bytes) -> list[OutputGrid]:
     graph = read_tflite(model_bytes)
-    producers = graph.producers()
     grids = []
     for index in graph.outputs:
-        tensor = quantized = graph.tensors[index]
-        if tensor.dtype == "float32" and index in producers and producers[index].opcode == "DEQUANTIZE":
-            quantized = graph.tensors[producers[index].inputs[0]]
+        tensor, quantized = graph.tensors[index], graph.edge_quantization(index)
         if quantized.dtype not in ("int8", "uint8") or quantized.scale is None:
             raise FlynetError(f"model output {tensor.name!r} is {tensor.dtype} without an int8 grid: "
                               "verification needs a quantized model")
