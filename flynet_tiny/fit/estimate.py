@@ -129,7 +129,7 @@ def estimate_from_generated(generated, target: Target, opt: str = "size", n_inpu
         arena_bytes=generated.arena_bytes, weight_bytes=sum(a.bytes for a in arrays), weights=arrays,
         layers=list(generated.layers), plan=generated.plan, stack=detail.objects.deepest_stack("Reset_Handler"),
         stack_reserved=DEFAULT_STACK_BYTES, kernels=detail.kernels, library_extra=members,
-        input_bytes=generated.input_bytes, output_bytes=generated.output_bytes)
+        input_bytes=sum(t.nbytes for t in generated.inputs), output_bytes=sum(t.nbytes for t in generated.outputs))
 
 
 def estimate_from_tflite(tflite_bytes: bytes, target: Target, opt: str = "size", n_inputs: int = 1,
