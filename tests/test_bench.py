@@ -4,7 +4,6 @@ build and TFLM; tampered firmware caught and its layer named; one-line errors fo
 import json
 import math
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +13,8 @@ from codegen_models import ModelMaker
 from flynet_tiny.data.model_inputs import bench_inputs
 from flynet_tiny.sim import bench as bench_module
 from flynet_tiny.data.datasets import load_dataset
+from sample_data import write_idx_folder
 
-FASHION = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fashion-mnist"
 SIZE = 12
 INPUTS = 2
 TAMPERED_LAYER = 1  # the MDW layer, between two convs
@@ -32,21 +31,27 @@ def small_model() -> bytes:
 
 
 @pytest.fixture(scope="module")
+def fashion(tmp_path_factory):
+    """A small IDX folder of real images (bundled test images 100..107), unlike the bundled default."""
+    return write_idx_folder(tmp_path_factory.mktemp("fashion") / "fashion-mnist", start=100, count=8)
+
+
+@pytest.fixture(scope="module")
 def model_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("bench_model") / "model_int8.tflite"
     path.write_bytes(small_model())
     return path
 
 
-def bench_args(model_file, out, target="f446re", *extra):
-    return ["bench", "--target", target, "--tflite", model_file, "--data", FASHION, "--inputs", INPUTS,
+def bench_args(model_file, out, fashion, target="f446re", *extra):
+    return ["bench", "--target", target, "--tflite", model_file, "--data", fashion, "--inputs", INPUTS,
             "--out", out, *extra]
 
 
 @pytest.mark.parametrize("target_name", ["f446re", "f746zg"])
-def test_bench_end_to_end_on_the_emulated_board(tmp_path, capsys, model_file, target_name):
+def test_bench_end_to_end_on_the_emulated_board(tmp_path, capsys, model_file, fashion, target_name):
     out = tmp_path / "out"
-    code, stdout, err = run_cli([*bench_args(model_file, out, target_name), "--runs", 3, "--json"], capsys)
+    code, stdout, err = run_cli([*bench_args(model_file, out, fashion, target_name), "--runs", 3, "--json"], capsys)
     assert code == 0, err
     report = json.loads(stdout)
     assert report == json.loads((out / "report.json").read_text())
@@ -55,7 +60,7 @@ def test_bench_end_to_end_on_the_emulated_board(tmp_path, capsys, model_file, ta
     assert (report["target"], report["runs"], report["inputs"]) == (target_name, 3, INPUTS)
     assert report["checks"] == {**report["checks"], "host_bit_exact": True, "tflm_bit_exact": True,
                                 "counts_identical_across_runs": True}
-    assert report["input_source"] == f"{INPUTS} test images from {FASHION}"
+    assert report["input_source"] == f"{INPUTS} test images from {fashion}"
     layers = report["layers"]
     assert [l["index"] for l in layers] == list(range(len(layers)))
     assert [l["op"] for l in layers] == ["CONV_2D", "MDW_MAXOUT", "CONV_2D"]
@@ -78,9 +83,9 @@ def test_bench_end_to_end_on_the_emulated_board(tmp_path, capsys, model_file, ta
     assert memory["flash_bytes"] == memory["regions"]["FLASH"]["used"]
 
 
-def test_real_images_are_embedded_as_the_model_quantizes_them(model_file):
-    inputs = bench_inputs(model_file.read_bytes(), 3, FASHION)
-    pixels = load_dataset(FASHION, "test", input_size=SIZE, in_channels=1).images[:3].numpy()
+def test_real_images_are_embedded_as_the_model_quantizes_them(model_file, fashion):
+    inputs = bench_inputs(model_file.read_bytes(), 3, fashion)
+    pixels = load_dataset(fashion, "test", input_size=SIZE, in_channels=1).images[:3].numpy()
     expected = pixels.astype(np.int16) - 128  # scale 1/128, zero point 0
     assert [x.shape for x in inputs.images] == [(1, SIZE, SIZE, 1)] * 3
     assert np.array_equal(np.stack([x[0, :, :, 0] for x in inputs.images]), expected[:, 0])
@@ -123,35 +128,35 @@ def flip_one_byte(match) -> str:
     return f"    ((int8_t *)({match[1]}))[5] ^= 0x55;"
 
 
-def test_firmware_differing_from_the_host_build_names_the_layer(tmp_path, capsys, monkeypatch, model_file):
+def test_firmware_differing_from_the_host_build_names_the_layer(tmp_path, capsys, monkeypatch, model_file, fashion):
     tamper_generated(monkeypatch, BEFORE_CHECKSUM, lambda m: f"#ifdef FN_EMULATION\n{flip_one_byte(m)}\n#endif")
     out = tmp_path / "out"
-    code, stdout, err = run_cli(bench_args(model_file, out), capsys)
+    code, stdout, err = run_cli(bench_args(model_file, out, fashion), capsys)
     assert code == 1
     assert re.search(rf"input 0: layer {TAMPERED_LAYER} \(\w+\) output differs between the emulated firmware and "
                      r"the host build \(checksum [0-9a-f]{8} vs [0-9a-f]{8}\)", err), err
     assert not (out / "report.json").exists()
 
 
-def test_output_differing_from_tflm_names_the_first_layer_off_the_reference(tmp_path, capsys, monkeypatch, model_file):
+def test_output_differing_from_tflm_names_the_first_layer_off_the_reference(tmp_path, capsys, monkeypatch, model_file, fashion):
     tamper_generated(monkeypatch, BEFORE_CHECKSUM, flip_one_byte)  # host and firmware agree, both wrong
-    code, stdout, err = run_cli(bench_args(model_file, tmp_path / "out"), capsys)
+    code, stdout, err = run_cli(bench_args(model_file, tmp_path / "out", fashion), capsys)
     assert code == 1
     assert re.search(rf"input 0: output differs from TFLite Micro \(first differing layer vs the reference kernels: "
                      rf"layer {TAMPERED_LAYER} \(\w+\)\)", err), err
 
 
-def test_faulting_firmware_names_the_layer(tmp_path, capsys, monkeypatch, model_file):
+def test_faulting_firmware_names_the_layer(tmp_path, capsys, monkeypatch, model_file, fashion):
     tamper_generated(monkeypatch, INSIDE_LAYER, lambda m: "#ifdef FN_EMULATION\n        __builtin_trap();\n#endif")
-    code, stdout, err = run_cli(bench_args(model_file, tmp_path / "out"), capsys)
+    code, stdout, err = run_cli(bench_args(model_file, tmp_path / "out", fashion), capsys)
     assert code == 1
     assert re.search(rf"error: firmware hardfault in layer {TAMPERED_LAYER} \(\w+\): HardFault ", err), err
 
 
-def test_hung_firmware_is_killed_at_the_timeout(tmp_path, capsys, monkeypatch, model_file):
+def test_hung_firmware_is_killed_at_the_timeout(tmp_path, capsys, monkeypatch, model_file, fashion):
     tamper_generated(monkeypatch, INSIDE_LAYER,
                      lambda m: "#ifdef FN_EMULATION\n        for (;;) { __asm__ volatile(\"\"); }\n#endif")
-    code, stdout, err = run_cli([*bench_args(model_file, tmp_path / "out"), "--timeout", 2], capsys)
+    code, stdout, err = run_cli([*bench_args(model_file, tmp_path / "out", fashion), "--timeout", 2], capsys)
     assert code == 1
     assert re.search(rf"error: firmware hung in layer {TAMPERED_LAYER} \(\w+\): killed at the timeout", err), err
 

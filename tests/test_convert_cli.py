@@ -19,9 +19,11 @@ from onnx import TensorProto, helper
 from flynet_tiny.cli import main
 from flynet_tiny.convert.to_tflite import convert_qdq_onnx
 from flynet_tiny.errors import FlynetError
+from flynet_tiny.resources import BUNDLED_SAMPLES
 from flynet_tiny.tflite import TFLiteBuilder, read_tflite
 
-FASHION = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fashion-mnist"
+# The bundled Fashion-MNIST samples: a real IDX folder (256 train + 256 test images).
+FASHION = BUNDLED_SAMPLES
 
 
 @dataclass
@@ -62,7 +64,7 @@ def assert_one_line_error(result, exit_code: int = 2) -> str:
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    """One real export: FlyNet-h3 0.25x, random init, calibrated on Fashion-MNIST."""
+    """One real export: FlyNet-h3 0.25x, random init, calibrated on the bundled Fashion-MNIST samples."""
     work = tmp_path_factory.mktemp("export")
     result = run_cli("export", "--model", "flynet-h3-0.25", "--calib-data", str(FASHION), "--out", "out",
                      "--verify-samples", "10", "--calib-samples", "32", "--min-top1", "0", "--min-cosine", "0", "--json", cwd=work)

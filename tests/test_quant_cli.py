@@ -13,19 +13,20 @@ from flynet_tiny.models import build_model
 from flynet_tiny.quant import load_quantized
 from flynet_tiny.quant.evaluate import quantize_file
 from flynet_tiny.train import load_dataset, save_checkpoint
-from quant_models import fashion_mnist, randomize_batchnorm
+from quant_models import randomize_batchnorm
+from sample_data import fashion_mnist
 
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
-    """A 4-class train/test image tree (32 + 8 images per class) and an untrained FlyNet checkpoint."""
+    """A 4-class train/test image tree (16 + 8 bundled images per class) and an untrained FlyNet checkpoint."""
     root = tmp_path_factory.mktemp("quant_cli")
-    source = fashion_mnist("train", 28)
-    for split, start, count in (("train", 0, 32), ("test", 32, 8)):
+    for split, count in (("train", 16), ("test", 8)):
+        source = fashion_mnist(split, 28)
         for label in range(4):
             folder = root / "data" / split / f"class{label}"
             folder.mkdir(parents=True)
-            picks = np.flatnonzero(source.labels.numpy() == label)[start:start + count]
+            picks = np.flatnonzero(source.labels.numpy() == label)[:count]
             for i in picks:
                 Image.fromarray(source.images[i, 0].numpy()).save(folder / f"{i}.png")
     data = root / "data"
