@@ -2,7 +2,7 @@
 
 from codegen_models import exported_model
 from flynet_tiny.build.bench_firmware import build_model_firmware
-from flynet_tiny.build.makefile import write_makefile
+from flynet_tiny.build.folder import write_build_folder
 from flynet_tiny.build.options import PORTABLE_DEFINE, BuildOptions
 from flynet_tiny.build.code_size import runtime_code_bytes
 from flynet_tiny.codegen.generate import generate_model_sources
@@ -25,5 +25,5 @@ def test_flynet_runtime_code_fits_the_budget_on_the_m4_size_build(tmp_path):
 def test_size_build_takes_the_portable_kernels_and_speed_the_dsp_ones(tmp_path):
     target = load_target("f446re")
     for opt, portable in (("size", True), ("speed", False)):
-        makefile = write_makefile(tmp_path / opt, target, [], options=BuildOptions(opt=opt)).read_text()
+        makefile = write_build_folder(tmp_path / opt, target, [], options=BuildOptions(opt=opt)).read_text()
         assert (f"-D{PORTABLE_DEFINE}" in makefile) == portable, opt
