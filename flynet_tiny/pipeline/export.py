@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import FlynetError
-from ..reporting import atomic_write_bytes, atomic_write_text, format_table
+from ..reporting import atomic_write_bytes, atomic_write_text, format_table, staging_folder
 from ..resources import BUNDLED_SAMPLES
 from ..convert.to_tflite import IO_MODES
 from ..verify.agreement import DEFAULT_MIN_TOP1
@@ -65,7 +64,8 @@ class ExportRequest:
 
 @dataclass
 class Stages:
-    """Progress lines to stderr, one per stage, and their wall times for the report."""
+    """Progress lines to stderr, one per stage ([n/total], total counting every stage this export runs, the
+    firmware and bench included), and their wall times for the report."""
 
     total: int
     seconds: dict[str, float] = field(default_factory=dict)
@@ -105,19 +105,20 @@ def export(request: ExportRequest) -> dict:
 
     out = Path(request.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    staging = staging_folder(out)
+    firmware_stages = (target is not None) + request.bench
     try:
         if request.tflite is not None:
-            report, images = _from_tflite(request, staging)
+            report, images, stages = _from_tflite(request, staging, firmware_stages)
         elif request.onnx is not None:
-            report, images = _from_onnx(request, staging)
+            report, images, stages = _from_onnx(request, staging, firmware_stages)
         else:
-            report, images = _from_pytorch(request, staging)
+            report, images, stages = _from_pytorch(request, staging, firmware_stages)
         report["target"] = target.name if target else None
         if target is not None:
             from .firmware_stage import firmware_stage
 
-            firmware_stage(staging, target, request, report, images)
+            firmware_stage(staging, out, target, request, report, images, stages)
         _write_reports(staging, report)
         _swap_into_place(staging, out)
     except BaseException:
@@ -174,7 +175,7 @@ def _datasets(request: ExportRequest, info: dict | None, input_size: int, in_cha
     return train, test
 
 
-def _from_pytorch(request: ExportRequest, staging: Path) -> dict:
+def _from_pytorch(request: ExportRequest, staging: Path, firmware_stages: int) -> tuple[dict, np.ndarray, Stages]:
     import torch
 
     from ..quant.fold import fold_batchnorm
@@ -183,7 +184,7 @@ def _from_pytorch(request: ExportRequest, staging: Path) -> dict:
     from ..convert.onnx_export import export_float_onnx, export_qdq_onnx
     from ..convert.to_tflite import convert_qdq_onnx
 
-    stages = Stages(total=7 if request.verify else 6)
+    stages = Stages(total=5 + request.verify + firmware_stages)
     model, qmodel, info = stages.run("load model", _load_pytorch_model, request)
     config = model.config if model is not None else qmodel.config
     input_size = request.input_size or (info or {}).get("input_size") or 32
@@ -218,20 +219,22 @@ def _from_pytorch(request: ExportRequest, staging: Path) -> dict:
     report["stage_seconds"] = stages.seconds
     if request.verify:
         _raise_if_failed(report)
-    return report, images
+    return report, images, stages
 
 
-def _from_onnx(request: ExportRequest, staging: Path) -> dict:
+def _from_onnx(request: ExportRequest, staging: Path, firmware_stages: int) -> tuple[dict, np.ndarray | None, Stages]:
     import onnx
 
     from ..convert.onnx_graph import load_onnx
     from ..convert.to_tflite import convert_qdq_onnx
 
-    stages = Stages(total=4 if request.verify else 3)
+    verifies = request.verify and request.calib_data is not None
+    stages = Stages(total=4 + verifies + firmware_stages)
     model = stages.run("load ONNX", load_onnx, request.onnx)
     is_qdq = any(n.op_type == "QuantizeLinear" for n in model.graph.node)
     if is_qdq:
         shutil.copyfile(request.onnx, staging / "model_qdq.onnx")
+        stages.run("quantize (kept: the ONNX is QDQ already)", lambda: None)
     else:
         if request.calib_data is None:
             raise FlynetError(f"{request.onnx} is a float model: pass --calib-data PATH to quantize it")
@@ -244,7 +247,7 @@ def _from_onnx(request: ExportRequest, staging: Path) -> dict:
     atomic_write_bytes(staging / "model_int8.tflite", tflite_bytes)
     report = _base_report(name, tflite_bytes, metadata)
     images = None
-    if request.verify and request.calib_data is not None:
+    if verifies:
         images = _onnx_images(request, onnx.load(str(staging / "model_qdq.onnx")))
         verification = stages.run("verify (onnxruntime / TFLM / LiteRT)", _verify, tflite_bytes,
                                   staging / "model_qdq.onnx", None, images, request.thresholds())
@@ -252,14 +255,14 @@ def _from_onnx(request: ExportRequest, staging: Path) -> dict:
     report.update(stages.run("measure arena + C arrays", _write_c_arrays, staging, tflite_bytes))
     report["stage_seconds"] = stages.seconds
     _raise_if_failed(report)
-    return report, images
+    return report, images, stages
 
 
-def _from_tflite(request: ExportRequest, staging: Path) -> dict:
+def _from_tflite(request: ExportRequest, staging: Path, firmware_stages: int) -> tuple[dict, np.ndarray | None, Stages]:
     from ..tflite import read_tflite
     from ..verify.agreement import Thresholds, verify
 
-    stages = Stages(total=3)
+    stages = Stages(total=2 + request.verify + firmware_stages)
     data = Path(request.tflite).read_bytes()
     graph = stages.run("validate TFLite", read_tflite, data)
     graph.require_int8()
@@ -278,12 +281,13 @@ def _from_tflite(request: ExportRequest, staging: Path) -> dict:
         images = rng.uniform(-1, 1, shape).astype(np.float32) * float(t_in.scale[0]) * 127
         # Random inputs: only the TFLM / LiteRT step bound means something here.
         result = stages.run("verify (TFLM / LiteRT)", verify, data, None, None, images,
-                            Thresholds(min_top1_agreement=0.0, min_cosine=0.0, max_tflm_litert_steps=request.max_steps))
+                            Thresholds(min_top1_agreement=0.0, min_cosine=0.0, max_tflm_litert_steps=request.max_steps),
+                            progress=True)
         report["verification"] = result.to_dict()
     report.update(stages.run("measure arena + C arrays", _write_c_arrays, staging, data))
     report["stage_seconds"] = stages.seconds
     _raise_if_failed(report)
-    return report, images
+    return report, images, stages
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -309,7 +313,7 @@ def _base_report(name: str, tflite_bytes: bytes, metadata: dict) -> dict:
 def _verify(tflite_bytes, qdq_path, qmodel, images, thresholds):
     from ..verify.agreement import verify
 
-    return verify(tflite_bytes, qdq_path, qmodel, images, thresholds)
+    return verify(tflite_bytes, qdq_path, qmodel, images, thresholds, progress=True)
 
 
 def _top1(outputs: np.ndarray, labels: np.ndarray) -> float:
@@ -408,7 +412,8 @@ def report_markdown(report: dict) -> str:
         rows = [[name, u["used"], u["size"], f"{100 * u['used'] / u['size']:.1f}%"] for name, u in fw["regions"].items()]
         lines += [f"## Firmware for {report['target']}", "", "```", format_table(["region", "used", "size", "use"], rows,
                                                                                  "lrrr"), "```", "",
-                  f"`{fw['elf']}` (also .bin, .hex, .map); `make -C {Path(fw['elf']).parent}` rebuilds it.", ""]
+                  f"`{fw['elf']}` (also .bin, .hex, .map). The folder `{Path(fw['elf']).parent}/` builds anywhere with "
+                  f"`make` or CMake; its README.md says how, and how to flash and read it.", ""]
     if report.get("bench"):
         bench, totals = report["bench"], report["bench"]["totals"]
         lines += [f"## QEMU bench on {report['target']}", "",
