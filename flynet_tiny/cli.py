@@ -105,9 +105,10 @@ def quantize(checkpoint: str, data_path: str, calib_samples: int, method: str, o
 @click.option("--calib-samples", default=512, show_default=True,
               help="Calibration images when CHECKPOINT is a float checkpoint.")
 @click.option("--method", type=click.Choice(["minmax", "percentile", "mse"]), default="minmax", show_default=True)
+@click.option("--samples", type=int, default=None, help="Evaluate the first N images of the split [default: all].")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def evaluate(checkpoint: str | None, data_path: str, split: str, calib_samples: int, method: str,
-             as_json: bool) -> None:
+             samples: int | None, as_json: bool) -> None:
     """fp32 and int8 top-1 side by side; the bundled model when no CHECKPOINT is given.
 
     int8 fake-quant rounds each op's float result; int8 integer computes TFLite Micro's fixed-point
@@ -118,7 +119,7 @@ def evaluate(checkpoint: str | None, data_path: str, split: str, calib_samples: 
     from .quant.evaluate import evaluate_file
     from .reporting import format_table, to_json
 
-    result = evaluate_file(checkpoint, data_path, split, calib_samples, method, progress=not as_json)
+    result = evaluate_file(checkpoint, data_path, split, calib_samples, method, progress=not as_json, samples=samples)
     if as_json:
         click.echo(to_json(result))
         return
@@ -150,7 +151,10 @@ def emulate(elf: str, target_name: str, timeout_s: float, no_count: bool, board_
     from .sim.report import emulation_json, emulation_table, weights_in_flash
     from .targets import load_target
 
+    from .sim.build_kind import check_emulation_build
+
     target = load_target(target_name)
+    check_emulation_build(elf, target)
     click.echo(f"running {elf} on QEMU {target.emulator['qemu_machine']} (timeout {timeout_s:g} s)", err=True)
     result = run_qemu(elf, target, timeout_s=timeout_s, plugin=not no_count)
     flash = weights_in_flash(elf, target)
@@ -304,7 +308,7 @@ def verify(export_dir, data_path, samples, min_top1, min_cosine, max_steps, as_j
     model_bytes = tflite_file.read_bytes()
     images = test_images_for(model_bytes, Path(data_path), samples)
     report = run_verify(model_bytes, qdq if qdq.is_file() else None, None, images,
-                        Thresholds(min_top1, min_cosine, max_steps))
+                        Thresholds(min_top1, min_cosine, max_steps), progress=not as_json)
     click.echo(to_json(report.to_dict()) if as_json else
                f"{report.table()}\nTFLM arena: {report.arena_bytes.get('total')} bytes")
     report.check()
@@ -494,7 +498,8 @@ def fit(model_name, target_name, tflite_path, elf_path, input_size, classes, in_
     if suggest:
         from .fit.suggest import suggest as run_suggest, suggest_json, suggest_table
 
-        found = run_suggest(target, classes, in_channels, stem_stride, margin, top, opt=opt, progress=progress)
+        found = run_suggest(target, classes, in_channels, stem_stride, margin, top, opt=opt, progress=progress,
+                            progress_bars=not as_json)
         report["suggest"] = suggest_json(found)
     if as_json:
         click.echo(to_json(report))

@@ -36,12 +36,14 @@ def srdhm(a: torch.Tensor, b) -> torch.Tensor:
 
 
 def rdbpot(x: torch.Tensor, exponent) -> torch.Tensor:
-    """RoundingDivideByPOT: x / 2^exponent, ties away from zero."""
+    """RoundingDivideByPOT: x / 2^exponent, ties away from zero.
+
+    TFLM adds one where remainder > (mask >> 1) + (x < 0), mask = 2^e - 1: for x >= 0 that is
+    floor((x + 2^(e-1)) / 2^e), for x < 0 floor((x + 2^(e-1) - 1) / 2^e); one add and one shift on the
+    whole map (no carry past int64: x is an int32 value)."""
     x, exponent = _long(x), _long(exponent)
-    mask = (torch.ones_like(exponent) << exponent) - 1
-    # remainder > (mask >> 1) + (x < 0), written with one comparison: the threshold is lower by one
-    # for x >= 0, so compare remainder + (x >= 0) against (mask >> 1) + 1.
-    return (x >> exponent) + ((x & mask) + (x >= 0) > (mask >> 1) + 1)
+    half = (torch.ones_like(exponent) << exponent) >> 1  # 2^(e-1), and 0 for e = 0
+    return (x + (half - ((x < 0) & (exponent > 0)).long())) >> exponent
 
 
 def multiply_by_quantized_multiplier(x: torch.Tensor, multiplier, shift) -> torch.Tensor:

@@ -63,6 +63,7 @@ class IntegerInterpreter(fx.Interpreter):
         self.grid: dict[fx.Node, Grid] = {}
         self.kind = {node: kind for node in qmodel.graph_module.graph.nodes
                      if (kind := self._arithmetic_kind(node)) is not None}
+        self._layers: dict[tuple, _WeightedLayer] = {}
         self._free_when_computed()
 
     def _free_when_computed(self) -> None:
@@ -167,17 +168,13 @@ class IntegerInterpreter(fx.Interpreter):
         return _rescale(*self._int(source), out, activation)
 
     def _weighted(self, node: fx.Node, out: Grid, activation: str) -> torch.Tensor:
-        layer: QuantWeighted = self.named[node.target]
         q, grid = self._int(node.args[0])
-        weight_scale, _ = layer.weight_qparams()
-        multiplier, shift = qp.conv_channel_quant(grid[0], weight_scale.numpy(), out[0])
-        acc = layer.apply_layer((q - grid[1]).to(torch.float64), layer.int8_weight().to(torch.float64),
-                                layer.int32_bias().to(torch.float64)).long()
-        # Conv: one multiplier per output channel (dim 1); FULLY_CONNECTED: one per tensor.
-        channel_shape = (-1,) + (1,) * (acc.ndim - 2) if layer.per_channel else ()
-        multiplier = torch.from_numpy(multiplier).long().reshape(channel_shape)
-        shift = torch.from_numpy(shift).long().reshape(channel_shape)
-        return _requantize(acc, multiplier, shift, out, activation)
+        key = (node, grid, out)
+        if key not in self._layers:  # the same for every batch: the int8 weights, bias and multipliers
+            self._layers[key] = _WeightedLayer(self.named[node.target], grid, out)
+        layer = self._layers[key]
+        acc = layer.accumulate(q - grid[1])
+        return _requantize(acc, layer.multiplier, layer.shift, out, activation)
 
     def _binary_operands(self, node: fx.Node):
         a, b = node.args[:2]
@@ -289,6 +286,37 @@ class IntegerInterpreter(fx.Interpreter):
                               "write (1/256, -128) only")
 
 
+class _WeightedLayer:
+    """A conv / linear layer's integer constants, and its int32 accumulator for centred int8 inputs.
+
+    The products and sums are integers; float32 holds every integer up to 2^24 exactly, so when no
+    partial sum can pass that (sum |w| * the largest |x - zero point| per output), torch's float32 conv
+    gives the exact accumulator, several times faster than float64. Otherwise float64 (exact below 2^53).
+    The int32 bias is added in int64 afterwards."""
+
+    def __init__(self, layer: QuantWeighted, grid: Grid, out: Grid):
+        self.layer = layer
+        weight_scale, _ = layer.weight_qparams()
+        multiplier, shift = qp.conv_channel_quant(grid[0], weight_scale.numpy(), out[0])
+        weight = layer.int8_weight()
+        largest_input = max(127 - grid[1], grid[1] + 128)
+        bound = int(weight.long().abs().flatten(1).sum(1).max()) * largest_input
+        self.dtype = torch.float32 if bound < FLOAT32_EXACT else torch.float64
+        self.weight = weight.to(self.dtype)
+        # Output channels are dim 1: (-1, 1, 1) against a conv2d's (N, C, H, W), (-1,) against a linear's (N, F).
+        channel_shape = (-1,) + (1,) * (weight.ndim - 2)
+        self.bias = layer.int32_bias().long().reshape(channel_shape)
+        # Conv: one multiplier per output channel; FULLY_CONNECTED: one per tensor.
+        self.multiplier = torch.from_numpy(multiplier).long().reshape(channel_shape if layer.per_channel else ())
+        self.shift = torch.from_numpy(shift).long().reshape(channel_shape if layer.per_channel else ())
+
+    def accumulate(self, centred: torch.Tensor) -> torch.Tensor:
+        return self.layer.apply_layer(centred.to(self.dtype), self.weight, None).long() + self.bias
+
+
+FLOAT32_EXACT = 1 << 24
+
+
 def _rescaled_operands(a: torch.Tensor, b: torch.Tensor, p: dict) -> tuple[torch.Tensor, torch.Tensor]:
     """ADD / SUB / SQUARED_DIFFERENCE inputs: offset, shifted left, rescaled to twice the larger scale."""
     return tuple(fx32.multiply_by_quantized_multiplier(fx32.wrap32((x + p[f"input{i}_offset"]) << p["left_shift"]),
@@ -296,9 +324,10 @@ def _rescaled_operands(a: torch.Tensor, b: torch.Tensor, p: dict) -> tuple[torch
                  for i, x in ((1, a), (2, b)))
 
 
-def integer_forward(qmodel: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """The model's output computed with TFLM's integer arithmetic, dequantized like the fake-quant output."""
-    values, (scale, zero_point) = IntegerInterpreter(qmodel).run_int8(x)
+def integer_forward(qmodel: nn.Module, x: torch.Tensor, interpreter: IntegerInterpreter | None = None) -> torch.Tensor:
+    """The model's output computed with TFLM's integer arithmetic, dequantized like the fake-quant output.
+    An `interpreter` kept across calls keeps the layers' integer constants (one per thread: it holds the run)."""
+    values, (scale, zero_point) = (interpreter or IntegerInterpreter(qmodel)).run_int8(x)
     return (values.to(torch.float32) - zero_point) * torch.tensor(scale, dtype=torch.float32)
 
 

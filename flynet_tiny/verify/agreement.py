@@ -113,8 +113,10 @@ def _io_params(model_bytes: bytes):
     return q_in, q_out, t_in.dtype == "float32", t_out.dtype == "float32"
 
 
-def run_tflite_models(model_bytes: bytes, images: np.ndarray) -> dict[str, np.ndarray]:
-    """TFLM and LiteRT-ref outputs (int8 grid, one row per image) for float NCHW images."""
+def run_tflite_models(model_bytes: bytes, images: np.ndarray, on_sample: Callable[[], None] = lambda: None
+                      ) -> dict[str, np.ndarray]:
+    """TFLM and LiteRT-ref outputs (int8 grid, one row per image) for float NCHW images; `on_sample` is
+    called after each inference of each (progress)."""
     q_in, q_out, float_in, float_out = _io_params(model_bytes)
     x = to_nhwc(images.astype(np.float32))
     feeds = [[x[i:i + 1] if float_in else quantize(x[i:i + 1], q_in.scale[0], q_in.zero_point[0]).astype(np.int8)]
@@ -123,35 +125,53 @@ def run_tflite_models(model_bytes: bytes, images: np.ndarray) -> dict[str, np.nd
     def grid(y: np.ndarray) -> np.ndarray:
         return quantize(y, q_out.scale[0], q_out.zero_point[0]) if float_out else y.astype(np.int64)
 
-    tflm = np.concatenate([grid(out[0]) for out in run_tflm_batch(model_bytes, feeds)])
-    litert = np.concatenate([grid(out[0]) for out in run_litert_reference_batch(model_bytes, feeds)])
+    tflm = np.concatenate([grid(out[0]) for out in run_tflm_batch(model_bytes, feeds, on_sample=on_sample)])
+    litert = np.concatenate([grid(out[0]) for out in run_litert_reference_batch(model_bytes, feeds, on_sample)])
     return {TFLM: tflm, LITERT: litert}
 
 
-def run_onnx_qdq(onnx_path: str | Path, images: np.ndarray) -> np.ndarray:
+def run_onnx_qdq(onnx_path: str | Path, images: np.ndarray, on_sample: Callable[[], None] = lambda: None
+                 ) -> np.ndarray:
     import onnxruntime as ort
 
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1  # one image at a time: threads only wait for each other
+    session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
-    return np.concatenate([session.run(None, {name: images[i:i + 1].astype(np.float32)})[0]
-                           for i in range(len(images))])
+    outputs = []
+    for i in range(len(images)):
+        outputs.append(session.run(None, {name: images[i:i + 1].astype(np.float32)})[0])
+        on_sample()
+    return np.concatenate(outputs)
 
 
 def verify(model_bytes: bytes, qdq_onnx_path: str | Path | None, fake_quant_model: Callable | None,
-           images: np.ndarray, thresholds: Thresholds = Thresholds(), measure_arena: bool = True) -> VerifyReport:
-    """Compare every available runtime on `images` (float, NCHW, as the PyTorch model takes them)."""
+           images: np.ndarray, thresholds: Thresholds = Thresholds(), measure_arena: bool = True,
+           progress: bool = False) -> VerifyReport:
+    """Compare every available runtime on `images` (float, NCHW, as the PyTorch model takes them); with
+    `progress`, one bar on stderr over every runtime's images."""
+    from ..reporting import progress_bar
+
     if len(images) == 0:
         raise FlynetError("no samples to verify on: pass --verify-samples 1 or more")
     _, q_out, _, _ = _io_params(model_bytes)
     scale, zero_point = float(q_out.scale[0]), int(q_out.zero_point[0])
-    outputs = run_tflite_models(model_bytes, images)
-    if qdq_onnx_path is not None:
-        outputs[ONNXRUNTIME] = quantize(to_nhwc(run_onnx_qdq(qdq_onnx_path, images)), scale, zero_point)
-    if fake_quant_model is not None:
-        outputs[TORCH] = quantize(to_nhwc(_run_torch(fake_quant_model, images)), scale, zero_point)
-        if hasattr(fake_quant_model, "integer_mode"):  # a QuantizedModel
+    integer = hasattr(fake_quant_model, "integer_mode")  # a QuantizedModel
+    runtimes = [TFLM, LITERT] + [ONNXRUNTIME] * (qdq_onnx_path is not None) + \
+        [TORCH] * (fake_quant_model is not None) + [TORCH_INT] * integer
+    with progress_bar(len(runtimes) * len(images), f"verifying on {len(runtimes)} runtimes", progress, "img") as bar:
+        def one() -> None:
+            bar.update(1)
+
+        outputs = run_tflite_models(model_bytes, images, one)
+        if qdq_onnx_path is not None:
+            outputs[ONNXRUNTIME] = quantize(to_nhwc(run_onnx_qdq(qdq_onnx_path, images, one)), scale, zero_point)
+        if fake_quant_model is not None:
+            outputs[TORCH] = quantize(to_nhwc(_run_torch(fake_quant_model, images, bar.update)), scale, zero_point)
+        if integer:
             with fake_quant_model.integer_mode():
-                outputs[TORCH_INT] = quantize(to_nhwc(_run_torch(fake_quant_model, images)), scale, zero_point)
+                outputs[TORCH_INT] = quantize(to_nhwc(_run_torch(fake_quant_model, images, bar.update)), scale,
+                                              zero_point)
     pairs = [compare(a, b, outputs[a], outputs[b], scale, zero_point) for a, b in PAIRS
              if a in outputs and b in outputs]
     report = VerifyReport(len(images), pairs, tflm_arena_bytes(model_bytes) if measure_arena else {}, thresholds,
@@ -169,12 +189,22 @@ def verify(model_bytes: bytes, qdq_onnx_path: str | Path | None, fake_quant_mode
     return report
 
 
-def _run_torch(model: Callable, images: np.ndarray) -> np.ndarray:
+def _run_torch(model: Callable, images: np.ndarray, on_batch: Callable[[int], object] = lambda n: None) -> np.ndarray:
+    """The model on `images` in batches of 64, on one torch thread: two on a busy 2-core machine spin and wait
+    (8x the CPU time for the integer mode)."""
     import torch
 
-    with torch.no_grad():
-        return np.concatenate([model(torch.from_numpy(images[i:i + 64].astype(np.float32))).numpy()
-                               for i in range(0, len(images), 64)])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    outputs = []
+    try:
+        with torch.no_grad():
+            for i in range(0, len(images), 64):
+                outputs.append(model(torch.from_numpy(images[i:i + 64].astype(np.float32))).numpy())
+                on_batch(len(outputs[-1]))
+    finally:
+        torch.set_num_threads(threads)
+    return np.concatenate(outputs)
 
 
 def compare(a: str, b: str, ya: np.ndarray, yb: np.ndarray, scale: float, zero_point: int) -> PairResult:
