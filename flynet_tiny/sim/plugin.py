@@ -1,6 +1,6 @@
 """Build the instruction-counting QEMU plugin (firmware/qemu_plugin/fn_insn_count.c).
 
-The shared library is cached under build/qemu_plugin/, keyed by a hash of its source, so
+The shared library is cached under ~/.cache/flynet-tiny/qemu_plugin/, keyed by a hash of its source, so
 an edited plugin is rebuilt and concurrent users never see a half-written file.
 """
 
