@@ -132,21 +132,25 @@ def relocations(elf: ELFFile) -> dict[str, list[tuple[str, str]]]:
     does; relocations without a symbol are left out."""
     table = _symbol_table(elf)
     names = [s.name for s in _raw_sections(elf)]
+    # Each relocation names its symbol by number: the names once, not one symbol parse per relocation.
+    symbol_names = []
+    for symbol in table.iter_symbols() if table is not None else ():
+        section = symbol["st_shndx"]
+        by_section = symbol["st_info"]["type"] == "STT_SECTION" and isinstance(section, int)
+        symbol_names.append(names[section] if by_section else symbol.name)
+    kinds: dict[int, str] = {}
     out: dict[str, list[tuple[str, str]]] = {}
     for section in _raw_sections(elf):
         if not isinstance(section, RelocationSection):
             continue
         entries = out.setdefault(names[section["sh_info"]], [])
         for relocation in section.iter_relocations():
-            number = relocation["r_info_sym"]
-            if number == 0 or table is None:
+            number, kind = relocation["r_info_sym"], relocation["r_info_type"]
+            if number == 0 or number >= len(symbol_names) or not symbol_names[number]:
                 continue
-            symbol = table.get_symbol(number)
-            name = symbol.name
-            if symbol["st_info"]["type"] == "STT_SECTION" and isinstance(symbol["st_shndx"], int):
-                name = names[symbol["st_shndx"]]
-            if name:
-                entries.append((describe_reloc_type(relocation["r_info_type"], elf), name))
+            if kind not in kinds:
+                kinds[kind] = describe_reloc_type(kind, elf)
+            entries.append((kinds[kind], symbol_names[number]))
     return out
 
 
