@@ -1,6 +1,7 @@
 """`flynet-tiny bench`: a small model built, run in QEMU on both boards and checked against the host
 build and TFLM; tampered firmware caught and its layer named; one-line errors for bad input."""
 
+import io
 import json
 import math
 import re
@@ -202,3 +203,37 @@ def test_missing_qemu_names_the_debian_package(tmp_path, capsys, monkeypatch, mo
     code, _, err = run_cli(["bench", "--target", "f446re", "--tflite", model_file, "--out", out], capsys)
     assert code == 2 and "apt-get install qemu-system-arm" in err, err
     assert not out.exists()
+
+
+def synthetic_result(n_layers: int):
+    """A bench result's plotted fields for `n_layers` layers of four op kinds, times 1..n ms."""
+    from types import SimpleNamespace
+
+    from flynet_tiny.targets import load_target
+
+    ops = ["CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "ECA"]
+    layers = [{"index": i, "op": ops[i % 4], "name": f"layer_{i}", "instructions": 1000, "estimated_ms": float(i + 1)}
+              for i in range(n_layers)]
+    return SimpleNamespace(layers=layers, totals={"estimated_ms": sum(l["estimated_ms"] for l in layers)},
+                           model="synthetic", target=load_target("f746zg"))
+
+
+def test_latency_plot_keeps_its_size_and_sums_for_a_hundred_layers():
+    from PIL import Image
+
+    from flynet_tiny.sim.bench_report import TOP_LAYERS, _layer_bars, _op_bars, latency_png
+
+    result = synthetic_result(116)
+    bars = _layer_bars(result.layers)
+    assert len(bars) == TOP_LAYERS + 1 and bars[-1][0] == f"the other {116 - TOP_LAYERS} layers"
+    assert [ms for _, ms in bars[:3]] == [116.0, 115.0, 114.0]  # slowest first
+    assert sum(ms for _, ms in bars) == pytest.approx(result.totals["estimated_ms"])
+    ops = _op_bars(result.layers)
+    assert [name for name, _ in ops] == ["eca (29 layers)", "add (29 layers)", "depthwise_conv_2d (29 layers)",
+                                         "conv_2d (29 layers)"]
+    assert sum(ms for _, ms in ops) == pytest.approx(result.totals["estimated_ms"])
+    width, height = Image.open(io.BytesIO(latency_png(result))).size
+    assert width == 1500 and height <= 1000  # was 900 x 3340 for 116 bars
+    few = synthetic_result(3)
+    assert [name for name, _ in _layer_bars(few.layers)] == [f"#{i} {op}  layer_{i}" for i, op in
+                                                             enumerate(["conv_2d", "depthwise_conv_2d", "add"])]
