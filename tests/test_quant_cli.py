@@ -73,7 +73,7 @@ def test_evaluate_a_quantized_file_prints_a_table(workspace):
     quantize_file(checkpoint, data, quantized, calib_samples=32, progress=False)
     table = invoke("evaluate", quantized, "--data", data)
     assert table.exception is None, table.output
-    header, rule, row = table.output.strip().splitlines()
+    header, rule, row = table.stdout.strip().splitlines()  # the progress bar is on stderr
     assert header.split()[:4] == ["model", "split", "images", "fp32"] and "int8 integer top-1" in header
     assert row.split()[1:3] == ["test", "32"]
 
