@@ -9,9 +9,10 @@ qparams; the kernel parameters come from codegen/quant_params.py, the one place 
 TFLM's Prepare functions). Ops that only move values (reshape, slice, max, concat on a shared
 grid) run as they are on the integer values.
 
-Values are float64 tensors holding integers (exact: int8 data, int32 accumulators far below
-2^53), so torch's conv / reshape / pooling ops run on them unchanged; the fixed-point steps go
-through int64 (quant/fixed_point.py). Evaluation only: QAT keeps the float fake-quant (STE).
+Values between ops are float32 tensors holding int8 integers (exact), so torch's reshape / pad /
+pooling / max / concat run on them unchanged; conv and linear accumulate in float32 or float64,
+whichever is exact for the layer (_WeightedLayer); the fixed-point steps go through int64
+(int8/fixed_point.py). Evaluation only: QAT keeps the float fake-quant (STE).
 """
 
 from __future__ import annotations
@@ -36,16 +37,21 @@ _AVG_POOL_MODULES = (nn.AvgPool2d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d)
 _AVG_POOL_FUNCTIONS = {F.avg_pool2d, F.adaptive_avg_pool1d, F.adaptive_avg_pool2d}
 _MEAN_FUNCTIONS = {torch.mean, "mean"}
 _INT8 = torch.arange(-128, 128, dtype=torch.int64)  # every int8 value, for 256-entry tables
+# The int8 values between ops: float32 holds them exactly, and torch's reshape / pad / pooling / max / concat
+# run on it unchanged (at half the memory traffic of float64).
+VALUES = torch.float32
 
 
 def _clamp(y: torch.Tensor, low: int = -128, high: int = 127) -> torch.Tensor:
-    return y.clamp(low, high).to(torch.float64)
+    return y.clamp(low, high).to(VALUES)
 
 
 def _requantize(acc: torch.Tensor, multiplier, shift, out: Grid, activation: str = "NONE") -> torch.Tensor:
     """TFLite's output stage: MultiplyByQuantizedMultiplier, + zero point, clamp to the activation range."""
     low, high = qp.activation_range(activation, *out)
-    return _clamp(fx32.multiply_by_quantized_multiplier(acc, multiplier, shift) + out[1], low, high)
+    result = fx32.multiply_by_quantized_multiplier(acc, multiplier, shift)  # a new tensor: finished in place
+    result += out[1]
+    return result.clamp_(low, high).to(VALUES)
 
 
 def _rescale(q: torch.Tensor, grid: Grid, out: Grid, activation: str = "NONE") -> torch.Tensor:
@@ -94,7 +100,7 @@ class IntegerInterpreter(fx.Interpreter):
             return self._quantized_output(node, (float(module.scale), int(module.zero_point)))
         if isinstance(module, QuantConstant):
             self.grid[node] = (float(module.scale), int(module.zero_point))
-            return quantize_to_int(module.value, module.scale, module.zero_point, -128, 127).to(torch.float64)
+            return quantize_to_int(module.value, module.scale, module.zero_point, -128, 127).to(VALUES)
         if node in self.kind:
             return None  # computed by the ActFakeQuant (or fused consumer) that reads it
         return super().run_node(node)
@@ -137,7 +143,7 @@ class IntegerInterpreter(fx.Interpreter):
         self.grid[node] = out
         source = node.args[0]
         if source.op == "placeholder":
-            return quantize_to_int(self.env[source], out[0], out[1], -128, 127).to(torch.float64)
+            return quantize_to_int(self.env[source], out[0], out[1], -128, 127).to(VALUES)
         if source in self.kind:
             return self._compute(source, out, "NONE")
         return self._to_grid(self.env[source], self._grid_of(source), out)
@@ -255,7 +261,7 @@ class IntegerInterpreter(fx.Interpreter):
     def _hardswish(self, node: fx.Node, out: Grid, _activation: str) -> torch.Tensor:
         q, grid = self._int(node.args[0])
         p = qp.hard_swish_params(*grid, *out)
-        table = torch.tensor([_hard_swish_one(v, p) for v in range(-128, 128)], dtype=torch.float64)
+        table = torch.tensor([_hard_swish_one(v, p) for v in range(-128, 128)], dtype=VALUES)
         return table[q + 128]
 
     def _sigmoid(self, node: fx.Node, out: Grid, _activation: str) -> torch.Tensor:
@@ -311,7 +317,9 @@ class _WeightedLayer:
         self.shift = torch.from_numpy(shift).long().reshape(channel_shape if layer.per_channel else ())
 
     def accumulate(self, centred: torch.Tensor) -> torch.Tensor:
-        return self.layer.apply_layer(centred.to(self.dtype), self.weight, None).long() + self.bias
+        acc = self.layer.apply_layer(centred.to(self.dtype), self.weight, None).long()
+        acc += self.bias
+        return acc
 
 
 FLOAT32_EXACT = 1 << 24
