@@ -83,7 +83,7 @@ def quantize(checkpoint: str, data_path: str, calib_samples: int, method: str, o
              onnx_path: str | None, as_json: bool) -> None:
     """Post-training int8 quantization (TFLite int8 spec) of a trained checkpoint.
 
-    Example: flynet-tiny quantize runs/fmnist/best.pt --data ../shared/datasets/fashion-mnist --method mse --onnx model_qdq.onnx
+    Example: flynet-tiny quantize runs/fmnist/best.pt --data ../shared/datasets/fashion-mnist --method mse --onnx out/model_qdq.onnx
     """
     from pathlib import Path
 
@@ -114,7 +114,7 @@ def evaluate(checkpoint: str | None, data_path: str, split: str, calib_samples: 
     int8 fake-quant rounds each op's float result; int8 integer computes TFLite Micro's fixed-point
     arithmetic, so it is the accuracy the board gets.
 
-    Example: flynet-tiny evaluate runs/fmnist/best.int8.pt --data ../shared/datasets/fashion-mnist --split test
+    Example: flynet-tiny evaluate runs/fmnist/best.int8.pt --data ../shared/datasets/fashion-mnist --samples 1000
     """
     from .quant.evaluate import evaluate_file
     from .reporting import format_table, to_json
@@ -144,7 +144,9 @@ def emulate(elf: str, target_name: str, timeout_s: float, no_count: bool, board_
     Exits 1 when the firmware faults, hangs or returns non-zero, naming the layer.
     With --board-elf, writes a Renode script beside that ELF and runs it where Renode exists.
 
-    Example: flynet-tiny emulate out/f446re-emu/firmware.elf --target f446re
+    Given a board build, says which commands give the emulation build of the same model.
+
+    Example: flynet-tiny build --target f446re --emulation && flynet-tiny emulate build/f446re-emu/firmware.elf --target f446re
     """
     from .reporting import to_json
     from .sim.qemu import run_qemu
@@ -377,7 +379,9 @@ def build(target_name: str, model_path: str, opt: str, out_dir: str | None, emul
           lto: bool, n_inputs: int, as_json: bool) -> None:
     """Generate C for an exported model and build it with arm-none-eabi-gcc: .elf, .bin, .hex, .map, sizes.
 
-    The build folder keeps its Makefile, so `make -C <out>` rebuilds by hand.
+    The build folder is self-contained (sources copied in, relative paths): `make` or CMake rebuilds it
+    anywhere; its README.md says how, and how to flash it (or, with --library, how to add it to an
+    STM32CubeIDE project).
 
     Example: flynet-tiny build --target f446re --model build/h3 --opt speed --out build/h3-f446re
     """
