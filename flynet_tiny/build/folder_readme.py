@@ -24,7 +24,7 @@ def _title(target: Target) -> str:
     return f"{target.board} ({target.mcu}, {target.core}, {target.clock_hz // 1_000_000} MHz)"
 
 
-def _build_section(products: str) -> list[str]:
+def _build_section(products: str, cmake_into_folder: bool = False) -> list[str]:
     return [
         "## Build", "",
         f"Only the Arm cross compiler is needed (Debian: `apt-get install {APT_PACKAGES}`). Every path in this "
@@ -33,8 +33,9 @@ def _build_section(products: str) -> list[str]:
         f"make                                   # {products}",
         f"cmake -S . -B {CMAKE_BUILD_DIR} -DCMAKE_TOOLCHAIN_FILE={TOOLCHAIN_FILE} && cmake --build {CMAKE_BUILD_DIR}",
         "```", "",
-        f"`make` writes into this folder; CMake into `{CMAKE_BUILD_DIR}/`. Both use the same sources and flags "
-        "(`Makefile`, `CMakeLists.txt`).", "",
+        (f"Both write `{products}` into this folder" if cmake_into_folder else
+         f"`make` writes into this folder; CMake into `{CMAKE_BUILD_DIR}/`")
+        + ". Both use the same sources and flags (`Makefile`, `CMakeLists.txt`).", "",
     ]
 
 
@@ -124,7 +125,7 @@ def _library_readme(plan: BuildPlan) -> list[str]:
     return [
         f"`{LIBRARY_NAME}`: the generated model and the int8 kernels, compiled for {target.core} (`{cpu}`), with no "
         "startup, board or console code: for an existing STM32Cube project. The API is `model/model.h`.", "",
-        *_build_section(LIBRARY_NAME),
+        *_build_section(LIBRARY_NAME, cmake_into_folder=True),
         "## Add it to an STM32CubeIDE project", "",
         "1. Copy this folder into the project, e.g. as `flynet/`.",
         "2. **Include path**: Project > Properties > C/C++ Build > Settings > MCU GCC Compiler > Include paths: "
