@@ -98,7 +98,7 @@ def quantize(checkpoint: str, data_path: str, calib_samples: int, method: str, o
              onnx_path: str | None, as_json: bool) -> None:
     """Post-training int8 quantization (TFLite int8 spec) of a trained checkpoint.
 
-    Example: flynet-tiny quantize runs/fmnist/best.pt --data ../shared/datasets/fashion-mnist --method mse --onnx model_qdq.onnx
+    Example: flynet-tiny quantize runs/fmnist/best.pt --data ../shared/datasets/fashion-mnist --method mse --onnx out/model_qdq.onnx
     """
     from pathlib import Path
 
@@ -120,20 +120,21 @@ def quantize(checkpoint: str, data_path: str, calib_samples: int, method: str, o
 @click.option("--calib-samples", default=512, show_default=True,
               help="Calibration images when CHECKPOINT is a float checkpoint.")
 @click.option("--method", type=click.Choice(["minmax", "percentile", "mse"]), default="minmax", show_default=True)
+@click.option("--samples", type=int, default=None, help="Evaluate the first N images of the split [default: all].")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def evaluate(checkpoint: str | None, data_path: str, split: str, calib_samples: int, method: str,
-             as_json: bool) -> None:
+             samples: int | None, as_json: bool) -> None:
     """fp32 and int8 top-1 side by side; the bundled model when no CHECKPOINT is given.
 
     int8 fake-quant rounds each op's float result; int8 integer computes TFLite Micro's fixed-point
     arithmetic, so it is the accuracy the board gets.
 
-    Example: flynet-tiny evaluate runs/fmnist/best.int8.pt --data ../shared/datasets/fashion-mnist --split test
+    Example: flynet-tiny evaluate runs/fmnist/best.int8.pt --data ../shared/datasets/fashion-mnist --samples 1000
     """
     from .quant.evaluate import evaluate_file
     from .reporting import format_table, to_json
 
-    result = evaluate_file(checkpoint, data_path, split, calib_samples, method, progress=not as_json)
+    result = evaluate_file(checkpoint, data_path, split, calib_samples, method, progress=not as_json, samples=samples)
     if as_json:
         click.echo(to_json(result))
         return
@@ -158,14 +159,19 @@ def emulate(elf: str, target_name: str, timeout_s: float, no_count: bool, board_
     Exits 1 when the firmware faults, hangs or returns non-zero, naming the layer.
     With --board-elf, writes a Renode script beside that ELF and runs it where Renode exists.
 
-    Example: flynet-tiny emulate out/f446re-emu/firmware.elf --target f446re
+    Given a board build, says which commands give the emulation build of the same model.
+
+    Example: flynet-tiny build --target f446re --emulation && flynet-tiny emulate build/f446re-emu/firmware.elf --target f446re
     """
     from .reporting import to_json
     from .sim.qemu import run_qemu
     from .sim.report import emulation_json, emulation_table, weights_in_flash
     from .targets import load_target
 
+    from .sim.build_kind import check_emulation_build
+
     target = load_target(target_name)
+    check_emulation_build(elf, target)
     click.echo(f"running {elf} on QEMU {target.emulator['qemu_machine']} (timeout {timeout_s:g} s)", err=True)
     result = run_qemu(elf, target, timeout_s=timeout_s, plugin=not no_count)
     flash = weights_in_flash(elf, target)
@@ -332,7 +338,8 @@ def verify(export_dir, data_path, samples, mean, std, min_top1, min_cosine, max_
             raise FlynetError("--mean / --std are for models flynet-tiny did not convert: this export normalises "
                               "its images itself")
         images = test_images_for(model_bytes, Path(data_path), samples)
-        report = run_verify(model_bytes, qdq, None, images, Thresholds(min_top1, min_cosine, max_steps))
+        report = run_verify(model_bytes, qdq, None, images, Thresholds(min_top1, min_cosine, max_steps),
+                            progress=not as_json)
     else:
         feeds, _ = image_samples(model_bytes, Path(data_path), samples, _pixel_values(mean, "--mean"),
                                  _pixel_values(std, "--std"))
@@ -406,7 +413,9 @@ def build(target_name: str, model_path: str, opt: str, out_dir: str | None, emul
           lto: bool, n_inputs: int, as_json: bool) -> None:
     """Generate C for an exported model and build it with arm-none-eabi-gcc: .elf, .bin, .hex, .map, sizes.
 
-    The build folder keeps its Makefile, so `make -C <out>` rebuilds by hand.
+    The build folder is self-contained (sources copied in, relative paths): `make` or CMake rebuilds it
+    anywhere; its README.md says how, and how to flash it (or, with --library, how to add it to an
+    STM32CubeIDE project).
 
     Example: flynet-tiny build --target f446re --model build/h3 --opt speed --out build/h3-f446re
     """
@@ -533,7 +542,8 @@ def fit(model_name, target_name, tflite_path, elf_path, input_size, classes, in_
     if suggest:
         from .fit.suggest import suggest as run_suggest, suggest_json, suggest_table
 
-        found = run_suggest(target, classes, in_channels, stem_stride, margin, top, opt=opt, progress=progress)
+        found = run_suggest(target, classes, in_channels, stem_stride, margin, top, opt=opt, progress=progress,
+                            progress_bars=not as_json)
         report["suggest"] = suggest_json(found)
     if as_json:
         click.echo(to_json(report))

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 from typing import Sequence
 
 from ..data.model_inputs import random_samples
 from ..errors import FlynetError
+from ..reporting import atomic_write_text
 from ..targets import Target
 from .bench_firmware import build_model_firmware
 from .make import BuildResult, LibraryResult, build_library
-from .options import uses_dsp_kernels
+from .options import BUILD_RECORD, uses_dsp_kernels
 
 
 def find_tflite(model: Path | str) -> Path:
@@ -53,6 +56,10 @@ def build_from_tflite(
     progress(f"generating C for {tflite}")
     generated = generate_model_sources(tflite_bytes, out_dir / "model", dsp_kernels=uses_dsp_kernels(opt))
     progress(f"compiling {len(generated.layers)} layers + kernels for {target.board} ({'library' if library else 'firmware'})")
+    # The model relative to the folder: both may move together (an export's staging folder is renamed).
+    atomic_write_text(out_dir / BUILD_RECORD, json.dumps({
+        "model": os.path.relpath(Path(model).resolve(), out_dir.resolve()), "target": target.name, "opt": opt,
+        "lto": lto, "emulation": emulation, "library": library}, indent=2) + "\n")
     if library:
         return build_library(out_dir, target, [*generated.sources, *kernel_sources()],
                              [generated.out_dir, kernel_include_dir()], opt=opt, lto=lto)

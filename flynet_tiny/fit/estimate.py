@@ -98,6 +98,10 @@ def compile_model_object(cal: Calibration, model_dir: Path, work: Path) -> dict:
     link = layout / "model"
     if not link.exists():
         link.symlink_to(Path(model_dir).resolve(), target_is_directory=True)
+    # The command's include folders (kernels/, runtime/, boards/, bench/) are relative: the calibration's copies.
+    for entry in cal.folder.iterdir():
+        if entry.is_dir() and entry.name not in ("model", "obj") and not (layout / entry.name).exists():
+            (layout / entry.name).symlink_to(entry, target_is_directory=True)
     run_compile(f"{cal.model_compile} -fstack-usage", layout)
     obj = next((layout / "obj").glob("*.o"))
     return parse_object(obj)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import FlynetError
-from ..reporting import atomic_write_bytes, atomic_write_text, format_table
+from ..reporting import atomic_write_bytes, atomic_write_text, format_table, staging_folder
 from ..resources import BUNDLED_SAMPLES
 from ..convert.to_tflite import IO_MODES
 from ..verify.agreement import DEFAULT_MIN_TOP1
@@ -67,7 +66,8 @@ class ExportRequest:
 
 @dataclass
 class Stages:
-    """Progress lines to stderr, one per stage, and their wall times for the report."""
+    """Progress lines to stderr, one per stage ([n/total], total counting every stage this export runs, the
+    firmware and bench included), and their wall times for the report."""
 
     total: int
     seconds: dict[str, float] = field(default_factory=dict)
@@ -110,19 +110,20 @@ def export(request: ExportRequest) -> dict:
 
     out = Path(request.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    staging = staging_folder(out)
+    firmware_stages = (target is not None) + request.bench
     try:
         if request.tflite is not None:
-            report, samples = _from_tflite(request, staging)
+            report, samples, stages = _from_tflite(request, staging, firmware_stages)
         elif request.onnx is not None:
-            report, samples = _from_onnx(request, staging)
+            report, samples, stages = _from_onnx(request, staging, firmware_stages)
         else:
-            report, samples = _from_pytorch(request, staging)
+            report, samples, stages = _from_pytorch(request, staging, firmware_stages)
         report["target"] = target.name if target else None
         if target is not None:
             from .firmware_stage import firmware_stage
 
-            firmware_stage(staging, target, request, report, samples)
+            firmware_stage(staging, out, target, request, report, samples, stages)
         _write_reports(staging, report)
         _swap_into_place(staging, out)
     except BaseException:
@@ -179,7 +180,8 @@ def _datasets(request: ExportRequest, info: dict | None, input_size: int, in_cha
     return train, test
 
 
-def _from_pytorch(request: ExportRequest, staging: Path) -> dict:
+def _from_pytorch(request: ExportRequest, staging: Path, firmware_stages: int
+                  ) -> tuple[dict, "VerificationSamples | None", Stages]:
     import torch
 
     from ..quant.fold import fold_batchnorm
@@ -188,7 +190,7 @@ def _from_pytorch(request: ExportRequest, staging: Path) -> dict:
     from ..convert.onnx_export import export_float_onnx, export_qdq_onnx
     from ..convert.to_tflite import convert_qdq_onnx
 
-    stages = Stages(total=7 if request.verify else 6)
+    stages = Stages(total=5 + request.verify + firmware_stages)
     model, qmodel, info = stages.run("load model", _load_pytorch_model, request)
     config = model.config if model is not None else qmodel.config
     input_size = request.input_size or (info or {}).get("input_size") or 32
@@ -223,20 +225,23 @@ def _from_pytorch(request: ExportRequest, staging: Path) -> dict:
     report["stage_seconds"] = stages.seconds
     if request.verify:
         _raise_if_failed(report)
-    return report, _verification_samples(tflite_bytes, images)
+    return report, _verification_samples(tflite_bytes, images), stages
 
 
-def _from_onnx(request: ExportRequest, staging: Path) -> dict:
+def _from_onnx(request: ExportRequest, staging: Path, firmware_stages: int
+               ) -> tuple[dict, "VerificationSamples | None", Stages]:
     import onnx
 
     from ..convert.onnx_graph import load_onnx
     from ..convert.to_tflite import convert_qdq_onnx
 
-    stages = Stages(total=4 if request.verify else 3)
+    verifies = request.verify and request.calib_data is not None
+    stages = Stages(total=4 + verifies + firmware_stages)
     model = stages.run("load ONNX", load_onnx, request.onnx)
     is_qdq = any(n.op_type == "QuantizeLinear" for n in model.graph.node)
     if is_qdq:
         shutil.copyfile(request.onnx, staging / "model_qdq.onnx")
+        stages.run("quantize (kept: the ONNX is QDQ already)", lambda: None)
     else:
         if request.calib_data is None:
             raise FlynetError(f"{request.onnx} is a float model: pass --calib-data PATH to quantize it")
@@ -249,7 +254,7 @@ def _from_onnx(request: ExportRequest, staging: Path) -> dict:
     atomic_write_bytes(staging / "model_int8.tflite", tflite_bytes)
     report = _base_report(name, tflite_bytes, metadata)
     images = None
-    if request.verify and request.calib_data is not None:
+    if verifies:
         images = _onnx_images(request, onnx.load(str(staging / "model_qdq.onnx")))
         verification = stages.run("verify (onnxruntime / TFLM / LiteRT)", _verify, tflite_bytes,
                                   staging / "model_qdq.onnx", None, images, request.thresholds())
@@ -257,17 +262,18 @@ def _from_onnx(request: ExportRequest, staging: Path) -> dict:
     report.update(stages.run("measure arena + C arrays", _write_c_arrays, staging, tflite_bytes))
     report["stage_seconds"] = stages.seconds
     _raise_if_failed(report)
-    return report, _verification_samples(tflite_bytes, images)
+    return report, _verification_samples(tflite_bytes, images), stages
 
 
-def _from_tflite(request: ExportRequest, staging: Path) -> dict:
+def _from_tflite(request: ExportRequest, staging: Path, firmware_stages: int
+                 ) -> tuple[dict, "VerificationSamples | None", Stages]:
     """A .tflite flynet-tiny did not convert: TFLM is the reference (see verify.agreement.verify_tflite);
     verification runs on random samples in the model's own input types, or on --calib-data images."""
     from ..data.model_inputs import image_samples, random_samples
     from ..tflite import read_tflite
     from ..verify.agreement import verify_tflite
 
-    stages = Stages(total=3 if request.verify else 2)
+    stages = Stages(total=2 + request.verify + firmware_stages)
     data = Path(request.tflite).read_bytes()
     graph = stages.run("validate TFLite", read_tflite, data)
     graph.require_int8()
@@ -288,7 +294,7 @@ def _from_tflite(request: ExportRequest, staging: Path) -> dict:
         report["verification"] = {**result.to_dict(), "inputs": source}
     report.update(stages.run("measure arena + C arrays", _write_c_arrays, staging, data))
     report["stage_seconds"] = stages.seconds
-    return report, VerificationSamples(samples, source) if request.verify else None
+    return report, VerificationSamples(samples, source) if request.verify else None, stages
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -330,7 +336,7 @@ def _base_report(name: str, tflite_bytes: bytes, metadata: dict) -> dict:
 def _verify(tflite_bytes, qdq_path, qmodel, images, thresholds):
     from ..verify.agreement import verify
 
-    return verify(tflite_bytes, qdq_path, qmodel, images, thresholds)
+    return verify(tflite_bytes, qdq_path, qmodel, images, thresholds, progress=True)
 
 
 def _top1(outputs: np.ndarray, labels: np.ndarray) -> float:
@@ -432,7 +438,8 @@ def report_markdown(report: dict) -> str:
         rows = [[name, u["used"], u["size"], f"{100 * u['used'] / u['size']:.1f}%"] for name, u in fw["regions"].items()]
         lines += [f"## Firmware for {report['target']}", "", "```", format_table(["region", "used", "size", "use"], rows,
                                                                                  "lrrr"), "```", "",
-                  f"`{fw['elf']}` (also .bin, .hex, .map); `make -C {Path(fw['elf']).parent}` rebuilds it.", ""]
+                  f"`{fw['elf']}` (also .bin, .hex, .map). The folder `{Path(fw['elf']).parent}/` builds anywhere with "
+                  f"`make` or CMake; its README.md says how, and how to flash and read it.", ""]
     if report.get("bench"):
         bench, totals = report["bench"], report["bench"]["totals"]
         lines += [f"## QEMU bench on {report['target']}", "",

@@ -18,8 +18,11 @@ from ..data.model_inputs import BenchInputs, random_samples
 EMBEDDED_INPUTS = 4  # real test images compiled into the board firmware's benchmark main
 
 
-def _progress(message: str) -> None:
-    print(f"      {message}", file=sys.stderr, flush=True)
+def _progress_to(staging: Path, out: Path):
+    """Progress lines to stderr naming the paths the user will see (the output folder, not the staging one)."""
+    def progress(message: str) -> None:
+        print(f"      {message.replace(str(staging), str(out))}", file=sys.stderr, flush=True)
+    return progress
 
 
 def _relative(summary: dict, root: Path) -> dict:
@@ -40,26 +43,27 @@ def _samples(tflite_bytes: bytes, verification, count: int) -> BenchInputs:
                        f"{count} random inputs (seed 0, over each input's range): the export verified on no images")
 
 
-def firmware_stage(staging: Path, target, request, report: dict, verification) -> None:
-    """Build the board firmware (and the QEMU bench with `request.bench`) into `staging`; `verification`
-    (pipeline.export.VerificationSamples or None) supplies the embedded test inputs."""
+def firmware_stage(staging: Path, out: Path, target, request, report: dict, verification, stages) -> None:
+    """Build the board firmware (and the QEMU bench with `request.bench`) into `staging`, as the export's last
+    stages (`stages` counts and times them); `verification` (pipeline.export.VerificationSamples or None)
+    supplies the embedded test inputs."""
     from ..build.from_tflite import build_from_tflite, build_summary
 
     tflite = staging / "model_int8.tflite"
     tflite_bytes = tflite.read_bytes()
-    print(f"[firmware] C + build for {target.board} ({target.core})", file=sys.stderr, flush=True)
-    build = build_from_tflite(tflite, target, staging / f"firmware-{target.name}", opt=request.opt,
-                              inputs=_samples(tflite_bytes, verification, EMBEDDED_INPUTS).samples,
-                              progress=_progress)
+    progress = _progress_to(staging, out)
+    build = stages.run(f"firmware: C + build for {target.board} ({target.core})", build_from_tflite, tflite, target,
+                       staging / f"firmware-{target.name}", opt=request.opt,
+                       inputs=_samples(tflite_bytes, verification, EMBEDDED_INPUTS).samples, progress=progress)
     report["firmware"] = _relative(build_summary(build), staging)
     if not request.bench:
         return
     from ..sim.bench import bench_tflite
     from ..sim.bench_report import write_bench_reports
 
-    print(f"[bench] QEMU {target.emulator['qemu_machine']}: {request.bench_inputs} inputs", file=sys.stderr, flush=True)
     bench_dir = staging / f"bench-{target.name}"
     inputs = _samples(tflite_bytes, verification, request.bench_inputs)
-    result = bench_tflite(tflite_bytes, target, inputs, bench_dir, progress=_progress, model_name=report["model"])
+    result = stages.run(f"bench: QEMU {target.emulator['qemu_machine']}, {request.bench_inputs} inputs", bench_tflite,
+                        tflite_bytes, target, inputs, bench_dir, progress=progress, model_name=report["model"])
     report["bench"] = {**_relative(write_bench_reports(result, bench_dir), staging), "inputs": inputs.source,
                        "totals": result.totals, "checks": result.checks}

@@ -145,20 +145,21 @@ def _on_grids(model_bytes: bytes, results: list[list[np.ndarray]]) -> list[np.nd
             for k, grid in enumerate(output_grids(model_bytes))]
 
 
-def run_tflite_models(model_bytes: bytes, samples: list[list[np.ndarray]],
-                      notes: list[str] | None = None) -> dict[str, list[np.ndarray]]:
+def run_tflite_models(model_bytes: bytes, samples: list[list[np.ndarray]], notes: list[str] | None = None,
+                      on_sample: Callable[[], None] = lambda: None) -> dict[str, list[np.ndarray]]:
     """TFLM and LiteRT-ref outputs on `samples` (one array per model input, in the model's types): per
     runtime, one array per model output on its integer grid. LiteRT refusing the model is noted in
-    `notes` when given (else raised): TFLM runs files LiteRT no longer loads."""
+    `notes` when given (else raised): TFLM runs files LiteRT no longer loads. `on_sample` is called after
+    each inference of each runtime (progress)."""
     try:
-        tflm = run_tflm_batch(model_bytes, samples)
+        tflm = run_tflm_batch(model_bytes, samples, on_sample=on_sample)
     except RuntimeError as exc:  # the interpreter's own message: an op it lacks, an arena too small, ...
         first = (str(exc).strip().splitlines() or ["no message"])[0]
         raise FlynetError(f"TFLite Micro could not run the model ({first}): it is the reference, so the model "
                           "cannot be verified") from exc
     outputs = {TFLM: _on_grids(model_bytes, tflm)}
     try:
-        litert = run_litert_reference_batch(model_bytes, samples)
+        litert = run_litert_reference_batch(model_bytes, samples, on_sample)
     except Exception as exc:  # LiteRT's loader raises RuntimeError / ValueError with its own text
         if notes is None:
             raise
@@ -169,30 +170,49 @@ def run_tflite_models(model_bytes: bytes, samples: list[list[np.ndarray]],
     return outputs
 
 
-def run_onnx_qdq(onnx_path: str | Path, images: np.ndarray) -> np.ndarray:
+def run_onnx_qdq(onnx_path: str | Path, images: np.ndarray, on_sample: Callable[[], None] = lambda: None
+                 ) -> np.ndarray:
     import onnxruntime as ort
 
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1  # one image at a time: threads only wait for each other
+    session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
-    return np.concatenate([session.run(None, {name: images[i:i + 1].astype(np.float32)})[0]
-                           for i in range(len(images))])
+    outputs = []
+    for i in range(len(images)):
+        outputs.append(session.run(None, {name: images[i:i + 1].astype(np.float32)})[0])
+        on_sample()
+    return np.concatenate(outputs)
 
 
 def verify(model_bytes: bytes, qdq_onnx_path: str | Path | None, fake_quant_model: Callable | None,
-           images: np.ndarray, thresholds: Thresholds = Thresholds(), measure_arena: bool = True) -> VerifyReport:
+           images: np.ndarray, thresholds: Thresholds = Thresholds(), measure_arena: bool = True,
+           progress: bool = False) -> VerifyReport:
     """Compare every available runtime on `images` (float, NCHW, as the PyTorch model takes them) fed to a
-    one-input, one-output model flynet-tiny converted."""
+    one-input, one-output model flynet-tiny converted; with `progress`, one bar on stderr over every
+    runtime's images."""
+    from ..reporting import progress_bar
+
     if len(images) == 0:
         raise FlynetError("no samples to verify on: pass --verify-samples 1 or more")
     (out,) = output_grids(model_bytes)
-    outputs = run_tflite_models(model_bytes, [[x] for x in int8_model_inputs(model_bytes, images)])
-    if qdq_onnx_path is not None:
-        outputs[ONNXRUNTIME] = [quantize(to_nhwc(run_onnx_qdq(qdq_onnx_path, images)), out.scale, out.zero_point)]
-    if fake_quant_model is not None:
-        outputs[TORCH] = [quantize(to_nhwc(_run_torch(fake_quant_model, images)), out.scale, out.zero_point)]
-        if hasattr(fake_quant_model, "integer_mode"):  # a QuantizedModel
+    integer = hasattr(fake_quant_model, "integer_mode")  # a QuantizedModel
+    runtimes = [TFLM, LITERT] + [ONNXRUNTIME] * (qdq_onnx_path is not None) + \
+        [TORCH] * (fake_quant_model is not None) + [TORCH_INT] * integer
+    with progress_bar(len(runtimes) * len(images), f"verifying on {len(runtimes)} runtimes", progress, "img") as bar:
+        def one() -> None:
+            bar.update(1)
+
+        outputs = run_tflite_models(model_bytes, [[x] for x in int8_model_inputs(model_bytes, images)], on_sample=one)
+        if qdq_onnx_path is not None:
+            outputs[ONNXRUNTIME] = [quantize(to_nhwc(run_onnx_qdq(qdq_onnx_path, images, one)), out.scale,
+                                             out.zero_point)]
+        if fake_quant_model is not None:
+            outputs[TORCH] = [quantize(to_nhwc(_run_torch(fake_quant_model, images, bar.update)), out.scale,
+                                       out.zero_point)]
+        if integer:
             with fake_quant_model.integer_mode():
-                outputs[TORCH_INT] = [quantize(to_nhwc(_run_torch(fake_quant_model, images)), out.scale,
+                outputs[TORCH_INT] = [quantize(to_nhwc(_run_torch(fake_quant_model, images, bar.update)), out.scale,
                                                out.zero_point)]
     pairs = [compare(a, b, outputs[a][0], outputs[b][0], out.scale, out.zero_point) for a, b in PAIRS
              if a in outputs and b in outputs]
@@ -230,12 +250,22 @@ def verify_tflite(model_bytes: bytes, samples: list[list[np.ndarray]], measure_a
                         reference=f"{TFLM} (a model flynet-tiny did not convert: {LITERT} is reported, not bounded)")
 
 
-def _run_torch(model: Callable, images: np.ndarray) -> np.ndarray:
+def _run_torch(model: Callable, images: np.ndarray, on_batch: Callable[[int], object] = lambda n: None) -> np.ndarray:
+    """The model on `images` in batches of 64, on one torch thread: two on a busy 2-core machine spin and wait
+    (8x the CPU time for the integer mode)."""
     import torch
 
-    with torch.no_grad():
-        return np.concatenate([model(torch.from_numpy(images[i:i + 64].astype(np.float32))).numpy()
-                               for i in range(0, len(images), 64)])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    outputs = []
+    try:
+        with torch.no_grad():
+            for i in range(0, len(images), 64):
+                outputs.append(model(torch.from_numpy(images[i:i + 64].astype(np.float32))).numpy())
+                on_batch(len(outputs[-1]))
+    finally:
+        torch.set_num_threads(threads)
+    return np.concatenate(outputs)
 
 
 def compare(a: str, b: str, ya: np.ndarray, yb: np.ndarray, scale: float, zero_point: int) -> PairResult:
