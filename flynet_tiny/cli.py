@@ -1,10 +1,13 @@
 """The `flynet-tiny` command line. Each command is a thin wrapper over one stage module.
 
-Exit codes: 0 ok, 1 a check failed, 2 usage or input error.
+Exit codes: 0 ok, 1 a check failed, 2 usage or input error, 130 interrupted, 143 terminated.
 """
 
 from __future__ import annotations
 
+import errno
+import os
+import signal
 import sys
 
 import click
@@ -512,21 +515,64 @@ def fit(model_name, target_name, tflite_path, elf_path, input_size, classes, in_
         raise CheckFailed(f"{elf.path} overflows a region of {target.board}")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every cleanup path (staging folders, child processes) runs."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
+def _error_line(text: str) -> str:
+    return " ".join(str(text).split())  # one line, whatever the message held
+
+
 def main() -> None:
+    """The entry point: exactly one line on stderr for any failure, and an exit code that means it.
+
+    0 ok, 1 a check failed, 2 usage or input error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+    """
+    signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
+        with cli.make_context("flynet-tiny", sys.argv[1:]) as ctx:
+            cli.invoke(ctx)
+    except click.exceptions.Exit as exc:  # --help, --version
+        sys.exit(exc.exit_code)
+    except click.exceptions.NoArgsIsHelpError as exc:  # a bare `flynet-tiny` or group: its help
+        click.echo(exc.ctx.get_help())
+        sys.exit(0)
+    except click.UsageError as exc:
+        where = f"`{exc.ctx.command_path} --help`" if exc.ctx is not None else "`flynet-tiny --help`"
+        click.echo(f"error: {_error_line(exc.format_message())} (see {where})", err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"error: {_error_line(exc.format_message())}", err=True)
         sys.exit(exc.exit_code)
     except FlynetError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {_error_line(exc)}", err=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
+    except Terminated:
+        click.echo("terminated", err=True)
+        sys.exit(143)
+    except (KeyboardInterrupt, click.exceptions.Abort):
         click.echo("interrupted", err=True)
         sys.exit(130)
+    except OSError as exc:
+        if exc.errno == errno.EPIPE:  # the reader of stdout went away (e.g. `| head`): nothing to say
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(141)
+        click.echo(f"error: {_os_error_line(exc)}", err=True)
+        sys.exit(2)
+
+
+def _os_error_line(exc: OSError) -> str:
+    """An operating-system error (read-only or full disk, no permission, ...) as one line with its fix."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    reason = exc.strerror or _error_line(exc)
+    fix = {errno.ENOSPC: "free some space", errno.EDQUOT: "free some space", errno.EROFS: "write somewhere writable",
+           errno.EACCES: "check the permissions", errno.EPERM: "check the permissions"}.get(exc.errno,
+                                                                                           "check the path")
+    return f"{reason}{where}: {fix}, or pass another --out"
 
 
 if __name__ == "__main__":

@@ -9,12 +9,12 @@ by input file (the model's objects, the kernels, newlib, ...).
 from __future__ import annotations
 
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..build.linker_script import memory_regions
 from ..errors import FlynetError
+from ..processes import INSPECT_TIMEOUT_S, run_tool
 from ..targets import MemoryRegion, Target
 from .objects import binutil
 
@@ -45,7 +45,7 @@ class ElfUsage:
 
 
 def read_sections(elf: Path) -> list[ElfSection]:
-    proc = subprocess.run([str(binutil("objdump")), "-h", str(elf)], capture_output=True, text=True)
+    proc = run_tool([binutil("objdump"), "-h", elf], timeout_s=INSPECT_TIMEOUT_S, what=f"arm-none-eabi-objdump on {elf}")
     if proc.returncode != 0:
         raise FlynetError(f"{elf} is not an ELF file objdump can read: pass the firmware.elf of `flynet-tiny build`")
     sections = []
@@ -58,7 +58,8 @@ def read_sections(elf: Path) -> list[ElfSection]:
 
 def check_core(elf: Path, target: Target) -> None:
     """FlynetError when the ELF is not 32-bit Arm code for the target's core."""
-    proc = subprocess.run([str(binutil("readelf")), "-h", "-A", str(elf)], capture_output=True, text=True)
+    proc = run_tool([binutil("readelf"), "-h", "-A", elf], timeout_s=INSPECT_TIMEOUT_S,
+                    what=f"arm-none-eabi-readelf on {elf}")
     if proc.returncode != 0:
         raise FlynetError(f"{elf} is not an ELF file: pass the firmware.elf of `flynet-tiny build`")
     machine = re.search(r"Machine:\s+(.*)", proc.stdout)

@@ -8,10 +8,10 @@ each member needs and its size (arm-none-eabi-nm / -size on the board's multilib
 from __future__ import annotations
 
 import re
-import subprocess
 
 from ..build.toolchain import find_toolchain
 from ..errors import FlynetError
+from ..processes import INSPECT_TIMEOUT_S, run_tool
 from ..targets import Target
 from .objects import binutil
 
@@ -22,12 +22,19 @@ _SIZE_LINE = re.compile(r"^\s*(\d+)\s+(\d+)\s+(\d+)\s+\d+\s+[0-9a-f]+\s+(\S+)\s+
 def _archives(target: Target) -> list[str]:
     gcc = str(find_toolchain().gcc)
     flags = list(target.arch_flags)
-    libc = subprocess.run([gcc, *flags, "-print-file-name=libc_nano.a"], capture_output=True, text=True).stdout.strip()
-    libgcc = subprocess.run([gcc, *flags, "-print-libgcc-file-name"], capture_output=True, text=True).stdout.strip()
+    libc = _tool_output([gcc, *flags, "-print-file-name=libc_nano.a"], "arm-none-eabi-gcc -print-file-name").strip()
+    libgcc = _tool_output([gcc, *flags, "-print-libgcc-file-name"], "arm-none-eabi-gcc -print-libgcc-file-name").strip()
     archives = [a for a in (libc, libgcc) if a and "/" in a]
     if len(archives) != 2:
         raise FlynetError("libc_nano.a / libgcc.a not found for the board's flags: apt-get install libnewlib-arm-none-eabi")
     return archives
+
+
+def _tool_output(command: list, what: str) -> str:
+    proc = run_tool(command, timeout_s=INSPECT_TIMEOUT_S, what=what)
+    if proc.returncode != 0:
+        raise FlynetError(f"{what} failed: {(proc.stderr.strip().splitlines() or ['no output'])[0]}")
+    return proc.stdout
 
 
 def library_table(target: Target) -> dict:
@@ -37,16 +44,14 @@ def library_table(target: Target) -> dict:
     sizes: dict[str, int] = {}
     for archive in _archives(target):
         label = archive.rsplit("/", 1)[-1]
-        nm = subprocess.run([str(binutil("nm")), "-A", "-S", archive], capture_output=True, text=True, check=True)
-        for line in nm.stdout.splitlines():
+        for line in _tool_output([binutil("nm"), "-A", "-S", archive], f"arm-none-eabi-nm on {archive}").splitlines():
             if m := _NM_LINE.match(line):
                 member = f"{label}({m['member']})"
                 if m["kind"] == "U":
                     needs.setdefault(member, []).append(m["name"])
                 elif m["kind"] in "TDRBW" and m["name"] not in defines:
                     defines[m["name"]] = member
-        size = subprocess.run([str(find_toolchain().size), archive], capture_output=True, text=True, check=True)
-        for line in size.stdout.splitlines():
+        for line in _tool_output([find_toolchain().size, archive], f"arm-none-eabi-size on {archive}").splitlines():
             if m := _SIZE_LINE.match(line):
                 # text and data are in flash; bss is tiny and counted with the calibrated rest.
                 sizes[f"{label}({m[4]})"] = int(m[1]) + int(m[2])

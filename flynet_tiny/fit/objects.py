@@ -14,12 +14,12 @@ Parsed objects are plain dicts, so a calibration can keep them as JSON.
 from __future__ import annotations
 
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..build.toolchain import find_toolchain
 from ..errors import FlynetError
+from ..processes import INSPECT_TIMEOUT_S, run_tool
 
 _SECTION = re.compile(
     r"^\s*\[\s*(\d+)\]\s+(\S*)\s+(\S+)\s+[0-9a-f]+\s+[0-9a-f]+\s+([0-9a-f]+)\s+[0-9a-f]+\s+(\S*)\s+(\d+)\s+(\d+)\s+(\d+)\s*$")
@@ -39,7 +39,8 @@ def binutil(tool: str) -> Path:
 
 
 def _readelf(path: Path, *flags: str) -> str:
-    proc = subprocess.run([str(binutil("readelf")), "-W", *flags, str(path)], capture_output=True, text=True)
+    proc = run_tool([binutil("readelf"), "-W", *flags, path], timeout_s=INSPECT_TIMEOUT_S,
+                    what=f"arm-none-eabi-readelf on {path}")
     if proc.returncode != 0:
         raise FlynetError(f"cannot read {path}: {proc.stderr.strip() or 'not an ELF file'}")
     return proc.stdout

@@ -15,25 +15,23 @@ counted segment is the n-th layer begun.
 
 from __future__ import annotations
 
-import os
 import re
 import resource
 import shutil
-import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..build.linker_script import memory_regions
 from ..errors import CheckFailed, FlynetError
+from ..processes import kill_group, start_tool, stop_group
 from ..targets import Target
+from .elf_check import check_emulation_elf
 from .plugin import build_counting_plugin
 from .symbols import read_symbols
 
 MARKER_BEGIN = "fn_marker_layer_begin"
 MARKER_END = "fn_marker_layer_end"
-_KILL_GRACE_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -124,38 +122,9 @@ def qemu_command(qemu: Path, elf: Path, target: Target, plugin_args: str | None)
     return cmd
 
 
-def _check_emulation_elf(elf: Path, target: Target, symbols: dict[str, int]) -> None:
-    vectors = symbols.get("fn_vector_table")
-    if vectors is None:
-        raise FlynetError(f"{elf} has no fn_vector_table: build it with flynet_tiny.codegen.build.build_firmware")
-    code = next(r for r in memory_regions(target, True) if r.name == target.placement["code"])
-    if not code.origin <= vectors < code.origin + code.length:
-        raise FlynetError(
-            f"{elf} is linked for the real {target.board}, not for QEMU {target.emulator['qemu_machine']}: "
-            f"rebuild it with emulation=True"
-        )
-
-
 def _no_core_dumps() -> None:
     # A lock-up makes QEMU abort(); its core file is of no use and may be large.
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-
-def _kill_group(proc: subprocess.Popen, sig: int) -> None:
-    try:
-        os.killpg(proc.pid, sig)
-    except ProcessLookupError:
-        pass
-
-
-def _stop(proc: subprocess.Popen) -> tuple[str, str]:
-    """SIGTERM (lets the plugin write its totals), then SIGKILL; returns what was printed."""
-    _kill_group(proc, signal.SIGTERM)
-    try:
-        return proc.communicate(timeout=_KILL_GRACE_S)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc, signal.SIGKILL)
-        return proc.communicate()
 
 
 def run_qemu(
@@ -176,7 +145,7 @@ def run_qemu(
             raise FlynetError(f"path {path} contains a comma, which QEMU's option parser splits: move or rename it")
     qemu = find_qemu()
     symbols = read_symbols(elf)
-    _check_emulation_elf(elf, target, symbols)
+    check_emulation_elf(elf, target, symbols)
     with tempfile.TemporaryDirectory(prefix="flynet-qemu-") as tmp:
         counts_path = Path(keep_counts) if keep_counts else Path(tmp) / "counts.txt"
         plugin_args = None
@@ -186,19 +155,16 @@ def run_qemu(
             plugin_args = f"{library},out={counts_path}"
             if begin is not None and end is not None:
                 plugin_args += f",begin=0x{begin:x},end=0x{end:x}"
-        proc = subprocess.Popen(
-            qemu_command(qemu, elf, target, plugin_args),
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, errors="replace", start_new_session=True, preexec_fn=_no_core_dumps,
-        )
+        proc = start_tool(qemu_command(qemu, elf, target, plugin_args), what="qemu-system-arm",
+                          preexec_fn=_no_core_dumps)
         timed_out = False
         try:
             stdout, stderr = proc.communicate(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             timed_out = True
-            stdout, stderr = _stop(proc)
+            stdout, stderr = stop_group(proc)  # SIGTERM first: the plugin writes its totals
         except BaseException:
-            _kill_group(proc, signal.SIGKILL)
+            kill_group(proc)
             proc.wait()
             raise
         counts = counts_path.read_text() if plugin and counts_path.is_file() else ""

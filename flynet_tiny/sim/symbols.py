@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 from ..build.toolchain import find_toolchain
 from ..errors import FlynetError
+from ..processes import INSPECT_TIMEOUT_S, run_tool
 from ..targets import MemoryRegion
 
 # The code generator names layer i's constant arrays (weights, bias, multipliers) l<i>_*.
@@ -15,7 +15,7 @@ _LAYER_CONSTANT = re.compile(r"^l(\d+)_")
 
 
 def _nm_lines(elf: Path | str, *flags: str) -> list[list[str]]:
-    proc = subprocess.run([str(find_toolchain().nm), *flags, str(elf)], capture_output=True, text=True)
+    proc = run_tool([find_toolchain().nm, *flags, elf], timeout_s=INSPECT_TIMEOUT_S, what=f"arm-none-eabi-nm on {elf}")
     if proc.returncode != 0:
         raise FlynetError(f"cannot read symbols of {elf}: {proc.stderr.strip() or 'not an ELF file'}")
     return [line.split() for line in proc.stdout.splitlines()]
