@@ -117,12 +117,16 @@ def evaluate(model: nn.Module, dataset: ImageDataset, batch_size: int = 256,
 
 
 def _rng_state() -> dict:
-    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    # numpy's state as plain numbers: checkpoints hold tensors and plain data only (see checkpoint.py)
+    name, keys, position, has_gauss, cached_gaussian = np.random.get_state()
+    numpy_state = [name, [int(k) for k in keys], int(position), int(has_gauss), float(cached_gaussian)]
+    return {"torch": torch.get_rng_state(), "numpy": numpy_state, "python": random.getstate()}
 
 
 def _set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
+    name, keys, position, has_gauss, cached_gaussian = state["numpy"]
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), position, has_gauss, cached_gaussian))
     random.setstate(state["python"])
 
 
