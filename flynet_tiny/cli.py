@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 a check failed, 2 usage or input error, 130 interrupted, 143
 from __future__ import annotations
 
 import errno
+import math
 import os
 import signal
 import sys
@@ -13,6 +14,35 @@ import sys
 import click
 
 from .errors import FlynetError
+
+
+class Number(click.ParamType):
+    """An integer or float option within [low, high] (an open end where said); nan and inf are refused too."""
+
+    def __init__(self, kind: type = int, low: float | None = None, high: float | None = None,
+                 low_open: bool = False, high_open: bool = False):
+        self.kind, self.low, self.high, self.low_open, self.high_open = kind, low, high, low_open, high_open
+        self.name = "integer" if kind is int else "number"
+
+    def convert(self, value, param, ctx):
+        number = (click.INT if self.kind is int else click.FLOAT).convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"must be a finite number, got {value}", param, ctx)
+        if self.low is not None and (number <= self.low if self.low_open else number < self.low):
+            self.fail(f"must be {'above' if self.low_open else 'at least'} {self.low:g}, got {number:g}", param, ctx)
+        if self.high is not None and (number >= self.high if self.high_open else number > self.high):
+            self.fail(f"must be {'below' if self.high_open else 'at most'} {self.high:g}, got {number:g}", param, ctx)
+        return number
+
+
+# Option types that refuse out-of-range values before any work, naming the option.
+COUNT = Number(int, low=1)
+CLASSES = Number(int, low=2)
+SEED = Number(int, low=0, high=2 ** 32 - 1)
+SECONDS = Number(float, low=0, low_open=True)
+FRACTION = Number(float, low=0, high=1)
+COSINE = Number(float, low=-1, high=1)
+MARGIN = Number(float, low=0, high=1, high_open=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -52,8 +82,8 @@ def targets(as_json: bool) -> None:
 
 @cli.command()
 @click.argument("model_name", metavar="MODEL")
-@click.option("--input-size", default=224, show_default=True, help="Square input resolution in pixels.")
-@click.option("--classes", default=1000, show_default=True, help="Number of output classes.")
+@click.option("--input-size", type=COUNT, default=224, show_default=True, help="Square input resolution in pixels.")
+@click.option("--classes", type=CLASSES, default=1000, show_default=True, help="Number of output classes.")
 @click.option("--in-channels", default=3, show_default=True, help="Input channels: 1 or 3.")
 @click.option("--stem-stride", default=2, show_default=True, help="Stem stride: 2, or 1 for small inputs.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -75,7 +105,7 @@ def profile(model_name: str, input_size: int, classes: int, in_channels: int, st
 @cli.command()
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
 @click.option("--data", "data_path", required=True, type=click.Path(), help="Dataset folder (IDX files or class folders).")
-@click.option("--calib-samples", default=512, show_default=True, help="Training images used for calibration.")
+@click.option("--calib-samples", type=COUNT, default=512, show_default=True, help="Training images used for calibration.")
 @click.option("--method", type=click.Choice(["minmax", "percentile", "mse"]), default="minmax", show_default=True,
               help="How activation ranges are chosen from the calibration data.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
@@ -105,7 +135,7 @@ def quantize(checkpoint: str, data_path: str, calib_samples: int, method: str, o
 @click.argument("checkpoint", required=False, type=click.Path(dir_okay=False))
 @click.option("--data", "data_path", required=True, type=click.Path(), help="Dataset folder (IDX files or class folders).")
 @click.option("--split", type=click.Choice(["train", "test"]), default="test", show_default=True)
-@click.option("--calib-samples", default=512, show_default=True,
+@click.option("--calib-samples", type=COUNT, default=512, show_default=True,
               help="Calibration images when CHECKPOINT is a float checkpoint.")
 @click.option("--method", type=click.Choice(["minmax", "percentile", "mse"]), default="minmax", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -135,7 +165,7 @@ def evaluate(checkpoint: str | None, data_path: str, split: str, calib_samples: 
 @cli.command()
 @click.argument("elf", type=click.Path(dir_okay=False))
 @click.option("--target", "target_name", required=True, help="Board the firmware was built for (see `flynet-tiny targets`).")
-@click.option("--timeout", "timeout_s", default=60.0, show_default=True, help="Wall-clock limit in seconds.")
+@click.option("--timeout", "timeout_s", type=SECONDS, default=60.0, show_default=True, help="Wall-clock limit in seconds.")
 @click.option("--no-count", is_flag=True, help="Run without the instruction-counting plugin.")
 @click.option("--board-elf", type=click.Path(dir_okay=False), default=None,
               help="Real-board build of the same program: also run it in Renode when renode is on PATH.")
@@ -176,15 +206,15 @@ def emulate(elf: str, target_name: str, timeout_s: float, no_count: bool, board_
 @click.argument("model_name", metavar="MODEL")
 @click.option("--data", "data_path", required=True, type=click.Path(), help="Dataset folder (IDX files or class folders).")
 @click.option("--epochs", type=int, default=None, help="Epochs [default: 30, or 5 with --qat].")
-@click.option("--batch-size", default=64, show_default=True)
+@click.option("--batch-size", type=COUNT, default=64, show_default=True)
 @click.option("--lr", type=float, default=None, help="Peak learning rate of the cosine schedule [default: 0.05, or 0.005 with --qat].")
-@click.option("--input-size", default=32, show_default=True, help="Square model input; images are padded or resized to it.")
+@click.option("--input-size", type=COUNT, default=32, show_default=True, help="Square model input; images are padded or resized to it.")
 @click.option("--in-channels", type=click.Choice(["1", "3"]), default=None, help="Model input channels [default: the data's].")
-@click.option("--classes", type=int, default=None, help="Output classes [default: from the data].")
+@click.option("--classes", type=CLASSES, default=None, help="Output classes [default: from the data].")
 @click.option("--stem-stride", type=click.Choice(["1", "2"]), default="2", show_default=True,
               help="Stem stride: 1 keeps more resolution for small (32x32) inputs.")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--workers", type=int, default=None, help="CPU threads per process [default: 1; for both cores run under torchrun].")
+@click.option("--seed", type=SEED, default=0, show_default=True)
+@click.option("--workers", type=COUNT, default=None, help="CPU threads per process [default: 1; for both cores run under torchrun].")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Output folder [default: runs/MODEL].")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoint.pt.")
 @click.option("--qat", is_flag=True, help="Quantization-aware fine-tuning of the --from checkpoint.")
@@ -238,20 +268,20 @@ def train(model_name: str, data_path: str, epochs: int | None, batch_size: int, 
 @click.option("--model", "model_name", help="Registry model (random init unless --checkpoint), e.g. flynet-h3-0.5.")
 @click.option("--target", help="Board for the firmware half (see `flynet-tiny targets`): generated C + build.")
 @click.option("--bench", is_flag=True, help="With --target: also run the firmware in QEMU, bit-exact checks and latency.")
-@click.option("--bench-inputs", type=int, default=20, show_default=True, help="Test images run by --bench.")
+@click.option("--bench-inputs", type=COUNT, default=20, show_default=True, help="Test images run by --bench.")
 @click.option("--opt", type=click.Choice(["size", "speed"]), default="size", show_default=True,
               help="Firmware build: size (-Os, portable kernels) or speed (-O2, DSP kernels).")
 @click.option("--calib-data", type=click.Path(), help="Images to calibrate and verify on (IDX folder or class folders).")
 @click.option("--io", "io_mode", type=click.Choice(["int8", "float"]), default="int8", show_default=True,
               help="Graph input/output type.")
 @click.option("--out", "out_dir", type=click.Path(), default="export", show_default=True, help="Output folder.")
-@click.option("--input-size", type=int, help="Input size for --model (default 32).")
+@click.option("--input-size", type=COUNT, help="Input size for --model (default 32).")
 @click.option("--no-verify", is_flag=True, help="Skip the cross-runtime verification.")
-@click.option("--verify-samples", type=int, default=200, show_default=True, help="Test images to verify on.")
-@click.option("--calib-samples", type=int, default=256, show_default=True, help="Training images to calibrate on.")
-@click.option("--min-top1", type=float, default=0.995, show_default=True,
+@click.option("--verify-samples", type=COUNT, default=200, show_default=True, help="Test images to verify on.")
+@click.option("--calib-samples", type=COUNT, default=256, show_default=True, help="Training images to calibrate on.")
+@click.option("--min-top1", type=FRACTION, default=0.995, show_default=True,
               help="Minimum top-1 agreement per pair (pairs with fake quant or onnxruntime: 0.97).")
-@click.option("--min-cosine", type=float, default=0.99, show_default=True, help="Minimum mean cosine per pair.")
+@click.option("--min-cosine", type=COSINE, default=0.99, show_default=True, help="Minimum mean cosine per pair.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def export(checkpoint, onnx_path, tflite_path, model_name, target, bench, bench_inputs, opt, calib_data, io_mode,
            out_dir, input_size, no_verify, verify_samples, calib_samples, min_top1, min_cosine, as_json) -> None:
@@ -282,11 +312,11 @@ def export(checkpoint, onnx_path, tflite_path, model_name, target, bench, bench_
 @cli.command()
 @click.argument("export_dir", type=click.Path())
 @click.option("--data", "data_path", type=click.Path(), required=True, help="Images (IDX folder or class folders).")
-@click.option("--samples", type=int, default=200, show_default=True, help="Test images to compare on.")
-@click.option("--min-top1", type=float, default=0.995, show_default=True,
+@click.option("--samples", type=COUNT, default=200, show_default=True, help="Test images to compare on.")
+@click.option("--min-top1", type=FRACTION, default=0.995, show_default=True,
               help="Minimum top-1 agreement per pair (pairs with fake quant or onnxruntime: 0.97).")
-@click.option("--min-cosine", type=float, default=0.99, show_default=True, help="Minimum mean cosine per pair.")
-@click.option("--max-steps", type=int, default=2, show_default=True, help="Max |TFLM - LiteRT-ref| in int8 steps.")
+@click.option("--min-cosine", type=COSINE, default=0.99, show_default=True, help="Minimum mean cosine per pair.")
+@click.option("--max-steps", type=Number(int, low=0), default=2, show_default=True, help="Max |TFLM - LiteRT-ref| in int8 steps.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def verify(export_dir, data_path, samples, min_top1, min_cosine, max_steps, as_json) -> None:
     """Compare onnxruntime (QDQ), TFLite Micro and LiteRT-ref on an export folder's model; exit 1 on a miss.
@@ -370,7 +400,7 @@ def generate(tflite_path: str, out_dir: str, name: str, show_plan: bool, opt: st
 @click.option("--emulation", is_flag=True, help="Link for the board's QEMU machine (run it with `flynet-tiny emulate`).")
 @click.option("--library", is_flag=True, help="Library-only: libflynet.a (model + kernels) for an existing STM32Cube project.")
 @click.option("--lto", is_flag=True, help="Link-time optimization.")
-@click.option("--inputs", "n_inputs", default=1, show_default=True, help="Random int8 test inputs (seed 0) embedded in the firmware.")
+@click.option("--inputs", "n_inputs", type=COUNT, default=1, show_default=True, help="Random int8 test inputs (seed 0) embedded in the firmware.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def build(target_name: str, model_path: str, opt: str, out_dir: str | None, emulation: bool, library: bool,
           lto: bool, n_inputs: int, as_json: bool) -> None:
@@ -380,18 +410,24 @@ def build(target_name: str, model_path: str, opt: str, out_dir: str | None, emul
 
     Example: flynet-tiny build --target f446re --model build/h3 --opt speed --out build/h3-f446re
     """
-    from .build.from_tflite import build_from_tflite, build_summary, build_table
+    from pathlib import Path
+
+    from .build.from_tflite import build_from_tflite, build_summary, build_table, find_tflite
     from .errors import FlynetError
-    from .reporting import to_json
+    from .reporting import relocated, staged_folder, to_json
     from .targets import load_target
 
     if emulation and library:
         raise FlynetError("--emulation and --library exclude each other: a library is not linked for any machine")
     target = load_target(target_name)
+    find_tflite(model_path)
     suffix = "-lib" if library else "-emu" if emulation else ""
-    out = out_dir or f"build/{target.name}{suffix}"
-    result = build_from_tflite(model_path, target, out, opt=opt, lto=lto, emulation=emulation, library=library,
-                               n_inputs=n_inputs, progress=lambda m: click.echo(m, err=True))
+    out = Path(out_dir or f"build/{target.name}{suffix}")
+    # Built in a staging folder that replaces --out only when the build succeeded: a failed build leaves nothing.
+    with staged_folder(out, marker="Makefile") as staging:
+        result = build_from_tflite(model_path, target, staging, opt=opt, lto=lto, emulation=emulation,
+                                   library=library, n_inputs=n_inputs, progress=lambda m: click.echo(m, err=True))
+    result = relocated(result, staging, out)
     click.echo(to_json(build_summary(result)) if as_json else build_table(result))
 
 
@@ -402,11 +438,11 @@ def build(target_name: str, model_path: str, opt: str, out_dir: str | None, emul
 @click.option("--tflite", "tflite_path", type=click.Path(dir_okay=False), default=None, help="An int8 .tflite instead.")
 @click.option("--data", "data_path", type=click.Path(), default=None,
               help="Test images (IDX folder or class folders) [default: the bundled Fashion-MNIST samples].")
-@click.option("--inputs", "n_inputs", default=20, show_default=True, help="Inputs embedded and run per QEMU run.")
-@click.option("--runs", default=1, show_default=True, help="QEMU runs; their instruction counts must be identical.")
+@click.option("--inputs", "n_inputs", type=COUNT, default=20, show_default=True, help="Inputs embedded and run per QEMU run.")
+@click.option("--runs", type=COUNT, default=1, show_default=True, help="QEMU runs; their instruction counts must be identical.")
 @click.option("--opt", type=click.Choice(["size", "speed"]), default="speed", show_default=True,
               help="size (-Os, portable kernels) or speed (-O2, DSP kernels).")
-@click.option("--timeout", "timeout_s", default=600.0, show_default=True, help="Wall-clock limit per QEMU run (s).")
+@click.option("--timeout", "timeout_s", type=SECONDS, default=600.0, show_default=True, help="Wall-clock limit per QEMU run (s).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Folder for firmware/, report.json, report.md, latency.png [default: bench/<target>].")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
@@ -424,7 +460,7 @@ def bench(target_name, model_dir, tflite_path, data_path, n_inputs, runs, opt, t
     from pathlib import Path
 
     from .build.from_tflite import find_tflite
-    from .reporting import to_json
+    from .reporting import relocated, staged_folder, to_json
     from .data.model_inputs import bench_inputs
     from .sim.bench import bench_tflite
     from .sim.bench_report import write_bench_reports
@@ -442,9 +478,12 @@ def bench(target_name, model_dir, tflite_path, data_path, n_inputs, runs, opt, t
     def progress(message: str) -> None:
         click.echo(message, err=True)
 
-    result = bench_tflite(model_bytes, target, inputs, out, runs, progress, timeout_s=timeout_s, opt=opt,
-                          model_name=str(tflite))
-    write_bench_reports(result, out, plot_path)
+    # Firmware and reports go to a staging folder that replaces --out only when every check passed.
+    with staged_folder(out, marker="report.json") as staging:
+        result = bench_tflite(model_bytes, target, inputs, staging, runs, progress, timeout_s=timeout_s, opt=opt,
+                              model_name=str(tflite))
+        result = relocated(result, staging, out)
+        write_bench_reports(result, out, plot_path, staging=staging)
     click.echo(to_json(result.to_json()) if as_json else bench_table(result))
 
 
@@ -454,15 +493,15 @@ def bench(target_name, model_dir, tflite_path, data_path, n_inputs, runs, opt, t
 @click.option("--tflite", "tflite_path", type=click.Path(), help="An int8 .tflite (or export folder) instead of MODEL.")
 @click.option("--elf", "elf_path", type=click.Path(),
               help="A linked firmware.elf: real sizes per region (with MODEL / --tflite: beside the estimate).")
-@click.option("--input-size", default=224, show_default=True, help="Square input resolution for MODEL.")
-@click.option("--classes", default=1000, show_default=True, help="Output classes for MODEL (and --suggest).")
+@click.option("--input-size", type=COUNT, default=224, show_default=True, help="Square input resolution for MODEL.")
+@click.option("--classes", type=CLASSES, default=1000, show_default=True, help="Output classes for MODEL (and --suggest).")
 @click.option("--in-channels", default=3, show_default=True, help="Input channels for MODEL: 1 or 3.")
 @click.option("--stem-stride", default=2, show_default=True, help="Stem stride for MODEL: 2, or 1 for small inputs.")
 @click.option("--opt", type=click.Choice(["size", "speed"]), default="size", show_default=True,
               help="The firmware build's -Os or -O2.")
 @click.option("--suggest", is_flag=True, help="Search FlyNet width / heads / input size for configurations that fit.")
-@click.option("--margin", default=0.1, show_default=True, help="Fraction of each region --suggest keeps free.")
-@click.option("--top", default=5, show_default=True, help="How many configurations --suggest lists.")
+@click.option("--margin", type=MARGIN, default=0.1, show_default=True, help="Fraction of each region --suggest keeps free.")
+@click.option("--top", type=COUNT, default=5, show_default=True, help="How many configurations --suggest lists.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Write a PNG of arena use over the layers.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def fit(model_name, target_name, tflite_path, elf_path, input_size, classes, in_channels, stem_stride, opt, suggest,
@@ -541,6 +580,11 @@ def main() -> None:
     except click.exceptions.NoArgsIsHelpError as exc:  # a bare `flynet-tiny` or group: its help
         click.echo(exc.ctx.get_help())
         sys.exit(0)
+    except click.BadParameter as exc:
+        flag = exc.param.opts[0] if isinstance(exc.param, click.Option) else exc.param.human_readable_name \
+            if exc.param is not None else "a value"
+        click.echo(f"error: {flag} {_error_line(exc.message)} (see `{exc.ctx.command_path} --help`)", err=True)
+        sys.exit(exc.exit_code)
     except click.UsageError as exc:
         where = f"`{exc.ctx.command_path} --help`" if exc.ctx is not None else "`flynet-tiny --help`"
         click.echo(f"error: {_error_line(exc.format_message())} (see {where})", err=True)

@@ -133,7 +133,7 @@ def test_failed_export_keeps_previous_output(exported, tmp_path):
     previous.mkdir()
     (previous / "model_int8.tflite").write_bytes(b"previous good output")
     result = run_cli("export", "--onnx", str(out / "model_qdq.onnx"), "--calib-data", str(FASHION),
-                     "--verify-samples", "5", "--min-top1", "1.01", "--out", "prev", cwd=tmp_path)
+                     "--verify-samples", "5", "--min-cosine", "1", "--out", "prev", cwd=tmp_path)
     assert_one_line_error(result, exit_code=1)
     assert [p.name for p in previous.iterdir()] == ["model_int8.tflite"]
     assert (previous / "model_int8.tflite").read_bytes() == b"previous good output"

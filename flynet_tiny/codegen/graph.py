@@ -26,6 +26,8 @@ SUPPORTED_OPS = (
 )
 # Ops that only appear inside a fused pattern; alone they have no kernel.
 FUSION_ONLY_OPS = ("REDUCE_MAX", "SQUARED_DIFFERENCE")
+# Ops whose data operands may be constants (kept in flash beside the weights).
+CONSTANT_OPERAND_OPS = ("ADD", "MUL", "MAXIMUM", "SQUARED_DIFFERENCE", "CONCATENATION")
 
 
 @dataclass
@@ -107,6 +109,11 @@ def lower(graph: TFLiteGraph) -> ModelIR:
                 f"use only {', '.join(SUPPORTED_OPS)}"
             )
         activations = [t for t in op.inputs if t >= 0 and graph.tensors[t].data is None]
+        # Kernels read their data from activations; only elementwise pairs and concatenations take constants there.
+        if not activations or (op.opcode not in CONSTANT_OPERAND_OPS and op.inputs[0] not in activations):
+            name = graph.tensors[op.outputs[0]].name
+            raise FlynetError(f"layer #{op.index} ({name!r}) {op.opcode} computes on a constant input, which the "
+                              "code generator does not take: fold it into a constant when exporting")
         for t in (*activations, *op.outputs):
             tensor = graph.tensors[t]
             if tensor.dtype != "int8" or tensor.scale is None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import FlynetError
-from ..reporting import atomic_write_bytes, atomic_write_text, format_table
+from ..reporting import atomic_write_bytes, atomic_write_text, format_table, staged_folder
 from ..resources import BUNDLED_SAMPLES
 from ..convert.to_tflite import IO_MODES
 from ..verify.agreement import DEFAULT_MIN_TOP1
@@ -103,10 +102,8 @@ def export(request: ExportRequest) -> dict:
         if path is not None and not Path(path).exists():
             raise FlynetError(f"{flag} {path} does not exist: pass an existing path")
 
-    out = Path(request.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
+    # Checked before any work; written into a staging folder that replaces --out only at the end.
+    with staged_folder(Path(request.out), marker="model_int8.tflite") as staging:
         if request.tflite is not None:
             report, images = _from_tflite(request, staging)
         elif request.onnx is not None:
@@ -119,10 +116,6 @@ def export(request: ExportRequest) -> dict:
 
             firmware_stage(staging, target, request, report, images)
         _write_reports(staging, report)
-        _swap_into_place(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return report
 
 
@@ -257,33 +250,30 @@ def _from_onnx(request: ExportRequest, staging: Path) -> dict:
 
 def _from_tflite(request: ExportRequest, staging: Path) -> dict:
     from ..tflite import read_tflite
-    from ..verify.agreement import Thresholds, verify
+    from ..tflite.interpreters import check_runs_in_litert, random_model_inputs
+    from ..verify.agreement import verify_runtimes
 
     stages = Stages(total=3)
     data = Path(request.tflite).read_bytes()
     graph = stages.run("validate TFLite", read_tflite, data)
     graph.require_int8()
-    custom = [op.opcode for op in graph.operators if op.opcode == "CUSTOM"]
+    custom = sorted({op.opcode.split(":", 1)[1] or "unnamed" for op in graph.operators if op.opcode.startswith("CUSTOM:")})
     if custom:
-        raise FlynetError(f"{request.tflite} holds {len(custom)} custom op(s): only builtin ops can be compiled")
+        raise FlynetError(f"{request.tflite} holds custom ops ({', '.join(custom)}), which neither TFLite Micro's "
+                          "builtin resolver nor the code generator run: export the model with builtin ops only")
+    check_runs_in_litert(data)
     atomic_write_bytes(staging / "model_int8.tflite", data)
     name = Path(request.tflite).stem
     report = _base_report(name, data, {"model": name, "source": "tflite"})
-    images = None
     if request.verify:
-        t_in = graph.tensors[graph.inputs[0]]
-        rng = np.random.default_rng(0)
-        shape = (request.verify_samples, t_in.shape[-1], *t_in.shape[1:-1]) if len(t_in.shape) == 4 else \
-            (request.verify_samples, *t_in.shape[1:])
-        images = rng.uniform(-1, 1, shape).astype(np.float32) * float(t_in.scale[0]) * 127
-        # Random inputs: only the TFLM / LiteRT step bound means something here.
-        result = stages.run("verify (TFLM / LiteRT)", verify, data, None, None, images,
-                            Thresholds(min_top1_agreement=0.0, min_cosine=0.0, max_tflm_litert_steps=request.max_steps))
+        # No images or source model here: TFLM and LiteRT-ref on random values for every input, every output.
+        feeds = random_model_inputs(data, request.verify_samples)
+        result = stages.run("verify (TFLM / LiteRT)", verify_runtimes, data, feeds, request.max_steps)
         report["verification"] = result.to_dict()
     report.update(stages.run("measure arena + C arrays", _write_c_arrays, staging, data))
     report["stage_seconds"] = stages.seconds
     _raise_if_failed(report)
-    return report, images
+    return report, None
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -420,16 +410,3 @@ def report_markdown(report: dict) -> str:
         rows = [[k, f"{v:.2f}"] for k, v in report["stage_seconds"].items()]
         lines += ["## Stage wall time (s)", "", "```", format_table(["stage", "seconds"], rows, "lr"), "```", ""]
     return "\n".join(lines)
-
-
-def _swap_into_place(staging: Path, out: Path) -> None:
-    """Replace `out` with the finished staging folder (the old one is removed only afterwards)."""
-    old = None
-    if out.exists():
-        if not out.is_dir():
-            raise FlynetError(f"--out {out} is a file: pass a folder path")
-        old = out.with_name(f".{out.name}.old-{int(time.time() * 1000)}")
-        out.rename(old)
-    staging.rename(out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

@@ -58,12 +58,15 @@ def calibration_batches(dataset, num_samples: int, batch_size: int = 64) -> Iter
 
 
 def _load_split(data: str | Path, split: str, data_info: dict[str, Any]):
-    from ..data.datasets import load_dataset
+    """The `split` of `data`, fitted to the model, refused when it is not the kind of data the model learned."""
+    from ..data.datasets import check_matches_model, load_dataset
 
     if "input_size" not in data_info or "in_channels" not in data_info:
         raise FlynetError("the model file has no data_info (input size, channels); retrain or requantize it")
-    return load_dataset(data, split, input_size=int(data_info["input_size"]),
-                        in_channels=int(data_info["in_channels"]), num_classes=data_info.get("num_classes"))
+    dataset = load_dataset(data, split, input_size=int(data_info["input_size"]), in_channels=int(data_info["in_channels"]))
+    check_matches_model(dataset, data_info)
+    dataset.check_labels(int(data_info.get("num_classes") or dataset.info.num_classes))
+    return dataset
 
 
 def quantize_file(checkpoint: str | Path, data: str | Path, out: str | Path, calib_samples: int = 512,

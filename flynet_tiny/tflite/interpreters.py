@@ -10,16 +10,30 @@ from typing import Sequence
 
 import numpy as np
 
+from ..errors import FlynetError
+
 _ARENA_TOTAL = re.compile(r"Arena allocation total (\d+) bytes")
 _ARENA_HEAD = re.compile(r"Arena allocation head (\d+) bytes")
 _ARENA_TAIL = re.compile(r"Arena allocation tail (\d+) bytes")
 DEFAULT_ARENA = 4 * 1024 * 1024
 
 
+@contextmanager
+def refused_by(runtime: str):
+    """A runtime that refuses the model (its own checks, e.g. a kernel's Prepare) is one line about the input."""
+    try:
+        yield
+    except (RuntimeError, ValueError) as exc:
+        detail = " ".join(str(exc).split())[:240] or type(exc).__name__
+        raise FlynetError(f"{runtime} cannot run the model ({detail}): re-export it with the ops, types and shapes "
+                          f"{runtime} supports") from None
+
+
 def tflm_interpreter(model_bytes: bytes, arena_size: int = DEFAULT_ARENA):
     from tflite_micro.python.tflite_micro import runtime
 
-    return runtime.Interpreter.from_bytes(bytes(model_bytes), arena_size=arena_size)
+    with refused_by("TFLite Micro"):
+        return runtime.Interpreter.from_bytes(bytes(model_bytes), arena_size=arena_size)
 
 
 def run_tflm(model_bytes: bytes, inputs: Sequence[np.ndarray], arena_size: int = DEFAULT_ARENA) -> list[np.ndarray]:
@@ -36,10 +50,32 @@ def run_tflm_batch(model_bytes: bytes, samples: Sequence[Sequence[np.ndarray]], 
 
 
 def _invoke_tflm(interpreter, inputs: Sequence[np.ndarray], n_outputs: int) -> list[np.ndarray]:
-    for i, x in enumerate(inputs):
-        interpreter.set_input(np.ascontiguousarray(x), i)
-    interpreter.invoke()
-    return [np.array(interpreter.get_output(i)) for i in range(n_outputs)]
+    with refused_by("TFLite Micro"):
+        for i, x in enumerate(inputs):
+            interpreter.set_input(np.ascontiguousarray(x), i)
+        interpreter.invoke()
+        return [np.array(interpreter.get_output(i)) for i in range(n_outputs)]
+
+
+def random_model_inputs(model_bytes: bytes, samples: int, seed: int = 0) -> list[list[np.ndarray]]:
+    """`samples` sets of reproducible random values for every graph input, each in its own shape and type
+    (integers over the type's whole range, floats standard normal): a runtime is never left to read an
+    input nobody set."""
+    from .reader import read_tflite
+
+    graph = read_tflite(model_bytes)
+    rng = np.random.default_rng(seed)
+    return [[_random_tensor(rng, graph.tensors[i]) for i in graph.inputs] for _ in range(samples)]
+
+
+def _random_tensor(rng: np.random.Generator, tensor) -> np.ndarray:
+    dtype = np.dtype(tensor.dtype)
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return rng.integers(info.min, int(info.max) + 1, tensor.shape, dtype=dtype)
+    if dtype.kind == "b":
+        return rng.integers(0, 2, tensor.shape).astype(bool)
+    return rng.standard_normal(tensor.shape).astype(dtype)
 
 
 def _io_counts(model_bytes: bytes) -> tuple[int, int]:
@@ -72,7 +108,8 @@ def tflm_arena_bytes(model_bytes: bytes) -> dict[str, int]:
     n_inputs, n_outputs = _io_counts(model_bytes)
     zeros = []
     for index in range(n_inputs):
-        details = interpreter.get_input_details(index)
+        with refused_by("TFLite Micro"):
+            details = interpreter.get_input_details(index)
         zeros.append(np.zeros(details["shape"], dtype=details["dtype"]))
     _invoke_tflm(interpreter, zeros, n_outputs)
     with _captured_stderr() as captured:
@@ -93,19 +130,30 @@ def run_litert_reference(model_bytes: bytes, inputs: Sequence[np.ndarray]) -> li
     return run_litert_reference_batch(model_bytes, [inputs])[0]
 
 
+def check_runs_in_litert(model_bytes: bytes) -> None:
+    """LiteRT's flatbuffer verifier and every kernel's Prepare accept the model (FlynetError if not): run before
+    TFLite Micro, which trusts the flatbuffer it is given, sees a model from outside."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    with refused_by("LiteRT"):
+        Interpreter(model_content=bytes(model_bytes), num_threads=1,
+                    experimental_op_resolver_type=OpResolverType.BUILTIN_REF).allocate_tensors()
+
+
 def run_litert_reference_batch(model_bytes: bytes, samples: Sequence[Sequence[np.ndarray]]) -> list[list[np.ndarray]]:
     """LiteRT reference kernels, one interpreter for all samples: a new interpreter per sample
     aborts inside LiteRT after a few hundred."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    interpreter = Interpreter(model_content=bytes(model_bytes), num_threads=1,
-                              experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
-    interpreter.allocate_tensors()
-    inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
-    results = []
-    for sample in samples:
-        for detail, x in zip(inputs, sample):
-            interpreter.set_tensor(detail["index"], np.ascontiguousarray(x))
-        interpreter.invoke()
-        results.append([np.array(interpreter.get_tensor(d["index"])) for d in outputs])
+    with refused_by("LiteRT"):
+        interpreter = Interpreter(model_content=bytes(model_bytes), num_threads=1,
+                                  experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+        interpreter.allocate_tensors()
+        inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
+        results = []
+        for sample in samples:
+            for detail, x in zip(inputs, sample):
+                interpreter.set_tensor(detail["index"], np.ascontiguousarray(x))
+            interpreter.invoke()
+            results.append([np.array(interpreter.get_tensor(d["index"])) for d in outputs])
     return results

@@ -60,10 +60,10 @@ class TrainConfig:
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
     def check(self) -> None:
-        for name in ("epochs", "batch_size", "threads"):
+        for name, flag in (("epochs", "--epochs"), ("batch_size", "--batch-size"), ("threads", "--workers")):
             if getattr(self, name) < 1:
-                raise FlynetError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if not self.lr > 0:
+                raise FlynetError(f"{flag} must be at least 1, got {getattr(self, name)}")
+        if not 0 < self.lr < math.inf:
             raise FlynetError(f"--lr must be positive, got {self.lr}")
 
 

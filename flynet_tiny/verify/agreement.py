@@ -96,21 +96,35 @@ class VerifyReport:
 
 
 def _io_params(model_bytes: bytes):
-    """(input tensor, output int8 tensor params, input is float, output is float)."""
+    """(input tensor, output int8 tensor params, input is float, output is float) of a model that takes
+    one image and gives one output, as verification on images needs."""
     graph = read_tflite(model_bytes)
-    t_in, t_out = graph.tensors[graph.inputs[0]], graph.tensors[graph.outputs[0]]
-    producers = graph.producers()
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        raise FlynetError(f"the model has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs: verification "
+                          "on images takes one of each (pass --no-verify to export it unverified)")
+    t_in = graph.tensors[graph.inputs[0]]
     q_in = t_in
     if t_in.dtype == "float32":
-        q_in = next(graph.tensors[op.outputs[0]] for op in graph.operators
-                    if op.opcode == "QUANTIZE" and op.inputs[0] == t_in.index)
+        q_in = next((graph.tensors[op.outputs[0]] for op in graph.operators
+                     if op.opcode == "QUANTIZE" and op.inputs[0] == t_in.index), t_in)
+    q_out, float_out = _output_grid(graph, 0)
+    if q_in.dtype != "int8" or q_in.scale is None:
+        raise FlynetError(f"model tensor {q_in.name!r} is not int8: verification needs an int8 model")
+    return q_in, q_out, t_in.dtype == "float32", float_out
+
+
+def _output_grid(graph, position: int):
+    """(the int8 tensor whose grid output `position` is on, whether the output itself is float)."""
+    t_out = graph.tensors[graph.outputs[position]]
     q_out = t_out
     if t_out.dtype == "float32":
-        q_out = graph.tensors[producers[t_out.index].inputs[0]]
-    for t in (q_in, q_out):
-        if t.dtype != "int8" or t.scale is None:
-            raise FlynetError(f"model tensor {t.name!r} is not int8: verification needs an int8 model")
-    return q_in, q_out, t_in.dtype == "float32", t_out.dtype == "float32"
+        producer = graph.producers().get(t_out.index)
+        if producer is not None and producer.opcode == "DEQUANTIZE":
+            q_out = graph.tensors[producer.inputs[0]]
+    if q_out.dtype not in ("int8", "int16") or q_out.scale is None:
+        raise FlynetError(f"model output {t_out.name!r} is {t_out.dtype}, not on an integer grid: verification "
+                          "needs an int8 model (pass --no-verify to export it unverified)")
+    return q_out, t_out.dtype == "float32"
 
 
 def run_tflite_models(model_bytes: bytes, images: np.ndarray) -> dict[str, np.ndarray]:
@@ -126,6 +140,35 @@ def run_tflite_models(model_bytes: bytes, images: np.ndarray) -> dict[str, np.nd
     tflm = np.concatenate([grid(out[0]) for out in run_tflm_batch(model_bytes, feeds)])
     litert = np.concatenate([grid(out[0]) for out in run_litert_reference_batch(model_bytes, feeds)])
     return {TFLM: tflm, LITERT: litert}
+
+
+def verify_runtimes(model_bytes: bytes, feeds: list[list[np.ndarray]], max_steps: int,
+                    measure_arena: bool = True) -> VerifyReport:
+    """TFLM vs LiteRT-ref on `feeds` (a value for every graph input, per sample), every output compared on
+    its integer grid: the check for a `.tflite` given as it is, with no images or source model to compare to."""
+    graph = read_tflite(model_bytes)
+    grids = [_output_grid(graph, k) for k in range(len(graph.outputs))]
+    litert = run_litert_reference_batch(model_bytes, feeds)  # first: LiteRT verifies the flatbuffer itself
+    tflm = run_tflm_batch(model_bytes, feeds)
+    pairs = []
+    for k, (q_out, is_float) in enumerate(grids):
+        scale, zero_point = float(q_out.scale[0]), int(q_out.zero_point[0])
+
+        def grid(y: np.ndarray) -> np.ndarray:
+            return quantize(y, scale, zero_point) if is_float else y.astype(np.int64)
+
+        a = np.concatenate([grid(sample[k]).reshape(1, -1) for sample in tflm])
+        b = np.concatenate([grid(sample[k]).reshape(1, -1) for sample in litert])
+        pairs.append(compare(TFLM, LITERT, a, b, scale, zero_point))
+    worst = PairResult(TFLM, LITERT, min(p.top1_agreement for p in pairs), max(p.max_int8_diff for p in pairs),
+                       min(p.cosine for p in pairs))
+    thresholds = Thresholds(min_top1_agreement=0.0, min_cosine=0.0, max_tflm_litert_steps=max_steps)
+    report = VerifyReport(len(feeds), [worst], tflm_arena_bytes(model_bytes) if measure_arena else {}, thresholds)
+    if worst.max_int8_diff > max_steps:
+        where = f" (over {len(pairs)} outputs)" if len(pairs) > 1 else ""
+        report.failures.append(f"{TFLM} vs {LITERT} differ by {worst.max_int8_diff} steps{where} > {max_steps} "
+                               f"on {len(feeds)} random inputs")
+    return report
 
 
 def run_onnx_qdq(onnx_path: str | Path, images: np.ndarray) -> np.ndarray:
