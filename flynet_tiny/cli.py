@@ -1,6 +1,6 @@
 """The `flynet-tiny` command line. Each command is a thin wrapper over one stage module.
 
-Exit codes: 0 ok, 1 a check failed, 2 usage or input error, 130 interrupted, 143 terminated.
+Exit codes: 0 ok, 1 a check failed, 2 usage or input error, 130 interrupted, 141 stdout closed, 143 terminated.
 """
 
 from __future__ import annotations
@@ -184,8 +184,8 @@ def emulate(elf: str, target_name: str, timeout_s: float, no_count: bool, board_
     from .targets import load_target
 
     target = load_target(target_name)
-    click.echo(f"running {elf} on QEMU {target.emulator['qemu_machine']} (timeout {timeout_s:g} s)", err=True)
-    result = run_qemu(elf, target, timeout_s=timeout_s, plugin=not no_count)
+    result = run_qemu(elf, target, timeout_s=timeout_s, plugin=not no_count,
+                      progress=lambda message: click.echo(message, err=True))
     flash = weights_in_flash(elf, target)
     click.echo(to_json(emulation_json(result, target, flash)) if as_json else emulation_table(result, target, flash))
     if board_elf:
@@ -326,6 +326,7 @@ def verify(export_dir, data_path, samples, min_top1, min_cosine, max_steps, as_j
     from pathlib import Path
 
     from .data.model_inputs import test_images_for
+    from .tflite.interpreters import check_runtimes_survive, random_model_inputs
     from .verify.agreement import Thresholds, verify as run_verify
     from .reporting import to_json
 
@@ -336,6 +337,7 @@ def verify(export_dir, data_path, samples, min_top1, min_cosine, max_steps, as_j
     qdq = folder / "model_qdq.onnx"
     model_bytes = tflite_file.read_bytes()
     images = test_images_for(model_bytes, Path(data_path), samples)
+    check_runtimes_survive(model_bytes, random_model_inputs(model_bytes, 2))  # the file may come from anywhere
     report = run_verify(model_bytes, qdq if qdq.is_file() else None, None, images,
                         Thresholds(min_top1, min_cosine, max_steps))
     click.echo(to_json(report.to_dict()) if as_json else
@@ -367,7 +369,6 @@ def generate(tflite_path: str, out_dir: str, name: str, show_plan: bool, opt: st
     path = Path(tflite_path)
     if not path.is_file():
         raise FlynetError(f"{path} does not exist: pass the .tflite written by `flynet-tiny export`")
-    click.echo(f"generating C for {path.name} ...", err=True)
     generated = generate_model_sources(path.read_bytes(), out_dir, name=name,
                                        dsp_kernels=opt is None or uses_dsp_kernels(opt))
     if as_json:
@@ -413,6 +414,7 @@ def build(target_name: str, model_path: str, opt: str, out_dir: str | None, emul
     from pathlib import Path
 
     from .build.from_tflite import build_from_tflite, build_summary, build_table, find_tflite
+    from .build.toolchain import find_toolchain
     from .errors import FlynetError
     from .reporting import relocated, staged_folder, to_json
     from .targets import load_target
@@ -421,6 +423,7 @@ def build(target_name: str, model_path: str, opt: str, out_dir: str | None, emul
         raise FlynetError("--emulation and --library exclude each other: a library is not linked for any machine")
     target = load_target(target_name)
     find_tflite(model_path)
+    find_toolchain()  # before anything is written
     suffix = "-lib" if library else "-emu" if emulation else ""
     out = Path(out_dir or f"build/{target.name}{suffix}")
     # Built in a staging folder that replaces --out only when the build succeeded: a failed build leaves nothing.
@@ -466,6 +469,7 @@ def bench(target_name, model_dir, tflite_path, data_path, n_inputs, runs, opt, t
     from .sim.bench_report import write_bench_reports
     from .sim.bench_report import bench_table
     from .targets import load_target
+    from .tflite.interpreters import check_runtimes_survive
 
     if model_dir and tflite_path:
         raise FlynetError("--model and --tflite exclude each other: pass one model")
@@ -473,6 +477,7 @@ def bench(target_name, model_dir, tflite_path, data_path, n_inputs, runs, opt, t
     tflite = find_tflite(tflite_path or model_dir or "export")
     model_bytes = tflite.read_bytes()
     inputs = bench_inputs(model_bytes, n_inputs, data_path)
+    check_runtimes_survive(model_bytes, [inputs.images[:1]])  # before it is compiled and run here
     out = Path(out_dir or f"bench/{target.name}")
 
     def progress(message: str) -> None:
@@ -567,9 +572,10 @@ def _error_line(text: str) -> str:
 
 
 def main() -> None:
-    """The entry point: exactly one line on stderr for any failure, and an exit code that means it.
+    """The entry point: any failure ends in one line on stderr (no traceback), and an exit code that means it.
 
-    0 ok, 1 a check failed, 2 usage or input error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+    0 ok, 1 a check failed, 2 usage or input error, 130 interrupted (Ctrl-C), 141 stdout closed, 143 terminated
+    (SIGTERM).
     """
     signal.signal(signal.SIGTERM, _raise_terminated)
     try:
@@ -613,7 +619,8 @@ def _os_error_line(exc: OSError) -> str:
     """An operating-system error (read-only or full disk, no permission, ...) as one line with its fix."""
     where = f" ({exc.filename})" if exc.filename else ""
     reason = exc.strerror or _error_line(exc)
-    fix = {errno.ENOSPC: "free some space", errno.EDQUOT: "free some space", errno.EROFS: "write somewhere writable",
+    fix = {errno.ENOSPC: "free some space", errno.EDQUOT: "free some space", errno.EFBIG: "free some space",
+           errno.EROFS: "write somewhere writable",
            errno.EACCES: "check the permissions", errno.EPERM: "check the permissions"}.get(exc.errno,
                                                                                            "check the path")
     return f"{reason}{where}: {fix}, or pass another --out"

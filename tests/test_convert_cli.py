@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import os
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +11,7 @@ import pytest
 import torch
 from onnx import TensorProto, helper
 
-from flynet_tiny.cli import main
+from cli_helpers import CliResult, run_in
 from flynet_tiny.convert.to_tflite import convert_qdq_onnx
 from flynet_tiny.errors import FlynetError
 from flynet_tiny.tflite import TFLiteBuilder, read_tflite
@@ -24,29 +19,9 @@ from flynet_tiny.tflite import TFLiteBuilder, read_tflite
 FASHION = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fashion-mnist"
 
 
-@dataclass
-class CliResult:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
 def run_cli(*args: str, cwd: Path) -> CliResult:
     """The console script's entry point, in this process (no interpreter start-up per call)."""
-    out, err = io.StringIO(), io.StringIO()
-    argv, here = sys.argv, os.getcwd()
-    sys.argv = ["flynet-tiny", *args]
-    os.chdir(cwd)
-    code = 0
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    finally:
-        sys.argv = argv
-        os.chdir(here)
-    return CliResult(code, out.getvalue(), err.getvalue())
+    return run_in(args, cwd)
 
 
 def error_lines(result: CliResult) -> list[str]:

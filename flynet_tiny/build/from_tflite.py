@@ -51,8 +51,9 @@ def build_from_tflite(
         raise FlynetError(f"--inputs must be at least 1, got {n_inputs}")
     tflite = find_tflite(model)
     out_dir = Path(out_dir)
-    progress(f"generating C for {tflite}")
+    # Generating validates the model: progress starts once it is known good (bad input: one error line alone).
     generated = generate_model_sources(tflite.read_bytes(), out_dir / "model", dsp_kernels=uses_dsp_kernels(opt))
+    progress(f"generated C for {tflite}")
     progress(f"compiling {len(generated.layers)} layers + kernels for {target.board} ({'library' if library else 'firmware'})")
     if library:
         return build_library(out_dir, target, [*generated.sources, *kernel_sources()],

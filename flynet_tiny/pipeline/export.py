@@ -32,6 +32,7 @@ from ..convert.to_tflite import IO_MODES
 from ..verify.agreement import DEFAULT_MIN_TOP1
 
 DEFAULT_CALIB_SAMPLES = 256
+TRIAL_SAMPLES = 4  # the first of the verification's random inputs, run in a child before this process runs them
 
 
 @dataclass
@@ -73,6 +74,11 @@ class Stages:
     def run(self, name: str, fn: Callable, *args, **kwargs):
         self._n += 1
         print(f"[{self._n}/{self.total}] {name} ...", file=sys.stderr, flush=True)
+        return self.check(name, fn, *args, **kwargs)
+
+    def check(self, name: str, fn: Callable, *args, **kwargs):
+        """The stage that reads and checks the input: timed, but with no progress line, so that a bad input
+        fails with its one error line alone (the counted stages start once the input is known good)."""
         start = time.perf_counter()
         result = fn(*args, **kwargs)
         self.seconds[name] = round(time.perf_counter() - start, 3)
@@ -176,8 +182,8 @@ def _from_pytorch(request: ExportRequest, staging: Path) -> dict:
     from ..convert.onnx_export import export_float_onnx, export_qdq_onnx
     from ..convert.to_tflite import convert_qdq_onnx
 
-    stages = Stages(total=7 if request.verify else 6)
-    model, qmodel, info = stages.run("load model", _load_pytorch_model, request)
+    stages = Stages(total=5 if request.verify else 4)  # quantize, ONNX, convert, [verify,] arena
+    model, qmodel, info = stages.check("load model", _load_pytorch_model, request)
     config = model.config if model is not None else qmodel.config
     input_size = request.input_size or (info or {}).get("input_size") or 32
     train, test = _datasets(request, info, input_size, config.in_channels)
@@ -220,9 +226,10 @@ def _from_onnx(request: ExportRequest, staging: Path) -> dict:
     from ..convert.onnx_graph import load_onnx
     from ..convert.to_tflite import convert_qdq_onnx
 
-    stages = Stages(total=4 if request.verify else 3)
-    model = stages.run("load ONNX", load_onnx, request.onnx)
+    stages = Stages(total=0)
+    model = stages.check("load ONNX", load_onnx, request.onnx)
     is_qdq = any(n.op_type == "QuantizeLinear" for n in model.graph.node)
+    stages.total = 2 + (not is_qdq) + bool(request.verify and request.calib_data is not None)
     if is_qdq:
         shutil.copyfile(request.onnx, staging / "model_qdq.onnx")
     else:
@@ -249,19 +256,12 @@ def _from_onnx(request: ExportRequest, staging: Path) -> dict:
 
 
 def _from_tflite(request: ExportRequest, staging: Path) -> dict:
-    from ..tflite import read_tflite
-    from ..tflite.interpreters import check_runs_in_litert, random_model_inputs
+    from ..tflite.interpreters import random_model_inputs
     from ..verify.agreement import verify_runtimes
 
-    stages = Stages(total=3)
+    stages = Stages(total=2 if request.verify else 1)  # [verify,] arena
     data = Path(request.tflite).read_bytes()
-    graph = stages.run("validate TFLite", read_tflite, data)
-    graph.require_int8()
-    custom = sorted({op.opcode.split(":", 1)[1] or "unnamed" for op in graph.operators if op.opcode.startswith("CUSTOM:")})
-    if custom:
-        raise FlynetError(f"{request.tflite} holds custom ops ({', '.join(custom)}), which neither TFLite Micro's "
-                          "builtin resolver nor the code generator run: export the model with builtin ops only")
-    check_runs_in_litert(data)
+    stages.check("validate TFLite", _validate_tflite, data, request.tflite)
     atomic_write_bytes(staging / "model_int8.tflite", data)
     name = Path(request.tflite).stem
     report = _base_report(name, data, {"model": name, "source": "tflite"})
@@ -274,6 +274,21 @@ def _from_tflite(request: ExportRequest, staging: Path) -> dict:
     report["stage_seconds"] = stages.seconds
     _raise_if_failed(report)
     return report, None
+
+
+def _validate_tflite(data: bytes, path: Path) -> None:
+    """A .tflite from outside: valid (read_tflite), int8, builtin ops only, and run by LiteRT (whose loader
+    verifies the flatbuffer) and TFLite Micro in a trial child process before this one runs them."""
+    from ..tflite import read_tflite
+    from ..tflite.interpreters import check_runtimes_survive, random_model_inputs
+
+    graph = read_tflite(data)
+    graph.require_int8()
+    custom = sorted({op.opcode.split(":", 1)[1] or "unnamed" for op in graph.operators if op.opcode.startswith("CUSTOM:")})
+    if custom:
+        raise FlynetError(f"{path} holds custom ops ({', '.join(custom)}), which neither TFLite Micro's builtin "
+                          "resolver nor the code generator run: export the model with builtin ops only")
+    check_runtimes_survive(data, random_model_inputs(data, TRIAL_SAMPLES))
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -353,7 +368,12 @@ def _onnx_images(request: ExportRequest, model, count: int | None = None, split:
     """Images from --calib-data fitted to the ONNX model's input (NCHW, normalised the project's way)."""
     from ..data.datasets import load_dataset, normalize
 
-    dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    initializers = {i.name for i in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in initializers]
+    if len(inputs) != 1:
+        raise FlynetError(f"the ONNX model has {len(inputs)} inputs: images calibrate and verify one-input models "
+                          "(export a QDQ model with --no-verify)")
+    dims = [d.dim_value for d in inputs[0].type.tensor_type.shape.dim]
     if len(dims) != 4 or dims[2] != dims[3] or not dims[2]:
         raise FlynetError(f"ONNX input shape {dims} is not a static square NCHW image: export with a fixed input")
     dataset = load_dataset(request.calib_data, split, input_size=dims[2], in_channels=dims[1])

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.model_inputs import BenchInputs, int8_inputs
+from ..reporting import relocated
 
 EMBEDDED_INPUTS = 4  # real test images compiled into the board firmware's benchmark main
 
@@ -28,7 +29,7 @@ def _relative(summary: dict, root: Path) -> dict:
     """Build paths relative to the export folder: the staging folder is renamed after this stage."""
     out = {}
     for key, value in summary.items():
-        if isinstance(value, str) and value.startswith(str(root)):
+        if isinstance(value, str) and Path(value).is_relative_to(root):
             value = str(Path(value).relative_to(root))
         out[key] = value
     return out
@@ -55,5 +56,8 @@ def firmware_stage(staging: Path, target, request, report: dict, images: np.ndar
               else f"{request.bench_inputs} random int8 inputs (seed 0): the export had no images")
     inputs = BenchInputs(int8_inputs(tflite_bytes, images, request.bench_inputs), source)
     result = bench_tflite(tflite_bytes, target, inputs, bench_dir, progress=_progress, model_name=report["model"])
-    report["bench"] = {**_relative(write_bench_reports(result, bench_dir), staging), "inputs": source,
-                       "totals": result.totals, "checks": result.checks}
+    # Its report names the files where they will be once the staging folder has become --out.
+    out = Path(request.out)
+    result = relocated(result, staging, out)
+    files = write_bench_reports(result, out / bench_dir.name, staging=bench_dir)
+    report["bench"] = {**_relative(files, out), "inputs": source, "totals": result.totals, "checks": result.checks}

@@ -26,6 +26,7 @@ from ..build.bench_firmware import build_model_firmware
 from ..build.linker_script import TEST_INPUTS_REGION
 from ..build.make import BuildResult
 from ..build.options import uses_dsp_kernels
+from ..build.toolchain import find_toolchain
 from ..codegen.generate import GeneratedModel, build_ir, generate_model_sources, layer_checksum
 from ..codegen.graph import ModelIR
 from ..codegen.host_model import HostModel
@@ -237,11 +238,13 @@ def bench_tflite(
     if not inputs.images:
         raise FlynetError("the benchmark needs at least one input")
     find_qemu()  # before minutes of compiling
-    progress(f"inputs: {inputs.source}")
+    find_toolchain()
     firmware_dir = Path(out_dir) / "firmware"
-    progress(f"generating C for {model_name} ({len(tflite_bytes):,} bytes of .tflite)")
+    # Generating validates the model: progress starts once it is known good (bad input: one error line alone).
     generated = generate_model_sources(tflite_bytes, firmware_dir / "model", fuse_mdw=fuse_mdw,
                                        dsp_kernels=uses_dsp_kernels(opt))
+    progress(f"inputs: {inputs.source}")
+    progress(f"generated C for {model_name} ({len(tflite_bytes):,} bytes of .tflite)")
     ir = build_ir(tflite_bytes, fuse_mdw)
     progress(f"compiling {len(generated.layers)} layers for QEMU {target.emulator['qemu_machine']} "
              f"({target.board}, {target.core}) with {len(inputs.images)} embedded inputs")

@@ -72,10 +72,10 @@ def fits_machine(segments: list[Segment], target: Target, emulation: bool = True
     return all(inside(s.address, s.memory_bytes) and inside(s.load_address, s.file_bytes) for s in segments)
 
 
-def check_emulation_elf(elf: Path, target: Target, symbols: dict[str, int]) -> None:
-    """FlynetError, naming the flag that fixes it, unless `elf` is an emulation build for `target`."""
+def check_emulation_elf(elf: Path, target: Target, symbols: dict[str, int], segments: list[Segment]) -> None:
+    """FlynetError, naming the flag that fixes it, unless `elf` (its symbols and read_load_segments) is an
+    emulation build for `target`."""
     rebuild = f"`flynet-tiny build --target {target.name} --emulation`"
-    segments = read_load_segments(elf)
     if VECTOR_TABLE not in symbols:
         raise FlynetError(f"{elf} is not flynet-tiny firmware (no {VECTOR_TABLE}): build one with {rebuild}")
     if SEMIHOSTING_CONSOLE not in symbols:

@@ -26,7 +26,7 @@ from pathlib import Path
 from ..errors import CheckFailed, FlynetError
 from ..processes import kill_group, start_tool, stop_group
 from ..targets import Target
-from .elf_check import check_emulation_elf
+from .elf_check import check_emulation_elf, read_load_segments
 from .plugin import build_counting_plugin
 from .symbols import read_symbols
 
@@ -133,8 +133,10 @@ def run_qemu(
     timeout_s: float = 60.0,
     plugin: bool = True,
     keep_counts: Path | str | None = None,
+    progress=lambda message: None,
 ) -> RunResult:
-    """Run `elf` (an emulation build for `target`) until it exits, faults or times out."""
+    """Run `elf` (an emulation build for `target`) until it exits, faults or times out; `progress` hears
+    about the start once the file is known to be an emulation build for the target."""
     elf = Path(elf)
     if not elf.is_file():
         raise FlynetError(f"firmware {elf} not found: build it first")
@@ -144,8 +146,10 @@ def run_qemu(
         if path is not None and "," in str(Path(path).resolve()):
             raise FlynetError(f"path {path} contains a comma, which QEMU's option parser splits: move or rename it")
     qemu = find_qemu()
+    segments = read_load_segments(elf)  # the header first: a file that is no Arm ELF fails before nm reads it
     symbols = read_symbols(elf)
-    check_emulation_elf(elf, target, symbols)
+    check_emulation_elf(elf, target, symbols, segments)
+    progress(f"running {elf} on QEMU {target.emulator['qemu_machine']} (timeout {timeout_s:g} s)")
     with tempfile.TemporaryDirectory(prefix="flynet-qemu-") as tmp:
         counts_path = Path(keep_counts) if keep_counts else Path(tmp) / "counts.txt"
         plugin_args = None

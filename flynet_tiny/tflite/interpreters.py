@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import tempfile
 from contextlib import contextmanager
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -20,13 +21,65 @@ DEFAULT_ARENA = 4 * 1024 * 1024
 
 @contextmanager
 def refused_by(runtime: str):
-    """A runtime that refuses the model (its own checks, e.g. a kernel's Prepare) is one line about the input."""
-    try:
-        yield
-    except (RuntimeError, ValueError) as exc:
-        detail = " ".join(str(exc).split())[:240] or type(exc).__name__
+    """A runtime that refuses the model (its own checks, e.g. a kernel's Prepare) is one line about the input;
+    what it prints on stderr meanwhile is caught, and said in that line when its exception says nothing."""
+    error = None
+    with _captured_stderr() as captured:
+        try:
+            yield
+        except (RuntimeError, ValueError) as exc:
+            error = exc
+    if error is not None:
+        printed = [line.strip() for line in captured["text"].splitlines() if line.strip()]
+        detail = " ".join(str(error).split())[:240] or (printed[-1][:240] if printed else type(error).__name__)
         raise FlynetError(f"{runtime} cannot run the model ({detail}): re-export it with the ops, types and shapes "
                           f"{runtime} supports") from None
+
+
+def check_runtimes_survive(model_bytes: bytes, samples: Sequence[Sequence[np.ndarray]]) -> None:
+    """LiteRT-ref, then TFLite Micro, run `samples` in a forked child before this process runs them.
+
+    Both trust the file they are given: a malformed model this package's checks miss can make them
+    abort or crash, which would take the command down with no message. In a child it takes only the
+    child down, and the command says so in one line. A runtime that refuses the model says why.
+    """
+    for runtime, run in (("LiteRT", run_litert_reference_batch), ("TFLite Micro", run_tflm_batch)):
+        _trial_run(runtime, lambda: run(model_bytes, samples))
+
+
+def _trial_run(runtime: str, run: Callable[[], object]) -> None:
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 if the runtime ran, else send its one-line refusal through the pipe
+        status = 1
+        try:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.close(read_end)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+            run()
+            status = 0
+        except FlynetError as exc:
+            os.write(write_end, str(exc).encode())
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    try:
+        with os.fdopen(read_end, "rb") as pipe:
+            refusal = pipe.read().decode(errors="replace")
+        _, status = os.waitpid(pid, 0)
+    except BaseException:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise
+    if os.WIFSIGNALED(status):
+        crash = signal.Signals(os.WTERMSIG(status)).name
+        raise FlynetError(f"{runtime} crashed on the model ({crash} in a trial run): the model is malformed in a way "
+                          "flynet-tiny's checks do not catch; re-export it")
+    if refusal:
+        raise FlynetError(refusal)
+    if os.WEXITSTATUS(status) != 0:
+        raise FlynetError(f"{runtime} failed on the model in a trial run: re-export it")
 
 
 def tflm_interpreter(model_bytes: bytes, arena_size: int = DEFAULT_ARENA):
@@ -38,23 +91,22 @@ def tflm_interpreter(model_bytes: bytes, arena_size: int = DEFAULT_ARENA):
 
 def run_tflm(model_bytes: bytes, inputs: Sequence[np.ndarray], arena_size: int = DEFAULT_ARENA) -> list[np.ndarray]:
     """Run one inference per batch item is the caller's job: `inputs` are the graph's input tensors."""
-    interpreter = tflm_interpreter(model_bytes, arena_size)
-    return _invoke_tflm(interpreter, inputs, _io_counts(model_bytes)[1])
+    return run_tflm_batch(model_bytes, [inputs], arena_size)[0]
 
 
 def run_tflm_batch(model_bytes: bytes, samples: Sequence[Sequence[np.ndarray]], arena_size: int = DEFAULT_ARENA) -> list[list[np.ndarray]]:
     """Run many inferences on one interpreter (TFLM models are stateless between invokes)."""
     interpreter = tflm_interpreter(model_bytes, arena_size)
     n_outputs = _io_counts(model_bytes)[1]
-    return [_invoke_tflm(interpreter, sample, n_outputs) for sample in samples]
+    with refused_by("TFLite Micro"):
+        return [_invoke_tflm(interpreter, sample, n_outputs) for sample in samples]
 
 
 def _invoke_tflm(interpreter, inputs: Sequence[np.ndarray], n_outputs: int) -> list[np.ndarray]:
-    with refused_by("TFLite Micro"):
-        for i, x in enumerate(inputs):
-            interpreter.set_input(np.ascontiguousarray(x), i)
-        interpreter.invoke()
-        return [np.array(interpreter.get_output(i)) for i in range(n_outputs)]
+    for i, x in enumerate(inputs):
+        interpreter.set_input(np.ascontiguousarray(x), i)
+    interpreter.invoke()
+    return [np.array(interpreter.get_output(i)) for i in range(n_outputs)]
 
 
 def random_model_inputs(model_bytes: bytes, samples: int, seed: int = 0) -> list[list[np.ndarray]]:
@@ -111,7 +163,8 @@ def tflm_arena_bytes(model_bytes: bytes) -> dict[str, int]:
         with refused_by("TFLite Micro"):
             details = interpreter.get_input_details(index)
         zeros.append(np.zeros(details["shape"], dtype=details["dtype"]))
-    _invoke_tflm(interpreter, zeros, n_outputs)
+    with refused_by("TFLite Micro"):
+        _invoke_tflm(interpreter, zeros, n_outputs)
     with _captured_stderr() as captured:
         interpreter.print_allocations()
     text = captured["text"]
@@ -128,16 +181,6 @@ def tflm_arena_bytes(model_bytes: bytes) -> dict[str, int]:
 def run_litert_reference(model_bytes: bytes, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
     """LiteRT with its reference kernels (BUILTIN_REF), which round like TFLM."""
     return run_litert_reference_batch(model_bytes, [inputs])[0]
-
-
-def check_runs_in_litert(model_bytes: bytes) -> None:
-    """LiteRT's flatbuffer verifier and every kernel's Prepare accept the model (FlynetError if not): run before
-    TFLite Micro, which trusts the flatbuffer it is given, sees a model from outside."""
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    with refused_by("LiteRT"):
-        Interpreter(model_content=bytes(model_bytes), num_threads=1,
-                    experimental_op_resolver_type=OpResolverType.BUILTIN_REF).allocate_tensors()
 
 
 def run_litert_reference_batch(model_bytes: bytes, samples: Sequence[Sequence[np.ndarray]]) -> list[list[np.ndarray]]:

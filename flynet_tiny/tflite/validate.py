@@ -2,9 +2,12 @@
 
 After the reader has range-checked every index and buffer, `check_graph` checks the graph itself:
 inputs and outputs exist, each tensor has at most one producer, every op reads only tensors that
-exist before it runs (graph inputs, constants, variables or earlier ops' outputs), and for the
-builtin ops flynet-tiny converts, compiles or verifies, the operand counts and the shapes the op's
-own arithmetic implies (TFLite's shape rules; other ops are left to the runtime that runs them).
+exist before it runs (graph inputs, constants, variables or earlier ops' outputs), every 8-bit
+tensor carries quantization parameters, and for the builtin ops flynet-tiny converts, compiles or
+verifies: operand counts, one data type per op, constant operands where TFLite Micro reads them at
+prepare time, TFLite's int8 weight and bias scheme, and the shapes the op's own arithmetic implies.
+These are held as strictly as TFLite Micro needs them, since it trusts the file (a depthwise
+conv's depth multiplier, say, sets its loop bounds); other ops are left to the runtime.
 """
 
 from __future__ import annotations
@@ -35,6 +38,11 @@ def check_graph(graph: TFLiteGraph) -> None:
             if t >= 0 and t not in available:
                 raise FlynetError(f"{label} reads tensor {t} ({graph.tensors[t].name!r}) before any op writes it: "
                                   "the operators are out of order or an index is wrong; re-export the model")
+        for t in (*op.inputs, *op.outputs):
+            tensor = graph.tensors[t] if t >= 0 else None
+            if tensor is not None and tensor.dtype in ("int8", "uint8") and tensor.scale is None:
+                raise FlynetError(f"{label} uses {tensor.dtype} tensor {t} ({tensor.name!r}) without quantization "
+                                  "parameters, which every 8-bit kernel needs: re-export the model")
         for t in op.outputs:
             tensor = graph.tensors[t]
             if t in written or t in graph.inputs or tensor.is_constant:
@@ -82,14 +90,22 @@ class _Op:
     def out(self) -> tuple[int, ...]:
         return self.graph.tensors[self.op.outputs[0]].shape
 
-    def constant(self, position: int, what: str) -> np.ndarray | None:
-        """Integer constant operand (axes, paddings, begin / size), None when it is computed at run time."""
+    def constant(self, position: int, what: str) -> np.ndarray:
+        """An integer constant operand (axes, paddings, begin / size): TFLite Micro reads these when it
+        prepares the op, before any value is computed, so they must be constants."""
         tensor = self.input(position)
         if tensor is None or tensor.data is None:
-            return None
+            raise self.fail(f"its {what} is not a constant tensor")
         if tensor.dtype not in ("int32", "int64"):
             raise self.fail(f"its {what} is {tensor.dtype}, not an integer tensor")
         return tensor.data.astype(np.int64)
+
+    def same_types(self, *positions: int) -> None:
+        """The data inputs at `positions` and the output share one type (the kernels pick one code path)."""
+        dtypes = {self.graph.tensors[self.op.inputs[p]].dtype for p in positions if self.op.inputs[p] >= 0}
+        dtypes.add(self.graph.tensors[self.op.outputs[0]].dtype)
+        if len(dtypes) > 1:
+            raise self.fail(f"its data inputs and output mix the types {', '.join(sorted(dtypes))}")
 
     def rank(self, shape: tuple[int, ...], ranks: tuple[int, ...], what: str) -> None:
         if len(shape) not in ranks:
@@ -127,11 +143,23 @@ def _window_out(op: _Op, size: int, window: int, stride: int, dilation: int = 1)
     raise op.fail(f"padding {padding!r} is neither SAME nor VALID")
 
 
-def _symmetric_weights(op: _Op) -> None:
-    """int8 weights are symmetric in TFLite's int8 scheme: every zero point 0 (the kernels assume it)."""
-    weights = op.input(1)
-    if weights.dtype == "int8" and weights.zero_point is not None and np.any(weights.zero_point != 0):
-        raise op.fail(f"its int8 weights {weights.name!r} have a non-zero zero point (TFLite int8 weights are symmetric)")
+def _weights_and_bias(op: _Op, channels: int, axis: int) -> None:
+    """TFLite's 8-bit scheme for the weighted ops: int8 weights, symmetric (every zero point 0), one scale or one
+    per output channel along `axis`; an int32 bias (int64 for int16 data) of one value per channel."""
+    x, weights, bias = op.input(0), op.input(1), op.input(2)
+    if x.dtype not in ("int8", "int16"):
+        return  # float models: the runtime's own checks
+    if weights.dtype != "int8":
+        raise op.fail(f"its weights {weights.name!r} are {weights.dtype}, not int8")
+    if weights.scale is None or np.any(weights.zero_point != 0):
+        raise op.fail(f"its int8 weights {weights.name!r} are not symmetric int8 (a scale, every zero point 0)")
+    if weights.scale.size not in (1, channels) or (weights.scale.size > 1 and weights.quantized_dimension != axis):
+        raise op.fail(f"its weights carry {weights.scale.size} scales along dimension {weights.quantized_dimension}, "
+                      f"not 1 or {channels} along dimension {axis}")
+    if bias is not None:
+        wanted = "int32" if x.dtype == "int8" else "int64"
+        if bias.dtype != wanted or bias.shape != (channels,):
+            raise op.fail(f"the bias is {bias.dtype} {list(bias.shape)}, not {wanted} [{channels}]")
 
 
 @check("CONV_2D", "DEPTHWISE_CONV_2D")
@@ -141,6 +169,7 @@ def _conv(op: _Op) -> None:
     op.rank(x, (4,), "the input")
     op.rank(w, (4,), "the filter")
     op.rank(op.out, (4,), "the output")
+    op.same_types(0)
     stride_h, stride_w = op.option("stride_h"), op.option("stride_w")
     dilation_h, dilation_w = op.option("dilation_h_factor"), op.option("dilation_w_factor")
     if op.op.opcode == "CONV_2D":
@@ -149,12 +178,11 @@ def _conv(op: _Op) -> None:
             raise op.fail(f"the filter takes {w[3]} input channels, which do not divide the input's {x[3]}")
     else:
         channels = w[3]
-        if w[0] != 1 or channels % x[3]:
-            raise op.fail(f"a depthwise filter {list(w)} does not fit an input of {x[3]} channels")
-    _symmetric_weights(op)
-    bias = op.input(2)
-    if bias is not None and bias.shape != (channels,):
-        raise op.fail(f"the bias has shape {list(bias.shape)}, not [{channels}]")
+        multiplier = op.option("depth_multiplier")  # TFLite Micro's loops run on it
+        if w[0] != 1 or channels != x[3] * multiplier:
+            raise op.fail(f"a depthwise filter {list(w)} with depth multiplier {multiplier} does not fit an input of "
+                          f"{x[3]} channels")
+    _weights_and_bias(op, channels, 0 if op.op.opcode == "CONV_2D" else 3)
     op.expect((x[0], _window_out(op, x[1], w[1], stride_h, dilation_h), _window_out(op, x[2], w[2], stride_w, dilation_w),
                channels))
 
@@ -162,6 +190,7 @@ def _conv(op: _Op) -> None:
 @check("AVERAGE_POOL_2D", "MAX_POOL_2D")
 def _pool(op: _Op) -> None:
     op.counts((1, 1))
+    op.same_types(0)
     x = op.shape(0)
     op.rank(x, (4,), "the input")
     filter_h, filter_w = op.option("filter_height"), op.option("filter_width")
@@ -172,16 +201,16 @@ def _pool(op: _Op) -> None:
 @check("FULLY_CONNECTED")
 def _fully_connected(op: _Op) -> None:
     op.counts((2, 3))
+    op.same_types(0)
     x, w = op.shape(0), op.shape(1)
     op.rank(w, (2,), "the weights")
     units, features = w
     elements = math.prod(x)
     if elements % features:
         raise op.fail(f"an input of {elements} values is not a whole number of rows of {features}")
-    _symmetric_weights(op)
-    bias = op.input(2)
-    if bias is not None and bias.shape != (units,):
-        raise op.fail(f"the bias has shape {list(bias.shape)}, not [{units}]")
+    if op.op.options.get("weights_format", 0) != 0:
+        raise op.fail("its weights are in a shuffled format, which TFLite Micro does not read")
+    _weights_and_bias(op, units, 0)
     if not op.out or op.out[-1] != units or math.prod(op.out) != elements // features * units:
         raise op.fail(f"output shape {list(op.out)} is not {elements // features} rows of {units}")
 
@@ -189,6 +218,7 @@ def _fully_connected(op: _Op) -> None:
 @check("ADD", "SUB", "MUL", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE")
 def _binary(op: _Op) -> None:
     op.counts((2, 2))
+    op.same_types(0, 1)
     try:
         shape = np.broadcast_shapes(op.shape(0), op.shape(1))
     except ValueError:
@@ -199,12 +229,18 @@ def _binary(op: _Op) -> None:
 @check("HARD_SWISH", "LOGISTIC", "TANH", "RELU", "RELU6", "SOFTMAX", "QUANTIZE", "DEQUANTIZE")
 def _elementwise(op: _Op) -> None:
     op.counts((1, 1))
+    if op.op.opcode not in ("QUANTIZE", "DEQUANTIZE"):
+        op.same_types(0)
+    beta = op.op.options.get("beta", 1.0)
+    if op.op.opcode == "SOFTMAX" and not (isinstance(beta, float) and 0 < beta < math.inf):
+        raise op.fail(f"beta {beta!r} is not a positive number")
     op.expect(op.shape(0))
 
 
 @check("RESHAPE")
 def _reshape(op: _Op) -> None:
     op.counts((1, 2))
+    op.same_types(0)
     if math.prod(op.shape(0)) != math.prod(op.out):
         raise op.fail(f"reshapes {list(op.shape(0))} into {list(op.out)}, a different number of values")
 
@@ -212,10 +248,9 @@ def _reshape(op: _Op) -> None:
 @check("MEAN", "SUM", "REDUCE_MAX")
 def _reduce(op: _Op) -> None:
     op.counts((2, 2))
+    op.same_types(0)
     x = op.shape(0)
     axes = op.constant(1, "axes")
-    if axes is None:
-        return
     if np.any(axes < -len(x)) or np.any(axes >= len(x)):
         raise op.fail(f"axes {axes.tolist()} are outside an input of rank {len(x)}")
     reduced = {int(a) % len(x) for a in axes.reshape(-1)}
@@ -226,6 +261,7 @@ def _reduce(op: _Op) -> None:
 @check("CONCATENATION")
 def _concatenation(op: _Op) -> None:
     op.counts((1, len(op.op.inputs) or 1))
+    op.same_types(*range(len(op.op.inputs)))
     shapes = [op.shape(i) for i in range(len(op.op.inputs))]
     rank = len(op.out)
     axis = op.op.options.get("axis", 0)
@@ -241,10 +277,9 @@ def _concatenation(op: _Op) -> None:
 @check("PAD", "PADV2")
 def _pad(op: _Op) -> None:
     op.counts((2, 3))
+    op.same_types(0)
     x = op.shape(0)
     paddings = op.constant(1, "paddings")
-    if paddings is None:
-        return
     if paddings.shape != (len(x), 2) or np.any(paddings < 0):
         raise op.fail(f"paddings {paddings.tolist()} are not {len(x)} non-negative (before, after) pairs")
     op.expect([s + int(a) + int(b) for s, (a, b) in zip(x, paddings)])
@@ -253,10 +288,9 @@ def _pad(op: _Op) -> None:
 @check("SLICE")
 def _slice(op: _Op) -> None:
     op.counts((3, 3))
+    op.same_types(0)
     x = op.shape(0)
     begin, size = op.constant(1, "begin"), op.constant(2, "size")
-    if begin is None or size is None:
-        return
     if begin.shape != (len(x),) or size.shape != (len(x),):
         raise op.fail(f"begin {begin.tolist()} and size {size.tolist()} do not have {len(x)} entries")
     sizes = [d - int(b) if s == -1 else int(s) for d, b, s in zip(x, begin, size)]
@@ -268,12 +302,12 @@ def _slice(op: _Op) -> None:
 @check("STRIDED_SLICE")
 def _strided_slice(op: _Op) -> None:
     op.counts((4, 4))
+    op.same_types(0)
     x = op.shape(0)
     begin, end, strides = op.constant(1, "begin"), op.constant(2, "end"), op.constant(3, "strides")
     options = op.op.options
-    if begin is None or end is None or strides is None or options.get("ellipsis_mask") or \
-            options.get("new_axis_mask") or options.get("offset"):
-        return  # computed bounds or the rarer masks: the runtime checks them
+    if options.get("ellipsis_mask") or options.get("new_axis_mask") or options.get("offset"):
+        raise op.fail("it uses an ellipsis or new-axis mask or offset, which TFLite Micro does not support")
     if not begin.shape == end.shape == strides.shape == (len(x),) or np.any(strides == 0):
         raise op.fail("begin, end and strides need one entry per input dimension and no zero stride")
     begin_mask, end_mask = int(options.get("begin_mask", 0)), int(options.get("end_mask", 0))
@@ -294,10 +328,9 @@ def _strided_slice(op: _Op) -> None:
 @check("TRANSPOSE")
 def _transpose(op: _Op) -> None:
     op.counts((2, 2))
+    op.same_types(0)
     x = op.shape(0)
     perm = op.constant(1, "permutation")
-    if perm is None:
-        return
     if sorted(perm.tolist()) != list(range(len(x))):
         raise op.fail(f"permutation {perm.tolist()} does not reorder {len(x)} dimensions")
     op.expect([x[p] for p in perm])

@@ -16,6 +16,7 @@ import errno
 import io
 import pickle
 import re
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ _NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 # Checkpoints written before the RNG state was stored as plain numbers hold numpy's as an array. These
 # rebuild arrays and dtypes only (no callable the file could choose), so they are allowed as well.
 _LEGACY_NUMPY_GLOBALS = [np._core.multiarray._reconstruct, np.ndarray, np.dtype]
-_UNSUPPORTED_GLOBAL = re.compile(r"Unsupported global: GLOBAL (\S+)")
+_UNSUPPORTED_GLOBAL = re.compile(r"GLOBAL (\S+)")
 _CORRUPT = (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, TypeError,
             KeyError, IndexError, AttributeError, UnicodeDecodeError)
 
@@ -40,16 +41,27 @@ def read_torch_file(path: Path, what: str, fix: str) -> Any:
     """The data of a torch-saved file, unpickled weights-only (tensors and plain data, never code).
     FlynetError naming `what` the file should be and `fix` for anything else."""
     try:
-        with torch.serialization.safe_globals(_LEGACY_NUMPY_GLOBALS):
+        with torch.serialization.safe_globals(_LEGACY_NUMPY_GLOBALS), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. about the pickle protocol: the outcome is said in one line
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         found = _UNSUPPORTED_GLOBAL.search(str(exc))
-        if found:
-            raise FlynetError(f"{path} holds a pickled Python object ({found[1].rstrip('.,')}), which flynet-tiny never "
-                              f"loads: it is not a {what}, or was written by an older flynet-tiny; {fix}") from None
-        raise FlynetError(f"{path} is corrupt or not a {what} ({_first_line(exc)}); {fix}") from None
+        if not found and not _looks_pickled(path):
+            raise FlynetError(f"{path} is corrupt or not a {what} (not a PyTorch file); {fix}") from None
+        held = f"a pickled Python object ({found[1].rstrip('.,')})" if found else \
+            "pickled data other than tensors and plain data"
+        raise FlynetError(f"{path} holds {held}, which flynet-tiny never loads: it is not a {what}, or was written "
+                          f"by an older flynet-tiny; {fix}") from None
     except _CORRUPT as exc:
         raise FlynetError(f"{path} is corrupt or not a {what} ({_first_line(exc)}); {fix}") from None
+
+
+def _looks_pickled(path: Path) -> bool:
+    """A torch zip archive or a pickle of protocol 2 or later (what the weights-only loader refused is then
+    its content, not its format)."""
+    with open(path, "rb") as fh:
+        head = fh.read(2)
+    return head == b"PK" or head[:1] == b"\x80"
 
 
 def _first_line(exc: BaseException) -> str:
