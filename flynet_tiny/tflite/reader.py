@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from ..errors import FlynetError
+from .graph import TFLiteGraph, TFLiteOperator, TFLiteTensor
 from .schema import (
     ACTIVATION_NAMES,
     FILE_IDENTIFIER,
@@ -19,86 +18,7 @@ from .schema import (
     camel_to_snake,
     schema,
 )
-
-
-@dataclass
-class TFLiteTensor:
-    index: int
-    name: str
-    shape: tuple[int, ...]
-    dtype: str
-    scale: np.ndarray | None = None        # float32, one per channel or one per tensor
-    zero_point: np.ndarray | None = None   # int64, same length as scale
-    quantized_dimension: int = 0
-    data: np.ndarray | None = None         # constant data, shaped, for weights / biases / params
-    is_variable: bool = False              # state an op keeps between invocations (e.g. an LSTM's)
-
-    @property
-    def is_constant(self) -> bool:
-        return self.data is not None
-
-    @property
-    def nbytes(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) * NUMPY_DTYPES[self.dtype].itemsize
-
-    @property
-    def per_channel(self) -> bool:
-        return self.scale is not None and self.scale.size > 1
-
-
-@dataclass
-class TFLiteOperator:
-    index: int
-    opcode: str
-    version: int
-    inputs: tuple[int, ...]    # -1 marks an omitted optional input
-    outputs: tuple[int, ...]
-    options: dict = field(default_factory=dict)
-
-
-@dataclass
-class TFLiteGraph:
-    tensors: list[TFLiteTensor]
-    operators: list[TFLiteOperator]
-    inputs: tuple[int, ...]
-    outputs: tuple[int, ...]
-    metadata: dict[str, bytes]
-    description: str
-
-    def op_counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for op in self.operators:
-            counts[op.opcode] = counts.get(op.opcode, 0) + 1
-        return counts
-
-    def producers(self) -> dict[int, TFLiteOperator]:
-        return {t: op for op in self.operators for t in op.outputs}
-
-    def consumers(self) -> dict[int, list[TFLiteOperator]]:
-        users: dict[int, list[TFLiteOperator]] = {}
-        for op in self.operators:
-            for t in op.inputs:
-                if t >= 0:
-                    users.setdefault(t, []).append(op)
-        return users
-
-    def require_int8(self) -> None:
-        """Fail with one line unless activations are int8 with quantization parameters."""
-        for index in (*self.inputs, *self.outputs):
-            tensor = self.tensors[index]
-            if tensor.dtype != "int8" or tensor.scale is None:
-                raise FlynetError(
-                    f"model tensor {tensor.name!r} is {tensor.dtype}, not quantized int8: "
-                    "convert it with full-integer int8 quantization first"
-                )
-        for op in self.operators:
-            for index in (*op.inputs, *op.outputs):
-                tensor = self.tensors[index] if index >= 0 else None
-                if tensor is not None and tensor.dtype == "float32":
-                    raise FlynetError(
-                        f"operator {op.index} ({op.opcode}) uses float tensor {tensor.name!r}: "
-                        "only fully int8-quantized models are supported"
-                    )
+from .validate import check_graph
 
 
 # A tensor larger than this cannot exist on a 32-bit microcontroller, and its byte count would overflow there.
@@ -111,8 +31,6 @@ def read_tflite(data: bytes) -> TFLiteGraph:
     parameters that fit their tensors, a graph whose ops read only what exists before them, and for the
     builtin ops flynet-tiny handles, operand counts and shapes (tflite/validate.py). Any violation is a
     one-line FlynetError naming the op or tensor."""
-    from .validate import check_graph
-
     data = bytes(data)
     if len(data) < 8 or data[4:8] != FILE_IDENTIFIER:
         raise FlynetError("not a TFLite flatbuffer (missing the 'TFL3' identifier): pass a .tflite file")

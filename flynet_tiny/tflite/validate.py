@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import FlynetError
-from .reader import TFLiteGraph, TFLiteOperator, TFLiteTensor
+from .graph import TFLiteGraph, TFLiteOperator, TFLiteTensor
 
 Check = Callable[["_Op"], None]
 _CHECKS: dict[str, Check] = {}
