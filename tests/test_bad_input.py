@@ -292,7 +292,7 @@ def test_build_of_a_model_that_does_not_fit_leaves_nothing(work):
 def test_bench_whose_firmware_runs_past_the_timeout_leaves_nothing(work):
     (work / "small.tflite").write_bytes(small_model())
     before = snapshot(work)
-    result = run_in(["bench", "--target", "f446re", "--tflite", "small.tflite", "--inputs", 1, "--timeout", 0.05,
+    result = run_in(["bench", "--target", "f446re", "--tflite", "small.tflite", "--inputs", 1, "--timeout", 0.001,
                        "--out", "b/f446re"], work)
     line = assert_clean_failure(result, 1, before, work, progress=True)
     assert "firmware hung" in line and "raise --timeout" in line and not (work / "b").exists()
@@ -335,7 +335,7 @@ def interrupt_when(command: list[str], cwd: Path, ready: str, sig: int) -> tuple
     for line in proc.stderr:
         lines.append(line)
         if line.startswith(ready):
-            time.sleep(0.5)
+            time.sleep(0.1)
             proc.send_signal(sig)
             break
     lines += proc.stderr.readlines()
@@ -347,7 +347,7 @@ def interrupt_when(command: list[str], cwd: Path, ready: str, sig: int) -> tuple
 def test_a_signal_during_export_removes_its_staging_folder(work, sig, code, word):
     (work / "small.tflite").write_bytes(small_model())
     before = snapshot(work)
-    command = cli_command("export", "--tflite", "small.tflite", "--out", "exp", "--verify-samples", 20000)
+    command = cli_command("export", "--tflite", "small.tflite", "--out", "exp", "--verify-samples", 200000)
     proc, stderr = interrupt_when(command, work, "[1/2] verify", sig)
     assert assert_clean_failure(CliResult(proc.returncode, "", stderr), code, before, work, progress=True) == word
     assert not list(work.glob(".exp.*"))
