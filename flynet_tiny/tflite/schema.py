@@ -59,6 +59,7 @@ OP_OPTIONS: dict[str, str] = {
     "DEQUANTIZE": "DequantizeOptions",
     "QUANTIZE": "QuantizeOptions",
     "TRANSPOSE": "TransposeOptions",
+    "TRANSPOSE_CONV": "TransposeConvOptions",
 }
 
 # Lowest version of each op that carries int8 tensors (TFLite's op_version rules),
@@ -90,6 +91,7 @@ INT8_OP_VERSIONS: dict[str, int] = {
     "RELU6": 2,
     "QUANTIZE": 1,
     "DEQUANTIZE": 2,
+    "TRANSPOSE_CONV": 3,
 }
 
 

@@ -30,12 +30,12 @@ static int32_t conv_one_output(const fn_conv_params *p, const fn_dims *in, const
 {
     int32_t acc = 0;
     for (int32_t ky = 0; ky < f->h; ++ky) {
-        const int32_t iy = y0 + ky;
+        const int32_t iy = y0 + ky * p->dilation_h;
         if (iy < 0 || iy >= in->h) {
             continue;
         }
         for (int32_t kx = 0; kx < f->w; ++kx) {
-            const int32_t ix = x0 + kx;
+            const int32_t ix = x0 + kx * p->dilation_w;
             if (ix < 0 || ix >= in->w) {
                 continue;
             }

@@ -38,9 +38,9 @@ static void im2col(const fn_conv_params *p, const fn_dims *in, const int8_t *inp
     const int32_t offset2 = (int32_t)(((uint32_t)(uint16_t)offset << 16) | (uint16_t)offset);
     int32_t k = 0;
     for (int32_t ky = 0; ky < f->h; ++ky) {
-        const int32_t iy = y0 + ky;
+        const int32_t iy = y0 + ky * p->dilation_h;
         for (int32_t kx = 0; kx < f->w; ++kx, k += channels) {
-            const int32_t ix = x0 + kx;
+            const int32_t ix = x0 + kx * p->dilation_w;
             if (iy < 0 || iy >= in->h || ix < 0 || ix >= in->w) {
                 for (int32_t ic = 0; ic < channels; ++ic) {
                     block[block_slot(k + ic, j)] = 0;

@@ -569,7 +569,7 @@ static void row_pixels_any(const int8_t *src, int32_t pitch, const dw_channel *d
     }
 }
 
-#define FN_DW_CACHED 16 /* output channels of a channel group whose set-up is kept from band to band */
+#define FN_DW_CACHED FN_DW_PLANE_HEADS /* output channels of a channel group whose set-up is kept from band to band */
 
 enum { DW_ROWS2, DW_ROW, DW_COLUMN }; /* the kernels of a band: 2-row, row, column */
 

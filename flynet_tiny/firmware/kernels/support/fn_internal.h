@@ -16,10 +16,23 @@
 int32_t fn_output_size(fn_padding padding, int32_t in, int32_t filter, int32_t stride);
 int32_t fn_leading_padding(int32_t in, int32_t filter, int32_t stride, int32_t out);
 
-/* Shared checks of a conv-like layer: strides 1/2, dilation 1, positive dims,
- * output dims equal to TFLite's. Fills the leading paddings. */
+/* Rows (columns) a filter of `filter` taps spans at dilation `dilation`: (filter - 1) * dilation + 1. */
+int32_t fn_dilated_size(int32_t filter, int32_t dilation);
+
+/* Shared checks of a conv-like layer: strides and dilations >= 1, positive dims, output dims equal to
+ * TFLite's for the dilated filter. Fills the leading paddings. */
 fn_status fn_check_conv_geometry(const fn_conv_params *p, const fn_dims *in, int32_t filter_h,
                                  int32_t filter_w, const fn_dims *out, int32_t *pad_h, int32_t *pad_w);
+
+/* The taps k in [*first, *end) of a window starting at `start` (taps `dilation` apart) that land on
+ * 0..size-1; *end <= *first when none does. */
+static inline void fn_tap_range(int32_t start, int32_t taps, int32_t dilation, int32_t size, int32_t *first,
+                                int32_t *end)
+{
+    *first = start < 0 ? (-start + dilation - 1) / dilation : 0;
+    const int32_t last = size - 1 - start; /* the last tap may sit at most this far from the start */
+    *end = last < 0 ? 0 : fn_min32(taps, last / dilation + 1);
+}
 
 int fn_dims_valid(const fn_dims *d);
 int32_t fn_dims_count(const fn_dims *d);
