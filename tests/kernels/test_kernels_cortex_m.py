@@ -113,6 +113,11 @@ CASES = [
     ProbeCase("conv1x5_s1x2", "conv", (1, 6, 20, 3), 1, kernel_w=5, out_channels=6, stride_w=2),
     ProbeCase("conv3x3_s2_rgb_stem", "conv", (1, 16, 16, 3), 3, out_channels=16, stride=2),
     ProbeCase("conv3x3_s1_rgb_relu", "conv", (1, 9, 7, 3), 3, out_channels=8, act=(-20, 127)),
+    # Narrowed activation ranges after the assembly paths (a 4-lane clamp over what they wrote): the 4-pixel
+    # block (padded weight rows, whole groups) and the 1x1 tiles.
+    ProbeCase("conv3x3_c8_relu6", "conv", (1, 6, 7, 8), 3, out_channels=5, act=(-100, 30)),
+    ProbeCase("conv3x3_rgb_s2_relu6", "conv", (1, 11, 10, 3), 3, out_channels=6, stride=2, act=(-60, 70)),
+    ProbeCase("conv1x1_tiles_relu6", "conv", (1, 8, 8, 16), 1, out_channels=7, act=(-40, 60)),
     ProbeCase("dw10x8_s2_h8_c1", "depthwise", (1, 49, 40, 1), 10, kernel_w=8, heads=8, stride=2),
     ProbeCase("dw9x1_s2", "depthwise", (1, 49, 1, 32), 9, kernel_w=1, stride=2),
     ProbeCase("dw5x1_s1_relu", "depthwise", (1, 25, 1, 48), 5, kernel_w=1, act=(-40, 127)),
@@ -120,6 +125,16 @@ CASES = [
     ProbeCase("dw3x3_h20", "depthwise", (1, 5, 5, 2), 3, heads=20),
     ProbeCase("mdw5x3_h2", "mdw", (1, 7, 8, 6), 5, kernel_w=3, heads=2),
     ProbeCase("dw1x7_valid_s4", "depthwise", (1, 3, 30, 12), 1, kernel_w=7, stride=4, padding="VALID"),
+    # The line planes (k x 1 / 1 x k, one head): every assembly kernel (k = 2..4, 5, 6..8, 9) and the C one
+    # (k > 9), strides 1..3, k x 1 on maps wider than 1 (a line per column), channels past the last 4, a narrowed
+    # range, no bias, two images; the conv route of one-channel depthwise layers with 4 or more heads.
+    ProbeCase("dw3x1_s1_c6", "depthwise", (1, 7, 3, 6), 3, kernel_w=1),
+    ProbeCase("dw1x5_s2_relu", "depthwise", (1, 2, 17, 9), 1, kernel_w=5, stride_w=2, act=(-30, 127)),
+    ProbeCase("dw7x1_s3_valid", "depthwise", (1, 23, 2, 8), 7, kernel_w=1, stride=3, padding="VALID"),
+    ProbeCase("dw9x1_s1_no_bias", "depthwise", (2, 12, 1, 5), 9, kernel_w=1, bias=False),
+    ProbeCase("dw12x1_s2", "depthwise", (1, 30, 1, 4), 12, kernel_w=1, stride=2),
+    ProbeCase("dw2x1_s1_c1", "depthwise", (1, 5, 4, 1), 2, kernel_w=1),
+    ProbeCase("dw3x3_h6_c1_conv_route", "depthwise", (1, 9, 8, 1), 3, heads=6, stride=2, act=(-50, 40)),
     # TRANSPOSE_CONV: SAME / VALID, unequal strides, an odd output channel count, no bias.
     ProbeCase("tconv3x3_s2", "transpose", (1, 8, 8, 16), 3, out_channels=8, stride=2),
     ProbeCase("tconv3x2_s2x3_valid", "transpose", (1, 4, 5, 5), 3, kernel_w=2, out_channels=7, stride=2,
