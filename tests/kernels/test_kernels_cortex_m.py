@@ -151,6 +151,10 @@ CASES = [
     ProbeCase("avgpool_2x2_s2_relu", "avgpool", (2, 6, 7, 5), 2, stride=2, padding="VALID", act=(-10, 100)),
     ProbeCase("maxpool_4x4_s3_same", "maxpool", (1, 15, 15, 16), 4, stride=3),
     ProbeCase("maxpool_3x3_s3_valid", "maxpool", (1, 24, 24, 16), 3, stride=3, padding="VALID"),
+    # 8 channels per pass then 4 then single ones, clamps, and a window of more than 256 taps (int32 sums).
+    ProbeCase("avgpool_3x3_s1_c13_relu6", "avgpool", (1, 6, 5, 13), 3, act=(-20, 90)),
+    ProbeCase("maxpool_2x3_s1x2_c12_relu", "maxpool", (1, 7, 9, 12), 2, kernel_w=3, stride_w=2, act=(0, 127)),
+    ProbeCase("avgpool_global_17x17x8", "avgpool", (1, 17, 17, 8), 17, stride=17, padding="VALID"),
 ]
 
 
