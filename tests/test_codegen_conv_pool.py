@@ -1,5 +1,6 @@
 """Generated C for the conv, depthwise, pooling and transpose-conv parameter families (issue 13) against
-TFLite Micro byte for byte, on the host build; and the corpus models these families unblock."""
+TFLite Micro byte for byte: the host build, the DSP build in QEMU (Cortex-M4 and M7), and the corpus model
+these families unblock."""
 
 import json
 from pathlib import Path
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 
 from conv_pool_models import GEOMETRY_MODELS
+from test_codegen_arm import assert_emulated_matches_tflm
 from flynet_tiny.codegen.generate import build_ir, generate_model_sources
 from flynet_tiny.codegen.host_model import HostModel
 from flynet_tiny.tflite.interpreters import run_tflm_batch
@@ -48,3 +50,14 @@ def test_dilated_and_strided_corpus_model_matches_tflm(tmp_path):
     assert {"CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D"} <= set(ops)
     mismatching, _ = _host_mismatches(model, tmp_path, 3)
     assert mismatching == 0
+
+
+QEMU_CASES = [(name, "f446re") for name in sorted(GEOMETRY_MODELS)] + \
+             [("conv_geometry", "f746zg"), ("depthwise_geometry", "f746zg"), ("pooling_geometry", "f746zg"),
+              ("transpose_conv_head", "f746zg")]
+
+
+@pytest.mark.parametrize("name,target_name", QEMU_CASES)
+def test_emulated_dsp_build_matches_tflm(name, target_name, tmp_path):
+    """The DSP kernel paths (the emulation build at --opt speed) on the Cortex-M4 and M7 in QEMU."""
+    assert_emulated_matches_tflm(GEOMETRY_MODELS[name](), target_name, tmp_path)
