@@ -6,6 +6,7 @@
  * a sigmoid's saturated ends), so clamping the input first gives the same bytes from a table
  * about a third smaller (flash the 19 tables of FlyNet could not spare). */
 #include "../support/fn_internal.h"
+#include "lut_s8_dsp.h"
 
 fn_status fn_lut_s8(const int8_t *table, int32_t lo, int32_t hi, int32_t size, const int8_t *input, int8_t *output)
 {
@@ -14,13 +15,13 @@ fn_status fn_lut_s8(const int8_t *table, int32_t lo, int32_t hi, int32_t size, c
     }
     int32_t i = 0;
 #if FN_USE_DSP
-    /* 4 values per word: signed byte max / min by SSUB8 + SEL (fn_clamp_s8x4), then USUB8 makes each lane its
+    /* 4 values per word: signed byte max / min by SSUB8 + SEL, then USUB8 makes each lane its
      * index x - lo (0..hi-lo). Lane k of the result comes from lane k of the word read, and a
      * word is read before it is written, so in place is safe. */
     const uint8_t *entry = (const uint8_t *)table;
-    const uint32_t lo4 = fn_lanes(lo), hi4 = fn_lanes(hi);
+    const uint32_t lo4 = lanes(lo), hi4 = lanes(hi);
     for (; i + 4 <= size; i += 4) {
-        const uint32_t index = __usub8(fn_clamp_s8x4(fn_read_u32(input + i), lo4, hi4), lo4);
+        const uint32_t index = __usub8(clamp_s8x4(fn_read_u32(input + i), lo4, hi4), lo4);
         const uint32_t mapped = (uint32_t)entry[index & 0xff] | (uint32_t)entry[(index >> 8) & 0xff] << 8 |
                                 (uint32_t)entry[(index >> 16) & 0xff] << 16 | (uint32_t)entry[index >> 24] << 24;
         __builtin_memcpy(output + i, &mapped, 4);
