@@ -132,15 +132,20 @@ static inline void copy_run(int8_t *dst, const int8_t *src, int32_t n)
     __builtin_memcpy(dst + n - 4, &last, 4);
 }
 
-/* n bytes from src to dst, any n. */
+/* n bytes from src to dst, any n (1..3: a halfword and / or a byte, as an RGB pixel of a dilated window). */
 static inline void copy_bytes(int8_t *dst, const int8_t *src, int32_t n)
 {
     if (n >= 4) {
         copy_run(dst, src, n);
         return;
     }
-    for (; n > 0; --n) {
-        *dst++ = *src++;
+    if (n & 2) {
+        uint16_t half;
+        __builtin_memcpy(&half, src, 2);
+        __builtin_memcpy(dst, &half, 2);
+    }
+    if (n & 1) {
+        dst[n - 1] = src[n - 1];
     }
 }
 
@@ -182,13 +187,21 @@ static staged_im2col staged_setup(const fn_conv_params *p, const fn_dims *in, co
 static void im2col_staged(const staged_im2col *s, int32_t b, int32_t y0, int32_t x0, int16_t *block, int32_t j)
 {
     int8_t *col = s->column;
-    const int whole_rows = s->dw == 1 && x0 >= 0 && x0 + s->kw <= s->in_w;
-    if (whole_rows && s->row_bytes >= 4 && y0 >= 0 && y0 + (s->kh - 1) * s->dh < s->in_h) {
-        /* The whole window inside the map (most pixels): one run per filter row. */
+    const int inside_w = x0 >= 0 && x0 + (s->kw - 1) * s->dw < s->in_w;
+    const int whole_rows = s->dw == 1 && inside_w;
+    if (inside_w && y0 >= 0 && y0 + (s->kh - 1) * s->dh < s->in_h && (s->dw > 1 || s->row_bytes >= 4)) {
+        /* The whole window inside the map (most pixels): one run per filter row, or per tap when dilated. */
         const int8_t *src = s->input + ((b * s->in_h + y0) * s->in_w + x0) * s->channels;
         const int32_t src_step = s->dh * s->in_row, row_bytes = s->row_bytes;
+        const int32_t tap_step = s->dw * s->channels, channels = s->channels;
         for (int32_t ky = 0; ky < s->kh; ++ky, col += row_bytes, src += src_step) {
-            copy_run(col, src, row_bytes);
+            if (s->dw == 1) {
+                copy_run(col, src, row_bytes);
+                continue;
+            }
+            for (int32_t kx = 0; kx < s->kw; ++kx) {
+                copy_bytes(col + kx * channels, src + kx * tap_step, channels);
+            }
         }
     } else {
         for (int32_t ky = 0; ky < s->kh; ++ky, col += s->row_bytes) {

@@ -227,6 +227,9 @@ fn_status fn_depthwise_run(const fn_conv_params *p, const fn_channel_quant *q, c
     const int32_t channels = in_dims->c;
     const int32_t total = channels * heads;
     const dw_output o = {bias, q->multiplier, q->shift, p->output_offset, p->act_min, p->act_max, maxout};
+#if FN_USE_DSP
+    const int fast = heads == 1 && fn_fast_requant_applies(bias, q->shift, total, filter_dims->h * filter_dims->w);
+#endif
     tap_window t;
     const int32_t dh = p->dilation_h, dw = p->dilation_w;
     t.x_row = dh * in_dims->w * channels;
@@ -251,7 +254,9 @@ fn_status fn_depthwise_run(const fn_conv_params *p, const fn_channel_quant *q, c
                 t.w = empty ? filter : filter + (ky0 * filter_dims->w + kx0) * total;
                 switch (heads) {
 #if FN_USE_DSP
-                case 1: output = dw_pixel_simd(&t, channels, &o, output); break;
+                case 1:
+                    output = fast ? dw_pixel_simd(&t, channels, &o, output, 1) : dw_pixel_simd(&t, channels, &o, output, 0);
+                    break;
 #else
                 case 1: output = dw_pixel_h1(&t, 0, channels, &o, output); break;
 #endif
