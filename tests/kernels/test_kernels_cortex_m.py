@@ -103,6 +103,11 @@ CASES = [
     ProbeCase("dw5x5_1x1", "depthwise", (1, 1, 1, 5), 5, heads=3),
     ProbeCase("dw5x5_s2_1x1", "depthwise", (1, 1, 1, 6), 5, stride=2),
     ProbeCase("dw5x5_stride_2x1_p64", "depthwise", (1, 6, 33, 5), 5, stride=2, stride_w=1),
+    # 3x3 assembly rows with a narrowed range (clamped over the output afterwards): 4 planes with odd sizes,
+    # MDW's running max, unequal strides (C rows, clamping themselves).
+    ProbeCase("dw3x3_4planes_relu6", "depthwise", (1, 9, 7, 20), 3, act=(-3, 100)),
+    ProbeCase("mdw_h3_s2_relu", "mdw", (1, 9, 11, 6), 3, heads=3, stride=2, act=(0, 127)),
+    ProbeCase("dw3x3_h2_s2x1_relu6", "depthwise", (1, 7, 9, 5), 3, heads=2, stride=2, stride_w=1, act=(-60, 50)),
     # Issue 13's parameter families: dilation, strides 3 / 4, non-square, H x 1 and 1 x N filters (convs with
     # 1 and 3 input channels: DS-CNN's 10x4 stem, RGB stems), depth multipliers past the plane paths' 16,
     # micro_speech's 10x8 stride-2 depthwise on one channel with 8 heads, the audio CNN's 9x1 / 5x1.

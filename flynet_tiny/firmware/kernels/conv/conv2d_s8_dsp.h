@@ -189,16 +189,19 @@ static void im2col_staged(const staged_im2col *s, int32_t b, int32_t y0, int32_t
     int8_t *col = s->column;
     const int inside_w = x0 >= 0 && x0 + (s->kw - 1) * s->dw < s->in_w;
     const int whole_rows = s->dw == 1 && inside_w;
-    if (inside_w && y0 >= 0 && y0 + (s->kh - 1) * s->dh < s->in_h && (s->dw > 1 || s->row_bytes >= 4)) {
-        /* The whole window inside the map (most pixels): one run per filter row, or per tap when dilated. */
+    const int inside = inside_w && y0 >= 0 && y0 + (s->kh - 1) * s->dh < s->in_h;
+    const int32_t src_step = s->dh * s->in_row, row_bytes = s->row_bytes;
+    if (inside && whole_rows && row_bytes >= 4) {
+        /* The whole window inside the map (most pixels): one run per filter row. */
         const int8_t *src = s->input + ((b * s->in_h + y0) * s->in_w + x0) * s->channels;
-        const int32_t src_step = s->dh * s->in_row, row_bytes = s->row_bytes;
+        for (int32_t ky = 0; ky < s->kh; ++ky, col += row_bytes, src += src_step) {
+            copy_run(col, src, row_bytes);
+        }
+    } else if (inside && s->dw > 1) {
+        /* A dilated window inside the map: one copy per tap. */
+        const int8_t *src = s->input + ((b * s->in_h + y0) * s->in_w + x0) * s->channels;
         const int32_t tap_step = s->dw * s->channels, channels = s->channels;
         for (int32_t ky = 0; ky < s->kh; ++ky, col += row_bytes, src += src_step) {
-            if (s->dw == 1) {
-                copy_run(col, src, row_bytes);
-                continue;
-            }
             for (int32_t kx = 0; kx < s->kw; ++kx) {
                 copy_bytes(col + kx * channels, src + kx * tap_step, channels);
             }
@@ -227,10 +230,10 @@ static void im2col_staged(const staged_im2col *s, int32_t b, int32_t y0, int32_t
     }
     fill_words(col, s->zero_point4, 4 * s->groups - s->k);
     int16_t *dst = block + j * 4;
-    const int8_t *src = s->column, *const end = src + 4 * s->groups;
+    const int8_t *from = s->column, *const end = from + 4 * s->groups;
     const int32_t offset2 = s->offset2;
-    for (; src != end; src += 4, dst += 4 * FN_CONV_BLOCK) {
-        const uint32_t v = fn_read_u32(src);
+    for (; from != end; from += 4, dst += 4 * FN_CONV_BLOCK) {
+        const uint32_t v = fn_read_u32(from);
         fn_write_pair(dst, __sxtab16(offset2, (int32_t)v));
         fn_write_pair(dst + 2, fn_sxtab16_ror8(offset2, v));
     }
