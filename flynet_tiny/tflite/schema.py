@@ -60,6 +60,11 @@ OP_OPTIONS: dict[str, str] = {
     "QUANTIZE": "QuantizeOptions",
     "TRANSPOSE": "TransposeOptions",
     "TRANSPOSE_CONV": "TransposeConvOptions",
+    "SHAPE": "ShapeOptions",
+    "PACK": "PackOptions",
+    "GATHER": "GatherOptions",
+    "SVDF": "SVDFOptions",
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": "UnidirectionalSequenceLSTMOptions",
 }
 
 # Lowest version of each op that carries int8 tensors (TFLite's op_version rules),

@@ -151,3 +151,14 @@ def transpose_conv_model(rng, in_shape, kernel_hw, out_channels: int, stride, pa
     info = dict(weights=weights, w_scales=w_scales, bias=bias, x_scale=x_scale, x_zp=x_zp, y_scale=y_scale,
                 y_zp=y_zp, stride=tuple(stride), padding=padding, activation=activation, out_hw=tuple(out_hw))
     return b.build(), [x], info
+
+
+def quantize_model(in_dtype: str, in_q, out_dtype: str, out_q, size: int) -> bytes:
+    """One QUANTIZE (or, for an int8 -> float32 pair, DEQUANTIZE) of a [1, size] tensor."""
+    b = TFLiteBuilder("one edge op")
+    x = b.add_tensor("x", [1, size], in_dtype, scale=in_q[0] if in_q else None, zero_point=in_q[1] if in_q else None)
+    y = b.add_tensor("y", [1, size], out_dtype, scale=out_q[0] if out_q else None,
+                     zero_point=out_q[1] if out_q else None)
+    b.add_operator("DEQUANTIZE" if out_dtype == "float32" else "QUANTIZE", [x], [y])
+    b.set_io([x], [y])
+    return b.build()
