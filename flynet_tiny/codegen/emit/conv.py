@@ -109,6 +109,9 @@ def _padded_conv(ir, layer, prefix):
     return _conv_common(ir, inner, prefix, kind, pads=(int(top), int(bottom), int(left), int(right)))
 
 
+TRANSPOSE_CONV_MAX_TAPS = 32  # FN_TCONV_MAX_TAPS in firmware/kernels/transpose_conv/transpose_conv_s8.c
+
+
 @emitter("TRANSPOSE_CONV")
 def _transpose_conv(ir, layer, prefix):
     """TRANSPOSE_CONV (inputs: output_shape, OHWI weights, input, bias). The output size is the output
@@ -121,6 +124,9 @@ def _transpose_conv(ir, layer, prefix):
     opts = op.options
     if opts.get("padding") not in ("SAME", "VALID"):
         raise unsupported(ir, layer, f"padding {opts.get('padding')}")
+    if max(weights.shape[1], weights.shape[2]) > TRANSPOSE_CONV_MAX_TAPS:
+        raise unsupported(ir, layer, f"a {weights.shape[1]}x{weights.shape[2]} transpose-conv filter (at most "
+                                     f"{TRANSPOSE_CONV_MAX_TAPS} taps per axis)")
     act_min, act_max = act_range(ir, layer, op.outputs[0])
     params = {
         "stride_h": int(opts.get("stride_h", 1)), "stride_w": int(opts.get("stride_w", 1)),

@@ -77,7 +77,7 @@ int32_t fn_mdw_maxout_s8_get_buffer_size(const fn_dims *in_dims, const fn_dims *
  * to output pixel (y * stride_h - pad_h + ky, x * stride_w - pad_w + kx), with TFLM's padding for
  * SAME / VALID (that of a conv from the output's size to the input's). Weights OHWI
  * [out_c][kh][kw][in_c], int32 bias (NULL allowed), per-channel requantization. Any output size (the
- * model's output_shape operand); dilation 1 (TFLite has no dilated transpose conv). Needs no scratch
+ * model's output_shape operand); dilation 1 (TFLite has no dilated transpose conv), up to 32 taps per axis. Needs no scratch
  * (the query answers 0). */
 fn_status fn_transpose_conv2d_s8(const fn_conv_params *p, const fn_channel_quant *q,
                                  const fn_dims *in_dims, const int8_t *input,

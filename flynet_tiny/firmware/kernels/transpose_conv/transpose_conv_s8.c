@@ -11,7 +11,7 @@
 
 /* The taps of one output pixel: filter row / column k meets input row / column (o + pad - k) / stride
  * where that divides and lands on the input. */
-#define FN_TCONV_MAX_TAPS 64
+#define FN_TCONV_MAX_TAPS 32 /* filter taps per axis (the tap lists live on the stack: 2 x 260 bytes) */
 typedef struct {
     int32_t count;
     int32_t filter[FN_TCONV_MAX_TAPS]; /* filter rows (columns) */
