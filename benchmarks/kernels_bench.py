@@ -5,13 +5,21 @@ each kernel call. The fused ECA block (the converter's op chain), FULLY_CONNECTE
 one-layer models, -O2 DSP build against the -Os portable one. Also prints the SRAM the fused MDW + Max-out saves per FlyNet layer:
 its output is C bytes per pixel where depthwise(h) + max-out needs a C*h map.
 
+The corpus table (issues 13 and 14) takes the conv, depthwise, pooling and transpose-conv layers of the
+compatibility corpus (stems, 1-D audio layers, micro_speech's 10x8, global pools) with the issue's target per
+row, and the same layer as a one-op model on TFLite Micro + CMSIS-NN in the same QEMU (the measuring
+instrument in ../shared/baselines/tflm-cmsis-nn; its column stays empty where that folder is absent).
+
     python benchmarks/kernels_bench.py                      # f446re (Cortex-M4), 224x224 input
     python benchmarks/kernels_bench.py --target f746zg --resolution 96
+    python benchmarks/kernels_bench.py --only corpus --target f746zg
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -30,6 +38,9 @@ from flynet_tiny.tflite import TFLiteBuilder
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "kernels"))
 from eca_chain import eca_chain_model  # noqa: E402
 from kernel_probe import ProbeCase, build_probe, run_probe  # noqa: E402
+from oneop_models import conv_model, transpose_conv_model, unary_model  # noqa: E402
+
+CMSIS_RUNNER = Path(__file__).resolve().parent.parent.parent / "shared" / "baselines" / "tflm-cmsis-nn" / "run.py"
 
 # Typical FlyNet-h3 0.5x layers (docs/architecture.md), at reduced spatial size so each
 # case fits the emulated SRAM; instructions per MAC do not depend on H x W beyond edges.
@@ -53,6 +64,43 @@ CASES = [
     ProbeCase("depthwise 5x5 h3 s1 8x8x48", "depthwise", (1, 8, 8, 48), 5, heads=3),
     ProbeCase("depthwise 5x5 h3 s2 16x16x40", "depthwise", (1, 16, 16, 40), 5, heads=3, stride=2),
     ProbeCase("depthwise 5x5 h1 s2 16x16x40", "depthwise", (1, 16, 16, 40), 5, stride=2),
+]
+
+# Corpus layers (tests/corpus) with issue 13's speed targets (instructions per MAC on the M4; None: beat
+# CMSIS-NN), at reduced spatial size where the maps would not fit the probe's buffers (the F746ZG's 64 KB
+# DTCM holds them). Fused RELU / RELU6 as the
+# models have them: the probe's output offset is -3, so RELU is (-3, 127) and RELU6 (-3, 100).
+RELU, RELU6 = (-3, 127), (-3, 100)
+CORPUS_CASES = [
+    (ProbeCase("VWW stem conv 3x3 s2 3->8 (48x48)", "conv", (1, 48, 48, 3), 3, out_channels=8, stride=2, act=RELU6), 2.5),
+    (ProbeCase("ResNet-8 stem conv 3x3 s1 3->16", "conv", (1, 32, 32, 3), 3, out_channels=16, act=RELU), 2.5),
+    (ProbeCase("MobileNetV2 stem conv 3x3 s2 3->16 (48x48)", "conv", (1, 48, 48, 3), 3, out_channels=16, stride=2,
+               act=RELU6), 2.5),
+    (ProbeCase("RGB conv 3x3 s2 3->32", "conv", (1, 32, 32, 3), 3, out_channels=32, stride=2, act=RELU6), 2.5),
+    (ProbeCase("DS-CNN stem conv 10x4 s2 1->64", "conv", (1, 49, 10, 1), 10, kernel_w=4, out_channels=64, stride=2,
+               act=RELU), None),
+    (ProbeCase("audio conv 1x40 1->32", "conv", (1, 49, 40, 1), 1, kernel_w=40, out_channels=32, padding="VALID",
+               act=RELU), None),
+    (ProbeCase("ResNet-8 conv 3x3 16->16 (16x16)", "conv", (1, 16, 16, 16), 3, out_channels=16, act=RELU), None),
+    (ProbeCase("DS-CNN conv 1x1 64->64 (25x5)", "conv", (1, 25, 5, 64), 1, out_channels=64, act=RELU), None),
+    (ProbeCase("micro_speech depthwise 10x8 s2 h8", "depthwise", (1, 49, 40, 1), 10, kernel_w=8, heads=8, stride=2,
+               act=RELU), 3.0),
+    (ProbeCase("audio depthwise 9x1 s2 (49x1x32)", "depthwise", (1, 49, 1, 32), 9, kernel_w=1, stride=2, act=RELU), 3.0),
+    (ProbeCase("audio depthwise 9x1 s1 (25x1x48)", "depthwise", (1, 25, 1, 48), 9, kernel_w=1, act=RELU), 3.0),
+    (ProbeCase("audio depthwise 5x1 s2 (25x1x48)", "depthwise", (1, 25, 1, 48), 5, kernel_w=1, stride=2, act=RELU), 3.0),
+    (ProbeCase("audio depthwise 5x1 s1 (13x1x64)", "depthwise", (1, 13, 1, 64), 5, kernel_w=1, act=RELU), 3.0),
+    (ProbeCase("DS-CNN depthwise 3x3 (25x5x64)", "depthwise", (1, 25, 5, 64), 3, act=RELU), None),
+    (ProbeCase("dilated depthwise 3x3 d2x3 (24x24x8)", "depthwise", (1, 24, 24, 8), 3, dilation=2, dilation_w=3,
+               act=RELU), None),
+    (ProbeCase("ResNet-8 global avg pool 8x8x64", "avgpool", (1, 8, 8, 64), 8, stride=8, padding="VALID"), None),
+    (ProbeCase("VWW / person det. global avg pool 3x3x256", "avgpool", (1, 3, 3, 256), 3, stride=3, padding="VALID"),
+     None),
+    (ProbeCase("DS-CNN avg pool 24x5 on 25x5x64", "avgpool", (1, 25, 5, 64), 24, kernel_w=5, stride=24, stride_w=5,
+               padding="VALID"), None),
+    (ProbeCase("avg pool 2x2 s2 (16x16x32)", "avgpool", (1, 16, 16, 32), 2, stride=2, padding="VALID"), None),
+    (ProbeCase("max pool 2x2 s2 (16x16x32)", "maxpool", (1, 16, 16, 32), 2, stride=2, padding="VALID"), None),
+    (ProbeCase("max pool 3x3 s3 (24x24x16)", "maxpool", (1, 24, 24, 16), 3, stride=3, padding="VALID"), None),
+    (ProbeCase("transpose conv 3x3 s2 6x6x64->16", "transpose", (1, 6, 6, 64), 3, out_channels=16, stride=2), None),
 ]
 
 # FlyNet-h3 0.5x blocks: (expanded channels e, block stride), from docs/architecture.md.
@@ -163,11 +211,90 @@ def model_layer_table(target_name: str) -> str:
     return format_table(headers, rows, "lrrrrrr")
 
 
+def sram_table(resolution: int) -> str:
+    rows, size = [], resolution // 2  # after the stride-2 stem
+    total_saved = 0
+    for i, (e, stride) in enumerate(FLYNET_H3_05X_BLOCKS, start=1):
+        size = (size + stride - 1) // stride
+        unfused, fused = e * HEADS * size * size, e * size * size
+        total_saved += unfused - fused
+        rows.append([str(i), f"{size}x{size}x{e}", f"{unfused:,}", f"{fused:,}", f"{unfused - fused:,}",
+                     f"{unfused / fused:.1f}x"])
+    rows.append(["all", "", "", "", f"{total_saved:,}", ""])
+    headers = ["block", "MDW output", "depthwise(h)+max bytes", "fused bytes", "saved", "ratio"]
+    return format_table(headers, rows, "lrrrrr")
+
+
+def one_op_model(case: ProbeCase) -> bytes:
+    """The probe case as a one-op .tflite (random weights and quantization, the case's geometry)."""
+    rng = np.random.default_rng(0)
+    if case.kind in ("avgpool", "maxpool"):
+        n, oh, ow, c = case.out_shape
+        options = {"padding": case.padding, "stride_h": case.strides[0], "stride_w": case.strides[1],
+                   "filter_height": case.kernel_hw[0], "filter_width": case.kernel_hw[1],
+                   "fused_activation_function": "NONE"}
+        op = "AVERAGE_POOL_2D" if case.kind == "avgpool" else "MAX_POOL_2D"
+        return unary_model(op, case.in_shape, (0.05, 3), (0.05, 3), options, out_shape=(n, oh, ow, c))
+    activation = {(-128, 127): "NONE", RELU: "RELU", RELU6: "RELU6"}[case.act]
+    if case.kind == "transpose":
+        return transpose_conv_model(rng, case.in_shape, case.kernel_hw, case.out_channels, case.strides,
+                                    case.padding, activation=activation)[0]
+    return conv_model(rng, case.kind, case.in_shape, case.kernel_hw, case.out_channels, case.strides, case.padding,
+                      heads=case.heads, activation=activation, dilation=case.dilations)[0]
+
+
+def cmsis_instructions(model: bytes, target_name: str) -> int | None:
+    """The op's instructions on TFLM + CMSIS-NN in QEMU (first inference), None without the runner."""
+    if not CMSIS_RUNNER.is_file():
+        return None
+    with tempfile.TemporaryDirectory(prefix="cmsis-") as tmp:
+        path = Path(tmp) / "layer.tflite"
+        path.write_bytes(model)
+        result = subprocess.run([sys.executable, str(CMSIS_RUNNER), str(path), "--target", target_name, "--json"],
+                                capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        raise SystemExit(f"TFLM + CMSIS-NN runner failed: {result.stderr.strip()[-200:]}")
+    return int(json.loads(result.stdout)["per_inference"][0]["ops"][0]["instructions"])
+
+
+def corpus_table(target_name: str) -> str:
+    target = load_target(target_name)
+    cases = [case for case, _ in CORPUS_CASES]
+    with tempfile.TemporaryDirectory(prefix="corpus-bench-") as tmp:
+        runs = {}
+        for portable in (False, True):
+            label = "portable" if portable else "dsp"
+            print(f"building and running the corpus layers, {label} build, for {target_name} ...", file=sys.stderr)
+            runs[label] = run_probe(build_probe(Path(tmp) / label, target, cases, portable).elf, target, cases,
+                                    timeout_s=600)
+    if runs["dsp"].outputs != runs["portable"].outputs:
+        raise SystemExit("SIMD and portable outputs differ: the benchmark numbers would be meaningless")
+    rows = []
+    for i, (case, goal) in enumerate(CORPUS_CASES):
+        print(f"{case.name}: TFLM + CMSIS-NN ...", file=sys.stderr)
+        cmsis = cmsis_instructions(one_op_model(case), target_name)
+        dsp, portable = runs["dsp"].instructions[i], runs["portable"].instructions[i]
+        unit = "tap" if case.kind in ("avgpool", "maxpool") else "MAC"
+        rows.append([case.name, f"{case.macs:,} {unit}s", f"{dsp:,}", f"{dsp / case.macs:.2f}",
+                     f"{portable / case.macs:.2f}", "-" if cmsis is None else f"{cmsis / case.macs:.2f}",
+                     "-" if cmsis is None else f"{dsp / cmsis:.2f}", "-" if goal is None else f"<= {goal}"])
+    headers = ["layer", "work", "instr SIMD", "SIMD per unit", "C per unit", "CMSIS-NN per unit", "SIMD / CMSIS-NN",
+               "target"]
+    return format_table(headers, rows, "lrrrrrrr")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", default="f446re")
     parser.add_argument("--resolution", type=int, default=224, help="network input size for the SRAM table")
+    parser.add_argument("--only", choices=["corpus"], help="print only the corpus layers' table")
     args = parser.parse_args()
+    print(f"Corpus conv / depthwise / pooling / transpose-conv layers on {args.target} (QEMU plugin counts, -O2 DSP "
+          "and portable C; TFLM + CMSIS-NN on the same layer as a one-op model, same QEMU):")
+    print(corpus_table(args.target))
+    print()
+    if args.only:
+        return
     print(f"Instructions per MAC on {args.target} (QEMU plugin counts, -O2):")
     print(instruction_table(args.target))
     print()

@@ -136,8 +136,8 @@ def test_layer_checksums_match_python(tmp_path):
 def test_unsupported_configuration_fails_naming_the_layer(tmp_path):
     m = ModelMaker(4)
     x = m.input((1, 8, 8, 2))
-    y = m.conv(x, 4, k=3, stride=3)
-    with pytest.raises(FlynetError, match=r"layer #0 CONV_2D \('conv_\d+'\): stride 3x3"):
+    y = m.conv(x, 4, k=3, act="TANH")
+    with pytest.raises(FlynetError, match=r"layer #0 CONV_2D \('conv_\d+'\): fused activation TANH"):
         generate_model_sources(m.build(x, y), tmp_path)
 
 

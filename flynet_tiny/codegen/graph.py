@@ -23,7 +23,7 @@ from ..tflite import TFLiteGraph, TFLiteOperator, TFLiteTensor
 SUPPORTED_OPS = (
     "ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "DEQUANTIZE", "FULLY_CONNECTED",
     "HARD_SWISH", "LOGISTIC", "MAXIMUM", "MAX_POOL_2D", "MEAN", "MUL", "PAD", "QUANTIZE", "RESHAPE", "SLICE",
-    "SOFTMAX", "STRIDED_SLICE",
+    "SOFTMAX", "STRIDED_SLICE", "TRANSPOSE_CONV",
 )
 # Ops that only appear inside a fused pattern; alone they have no kernel.
 FUSION_ONLY_OPS = ("REDUCE_MAX", "SQUARED_DIFFERENCE")

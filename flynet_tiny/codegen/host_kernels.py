@@ -173,7 +173,8 @@ class HostKernels:
         self.path = Path(library) if library else build_host_library()
         self.lib = ctypes.CDLL(str(self.path))
         for name in ("fn_conv2d_s8_get_buffer_size", "fn_depthwise_conv2d_s8_get_buffer_size",
-                     "fn_mdw_maxout_s8_get_buffer_size", "fn_eca_s8_get_buffer_size"):
+                     "fn_mdw_maxout_s8_get_buffer_size", "fn_eca_s8_get_buffer_size",
+                     "fn_transpose_conv2d_s8_get_buffer_size"):
             getattr(self.lib, name).restype = _i32
         self.lib.fn_status_name.restype = ctypes.c_char_p
         self.lib.fn_multiply_by_quantized_multiplier.restype = _i32
@@ -203,8 +204,10 @@ class HostKernels:
         if not isinstance(padding, str):
             pads, padding = tuple(int(p) for p in padding), "EXPLICIT"
             h, wd = h + pads[0] + pads[1], wd + pads[2] + pads[3]
-        out_h, _ = qp.conv_padding("VALID" if padding == "EXPLICIT" else padding, h, w.shape[1], stride[0])
-        out_w, _ = qp.conv_padding("VALID" if padding == "EXPLICIT" else padding, wd, w.shape[2], stride[1])
+        # The output buffer's size; the kernel itself refuses strides and dilations below 1.
+        sizing = "VALID" if padding == "EXPLICIT" else padding
+        out_h, _ = qp.conv_padding(sizing, h, w.shape[1], max(stride[0], 1), max(dilation[0], 1))
+        out_w, _ = qp.conv_padding(sizing, wd, w.shape[2], max(stride[1], 1), max(dilation[1], 1))
         out = np.zeros((n, max(out_h, 1), max(out_w, 1), out_channels), dtype=np.int8)
         params = ConvParams(stride[0], stride[1], dilation[0], dilation[1], PADDING[padding], input_offset,
                             output_offset, act[0], act[1], depth_multiplier, *pads)
@@ -237,6 +240,23 @@ class HostKernels:
         """Fused depthwise(multiplier heads) + max over heads: output has x's channel count."""
         return self._conv_like("fn_mdw_maxout_s8", x, w, bias, multiplier, shift, stride, dilation, padding,
                                input_offset, output_offset, act, heads, x.shape[3])
+
+    def transpose_conv2d(self, x, w, bias, *, out_hw, multiplier, shift, stride=(1, 1), padding="SAME",
+                         input_offset=0, output_offset=0, act=(-128, 127)) -> np.ndarray:
+        """TRANSPOSE_CONV: x [n,h,w,c], w OHWI [out_c, kh, kw, c], output [n, *out_hw, out_c] (the model's
+        output_shape operand)."""
+        x, w = _int8(x), _int8(w)
+        out = np.zeros((x.shape[0], int(out_hw[0]), int(out_hw[1]), w.shape[0]), dtype=np.int8)
+        params = ConvParams(stride[0], stride[1], 1, 1, PADDING[padding], input_offset, output_offset, act[0], act[1],
+                            1, 0, 0, 0, 0)
+        m, s = _int32(multiplier), _int32(shift)
+        quant = ChannelQuant(_ptr(m, _i32), _ptr(s, _i32))
+        b = None if bias is None else _int32(bias)
+        status = self.lib.fn_transpose_conv2d_s8(
+            ctypes.byref(params), ctypes.byref(quant), ctypes.byref(dims4(x.shape)), _ptr(x),
+            ctypes.byref(dims4(w.shape)), _ptr(w), _ptr(b, _i32), ctypes.byref(dims4(out.shape)), _ptr(out), None)
+        self._check("fn_transpose_conv2d_s8", status)
+        return out
 
     def conv_scratch_bytes(self, kind: str, x_shape, w_shape) -> int:
         function = {"conv": "fn_conv2d_s8", "depthwise": "fn_depthwise_conv2d_s8", "mdw": "fn_mdw_maxout_s8"}[kind]

@@ -67,7 +67,7 @@ def _one(ctype: str, name: str, comment: str = "") -> Line:
 ENUMS: dict[str, Enum] = {e.name: e for e in (
     Enum("fn_status", (
         ("FN_OK", 0, ""),
-        ("FN_ERR_UNSUPPORTED", 1, "a configuration this kernel lacks (dilation 2, stride 3, ...)"),
+        ("FN_ERR_UNSUPPORTED", 1, "a configuration this kernel lacks (a dilated transpose conv, ...)"),
         ("FN_ERR_SHAPE", 2, "tensor shapes that do not fit together"),
         ("FN_ERR_ARGUMENT", 3, "a NULL pointer or a parameter out of range"),
     )),
@@ -87,14 +87,14 @@ STRUCTS: dict[str, Struct] = {s.name: s for s in (
     ), "Per-output-channel requantization: acc -> MultiplyByQuantizedMultiplier(acc, multiplier[c], shift[c]).",
        positional=True),
     Struct("fn_conv_params", (
-        _ints("stride_h stride_w", "1 or 2"),
-        _ints("dilation_h dilation_w", "1"),
+        _ints("stride_h stride_w", ">= 1"),
+        _ints("dilation_h dilation_w", ">= 1 (TRANSPOSE_CONV: 1)"),
         _one("fn_padding", "padding"),
         _ints("input_offset output_offset"),
         _ints("act_min act_max"),
-        _ints("depth_multiplier", "depthwise and MDW only: heads h, 1..16"),
+        _ints("depth_multiplier", "depthwise and MDW only: heads h >= 1"),
         _ints("pad_top pad_bottom pad_left pad_right", "FN_PADDING_EXPLICIT only"),
-    ), "CONV_2D, DEPTHWISE_CONV_2D and the fused MDW + Max-out."),
+    ), "CONV_2D, DEPTHWISE_CONV_2D, the fused MDW + Max-out, and TRANSPOSE_CONV."),
     Struct("fn_fc_params", (
         _ints("input_offset filter_offset output_offset"),
         _ints("act_min act_max"),

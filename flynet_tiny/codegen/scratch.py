@@ -45,11 +45,22 @@ def _dsp_conv1x1_bytes(in_dims) -> int:
     return slots * tile_bytes + (kp + DSP_PW_PARAM_WORDS) * 4 if slots >= DSP_PW_MIN_SLOTS else 0
 
 
+# FN_CONV_PADDED_WEIGHTS_MAX, FN_CONV_ROW_WORDS in firmware/kernels/conv/conv2d_s8_dsp.h
+DSP_CONV_PADDED_WEIGHTS_MAX, DSP_CONV_ROW_WORDS = 4096, 4
+
+
 def _dsp_conv_bytes(in_dims, filter_dims) -> int:
-    """One int16 im2col column per pixel of the block, each K rounded up to a whole group of 4; 1x1
-    filters: the larger of that and the tiled path's."""
-    _, kh, kw, channels = filter_dims
-    block = DSP_CONV_BLOCK * ((kh * kw * channels + 3) & ~3) * 2
+    """`block_path_bytes`: one int16 im2col column per pixel of the block (K rounded up to a whole group of
+    4); the int8 staging column (+ 4 bytes its word fills may write past) where C is not a multiple of 4;
+    the weight rows padded to whole groups, each with 4 parameter words, where K is not a multiple of 4 and
+    they take at most DSP_CONV_PADDED_WEIGHTS_MAX bytes. 1x1 filters: the larger of that and the tiled
+    path's."""
+    out_c, kh, kw, channels = filter_dims
+    k = kh * kw * channels
+    kp = (k + 3) & ~3
+    rows = out_c * (kp + 4 * DSP_CONV_ROW_WORDS)
+    padded_weights = rows if k % 4 and rows <= DSP_CONV_PADDED_WEIGHTS_MAX else 0
+    block = DSP_CONV_BLOCK * kp * 2 + (kp + 4 if channels % 4 else 0) + padded_weights
     return max(block, _dsp_conv1x1_bytes(in_dims)) if (kh, kw) == (1, 1) else block
 
 
@@ -75,9 +86,38 @@ def _dsp_depthwise_bytes(in_dims, filter_dims) -> int:
     return planes * one_plane
 
 
+DSP_DEPTHWISE_AS_CONV_HEADS = 4  # FN_DW_AS_CONV_HEADS in firmware/kernels/depthwise/depthwise_conv_s8.c
+
+
+DSP_LINE_MAX_TAPS = 32  # FN_DW_LINE_MAX_TAPS in firmware/kernels/depthwise/depthwise_line_s8_dsp.c
+
+
+def _dsp_line_bytes(in_dims, filter_dims) -> int:
+    """`fn_dw_line_bytes`: k x 1 and 1 x k filters (2 <= k <= 32), 4 line planes (one under 4 channels) of the line,
+    2 k bytes of pads and 4 of word reads, whole words."""
+    _, kh, kw, _ = filter_dims
+    k = max(kh, kw)
+    if (kh == 1) == (kw == 1) or not 2 <= k <= DSP_LINE_MAX_TAPS:
+        return 0
+    length = in_dims[1] if kw == 1 else in_dims[2]
+    return (4 if in_dims[3] >= 4 else 1) * ((length + 2 * k + 4 + 3) & ~3)
+
+
+def _dsp_depthwise_any_bytes(in_dims, filter_dims) -> int:
+    """The largest of the paths' scratch: the 3x3 / 5x5 planes, the line planes of 1-D filters, and on one input
+    channel with 4 or more heads (run as a conv of `heads` output channels) the transposed weights, rounded up
+    to words, and that conv's scratch."""
+    planes = max(_dsp_depthwise_bytes(in_dims, filter_dims), _dsp_line_bytes(in_dims, filter_dims))
+    _, kh, kw, heads = filter_dims
+    if in_dims[3] != 1 or heads < DSP_DEPTHWISE_AS_CONV_HEADS:
+        return planes
+    conv_filter = (heads, kh, kw, 1)
+    return max(planes, ((heads * kh * kw + 3) & ~3) + _dsp_conv_bytes(in_dims, conv_filter))
+
+
 _DSP_PATH_BYTES = {"fn_conv2d_s8_get_buffer_size": _dsp_conv_bytes,
-                   "fn_depthwise_conv2d_s8_get_buffer_size": _dsp_depthwise_bytes,
-                   "fn_mdw_maxout_s8_get_buffer_size": _dsp_depthwise_bytes}
+                   "fn_depthwise_conv2d_s8_get_buffer_size": _dsp_depthwise_any_bytes,
+                   "fn_mdw_maxout_s8_get_buffer_size": _dsp_depthwise_any_bytes}
 
 
 def scratch_bytes(query: ScratchQuery, dsp_kernels: bool = True) -> int:

@@ -195,8 +195,10 @@ def requantize_params(input_scale: float, input_zp: int, output_scale: float, ou
     return {"input_offset": -int(input_zp), "output_offset": int(output_zp), "multiplier": m, "shift": s}
 
 
-def conv_padding(padding: str, in_size: int, filter_size: int, stride: int) -> tuple[int, int]:
-    """TFLite's (output size, leading padding) for one spatial axis."""
+def conv_padding(padding: str, in_size: int, filter_size: int, stride: int, dilation: int = 1) -> tuple[int, int]:
+    """TFLite's (output size, leading padding) for one spatial axis; a dilated filter spans
+    (filter_size - 1) * dilation + 1 inputs."""
+    filter_size = (filter_size - 1) * dilation + 1
     if padding == "SAME":
         out = (in_size + stride - 1) // stride
     elif padding == "VALID":

@@ -59,6 +59,7 @@ OP_OPTIONS: dict[str, str] = {
     "DEQUANTIZE": "DequantizeOptions",
     "QUANTIZE": "QuantizeOptions",
     "TRANSPOSE": "TransposeOptions",
+    "TRANSPOSE_CONV": "TransposeConvOptions",
     "SHAPE": "ShapeOptions",
     "PACK": "PackOptions",
     "GATHER": "GatherOptions",
@@ -95,6 +96,7 @@ INT8_OP_VERSIONS: dict[str, int] = {
     "RELU6": 2,
     "QUANTIZE": 1,
     "DEQUANTIZE": 2,
+    "TRANSPOSE_CONV": 3,
 }
 
 

@@ -26,17 +26,19 @@ from flynet_tiny.codegen.host_kernels import kernel_include_dir, kernel_sources
 
 PROBE_MAIN = Path(__file__).resolve().parent / "probe" / "probe_main.c"
 
-KINDS = {"conv": "PROBE_CONV", "depthwise": "PROBE_DEPTHWISE", "mdw": "PROBE_MDW"}
+KINDS = {"conv": "PROBE_CONV", "depthwise": "PROBE_DEPTHWISE", "mdw": "PROBE_MDW", "transpose": "PROBE_TRANSPOSE",
+         "avgpool": "PROBE_AVGPOOL", "maxpool": "PROBE_MAXPOOL"}
+POOLS = ("avgpool", "maxpool")
 SCRATCH_WORDS = 2048
 
 
 @dataclass(frozen=True)
 class ProbeCase:
     name: str
-    kind: str                      # conv | depthwise | mdw
+    kind: str                      # conv | depthwise | mdw | transpose | avgpool | maxpool
     in_shape: tuple[int, int, int, int]
-    kernel: int                    # square kernel size
-    out_channels: int = 0          # conv only
+    kernel: int                    # filter height (and width, unless kernel_w)
+    out_channels: int = 0          # conv and transpose only
     stride: int = 1
     stride_w: int = 0              # horizontal stride where it differs (0: `stride`)
     padding: str = "SAME"
@@ -44,20 +46,39 @@ class ProbeCase:
     input_offset: int = 5
     output_offset: int = -3
     bias: bool = True              # False: the kernel gets no bias (NULL)
+    kernel_w: int = 0              # filter width where it differs (0: `kernel`)
+    dilation: int = 1
+    dilation_w: int = 0            # horizontal dilation where it differs (0: `dilation`)
+    act: tuple[int, int] = (-128, 127)
+
+    @property
+    def kernel_hw(self) -> tuple[int, int]:
+        return self.kernel, self.kernel_w or self.kernel
+
+    @property
+    def dilations(self) -> tuple[int, int]:
+        return self.dilation, self.dilation_w or self.dilation
 
     @property
     def filter_shape(self) -> tuple[int, int, int, int]:
         c = self.in_shape[3]
-        if self.kind == "conv":
-            return (self.out_channels, self.kernel, self.kernel, c)
-        return (1, self.kernel, self.kernel, c * self.heads)
+        kh, kw = self.kernel_hw
+        if self.kind in ("conv", "transpose"):
+            return (self.out_channels, kh, kw, c)
+        if self.kind in POOLS:
+            return (1, kh, kw, 1)
+        return (1, kh, kw, c * self.heads)
 
     @property
     def out_shape(self) -> tuple[int, int, int, int]:
         n, h, w, c = self.in_shape
-        oh, _ = qp.conv_padding(self.padding, h, self.kernel, self.stride)
-        ow, _ = qp.conv_padding(self.padding, w, self.kernel, self.strides[1])
-        channels = {"conv": self.out_channels, "depthwise": c * self.heads, "mdw": c}[self.kind]
+        if self.kind == "transpose":  # TFLite's output size for the padding
+            oh, ow = ((size * s if self.padding == "SAME" else (size - 1) * s + k)
+                      for size, s, k in zip((h, w), self.strides, self.kernel_hw))
+            return (n, oh, ow, self.out_channels)
+        oh, _ = qp.conv_padding(self.padding, h, self.kernel_hw[0], self.stride, self.dilations[0])
+        ow, _ = qp.conv_padding(self.padding, w, self.kernel_hw[1], self.strides[1], self.dilations[1])
+        channels = {"conv": self.out_channels, "depthwise": c * self.heads, "mdw": c}.get(self.kind, c)
         return (n, oh, ow, channels)
 
     @property
@@ -65,18 +86,33 @@ class ProbeCase:
         return self.stride, self.stride_w or self.stride
 
     @property
+    def quant_channels(self) -> int:
+        """Requantized channels: biases, multipliers and shifts the case draws."""
+        f = self.filter_shape
+        return f[0] if self.kind in ("conv", "transpose") else f[3]
+
+    @property
     def macs(self) -> int:
-        """Multiply-accumulates of the layer (MDW: all h heads, as it computes them)."""
-        n, oh, ow, _ = self.out_shape
-        per_pixel = self.filter_shape[0] * self.kernel * self.kernel * (self.in_shape[3] if self.kind == "conv" else 1)
-        if self.kind != "conv":
-            per_pixel = self.kernel * self.kernel * self.in_shape[3] * self.heads
-        return n * oh * ow * per_pixel
+        """Multiply-accumulates of the layer (MDW: all h heads, as it computes them; transpose conv: the
+        products TFLM's scatter adds into the output; pools: window taps)."""
+        n, oh, ow, oc = self.out_shape
+        kh, kw = self.kernel_hw
+        c = self.in_shape[3]
+        if self.kind == "conv":
+            return n * oh * ow * oc * kh * kw * c
+        if self.kind == "transpose":
+            return int(np.prod(self.in_shape)) * kh * kw * oc
+        if self.kind in POOLS:
+            return n * oh * ow * oc * kh * kw
+        return n * oh * ow * kh * kw * c * self.heads
 
     @property
     def shift(self) -> int:
         """A right shift that keeps outputs off the int8 rails for LCG data."""
-        terms = self.kernel * self.kernel * (self.in_shape[3] if self.kind == "conv" else 1)
+        kh, kw = self.kernel_hw
+        terms = kh * kw * (self.in_shape[3] if self.kind in ("conv", "transpose") else 1)
+        if self.kind == "transpose":
+            terms = max(1, terms // (self.strides[0] * self.strides[1]))
         return -max(1, round(math.log2(math.sqrt(terms) * 128 * 74 / 40)))
 
 
@@ -91,7 +127,7 @@ def _lcg(state: int, count: int) -> tuple[np.ndarray, int]:
 def host_inputs(case: ProbeCase, seed: int) -> dict:
     """The data probe_main.c generates for `case` (same LCG, same order)."""
     x_count, w_count = int(np.prod(case.in_shape)), int(np.prod(case.filter_shape))
-    channels = case.filter_shape[0] if case.kind == "conv" else case.filter_shape[3]
+    channels = case.quant_channels
     values, state = _lcg(seed, x_count + w_count + 2 * channels)
     to_int8 = (values >> 24).astype(np.uint8).view(np.int8)
     x = to_int8[:x_count].reshape(case.in_shape)
@@ -109,21 +145,23 @@ def render_cases_header(cases: Sequence[ProbeCase]) -> str:
         n, h, w, c = case.in_shape
         f, o = case.filter_shape, case.out_shape
         max_in, max_w, max_out = max(max_in, n * h * w * c), max(max_w, int(np.prod(f))), max(max_out, int(np.prod(o)))
-        max_c = max(max_c, f[0] if case.kind == "conv" else f[3])
+        max_c = max(max_c, case.quant_channels)
         rows.append(
             f'    {{"{marker_name(case.name)}", {KINDS[case.kind]}, {i}, {probe_seed(i)}u, {n}, {h}, {w}, {c}, '
             f"{{{', '.join(map(str, f))}}}, {{{', '.join(map(str, o))}}}, {case.stride}, {case.strides[1]}, "
+            f"{case.dilations[0]}, {case.dilations[1]}, "
             f"{'FN_PADDING_SAME' if case.padding == 'SAME' else 'FN_PADDING_VALID'}, {case.heads}, "
-            f"{case.input_offset}, {case.output_offset}, {case.shift}, {int(case.bias)}}},"
+            f"{case.input_offset}, {case.output_offset}, {case.shift}, {int(case.bias)}, {case.act[0]}, {case.act[1]}}},"
         )
     return "\n".join([
         "/* Generated by tests/kernels/kernel_probe.py. */",
         "#ifndef PROBE_CASES_H", "#define PROBE_CASES_H", "", '#include "flynet_kernels.h"', "",
-        "typedef enum { PROBE_CONV, PROBE_DEPTHWISE, PROBE_MDW } probe_kind;",
+        "typedef enum { PROBE_CONV, PROBE_DEPTHWISE, PROBE_MDW, PROBE_TRANSPOSE, PROBE_AVGPOOL, PROBE_MAXPOOL } "
+        "probe_kind;",
         "typedef struct {",
         "    const char *name; probe_kind kind; int32_t index; uint32_t seed;",
-        "    int32_t n, h, w, c; fn_dims filter; fn_dims out; int32_t stride, stride_w; fn_padding padding;",
-        "    int32_t heads, input_offset, output_offset, shift, has_bias;",
+        "    int32_t n, h, w, c; fn_dims filter; fn_dims out; int32_t stride, stride_w, dilation, dilation_w;",
+        "    fn_padding padding; int32_t heads, input_offset, output_offset, shift, has_bias, act_min, act_max;",
         "} probe_case;", "",
         f"#define PROBE_CASE_COUNT {len(cases)}",
         f"#define PROBE_MAX_INPUT {max_in}", f"#define PROBE_MAX_WEIGHTS {max_w}",

@@ -30,7 +30,7 @@ def tflm(model: bytes, inputs) -> list[np.ndarray]:
 
 
 def conv_model(rng, kind: str, in_shape, kernel_hw, out_channels: int, stride, padding,
-               heads: int = 1, activation: str = "NONE", with_bias: bool = True):
+               heads: int = 1, activation: str = "NONE", with_bias: bool = True, dilation=(1, 1)):
     """CONV_2D (kind 'conv'), DEPTHWISE_CONV_2D ('depthwise') or depthwise + RESHAPE + REDUCE_MAX ('mdw').
     `padding` "SAME" / "VALID", or explicit (top, bottom, left, right): a PAD, then the VALID op."""
     n, h, w, c = in_shape
@@ -64,9 +64,10 @@ def conv_model(rng, kind: str, in_shape, kernel_hw, out_channels: int, stride, p
     else:
         inputs.append(-1)
     from flynet_tiny.int8.kernel_params import conv_padding
-    oh, _ = conv_padding(op_padding, h, kernel_hw[0], stride[0])
-    ow, _ = conv_padding(op_padding, w, kernel_hw[1], stride[1])
+    oh, _ = conv_padding(op_padding, h, kernel_hw[0], stride[0], dilation[0])
+    ow, _ = conv_padding(op_padding, w, kernel_hw[1], stride[1], dilation[1])
     options = {"padding": op_padding, "stride_h": stride[0], "stride_w": stride[1],
+               "dilation_h_factor": dilation[0], "dilation_w_factor": dilation[1],
                "fused_activation_function": activation}
     if kind == "conv":
         yi = b.add_tensor("y", (n, oh, ow, channels), "int8", scale=y_scale, zero_point=y_zp)
@@ -86,7 +87,8 @@ def conv_model(rng, kind: str, in_shape, kernel_hw, out_channels: int, stride, p
     b.set_io([xi], [out])
     x = random_int8(rng, in_shape)
     info = dict(weights=weights, w_scales=w_scales, bias=bias, x_scale=x_scale, x_zp=x_zp, y_scale=y_scale,
-                y_zp=y_zp, stride=tuple(stride), padding=padding, heads=heads, activation=activation)
+                y_zp=y_zp, stride=tuple(stride), padding=padding, heads=heads, activation=activation,
+                dilation=tuple(dilation))
     return b.build(), [x], info
 
 
@@ -114,6 +116,41 @@ def binary_model(op: str, a_shape, b_shape, a_q, b_q, y_q, options=None):
     b.add_operator(op, [ai, bi], [yi], options)
     b.set_io([ai, bi], [yi])
     return b.build()
+
+
+def transpose_conv_model(rng, in_shape, kernel_hw, out_channels: int, stride, padding, out_hw=None,
+                         activation: str = "NONE", with_bias: bool = True):
+    """TRANSPOSE_CONV as the converter writes it: inputs (output_shape, OHWI weights, input, bias).
+    `out_hw` defaults to TFLite's size for the padding (SAME: in * stride; VALID: (in - 1) * stride + k)."""
+    n, h, w, c = in_shape
+    if out_hw is None:
+        out_hw = tuple(size * s if padding == "SAME" else (size - 1) * s + k
+                       for size, s, k in zip((h, w), stride, kernel_hw))
+    x_scale, x_zp = random_scale(rng), random_zero_point(rng)
+    y_scale, y_zp = random_scale(rng, 0.02, 0.3), random_zero_point(rng)
+    w_shape = (out_channels, kernel_hw[0], kernel_hw[1], c)
+    weights = rng.integers(-127, 128, size=w_shape).astype(np.int8)
+    w_scales = np.array([random_scale(rng, 0.002, 0.05) for _ in range(out_channels)], dtype=np.float32)
+    bias = rng.integers(-3000, 3000, size=out_channels).astype(np.int32) if with_bias else None
+    b = TFLiteBuilder("one op")
+    out_shape = (n, int(out_hw[0]), int(out_hw[1]), out_channels)
+    shape_i = b.add_constant("output_shape", np.array(out_shape, dtype=np.int32))
+    wi = b.add_tensor("w", w_shape, "int8", data=weights, scale=w_scales, zero_point=[0] * out_channels,
+                      quantized_dimension=0)
+    xi = b.add_tensor("x", in_shape, "int8", scale=x_scale, zero_point=x_zp)
+    inputs = [shape_i, wi, xi]
+    if with_bias:
+        bias_scales = (np.float32(x_scale) * w_scales).astype(np.float32)
+        inputs.append(b.add_tensor("b", (out_channels,), "int32", data=bias, scale=bias_scales,
+                                   zero_point=[0] * out_channels))
+    yi = b.add_tensor("y", out_shape, "int8", scale=y_scale, zero_point=y_zp)
+    b.add_operator("TRANSPOSE_CONV", inputs, [yi], {"padding": padding, "stride_h": stride[0], "stride_w": stride[1],
+                                                     "fused_activation_function": activation})
+    b.set_io([xi], [yi])
+    x = random_int8(rng, in_shape)
+    info = dict(weights=weights, w_scales=w_scales, bias=bias, x_scale=x_scale, x_zp=x_zp, y_scale=y_scale,
+                y_zp=y_zp, stride=tuple(stride), padding=padding, activation=activation, out_hw=tuple(out_hw))
+    return b.build(), [x], info
 
 
 def quantize_model(in_dtype: str, in_q, out_dtype: str, out_q, size: int) -> bytes:

@@ -7,14 +7,14 @@ import pytest
 
 from flynet_tiny.int8 import kernel_params as qp
 from flynet_tiny.codegen.host_kernels import KernelError
-from oneop_models import conv_model, tflm
+from oneop_models import conv_model, tflm, transpose_conv_model
 
 
 def _run_host(kernels, kind, x, info):
     mult, shift = qp.conv_channel_quant(info["x_scale"], info["w_scales"], info["y_scale"])
     act = qp.activation_range(info["activation"], info["y_scale"], info["y_zp"])
     common = dict(multiplier=mult, shift=shift, stride=info["stride"], padding=info["padding"],
-                  input_offset=-info["x_zp"], output_offset=info["y_zp"], act=act)
+                  dilation=info["dilation"], input_offset=-info["x_zp"], output_offset=info["y_zp"], act=act)
     if kind == "conv":
         return kernels.conv2d(x, info["weights"], info["bias"], **common)
     if kind == "depthwise":
@@ -123,14 +123,48 @@ def test_mdw_output_is_c_bytes_per_pixel_and_needs_no_scratch(kernels):
                                                 shift=np.zeros_like(ones)))
 
 
+def _random_geometry(rng, kind):
+    """Any filter (non-square, H x 1, 1 x N), stride 1..4 and dilation 1..3 per axis, SAME or VALID (where the
+    dilated filter fits), heads 1..3, and depthwise layers on one input channel with many heads (micro_speech's
+    10x8 with 8 heads; 20 heads, past the plane paths' 16)."""
+    k = (int(rng.integers(1, 11)), int(rng.integers(1, 9)))
+    if rng.random() < 0.3:
+        k = (k[0], 1) if rng.random() < 0.5 else (1, k[1])
+    stride = (int(rng.integers(1, 5)), int(rng.integers(1, 5)))
+    dilation = (int(rng.integers(1, 4)), int(rng.integers(1, 4))) if rng.random() < 0.5 else (1, 1)
+    h, w = int(rng.integers(1, 26)), int(rng.integers(1, 21))
+    c = int(rng.choice([1, 2, 3, 4, 5, 8, 12]))
+    heads = 1 if kind == "conv" else int(rng.integers(1, 4))
+    if kind == "depthwise" and rng.random() < 0.3:
+        c, heads = 1, int(rng.choice([8, 20]))
+    span = ((k[0] - 1) * dilation[0] + 1, (k[1] - 1) * dilation[1] + 1)
+    padding = "VALID" if rng.random() < 0.4 and h >= span[0] and w >= span[1] else "SAME"
+    activation = str(rng.choice(["NONE", "RELU", "RELU6"]))
+    return (int(rng.integers(1, 3)), h, w, c), k, stride, dilation, padding, heads, activation
+
+
 @pytest.mark.parametrize("kind", ["conv", "depthwise", "mdw"])
-@pytest.mark.parametrize("bad", [{"dilation": (2, 2)}, {"stride": (3, 3)}, {"stride": (1, 4)}])
-def test_unsupported_configuration_is_an_error_code(kernels, kind, bad):
+@pytest.mark.parametrize("seed", range(16))
+def test_any_filter_stride_and_dilation_match_tflm(kernels, kind, seed):
+    rng = np.random.default_rng(9000 + 100 * seed + len(kind))
+    in_shape, k, stride, dilation, padding, heads, activation = _random_geometry(rng, kind)
+    model, inputs, info = conv_model(rng, kind, in_shape, k, int(rng.integers(1, 10)), stride, padding, heads=heads,
+                                     activation=activation, dilation=dilation)
+    expected = tflm(model, inputs)[0]
+    got = _run_host(kernels, kind, inputs[0], info)
+    assert got.shape == expected.shape
+    assert np.count_nonzero(got != expected) == 0, (in_shape, k, stride, dilation, padding, heads)
+
+
+@pytest.mark.parametrize("kind", ["conv", "depthwise", "mdw"])
+@pytest.mark.parametrize("bad", [{"dilation": (0, 1)}, {"stride": (1, 0)}, {"stride": (-1, 1)}])
+def test_invalid_stride_or_dilation_is_an_argument_error(kernels, kind, bad):
     x = np.zeros((1, 8, 8, 4), dtype=np.int8)
     w_shape = (5, 3, 3, 4) if kind == "conv" else (1, 3, 3, 8)
     w = np.zeros(w_shape, dtype=np.int8)
     channels = w_shape[0] if kind == "conv" else 8
-    q = dict(multiplier=np.full(channels, 1 << 30, dtype=np.int32), shift=np.zeros(channels, dtype=np.int32), **bad)
+    q = dict(multiplier=np.full(channels, 1 << 30, dtype=np.int32), shift=np.zeros(channels, dtype=np.int32),
+             padding="VALID", **bad)
     with pytest.raises(KernelError) as error:
         if kind == "conv":
             kernels.conv2d(x, w, None, **q)
@@ -138,4 +172,51 @@ def test_unsupported_configuration_is_an_error_code(kernels, kind, bad):
             kernels.depthwise_conv2d(x, w, None, depth_multiplier=2, **q)
         else:
             kernels.mdw_maxout(x, w, None, heads=2, **q)
-    assert error.value.status == "FN_ERR_UNSUPPORTED"
+    assert error.value.status == "FN_ERR_ARGUMENT"
+
+
+def _run_host_transpose(kernels, x, info):
+    mult, shift = qp.conv_channel_quant(info["x_scale"], info["w_scales"], info["y_scale"])
+    return kernels.transpose_conv2d(x, info["weights"], info["bias"], out_hw=info["out_hw"], multiplier=mult,
+                                    shift=shift, stride=info["stride"], padding=info["padding"],
+                                    input_offset=-info["x_zp"], output_offset=info["y_zp"],
+                                    act=qp.activation_range(info["activation"], info["y_scale"], info["y_zp"]))
+
+
+TRANSPOSE_CASES = [  # in_shape, kernel, out_channels, stride, padding, output size (None: TFLite's default)
+    ((1, 8, 8, 64), (3, 3), 32, (2, 2), "SAME", None),  # the segmentation head's decoder layer
+    ((1, 4, 5, 3), (3, 2), 5, (2, 3), "VALID", None),
+    ((2, 3, 3, 7), (4, 4), 6, (2, 2), "SAME", None),
+    ((1, 5, 4, 4), (5, 3), 3, (3, 1), "SAME", (14, 4)),  # an output smaller than in * stride (output_padding)
+    ((1, 3, 6, 9), (2, 2), 4, (2, 2), "VALID", None),  # kernel = stride: each output pixel has one tap
+    ((1, 6, 6, 2), (1, 1), 3, (1, 1), "SAME", None),
+    ((1, 2, 2, 5), (3, 3), 1, (4, 4), "VALID", (9, 10)),  # stride above the kernel: outputs with no tap
+]
+
+
+@pytest.mark.parametrize("case", TRANSPOSE_CASES, ids=lambda c: "x".join(map(str, c[0])) + f"-k{c[1][0]}x{c[1][1]}s{c[3][0]}{c[4]}")
+def test_transpose_conv_matches_tflm(kernels, case):
+    rng = np.random.default_rng(zlib.crc32(repr(case).encode()))
+    in_shape, k, oc, stride, padding, out_hw = case
+    for with_bias, activation in ((True, "NONE"), (False, "RELU6"), (True, "RELU")):
+        model, inputs, info = transpose_conv_model(rng, in_shape, k, oc, stride, padding, out_hw=out_hw,
+                                                   activation=activation, with_bias=with_bias)
+        expected = tflm(model, inputs)[0]
+        got = _run_host_transpose(kernels, inputs[0], info)
+        assert got.shape == expected.shape
+        assert np.count_nonzero(got != expected) == 0, (with_bias, activation)
+
+
+def test_transpose_conv_needs_no_scratch_and_checks_its_arguments(kernels):
+    assert kernels.lib.fn_transpose_conv2d_s8_get_buffer_size(None, None) == 0
+    x = np.zeros((1, 4, 4, 2), dtype=np.int8)
+    w = np.zeros((3, 3, 3, 2), dtype=np.int8)
+    ones = np.full(3, 1 << 30, dtype=np.int32)
+    with pytest.raises(KernelError) as error:
+        kernels.transpose_conv2d(x, w, None, out_hw=(8, 8), multiplier=ones, shift=np.zeros(3, np.int32),
+                                 stride=(0, 2))
+    assert error.value.status == "FN_ERR_ARGUMENT"
+    with pytest.raises(KernelError) as error:
+        kernels.transpose_conv2d(x, np.zeros((3, 3, 3, 5), np.int8), None, out_hw=(8, 8), multiplier=ones,
+                                 shift=np.zeros(3, np.int32), stride=(2, 2))
+    assert error.value.status == "FN_ERR_SHAPE"

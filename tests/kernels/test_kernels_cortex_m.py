@@ -11,7 +11,8 @@ from kernel_probe import ProbeCase, build_probe, host_inputs, probe_seed, run_pr
 from flynet_tiny.codegen.scratch import scratch_bytes
 from flynet_tiny.targets import load_target
 
-KERNEL_FUNCTIONS = {"conv": "fn_conv2d_s8", "depthwise": "fn_depthwise_conv2d_s8", "mdw": "fn_mdw_maxout_s8"}
+KERNEL_FUNCTIONS = {"conv": "fn_conv2d_s8", "depthwise": "fn_depthwise_conv2d_s8", "mdw": "fn_mdw_maxout_s8",
+                    "transpose": "fn_transpose_conv2d_s8"}
 CORES = {
     "cortex-m4": ["-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"],
     "cortex-m7": ["-mcpu=cortex-m7", "-mfpu=fpv5-d16", "-mfloat-abi=hard"],
@@ -102,6 +103,63 @@ CASES = [
     ProbeCase("dw5x5_1x1", "depthwise", (1, 1, 1, 5), 5, heads=3),
     ProbeCase("dw5x5_s2_1x1", "depthwise", (1, 1, 1, 6), 5, stride=2),
     ProbeCase("dw5x5_stride_2x1_p64", "depthwise", (1, 6, 33, 5), 5, stride=2, stride_w=1),
+    # 3x3 assembly rows with a narrowed range (clamped over the output afterwards): 4 planes with odd sizes,
+    # MDW's running max, unequal strides (C rows, clamping themselves).
+    ProbeCase("dw3x3_4planes_relu6", "depthwise", (1, 9, 7, 20), 3, act=(-3, 100)),
+    ProbeCase("mdw_h3_s2_relu", "mdw", (1, 9, 11, 6), 3, heads=3, stride=2, act=(0, 127)),
+    ProbeCase("dw3x3_h2_s2x1_relu6", "depthwise", (1, 7, 9, 5), 3, heads=2, stride=2, stride_w=1, act=(-60, 50)),
+    # Issue 13's parameter families: dilation, strides 3 / 4, non-square, H x 1 and 1 x N filters (convs with
+    # 1 and 3 input channels: DS-CNN's 10x4 stem, RGB stems), depth multipliers past the plane paths' 16,
+    # micro_speech's 10x8 stride-2 depthwise on one channel with 8 heads, the audio CNN's 9x1 / 5x1.
+    ProbeCase("conv3x3_dilated_2x3", "conv", (1, 9, 10, 5), 3, out_channels=4, dilation=2, dilation_w=3),
+    ProbeCase("conv5x5_s3", "conv", (1, 11, 13, 4), 5, out_channels=6, stride=3),
+    ProbeCase("conv4x4_s4_valid_rgb", "conv", (1, 12, 12, 3), 4, out_channels=16, stride=4, padding="VALID"),
+    ProbeCase("conv10x4_s2_c1", "conv", (1, 49, 10, 1), 10, kernel_w=4, out_channels=8, stride=2),
+    ProbeCase("conv1x5_s1x2", "conv", (1, 6, 20, 3), 1, kernel_w=5, out_channels=6, stride_w=2),
+    ProbeCase("conv3x3_s2_rgb_stem", "conv", (1, 16, 16, 3), 3, out_channels=16, stride=2),
+    ProbeCase("conv3x3_s1_rgb_relu", "conv", (1, 9, 7, 3), 3, out_channels=8, act=(-20, 127)),
+    # Narrowed activation ranges after the assembly paths (a 4-lane clamp over what they wrote): the 4-pixel
+    # block (padded weight rows, whole groups) and the 1x1 tiles.
+    ProbeCase("conv3x3_c8_relu6", "conv", (1, 6, 7, 8), 3, out_channels=5, act=(-100, 30)),
+    ProbeCase("conv3x3_rgb_s2_relu6", "conv", (1, 11, 10, 3), 3, out_channels=6, stride=2, act=(-60, 70)),
+    ProbeCase("conv1x1_tiles_relu6", "conv", (1, 8, 8, 16), 1, out_channels=7, act=(-40, 60)),
+    ProbeCase("dw10x8_s2_h8_c1", "depthwise", (1, 49, 40, 1), 10, kernel_w=8, heads=8, stride=2),
+    ProbeCase("dw9x1_s2", "depthwise", (1, 49, 1, 32), 9, kernel_w=1, stride=2),
+    ProbeCase("dw5x1_s1_relu", "depthwise", (1, 25, 1, 48), 5, kernel_w=1, act=(-40, 127)),
+    ProbeCase("dw3x3_s3_dilated", "depthwise", (1, 10, 11, 8), 3, stride=3, dilation=2, dilation_w=3),
+    ProbeCase("dw3x3_h20", "depthwise", (1, 5, 5, 2), 3, heads=20),
+    ProbeCase("mdw5x3_h2", "mdw", (1, 7, 8, 6), 5, kernel_w=3, heads=2),
+    ProbeCase("dw1x7_valid_s4", "depthwise", (1, 3, 30, 12), 1, kernel_w=7, stride=4, padding="VALID"),
+    # The line planes (k x 1 / 1 x k, one head): every assembly kernel (k = 2..4, 5, 6..8, 9) and the C one
+    # (k > 9), strides 1..3, k x 1 on maps wider than 1 (a line per column), channels past the last 4, a narrowed
+    # range, no bias, two images; the conv route of one-channel depthwise layers with 4 or more heads.
+    ProbeCase("dw3x1_s1_c6", "depthwise", (1, 7, 3, 6), 3, kernel_w=1),
+    ProbeCase("dw1x5_s2_relu", "depthwise", (1, 2, 17, 9), 1, kernel_w=5, stride_w=2, act=(-30, 127)),
+    ProbeCase("dw7x1_s3_valid", "depthwise", (1, 23, 2, 8), 7, kernel_w=1, stride=3, padding="VALID"),
+    ProbeCase("dw9x1_s1_no_bias", "depthwise", (2, 12, 1, 5), 9, kernel_w=1, bias=False),
+    ProbeCase("dw12x1_s2", "depthwise", (1, 30, 1, 4), 12, kernel_w=1, stride=2),
+    ProbeCase("dw2x1_s1_c1", "depthwise", (1, 5, 4, 1), 2, kernel_w=1),
+    ProbeCase("dw3x3_h6_c1_conv_route", "depthwise", (1, 9, 8, 1), 3, heads=6, stride=2, act=(-50, 40)),
+    # TRANSPOSE_CONV: SAME / VALID, unequal strides, an odd output channel count, no bias.
+    ProbeCase("tconv3x3_s2", "transpose", (1, 8, 8, 16), 3, out_channels=8, stride=2),
+    ProbeCase("tconv3x2_s2x3_valid", "transpose", (1, 4, 5, 5), 3, kernel_w=2, out_channels=7, stride=2,
+              stride_w=3, padding="VALID"),
+    ProbeCase("tconv4x4_s2_no_bias", "transpose", (1, 3, 3, 6), 4, out_channels=5, stride=2, bias=False),
+    # Pools: global average pools (ResNet-8's 8x8, VWW's 3x3, DS-CNN's 24x5 on 25x5), strides 3 / 4 with SAME
+    # overhangs, a narrowed range.
+    ProbeCase("avgpool_global_8x8x64", "avgpool", (1, 8, 8, 64), 8, stride=8, padding="VALID"),
+    ProbeCase("avgpool_global_3x3x256", "avgpool", (1, 3, 3, 256), 3, stride=3, padding="VALID"),
+    ProbeCase("avgpool_24x5_on_25x5x64", "avgpool", (1, 25, 5, 64), 24, kernel_w=5, stride=24, stride_w=5,
+              padding="VALID"),
+    ProbeCase("avgpool_global_7x7x13", "avgpool", (1, 7, 7, 13), 7, stride=7, padding="VALID"),
+    ProbeCase("avgpool_4x4_s4_same", "avgpool", (1, 15, 15, 16), 4, stride=4),
+    ProbeCase("avgpool_2x2_s2_relu", "avgpool", (2, 6, 7, 5), 2, stride=2, padding="VALID", act=(-10, 100)),
+    ProbeCase("maxpool_4x4_s3_same", "maxpool", (1, 15, 15, 16), 4, stride=3),
+    ProbeCase("maxpool_3x3_s3_valid", "maxpool", (1, 24, 24, 16), 3, stride=3, padding="VALID"),
+    # 8 channels per pass then 4 then single ones, clamps, and a window of more than 256 taps (int32 sums).
+    ProbeCase("avgpool_3x3_s1_c13_relu6", "avgpool", (1, 6, 5, 13), 3, act=(-20, 90)),
+    ProbeCase("maxpool_2x3_s1x2_c12_relu", "maxpool", (1, 7, 9, 12), 2, kernel_w=3, stride_w=2, act=(0, 127)),
+    ProbeCase("avgpool_global_17x17x8", "avgpool", (1, 17, 17, 8), 17, stride=17, padding="VALID"),
 ]
 
 
@@ -119,8 +177,16 @@ def test_kernels_compile_warning_free_for_cortex_m(tmp_path, core, portable):
 
 def _host_output(kernels, case: ProbeCase, seed: int) -> bytes:
     data = host_inputs(case, seed)
+    if case.kind in ("avgpool", "maxpool"):
+        pool = kernels.avgpool if case.kind == "avgpool" else kernels.maxpool
+        return pool(data["x"], case.kernel_hw, case.strides, case.padding, case.act).tobytes()
     common = dict(multiplier=data["multiplier"], shift=data["shift"], stride=case.strides,
-                  padding=case.padding, input_offset=case.input_offset, output_offset=case.output_offset)
+                  padding=case.padding, input_offset=case.input_offset, output_offset=case.output_offset,
+                  act=case.act)
+    if case.kind == "transpose":
+        return kernels.transpose_conv2d(data["x"], data["w"], data["bias"], out_hw=case.out_shape[1:3],
+                                        **common).tobytes()
+    common["dilation"] = case.dilations
     if case.kind == "conv":
         y = kernels.conv2d(data["x"], data["w"], data["bias"], **common)
     elif case.kind == "depthwise":
@@ -147,6 +213,7 @@ def test_simd_and_portable_paths_are_identical_in_qemu(kernels, tmp_path):
     assert runs[("f446re", False)].instructions[0] < runs[("f446re", True)].instructions[0]
     # The scratch the code generator plans (scratch.py mirrors the DSP formulas) is what the target asks for.
     planned = [scratch_bytes(ScratchQuery(f"{KERNEL_FUNCTIONS[case.kind]}_get_buffer_size",
-                                          (case.in_shape, case.filter_shape), "")) for case in CASES]
+                                          (case.in_shape, case.filter_shape), ""))
+               if case.kind in KERNEL_FUNCTIONS else 0 for case in CASES]
     assert runs[("f446re", False)].scratch_bytes == planned
     assert runs[("f746zg", False)].scratch_bytes == planned

@@ -112,7 +112,15 @@ def test_softmax_matches_tflm(kernels, seed):
 
 POOLS = [((1, 7, 7, 5), (2, 2), (2, 2), "VALID"), ((1, 7, 9, 3), (3, 3), (2, 2), "SAME"),
          ((2, 5, 4, 6), (3, 2), (1, 1), "SAME"), ((1, 1, 1, 7), (3, 3), (2, 2), "SAME"),
-         ((1, 6, 6, 9), (6, 6), (1, 1), "VALID")]
+         ((1, 6, 6, 9), (6, 6), (1, 1), "VALID"),
+         # Global pools as the MLPerf Tiny models have them (filter = stride = map), and DS-CNN's 24x5 window
+         # on a 25x5 map (the last row is never read).
+         ((1, 8, 8, 64), (8, 8), (8, 8), "VALID"), ((1, 3, 3, 256), (3, 3), (3, 3), "VALID"),
+         ((1, 25, 5, 64), (24, 5), (24, 5), "VALID"), ((1, 2, 2, 32), (2, 2), (2, 2), "VALID"),
+         # Strides 3 and 4 with SAME windows that overhang the map (fewer taps counted at the edges).
+         ((1, 15, 15, 16), (4, 4), (4, 4), "SAME"), ((1, 15, 15, 16), (4, 4), (3, 3), "SAME"),
+         ((1, 5, 5, 16), (3, 3), (3, 3), "SAME"), ((1, 24, 24, 16), (3, 3), (3, 3), "VALID"),
+         ((1, 9, 7, 5), (1, 1), (3, 4), "SAME"), ((2, 11, 10, 3), (2, 5), (4, 3), "SAME")]
 
 
 @pytest.mark.parametrize("case", POOLS, ids=str)
@@ -121,7 +129,7 @@ def test_pooling_matches_tflm(kernels, op, case):
     shape, filt, stride, padding = case
     rng = np.random.default_rng(len(shape) + filt[0] * 7 + stride[0])
     q = _q(rng)
-    activation = "RELU6" if filt[0] == 3 else "NONE"
+    activation = {3: "RELU6", 4: "RELU"}.get(filt[0], "NONE")
     out_h, _ = qp.conv_padding(padding, shape[1], filt[0], stride[0])
     out_w, _ = qp.conv_padding(padding, shape[2], filt[1], stride[1])
     options = {"padding": padding, "stride_h": stride[0], "stride_w": stride[1], "filter_height": filt[0],

@@ -1,4 +1,4 @@
-"""CONV_2D, DEPTHWISE_CONV_2D and the fused MDW + Max-out, each optionally with a PAD folded in."""
+"""CONV_2D, DEPTHWISE_CONV_2D and the fused MDW + Max-out, each optionally with a PAD folded in; TRANSPOSE_CONV."""
 
 from __future__ import annotations
 
@@ -10,51 +10,20 @@ from .registry import emitter, unsupported
 _FUNCTIONS = {"conv": "fn_conv2d_s8", "depthwise": "fn_depthwise_conv2d_s8", "mdw": "fn_mdw_maxout_s8"}
 
 
-def _conv_common(ir: ModelIR, layer: Layer, prefix: str, kind: str,
-                 pads: tuple[int, int, int, int] | None = None) -> LayerCode:
-    """One conv-like kernel call; `pads` (top, bottom, left, right) folds a preceding PAD into a VALID conv."""
-    op = layer.op
-    x = ir.tensor(layer.inputs[0])
-    out = ir.tensor(layer.outputs[0])
-    weights = ir.constant(layer, 1)
-    opts = op.options
-    if int(opts.get("dilation_h_factor", 1)) != 1 or int(opts.get("dilation_w_factor", 1)) != 1:
-        raise unsupported(ir, layer, "dilation other than 1")
-    if opts.get("padding") not in ("SAME", "VALID"):
-        raise unsupported(ir, layer, f"padding {opts.get('padding')}")
-    heads = int(opts.get("depth_multiplier", 1)) if kind != "conv" else 1
-    function = _FUNCTIONS[kind]
-    filter_dims = tuple(int(s) for s in weights.shape)
-    if kind == "conv":
-        channels = filter_dims[0]
-    else:
-        channels = filter_dims[3]
-        if channels != x.shape[3] * heads:
-            raise unsupported(ir, layer, f"a depthwise filter of {channels} channels for {x.shape[3]} x {heads} heads")
-    # Requantization of each of the (C*h) depthwise responses uses the depthwise output's scale.
+def _kernel_call(ir: ModelIR, layer: Layer, prefix: str, function: str, weights, channels: int, bias_position: int,
+                 params: dict, summary: str) -> LayerCode:
+    """The call of one conv-like kernel (fn_conv_params, per-channel requantization, weights, optional bias):
+    its constant arrays, parameter objects and scratch query."""
+    x, out = ir.tensor(layer.inputs[0]), ir.tensor(layer.outputs[0])
     multipliers, shifts = per_channel_quant(ir, layer, channels, 1)
-    bias_name, arrays = bias_array(ir, layer, prefix, 2)
-    act_min, act_max = act_range(ir, layer, op.outputs[0])
+    bias_name, bias = bias_array(ir, layer, prefix, bias_position)
     arrays = [
         ConstArray(f"{prefix}_weights", "int8_t", weights.reshape(-1)),
-        *arrays,
+        *bias,
         ConstArray(f"{prefix}_multiplier", "int32_t", multipliers),
         ConstArray(f"{prefix}_shift", "int32_t", shifts),
     ]
-    params = {
-        "stride_h": int(opts.get("stride_h", 1)), "stride_w": int(opts.get("stride_w", 1)),
-        "dilation_h": 1, "dilation_w": 1,
-        "padding": "FN_PADDING_SAME" if opts["padding"] == "SAME" else "FN_PADDING_VALID",
-        "input_offset": -int(x.zero_point[0]),
-        "output_offset": int(ir.tensor(op.outputs[0]).zero_point[0]),
-        "act_min": act_min, "act_max": act_max,
-        "depth_multiplier": heads,
-    }
-    if pads is not None:
-        params["padding"] = "FN_PADDING_EXPLICIT"
-        params.update(zip(("pad_top", "pad_bottom", "pad_left", "pad_right"), pads))
-    if params["stride_h"] not in (1, 2) or params["stride_w"] not in (1, 2):
-        raise unsupported(ir, layer, f"stride {params['stride_h']}x{params['stride_w']}")
+    filter_dims = tuple(int(s) for s in weights.shape)
     in_dims, out_dims = dims4(x.shape), dims4(out.shape)
     objects = [
         ParamObject("params", "fn_conv_params", params),
@@ -63,14 +32,55 @@ def _conv_common(ir: ModelIR, layer: Layer, prefix: str, kind: str,
     ]
     statements = status_call(f"{function}(&params, &quant, &in_dims, @IN0@, &filter_dims, {prefix}_weights, "
                              f"{bias_name}, &out_dims, @OUT0@, @SCRATCH@)")
-    kh, kw = (filter_dims[1], filter_dims[2])
-    padding_text = opts["padding"] if pads is None else f"padded {list(pads[:2])}x{list(pads[2:])} (PAD fused)"
-    summary = (f"{shape_text(x.shape)} -> {shape_text(out.shape)}, {kh}x{kw} stride {params['stride_h']} "
-               f"{padding_text}" + (f", heads {heads}" if heads > 1 else "")
-               + (f", {opts.get('fused_activation_function')}" if opts.get("fused_activation_function", "NONE") != "NONE" else ""))
-    return LayerCode(summary, statements, arrays,
+    activation = layer.options.get("fused_activation_function", "NONE")
+    return LayerCode(summary + (f", {activation}" if activation != "NONE" else ""), statements, arrays,
                      ScratchQuery(f"{function}_get_buffer_size", (in_dims, filter_dims), "&in_dims, &filter_dims"),
                      objects=objects)
+
+
+def _conv_common(ir: ModelIR, layer: Layer, prefix: str, kind: str,
+                 pads: tuple[int, int, int, int] | None = None) -> LayerCode:
+    """One conv-like kernel call; `pads` (top, bottom, left, right) folds a preceding PAD into a VALID conv."""
+    op = layer.op
+    x = ir.tensor(layer.inputs[0])
+    out = ir.tensor(layer.outputs[0])
+    weights = ir.constant(layer, 1)
+    opts = op.options
+    if opts.get("padding") not in ("SAME", "VALID"):
+        raise unsupported(ir, layer, f"padding {opts.get('padding')}")
+    heads = int(opts.get("depth_multiplier", 1)) if kind != "conv" else 1
+    filter_dims = tuple(int(s) for s in weights.shape)
+    if kind == "conv":
+        channels = filter_dims[0]
+    else:
+        channels = filter_dims[3]
+        if channels != x.shape[3] * heads:
+            raise unsupported(ir, layer, f"a depthwise filter of {channels} channels for {x.shape[3]} x {heads} heads")
+    # Requantization of each of the (C*h) depthwise responses uses the depthwise output's scale.
+    act_min, act_max = act_range(ir, layer, op.outputs[0])
+    params = {
+        "stride_h": int(opts.get("stride_h", 1)), "stride_w": int(opts.get("stride_w", 1)),
+        "dilation_h": int(opts.get("dilation_h_factor", 1)), "dilation_w": int(opts.get("dilation_w_factor", 1)),
+        "padding": "FN_PADDING_SAME" if opts["padding"] == "SAME" else "FN_PADDING_VALID",
+        "input_offset": -int(x.zero_point[0]),
+        "output_offset": int(out.zero_point[0]),
+        "act_min": act_min, "act_max": act_max,
+        "depth_multiplier": heads,
+    }
+    if pads is not None:
+        params["padding"] = "FN_PADDING_EXPLICIT"
+        params.update(zip(("pad_top", "pad_bottom", "pad_left", "pad_right"), pads))
+    if min(params["stride_h"], params["stride_w"], params["dilation_h"], params["dilation_w"]) < 1:
+        raise unsupported(ir, layer, f"stride {params['stride_h']}x{params['stride_w']} with dilation "
+                                     f"{params['dilation_h']}x{params['dilation_w']}")
+    kh, kw = (filter_dims[1], filter_dims[2])
+    padding_text = opts["padding"] if pads is None else f"padded {list(pads[:2])}x{list(pads[2:])} (PAD fused)"
+    strides = params["stride_h"] if params["stride_h"] == params["stride_w"] else f"{params['stride_h']}x{params['stride_w']}"
+    dilation = (params["dilation_h"], params["dilation_w"])
+    summary = (f"{shape_text(x.shape)} -> {shape_text(out.shape)}, {kh}x{kw} stride {strides} "
+               + (f"dilation {dilation[0]}x{dilation[1]} " if dilation != (1, 1) else "")
+               + f"{padding_text}" + (f", heads {heads}" if heads > 1 else ""))
+    return _kernel_call(ir, layer, prefix, _FUNCTIONS[kind], weights, channels, 2, params, summary)
 
 
 @emitter("CONV_2D")
@@ -97,3 +107,35 @@ def _padded_conv(ir, layer, prefix):
     inner = Layer(layer.kind.removeprefix("PADDED_"), conv_ops, list(layer.inputs), list(layer.outputs))
     (top, bottom), (left, right) = ir.constant(layer, 1, pad_op).reshape(-1, 2)[1:3].tolist()
     return _conv_common(ir, inner, prefix, kind, pads=(int(top), int(bottom), int(left), int(right)))
+
+
+TRANSPOSE_CONV_MAX_TAPS = 32  # FN_TCONV_MAX_TAPS in firmware/kernels/transpose_conv/transpose_conv_s8.c
+
+
+@emitter("TRANSPOSE_CONV")
+def _transpose_conv(ir, layer, prefix):
+    """TRANSPOSE_CONV (inputs: output_shape, OHWI weights, input, bias). The output size is the output
+    tensor's, as in TFLM, which ignores the output_shape operand at run time."""
+    op = layer.op
+    if layer.inputs != [op.inputs[2]]:
+        raise unsupported(ir, layer, "a TRANSPOSE_CONV whose output_shape or weights are computed at run time")
+    x, out = ir.tensor(op.inputs[2]), ir.tensor(op.outputs[0])
+    weights = ir.constant(layer, 1)
+    opts = op.options
+    if opts.get("padding") not in ("SAME", "VALID"):
+        raise unsupported(ir, layer, f"padding {opts.get('padding')}")
+    if max(weights.shape[1], weights.shape[2]) > TRANSPOSE_CONV_MAX_TAPS:
+        raise unsupported(ir, layer, f"a {weights.shape[1]}x{weights.shape[2]} transpose-conv filter (at most "
+                                     f"{TRANSPOSE_CONV_MAX_TAPS} taps per axis)")
+    act_min, act_max = act_range(ir, layer, op.outputs[0])
+    params = {
+        "stride_h": int(opts.get("stride_h", 1)), "stride_w": int(opts.get("stride_w", 1)),
+        "dilation_h": 1, "dilation_w": 1,
+        "padding": "FN_PADDING_SAME" if opts["padding"] == "SAME" else "FN_PADDING_VALID",
+        "input_offset": -int(x.zero_point[0]), "output_offset": int(out.zero_point[0]),
+        "act_min": act_min, "act_max": act_max, "depth_multiplier": 1,
+    }
+    summary = (f"{shape_text(x.shape)} -> {shape_text(out.shape)}, transpose {weights.shape[1]}x{weights.shape[2]} "
+               f"stride {params['stride_h']}x{params['stride_w']} {opts['padding']}")
+    return _kernel_call(ir, layer, prefix, "fn_transpose_conv2d_s8", weights, int(weights.shape[0]), 3, params,
+                        summary)

@@ -24,8 +24,9 @@ def _pool(ir, layer, prefix):
         "padding": "FN_PADDING_SAME" if opts["padding"] == "SAME" else "FN_PADDING_VALID",
         "act_min": act_min, "act_max": act_max,
     }
-    if not (1 <= params["stride_h"] <= 2 and 1 <= params["stride_w"] <= 2):
-        raise unsupported(ir, layer, f"pooling stride {params['stride_h']}x{params['stride_w']}")
+    if min(params["stride_h"], params["stride_w"], params["filter_h"], params["filter_w"]) < 1:
+        raise unsupported(ir, layer, f"pooling {params['filter_h']}x{params['filter_w']} "
+                                     f"stride {params['stride_h']}x{params['stride_w']}")
     function = "fn_avgpool_s8" if layer.kind == "AVERAGE_POOL_2D" else "fn_maxpool_s8"
     objects = [ParamObject("params", "fn_pool_params", params),
                dims_object("in_dims", dims4(x.shape)), dims_object("out_dims", dims4(out.shape))]

@@ -41,9 +41,10 @@ int32_t fn_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int32
 
 /* ---- convolution ---------------------------------------------------- */
 
-/* 2-D convolution, OHWI weights, int32 bias (NULL allowed). Output dims must be
- * the ones TFLite computes for the padding and strides (for EXPLICIT padding: a
- * VALID convolution of the input padded by the pad_* rows and columns). */
+/* 2-D convolution, OHWI weights, int32 bias (NULL allowed), any filter size, stride
+ * and dilation. Output dims must be the ones TFLite computes for the padding,
+ * strides and dilated filter (for EXPLICIT padding: a VALID convolution of the
+ * input padded by the pad_* rows and columns). */
 fn_status fn_conv2d_s8(const fn_conv_params *p, const fn_channel_quant *q,
                        const fn_dims *in_dims, const int8_t *input,
                        const fn_dims *filter_dims, const int8_t *filter,
@@ -51,8 +52,9 @@ fn_status fn_conv2d_s8(const fn_conv_params *p, const fn_channel_quant *q,
                        void *scratch);
 int32_t fn_conv2d_s8_get_buffer_size(const fn_dims *in_dims, const fn_dims *filter_dims);
 
-/* Depthwise convolution with channel multiplier h: output channel c*h + m
- * reads input channel c. Weights 1 x KH x KW x (C*h). */
+/* Depthwise convolution with channel multiplier h (any h >= 1): output channel
+ * c*h + m reads input channel c. Weights 1 x KH x KW x (C*h); strides, dilations
+ * and filters as fn_conv2d_s8. */
 fn_status fn_depthwise_conv2d_s8(const fn_conv_params *p, const fn_channel_quant *q,
                                  const fn_dims *in_dims, const int8_t *input,
                                  const fn_dims *filter_dims, const int8_t *filter,
@@ -70,6 +72,19 @@ fn_status fn_mdw_maxout_s8(const fn_conv_params *p, const fn_channel_quant *q,
                            const int32_t *bias, const fn_dims *out_dims, int8_t *output,
                            void *scratch);
 int32_t fn_mdw_maxout_s8_get_buffer_size(const fn_dims *in_dims, const fn_dims *filter_dims);
+
+/* Transpose convolution (TRANSPOSE_CONV, Conv2DTranspose): input pixel (y, x) adds filter tap (ky, kx)
+ * to output pixel (y * stride_h - pad_h + ky, x * stride_w - pad_w + kx), with TFLM's padding for
+ * SAME / VALID (that of a conv from the output's size to the input's). Weights OHWI
+ * [out_c][kh][kw][in_c], int32 bias (NULL allowed), per-channel requantization. Any output size (the
+ * model's output_shape operand); dilation 1 (TFLite has no dilated transpose conv), up to 32 taps per axis. Needs no scratch
+ * (the query answers 0). */
+fn_status fn_transpose_conv2d_s8(const fn_conv_params *p, const fn_channel_quant *q,
+                                 const fn_dims *in_dims, const int8_t *input,
+                                 const fn_dims *filter_dims, const int8_t *filter,
+                                 const int32_t *bias, const fn_dims *out_dims, int8_t *output,
+                                 void *scratch);
+int32_t fn_transpose_conv2d_s8_get_buffer_size(const fn_dims *in_dims, const fn_dims *filter_dims);
 
 /* ---- fully connected ------------------------------------------------ */
 

@@ -7,7 +7,7 @@
 
 typedef enum {
     FN_OK = 0,
-    FN_ERR_UNSUPPORTED = 1, /* a configuration this kernel lacks (dilation 2, stride 3, ...) */
+    FN_ERR_UNSUPPORTED = 1, /* a configuration this kernel lacks (a dilated transpose conv, ...) */
     FN_ERR_SHAPE = 2, /* tensor shapes that do not fit together */
     FN_ERR_ARGUMENT = 3 /* a NULL pointer or a parameter out of range */
 } fn_status;
@@ -31,14 +31,14 @@ typedef struct {
     const int32_t *multiplier, *shift;
 } fn_channel_quant;
 
-/* CONV_2D, DEPTHWISE_CONV_2D and the fused MDW + Max-out. */
+/* CONV_2D, DEPTHWISE_CONV_2D, the fused MDW + Max-out, and TRANSPOSE_CONV. */
 typedef struct {
-    int32_t stride_h, stride_w; /* 1 or 2 */
-    int32_t dilation_h, dilation_w; /* 1 */
+    int32_t stride_h, stride_w; /* >= 1 */
+    int32_t dilation_h, dilation_w; /* >= 1 (TRANSPOSE_CONV: 1) */
     fn_padding padding;
     int32_t input_offset, output_offset;
     int32_t act_min, act_max;
-    int32_t depth_multiplier; /* depthwise and MDW only: heads h, 1..16 */
+    int32_t depth_multiplier; /* depthwise and MDW only: heads h >= 1 */
     int32_t pad_top, pad_bottom, pad_left, pad_right; /* FN_PADDING_EXPLICIT only */
 } fn_conv_params;
 

@@ -37,7 +37,7 @@ static fn_status run_case(const probe_case *c, int32_t *out_bytes)
     const fn_dims in = {c->n, c->h, c->w, c->c};
     const fn_dims filter = c->filter;
     const fn_dims out = c->out;
-    const int32_t channels = c->kind == PROBE_CONV ? filter.n : filter.c;
+    const int32_t channels = c->kind == PROBE_CONV || c->kind == PROBE_TRANSPOSE ? filter.n : filter.c;
     lcg_state = c->seed;
     fill_int8(input_buf, in.n * in.h * in.w * in.c);
     fill_int8(weight_buf, filter.n * filter.h * filter.w * filter.c);
@@ -46,10 +46,13 @@ static fn_status run_case(const probe_case *c, int32_t *out_bytes)
         multiplier_buf[i] = (int32_t)((1u << 30) + (lcg_next() >> 2));
         shift_buf[i] = c->shift;
     }
-    const fn_conv_params p = {.stride_h = c->stride, .stride_w = c->stride_w, .dilation_h = 1, .dilation_w = 1,
-                              .padding = c->padding, .input_offset = c->input_offset,
-                              .output_offset = c->output_offset, .act_min = -128, .act_max = 127,
+    const fn_conv_params p = {.stride_h = c->stride, .stride_w = c->stride_w, .dilation_h = c->dilation,
+                              .dilation_w = c->dilation_w, .padding = c->padding, .input_offset = c->input_offset,
+                              .output_offset = c->output_offset, .act_min = c->act_min, .act_max = c->act_max,
                               .depth_multiplier = c->heads};
+    const fn_pool_params pool = {.stride_h = c->stride, .stride_w = c->stride_w, .filter_h = filter.h,
+                                 .filter_w = filter.w, .padding = c->padding, .act_min = c->act_min,
+                                 .act_max = c->act_max};
     const fn_channel_quant q = {multiplier_buf, shift_buf};
     const int32_t *bias = c->has_bias ? bias_buf : NULL;
     *out_bytes = out.n * out.h * out.w * out.c;
@@ -59,6 +62,7 @@ static fn_status run_case(const probe_case *c, int32_t *out_bytes)
     case PROBE_CONV: scratch_bytes = fn_conv2d_s8_get_buffer_size(&in, &filter); break;
     case PROBE_DEPTHWISE: scratch_bytes = fn_depthwise_conv2d_s8_get_buffer_size(&in, &filter); break;
     case PROBE_MDW: scratch_bytes = fn_mdw_maxout_s8_get_buffer_size(&in, &filter); break;
+    case PROBE_TRANSPOSE: scratch_bytes = fn_transpose_conv2d_s8_get_buffer_size(&in, &filter); break;
     default: break;
     }
     fn_print("scratch %ld %ld\n", (long)c->index, (long)scratch_bytes); /* the host mirrors it (scratch.py) */
@@ -78,6 +82,12 @@ static fn_status run_case(const probe_case *c, int32_t *out_bytes)
     case PROBE_MDW:
         status = fn_mdw_maxout_s8(&p, &q, &in, input_buf, &filter, weight_buf, bias, &out, output_buf, scratch_buf);
         break;
+    case PROBE_TRANSPOSE:
+        status = fn_transpose_conv2d_s8(&p, &q, &in, input_buf, &filter, weight_buf, bias, &out, output_buf,
+                                        scratch_buf);
+        break;
+    case PROBE_AVGPOOL: status = fn_avgpool_s8(&pool, &in, input_buf, &out, output_buf); break;
+    case PROBE_MAXPOOL: status = fn_maxpool_s8(&pool, &in, input_buf, &out, output_buf); break;
     default:
         break;
     }

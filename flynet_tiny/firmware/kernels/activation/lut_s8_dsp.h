@@ -5,23 +5,10 @@
 #include "../support/fn_internal.h"
 
 #if FN_USE_DSP
-/* A byte in all 4 lanes. */
-static inline uint32_t lanes(int32_t value) { return 0x01010101u * (uint8_t)value; }
-
-/* Per signed byte lane: x clamped to [lo, hi]. SEL reads the GE flags SSUB8 just set, so each pair
- * stays together in one asm (the compiler sees no dependency through the flags). */
-static inline uint32_t clamp_s8x4(uint32_t x, uint32_t lo4, uint32_t hi4)
-{
-    uint32_t ge;
-    __asm__("ssub8 %1, %0, %2\n\t"
-            "sel %0, %0, %2\n\t"
-            "ssub8 %1, %3, %0\n\t"
-            "sel %0, %0, %3"
-            : "+r"(x), "=&r"(ge)
-            : "r"(lo4), "r"(hi4)
-            : "cc");
-    return x;
-}
+/* A byte in all 4 lanes, and per signed byte lane x clamped to [lo, hi]: the shared helpers of
+ * support/fn_internal.h (the conv, depthwise and pooling paths clamp whole outputs with them too). */
+static inline uint32_t lanes(int32_t value) { return fn_lanes(value); }
+static inline uint32_t clamp_s8x4(uint32_t x, uint32_t lo4, uint32_t hi4) { return fn_clamp_s8x4(x, lo4, hi4); }
 #endif
 
 #endif /* FN_LUT_S8_DSP_H */

@@ -59,14 +59,6 @@ int32_t fn_conv1x1_scratch_bytes(const fn_dims *in)
     return inputs + pair;
 }
 
-/* Bytes 1 and 3 of x sign-extended and added to the halfwords of a. */
-static inline int32_t sxtab16_ror8(int32_t a, uint32_t x)
-{
-    int32_t r;
-    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(x));
-    return r;
-}
-
 /* Up to 4 int8 from p, zeros past `count` (the K tail: its weights are zero, and no read passes
  * the pixel). */
 static uint32_t read_tail(const int8_t *p, int32_t count)
@@ -134,7 +126,7 @@ static void expand_tile(const int8_t *const px[3], int32_t k, int32_t offset2, i
         for (int32_t j = 0; j < PW_TILE; ++j) {
             const uint32_t v = read_tail(px[j] + 4 * whole, k & 3);
             dst[j] = __sxtab16(__sxtab16(offset2, v), v);
-            dst[PW_TILE + j] = sxtab16_ror8(sxtab16_ror8(offset2, v), v);
+            dst[PW_TILE + j] = fn_sxtab16_ror8(fn_sxtab16_ror8(offset2, v), v);
         }
     }
 }

@@ -10,7 +10,7 @@
 int32_t fn_conv2d_s8_get_buffer_size(const fn_dims *in_dims, const fn_dims *filter_dims)
 {
 #if FN_USE_DSP
-    const int32_t block = FN_CONV_BLOCK * column_length(filter_dims) * (int32_t)sizeof(int16_t);
+    const int32_t block = block_path_bytes(filter_dims);
     /* 1x1 filters may take the tiled path (conv2d_1x1_s8_dsp.c); its pixels left over use the block. */
     if (filter_dims->h == 1 && filter_dims->w == 1) {
         return fn_max32(block, fn_conv1x1_scratch_bytes(in_dims));
@@ -30,12 +30,12 @@ static int32_t conv_one_output(const fn_conv_params *p, const fn_dims *in, const
 {
     int32_t acc = 0;
     for (int32_t ky = 0; ky < f->h; ++ky) {
-        const int32_t iy = y0 + ky;
+        const int32_t iy = y0 + ky * p->dilation_h;
         if (iy < 0 || iy >= in->h) {
             continue;
         }
         for (int32_t kx = 0; kx < f->w; ++kx) {
-            const int32_t ix = x0 + kx;
+            const int32_t ix = x0 + kx * p->dilation_w;
             if (ix < 0 || ix >= in->w) {
                 continue;
             }

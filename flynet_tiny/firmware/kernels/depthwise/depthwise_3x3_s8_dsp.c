@@ -525,7 +525,7 @@ static dw_rows2_kernel rows2_kernel(int32_t stride, int32_t pitch, int keep_max)
     return 0;
 }
 
-/* ---- C for the rest: narrowed activation ranges, unequal strides, outputs 1 pixel wide or 1 row high. */
+/* ---- C for the rest: unequal strides, outputs 1 pixel wide or 1 row high. */
 
 /* Output pixels x_from..out_w - 1 of one output row; the window of pixel x starts at src + stride * x.
  * Always inlined: stride and keep_max are constants at each call (see row_pixels_any). The channel's
@@ -569,7 +569,7 @@ static void row_pixels_any(const int8_t *src, int32_t pitch, const dw_channel *d
     }
 }
 
-#define FN_DW_CACHED 16 /* output channels of a channel group whose set-up is kept from band to band */
+#define FN_DW_CACHED FN_DW_PLANE_HEADS /* output channels of a channel group whose set-up is kept from band to band */
 
 enum { DW_ROWS2, DW_ROW, DW_COLUMN }; /* the kernels of a band: 2-row, row, column */
 
@@ -650,7 +650,7 @@ static void run_group_rows2(const int8_t *plane, int8_t *dst, const dw_channel *
     }
 }
 
-/* One output channel over a band's plane in C, every pixel (narrowed activation ranges, outputs one
+/* One output channel over a band's plane in C, every pixel (outputs one
  * pixel wide or one row high, unequal strides). */
 static void run_channel_c(const int8_t *plane, int32_t pitch, const dw_channel *d, const dw_frame *f, int8_t *dst,
                           int32_t rows, int32_t out_w, int32_t stride_h, int32_t stride_w, int32_t act_min,
@@ -729,7 +729,10 @@ void fn_dw3x3_planar(const fn_conv_params *p, const fn_channel_quant *q, const f
     const int32_t channels = in->c, heads = p->depth_multiplier, stride = p->stride_h, out_w = out->w;
     const int32_t pitch = plane_pitch(in->w), pairs = out_w >> 1;
     const int full_range = p->act_min <= FN_INT8_MIN && p->act_max >= FN_INT8_MAX;
-    const int asm_rows = p->stride_w == stride && full_range && out_w >= 2;
+    /* The assembly saturates to int8; a narrower activation range (RELU, RELU6) is clamped over the whole
+     * output at the end, 4 bytes at a time: clamp(max(a, b)) = max(clamp(a), clamp(b)), so MDW's running
+     * max may clamp last too, and the C rows' own clamp is the same clamp again. */
+    const int asm_rows = p->stride_w == stride && out_w >= 2;
     dw_call k;
     k.p = p;
     k.q = q;
@@ -780,6 +783,9 @@ void fn_dw3x3_planar(const fn_conv_params *p, const fn_channel_quant *q, const f
             count = four_planes && c0 + 4 <= channels ? 4 : 1;
             run_group(&k, x + c0, out_image + (maxout ? c0 : c0 * heads), c0, count);
         }
+    }
+    if (!full_range) {
+        fn_clamp_bytes(output, out->n * out->h * k.out_row, p->act_min, p->act_max);
     }
 }
 #else

@@ -10,9 +10,21 @@
 /* The portable per-channel loop for one head (depthwise_conv_s8.c), for the channels past the last 4. */
 static int8_t *dw_pixel_h1(const tap_window *t, int32_t c, int32_t channels, const dw_output *o, int8_t *out);
 
+/* dw_requant through fn_requant_doubled (+ SSAT and the clamp), for layers where fn_fast_requant_applies
+ * (every shift a right shift of 1..22, sums below 2^30): half the instructions of the general form. */
+static inline int8_t dw_requant_fast(const dw_output *o, int32_t acc, int32_t oc)
+{
+    const int32_t exponent = -o->shift[oc];
+    const int32_t y = fn_requant_doubled(2 * (acc + (o->bias ? o->bias[oc] : 0)), o->multiplier[oc], exponent,
+                                         fn_requant_addend(exponent, o->output_offset));
+    return (int8_t)fn_clamp32(__ssat(y, 8), o->act_min, o->act_max);
+}
+
 /* heads == 1, four channels per step: __sxtb16 unpacks 4 inputs and 4 weights, SMLABB / SMLATT
- * accumulate each channel in its own register; the channel tail goes through dw_pixel_h1. */
-static int8_t *dw_pixel_simd(const tap_window *t, int32_t channels, const dw_output *o, int8_t *out)
+ * accumulate each channel in its own register; the channel tail goes through dw_pixel_h1. `fast`: the
+ * layer takes fn_requant_doubled (a constant where inlined). */
+static inline __attribute__((always_inline)) int8_t *dw_pixel_simd(const tap_window *t, int32_t channels,
+                                                                   const dw_output *o, int8_t *out, int fast)
 {
     const int32_t offset2 = (int32_t)(((uint32_t)(uint16_t)t->input_offset << 16) | (uint16_t)t->input_offset);
     int32_t c = 0;
@@ -23,8 +35,7 @@ static int8_t *dw_pixel_simd(const tap_window *t, int32_t channels, const dw_out
             const int8_t *xp = xr, *wp = wr;
             for (int32_t k = 0; k < t->cols; ++k, xp += t->x_col, wp += t->w_col) {
                 const uint32_t xv = fn_read_u32(xp), wv = fn_read_u32(wp);
-                const int32_t x_even = __sadd16(__sxtb16((int32_t)xv), offset2);
-                const int32_t x_odd = __sadd16(fn_sxtb16_ror8(xv), offset2);
+                const int32_t x_even = __sxtab16(offset2, (int32_t)xv), x_odd = fn_sxtab16_ror8(offset2, xv);
                 const int32_t w_even = __sxtb16((int32_t)wv), w_odd = fn_sxtb16_ror8(wv);
                 a0 = __smlabb(w_even, x_even, a0);
                 a1 = __smlabb(w_odd, x_odd, a1);
@@ -32,10 +43,17 @@ static int8_t *dw_pixel_simd(const tap_window *t, int32_t channels, const dw_out
                 a3 = __smlatt(w_odd, x_odd, a3);
             }
         }
-        out[0] = dw_requant(o, a0, c);
-        out[1] = dw_requant(o, a1, c + 1);
-        out[2] = dw_requant(o, a2, c + 2);
-        out[3] = dw_requant(o, a3, c + 3);
+        if (fast) {
+            out[0] = dw_requant_fast(o, a0, c);
+            out[1] = dw_requant_fast(o, a1, c + 1);
+            out[2] = dw_requant_fast(o, a2, c + 2);
+            out[3] = dw_requant_fast(o, a3, c + 3);
+        } else {
+            out[0] = dw_requant(o, a0, c);
+            out[1] = dw_requant(o, a1, c + 1);
+            out[2] = dw_requant(o, a2, c + 2);
+            out[3] = dw_requant(o, a3, c + 3);
+        }
         out += 4;
     }
     return dw_pixel_h1(t, c, channels, o, out);

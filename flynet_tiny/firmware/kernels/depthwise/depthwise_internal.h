@@ -4,9 +4,6 @@
 
 #include "../support/fn_internal.h"
 
-/* Largest channel multiplier (MDW heads) the depthwise kernels accept. */
-#define FN_MAX_HEADS 16
-
 fn_status fn_check_depthwise(const fn_conv_params *p, const fn_channel_quant *q, const fn_dims *in_dims,
                              const int8_t *input, const fn_dims *filter_dims, const int8_t *filter,
                              const fn_dims *out_dims, int32_t out_c, const int8_t *output, int32_t *pad_h,
@@ -42,6 +39,9 @@ static inline int8_t dw_requant(const dw_output *o, int32_t acc, int32_t oc)
 }
 
 #if FN_USE_DSP
+/* Most heads the 3x3 / 5x5 plane paths take (their per-channel set-up holds one channel's heads). */
+#define FN_DW_PLANE_HEADS 16
+
 /* 3x3 depthwise / MDW over channel planes (depthwise_3x3_s8_dsp.c; the planes: depthwise_planes_dsp.c):
  * whether it serves the filter, the scratch 3x3 or 5x5 planes need, and the kernel (shapes checked,
  * fn_fast_requant_applies true). */
@@ -58,6 +58,14 @@ int fn_dw5x5_fits(const fn_dims *filter_dims, const fn_conv_params *p, const fn_
 void fn_dw5x5_planar(const fn_conv_params *p, const fn_channel_quant *q, const fn_dims *in, const int8_t *input,
                      const int8_t *filter, const int32_t *bias, const fn_dims *out, int8_t *output, int32_t pad_h,
                      int32_t pad_w, int maxout, int8_t *plane);
+/* One-dimensional filters (k x 1, 1 x k, k <= 32), one head, over line planes (depthwise_line_s8_dsp.c):
+ * whether it serves the filter, its scratch, and the kernel (shapes checked, dilation 1 along the filter,
+ * fn_fast_requant_applies true). */
+int fn_dw_line_applies(const fn_dims *filter_dims);
+int32_t fn_dw_line_bytes(const fn_dims *in_dims, const fn_dims *filter_dims);
+void fn_dw_line_planar(const fn_conv_params *p, const fn_channel_quant *q, const fn_dims *in, const int8_t *input,
+                       const fn_dims *filter_dims, const int8_t *filter, const int32_t *bias, const fn_dims *out,
+                       int8_t *output, int32_t pad_h, int32_t pad_w, int8_t *plane);
 #endif
 
 #endif /* FN_DEPTHWISE_INTERNAL_H */

@@ -41,14 +41,16 @@ int32_t fn_dims_count(const fn_dims *d)
     return d->n * d->h * d->w * d->c;
 }
 
+int32_t fn_dilated_size(int32_t filter, int32_t dilation)
+{
+    return (filter - 1) * dilation + 1;
+}
+
 fn_status fn_check_conv_geometry(const fn_conv_params *p, const fn_dims *in, int32_t filter_h,
                                  int32_t filter_w, const fn_dims *out, int32_t *pad_h, int32_t *pad_w)
 {
-    if (p->dilation_h != 1 || p->dilation_w != 1) {
-        return FN_ERR_UNSUPPORTED;
-    }
-    if (p->stride_h < 1 || p->stride_h > 2 || p->stride_w < 1 || p->stride_w > 2) {
-        return FN_ERR_UNSUPPORTED;
+    if (p->stride_h < 1 || p->stride_w < 1 || p->dilation_h < 1 || p->dilation_w < 1) {
+        return FN_ERR_ARGUMENT;
     }
     if (p->padding != FN_PADDING_SAME && p->padding != FN_PADDING_VALID && p->padding != FN_PADDING_EXPLICIT) {
         return FN_ERR_UNSUPPORTED;
@@ -56,27 +58,30 @@ fn_status fn_check_conv_geometry(const fn_conv_params *p, const fn_dims *in, int
     if (!fn_dims_valid(in) || !fn_dims_valid(out) || filter_h < 1 || filter_w < 1) {
         return FN_ERR_SHAPE;
     }
+    /* A dilated filter spans (k - 1) * d + 1 input rows / columns (TFLM's effective filter size). */
+    const int32_t span_h = fn_dilated_size(filter_h, p->dilation_h), span_w = fn_dilated_size(filter_w, p->dilation_w);
     const int explicit_pads = p->padding == FN_PADDING_EXPLICIT;
-    /* Explicit pads below the filter size keep every window on at least one real row and column,
-     * which the kernels' tap clipping (and their 1x1 fast paths, pads 0) rely on. */
-    if (explicit_pads && (p->pad_top < 0 || p->pad_top >= filter_h || p->pad_bottom < 0 || p->pad_bottom >= filter_h ||
-                          p->pad_left < 0 || p->pad_left >= filter_w || p->pad_right < 0 || p->pad_right >= filter_w)) {
+    /* Explicit pads below the filter's span keep every undilated window on at least one real row and
+     * column, which the fast paths' tap clipping (and their 1x1 paths, pads 0) rely on; the general
+     * paths take windows that hold no real tap (dilated filters) too. */
+    if (explicit_pads && (p->pad_top < 0 || p->pad_top >= span_h || p->pad_bottom < 0 || p->pad_bottom >= span_h ||
+                          p->pad_left < 0 || p->pad_left >= span_w || p->pad_right < 0 || p->pad_right >= span_w)) {
         return FN_ERR_UNSUPPORTED;
     }
     /* Explicit padding is a VALID convolution of the padded map. */
     const fn_padding sizing = explicit_pads ? FN_PADDING_VALID : p->padding;
     const int32_t padded_h = explicit_pads ? in->h + p->pad_top + p->pad_bottom : in->h;
     const int32_t padded_w = explicit_pads ? in->w + p->pad_left + p->pad_right : in->w;
-    const int32_t out_h = fn_output_size(sizing, padded_h, filter_h, p->stride_h);
-    const int32_t out_w = fn_output_size(sizing, padded_w, filter_w, p->stride_w);
+    const int32_t out_h = fn_output_size(sizing, padded_h, span_h, p->stride_h);
+    const int32_t out_w = fn_output_size(sizing, padded_w, span_w, p->stride_w);
     if (out_h < 1 || out_w < 1 || out->h != out_h || out->w != out_w || out->n != in->n) {
         return FN_ERR_SHAPE;
     }
     if (p->act_min > p->act_max || p->act_min < FN_INT8_MIN || p->act_max > FN_INT8_MAX) {
         return FN_ERR_ARGUMENT;
     }
-    *pad_h = explicit_pads ? p->pad_top : fn_leading_padding(in->h, filter_h, p->stride_h, out_h);
-    *pad_w = explicit_pads ? p->pad_left : fn_leading_padding(in->w, filter_w, p->stride_w, out_w);
+    *pad_h = explicit_pads ? p->pad_top : fn_leading_padding(in->h, span_h, p->stride_h, out_h);
+    *pad_w = explicit_pads ? p->pad_left : fn_leading_padding(in->w, span_w, p->stride_w, out_w);
     return FN_OK;
 }
 

@@ -16,10 +16,23 @@
 int32_t fn_output_size(fn_padding padding, int32_t in, int32_t filter, int32_t stride);
 int32_t fn_leading_padding(int32_t in, int32_t filter, int32_t stride, int32_t out);
 
-/* Shared checks of a conv-like layer: strides 1/2, dilation 1, positive dims,
- * output dims equal to TFLite's. Fills the leading paddings. */
+/* Rows (columns) a filter of `filter` taps spans at dilation `dilation`: (filter - 1) * dilation + 1. */
+int32_t fn_dilated_size(int32_t filter, int32_t dilation);
+
+/* Shared checks of a conv-like layer: strides and dilations >= 1, positive dims, output dims equal to
+ * TFLite's for the dilated filter. Fills the leading paddings. */
 fn_status fn_check_conv_geometry(const fn_conv_params *p, const fn_dims *in, int32_t filter_h,
                                  int32_t filter_w, const fn_dims *out, int32_t *pad_h, int32_t *pad_w);
+
+/* The taps k in [*first, *end) of a window starting at `start` (taps `dilation` apart) that land on
+ * 0..size-1; *end <= *first when none does. */
+static inline void fn_tap_range(int32_t start, int32_t taps, int32_t dilation, int32_t size, int32_t *first,
+                                int32_t *end)
+{
+    *first = start < 0 ? (-start + dilation - 1) / dilation : 0;
+    const int32_t last = size - 1 - start; /* the last tap may sit at most this far from the start */
+    *end = last < 0 ? 0 : fn_min32(taps, last / dilation + 1);
+}
 
 int fn_dims_valid(const fn_dims *d);
 int32_t fn_dims_count(const fn_dims *d);
@@ -70,6 +83,14 @@ static inline int32_t fn_read_pair(const int16_t *p)
 }
 static inline void fn_write_pair(int16_t *p, int32_t v) { __builtin_memcpy(p, &v, 4); }
 static inline uint32_t fn_ror8(uint32_t x) { return (x >> 8) | (x << 24); }
+/* Bytes 1 and 3 of x sign-extended and added to the halfwords of a: __sxtab16(a, ror(x, 8)) in one
+ * instruction. */
+static inline int32_t fn_sxtab16_ror8(int32_t a, uint32_t x)
+{
+    int32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(x));
+    return r;
+}
 /* Bytes 1 and 3 sign-extended to halfwords: __sxtb16(ror(x, 8)) in one instruction. */
 static inline int32_t fn_sxtb16_ror8(uint32_t x)
 {
@@ -89,6 +110,39 @@ static inline int32_t fn_requant_doubled(int32_t acc2, int32_t multiplier, int32
     __asm__("smmulr %0, %1, %2" : "=r"(high) : "r"(acc2), "r"(multiplier));
     return (high + addend + (high >> 31)) >> exponent;
 }
+/* A byte in all 4 lanes. */
+static inline uint32_t fn_lanes(int32_t value) { return 0x01010101u * (uint8_t)value; }
+
+/* Per signed byte lane: x clamped to [lo, hi]. SEL reads the GE flags SSUB8 just set, so each pair
+ * stays together in one asm (the compiler sees no dependency through the flags). */
+static inline uint32_t fn_clamp_s8x4(uint32_t x, uint32_t lo4, uint32_t hi4)
+{
+    uint32_t ge;
+    __asm__("ssub8 %1, %0, %2\n\t"
+            "sel %0, %0, %2\n\t"
+            "ssub8 %1, %3, %0\n\t"
+            "sel %0, %0, %3"
+            : "+r"(x), "=&r"(ge)
+            : "r"(lo4), "r"(hi4)
+            : "cc");
+    return x;
+}
+
+/* n int8 values clamped to [lo, hi] in place, 4 per word (a fused activation applied after full-range
+ * requantization: clamp(ssat8(y)) = clamp(y) for -128 <= lo <= hi <= 127). */
+static inline void fn_clamp_bytes(int8_t *p, int32_t n, int32_t lo, int32_t hi)
+{
+    const uint32_t lo4 = fn_lanes(lo), hi4 = fn_lanes(hi);
+    int8_t *const end4 = p + (n & ~3), *const end = p + n;
+    for (; p != end4; p += 4) {
+        const uint32_t v = fn_clamp_s8x4(fn_read_u32(p), lo4, hi4);
+        __builtin_memcpy(p, &v, 4);
+    }
+    for (; p != end; ++p) {
+        *p = (int8_t)fn_clamp32(*p, lo, hi);
+    }
+}
+
 /* fn_requant_doubled's exponent for a TFLite shift: a right shift of 1..22, else 0 (it does not apply). */
 static inline int32_t fn_doubled_exponent(int32_t shift) { return shift <= -1 && shift >= -22 ? -shift : 0; }
 static inline int32_t fn_requant_addend(int32_t exponent, int32_t output_offset)
