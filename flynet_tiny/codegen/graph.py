@@ -21,11 +21,11 @@ from ..tflite import TFLiteGraph, TFLiteOperator, TFLiteTensor
 # Ops that map onto one kernel of firmware/kernels/flynet_kernels.h (or onto a view).
 SUPPORTED_OPS = (
     "ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED",
-    "HARD_SWISH", "LOGISTIC", "MAXIMUM", "MAX_POOL_2D", "MEAN", "MUL", "PAD", "RESHAPE", "SLICE",
-    "SOFTMAX", "STRIDED_SLICE",
+    "HARD_SWISH", "LEAKY_RELU", "LOGISTIC", "MAXIMUM", "MAX_POOL_2D", "MEAN", "MINIMUM", "MUL", "PAD", "PADV2",
+    "PRELU", "REDUCE_MAX", "RELU", "RELU6", "RELU_N1_TO_1", "RESHAPE", "RESIZE_BILINEAR",
+    "RESIZE_NEAREST_NEIGHBOR", "SLICE", "SOFTMAX", "SPLIT", "SPLIT_V", "SQUARED_DIFFERENCE", "STRIDED_SLICE",
+    "SUB", "TANH", "TRANSPOSE",
 )
-# Ops that only appear inside a fused pattern; alone they have no kernel.
-FUSION_ONLY_OPS = ("REDUCE_MAX", "SQUARED_DIFFERENCE")
 
 
 @dataclass
@@ -100,7 +100,7 @@ def lower(graph: TFLiteGraph) -> ModelIR:
     graph.require_int8()
     layers = []
     for op in graph.operators:
-        if op.opcode not in SUPPORTED_OPS and op.opcode not in FUSION_ONLY_OPS:
+        if op.opcode not in SUPPORTED_OPS:
             name = graph.tensors[op.outputs[0]].name if op.outputs else "?"
             raise FlynetError(
                 f"layer #{op.index} ({name!r}) uses {op.opcode}, which the code generator does not support: "

@@ -1,4 +1,5 @@
-"""ADD, MUL and MAXIMUM of two tensors, with broadcasting and constant operands in flash."""
+"""ADD, SUB, MUL, SQUARED_DIFFERENCE, MAXIMUM and MINIMUM of two tensors (and PRELU's call, see
+activation.py), with 4-D broadcasting and constant operands in flash."""
 
 from __future__ import annotations
 
@@ -50,18 +51,22 @@ def binary_layer(ir: ModelIR, layer: Layer, prefix: str, function: str, params_t
 
 
 _ARITHMETIC = {"ADD": (qp.add_params, "fn_add_s8", "fn_add_params"),
-               "MUL": (qp.mul_params, "fn_mul_s8", "fn_mul_params")}
+               "SUB": (qp.sub_params, "fn_sub_s8", "fn_add_params"),
+               "MUL": (qp.mul_params, "fn_mul_s8", "fn_mul_params"),
+               "SQUARED_DIFFERENCE": (qp.squared_difference_params, "fn_squared_difference_s8", "fn_add_params")}
 
 
-@emitter("ADD", "MUL")
+@emitter("ADD", "SUB", "MUL", "SQUARED_DIFFERENCE")
 def _arithmetic(ir, layer, prefix):
     op = layer.op
     make_params, function, params_type = _ARITHMETIC[layer.kind]
     params = make_params(*scale_of(ir, op.inputs[0]), *scale_of(ir, op.inputs[1]), *scale_of(ir, op.outputs[0]))
+    # SQUARED_DIFFERENCE has no fused activation: TFLM clamps to the whole int8 range.
     params["act_min"], params["act_max"] = act_range(ir, layer, op.outputs[0])
     return binary_layer(ir, layer, prefix, function, params_type, params)
 
 
-@emitter("MAXIMUM")
-def _maximum(ir, layer, prefix):
-    return binary_layer(ir, layer, prefix, "fn_maximum_s8", None, None)
+@emitter("MAXIMUM", "MINIMUM")
+def _max_min(ir, layer, prefix):
+    """Raw comparisons, as TFLM (which never requantizes: the converter gives one quantization)."""
+    return binary_layer(ir, layer, prefix, f"fn_{layer.kind.lower()}_s8", None, None)

@@ -84,15 +84,18 @@ static inline __attribute__((always_inline)) void add_flat(const add_fast_params
     }
 }
 
-static int8_t add_fast_op(const void *params, int8_t a, int8_t b)
+static inline int8_t add_fast_narrowed(const add_fast_params *f, int8_t a, int8_t b)
 {
-    return add_fast_one((const add_fast_params *)params, a, b, 0);
+    return add_fast_one(f, a, b, 0);
 }
 
-static int8_t add_fast_op_swapped(const void *params, int8_t a, int8_t b)
+static inline int8_t add_fast_narrowed_swapped(const add_fast_params *f, int8_t a, int8_t b)
 {
-    return add_fast_one((const add_fast_params *)params, b, a, 0);
+    return add_fast_one(f, b, a, 0);
 }
+
+FN_BINARY_ROW(add_fast_row, add_fast_params, add_fast_narrowed)
+FN_BINARY_ROW(add_fast_row_swapped, add_fast_params, add_fast_narrowed_swapped)
 
 static int same_dims(const fn_dims *a, const fn_dims *b)
 {
@@ -104,7 +107,7 @@ static fn_status add_fast(const add_fast_params *f, int swap, const fn_dims *in1
 {
     if (!in1 || !in2 || !output || !fn_dims_valid(out_dims) || !fn_dims_valid(in1_dims) ||
         !fn_dims_valid(in2_dims) || !same_dims(in1_dims, out_dims) || !same_dims(in2_dims, out_dims)) {
-        return fn_binary_broadcast(swap ? add_fast_op_swapped : add_fast_op, f, in1_dims, in1, in2_dims, in2,
+        return fn_binary_broadcast(swap ? add_fast_row_swapped : add_fast_row, f, in1_dims, in1, in2_dims, in2,
                                    out_dims, output);
     }
     const int8_t *first = swap ? in2 : in1, *second = swap ? in1 : in2;

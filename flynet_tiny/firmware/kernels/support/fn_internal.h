@@ -27,16 +27,55 @@ int32_t fn_dims_count(const fn_dims *d);
 /* Broadcast a 4-D input against the output: element strides, 0 where the input dim is 1. */
 fn_status fn_broadcast_strides(const fn_dims *in, const fn_dims *out, int32_t strides[4]);
 
-/* Elementwise binary op over 4-D broadcast shapes. */
-typedef int8_t (*fn_binary_op)(const void *params, int8_t a, int8_t b);
-fn_status fn_binary_broadcast(fn_binary_op op, const void *params, const fn_dims *in1_dims, const int8_t *in1,
+/* Elementwise binary op over 4-D broadcast shapes: `row` computes out[i] = op(a[i * a_step], b[i * b_step])
+ * for i < count (steps 0 or 1). fn_binary_broadcast merges dims that the operands walk alike, so equal
+ * shapes take one call and a per-channel operand one call per pixel; out[i] is written after a[i] and
+ * b[i] are read, so the output may be an operand of its own shape. */
+typedef void (*fn_binary_row)(const void *params, const int8_t *a, int32_t a_step, const int8_t *b, int32_t b_step,
+                              int8_t *out, int32_t count);
+fn_status fn_binary_broadcast(fn_binary_row row, const void *params, const fn_dims *in1_dims, const int8_t *in1,
                               const fn_dims *in2_dims, const int8_t *in2, const fn_dims *out_dims, int8_t *output);
+/* Defines `name`, an fn_binary_row applying `one(const params_type *, int8_t a, int8_t b)` (inlined). */
+#define FN_BINARY_ROW(name, params_type, one)                                                              \
+    static void name(const void *params, const int8_t *a, int32_t a_step, const int8_t *b, int32_t b_step, \
+                     int8_t *out, int32_t count)                                                           \
+    {                                                                                                      \
+        const params_type *p = (const params_type *)params;                                                \
+        for (int32_t i = 0; i < count; ++i) {                                                              \
+            out[i] = one(p, a[i * a_step], b[i * b_step]);                                                 \
+        }                                                                                                  \
+    }
+
+/* ADD, SUB and SQUARED_DIFFERENCE's operand: (v + offset) << left_shift, rescaled to twice the larger
+ * input scale (TFLM's MultiplyByQuantizedMultiplierSmallerThanOneExp; the shift is never positive). */
+static inline int32_t fn_rescaled_operand(int32_t v, int32_t offset, int32_t left_shift, int32_t multiplier,
+                                          int32_t shift)
+{
+    return fn_mbqm(fn_wrap_shl(v + offset, left_shift), multiplier, shift);
+}
 
 /* Single-element pieces the ECA block reuses. */
 void fn_mean_prepare(const fn_mean_params *p, int32_t count, int32_t *multiplier, int32_t *shift);
 int8_t fn_mean_finish(const fn_mean_params *p, int32_t acc, int32_t multiplier, int32_t shift);
 int8_t fn_mean_channel(const fn_mean_params *p, const int8_t *x, int32_t count, int32_t stride);
 int8_t fn_logistic_one(const fn_logistic_params *p, int8_t value);
+
+/* LOGISTIC and TANH (TFLM's int8 kernels): the input rescaled to Q4.27 (saturating to the int8 ends where
+ * |x - zp| reaches the radius), gemmlowp's fixed-point `f`, the Q0.31 result rounded to 2^-fraction_bits
+ * steps plus `offset`. */
+static inline int8_t fn_q4_function_s8(const fn_logistic_params *p, int8_t value, int32_t (*f)(int32_t),
+                                       int fraction_bits, int32_t offset)
+{
+    const int32_t x = (int32_t)value - p->input_zero_point;
+    if (x <= -p->input_range_radius) {
+        return FN_INT8_MIN;
+    }
+    if (x >= p->input_range_radius) {
+        return FN_INT8_MAX;
+    }
+    const int32_t y = fn_rdbpot(f(fn_mbqm(x, p->input_multiplier, p->input_left_shift)), 31 - fraction_bits) + offset;
+    return (int8_t)fn_clamp32(y, FN_INT8_MIN, FN_INT8_MAX);
+}
 /* One softmax row. `exp_memo` (or NULL): FN_SOFTMAX_EXP_MEMO entries, -1 where unknown, that keep
  * each exp by -(difference to the row max) across the rows of one call (ECA's many short rows). */
 #define FN_SOFTMAX_EXP_MEMO 256
