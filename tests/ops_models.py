@@ -94,12 +94,14 @@ class OpsMaker(ModelMaker):
         self.b.add_operator("PADV2", [x, p, v], [y])
         return y
 
-    def strided_slice(self, x: int, begin, end, strides, out_shape, begin_mask=0, end_mask=0, shrink=0) -> int:
+    def strided_slice(self, x: int, begin, end, strides, out_shape, begin_mask=0, end_mask=0, shrink=0,
+                      ellipsis_mask=0) -> int:
         y = self.same_scale(x, tuple(out_shape), "strided_slice")
         operands = [self.b.add_constant(self._name(n), np.array(v, dtype=np.int32))
                     for n, v in (("begin", begin), ("end", end), ("strides", strides))]
         self.b.add_operator("STRIDED_SLICE", [x, *operands], [y],
-                            {"begin_mask": begin_mask, "end_mask": end_mask, "shrink_axis_mask": shrink})
+                            {"begin_mask": begin_mask, "end_mask": end_mask, "shrink_axis_mask": shrink,
+                             "ellipsis_mask": ellipsis_mask})
         return y
 
     def resize(self, op: str, x: int, size, align_corners: bool = False, half_pixel_centers: bool = False) -> int:

@@ -7,6 +7,7 @@ import pytest
 from codegen_models import assert_plan_sound_and_within_tflm
 from flynet_tiny.codegen.generate import build_ir, generate_model_sources
 from flynet_tiny.codegen.host_model import HostModel
+from flynet_tiny.errors import FlynetError
 from flynet_tiny.tflite.interpreters import run_litert_reference_batch, run_tflm_batch
 from ops_models import OPS_MODELS, OpsMaker
 
@@ -44,8 +45,11 @@ def test_layers_are_the_expected_kernels_and_views(tmp_path):
     for name in ("activations", "data_movement"):
         generate_model_sources(OPS_MODELS[name](), tmp_path / name)
         text[name] = (tmp_path / name / "model.c").read_text()
-    # The identity RELU and the transposes that only move axes of size 1 copy nothing.
-    assert text["activations"].count("fn_lut_s8(") == 7
+    # Tables for LEAKY_RELU (2), RELU, TANH, HARD_SWISH; a clamp for both RELU6 (TFLM ignores their output
+    # quantization) and the MAXIMUM with a one-value constant; the identity RELU and the transposes that
+    # only move axes of size 1 copy nothing.
+    assert text["activations"].count("fn_lut_s8(") == 5 and text["activations"].count("fn_clamp_s8(") == 3
+    assert text["activations"].count("the identity: a view") == 1
     assert text["data_movement"].count("fn_transpose_s8(") == 1
     assert "fn_strided_slice_s8(" in text["data_movement"] and "fn_slice_s8(" in text["data_movement"]
 
@@ -60,3 +64,31 @@ def test_relu_n1_to_1_matches_litert(tmp_path):
     _, got = host_outputs(model, tmp_path, inputs)
     expected = run_litert_reference_batch(model, [[x] for x in inputs])
     assert all(np.array_equal(g, e[0]) for g, e in zip(got, expected))
+
+
+def _refused(model: bytes, tmp_path, message: str) -> None:
+    with pytest.raises(FlynetError, match=message):
+        generate_model_sources(model, tmp_path)
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())  # nothing half-written
+
+
+def test_configurations_tflm_refuses_or_ignores_are_refused_naming_the_layer(tmp_path):
+    m = OpsMaker(26, "ellipsis")
+    x = m.input((1, 4, 4, 2))
+    y = m.strided_slice(x, (0, 0, 0, 0), (1, 4, 4, 2), (1, 2, 1, 1), (1, 2, 4, 2), ellipsis_mask=1)
+    _refused(m.build(x, y), tmp_path / "a", r"layer #0 STRIDED_SLICE \('strided_slice_\d+'\): STRIDED_SLICE with an "
+             r"ellipsis or new-axis mask \(TFLM ignores them\) is not supported")
+    m = OpsMaker(27, "concat")
+    x = m.input((1, 4, 4, 2))
+    other = m.activation("LEAKY_RELU", x, 0.5, {"alpha": 0.2})
+    _refused(m.build(x, m.concat([x, other], 3)), tmp_path / "b", r"layer #1 CONCATENATION .*quantized unlike the output")
+    m = OpsMaker(28, "reduce max")
+    x = m.input((1, 4, 4, 2))
+    y = m.tensor((1, 4, 4, 1), m.scale(x) * 2, 0, name="max")
+    m.b.add_operator("REDUCE_MAX", [x, m.b.add_constant("axis", np.array([3], dtype=np.int32))], [y],
+                     {"keep_dims": True})
+    _refused(m.build(x, y), tmp_path / "c", r"layer #0 REDUCE_MAX \('max'\): REDUCE_MAX to another quantization")
+    m = OpsMaker(29, "resize")
+    x = m.input((1, 4, 4, 2))
+    y = m.resize("RESIZE_BILINEAR", x, (8, 8), align_corners=True, half_pixel_centers=True)
+    _refused(m.build(x, y), tmp_path / "d", r"align_corners with half_pixel_centers \(TFLM refuses it\)")

@@ -317,6 +317,12 @@ class HostKernels:
         self._check("fn_lut_s8", status)
         return out
 
+    def clamp(self, x, lo: int, hi: int) -> np.ndarray:
+        x = _int8(x)
+        out = np.zeros_like(x)
+        self._check("fn_clamp_s8", self.lib.fn_clamp_s8(lo, hi, x.size, _ptr(x), _ptr(out)))
+        return out
+
     def maxout(self, x, heads: int) -> np.ndarray:
         """fn_maxout_s8: max over each group of `heads` adjacent values of the last axis."""
         x = _int8(x)

@@ -70,3 +70,12 @@ def test_tanh_matches_tflm_on_every_input(kernels, seed):
     y_q = (1.0 / 128, 0) if seed % 4 else _q(rng)  # TFLM writes 1/128 steps whatever the output says
     expected = tflm(unary_model("TANH", EVERY_INPUT.shape, x_q, y_q), [EVERY_INPUT])[0]
     assert np.array_equal(kernels.tanh(EVERY_INPUT, qp.tanh_params(*x_q)), expected)
+
+
+@pytest.mark.parametrize("lo, hi", [(-128, 127), (-20, 35), (5, 5), (-128, -100), (90, 127)])
+def test_clamp_on_every_input_and_lane(kernels, lo, hi):
+    """fn_clamp_s8 (the tables that are a clamp, MINIMUM / MAXIMUM with a constant): every value, every
+    start within a 4-byte word, every tail length."""
+    x = np.concatenate([table_inputs(), table_inputs()[::-1], table_inputs()[:3]]).reshape(1, -1)
+    for start in range(4):
+        assert np.array_equal(kernels.clamp(x[:, start:], lo, hi), np.clip(x[:, start:], lo, hi))

@@ -10,7 +10,7 @@ from ..graph import Layer, ModelIR
 from ..host_kernels import shared_kernels, table_inputs, trimmed_table
 from ..layer_code import ConstArray, LayerCode, ParamObject, shape_text
 from .common import scale_of, status_call
-from .elementwise import binary_layer
+from .elementwise import binary_layer, clamp_layer
 from .registry import emitter, unsupported
 
 
@@ -18,15 +18,14 @@ def table_layer(ir: ModelIR, layer: Layer, prefix: str, values: np.ndarray) -> L
     """A function of one int8 value as fn_lut_s8 over a table in flash: `values` is the fixed-point
     kernel's output on every input value (host build, bit-exact), so the firmware gets the same bytes
     from one load per value and never links the fixed-point code. The constant ends stay out of the
-    table (the kernel clamps the input to lo..hi). A function that returns every byte unchanged (a RELU
-    whose zero point is -128, in and out) is a view of its input."""
-    x, out = ir.tensor(layer.inputs[0]), ir.tensor(layer.outputs[0])
-    if np.array_equal(values, table_inputs()):
-        return LayerCode(f"{shape_text(x.shape)} -> {shape_text(out.shape)}, the identity: a view", view=True)
-    size = int(np.prod(x.shape))
+    table (the kernel clamps the input to lo..hi). A table that is the identity between its ends (RELU6,
+    RELU on the input's quantization) is a clamp, one that is the identity throughout a view."""
     lo, hi, table = trimmed_table(values)
+    if np.array_equal(table, np.arange(lo, hi + 1)):  # the trimmed ends hold lo and hi: a clamp
+        return clamp_layer(ir, layer, lo, hi)
+    x, out = ir.tensor(layer.inputs[0]), ir.tensor(layer.outputs[0])
     array = ConstArray(f"{prefix}_table", "int8_t", table)
-    statements = status_call(f"fn_lut_s8({array.name}, {lo}, {hi}, {size}, @IN0@, @OUT0@)")
+    statements = status_call(f"fn_lut_s8({array.name}, {lo}, {hi}, {int(np.prod(x.shape))}, @IN0@, @OUT0@)")
     return LayerCode(f"{shape_text(x.shape)} -> {shape_text(out.shape)}, a table of inputs {lo}..{hi}",
                      statements, [array], inplace_input=0)
 

@@ -134,6 +134,10 @@ fn_status fn_leaky_relu_s8(const fn_leaky_relu_params *p, int32_t size, const in
 fn_status fn_lut_s8(const int8_t *table, int32_t lo, int32_t hi, int32_t size, const int8_t *input,
                     int8_t *output);
 
+/* out[i] = clamp(in[i], lo, hi): the tables that are the identity between their ends (RELU6 or RELU on
+ * the input's quantization) and MINIMUM / MAXIMUM with a constant. output may equal input. */
+fn_status fn_clamp_s8(int32_t lo, int32_t hi, int32_t size, const int8_t *input, int8_t *output);
+
 /* SOFTMAX over the innermost `depth` values of each of `rows` rows; output
  * scale 1/256, zero point -128. */
 fn_status fn_softmax_s8(const fn_softmax_params *p, int32_t rows, int32_t depth,

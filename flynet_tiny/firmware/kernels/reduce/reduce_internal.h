@@ -51,15 +51,16 @@ static inline fn_status reduce_walk_make(const fn_dims *in, const fn_dims *reduc
         }
         stride *= size[i];
     }
-    /* Outermost first, padded with runs of one element. */
+    /* Outermost first: place 1 (the inner loop) holds the innermost run, place 0 the other run or,
+     * where a group has one run, a run of one element (so the inner loop never runs once per value). */
     walk->count = 1;
-    for (int32_t r = 0; r < 2; ++r) {
-        const int32_t k = kept_runs - 1 - r, q = reduced_runs - 1 - r;
-        walk->kept_size[r] = k >= 0 ? kept_sizes[k] : 1;
-        walk->kept_stride[r] = k >= 0 ? kept_strides[k] : 0;
-        walk->reduced_size[r] = q >= 0 ? reduced_sizes[q] : 1;
-        walk->reduced_stride[r] = q >= 0 ? reduced_strides[q] : 0;
-        walk->count *= walk->reduced_size[r];
+    for (int32_t place = 0; place < 2; ++place) {
+        const int32_t run = 1 - place;
+        walk->kept_size[place] = run < kept_runs ? kept_sizes[run] : 1;
+        walk->kept_stride[place] = run < kept_runs ? kept_strides[run] : 0;
+        walk->reduced_size[place] = run < reduced_runs ? reduced_sizes[run] : 1;
+        walk->reduced_stride[place] = run < reduced_runs ? reduced_strides[run] : 0;
+        walk->count *= walk->reduced_size[place];
     }
     return FN_OK;
 }
