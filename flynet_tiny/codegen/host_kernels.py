@@ -358,15 +358,6 @@ class HostKernels:
     def maxpool(self, x, filter_hw, stride, padding="VALID", act=(-128, 127)) -> np.ndarray:
         return self._pool("fn_maxpool_s8", x, filter_hw, stride, padding, act)
 
-    def mean_hw(self, x, params: dict) -> np.ndarray:
-        """MEAN over axes 1, 2 with keep_dims: [n,h,w,c] -> [n,1,1,c]."""
-        x = _int8(x)
-        out = np.zeros((x.shape[0], 1, 1, x.shape[3]), dtype=np.int8)
-        status = self.lib.fn_mean_hw_s8(ctypes.byref(MeanParams(**params)), ctypes.byref(dims4(x.shape)), _ptr(x),
-                                        _ptr(out))
-        self._check("fn_mean_hw_s8", status)
-        return out
-
     def _reduce(self, function: str, x, axes: Sequence[int], params) -> np.ndarray:
         x = _int8(x)
         axes = sorted({int(a) % x.ndim for a in axes})

@@ -154,10 +154,6 @@ fn_status fn_maxpool_s8(const fn_pool_params *p, const fn_dims *in_dims, const i
  * adjacent, as a depthwise with channel multiplier `heads` writes them). output may equal input. */
 fn_status fn_maxout_s8(int32_t groups, int32_t heads, const int8_t *input, int8_t *output);
 
-/* MEAN over H and W with keep_dims (global average pooling), output [n,1,1,c]. */
-fn_status fn_mean_hw_s8(const fn_mean_params *p, const fn_dims *in_dims, const int8_t *input,
-                        int8_t *output);
-
 /* MEAN and REDUCE_MAX over the axes flagged 1 in `reduced` (n, h, w, c: 0 or 1 each); the output holds
  * the kept axes in order (keep_dims only changes its shape). REDUCE_MAX compares raw values (TFLM
  * requires one quantization in and out). */

@@ -2,6 +2,7 @@
  * multiplier where it is >= 0, else its product with alpha + alpha_offset by alpha's multiplier;
  * alpha (a constant tensor: per channel, per element, ...) broadcasts against the input. */
 #include "../support/fn_internal.h"
+#include "prelu_s8_dsp.h"
 
 static inline int8_t prelu_one(const fn_prelu_params *p, int8_t x, int8_t alpha)
 {
@@ -16,5 +17,11 @@ FN_BINARY_ROW(prelu_row, fn_prelu_params, prelu_one)
 fn_status fn_prelu_s8(const fn_prelu_params *p, const fn_dims *in_dims, const int8_t *input,
                       const fn_dims *alpha_dims, const int8_t *alpha, const fn_dims *out_dims, int8_t *output)
 {
+#if FN_USE_DSP
+    prelu_fast_params fast;
+    if (p && prelu_fast_prepare(p, &fast)) {
+        return fn_binary_broadcast(prelu_fast_row, &fast, in_dims, input, alpha_dims, alpha, out_dims, output);
+    }
+#endif
     return fn_binary_broadcast(prelu_row, p, in_dims, input, alpha_dims, alpha, out_dims, output);
 }

@@ -2,7 +2,7 @@
  * shifted left by `left_shift` (20), rescaled to twice the larger input scale,
  * summed and requantized. */
 #include "../support/fn_internal.h"
-#include "add_s8_dsp.h"
+#include "elementwise_internal.h"
 
 static inline int8_t add_one(const fn_add_params *p, int8_t a, int8_t b)
 {
@@ -24,7 +24,7 @@ fn_status fn_add_s8(const fn_add_params *p, const fn_dims *in1_dims, const int8_
 #if FN_USE_DSP
     add_fast_params fast;
     int swap;
-    if (p && add_fast_prepare(p, &fast, &swap)) {
+    if (p && add_fast_prepare(p, 0, &fast, &swap)) {
         return add_fast(&fast, swap, in1_dims, in1, in2_dims, in2, out_dims, output);
     }
 #endif

@@ -1,6 +1,7 @@
 /* SUB int8 (TFLM reference_ops::Sub / BroadcastQuantSubSlow): ADD's rescaling (left shift 20, both
  * operands to twice the larger input scale), then the difference requantized; ADD's parameters. */
 #include "../support/fn_internal.h"
+#include "elementwise_internal.h"
 
 static inline int8_t sub_one(const fn_add_params *p, int8_t a, int8_t b)
 {
@@ -19,5 +20,12 @@ fn_status fn_sub_s8(const fn_add_params *p, const fn_dims *in1_dims, const int8_
     if (p && (p->left_shift < 0 || p->left_shift > 30)) {
         return FN_ERR_ARGUMENT;
     }
+#if FN_USE_DSP
+    add_fast_params fast;
+    int swap;
+    if (p && add_fast_prepare(p, 1, &fast, &swap)) {
+        return add_fast(&fast, swap, in1_dims, in1, in2_dims, in2, out_dims, output);
+    }
+#endif
     return fn_binary_broadcast(sub_row, p, in1_dims, in1, in2_dims, in2, out_dims, output);
 }

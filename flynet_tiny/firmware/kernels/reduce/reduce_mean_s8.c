@@ -3,6 +3,30 @@
  * output_scale) / count with the division folded into the multiplier (fn_mean_prepare). */
 #include "reduce_internal.h"
 
+static int32_t floor_log2(uint32_t x)
+{
+    int32_t n = -1;
+    while (x) {
+        x >>= 1;
+        ++n;
+    }
+    return n;
+}
+
+void fn_mean_prepare(const fn_mean_params *p, int32_t count, int32_t *multiplier, int32_t *shift)
+{
+    int32_t headroom = fn_min32(floor_log2((uint32_t)count), 32);
+    headroom = fn_min32(headroom, 31 + p->shift);
+    *multiplier = (int32_t)(((int64_t)p->multiplier << headroom) / count);
+    *shift = p->shift - headroom;
+}
+
+int8_t fn_mean_finish(const fn_mean_params *p, int32_t acc, int32_t multiplier, int32_t shift)
+{
+    acc = fn_mbqm(acc, multiplier, shift);
+    return (int8_t)fn_clamp32(acc + p->output_zero_point, FN_INT8_MIN, FN_INT8_MAX);
+}
+
 fn_status fn_mean_s8(const fn_mean_params *p, const fn_dims *in_dims, const fn_dims *reduced, const int8_t *input,
                      int8_t *output)
 {
