@@ -5,14 +5,11 @@ quantizations that reach every branch the paths take."""
 import numpy as np
 import pytest
 
-from flynet_tiny.build.bench_firmware import build_model_firmware
 from flynet_tiny.codegen.generate import generate_model_sources
-from flynet_tiny.data.model_inputs import random_inputs
 from flynet_tiny.int8 import kernel_params as qp
-from flynet_tiny.sim.qemu import run_qemu
-from flynet_tiny.targets import load_target
 from flynet_tiny.tflite import TFLiteBuilder
-from oneop_models import random_scale, random_zero_point, tflm
+from oneop_models import random_scale, random_zero_point
+from test_codegen_arm import assert_emulated_matches_tflm
 
 SHAPE = (1, 3, 5, 7)  # 105 values: runs that are not a multiple of anything
 
@@ -61,12 +58,6 @@ def test_dsp_paths_in_qemu_match_tflm(tmp_path, op):
         assert {p["input1_shift"] == 0 for p in params} == {True, False}
     else:  # left shifts (SMMULR of acc << (shift + 1)) and right shifts (fn_requant_doubled)
         assert min(shifts) < 0 <= max(shifts)
-    generated = generate_model_sources(model, tmp_path / "model")
+    generated = generate_model_sources(model, tmp_path / "check")
     assert [layer.kind for layer in generated.layers].count(op) == len(params)
-    target = load_target("f446re")
-    inputs = random_inputs(SHAPE, 4, seed=7)
-    firmware = build_model_firmware(generated, target, inputs, tmp_path, emulation=True)
-    run = run_qemu(firmware.elf, target, timeout_s=120, plugin=False)
-    run.raise_for_failure()
-    for i, x in enumerate(inputs):
-        assert run.output(i) == tflm(model, [x])[0].tobytes()
+    assert_emulated_matches_tflm(model, "f446re", tmp_path)
