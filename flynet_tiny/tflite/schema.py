@@ -65,6 +65,11 @@ OP_OPTIONS: dict[str, str] = {
     "PADV2": "PadV2Options",
     "RESIZE_BILINEAR": "ResizeBilinearOptions",
     "RESIZE_NEAREST_NEIGHBOR": "ResizeNearestNeighborOptions",
+    "SHAPE": "ShapeOptions",
+    "PACK": "PackOptions",
+    "GATHER": "GatherOptions",
+    "SVDF": "SVDFOptions",
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": "UnidirectionalSequenceLSTMOptions",
 }
 
 # Lowest version of each op that carries int8 tensors (TFLite's op_version rules),
