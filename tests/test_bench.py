@@ -241,7 +241,8 @@ def synthetic_result(n_layers: int):
     ops = ["CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "ECA"]
     layers = [{"index": i, "op": ops[i % 4], "name": f"layer_{i}", "instructions": 1000, "estimated_ms": float(i + 1)}
               for i in range(n_layers)]
-    return SimpleNamespace(layers=layers, totals={"estimated_ms": sum(l["estimated_ms"] for l in layers)},
+    return SimpleNamespace(layers=layers, latency_model="classes",
+                           totals={"estimated_ms": sum(l["estimated_ms"] for l in layers)},
                            model="synthetic", target=load_target("f746zg"))
 
 

@@ -60,7 +60,7 @@ def test_the_readme_order_build_then_emulate_says_how_and_then_works(tmp_path, m
     refused = CliRunner().invoke(cli, ["emulate", "build/f446re/firmware.elf", "--target", "f446re"])
     message = str(refused.exception)
     assert isinstance(refused.exception, FlynetError) and "\n" not in message
-    assert "is a board build for NUCLEO-F446RE" in message
+    assert "is a real-board build for NUCLEO-F446RE" in message
     build, emulate = re.findall(r"`flynet-tiny ([^`]+)`", message)
     assert build == "build --target f446re --model export --opt size --emulation --out build/f446re-emu"
     assert CliRunner().invoke(cli, shlex.split(build)).exit_code == 0
@@ -70,15 +70,15 @@ def test_the_readme_order_build_then_emulate_says_how_and_then_works(tmp_path, m
 
 def test_emulating_an_exports_board_firmware_points_at_its_bench_build(tmp_path, monkeypatch):
     from flynet_tiny.build.options import BUILD_RECORD
-    from flynet_tiny.sim.build_kind import emulation_commands
+    from flynet_tiny.sim.elf_check import emulation_commands
 
     monkeypatch.chdir(tmp_path)
     export = tmp_path / "export"
     (export / "firmware-f746zg").mkdir(parents=True)
     (export / "firmware-f746zg" / BUILD_RECORD).write_text('{"model": "../model_int8.tflite", "opt": "size"}')
     hint = emulation_commands(export / "firmware-f746zg" / "firmware.elf", load_target("f746zg"))
-    assert hint.startswith("`flynet-tiny build --target f746zg --model export --opt size --emulation")
+    assert hint.startswith("build the emulation one with `flynet-tiny build --target f746zg --model export --opt size --emulation")
     (export / "bench-f746zg" / "firmware").mkdir(parents=True)
     (export / "bench-f746zg" / "firmware" / "firmware.elf").write_bytes(b"\x7fELF")
     hint = emulation_commands(export / "firmware-f746zg" / "firmware.elf", load_target("f746zg"))
-    assert hint == "`flynet-tiny emulate export/bench-f746zg/firmware/firmware.elf --target f746zg`"
+    assert hint == "emulate its bench build, `flynet-tiny emulate export/bench-f746zg/firmware/firmware.elf --target f746zg`"

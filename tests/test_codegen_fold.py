@@ -159,7 +159,7 @@ def unsupported_ops_model() -> bytes:
     x = b.add_tensor("x", [1, 8], "int8", scale=0.1, zero_point=0)
     feature = b.add_tensor("svdf/feature", [4, 8], "int8", data=np.ones((4, 8)), scale=0.01, zero_point=0)
     time = b.add_tensor("svdf/time", [4, 3], "int16", data=np.ones((4, 3)), scale=0.001, zero_point=0)
-    state = b.add_tensor("svdf/state", [1, 12], "int16", scale=0.001, zero_point=0)
+    state = b.add_tensor("svdf/state", [1, 12], "int16", scale=0.001, zero_point=0, is_variable=True)
     svdf = b.add_tensor("svdf_out", [1, 4], "int8", scale=0.1, zero_point=0)
     b.add_operator("SVDF", [x, feature, time, -1, state], [svdf], {"rank": 1})
     seq = b.add_tensor("seq", [1, 1, 4], "int8", scale=0.1, zero_point=0)

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +12,7 @@ import pytest
 import torch
 from onnx import TensorProto, helper
 
-from flynet_tiny.cli import main
+from cli_helpers import CliResult, run_in
 from flynet_tiny.convert.to_tflite import convert_qdq_onnx
 from flynet_tiny.errors import FlynetError
 from flynet_tiny.resources import BUNDLED_SAMPLES
@@ -26,29 +22,9 @@ from flynet_tiny.tflite import TFLiteBuilder, read_tflite
 FASHION = BUNDLED_SAMPLES
 
 
-@dataclass
-class CliResult:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
 def run_cli(*args: str, cwd: Path) -> CliResult:
     """The console script's entry point, in this process (no interpreter start-up per call)."""
-    out, err = io.StringIO(), io.StringIO()
-    argv, here = sys.argv, os.getcwd()
-    sys.argv = ["flynet-tiny", *args]
-    os.chdir(cwd)
-    code = 0
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    finally:
-        sys.argv = argv
-        os.chdir(here)
-    return CliResult(code, out.getvalue(), err.getvalue())
+    return run_in(args, cwd)
 
 
 def error_lines(result: CliResult) -> list[str]:
@@ -135,7 +111,7 @@ def test_failed_export_keeps_previous_output(exported, tmp_path):
     previous.mkdir()
     (previous / "model_int8.tflite").write_bytes(b"previous good output")
     result = run_cli("export", "--onnx", str(out / "model_qdq.onnx"), "--calib-data", str(FASHION),
-                     "--verify-samples", "5", "--min-top1", "1.01", "--out", "prev", cwd=tmp_path)
+                     "--verify-samples", "5", "--min-cosine", "1", "--out", "prev", cwd=tmp_path)
     assert_one_line_error(result, exit_code=1)
     assert [p.name for p in previous.iterdir()] == ["model_int8.tflite"]
     assert (previous / "model_int8.tflite").read_bytes() == b"previous good output"
@@ -223,7 +199,9 @@ def test_export_counts_every_stage_names_user_paths_and_writes_usual_modes(expor
                      "--verify-samples", "4", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     stages = [line.split("]")[0] + "]" for line in result.stderr.splitlines() if line.startswith("[")]
-    assert stages == ["[1/4]", "[2/4]", "[3/4]", "[4/4]"]  # validate, verify, C arrays, firmware
+    # Validation runs first without a line of its own (a bad file ends in its one error line): then
+    # verify, C arrays, firmware, each counted against the same total.
+    assert stages == ["[1/3]", "[2/3]", "[3/3]"]
     assert ".tmp" not in result.stderr and ".fw." not in result.stderr  # no staging folder named
     report = json.loads((tmp_path / "fw" / "report.json").read_text())
     assert len(report["stage_seconds"]) == 4 and any(k.startswith("firmware") for k in report["stage_seconds"])

@@ -53,8 +53,9 @@ def build_from_tflite(
     tflite = find_tflite(model)
     tflite_bytes = tflite.read_bytes()
     out_dir = Path(out_dir)
-    progress(f"generating C for {tflite}")
+    # Generating validates the model: progress starts once it is known good (bad input: one error line alone).
     generated = generate_model_sources(tflite_bytes, out_dir / "model", dsp_kernels=uses_dsp_kernels(opt))
+    progress(f"generated C for {tflite}")
     progress(f"compiling {len(generated.layers)} layers + kernels for {target.board} ({'library' if library else 'firmware'})")
     # The model relative to the folder: both may move together (an export's staging folder is renamed).
     atomic_write_text(out_dir / BUILD_RECORD, json.dumps({

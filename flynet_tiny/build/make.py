@@ -12,12 +12,12 @@ libflynet.a for an existing STM32Cube project instead.
 from __future__ import annotations
 
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
 from ..errors import CheckFailed, FlynetError
+from ..processes import BUILD_TIMEOUT_S, run_tool
 from ..targets import Target
 from .toolchain import find_toolchain
 from .elf import archive_members, open_elf, section_sizes, sections
@@ -123,15 +123,16 @@ def _run_make(out_dir: Path, target: Target, sources, include_dirs, options: Bui
     for stale in outputs:
         stale.unlink(missing_ok=True)
     write_build_folder(out_dir, target, sources, include_dirs, options)
-    proc = subprocess.run(
-        [str(toolchain.make), "-C", str(out_dir), f"-j{jobs}", "--no-print-directory", "all"],
-        capture_output=True, text=True,
-    )
-    log = proc.stdout + proc.stderr
-    if proc.returncode != 0:
+    try:
+        proc = run_tool([toolchain.make, "-C", out_dir, f"-j{jobs}", "--no-print-directory", "all"],
+                        timeout_s=BUILD_TIMEOUT_S, what=f"make in {out_dir}")
+        log = proc.stdout + proc.stderr
+        if proc.returncode != 0:
+            raise _build_error(log, target, out_dir)
+    except BaseException:
         for stale in outputs:
             stale.unlink(missing_ok=True)
-        raise _build_error(log, target, out_dir)
+        raise
     return log
 
 

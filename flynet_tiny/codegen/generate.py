@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FlynetError
-from ..reporting import atomic_write_text
+from ..reporting import atomic_write_files
 from ..tflite import read_tflite
 from .emit import emit_layer
 from .fold import fold_constants
@@ -204,8 +204,7 @@ def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str =
         f"{name}_weights.c": render_weights_c(context),
         "memory_plan.json": json.dumps(memory_plan_json(ir, plan, placement, layer_names), indent=2) + "\n",
     }
-    for filename, text in files.items():
-        atomic_write_text(out_dir / filename, text)
+    atomic_write_files(out_dir, files)  # all five or none
 
     layers = [
         GeneratedLayer(l.index, layer_names[l.index], l.kind, [op.opcode for op in l.ops], code.summary,

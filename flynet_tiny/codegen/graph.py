@@ -27,6 +27,8 @@ SUPPORTED_OPS = (
     "RESIZE_NEAREST_NEIGHBOR", "SLICE", "SOFTMAX", "SPLIT", "SPLIT_V", "SQUARED_DIFFERENCE", "STRIDED_SLICE",
     "SUB", "TANH", "TRANSPOSE",
 )
+# Ops whose data operands may be constants (kept in flash beside the weights).
+CONSTANT_OPERAND_OPS = ("ADD", "SUB", "MUL", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE", "CONCATENATION")
 
 
 @dataclass
@@ -128,6 +130,13 @@ def check_supported(ir: ModelIR) -> ModelIR:
     consumers = ir.consumers()
     for layer in ir.layers:
         op = layer.op
+        # Kernels read their data from activations; only elementwise pairs and concatenations take
+        # constants there (TRANSPOSE_CONV's first operand is its output shape, SPLIT's its axis: constants).
+        data_operand = op.inputs[2] if op.opcode == "TRANSPOSE_CONV" and len(op.inputs) > 2 else \
+            op.inputs[1] if op.opcode == "SPLIT" else op.inputs[0]
+        if not layer.inputs or (op.opcode not in CONSTANT_OPERAND_OPS and data_operand not in layer.inputs):
+            raise FlynetError(f"{_op_label(graph, op)} computes on a constant input, which the code generator does "
+                              "not take: fold it into a constant when exporting")
         for t in layer.inputs:
             _require_type(graph, op, t, EDGE_INPUT_TYPES if op.opcode == "QUANTIZE" else ("int8",))
         for t in op.outputs:

@@ -18,7 +18,6 @@ import ctypes
 import functools
 import hashlib
 import os
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import Sequence
@@ -26,6 +25,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import FlynetError
+from ..processes import COMPILE_TIMEOUT_S, INSPECT_TIMEOUT_S, run_tool
 from ..resources import cache_dir, firmware_dir
 from ..int8 import kernel_params as qp
 from .kernel_abi import ENUMS, ctypes_struct, enum_value
@@ -65,23 +65,31 @@ def build_host_library(sanitize: bool = False, out_dir: Path | None = None) -> P
     out_dir = Path(out_dir) if out_dir else cache_dir("host_kernels")
     out_dir.mkdir(parents=True, exist_ok=True)
     library = out_dir / f"libflynet_kernels_{'asan_' if sanitize else ''}{digest.hexdigest()[:16]}.so"
-    if library.exists():
-        return library
-    fd, tmp = tempfile.mkstemp(dir=out_dir, suffix=".so.tmp")
-    os.close(fd)
-    command = ["gcc", *flags, "-I", str(kernel_include_dir()), *map(str, sources), "-o", tmp]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        os.unlink(tmp)
-        raise FlynetError(f"host build of the kernels failed: {result.stderr.strip().splitlines()[0]}")
-    os.replace(tmp, library)
+    if not library.exists():
+        compile_shared_library([*flags, "-I", str(kernel_include_dir()), *map(str, sources)], library,
+                               "host build of the kernels")
     return library
+
+
+def compile_shared_library(gcc_arguments: Sequence[str], library: Path, what: str) -> None:
+    """Host gcc into a temporary file beside `library`, renamed into place only when it compiled."""
+    fd, tmp = tempfile.mkstemp(dir=library.parent, suffix=".so.tmp")
+    os.close(fd)
+    try:
+        result = run_tool(["gcc", *gcc_arguments, "-o", tmp], timeout_s=COMPILE_TIMEOUT_S, what=f"host gcc ({what})")
+        if result.returncode != 0:
+            first = (result.stderr.strip().splitlines() or ["no compiler output"])[0]
+            raise FlynetError(f"{what} failed: {first}")
+        os.replace(tmp, library)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def sanitizer_env() -> dict[str, str]:
     """Environment for a child process that loads the sanitized library."""
     def runtime(name: str) -> str:
-        return subprocess.run(["gcc", f"-print-file-name={name}"], capture_output=True, text=True).stdout.strip()
+        return run_tool(["gcc", f"-print-file-name={name}"], timeout_s=INSPECT_TIMEOUT_S,
+                        what="gcc -print-file-name").stdout.strip()
 
     env = dict(os.environ)
     env["LD_PRELOAD"] = f"{runtime('libasan.so')}:{runtime('libubsan.so')}"

@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
-import os
-import subprocess
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -23,7 +20,7 @@ import numpy as np
 
 from ..errors import CheckFailed, FlynetError
 from .generate import GeneratedModel
-from .host_kernels import build_host_library, kernel_include_dir
+from .host_kernels import build_host_library, compile_shared_library, kernel_include_dir
 
 HOST_FLAGS = ["-std=c99", "-O2", "-fPIC", "-shared", "-Wall", "-Wextra", "-Werror"]
 
@@ -35,18 +32,9 @@ def compile_host_model(generated: GeneratedModel, extra_flags: tuple[str, ...] =
     for path in [generated.header, *generated.sources, generated.out_dir / f"{generated.name}_weights.h"]:
         digest.update(path.read_bytes())
     library = generated.out_dir / f"lib{generated.name}_host_{digest.hexdigest()[:12]}.so"
-    if library.exists():
-        return library
-    fd, tmp = tempfile.mkstemp(dir=generated.out_dir, suffix=".so.tmp")
-    os.close(fd)
-    command = ["gcc", *flags, "-I", str(kernel_include_dir()), "-I", str(generated.out_dir),
-               *map(str, generated.sources), "-o", tmp]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        os.unlink(tmp)
-        first = (result.stderr.strip().splitlines() or ["no compiler output"])[0]
-        raise FlynetError(f"host compile of the generated model failed: {first}")
-    os.replace(tmp, library)
+    if not library.exists():
+        compile_shared_library([*flags, "-I", str(kernel_include_dir()), "-I", str(generated.out_dir),
+                                *map(str, generated.sources)], library, "host compile of the generated model")
     return library
 
 

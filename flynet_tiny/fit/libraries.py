@@ -7,19 +7,26 @@ each member needs and its size (the board's multilib archives, read with pyelfto
 
 from __future__ import annotations
 
-import subprocess
 
 from ..build.elf import Section, Symbol, archive_members, open_elf, section_sizes, sections, symbols
 from ..build.toolchain import find_toolchain
 from ..errors import FlynetError
+from ..processes import INSPECT_TIMEOUT_S, run_tool
 from ..targets import Target
+
+
+def _tool_output(command: list, what: str) -> str:
+    proc = run_tool(command, timeout_s=INSPECT_TIMEOUT_S, what=what)
+    if proc.returncode != 0:
+        raise FlynetError(f"{what} failed: {(proc.stderr.strip().splitlines() or ['no output'])[0]}")
+    return proc.stdout
 
 
 def _archives(target: Target) -> list[str]:
     gcc = str(find_toolchain().gcc)
     flags = list(target.arch_flags)
-    libc = subprocess.run([gcc, *flags, "-print-file-name=libc_nano.a"], capture_output=True, text=True).stdout.strip()
-    libgcc = subprocess.run([gcc, *flags, "-print-libgcc-file-name"], capture_output=True, text=True).stdout.strip()
+    libc = _tool_output([gcc, *flags, "-print-file-name=libc_nano.a"], "arm-none-eabi-gcc -print-file-name").strip()
+    libgcc = _tool_output([gcc, *flags, "-print-libgcc-file-name"], "arm-none-eabi-gcc -print-libgcc-file-name").strip()
     archives = [a for a in (libc, libgcc) if a and "/" in a]
     if len(archives) != 2:
         raise FlynetError("libc_nano.a / libgcc.a not found for the board's flags: apt-get install libnewlib-arm-none-eabi")

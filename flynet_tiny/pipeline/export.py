@@ -26,12 +26,13 @@ from typing import Callable
 import numpy as np
 
 from ..errors import FlynetError
-from ..reporting import atomic_write_bytes, atomic_write_text, format_table, staging_folder
+from ..reporting import atomic_write_bytes, atomic_write_text, format_table, staged_folder
 from ..resources import BUNDLED_SAMPLES
 from ..convert.to_tflite import IO_MODES
 from ..verify.agreement import DEFAULT_MIN_TOP1
 
 DEFAULT_CALIB_SAMPLES = 256
+TRIAL_SAMPLES = 4  # the first of the verification's random inputs, run in a child before this process runs them
 
 
 @dataclass
@@ -76,6 +77,11 @@ class Stages:
     def run(self, name: str, fn: Callable, *args, **kwargs):
         self._n += 1
         print(f"[{self._n}/{self.total}] {name} ...", file=sys.stderr, flush=True)
+        return self.check(name, fn, *args, **kwargs)
+
+    def check(self, name: str, fn: Callable, *args, **kwargs):
+        """The stage that reads and checks the input: timed, but with no progress line, so that a bad input
+        fails with its one error line alone (the counted stages start once the input is known good)."""
         start = time.perf_counter()
         result = fn(*args, **kwargs)
         self.seconds[name] = round(time.perf_counter() - start, 3)
@@ -109,10 +115,9 @@ def export(request: ExportRequest) -> dict:
             raise FlynetError(f"{flag} {path} does not exist: pass an existing path")
 
     out = Path(request.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = staging_folder(out)
     firmware_stages = (target is not None) + request.bench
-    try:
+    # Checked before any work; written into a staging folder that replaces --out only at the end.
+    with staged_folder(out, marker="model_int8.tflite") as staging:
         if request.tflite is not None:
             report, samples, stages = _from_tflite(request, staging, firmware_stages)
         elif request.onnx is not None:
@@ -125,10 +130,6 @@ def export(request: ExportRequest) -> dict:
 
             firmware_stage(staging, out, target, request, report, samples, stages)
         _write_reports(staging, report)
-        _swap_into_place(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return report
 
 
@@ -190,8 +191,8 @@ def _from_pytorch(request: ExportRequest, staging: Path, firmware_stages: int
     from ..convert.onnx_export import export_float_onnx, export_qdq_onnx
     from ..convert.to_tflite import convert_qdq_onnx
 
-    stages = Stages(total=5 + request.verify + firmware_stages)
-    model, qmodel, info = stages.run("load model", _load_pytorch_model, request)
+    stages = Stages(total=4 + request.verify + firmware_stages)  # quantize, ONNX, convert, [verify,] arena, firmware
+    model, qmodel, info = stages.check("load model", _load_pytorch_model, request)
     config = model.config if model is not None else qmodel.config
     input_size = request.input_size or (info or {}).get("input_size") or 32
     train, test = _datasets(request, info, input_size, config.in_channels)
@@ -236,8 +237,8 @@ def _from_onnx(request: ExportRequest, staging: Path, firmware_stages: int
     from ..convert.to_tflite import convert_qdq_onnx
 
     verifies = request.verify and request.calib_data is not None
-    stages = Stages(total=4 + verifies + firmware_stages)
-    model = stages.run("load ONNX", load_onnx, request.onnx)
+    stages = Stages(total=3 + verifies + firmware_stages)  # quantize, convert, [verify,] arena, firmware
+    model = stages.check("load ONNX", load_onnx, request.onnx)
     is_qdq = any(n.op_type == "QuantizeLinear" for n in model.graph.node)
     if is_qdq:
         shutil.copyfile(request.onnx, staging / "model_qdq.onnx")
@@ -270,16 +271,11 @@ def _from_tflite(request: ExportRequest, staging: Path, firmware_stages: int
     """A .tflite flynet-tiny did not convert: TFLM is the reference (see verify.agreement.verify_tflite);
     verification runs on random samples in the model's own input types, or on --calib-data images."""
     from ..data.model_inputs import image_samples, random_samples
-    from ..tflite import read_tflite
     from ..verify.agreement import verify_tflite
 
-    stages = Stages(total=2 + request.verify + firmware_stages)
+    stages = Stages(total=1 + request.verify + firmware_stages)  # [verify,] arena, firmware
     data = Path(request.tflite).read_bytes()
-    graph = stages.run("validate TFLite", read_tflite, data)
-    graph.require_int8()
-    custom = [op.opcode for op in graph.operators if op.opcode == "CUSTOM"]
-    if custom:
-        raise FlynetError(f"{request.tflite} holds {len(custom)} custom op(s): only builtin ops can be compiled")
+    stages.check("validate TFLite", _validate_tflite, data, request.tflite)
     atomic_write_bytes(staging / "model_int8.tflite", data)
     name = Path(request.tflite).stem
     report = _base_report(name, data, {"model": name, "source": "tflite"})
@@ -295,6 +291,21 @@ def _from_tflite(request: ExportRequest, staging: Path, firmware_stages: int
     report.update(stages.run("measure arena + C arrays", _write_c_arrays, staging, data))
     report["stage_seconds"] = stages.seconds
     return report, VerificationSamples(samples, source) if request.verify else None, stages
+
+
+def _validate_tflite(data: bytes, path: Path) -> None:
+    """A .tflite from outside: valid (read_tflite), int8, builtin ops only, and run by LiteRT (whose loader
+    verifies the flatbuffer) and TFLite Micro in a trial child process before this one runs them."""
+    from ..tflite import read_tflite
+    from ..tflite.interpreters import check_runtimes_survive, random_model_inputs
+
+    graph = read_tflite(data)
+    graph.require_int8()
+    custom = sorted({op.opcode.split(":", 1)[1] or "unnamed" for op in graph.operators if op.opcode.startswith("CUSTOM:")})
+    if custom:
+        raise FlynetError(f"{path} holds custom ops ({', '.join(custom)}), which neither TFLite Micro's builtin "
+                          "resolver nor the code generator run: export the model with builtin ops only")
+    check_runtimes_survive(data, random_model_inputs(data, TRIAL_SAMPLES))
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -390,7 +401,12 @@ def _onnx_images(request: ExportRequest, model, count: int | None = None, split:
     """Images from --calib-data fitted to the ONNX model's input (NCHW, normalised the project's way)."""
     from ..data.datasets import load_dataset, normalize
 
-    dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    initializers = {i.name for i in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in initializers]
+    if len(inputs) != 1:
+        raise FlynetError(f"the ONNX model has {len(inputs)} inputs: images calibrate and verify one-input models "
+                          "(export a QDQ model with --no-verify)")
+    dims = [d.dim_value for d in inputs[0].type.tensor_type.shape.dim]
     if len(dims) != 4 or dims[2] != dims[3] or not dims[2]:
         raise FlynetError(f"ONNX input shape {dims} is not a static square NCHW image: export with a fixed input")
     dataset = load_dataset(request.calib_data, split, input_size=dims[2], in_channels=dims[1])
@@ -451,16 +467,3 @@ def report_markdown(report: dict) -> str:
         rows = [[k, f"{v:.2f}"] for k, v in report["stage_seconds"].items()]
         lines += ["## Stage wall time (s)", "", "```", format_table(["stage", "seconds"], rows, "lr"), "```", ""]
     return "\n".join(lines)
-
-
-def _swap_into_place(staging: Path, out: Path) -> None:
-    """Replace `out` with the finished staging folder (the old one is removed only afterwards)."""
-    old = None
-    if out.exists():
-        if not out.is_dir():
-            raise FlynetError(f"--out {out} is a file: pass a folder path")
-        old = out.with_name(f".{out.name}.old-{int(time.time() * 1000)}")
-        out.rename(old)
-    staging.rename(out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from ..data.model_inputs import BenchInputs, random_samples
+from ..reporting import relocated
 
 EMBEDDED_INPUTS = 4  # real test images compiled into the board firmware's benchmark main
 
@@ -29,7 +30,7 @@ def _relative(summary: dict, root: Path) -> dict:
     """Build paths relative to the export folder: the staging folder is renamed after this stage."""
     out = {}
     for key, value in summary.items():
-        if isinstance(value, str) and value.startswith(str(root)):
+        if isinstance(value, str) and Path(value).is_relative_to(root):
             value = str(Path(value).relative_to(root))
         out[key] = value
     return out
@@ -65,5 +66,8 @@ def firmware_stage(staging: Path, out: Path, target, request, report: dict, veri
     inputs = _samples(tflite_bytes, verification, request.bench_inputs)
     result = stages.run(f"bench: QEMU {target.emulator['qemu_machine']}, {request.bench_inputs} inputs", bench_tflite,
                         tflite_bytes, target, inputs, bench_dir, progress=progress, model_name=report["model"])
-    report["bench"] = {**_relative(write_bench_reports(result, bench_dir), staging), "inputs": inputs.source,
-                       "totals": result.totals, "checks": result.checks}
+    # Its report names the files where they will be once the staging folder has become --out.
+    result = relocated(result, staging, out)
+    files = write_bench_reports(result, out / bench_dir.name, staging=bench_dir)
+    report["bench"] = {**_relative(files, out), "inputs": inputs.source, "totals": result.totals,
+                       "checks": result.checks}

@@ -18,7 +18,7 @@ from torch import nn
 
 from ..errors import FlynetError
 from ..resources import BUNDLED_CHECKPOINT
-from .io import is_quantized_file, load_quantized, save_quantized
+from .io import is_quantized_file, quantized_from_data, save_quantized
 from .model import QuantizedModel, quantize_model
 
 CALIBRATION_SEED = 0
@@ -33,21 +33,20 @@ def bundled_model_path() -> Path:
 
 
 def load_model_file(path: str | Path) -> tuple[nn.Module | None, QuantizedModel | None, dict[str, Any]]:
-    """(float model or None, quantized model or None, data_info dict) from a checkpoint or quantized file."""
-    from ..train.checkpoint import model_from_checkpoint
+    """(float model or None, quantized model or None, data_info dict) from a checkpoint or quantized file,
+    read once and never unpickling code (train/checkpoint.py, `read_torch_file`)."""
+    from ..train.checkpoint import checked_checkpoint, model_from_checkpoint_data, read_torch_file
 
     path = Path(path)
     if not path.is_file():
         raise FlynetError(f"model file {path} does not exist; pass a checkpoint from `flynet-tiny train` "
                           "or a file from `flynet-tiny quantize`")
-    try:
-        header = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception:  # corrupt files are reported with the precise reason by the loaders below
-        header = None
-    if is_quantized_file(header):
-        qmodel, info = load_quantized(path)
-        return None, qmodel, info.get("data_info", {})
-    model, checkpoint = model_from_checkpoint(path)
+    data = read_torch_file(path, "flynet-tiny checkpoint or quantized model",
+                           "pass a file written by `flynet-tiny train` or `flynet-tiny quantize`")
+    if is_quantized_file(data):
+        qmodel, info = quantized_from_data(data, path)
+        return None, qmodel, info.get("data_info") or {}
+    model, checkpoint = model_from_checkpoint_data(checked_checkpoint(data, path), path)
     return model, None, checkpoint.get("data_info") or {}
 
 
@@ -62,12 +61,15 @@ def calibration_batches(dataset, num_samples: int, batch_size: int = 64) -> Iter
 
 
 def _load_split(data: str | Path, split: str, data_info: dict[str, Any]):
-    from ..data.datasets import load_dataset
+    """The `split` of `data`, fitted to the model, refused when it is not the kind of data the model learned."""
+    from ..data.datasets import check_matches_model, load_dataset
 
     if "input_size" not in data_info or "in_channels" not in data_info:
         raise FlynetError("the model file has no data_info (input size, channels); retrain or requantize it")
-    return load_dataset(data, split, input_size=int(data_info["input_size"]),
-                        in_channels=int(data_info["in_channels"]), num_classes=data_info.get("num_classes"))
+    dataset = load_dataset(data, split, input_size=int(data_info["input_size"]), in_channels=int(data_info["in_channels"]))
+    check_matches_model(dataset, data_info)
+    dataset.check_labels(int(data_info.get("num_classes") or dataset.info.num_classes))
+    return dataset
 
 
 def quantize_file(checkpoint: str | Path, data: str | Path, out: str | Path, calib_samples: int = 512,

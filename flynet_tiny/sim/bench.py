@@ -29,6 +29,7 @@ from ..build.bench_firmware import aligned_offsets, build_model_firmware, sample
 from ..build.linker_script import TEST_INPUTS_REGION
 from ..build.make import BuildResult
 from ..build.options import uses_dsp_kernels
+from ..build.toolchain import find_toolchain
 from ..codegen.generate import GeneratedModel, build_ir, generate_model_sources, layer_checksum
 from ..codegen.graph import ModelIR
 from ..codegen.host_model import HostModel
@@ -269,12 +270,14 @@ def bench_tflite(
     if not inputs.samples:
         raise FlynetError("the benchmark needs at least one input")
     find_qemu()  # before minutes of compiling
+    find_toolchain()
     timing = board_timing(target)
-    progress(f"inputs: {inputs.source}")
     firmware_dir = Path(out_dir) / "firmware"
-    progress(f"generating C for {model_name} ({len(tflite_bytes):,} bytes of .tflite)")
+    # Generating validates the model: progress starts once it is known good (bad input: one error line alone).
     generated = generate_model_sources(tflite_bytes, firmware_dir / "model", fuse_mdw=fuse_mdw,
                                        dsp_kernels=uses_dsp_kernels(opt))
+    progress(f"inputs: {inputs.source}")
+    progress(f"generated C for {model_name} ({len(tflite_bytes):,} bytes of .tflite)")
     ir = build_ir(tflite_bytes, fuse_mdw)
     progress(f"compiling {len(generated.layers)} layers for QEMU {target.emulator['qemu_machine']} "
              f"({target.board}, {target.core}) with {len(inputs.samples)} embedded inputs")

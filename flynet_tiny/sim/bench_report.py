@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from ..reporting import atomic_write_bytes, atomic_write_text, format_table
+from ..reporting import atomic_write_bytes, atomic_write_text, format_table, relocated
 from .bench import BenchResult
 from .latency import model_source
 
@@ -133,13 +133,19 @@ def latency_png(result: BenchResult) -> bytes:
     return buffer.getvalue()
 
 
-def write_bench_reports(result: BenchResult, out_dir: Path | str, plot: Path | str | None = None) -> dict:
-    """report.json, report.md and the latency PNG (default out_dir/latency.png), each written atomically."""
+def write_bench_reports(result: BenchResult, out_dir: Path | str, plot: Path | str | None = None,
+                        staging: Path | str | None = None) -> dict:
+    """report.json, report.md and the latency PNG (default out_dir/latency.png), each written atomically.
+    With `staging` (the folder that becomes out_dir later), files under out_dir are written there instead."""
     out_dir = Path(out_dir)
     plot_path = Path(plot) if plot else out_dir / "latency.png"
     result.files = {"json": str(out_dir / "report.json"), "markdown": str(out_dir / "report.md"), "plot": str(plot_path)}
+
+    def place(path: Path) -> Path:
+        return relocated(path, out_dir, Path(staging)) if staging is not None else path
+
     png = latency_png(result)
-    atomic_write_bytes(plot_path, png)
-    atomic_write_text(out_dir / "report.md", bench_markdown(result))
-    atomic_write_text(out_dir / "report.json", json.dumps(result.to_json(), indent=2) + "\n")
+    atomic_write_bytes(place(plot_path), png)
+    atomic_write_text(place(out_dir / "report.md"), bench_markdown(result))
+    atomic_write_text(place(out_dir / "report.json"), json.dumps(result.to_json(), indent=2) + "\n")
     return result.files

@@ -92,13 +92,16 @@ class TFLiteBuilder:
         scale: float | Sequence[float] | None = None,
         zero_point: int | Sequence[int] | None = None,
         quantized_dimension: int = 0,
+        is_variable: bool = False,
     ) -> int:
+        """A tensor; `is_variable` marks state an op keeps between invocations (an SVDF's or LSTM's)."""
         if dtype not in TENSOR_TYPES:
             raise ValueError(f"tensor {name}: unsupported dtype {dtype!r}")
         tensor = schema.TensorT()
         tensor.name = name.encode()
         tensor.shape = np.asarray(list(shape), dtype=np.int32)
         tensor.type = TENSOR_TYPES[dtype]
+        tensor.isVariable = is_variable
         tensor.buffer = 0
         if data is not None:
             array = np.asarray(data)
