@@ -2,7 +2,10 @@
 
 Counts come from the QEMU instruction-counting plugin (exact, deterministic) around
 each kernel call. The fused ECA block (the converter's op chain), FULLY_CONNECTED and ADD run as
-one-layer models, -O2 DSP build against the -Os portable one. Also prints the SRAM the fused MDW + Max-out saves per FlyNet layer:
+one-layer models, -O2 DSP build against the -Os portable one, and so do the elementwise, activation,
+reduction, data-movement and resize layers of the corpus models (tests/corpus: shapes from
+activations_*, tensor_ops_*, segmentation_head_*; per element of the layer's output, or of its input
+for reductions). Also prints the SRAM the fused MDW + Max-out saves per FlyNet layer:
 its output is C bytes per pixel where depthwise(h) + max-out needs a C*h map.
 
 The corpus table (issues 13 and 14) takes the conv, depthwise, pooling and transpose-conv layers of the
@@ -34,11 +37,13 @@ from flynet_tiny.sim.qemu import run_qemu
 from flynet_tiny.targets import load_target
 from flynet_tiny.tflite import TFLiteBuilder
 
-# Test helpers shared with tests/kernels: the probe firmware and the ECA op-chain model.
+# Test helpers shared with tests/ and tests/kernels: the probe firmware, the ECA op-chain model, the op models.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "kernels"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from eca_chain import eca_chain_model  # noqa: E402
 from kernel_probe import ProbeCase, build_probe, run_probe  # noqa: E402
 from oneop_models import conv_model, transpose_conv_model, unary_model  # noqa: E402
+from ops_models import OpsMaker  # noqa: E402
 
 CMSIS_RUNNER = Path(__file__).resolve().parent.parent.parent / "shared" / "baselines" / "tflm-cmsis-nn" / "run.py"
 
@@ -198,10 +203,46 @@ def model_cases() -> list[tuple[str, bytes, tuple[int, ...], int, int, str]]:
     return cases
 
 
-def model_layer_table(target_name: str) -> str:
+def _op_case(name: str, in_shape, build, layer: int = 0, per_input: bool = False):
+    """(name, model, input shape, measured layer, elements, "elem") for a model `build(m, x)` makes."""
+    m = OpsMaker(0, name)
+    x = m.input(in_shape)
+    y = build(m, x)
+    model = m.build(x, y)
+    units = int(np.prod(in_shape if per_input else m.shape(y)))
+    return name, model, tuple(in_shape), layer, units, "elem"
+
+
+def ops_cases() -> list[tuple[str, bytes, tuple[int, ...], int, int, str]]:
+    """The corpus models' elementwise, activation, reduction, data-movement and resize layers."""
+    return [
+        _op_case("SUB per-channel constant 32x32x3", (1, 32, 32, 3), lambda m, x: m.binary("SUB", x, m.constant((3,), x))),
+        _op_case("MUL by [9,9,1] gate 9x9x16", (1, 9, 9, 16),
+                 lambda m, x: m.binary("MUL", x, m.reduce("REDUCE_MAX", x, [3])), layer=1),
+        _op_case("MAXIMUM of split halves 8x8x16", (1, 8, 8, 32),
+                 lambda m, x: m.binary("MAXIMUM", *m.split(x, 3, (16, 16))), layer=1),
+        _op_case("PRELU alpha [1,1,16] 16x16x16", (1, 16, 16, 16), lambda m, x: m.prelu(x, (1, 1, 16))),
+        _op_case("TANH table 16x16x16", (1, 16, 16, 16), lambda m, x: m.tanh(x)),
+        _op_case("RELU6 clamp 8x8x24", (1, 8, 8, 24), lambda m, x: m.activation("RELU6", x)),
+        _op_case("MEAN over C 9x9x16", (1, 9, 9, 16), lambda m, x: m.reduce("MEAN", x, [-1]), per_input=True),
+        _op_case("REDUCE_MAX over C 9x9x16", (1, 9, 9, 16), lambda m, x: m.reduce("REDUCE_MAX", x, [-1]),
+                 per_input=True),
+        _op_case("MEAN over H, W 8x8x24", (1, 8, 8, 24), lambda m, x: m.reduce("MEAN", x, [1, 2], keep_dims=False),
+                 per_input=True),
+        _op_case("TRANSPOSE (0,2,1,3) 18x18x16", (1, 18, 18, 16), lambda m, x: m.transpose(x, (0, 2, 1, 3))),
+        _op_case("SPLIT_V 4+8+4 of 9x9x16", (1, 9, 9, 16),
+                 lambda m, x: m.concat(m.split(x, 3, (4, 8, 4))[::2], 3), per_input=True),
+        _op_case("RESIZE_NEAREST 16x16x32 -> 32x32", (1, 16, 16, 32),
+                 lambda m, x: m.resize("RESIZE_NEAREST_NEIGHBOR", x, (32, 32), half_pixel_centers=True)),
+        _op_case("RESIZE_BILINEAR 16x16x16 -> 32x32", (1, 16, 16, 16),  # fits the F746ZG's DTCM too
+                 lambda m, x: m.resize("RESIZE_BILINEAR", x, (32, 32), half_pixel_centers=True)),
+    ]
+
+
+def model_layer_table(target_name: str, cases) -> str:
     rows = []
     with tempfile.TemporaryDirectory(prefix="layer-bench-") as tmp:
-        for i, (name, model, in_shape, layer, units, unit) in enumerate(model_cases()):
+        for i, (name, model, in_shape, layer, units, unit) in enumerate(cases):
             print(f"{name}: building and running --opt speed and size for {target_name} ...", file=sys.stderr)
             counts = layer_counts(model, in_shape, layer, target_name, Path(tmp) / str(i))
             rows.append([name, f"{units:,} {unit}", f"{counts['speed']:,}", f"{counts['size']:,}",
@@ -287,12 +328,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", default="f446re")
     parser.add_argument("--resolution", type=int, default=224, help="network input size for the SRAM table")
-    parser.add_argument("--only", choices=["corpus"], help="print only the corpus layers' table")
+    parser.add_argument("--only", choices=["corpus", "ops"],
+                        help="print only one table: the corpus conv / pool layers, or the corpus elementwise, "
+                             "activation, reduction, data-movement and resize layers")
     args = parser.parse_args()
-    print(f"Corpus conv / depthwise / pooling / transpose-conv layers on {args.target} (QEMU plugin counts, -O2 DSP "
-          "and portable C; TFLM + CMSIS-NN on the same layer as a one-op model, same QEMU):")
-    print(corpus_table(args.target))
-    print()
+    if args.only != "ops":
+        print(f"Corpus conv / depthwise / pooling / transpose-conv layers on {args.target} (QEMU plugin counts, -O2 "
+              "DSP and portable C; TFLM + CMSIS-NN on the same layer as a one-op model, same QEMU):")
+        print(corpus_table(args.target))
+        print()
+    if args.only != "corpus":
+        print(f"Elementwise, activation, reduction, data-movement and resize layers of the corpus models on "
+              f"{args.target} (QEMU plugin counts, whole layer; per element):")
+        print(model_layer_table(args.target, ops_cases()))
+        print()
     if args.only:
         return
     print(f"Instructions per MAC on {args.target} (QEMU plugin counts, -O2):")
@@ -300,7 +349,7 @@ def main() -> None:
     print()
     print(f"Fused ECA, FULLY_CONNECTED and ADD as one-layer models on {args.target} (QEMU plugin counts, "
           "whole layer; per element or MAC):")
-    print(model_layer_table(args.target))
+    print(model_layer_table(args.target, model_cases()))
     print()
     print(f"SRAM for the MDW output of FlyNet-h3 0.5x at {args.resolution}x{args.resolution} (h = {HEADS}):")
     print(sram_table(args.resolution))

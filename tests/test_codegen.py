@@ -141,14 +141,19 @@ def test_unsupported_configuration_fails_naming_the_layer(tmp_path):
         generate_model_sources(m.build(x, y), tmp_path)
 
 
-def test_reduce_max_outside_a_max_out_is_refused(tmp_path):
+def test_reduce_max_outside_a_max_out_is_its_own_layer(tmp_path):
     m = ModelMaker(5)
     x = m.input((1, 4, 4, 6))
     axis = m.b.add_constant("axis", np.array([1], dtype=np.int32))
     y = m.same_scale(x, (1, 4, 6), "column_max")
     m.b.add_operator("REDUCE_MAX", [x, axis], [y], {"keep_dims": False})
-    with pytest.raises(FlynetError, match=r"layer #0 REDUCE_MAX \('column_max_\d+'\): REDUCE_MAX is only supported"):
-        generate_model_sources(m.build(x, y), tmp_path)
+    model = m.build(x, y)
+    generated = generate_model_sources(model, tmp_path)
+    assert [l.kind for l in generated.layers] == ["REDUCE_MAX"]
+    host = HostModel(generated)
+    inputs = random_inputs(generated.input_shape, 5, seed=5)
+    expected = run_tflm_batch(model, [[x] for x in inputs])
+    assert all(np.array_equal(host.invoke(x), want[0]) for x, want in zip(inputs, expected))
 
 
 def test_max_out_after_other_layers_becomes_one_layer(tmp_path):

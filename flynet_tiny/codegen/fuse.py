@@ -18,7 +18,7 @@ Max is exact in int8 only with one scale throughout, so every tensor of a
 Max-out pattern must share its input's quantization.
 
 A pattern that does not match exactly is left alone; its ops then go through
-the normal per-op path (where REDUCE_MAX alone fails, naming the layer).
+the normal per-op path (REDUCE_MAX, STRIDED_SLICE and MAXIMUM have kernels of their own).
 """
 
 from __future__ import annotations

@@ -43,6 +43,7 @@ class GeneratedLayer:
     summary: str
     output_bytes: int
     scratch_bytes: int
+    view: bool = False          # no kernel call: the output is the input's bytes (RESHAPE, an identity)
 
 
 @dataclass(frozen=True)
@@ -207,7 +208,7 @@ def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str =
 
     layers = [
         GeneratedLayer(l.index, layer_names[l.index], l.kind, [op.opcode for op in l.ops], code.summary,
-                       sum(ir.tensor(t).nbytes for t in l.outputs), size)
+                       sum(ir.tensor(t).nbytes for t in l.outputs), size, code.view)
         for l, code, size in zip(ir.layers, codes, scratch)
     ]
     return GeneratedModel(

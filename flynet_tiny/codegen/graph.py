@@ -22,13 +22,13 @@ from ..tflite import TFLiteGraph, TFLiteOperator, TFLiteTensor
 # generation time (SHAPE, PACK, ... on constants: fold.FOLDABLE_OPS) need none.
 SUPPORTED_OPS = (
     "ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "DEQUANTIZE", "FULLY_CONNECTED",
-    "HARD_SWISH", "LOGISTIC", "MAXIMUM", "MAX_POOL_2D", "MEAN", "MUL", "PAD", "QUANTIZE", "RESHAPE", "SLICE",
-    "SOFTMAX", "STRIDED_SLICE", "TRANSPOSE_CONV",
+    "HARD_SWISH", "LEAKY_RELU", "LOGISTIC", "MAXIMUM", "MAX_POOL_2D", "MEAN", "MINIMUM", "MUL", "PAD", "PADV2",
+    "PRELU", "QUANTIZE", "REDUCE_MAX", "RELU", "RELU6", "RELU_N1_TO_1", "RESHAPE", "RESIZE_BILINEAR",
+    "RESIZE_NEAREST_NEIGHBOR", "SLICE", "SOFTMAX", "SPLIT", "SPLIT_V", "SQUARED_DIFFERENCE", "STRIDED_SLICE",
+    "SUB", "TANH", "TRANSPOSE", "TRANSPOSE_CONV",
 )
-# Ops that only appear inside a fused pattern; alone they have no kernel.
-FUSION_ONLY_OPS = ("REDUCE_MAX", "SQUARED_DIFFERENCE")
 # Ops whose data operands may be constants (kept in flash beside the weights).
-CONSTANT_OPERAND_OPS = ("ADD", "MUL", "MAXIMUM", "SQUARED_DIFFERENCE", "CONCATENATION")
+CONSTANT_OPERAND_OPS = ("ADD", "SUB", "MUL", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE", "CONCATENATION")
 
 
 @dataclass
@@ -121,7 +121,7 @@ def check_supported(ir: ModelIR) -> ModelIR:
     QUANTIZE reads uint8 / float32 (a model input) and only DEQUANTIZE writes float32 (a model output)."""
     graph = ir.graph
     unsupported = [_op_label(graph, l.op) for l in ir.layers
-                   if l.kind not in SUPPORTED_OPS and l.kind not in FUSION_ONLY_OPS]
+                   if l.kind not in SUPPORTED_OPS]
     if unsupported:
         raise FlynetError(
             f"the code generator does not support {len(unsupported)} op(s) of this model: {'; '.join(unsupported)}. "
@@ -131,8 +131,9 @@ def check_supported(ir: ModelIR) -> ModelIR:
     for layer in ir.layers:
         op = layer.op
         # Kernels read their data from activations; only elementwise pairs and concatenations take
-        # constants there (TRANSPOSE_CONV's first operand is its output shape, a constant once folded).
-        data_operand = op.inputs[2] if op.opcode == "TRANSPOSE_CONV" and len(op.inputs) > 2 else op.inputs[0]
+        # constants there (TRANSPOSE_CONV's first operand is its output shape, SPLIT's its axis: constants).
+        data_operand = op.inputs[2] if op.opcode == "TRANSPOSE_CONV" and len(op.inputs) > 2 else \
+            op.inputs[1] if op.opcode == "SPLIT" else op.inputs[0]
         if not layer.inputs or (op.opcode not in CONSTANT_OPERAND_OPS and data_operand not in layer.inputs):
             raise FlynetError(f"{_op_label(graph, op)} computes on a constant input, which the code generator does "
                               "not take: fold it into a constant when exporting")

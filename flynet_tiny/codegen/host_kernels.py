@@ -111,6 +111,9 @@ LogisticParams = ctypes_struct("fn_logistic_params")
 SoftmaxParams = ctypes_struct("fn_softmax_params")
 PoolParams = ctypes_struct("fn_pool_params")
 MeanParams = ctypes_struct("fn_mean_params")
+ReluParams = ctypes_struct("fn_relu_params")
+LeakyReluParams = ctypes_struct("fn_leaky_relu_params")
+PreluParams = ctypes_struct("fn_prelu_params")
 ChannelQuant = ctypes_struct("fn_channel_quant")
 EcaParams = ctypes_struct("fn_eca_params")
 RequantizeParams = ctypes_struct("fn_requantize_params")
@@ -278,12 +281,13 @@ class HostKernels:
         return out
 
     # -- elementwise ----------------------------------------------------------
-    def _binary(self, function: str, a, b, params) -> np.ndarray:
+    def _binary(self, function: str, a, b, params, out: np.ndarray | None = None) -> np.ndarray:
+        """`out`: the output buffer (an operand itself, to check in-place use); else a new one."""
         a, b = _int8(a), _int8(b)
         # Elementwise max of the dims; the kernel itself rejects shapes that do not broadcast.
         da, db = dims4(a.shape), dims4(b.shape)
         shape = tuple(max(getattr(da, f), getattr(db, f)) for f in "nhwc")[4 - max(a.ndim, b.ndim):]
-        out = np.zeros(shape, dtype=np.int8)
+        out = np.zeros(shape, dtype=np.int8) if out is None else out
         args = [ctypes.byref(params)] if params is not None else []
         status = getattr(self.lib, function)(*args, ctypes.byref(dims4(a.shape)), _ptr(a), ctypes.byref(dims4(b.shape)),
                                              _ptr(b), ctypes.byref(dims4(shape)), _ptr(out))
@@ -297,8 +301,23 @@ class HostKernels:
     def mul(self, a, b, params: dict) -> np.ndarray:
         return self._binary("fn_mul_s8", a, b, MulParams(**params))
 
-    def maximum(self, a, b) -> np.ndarray:
-        return self._binary("fn_maximum_s8", a, b, None)
+    def sub(self, a, b, params: dict) -> np.ndarray:
+        """SUB with broadcast; params from kernel_params.sub_params plus act_min / act_max."""
+        return self._binary("fn_sub_s8", a, b, AddParams(**params))
+
+    def squared_difference(self, a, b, params: dict) -> np.ndarray:
+        """SQUARED_DIFFERENCE; params from kernel_params.squared_difference_params plus act_min / act_max."""
+        return self._binary("fn_squared_difference_s8", a, b, AddParams(**params))
+
+    def maximum(self, a, b, out: np.ndarray | None = None) -> np.ndarray:
+        return self._binary("fn_maximum_s8", a, b, None, out)
+
+    def minimum(self, a, b) -> np.ndarray:
+        return self._binary("fn_minimum_s8", a, b, None)
+
+    def prelu(self, x, alpha, params: dict) -> np.ndarray:
+        """PRELU: alpha broadcasts against x; params from kernel_params.prelu_params."""
+        return self._binary("fn_prelu_s8", x, alpha, PreluParams(**params))
 
     def _unary(self, function: str, x, params) -> np.ndarray:
         x = _int8(x)
@@ -313,12 +332,28 @@ class HostKernels:
     def logistic(self, x, params: dict) -> np.ndarray:
         return self._unary("fn_logistic_s8", x, LogisticParams(**params))
 
+    def tanh(self, x, params: dict) -> np.ndarray:
+        return self._unary("fn_tanh_s8", x, LogisticParams(**params))
+
+    def relu(self, x, params: dict) -> np.ndarray:
+        """RELU / RELU_N1_TO_1 / RELU6; params from kernel_params.relu_params or relu6_params."""
+        return self._unary("fn_relu_s8", x, ReluParams(**params))
+
+    def leaky_relu(self, x, params: dict) -> np.ndarray:
+        return self._unary("fn_leaky_relu_s8", x, LeakyReluParams(**params))
+
     def lut(self, x, lo: int, table: np.ndarray) -> np.ndarray:
         """fn_lut_s8: out = table[clip(x, lo, lo + len(table) - 1) - lo]."""
         x, table = _int8(x), _int8(table)
         out = np.zeros_like(x)
         status = self.lib.fn_lut_s8(_ptr(table), lo, lo + table.size - 1, x.size, _ptr(x), _ptr(out))
         self._check("fn_lut_s8", status)
+        return out
+
+    def clamp(self, x, lo: int, hi: int) -> np.ndarray:
+        x = _int8(x)
+        out = np.zeros_like(x)
+        self._check("fn_clamp_s8", self.lib.fn_clamp_s8(lo, hi, x.size, _ptr(x), _ptr(out)))
         return out
 
     def maxout(self, x, heads: int) -> np.ndarray:
@@ -356,14 +391,24 @@ class HostKernels:
     def maxpool(self, x, filter_hw, stride, padding="VALID", act=(-128, 127)) -> np.ndarray:
         return self._pool("fn_maxpool_s8", x, filter_hw, stride, padding, act)
 
-    def mean_hw(self, x, params: dict) -> np.ndarray:
-        """MEAN over axes 1, 2 with keep_dims: [n,h,w,c] -> [n,1,1,c]."""
+    def _reduce(self, function: str, x, axes: Sequence[int], params) -> np.ndarray:
         x = _int8(x)
-        out = np.zeros((x.shape[0], 1, 1, x.shape[3]), dtype=np.int8)
-        status = self.lib.fn_mean_hw_s8(ctypes.byref(MeanParams(**params)), ctypes.byref(dims4(x.shape)), _ptr(x),
-                                        _ptr(out))
-        self._check("fn_mean_hw_s8", status)
+        axes = sorted({int(a) % x.ndim for a in axes})
+        shape = tuple(1 if i in axes else s for i, s in enumerate(x.shape))
+        flags = [1 if i in axes else 0 for i in range(x.ndim)]
+        out = np.zeros(shape, dtype=np.int8)
+        args = [ctypes.byref(params)] if params is not None else []
+        status = getattr(self.lib, function)(*args, ctypes.byref(dims4(x.shape)), ctypes.byref(Dims(*([0] * (4 - x.ndim) + flags))),
+                                             _ptr(x), _ptr(out))
+        self._check(function, status)
         return out
+
+    def mean(self, x, axes: Sequence[int], params: dict) -> np.ndarray:
+        """MEAN over `axes` (keep_dims shape); params from kernel_params.mean_params."""
+        return self._reduce("fn_mean_s8", x, axes, MeanParams(**params))
+
+    def reduce_max(self, x, axes: Sequence[int]) -> np.ndarray:
+        return self._reduce("fn_reduce_max_s8", x, axes, None)
 
     # -- data movement --------------------------------------------------------
     def concat(self, arrays: Sequence[np.ndarray], axis: int) -> np.ndarray:
@@ -379,6 +424,53 @@ class HostKernels:
         status = self.lib.fn_concat_s8(len(arrays), pointers, _ptr(sizes, _i32), outer, inner, _ptr(out))
         self._check("fn_concat_s8", status)
         return out
+
+    def split(self, x, axis: int, sizes: Sequence[int]) -> list[np.ndarray]:
+        x = _int8(x)
+        axis = axis % x.ndim
+        outer = int(np.prod(x.shape[:axis], dtype=np.int64))
+        inner = int(np.prod(x.shape[axis + 1:], dtype=np.int64))
+        outs = [np.zeros(x.shape[:axis] + (int(s),) + x.shape[axis + 1:], dtype=np.int8) for s in sizes]
+        pointers = (ctypes.POINTER(ctypes.c_int8) * len(outs))(*[_ptr(o) for o in outs])
+        status = self.lib.fn_split_s8(len(outs), pointers, _ptr(_int32(sizes), _i32), outer, inner, _ptr(x))
+        self._check("fn_split_s8", status)
+        return outs
+
+    def transpose(self, x, perm: Sequence[int]) -> np.ndarray:
+        """TRANSPOSE of a tensor of up to 4 dims (leading axes of size 1 added, as the generator does)."""
+        x = _int8(x)
+        lead = 4 - x.ndim
+        perm4 = list(range(lead)) + [lead + int(p) for p in perm]
+        out = np.zeros(tuple(x.shape[int(p)] for p in perm), dtype=np.int8)
+        status = self.lib.fn_transpose_s8(ctypes.byref(dims4(x.shape)), _ptr(x), ctypes.byref(Dims(*perm4)), _ptr(out))
+        self._check("fn_transpose_s8", status)
+        return out
+
+    def strided_slice(self, x, begin: Sequence[int], strides: Sequence[int], out_shape: Sequence[int]) -> np.ndarray:
+        """4-D: out[i] = x[begin + i * strides] per axis."""
+        x = _int8(x)
+        out = np.zeros(tuple(out_shape), dtype=np.int8)
+        status = self.lib.fn_strided_slice_s8(ctypes.byref(dims4(x.shape)), _ptr(x), ctypes.byref(Dims(*begin)),
+                                              ctypes.byref(Dims(*strides)), ctypes.byref(dims4(out.shape)), _ptr(out))
+        self._check("fn_strided_slice_s8", status)
+        return out
+
+    def _resize(self, function: str, x, rows, cols, out_hw) -> np.ndarray:
+        x = _int8(x)
+        out = np.zeros((x.shape[0], int(out_hw[0]), int(out_hw[1]), x.shape[3]), dtype=np.int8)
+        r, c = _int32(rows), _int32(cols)
+        status = getattr(self.lib, function)(ctypes.byref(dims4(x.shape)), _ptr(x), ctypes.byref(dims4(out.shape)),
+                                             _ptr(r, _i32), _ptr(c, _i32), _ptr(out))
+        self._check(function, status)
+        return out
+
+    def resize_nearest(self, x, rows, cols) -> np.ndarray:
+        """rows / cols: the input row of each output row, the input column of each output column."""
+        return self._resize("fn_resize_nearest_s8", x, rows, cols, (len(rows), len(cols)))
+
+    def resize_bilinear(self, x, rows, cols) -> np.ndarray:
+        """rows / cols: (lower, upper, weight of upper in 1/1024) per output row / column, flattened."""
+        return self._resize("fn_resize_bilinear_s8", x, rows, cols, (len(rows) // 3, len(cols) // 3))
 
     def slice(self, x, begin: Sequence[int], size: Sequence[int]) -> np.ndarray:
         x = _int8(x)

@@ -107,7 +107,7 @@ STRUCTS: dict[str, Struct] = {s.name: s for s in (
         _ints("input2_multiplier input2_shift"),
         _ints("output_multiplier output_shift"),
         _ints("act_min act_max"),
-    ), "ADD: the operands rescaled to a common scale with TFLM's left shift 20."),
+    ), "ADD, SUB (left shift 20) and SQUARED_DIFFERENCE (left shift 7): the operands rescaled to a common scale."),
     Struct("fn_mul_params", (
         _ints("input1_offset input2_offset output_offset"),
         _ints("output_multiplier output_shift"),
@@ -121,7 +121,22 @@ STRUCTS: dict[str, Struct] = {s.name: s for s in (
     Struct("fn_logistic_params", (
         _ints("input_zero_point input_range_radius"),
         _ints("input_multiplier input_left_shift"),
-    ), "LOGISTIC, output scale 1/256 and zero point -128 (TFLM's requirement)."),
+    ), "LOGISTIC (output scale 1/256, zero point -128) and TANH (1/128, 0): the input as Q4.27."),
+    Struct("fn_relu_params", (
+        _ints("input_zero_point output_zero_point"),
+        _ints("multiplier shift", "QuantizeMultiplier(input_scale / output_scale); RELU6: 2^30, 1 (identity)"),
+        _ints("act_min act_max"),
+    ), "RELU, RELU_N1_TO_1 (requantize, clamp) and RELU6 (clamp only, as TFLM)."),
+    Struct("fn_leaky_relu_params", (
+        _ints("input_zero_point output_zero_point"),
+        _ints("identity_multiplier identity_shift", "for x >= zero point"),
+        _ints("alpha_multiplier alpha_shift", "for x < zero point"),
+    )),
+    Struct("fn_prelu_params", (
+        _ints("input_offset alpha_offset output_offset"),
+        _ints("identity_multiplier identity_shift", "input_scale / output_scale"),
+        _ints("alpha_multiplier alpha_shift", "input_scale * alpha_scale / output_scale"),
+    )),
     Struct("fn_softmax_params", (_ints("input_multiplier input_left_shift diff_min"),)),
     Struct("fn_pool_params", (
         _ints("stride_h stride_w filter_h filter_w"),

@@ -2,7 +2,7 @@
 
 `share_objects` gives every distinct parameter object (a struct type and its values) one file-scope
 name, so layers with equal shapes or parameters point at the same object (a compiler keeps every static
-object apart, even with equal contents). fn_dims objects are named by their value (dims_1x8x8x40).
+object apart, even with equal contents). fn_dims objects are named by their value (dims_1x8x8x40, dims_1xm2x1x1 for {1, -2, 1, 1}).
 
 `pack_parameters` then looks at each struct type's objects. The kernels take structs of int32 fields
 (fn_conv_params: 14 x 4 bytes), but a model's values are mostly strides, paddings, zero points and
@@ -48,7 +48,8 @@ def share_objects(codes: list[LayerCode]) -> SharedObjects:
             if key not in by_value:
                 kind = obj.ctype.removeprefix("fn_")
                 if kind == "dims":
-                    name = "dims_" + "x".join(str(v) for v in obj.values.values())
+                    # Strides of a strided slice may be negative: m3 for -3.
+                    name = "dims_" + "x".join(str(v).replace("-", "m") for v in obj.values.values())
                 else:
                     name = f"{kind}_{counts.get(kind, 0)}"
                     counts[kind] = counts.get(kind, 0) + 1

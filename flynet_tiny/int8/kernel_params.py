@@ -127,6 +127,12 @@ def squared_difference_params(scale1: float, zp1: int, scale2: float, zp2: int, 
     return _two_input_params(scale1, zp1, scale2, zp2, out_zp, left_shift, output, r)
 
 
+def sub_params(scale1: float, zp1: int, scale2: float, zp2: int, out_scale: float, out_zp: int) -> dict:
+    """SUB (int8, left shift 20): ADD's parameters. (A recent TFLM source divides in float32 first; the
+    TFLM this project checks against computes in double, which gives other bytes on some scales.)"""
+    return add_params(scale1, zp1, scale2, zp2, out_scale, out_zp)
+
+
 def mul_params(scale1: float, zp1: int, scale2: float, zp2: int, out_scale: float, out_zp: int) -> dict:
     m, s = quantize_multiplier(_f32(scale1) * _f32(scale2) / _f32(out_scale))
     return {
@@ -148,6 +154,66 @@ def logistic_params(input_scale: float, input_zp: int) -> dict:
         "input_multiplier": multiplier,
         "input_left_shift": int(left_shift),
     }
+
+
+def tanh_params(input_scale: float, input_zp: int) -> dict:
+    """TANH int8: TFLM prepares its input exactly as LOGISTIC's (Q4.27 by frexp, the same radius)."""
+    return logistic_params(input_scale, input_zp)
+
+
+def relu_params(activation: str, input_scale: float, input_zp: int, output_scale: float, output_zp: int) -> dict:
+    """RELU (TFLM ReluQuantized: requantize by input_scale / output_scale in double, clamp to the output's
+    quantized 0..) or RELU_N1_TO_1 (not in TFLM; LiteRT's ReluX(-1, 1), whose scale ratio is a float32
+    division). The bounds are roundf(bound / output_scale) + zero point, as both compute them."""
+    if activation == "RELU":
+        real = _f32(input_scale) / _f32(output_scale)
+        bounds = (0.0, None)
+    elif activation == "RELU_N1_TO_1":
+        real = float(np.float32(input_scale) / np.float32(output_scale))
+        bounds = (-1.0, 1.0)
+    else:
+        raise ValueError(f"unknown ReLU {activation!r}")
+    multiplier, shift = quantize_multiplier(real)
+
+    def bound(value: float) -> int:
+        return int(output_zp) + tflite_round(float(np.float32(value) / np.float32(output_scale)))
+
+    return {
+        "input_zero_point": int(input_zp), "output_zero_point": int(output_zp),
+        "multiplier": multiplier, "shift": shift,
+        "act_min": max(INT8_MIN, bound(bounds[0])),
+        "act_max": INT8_MAX if bounds[1] is None else min(INT8_MAX, bound(bounds[1])),
+    }
+
+
+def relu6_params(input_scale: float, input_zp: int) -> dict:
+    """RELU6 as TFLM runs it: the raw input clamped to its own quantized 0 and 6 (FloatToQuantizedType),
+    whatever the output's quantization; for fn_relu_s8, the identity requantization (2^30, shift 1)."""
+    six = min(INT8_MAX, max(INT8_MIN, tflite_round(float(np.float32(6.0) / np.float32(input_scale))) + int(input_zp)))
+    return {"input_zero_point": int(input_zp), "output_zero_point": int(input_zp), "multiplier": 1 << 30, "shift": 1,
+            "act_min": int(input_zp), "act_max": six}
+
+
+def leaky_relu_params(input_scale: float, input_zp: int, output_scale: float, output_zp: int, alpha: float) -> dict:
+    """LEAKY_RELU int8: input_scale / output_scale and input_scale * alpha / output_scale, the float32 scales
+    and alpha widened to double. (A recent TFLM source multiplies in float32 first; the TFLM this project
+    checks against gives other bytes then, on some scales.)"""
+    x, y = _f32(input_scale), _f32(output_scale)
+    identity = quantize_multiplier(x / y)
+    negative = quantize_multiplier(x * _f32(alpha) / y)
+    return {"input_zero_point": int(input_zp), "output_zero_point": int(output_zp),
+            "identity_multiplier": identity[0], "identity_shift": identity[1],
+            "alpha_multiplier": negative[0], "alpha_shift": negative[1]}
+
+
+def prelu_params(input_scale: float, input_zp: int, alpha_scale: float, alpha_zp: int, output_scale: float,
+                 output_zp: int) -> dict:
+    """PRELU int8: input_scale / output_scale and input_scale * alpha_scale / output_scale in double."""
+    identity = quantize_multiplier(_f32(input_scale) / _f32(output_scale))
+    negative = quantize_multiplier(_f32(input_scale) * _f32(alpha_scale) / _f32(output_scale))
+    return {"input_offset": -int(input_zp), "alpha_offset": -int(alpha_zp), "output_offset": int(output_zp),
+            "identity_multiplier": identity[0], "identity_shift": identity[1],
+            "alpha_multiplier": negative[0], "alpha_shift": negative[1]}
 
 
 def softmax_params(input_scale: float, beta: float = 1.0) -> dict:
@@ -238,3 +304,68 @@ def eca_params(x_q: tuple[float, int], stat_q: tuple[float, int], sqdiff_q: tupl
         "softmax": softmax_params(score_q[0], beta),
         "mul": mul,
     }
+
+
+def _c_div(a: int, b: int) -> int:
+    """C's integer division (toward zero), b > 0."""
+    return a // b if a >= 0 else -((-a) // b)
+
+
+def resize_nearest_indices(in_size: int, out_size: int, align_corners: bool, half_pixel_centers: bool) -> list[int]:
+    """TFLM's GetNearestNeighbor for each output index: the scale and the position in float32."""
+    if align_corners and out_size > 1:
+        scale = np.float32(in_size - 1) / np.float32(out_size - 1)
+    else:
+        scale = np.float32(in_size) / np.float32(out_size)
+    offset = np.float32(0.5 if half_pixel_centers else 0.0)
+    indices = []
+    for i in range(out_size):
+        position = float((np.float32(i) + offset) * scale)
+        index = min(tflite_round(position) if align_corners else math.floor(position), in_size - 1)
+        indices.append(max(0, index) if half_pixel_centers else index)
+    return indices
+
+
+def resize_bilinear_samples(in_size: int, out_size: int, align_corners: bool, half_pixel_centers: bool
+                            ) -> list[tuple[int, int, int]]:
+    """TFLM's ResizeBilinearInteger positions per output index: (lower input index, upper input index,
+    the upper one's weight in 1/1024), from its 10-bit fixed-point scale."""
+    scale = ((1 << 10) * in_size + out_size // 2) // out_size
+    if align_corners and out_size > 1:
+        scale = ((1 << 10) * (in_size - 1) + (out_size - 1) // 2) // (out_size - 1)
+    samples = []
+    for i in range(out_size):
+        scaled = i * scale + scale // 2 - (1 << 9) if half_pixel_centers else i * scale
+        lower = max(_c_div(scaled, 1 << 10), 0)
+        upper = min(_c_div(scaled + (1 << 10) - 1, 1 << 10), in_size - 1)
+        if lower >= in_size:
+            raise ValueError(f"RESIZE_BILINEAR from {in_size} to {out_size}: TFLM reads past the input")
+        samples.append((lower, upper, scaled - (1 << 10) * lower))
+    return samples
+
+
+def strided_slice_axes(shape, begin, end, strides, begin_mask: int, end_mask: int, shrink_axis_mask: int
+                       ) -> list[tuple[int, int, int]]:
+    """(start, count, stride) per input axis as TFLM's StartForAxis / StopForAxis resolve them (negative
+    indices, masks, clamping; a shrunk axis keeps one element). TFLM ignores ellipsis and new-axis masks."""
+    int_min, int_max = -(1 << 31), (1 << 31) - 1
+    axes = []
+    for axis, size in enumerate(int(s) for s in shape):
+        stride = int(strides[axis])
+        if stride == 0:
+            raise ValueError("STRIDED_SLICE with a stride of 0")
+        low, high = (0, size) if stride > 0 else (-1, size - 1)
+        start = int(begin[axis])
+        if begin_mask & (1 << axis):
+            start = int_min if stride > 0 else int_max
+        start = min(max(start + size if start < 0 else start, low), high)
+        if shrink_axis_mask & (1 << axis):
+            stop = start + 1
+        else:
+            stop = int(end[axis])
+            if end_mask & (1 << axis):
+                stop = int_max if stride > 0 else int_min
+            stop = min(max(stop + size if stop < 0 else stop, low), high)
+        count = max(0, math.ceil((stop - start) / stride))
+        axes.append((start, count, stride))
+    return axes

@@ -96,7 +96,7 @@ def test_odd_sizes_through_every_elementwise_kernel(kernels):
         assert kernels.hard_swish(x, qp.hard_swish_params(0.05, 3, 0.04, -7)).shape == shape
         assert kernels.logistic(x, qp.logistic_params(0.05, 3)).shape == shape
         assert kernels.softmax(x, qp.softmax_params(0.05)).shape == shape
-        assert kernels.mean_hw(x, qp.mean_params(0.05, 3, 0.04, 1)).shape == (shape[0], 1, 1, shape[3])
+        assert kernels.mean(x, [1, 2], qp.mean_params(0.05, 3, 0.04, 1)).shape == (shape[0], 1, 1, shape[3])
         assert kernels.maxpool(x, (3, 3), (2, 2), "SAME").shape[1:3] == ((shape[1] + 1) // 2, (shape[2] + 1) // 2)
         assert kernels.pad(x, [0, 1, 0, 2], [0, 0, 1, 1], -5).shape == (shape[0], shape[1] + 1, shape[2] + 1,
                                                                          shape[3] + 3)

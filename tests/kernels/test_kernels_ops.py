@@ -153,7 +153,7 @@ def test_mean_matches_tflm(kernels, seed):
                         out_shape=(shape[0], 1, 1, shape[3]))
     x = random_int8(rng, shape)
     expected = tflm(model, [x])[0]
-    got = kernels.mean_hw(x, qp.mean_params(*x_q, *y_q))
+    got = kernels.mean(x, [1, 2], qp.mean_params(*x_q, *y_q))
     assert _mismatches(got, expected) == 0
 
 

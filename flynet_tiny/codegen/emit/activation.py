@@ -1,4 +1,5 @@
-"""HARD_SWISH and LOGISTIC as lookup tables; SOFTMAX."""
+"""Functions of one int8 value as lookup tables (HARD_SWISH, LOGISTIC, TANH, the RELUs, LEAKY_RELU);
+PRELU (alpha is a tensor); SOFTMAX."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from ..graph import Layer, ModelIR
 from ..host_kernels import shared_kernels, table_inputs, trimmed_table
 from ..layer_code import ConstArray, LayerCode, ParamObject, shape_text
 from .common import scale_of, status_call
+from .elementwise import binary_layer, clamp_layer
 from .registry import emitter, unsupported
 
 
@@ -16,12 +18,14 @@ def table_layer(ir: ModelIR, layer: Layer, prefix: str, values: np.ndarray) -> L
     """A function of one int8 value as fn_lut_s8 over a table in flash: `values` is the fixed-point
     kernel's output on every input value (host build, bit-exact), so the firmware gets the same bytes
     from one load per value and never links the fixed-point code. The constant ends stay out of the
-    table (the kernel clamps the input to lo..hi)."""
-    x, out = ir.tensor(layer.inputs[0]), ir.tensor(layer.outputs[0])
-    size = int(np.prod(x.shape))
+    table (the kernel clamps the input to lo..hi). A table that is the identity between its ends (RELU6,
+    RELU on the input's quantization) is a clamp, one that is the identity throughout a view."""
     lo, hi, table = trimmed_table(values)
+    if np.array_equal(table, np.arange(lo, hi + 1)):  # the trimmed ends hold lo and hi: a clamp
+        return clamp_layer(ir, layer, lo, hi)
+    x, out = ir.tensor(layer.inputs[0]), ir.tensor(layer.outputs[0])
     array = ConstArray(f"{prefix}_table", "int8_t", table)
-    statements = status_call(f"fn_lut_s8({array.name}, {lo}, {hi}, {size}, @IN0@, @OUT0@)")
+    statements = status_call(f"fn_lut_s8({array.name}, {lo}, {hi}, {int(np.prod(x.shape))}, @IN0@, @OUT0@)")
     return LayerCode(f"{shape_text(x.shape)} -> {shape_text(out.shape)}, a table of inputs {lo}..{hi}",
                      statements, [array], inplace_input=0)
 
@@ -39,6 +43,44 @@ def _logistic(ir, layer, prefix):
         raise unsupported(ir, layer, "a LOGISTIC output other than scale 1/256, zero point -128")
     params = qp.logistic_params(*scale_of(ir, layer.inputs[0]))
     return table_layer(ir, layer, prefix, shared_kernels().logistic(table_inputs(), params))
+
+
+@emitter("TANH")
+def _tanh(ir, layer, prefix):
+    """TFLM writes tanh in 1/128 steps around 0 whatever the output tensor's quantization (the
+    converter's is exactly that), so the table does too."""
+    params = qp.tanh_params(*scale_of(ir, layer.inputs[0]))
+    return table_layer(ir, layer, prefix, shared_kernels().tanh(table_inputs(), params))
+
+
+@emitter("RELU", "RELU_N1_TO_1")
+def _relu(ir, layer, prefix):
+    params = qp.relu_params(layer.kind, *scale_of(ir, layer.inputs[0]), *scale_of(ir, layer.outputs[0]))
+    return table_layer(ir, layer, prefix, shared_kernels().relu(table_inputs(), params))
+
+
+@emitter("RELU6")
+def _relu6(ir, layer, prefix):
+    """TFLM clamps the raw input to its own quantized 0 and 6 and ignores the output's quantization."""
+    params = qp.relu6_params(*scale_of(ir, layer.inputs[0]))
+    return table_layer(ir, layer, prefix, shared_kernels().relu(table_inputs(), params))
+
+
+@emitter("LEAKY_RELU")
+def _leaky_relu(ir, layer, prefix):
+    params = qp.leaky_relu_params(*scale_of(ir, layer.inputs[0]), *scale_of(ir, layer.outputs[0]),
+                                  float(layer.options.get("alpha", 0.0)))
+    return table_layer(ir, layer, prefix, shared_kernels().leaky_relu(table_inputs(), params))
+
+
+@emitter("PRELU")
+def _prelu(ir, layer, prefix):
+    op = layer.op
+    alpha = ir.tensor(op.inputs[1])
+    if alpha.scale is None:
+        raise unsupported(ir, layer, "a PRELU alpha without int8 quantization")
+    params = qp.prelu_params(*scale_of(ir, op.inputs[0]), *scale_of(ir, op.inputs[1]), *scale_of(ir, op.outputs[0]))
+    return binary_layer(ir, layer, prefix, "fn_prelu_s8", "fn_prelu_params", params)
 
 
 @emitter("SOFTMAX")

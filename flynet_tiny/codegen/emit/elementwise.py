@@ -1,6 +1,9 @@
-"""ADD, MUL and MAXIMUM of two tensors, with broadcasting and constant operands in flash."""
+"""ADD, SUB, MUL, SQUARED_DIFFERENCE, MAXIMUM and MINIMUM of two tensors (and PRELU's call, see
+activation.py), with 4-D broadcasting and constant operands in flash."""
 
 from __future__ import annotations
+
+import numpy as np
 
 from ...int8 import kernel_params as qp
 from ..graph import Layer, ModelIR, dims4
@@ -49,19 +52,42 @@ def binary_layer(ir: ModelIR, layer: Layer, prefix: str, function: str, params_t
                      inplace_input=inplace, objects=objects)
 
 
+def clamp_layer(ir: ModelIR, layer: Layer, lo: int, hi: int) -> LayerCode:
+    """out = clamp(in, lo, hi) (fn_clamp_s8), or a view of the input where lo..hi is all of int8."""
+    x, out = ir.tensor(layer.inputs[0]), ir.tensor(layer.outputs[0])
+    if (lo, hi) == (-128, 127):
+        return LayerCode(f"{shape_text(x.shape)} -> {shape_text(out.shape)}, the identity: a view", view=True)
+    return LayerCode(f"{shape_text(x.shape)} -> {shape_text(out.shape)}, clamped to {lo}..{hi}",
+                     status_call(f"fn_clamp_s8({lo}, {hi}, {int(np.prod(x.shape))}, @IN0@, @OUT0@)"),
+                     inplace_input=0)
+
+
 _ARITHMETIC = {"ADD": (qp.add_params, "fn_add_s8", "fn_add_params"),
-               "MUL": (qp.mul_params, "fn_mul_s8", "fn_mul_params")}
+               "SUB": (qp.sub_params, "fn_sub_s8", "fn_add_params"),
+               "MUL": (qp.mul_params, "fn_mul_s8", "fn_mul_params"),
+               "SQUARED_DIFFERENCE": (qp.squared_difference_params, "fn_squared_difference_s8", "fn_add_params")}
 
 
-@emitter("ADD", "MUL")
+@emitter("ADD", "SUB", "MUL", "SQUARED_DIFFERENCE")
 def _arithmetic(ir, layer, prefix):
     op = layer.op
     make_params, function, params_type = _ARITHMETIC[layer.kind]
     params = make_params(*scale_of(ir, op.inputs[0]), *scale_of(ir, op.inputs[1]), *scale_of(ir, op.outputs[0]))
+    # SQUARED_DIFFERENCE has no fused activation: TFLM clamps to the whole int8 range.
     params["act_min"], params["act_max"] = act_range(ir, layer, op.outputs[0])
     return binary_layer(ir, layer, prefix, function, params_type, params)
 
 
-@emitter("MAXIMUM")
-def _maximum(ir, layer, prefix):
-    return binary_layer(ir, layer, prefix, "fn_maximum_s8", None, None)
+@emitter("MAXIMUM", "MINIMUM")
+def _max_min(ir, layer, prefix):
+    """Raw comparisons, as TFLM (which never requantizes: the converter gives one quantization). With a
+    one-value constant (a clip bound) it is a clamp of the other operand, or nothing at all where the
+    bound is the int8 end it clamps to (the converter's clip(-3, 3) on a narrow scale)."""
+    op = layer.op
+    bounds = [ir.tensor(t) for t in op.inputs[:2] if ir.tensor(t).data is not None]
+    if len(bounds) == 1 and bounds[0].data.size == 1 and len(layer.inputs) == 1 and \
+            tuple(ir.tensor(layer.inputs[0]).shape) == tuple(ir.tensor(op.outputs[0]).shape):
+        bound = int(bounds[0].data.reshape(-1)[0])
+        lo, hi = (bound, 127) if layer.kind == "MAXIMUM" else (-128, bound)
+        return clamp_layer(ir, layer, lo, hi)
+    return binary_layer(ir, layer, prefix, f"fn_{layer.kind.lower()}_s8", None, None)

@@ -1,13 +1,12 @@
-"""AVERAGE_POOL_2D, MAX_POOL_2D, MEAN over H and W, and the Max-out over heads."""
+"""AVERAGE_POOL_2D, MAX_POOL_2D, and the Max-out over heads."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ...int8 import kernel_params as qp
 from ..graph import dims4, same_quantization
 from ..layer_code import LayerCode, ParamObject, dims_object, shape_text
-from .common import act_range, scale_of, status_call
+from .common import act_range, status_call
 from .registry import emitter, unsupported
 
 
@@ -33,18 +32,6 @@ def _pool(ir, layer, prefix):
     return LayerCode(f"{shape_text(x.shape)} -> {shape_text(out.shape)}, "
                      f"{params['filter_h']}x{params['filter_w']} stride {params['stride_h']}",
                      status_call(f"{function}(&params, &in_dims, @IN0@, &out_dims, @OUT0@)"), objects=objects)
-
-
-@emitter("MEAN")
-def _mean(ir, layer, prefix):
-    x, out = ir.tensor(layer.inputs[0]), ir.tensor(layer.outputs[0])
-    axes = sorted(int(a) % len(x.shape) for a in ir.constant(layer, 1).reshape(-1))
-    if len(x.shape) != 4 or axes != [1, 2]:
-        raise unsupported(ir, layer, f"MEAN over axes {axes} (only the spatial mean over H and W)")
-    params = qp.mean_params(*scale_of(ir, layer.inputs[0]), *scale_of(ir, layer.outputs[0]))
-    objects = [ParamObject("params", "fn_mean_params", params), dims_object("in_dims", dims4(x.shape))]
-    return LayerCode(f"{shape_text(x.shape)} -> {shape_text(out.shape)}, mean over H, W",
-                     status_call("fn_mean_hw_s8(&params, &in_dims, @IN0@, @OUT0@)"), objects=objects)
 
 
 @emitter("MAXOUT")

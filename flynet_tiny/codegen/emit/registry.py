@@ -24,10 +24,7 @@ def emit_layer(ir: ModelIR, layer: Layer, prefix: str) -> LayerCode:
     """C for one layer; `prefix` names its constant arrays. Unsupported configurations fail naming the layer."""
     fn = _EMITTERS.get(layer.kind)
     if fn is None:
-        raise FlynetError(
-            f"layer {layer_label(ir, layer)}: {layer.kind} is only supported inside a fused pattern "
-            "(MDW Max-out or the ECA chain), and this one does not match it: re-export the model"
-        )
+        raise FlynetError(f"layer {layer_label(ir, layer)}: no kernel call is known for {layer.kind}")
     try:
         return fn(ir, layer, prefix)
     except ValueError as exc:  # kernel_params refuses parameters TFLM refuses too

@@ -105,9 +105,27 @@ fn_status fn_mul_s8(const fn_mul_params *p, const fn_dims *in1_dims, const int8_
                     const fn_dims *in2_dims, const int8_t *in2, const fn_dims *out_dims,
                     int8_t *output);
 
-/* MAXIMUM of two tensors with equal quantization (TFLM requires it), broadcasting. */
+/* SUB: ADD's rescaling, the difference requantized (parameters from kernel_params.sub_params). */
+fn_status fn_sub_s8(const fn_add_params *p, const fn_dims *in1_dims, const int8_t *in1,
+                    const fn_dims *in2_dims, const int8_t *in2, const fn_dims *out_dims,
+                    int8_t *output);
+
+/* SQUARED_DIFFERENCE: left shift 7, the rescaled difference squared and requantized. */
+fn_status fn_squared_difference_s8(const fn_add_params *p, const fn_dims *in1_dims, const int8_t *in1,
+                                   const fn_dims *in2_dims, const int8_t *in2, const fn_dims *out_dims,
+                                   int8_t *output);
+
+/* MAXIMUM / MINIMUM of the raw values (as TFLM: the converter gives both operands and the output one
+ * quantization), broadcasting. */
 fn_status fn_maximum_s8(const fn_dims *in1_dims, const int8_t *in1, const fn_dims *in2_dims,
                         const int8_t *in2, const fn_dims *out_dims, int8_t *output);
+fn_status fn_minimum_s8(const fn_dims *in1_dims, const int8_t *in1, const fn_dims *in2_dims,
+                        const int8_t *in2, const fn_dims *out_dims, int8_t *output);
+
+/* PRELU: alpha (int8, its own quantization) broadcasts against the input. */
+fn_status fn_prelu_s8(const fn_prelu_params *p, const fn_dims *in_dims, const int8_t *input,
+                      const fn_dims *alpha_dims, const int8_t *alpha, const fn_dims *out_dims,
+                      int8_t *output);
 
 fn_status fn_hard_swish_s8(const fn_hard_swish_params *p, int32_t size, const int8_t *input,
                            int8_t *output);
@@ -115,12 +133,26 @@ fn_status fn_hard_swish_s8(const fn_hard_swish_params *p, int32_t size, const in
 fn_status fn_logistic_s8(const fn_logistic_params *p, int32_t size, const int8_t *input,
                          int8_t *output);
 
+/* TANH: TFLM's bytes, output 1/128 steps around 0 (whatever the output tensor says, as TFLM). */
+fn_status fn_tanh_s8(const fn_logistic_params *p, int32_t size, const int8_t *input, int8_t *output);
+
+/* RELU, RELU_N1_TO_1 (requantize to the output, clamp) and RELU6 (TFLM clamps the raw input to its
+ * own 0 and 6: identity parameters). */
+fn_status fn_relu_s8(const fn_relu_params *p, int32_t size, const int8_t *input, int8_t *output);
+
+fn_status fn_leaky_relu_s8(const fn_leaky_relu_params *p, int32_t size, const int8_t *input,
+                           int8_t *output);
+
 /* out[i] = table[clamp(in[i], lo, hi) - lo]: a function of one int8 value as a table of its values
  * on lo..hi (-128 <= lo <= hi <= 127; constant below lo and above hi). The code generator runs
- * HARD_SWISH and LOGISTIC this way, the table filled at build time by the kernels above on every
- * input value. output may equal input. */
+ * HARD_SWISH, LOGISTIC, TANH, the RELUs and LEAKY_RELU this way, the table filled at build time by
+ * the kernels above on every input value. output may equal input. */
 fn_status fn_lut_s8(const int8_t *table, int32_t lo, int32_t hi, int32_t size, const int8_t *input,
                     int8_t *output);
+
+/* out[i] = clamp(in[i], lo, hi): the tables that are the identity between their ends (RELU6 or RELU on
+ * the input's quantization) and MINIMUM / MAXIMUM with a constant. output may equal input. */
+fn_status fn_clamp_s8(int32_t lo, int32_t hi, int32_t size, const int8_t *input, int8_t *output);
 
 /* SOFTMAX over the innermost `depth` values of each of `rows` rows; output
  * scale 1/256, zero point -128. */
@@ -138,15 +170,32 @@ fn_status fn_maxpool_s8(const fn_pool_params *p, const fn_dims *in_dims, const i
  * adjacent, as a depthwise with channel multiplier `heads` writes them). output may equal input. */
 fn_status fn_maxout_s8(int32_t groups, int32_t heads, const int8_t *input, int8_t *output);
 
-/* MEAN over H and W with keep_dims (global average pooling), output [n,1,1,c]. */
-fn_status fn_mean_hw_s8(const fn_mean_params *p, const fn_dims *in_dims, const int8_t *input,
-                        int8_t *output);
+/* MEAN and REDUCE_MAX over the axes flagged 1 in `reduced` (n, h, w, c: 0 or 1 each); the output holds
+ * the kept axes in order (keep_dims only changes its shape). REDUCE_MAX compares raw values (TFLM
+ * requires one quantization in and out). */
+fn_status fn_mean_s8(const fn_mean_params *p, const fn_dims *in_dims, const fn_dims *reduced,
+                     const int8_t *input, int8_t *output);
+fn_status fn_reduce_max_s8(const fn_dims *in_dims, const fn_dims *reduced, const int8_t *input,
+                           int8_t *output);
 
-/* ---- data movement (equal quantization in and out) ------------------ */
+/* ---- data movement (bytes copied: TFLM ignores the quantization) ------ */
 
 /* Concatenate `count` tensors along one axis: each input is outer x axis_sizes[i] x inner. */
 fn_status fn_concat_s8(int32_t count, const int8_t *const *inputs, const int32_t *axis_sizes,
                        int32_t outer, int32_t inner, int8_t *output);
+
+/* SPLIT / SPLIT_V: the input (outer x sum(axis_sizes) x inner) into `count` outputs along one axis. */
+fn_status fn_split_s8(int32_t count, int8_t *const *outputs, const int32_t *axis_sizes, int32_t outer,
+                      int32_t inner, const int8_t *input);
+
+/* TRANSPOSE: output axis i (n, h, w, c) is input axis perm's i-th field (0..3, a permutation). */
+fn_status fn_transpose_s8(const fn_dims *in_dims, const int8_t *input, const fn_dims *perm,
+                          int8_t *output);
+
+/* STRIDED_SLICE with the masks resolved: out[i] = in[begin + i * strides] per axis (strides != 0,
+ * either sign; every index read inside the input). */
+fn_status fn_strided_slice_s8(const fn_dims *in_dims, const int8_t *input, const fn_dims *begin,
+                              const fn_dims *strides, const fn_dims *out_dims, int8_t *output);
 
 /* SLICE / crop: out = in[begin.n : begin.n+out.n, begin.h : ..., ...]. */
 fn_status fn_slice_s8(const fn_dims *in_dims, const int8_t *input, const fn_dims *begin,
@@ -157,6 +206,17 @@ fn_status fn_pad_s8(const fn_dims *in_dims, const int8_t *input, const fn_dims *
                     int8_t pad_value, const fn_dims *out_dims, int8_t *output);
 
 /* RESHAPE needs no kernel: the generator aliases the output to the input buffer. */
+
+/* ---- resize (NHWC, batch and channels unchanged) ------------------------ */
+
+/* RESIZE_NEAREST_NEIGHBOR: output pixel (y, x) is input pixel (rows[y], cols[x]). */
+fn_status fn_resize_nearest_s8(const fn_dims *in_dims, const int8_t *input, const fn_dims *out_dims,
+                               const int32_t *rows, const int32_t *cols, int8_t *output);
+
+/* RESIZE_BILINEAR: rows[3 y .. 3 y + 2] = the lower and upper input row of output row y and the upper
+ * one's weight in 1/1024 (TFLM's integer positions; cols the same per column). */
+fn_status fn_resize_bilinear_s8(const fn_dims *in_dims, const int8_t *input, const fn_dims *out_dims,
+                                const int32_t *rows, const int32_t *cols, int8_t *output);
 
 /* ---- QUANTIZE / DEQUANTIZE ------------------------------------------ */
 

@@ -48,7 +48,8 @@ typedef struct {
     int32_t per_channel; /* 0: multiplier[0] / shift[0] for every output */
 } fn_fc_params;
 
-/* ADD: the operands rescaled to a common scale with TFLM's left shift 20. */
+/* ADD, SUB (left shift 20) and SQUARED_DIFFERENCE (left shift 7): the operands rescaled to a common
+ * scale. */
 typedef struct {
     int32_t input1_offset, input2_offset, output_offset;
     int32_t left_shift;
@@ -70,11 +71,30 @@ typedef struct {
     int32_t output_multiplier_fixedpoint_int16, output_multiplier_exponent;
 } fn_hard_swish_params;
 
-/* LOGISTIC, output scale 1/256 and zero point -128 (TFLM's requirement). */
+/* LOGISTIC (output scale 1/256, zero point -128) and TANH (1/128, 0): the input as Q4.27. */
 typedef struct {
     int32_t input_zero_point, input_range_radius;
     int32_t input_multiplier, input_left_shift;
 } fn_logistic_params;
+
+/* RELU, RELU_N1_TO_1 (requantize, clamp) and RELU6 (clamp only, as TFLM). */
+typedef struct {
+    int32_t input_zero_point, output_zero_point;
+    int32_t multiplier, shift; /* QuantizeMultiplier(input_scale / output_scale); RELU6: 2^30, 1 (identity) */
+    int32_t act_min, act_max;
+} fn_relu_params;
+
+typedef struct {
+    int32_t input_zero_point, output_zero_point;
+    int32_t identity_multiplier, identity_shift; /* for x >= zero point */
+    int32_t alpha_multiplier, alpha_shift; /* for x < zero point */
+} fn_leaky_relu_params;
+
+typedef struct {
+    int32_t input_offset, alpha_offset, output_offset;
+    int32_t identity_multiplier, identity_shift; /* input_scale / output_scale */
+    int32_t alpha_multiplier, alpha_shift; /* input_scale * alpha_scale / output_scale */
+} fn_prelu_params;
 
 typedef struct {
     int32_t input_multiplier, input_left_shift, diff_min;

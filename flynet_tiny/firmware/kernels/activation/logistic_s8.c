@@ -4,17 +4,7 @@
 
 int8_t fn_logistic_one(const fn_logistic_params *p, int8_t value)
 {
-    const int32_t x = (int32_t)value - p->input_zero_point;
-    if (x <= -p->input_range_radius) {
-        return FN_INT8_MIN;
-    }
-    if (x >= p->input_range_radius) {
-        return FN_INT8_MAX;
-    }
-    const int32_t x_q4 = fn_mbqm(x, p->input_multiplier, p->input_left_shift);
-    const int32_t y_q0 = fn_fx_logistic_q4(x_q4);
-    const int32_t y = fn_rdbpot(y_q0, 31 - 8) - 128;
-    return (int8_t)fn_clamp32(y, FN_INT8_MIN, FN_INT8_MAX);
+    return fn_q4_function_s8(p, value, fn_fx_logistic_q4, 8, -128);
 }
 
 fn_status fn_logistic_s8(const fn_logistic_params *p, int32_t size, const int8_t *input, int8_t *output)

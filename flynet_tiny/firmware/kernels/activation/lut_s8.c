@@ -32,3 +32,24 @@ fn_status fn_lut_s8(const int8_t *table, int32_t lo, int32_t hi, int32_t size, c
     }
     return FN_OK;
 }
+
+/* A table that is the identity between its constant ends needs no table: RELU6 and RELU on their input's
+ * quantization, MINIMUM / MAXIMUM with a constant. The DSP path clamps 4 lanes per word. */
+fn_status fn_clamp_s8(int32_t lo, int32_t hi, int32_t size, const int8_t *input, int8_t *output)
+{
+    if (!input || !output || size < 0 || lo < FN_INT8_MIN || hi > FN_INT8_MAX || lo > hi) {
+        return FN_ERR_ARGUMENT;
+    }
+    int32_t i = 0;
+#if FN_USE_DSP
+    const uint32_t lo4 = lanes(lo), hi4 = lanes(hi);
+    for (; i + 4 <= size; i += 4) {
+        const uint32_t clamped = clamp_s8x4(fn_read_u32(input + i), lo4, hi4);
+        __builtin_memcpy(output + i, &clamped, 4);
+    }
+#endif
+    for (; i < size; ++i) {
+        output[i] = (int8_t)fn_clamp32(input[i], lo, hi);
+    }
+    return FN_OK;
+}

@@ -100,7 +100,34 @@ fn_status fn_broadcast_strides(const fn_dims *in, const fn_dims *out, int32_t st
     return FN_OK;
 }
 
-fn_status fn_binary_broadcast(fn_binary_op op, const void *params, const fn_dims *in1_dims, const int8_t *in1,
+/* The output's dims, innermost first, with each operand's element step; a dim of size 1 is dropped and a
+ * dim continues the one inside it where both operands step through the two as through one (both
+ * broadcast, or both contiguous), so equal shapes become one run and a per-channel constant a run of C. */
+static void broadcast_runs(const fn_dims *out, const int32_t s1[4], const int32_t s2[4], int32_t size[4],
+                              int32_t step1[4], int32_t step2[4])
+{
+    const int32_t out_d[4] = {out->n, out->h, out->w, out->c};
+    int32_t count = 0;
+    for (int i = 3; i >= 0; --i) {
+        if (out_d[i] == 1) {
+            continue;
+        }
+        if (count > 0 && s1[i] == step1[count - 1] * size[count - 1] && s2[i] == step2[count - 1] * size[count - 1]) {
+            size[count - 1] *= out_d[i];
+            continue;
+        }
+        size[count] = out_d[i];
+        step1[count] = s1[i];
+        step2[count] = s2[i];
+        ++count;
+    }
+    for (int32_t i = count; i < 4; ++i) {
+        size[i] = 1;
+        step1[i] = step2[i] = 0;
+    }
+}
+
+fn_status fn_binary_broadcast(fn_binary_row row, const void *params, const fn_dims *in1_dims, const int8_t *in1,
                               const fn_dims *in2_dims, const int8_t *in2, const fn_dims *out_dims, int8_t *output)
 {
     if (!params || !in1 || !in2 || !output || !fn_dims_valid(in1_dims) || !fn_dims_valid(in2_dims) ||
@@ -111,14 +138,15 @@ fn_status fn_binary_broadcast(fn_binary_op op, const void *params, const fn_dims
     if (fn_broadcast_strides(in1_dims, out_dims, s1) != FN_OK || fn_broadcast_strides(in2_dims, out_dims, s2) != FN_OK) {
         return FN_ERR_SHAPE;
     }
-    for (int32_t n = 0; n < out_dims->n; ++n) {
-        for (int32_t h = 0; h < out_dims->h; ++h) {
-            for (int32_t w = 0; w < out_dims->w; ++w) {
-                const int8_t *a = in1 + n * s1[0] + h * s1[1] + w * s1[2];
-                const int8_t *b = in2 + n * s2[0] + h * s2[1] + w * s2[2];
-                for (int32_t c = 0; c < out_dims->c; ++c) {
-                    *output++ = op(params, a[c * s1[3]], b[c * s2[3]]);
-                }
+    int32_t size[4], a[4], b[4];
+    broadcast_runs(out_dims, s1, s2, size, a, b);
+    for (int32_t i3 = 0; i3 < size[3]; ++i3) {
+        for (int32_t i2 = 0; i2 < size[2]; ++i2) {
+            for (int32_t i1 = 0; i1 < size[1]; ++i1) {
+                const int32_t offset1 = i3 * a[3] + i2 * a[2] + i1 * a[1];
+                const int32_t offset2 = i3 * b[3] + i2 * b[2] + i1 * b[1];
+                row(params, in1 + offset1, a[0], in2 + offset2, b[0], output, size[0]);
+                output += size[0];
             }
         }
     }

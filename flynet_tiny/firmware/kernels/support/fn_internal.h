@@ -40,16 +40,57 @@ int32_t fn_dims_count(const fn_dims *d);
 /* Broadcast a 4-D input against the output: element strides, 0 where the input dim is 1. */
 fn_status fn_broadcast_strides(const fn_dims *in, const fn_dims *out, int32_t strides[4]);
 
-/* Elementwise binary op over 4-D broadcast shapes. */
-typedef int8_t (*fn_binary_op)(const void *params, int8_t a, int8_t b);
-fn_status fn_binary_broadcast(fn_binary_op op, const void *params, const fn_dims *in1_dims, const int8_t *in1,
+/* Elementwise binary op over 4-D broadcast shapes: `row` computes out[i] = op(a[i * a_step], b[i * b_step])
+ * for i < count (steps 0 or 1). fn_binary_broadcast merges dims that the operands walk alike, so equal
+ * shapes take one call and a per-channel operand one call per pixel; out[i] is written after a[i] and
+ * b[i] are read, so the output may be an operand of its own shape. */
+typedef void (*fn_binary_row)(const void *params, const int8_t *a, int32_t a_step, const int8_t *b, int32_t b_step,
+                              int8_t *out, int32_t count);
+fn_status fn_binary_broadcast(fn_binary_row row, const void *params, const fn_dims *in1_dims, const int8_t *in1,
                               const fn_dims *in2_dims, const int8_t *in2, const fn_dims *out_dims, int8_t *output);
+/* Defines `name`, an fn_binary_row applying `one(const params_type *, int8_t a, int8_t b)` (inlined). (The
+ * compiler reloads the parameters after each int8 store, which may alias them; a local copy saves 4-5 loads
+ * per value on long rows but costs more than that on a 3-channel input's rows: measured, left as is.) */
+#define FN_BINARY_ROW(name, params_type, one)                                                              \
+    static void name(const void *params, const int8_t *a, int32_t a_step, const int8_t *b, int32_t b_step, \
+                     int8_t *out, int32_t count)                                                           \
+    {                                                                                                      \
+        const params_type *p = (const params_type *)params;                                                \
+        for (int32_t i = 0; i < count; ++i) {                                                              \
+            out[i] = one(p, a[i * a_step], b[i * b_step]);                                                 \
+        }                                                                                                  \
+    }
 
-/* Single-element pieces the ECA block reuses. */
+/* ADD, SUB and SQUARED_DIFFERENCE's operand: (v + offset) << left_shift, rescaled to twice the larger
+ * input scale (TFLM's MultiplyByQuantizedMultiplierSmallerThanOneExp; the shift is never positive). */
+static inline int32_t fn_rescaled_operand(int32_t v, int32_t offset, int32_t left_shift, int32_t multiplier,
+                                          int32_t shift)
+{
+    return fn_mbqm(fn_wrap_shl(v + offset, left_shift), multiplier, shift);
+}
+
+/* Single-element pieces MEAN and the ECA block share: the multiplier with the division by count folded in
+ * (once per call), and the requantized sum. */
 void fn_mean_prepare(const fn_mean_params *p, int32_t count, int32_t *multiplier, int32_t *shift);
 int8_t fn_mean_finish(const fn_mean_params *p, int32_t acc, int32_t multiplier, int32_t shift);
-int8_t fn_mean_channel(const fn_mean_params *p, const int8_t *x, int32_t count, int32_t stride);
 int8_t fn_logistic_one(const fn_logistic_params *p, int8_t value);
+
+/* LOGISTIC and TANH (TFLM's int8 kernels): the input rescaled to Q4.27 (saturating to the int8 ends where
+ * |x - zp| reaches the radius), gemmlowp's fixed-point `f`, the Q0.31 result rounded to 2^-fraction_bits
+ * steps plus `offset`. */
+static inline int8_t fn_q4_function_s8(const fn_logistic_params *p, int8_t value, int32_t (*f)(int32_t),
+                                       int fraction_bits, int32_t offset)
+{
+    const int32_t x = (int32_t)value - p->input_zero_point;
+    if (x <= -p->input_range_radius) {
+        return FN_INT8_MIN;
+    }
+    if (x >= p->input_range_radius) {
+        return FN_INT8_MAX;
+    }
+    const int32_t y = fn_rdbpot(f(fn_mbqm(x, p->input_multiplier, p->input_left_shift)), 31 - fraction_bits) + offset;
+    return (int8_t)fn_clamp32(y, FN_INT8_MIN, FN_INT8_MAX);
+}
 /* One softmax row. `exp_memo` (or NULL): FN_SOFTMAX_EXP_MEMO entries, -1 where unknown, that keep
  * each exp by -(difference to the row max) across the rows of one call (ECA's many short rows). */
 #define FN_SOFTMAX_EXP_MEMO 256
@@ -149,6 +190,34 @@ static inline int32_t fn_requant_addend(int32_t exponent, int32_t output_offset)
 {
     return (int32_t)((1u << (exponent - 1)) + ((uint32_t)output_offset << exponent));
 }
+/* TFLite's MultiplyByQuantizedMultiplier(acc, multiplier, shift) + offset for a short accumulator
+ * (|acc| <= 2^16: the product of two offset int8 values): SMMULR of acc << (shift + 1) is
+ * SaturatingRoundingDoublingHighMul(acc << shift, multiplier) for a shift of 0..13 (never its saturating
+ * case), and a right shift of 1..22 is fn_requant_doubled of 2 acc. fn_short_requant_prepare says
+ * whether the parameters allow it (a multiplier >= 0, those shifts, an int8 offset). */
+typedef struct {
+    int32_t multiplier, left, exponent, addend;
+} fn_short_requant;
+
+static inline int fn_short_requant_prepare(int32_t multiplier, int32_t shift, int32_t offset, fn_short_requant *q)
+{
+    if (multiplier < 0 || shift > 13 || shift < -22 || offset < FN_INT8_MIN || offset > FN_INT8_MAX) {
+        return 0;
+    }
+    q->multiplier = multiplier;
+    q->left = shift >= 0 ? shift + 1 : 1;
+    q->exponent = shift >= 0 ? 0 : -shift;
+    q->addend = shift >= 0 ? offset : fn_requant_addend(-shift, offset);
+    return 1;
+}
+
+static inline int32_t fn_short_requant_apply(const fn_short_requant *q, int32_t acc)
+{
+    int32_t high;
+    __asm__("smmulr %0, %1, %2" : "=r"(high) : "r"((int32_t)((uint32_t)acc << q->left)), "r"(q->multiplier));
+    return q->exponent ? (high + q->addend + (high >> 31)) >> q->exponent : high + q->addend;
+}
+
 /* Whether fn_requant_doubled serves a whole layer (fn_requant_dsp.c): every shift is a right shift of 1..22 and every
  * accumulator (bias plus `products` products, |w| <= 128 times |x + offset| <= 256) stays below 2^30. */
 int fn_fast_requant_applies(const int32_t *bias, const int32_t *shifts, int32_t channels, int32_t products);

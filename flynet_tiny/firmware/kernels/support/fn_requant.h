@@ -154,11 +154,10 @@ static inline int32_t fn_fx_exp_on_negative_values(int32_t a, int integer_bits)
     return result;
 }
 
-/* 1 / (1 + x) for x in [0, 1), 0 integer bits in and out (Newton-Raphson). */
-static inline int32_t fn_fx_one_over_one_plus_x(int32_t a)
+/* gemmlowp's Newton-Raphson division: 1 / (2 * half_denominator) with 2 integer bits, for a
+ * half_denominator (0 integer bits) in [1/2, 1). */
+static inline int32_t fn_fx_newton_reciprocal(int32_t half_denominator)
 {
-    const int64_t sum = (int64_t)a + INT32_MAX;
-    const int32_t half_denominator = (int32_t)((sum + (sum >= 0 ? 1 : -1)) / 2);
     const int32_t constant_48_over_17 = 1515870810;
     const int32_t constant_neg_32_over_17 = -1010580540;
     const int32_t f2_one = 1 << 29;
@@ -168,8 +167,29 @@ static inline int32_t fn_fx_one_over_one_plus_x(int32_t a)
         const int32_t one_minus = fn_wrap_sub(f2_one, half_denominator_times_x);
         x = fn_wrap_add(x, fn_fx_rescale(fn_fx_mul(x, one_minus), 4, 2));
     }
+    return x;
+}
+
+/* gemmlowp's RoundingHalfSum(a, 1) for a with 0 integer bits (1 is INT32_MAX there). */
+static inline int32_t fn_fx_half_sum_with_one(int32_t a)
+{
+    const int64_t sum = (int64_t)a + INT32_MAX;
+    return (int32_t)((sum + (sum >= 0 ? 1 : -1)) / 2);
+}
+
+/* 1 / (1 + x) for x in [0, 1), 0 integer bits in and out (Newton-Raphson). */
+static inline int32_t fn_fx_one_over_one_plus_x(int32_t a)
+{
+    const int32_t x = fn_fx_newton_reciprocal(fn_fx_half_sum_with_one(a));
     /* ExactMulByPot<-1> keeps the raw value and drops an integer bit: 2 -> 1, then rescale to 0. */
     return fn_fx_rescale(x, 1, 0);
+}
+
+/* (1 - x) / (1 + x) for x in [0, 1), 0 integer bits in and out: the reciprocal minus one. */
+static inline int32_t fn_fx_one_minus_x_over_one_plus_x(int32_t a)
+{
+    const int32_t x = fn_fx_newton_reciprocal(fn_fx_half_sum_with_one(a));
+    return fn_fx_rescale(fn_wrap_sub(x, 1 << 29), 2, 0);
 }
 
 /* logistic(a) for a with 4 integer bits; result with 0 integer bits. */
@@ -181,6 +201,18 @@ static inline int32_t fn_fx_logistic_q4(int32_t a)
     const int32_t abs_a = a > 0 ? a : (int32_t)(0u - (uint32_t)a);
     const int32_t positive = fn_fx_one_over_one_plus_x(fn_fx_exp_on_negative_values((int32_t)(0u - (uint32_t)abs_a), 4));
     return a > 0 ? positive : fn_wrap_sub(INT32_MAX, positive);
+}
+
+/* tanh(a) for a with 4 integer bits; result with 0 integer bits (gemmlowp: exp(2a) of the negative
+ * magnitude with 5 integer bits, then (1 - e) / (1 + e), the sign put back). */
+static inline int32_t fn_fx_tanh_q4(int32_t a)
+{
+    if (a == 0) {
+        return 0;
+    }
+    const int32_t negative = a < 0 ? a : (int32_t)(0u - (uint32_t)a);
+    const int32_t t = fn_fx_one_minus_x_over_one_plus_x(fn_fx_exp_on_negative_values(negative, 5));
+    return a < 0 ? (int32_t)(0u - (uint32_t)t) : t;
 }
 
 #endif /* FN_REQUANT_H */

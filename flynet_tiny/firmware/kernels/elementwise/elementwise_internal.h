@@ -1,12 +1,12 @@
-/* ADD int8, DSP path of add_s8.c (Cortex-M4/M7), which includes this file: static functions that
- * fn_add_s8 inlines. */
-#ifndef FN_ADD_S8_DSP_H
-#define FN_ADD_S8_DSP_H
+/* ADD and SUB int8, their DSP path (Cortex-M4/M7): static functions that fn_add_s8 (add_s8.c) and
+ * fn_sub_s8 (sub_s8.c) inline. */
+#ifndef FN_ELEMENTWISE_INTERNAL_H
+#define FN_ELEMENTWISE_INTERNAL_H
 
 #include "../support/fn_internal.h"
 
 #if FN_USE_DSP
-/* The DSP build's short form of add_one, for what TFLM's quantization gives: left shift 20, input
+/* The DSP build's short form of ADD's (and SUB's) arithmetic, for what TFLM's quantization gives: left shift 20, input
  * offsets within +-128, input shifts 0..-31 and an output right shift of 1..22.
  * |(v + offset) << 20| <= 2^28, so the operand doubled fits an int32 and SMMULR's round(2x * m / 2^32)
  * is SaturatingRoundingDoublingHighMul(x, m), never its saturating case; SMMLAR adds 2^(e-1) on the
@@ -14,21 +14,24 @@
  * sign taken from x (m >= 0: the product is negative only for x < 0, and where it rounds to 0 both
  * signs give 0).
  * Shift 0 comes only from a multiplier of exactly 1/2 (2^30; the larger input scale): that operand
- * is (v + offset) << 19 exactly, and ADD being symmetric, the kernel swaps it into the second place.
+ * is (v + offset) << 19 exactly, and the kernel swaps it into the second place (SUB then subtracts the
+ * other way round: the signs of the two terms in the doubled sum say which).
  * A first operand with shift 0 as well (equal scales) takes the general form as 4x * 2^30 / 2^32 = x,
- * e = 1: (x + 1 + sign) >> 1 = x / 2 for even x. The sum is below 2^30 in magnitude, so
+ * e = 1: (x + 1 + sign) >> 1 = x / 2 for even x. The sum (or difference) is below 2^30 in magnitude, so
  * fn_requant_doubled's form takes it doubled; its addend (2^(e-1) + offset * 2^e) gives the same
  * result whichever sign a product that rounds to 0 has. */
 typedef struct {
     int32_t base, scale;     /* the first operand doubled: v * scale + base */
     int32_t multiplier, half, exponent;
-    int32_t base2;           /* the second operand, rescaled and doubled: (v << 20) + base2 */
+    int32_t scale2, base2;   /* the second operand, rescaled and doubled, with its sign: v * scale2 + base2 */
+    int32_t first_scale;     /* the first operand's sign, doubled: 2 or -2 */
     int32_t out_multiplier, out_exponent, addend, act_min, act_max;
 } add_fast_params;
 
 #define FN_ADD_HALF 1073741824 /* the multiplier of 1/2 */
 
-static int add_fast_prepare(const fn_add_params *p, add_fast_params *f, int *swap)
+/* `subtract`: SUB (input 1 - input 2) rather than ADD. */
+static int add_fast_prepare(const fn_add_params *p, int subtract, add_fast_params *f, int *swap)
 {
     if (p->left_shift != 20 || !fn_doubled_exponent(p->output_shift) || p->output_multiplier < 0 ||
         p->output_offset < -128 || p->output_offset > 127 || p->input1_offset < -128 || p->input1_offset > 128 ||
@@ -51,7 +54,12 @@ static int add_fast_prepare(const fn_add_params *p, add_fast_params *f, int *swa
     f->multiplier = m1;
     f->exponent = s1 == 0 ? 1 : -s1;
     f->half = 1 << (f->exponent - 1);
+    /* ADD: exact + first; SUB: first - exact, or exact - first where the exact operand is input 1. */
+    const int negate_exact = subtract && !*swap, negate_first = subtract && *swap;
+    f->scale2 = negate_exact ? -(1 << 20) : 1 << 20;
     f->base2 = (int32_t)((uint32_t)o2 << 20);
+    f->base2 = negate_exact ? -f->base2 : f->base2;
+    f->first_scale = negate_first ? -2 : 2;
     f->out_multiplier = p->output_multiplier;
     f->out_exponent = -p->output_shift;
     f->addend = fn_requant_addend(f->out_exponent, p->output_offset);
@@ -66,15 +74,15 @@ static inline int8_t add_fast_one(const add_fast_params *f, int32_t a, int32_t b
     int32_t high;
     __asm__("smmlar %0, %1, %2, %3" : "=r"(high) : "r"(doubled), "r"(f->multiplier), "r"(f->half));
     const int32_t first = (high + (doubled >> 31)) >> f->exponent;
-    /* The sum doubled (the shifts fold into the adds), requantized as fn_requant_doubled does with
-     * SMMLAR adding the addend, and the sign again taken from the operand. */
-    const int32_t sum2 = (int32_t)((uint32_t)b << 20) + f->base2 + (int32_t)((uint32_t)first << 1);
+    /* The sum doubled (two multiply-adds: the shifts and signs fold into the scales), requantized as
+     * fn_requant_doubled does with SMMLAR adding the addend, and the sign again taken from the operand. */
+    const int32_t sum2 = first * f->first_scale + (b * f->scale2 + f->base2);
     __asm__("smmlar %0, %1, %2, %3" : "=r"(high) : "r"(sum2), "r"(f->out_multiplier), "r"(f->addend));
     const int32_t y = (high + (sum2 >> 31)) >> f->out_exponent;
     return (int8_t)(full_range ? __ssat(y, 8) : fn_clamp32(y, f->act_min, f->act_max));
 }
 
-/* Equal shapes (residual adds): one flat loop without the per-element call. */
+/* Equal shapes (residual adds): one flat loop, the full-range clamp as SSAT. */
 static inline __attribute__((always_inline)) void add_flat(const add_fast_params *f, const int8_t *a,
                                                            const int8_t *b, int8_t *out, int32_t count,
                                                            int full_range)
@@ -84,15 +92,18 @@ static inline __attribute__((always_inline)) void add_flat(const add_fast_params
     }
 }
 
-static int8_t add_fast_op(const void *params, int8_t a, int8_t b)
+static inline int8_t add_fast_narrowed(const add_fast_params *f, int8_t a, int8_t b)
 {
-    return add_fast_one((const add_fast_params *)params, a, b, 0);
+    return add_fast_one(f, a, b, 0);
 }
 
-static int8_t add_fast_op_swapped(const void *params, int8_t a, int8_t b)
+static inline int8_t add_fast_narrowed_swapped(const add_fast_params *f, int8_t a, int8_t b)
 {
-    return add_fast_one((const add_fast_params *)params, b, a, 0);
+    return add_fast_one(f, b, a, 0);
 }
+
+FN_BINARY_ROW(add_fast_row, add_fast_params, add_fast_narrowed)
+FN_BINARY_ROW(add_fast_row_swapped, add_fast_params, add_fast_narrowed_swapped)
 
 static int same_dims(const fn_dims *a, const fn_dims *b)
 {
@@ -104,7 +115,7 @@ static fn_status add_fast(const add_fast_params *f, int swap, const fn_dims *in1
 {
     if (!in1 || !in2 || !output || !fn_dims_valid(out_dims) || !fn_dims_valid(in1_dims) ||
         !fn_dims_valid(in2_dims) || !same_dims(in1_dims, out_dims) || !same_dims(in2_dims, out_dims)) {
-        return fn_binary_broadcast(swap ? add_fast_op_swapped : add_fast_op, f, in1_dims, in1, in2_dims, in2,
+        return fn_binary_broadcast(swap ? add_fast_row_swapped : add_fast_row, f, in1_dims, in1, in2_dims, in2,
                                    out_dims, output);
     }
     const int8_t *first = swap ? in2 : in1, *second = swap ? in1 : in2;
@@ -117,4 +128,4 @@ static fn_status add_fast(const add_fast_params *f, int swap, const fn_dims *in1
 }
 #endif
 
-#endif /* FN_ADD_S8_DSP_H */
+#endif /* FN_ELEMENTWISE_INTERNAL_H */
