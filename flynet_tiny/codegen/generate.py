@@ -101,7 +101,7 @@ def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str =
     ir = build_ir(tflite_bytes, fuse_mdw)
     codes = [emit_layer(ir, layer, f"l{layer.index}") for layer in ir.layers]
     scratch = [scratch_bytes(code.scratch, dsp_kernels) if code.scratch else 0 for code in codes]
-    placement = place_tensors(ir, codes, scratch)
+    placement = place_tensors(ir, codes, scratch, alignment, dsp_kernels)
     plan = plan_memory(placement.plan_tensors, alignment=alignment)
 
     def pointer(t: int) -> str:

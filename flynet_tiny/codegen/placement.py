@@ -3,8 +3,11 @@
 The graph input is read in place from the caller's buffer and the final layer writes straight into
 the caller's output buffer, so neither is planned in the arena (where that is not possible, e.g. the
 output is also read by a later layer, the output is planned and copied out). Views (RESHAPE) share
-their input's block, and a layer whose kernel allows it overwrites an input no later layer reads.
-The planner (`planner.py`) then gives the arena tensors their offsets.
+their input's block. A layer whose kernel's access order allows it (`LayerCode.overlap`) may write its
+output over an input no later layer reads: at the same bytes where the safe offset is 0 (elementwise
+ops, Max-out: always taken), else as an option starting that many bytes below the input (convs,
+depthwise, pooling), which the planner (`planner.py`) takes where it makes the arena smaller when it
+gives the arena tensors their offsets.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from dataclasses import dataclass
 
 from .graph import ModelIR, c_identifier
 from .layer_code import LayerCode
-from .planner import PlanTensor
+from .overlap import safe_offset
+from .planner import OverlapOption, PlanTensor
 
 
 def tensor_symbol(ir: ModelIR, index: int) -> str:
@@ -29,7 +33,9 @@ class Placement:
     copy_out: int | None                     # tensor copied into `output` after the last layer
 
 
-def place_tensors(ir: ModelIR, codes: list[LayerCode], scratch: list[int]) -> Placement:
+def place_tensors(ir: ModelIR, codes: list[LayerCode], scratch: list[int], alignment: int = 16,
+                  dsp_kernels: bool = True) -> Placement:
+    """`dsp_kernels`: the build may take the kernels' DSP paths, whose access orders an overlap must suit too."""
     (graph_input,), (graph_output,) = ir.inputs, ir.outputs
     producers = ir.producers()
     consumers = ir.consumers()
@@ -61,17 +67,22 @@ def place_tensors(ir: ModelIR, codes: list[LayerCode], scratch: list[int]) -> Pl
         for out in layer.outputs:
             if out in external:
                 continue
-            alias = None
+            alias, option = None, None
             if code.view and layer.inputs[0] not in external:
                 alias = layer.inputs[0]
-            elif code.inplace_input is not None:
-                source = layer.inputs[code.inplace_input]
-                # Overwrite only a buffer no one reads after this layer (all its views included).
-                if source not in external and source != copy_out and block_last[root[source]] == layer.index:
-                    alias = source
+            elif code.overlap is not None and len(layer.outputs) == 1:
+                source = layer.inputs[code.overlap.input]
+                if _overwritable(layer, source, external, copy_out, root, block_last):
+                    d = safe_offset(code.overlap, ir.tensor(source).nbytes, ir.tensor(out).nbytes, alignment,
+                                    dsp_kernels)
+                    if d == 0 and ir.tensor(out).nbytes <= ir.tensor(source).nbytes:
+                        alias = source
+                    elif d is not None:
+                        option = OverlapOption(tensor_symbol(ir, source), d, code.overlap.reason)
             first, last = layer.index, lifetime_end(out)
             tensors[out] = PlanTensor(tensor_symbol(ir, out), ir.tensor(out).nbytes, first, last,
-                                      alias_of=tensor_symbol(ir, alias) if alias is not None else None)
+                                      alias_of=tensor_symbol(ir, alias) if alias is not None else None,
+                                      overlap=option)
             root[out] = root[alias] if alias is not None else out
             block_last[root[out]] = max(block_last.get(root[out], -1), last)
     plan_tensors = list(tensors.values())
@@ -79,3 +90,13 @@ def place_tensors(ir: ModelIR, codes: list[LayerCode], scratch: list[int]) -> Pl
         if size:
             plan_tensors.append(PlanTensor(f"scratch_{layer.index}", size, layer.index, layer.index, kind="scratch"))
     return Placement(plan_tensors, external, copy_out)
+
+
+def _overwritable(layer, source: int, external: dict[int, str], copy_out: int | None, root: dict[int, int],
+                  block_last: dict[int, int]) -> bool:
+    """Whether the layer may write over `source`: an arena buffer that no one reads after this layer (all its
+    views included) and that the layer reads through no other input."""
+    if source in external or source == copy_out or block_last[root[source]] != layer.index:
+        return False
+    return all(root.get(t) != root[source] for position, t in enumerate(layer.inputs) if t != source) \
+        and layer.inputs.count(source) == 1

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ...int8 import kernel_params as qp
 from ..graph import Layer, ModelIR, dims4
 from ..layer_code import ConstArray, LayerCode, ParamObject, ScratchQuery, dims_object, shape_text
+from ..overlap import ChannelBands, Overlap, PixelWindows
 from .common import act_range, bias_array, per_channel_quant, status_call
 from .registry import emitter, unsupported
 
@@ -70,7 +72,25 @@ def _conv_common(ir: ModelIR, layer: Layer, prefix: str, kind: str,
                + (f", {opts.get('fused_activation_function')}" if opts.get("fused_activation_function", "NONE") != "NONE" else ""))
     return LayerCode(summary, statements, arrays,
                      ScratchQuery(f"{function}_get_buffer_size", (in_dims, filter_dims), "&in_dims, &filter_dims"),
-                     objects=objects)
+                     objects=objects, overlap=_conv_overlap(kind, params, in_dims, out_dims, (kh, kw), heads, pads))
+
+
+def _conv_overlap(kind: str, params: dict, in_dims, out_dims, kernel: tuple[int, int], heads: int,
+                  pads: tuple[int, int, int, int] | None) -> Overlap:
+    """Every path writes output pixels in raster order behind the windows it reads, except the DSP
+    depthwise planes (3x3, 5x5), which go channel group by channel group."""
+    stride = (params["stride_h"], params["stride_w"])
+    if pads is None:
+        leading = tuple(qp.conv_padding(params["padding"].removeprefix("FN_PADDING_"), size, k, s)[1]
+                        for size, k, s in zip(in_dims[1:3], kernel, stride))
+    else:
+        leading = (pads[0], pads[2])
+    schedules = [PixelWindows(in_dims, out_dims, kernel, stride, leading)]
+    reason = "raster order: each output pixel is written after its window's first row was read"
+    if kind != "conv" and kernel in ((3, 3), (5, 5)):
+        schedules.append(ChannelBands(in_dims, out_dims, kernel[0], stride, leading, heads, kind == "mdw"))
+        reason += "; DSP planes: a band's rows of a channel group are copied before the band is written"
+    return Overlap(0, tuple(schedules), reason)
 
 
 @emitter("CONV_2D")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ...int8 import kernel_params as qp
 from ..graph import Layer, ModelIR, dims4
 from ..layer_code import ConstArray, LayerCode, ParamObject, dims_object, shape_text
+from ..overlap import Elementwise, Overlap
 from .common import act_range, scale_of, status_call
 from .registry import emitter, unsupported
 
@@ -39,14 +40,15 @@ def binary_layer(ir: ModelIR, layer: Layer, prefix: str, function: str, params_t
     statements = status_call(f"{function}({args}&in1_dims, {operands[0]}, &in2_dims, {operands[1]}, &out_dims, @OUT0@)")
     # Elementwise kernels read element i before writing element i, so an activation operand with
     # the output's exact shape may be overwritten (unless both operands are the same buffer).
-    inplace = None
+    overlap = None
     if op.inputs[0] != op.inputs[1]:
         for position, t in enumerate(op.inputs[:2]):
             if ir.tensor(t).data is None and dims[position] == do:
-                inplace = layer.inputs.index(t)
+                overlap = Overlap(layer.inputs.index(t), (Elementwise(ir.tensor(t).nbytes),),
+                                  "elementwise: element i is written after it was read")
                 break
     return LayerCode(f"{shape_text(a.shape)} , {shape_text(b.shape)} -> {shape_text(out.shape)}", statements, arrays,
-                     inplace_input=inplace, objects=objects)
+                     overlap=overlap, objects=objects)
 
 
 _ARITHMETIC = {"ADD": (qp.add_params, "fn_add_s8", "fn_add_params"),

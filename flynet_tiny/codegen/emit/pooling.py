@@ -7,6 +7,7 @@ import numpy as np
 from ...int8 import kernel_params as qp
 from ..graph import dims4, same_quantization
 from ..layer_code import LayerCode, ParamObject, dims_object, shape_text
+from ..overlap import GroupMax, Overlap, PixelWindows
 from .common import act_range, scale_of, status_call
 from .registry import emitter, unsupported
 
@@ -27,11 +28,18 @@ def _pool(ir, layer, prefix):
     if not (1 <= params["stride_h"] <= 2 and 1 <= params["stride_w"] <= 2):
         raise unsupported(ir, layer, f"pooling stride {params['stride_h']}x{params['stride_w']}")
     function = "fn_avgpool_s8" if layer.kind == "AVERAGE_POOL_2D" else "fn_maxpool_s8"
+    in_dims, out_dims = dims4(x.shape), dims4(out.shape)
     objects = [ParamObject("params", "fn_pool_params", params),
-               dims_object("in_dims", dims4(x.shape)), dims_object("out_dims", dims4(out.shape))]
+               dims_object("in_dims", in_dims), dims_object("out_dims", out_dims)]
+    kernel, stride = (params["filter_h"], params["filter_w"]), (params["stride_h"], params["stride_w"])
+    leading = tuple(qp.conv_padding(opts["padding"], size, k, s)[1]
+                    for size, k, s in zip(in_dims[1:3], kernel, stride))
+    overlap = Overlap(0, (PixelWindows(in_dims, out_dims, kernel, stride, leading),),
+                      "raster order: each output pixel is written after its window's first row was read")
     return LayerCode(f"{shape_text(x.shape)} -> {shape_text(out.shape)}, "
                      f"{params['filter_h']}x{params['filter_w']} stride {params['stride_h']}",
-                     status_call(f"{function}(&params, &in_dims, @IN0@, &out_dims, @OUT0@)"), objects=objects)
+                     status_call(f"{function}(&params, &in_dims, @IN0@, &out_dims, @OUT0@)"), objects=objects,
+                     overlap=overlap)
 
 
 @emitter("MEAN")
@@ -56,4 +64,5 @@ def _maxout(ir, layer, prefix):
     # In place is safe: output g is written after its window g*h..g*h+h-1 was read, and every byte
     # it lands on (index g <= g*h) belongs to a window already read.
     return LayerCode(f"{shape_text(x.shape)} -> {shape_text(out.shape)}, max over {heads} heads", statements,
-                     inplace_input=0)
+                     overlap=Overlap(0, (GroupMax(groups, heads),),
+                                     "output g is written after its heads g*h.. were read"))
