@@ -25,6 +25,7 @@ from ..tflite import read_tflite
 from .emit import emit_layer
 from .fuse import fuse
 from .graph import Layer, ModelIR, c_identifier, layer_label, lower
+from .layer_code import LayerCode
 from .placement import Placement, place_tensors, tensor_symbol
 from .planner import MemoryPlan, plan_memory
 from .scratch import scratch_bytes
@@ -60,6 +61,9 @@ class GeneratedModel:
     input_bytes: int
     output_bytes: int
     io_in_arena: list[str] = field(default_factory=list)
+    ir: ModelIR | None = None                        # what was generated from, for tools that check the plan
+    codes: list[LayerCode] = field(default_factory=list)
+    placement: Placement | None = None
 
 
 def _guard_scratch(text: str, query, planned: int) -> str:
@@ -170,6 +174,9 @@ def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str =
         output_shape=graph_out.shape,
         input_bytes=graph_in.nbytes,
         output_bytes=graph_out.nbytes,
+        ir=ir,
+        codes=codes,
+        placement=placement,
     )
 
 
