@@ -26,6 +26,7 @@ from .emit import emit_layer
 from .fuse import fuse
 from .graph import Layer, ModelIR, c_identifier, layer_label, lower
 from .layer_code import LayerCode
+from .layer_order import best_order, layer_costs, reordered
 from .placement import Placement, place_tensors, tensor_symbol
 from .planner import MemoryPlan, plan_memory
 from .scratch import scratch_bytes
@@ -93,20 +94,46 @@ def build_ir(tflite_bytes: bytes, fuse_mdw: bool = True) -> ModelIR:
     return ir
 
 
-def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str = "model",
-                           alignment: int = 16, fuse_mdw: bool = True, dsp_kernels: bool = True) -> GeneratedModel:
-    """Write the model's C sources into `out_dir`; every file is complete or untouched.
-    `fuse_mdw=False` keeps MDW and its Max-out as two layers (benchmarks/bench_boards.py).
-    `dsp_kernels=False` sizes kernel scratch for builds without the DSP paths (`uses_dsp_kernels`
-    of the build's --opt); the default reserves enough for either build."""
-    if not name.isidentifier():
-        raise FlynetError(f"model name {name!r} is not a C identifier: use letters, digits and underscores")
-    out_dir = Path(out_dir)
-    ir = build_ir(tflite_bytes, fuse_mdw)
+def _layout(ir: ModelIR, alignment: int, dsp_kernels: bool):
+    """Each layer's code and scratch, where its tensors live, and the memory plan, for the IR's layer order."""
     codes = [emit_layer(ir, layer, f"l{layer.index}") for layer in ir.layers]
     scratch = [scratch_bytes(code.scratch, dsp_kernels) if code.scratch else 0 for code in codes]
     placement = place_tensors(ir, codes, scratch, alignment, dsp_kernels)
-    plan = plan_memory(placement.plan_tensors, alignment=alignment)
+    return ir, codes, scratch, placement, plan_memory(placement.plan_tensors, alignment=alignment)
+
+
+def _ordered_layout(ir: ModelIR, alignment: int, dsp_kernels: bool, reorder: bool = True):
+    """The layout in the layer order that keeps the fewest bytes alive (`layer_order.py`), where its plan's
+    arena is smaller than the converter's order gives; else (or with `reorder` off) the converter's order."""
+    layout = _layout(ir, alignment, dsp_kernels)
+    if not reorder:
+        return layout
+    _, codes, scratch, placement, plan = layout
+    external = set(placement.external)
+    costs = layer_costs(ir, codes, scratch, external, alignment, dsp_kernels)
+    arena = {t: ir.tensor(t).nbytes for layer in ir.layers for t in (*layer.inputs, *layer.outputs)
+             if t not in external}
+    order = best_order(ir, costs, {i for i, code in enumerate(codes) if code.view}, arena,
+                       {placement.copy_out} if placement.copy_out is not None else set())
+    if order == list(range(len(ir.layers))):
+        return layout
+    other = _layout(reordered(ir, order), alignment, dsp_kernels)
+    return other if other[4].arena_bytes < plan.arena_bytes else layout
+
+
+def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str = "model",
+                           alignment: int = 16, fuse_mdw: bool = True, dsp_kernels: bool = True,
+                           reorder_layers: bool = True) -> GeneratedModel:
+    """Write the model's C sources into `out_dir`; every file is complete or untouched.
+    `fuse_mdw=False` keeps MDW and its Max-out as two layers (benchmarks/bench_boards.py).
+    `dsp_kernels=False` sizes kernel scratch for builds without the DSP paths (`uses_dsp_kernels`
+    of the build's --opt); the default reserves enough for either build. `reorder_layers=False` keeps the
+    converter's operator order (benchmarks compare the two)."""
+    if not name.isidentifier():
+        raise FlynetError(f"model name {name!r} is not a C identifier: use letters, digits and underscores")
+    out_dir = Path(out_dir)
+    ir, codes, scratch, placement, plan = _ordered_layout(build_ir(tflite_bytes, fuse_mdw), alignment, dsp_kernels,
+                                                          reorder_layers)
 
     def pointer(t: int) -> str:
         if t in placement.external:

@@ -19,6 +19,7 @@ checked byte by byte.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -195,6 +196,7 @@ def safe_at(read: np.ndarray, write: np.ndarray, d: int) -> bool:
     return lo >= hi or bool(np.all(read[d + lo:d + hi] < write[lo:hi]))
 
 
+@functools.lru_cache(maxsize=4096)  # the placement and the layer order ask for the same layers
 def safe_offset(overlap: Overlap, in_size: int, out_size: int, alignment: int, dsp_kernels: bool = True) -> int | None:
     """The output's start minus the input's start, at most 0 and a multiple of `alignment`, safe for every
     path; None where the output would have to lie wholly before the input."""

@@ -91,7 +91,7 @@ class MemoryPlan:
     def table(self) -> str:
         rows = []
         for t in sorted(self.tensors, key=lambda t: (self.offsets[t.name], t.first, t.name)):
-            shared = self.blocks[t.name] if self.blocks[t.name] != t.name else ""
+            shared = t.alias_of or ""
             option = self.overlaps.get(t.name)
             overlap = (f"{self.shared_bytes(t.name):,} B of {option.tensor} ({option.offset:+d})" if option else "")
             rows.append([t.name, t.kind, self.offsets[t.name], t.size, f"{t.first}..{t.last}", shared, overlap])
