@@ -1,7 +1,7 @@
 """Byte-exact simulation of a generated model's memory schedule: every layer's reads and writes in the arena.
 
 The arena is an array of tags: which tensor's data (views share their input's) and which byte of it each
-arena byte holds. Layer by layer: every input must be intact when the layer starts; the layer's scratch
+arena byte holds; an input that lives in the arena is there before the first layer. Layer by layer: every input must be intact when the layer starts; the layer's scratch
 must share no byte with its inputs or output; each output byte written over an input byte must come after
 that byte's last read in every path the build may take (the times of the emitter's declared access order,
 codegen/overlap.py), and an output may share bytes with no input that has no declared order. Then the
@@ -34,6 +34,10 @@ def simulate_schedule(ir, codes, placement, plan, dsp_kernels: bool) -> list[str
         return bool(np.all(owner[start:start + size] == data[t]) and
                     np.all(index[start:start + size] == np.arange(size)))
 
+    for t in ir.inputs:  # flynet_invoke copies an input that lives in the arena there first
+        if where(t) is not None:
+            start, size = where(t)
+            owner[start:start + size], index[start:start + size] = data[t], np.arange(size)
     errors = []
     for layer, code in zip(ir.layers, codes):
         arena_inputs = [(position, t, where(t)) for position, t in enumerate(layer.inputs) if where(t) is not None]

@@ -11,7 +11,7 @@ from codegen_models import branch_order_model, conv_chain_model
 from flynet_tiny.codegen.generate import generate_model_sources
 from flynet_tiny.codegen.host_model import HostModel
 from flynet_tiny.codegen.layer_order import best_order, layer_costs, reordered
-from flynet_tiny.codegen.placement import place_tensors
+from flynet_tiny.codegen.placement import place_tensors, tensor_symbol
 from flynet_tiny.codegen.planner import plan_conflicts, plan_memory
 from flynet_tiny.tflite.interpreters import run_tflm_batch
 from schedule_sim import simulate_schedule
@@ -70,8 +70,9 @@ def test_the_small_branch_runs_first_and_the_c_follows_the_new_order(tmp_path):
     assert [l.kind for l in generated.layers] == ["CONV_2D", "MEAN", "CONV_2D", "DEPTHWISE_CONV_2D", "CONV_2D", "ADD"]
     assert generated.arena_bytes < original.arena_bytes
     # The expand now writes over the map it reads; in the converter's order the mean still needs it.
-    expand = generated.placement.plan_tensors[2].name
-    assert generated.plan.overlaps[expand].tensor == generated.placement.plan_tensors[0].name
+    ir = generated.ir
+    expand = tensor_symbol(ir, ir.layers[2].outputs[0])
+    assert generated.plan.overlaps[expand].tensor == tensor_symbol(ir, ir.layers[0].outputs[0])
     # model.c calls the kernels in the new order.
     text = (tmp_path / "reordered" / "model.c").read_text()
     calls = re.findall(r"status = (fn_\w+)\(", text)

@@ -61,10 +61,15 @@ class GeneratedModel:
     output_shape: tuple[int, ...]
     input_bytes: int
     output_bytes: int
-    io_in_arena: list[str] = field(default_factory=list)
+    io_in_arena: list[str] = field(default_factory=list)  # "input": the input lives in the arena
     ir: ModelIR | None = None                        # what was generated from, for tools that check the plan
     codes: list[LayerCode] = field(default_factory=list)
     placement: Placement | None = None
+
+    @property
+    def ram_bytes(self) -> int:
+        """What the model needs in RAM: the arena and the caller's I/O buffers (TFLM's arena holds all three)."""
+        return self.arena_bytes + (0 if "input" in self.io_in_arena else self.input_bytes) + self.output_bytes
 
 
 def _guard_scratch(text: str, query, planned: int) -> str:
@@ -94,46 +99,92 @@ def build_ir(tflite_bytes: bytes, fuse_mdw: bool = True) -> ModelIR:
     return ir
 
 
-def _layout(ir: ModelIR, alignment: int, dsp_kernels: bool):
+INPUT_PLACEMENTS = ("auto", "arena", "caller")
+
+
+@dataclass
+class _Layout:
+    ir: ModelIR
+    codes: list[LayerCode]
+    scratch: list[int]
+    placement: Placement
+    plan: MemoryPlan
+
+    @property
+    def input_in_arena(self) -> bool:
+        return self.ir.inputs[0] not in self.placement.external
+
+    @property
+    def ram_bytes(self) -> int:
+        """The arena and the caller's input buffer where the input is read there."""
+        return self.plan.arena_bytes + (0 if self.input_in_arena else self.ir.tensor(self.ir.inputs[0]).nbytes)
+
+
+@dataclass(frozen=True)
+class _Options:
+    alignment: int
+    dsp_kernels: bool
+    reorder: bool          # choose the layer order (else the converter's)
+    input_placement: str   # INPUT_PLACEMENTS
+    overlaps: bool         # outputs may start below the input they read (else only in place)
+
+
+def _layout(ir: ModelIR, options: _Options, input_in_arena: bool) -> _Layout:
     """Each layer's code and scratch, where its tensors live, and the memory plan, for the IR's layer order."""
+    alignment, dsp_kernels = options.alignment, options.dsp_kernels
     codes = [emit_layer(ir, layer, f"l{layer.index}") for layer in ir.layers]
     scratch = [scratch_bytes(code.scratch, dsp_kernels) if code.scratch else 0 for code in codes]
-    placement = place_tensors(ir, codes, scratch, alignment, dsp_kernels)
-    return ir, codes, scratch, placement, plan_memory(placement.plan_tensors, alignment=alignment)
+    placement = place_tensors(ir, codes, scratch, alignment, dsp_kernels, input_in_arena, options.overlaps)
+    return _Layout(ir, codes, scratch, placement, plan_memory(placement.plan_tensors, alignment=alignment))
 
 
-def _ordered_layout(ir: ModelIR, alignment: int, dsp_kernels: bool, reorder: bool = True):
+def _ordered_layout(ir: ModelIR, options: _Options, input_in_arena: bool) -> _Layout:
     """The layout in the layer order that keeps the fewest bytes alive (`layer_order.py`), where its plan's
     arena is smaller than the converter's order gives; else (or with `reorder` off) the converter's order."""
-    layout = _layout(ir, alignment, dsp_kernels)
-    if not reorder:
+    layout = _layout(ir, options, input_in_arena)
+    if not options.reorder:
         return layout
-    _, codes, scratch, placement, plan = layout
-    external = set(placement.external)
-    costs = layer_costs(ir, codes, scratch, external, alignment, dsp_kernels)
+    external = set(layout.placement.external)
+    costs = layer_costs(ir, layout.codes, layout.scratch, external, options.alignment, options.dsp_kernels,
+                        options.overlaps)
     arena = {t: ir.tensor(t).nbytes for layer in ir.layers for t in (*layer.inputs, *layer.outputs)
              if t not in external}
-    order = best_order(ir, costs, {i for i, code in enumerate(codes) if code.view}, arena,
-                       {placement.copy_out} if placement.copy_out is not None else set())
+    copy_out = layout.placement.copy_out
+    order = best_order(ir, costs, {i for i, code in enumerate(layout.codes) if code.view}, arena,
+                       {copy_out} if copy_out is not None else set())
     if order == list(range(len(ir.layers))):
         return layout
-    other = _layout(reordered(ir, order), alignment, dsp_kernels)
-    return other if other[4].arena_bytes < plan.arena_bytes else layout
+    other = _layout(reordered(ir, order), options, input_in_arena)
+    return other if other.plan.arena_bytes < layout.plan.arena_bytes else layout
+
+
+def _best_layout(ir: ModelIR, options: _Options) -> _Layout:
+    """`input_placement`: "caller" reads the input in the caller's buffer, "arena" plans it in the arena,
+    "auto" takes the one whose arena plus caller's input buffer is smaller (the caller's buffer on a tie)."""
+    if options.input_placement not in INPUT_PLACEMENTS:
+        raise FlynetError(f"input placement {options.input_placement!r}: use one of {', '.join(INPUT_PLACEMENTS)}")
+    choices = {"auto": (False, True), "arena": (True,), "caller": (False,)}[options.input_placement]
+    layouts = [_ordered_layout(ir, options, in_arena) for in_arena in choices]
+    return min(layouts, key=lambda layout: layout.ram_bytes)
 
 
 def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str = "model",
                            alignment: int = 16, fuse_mdw: bool = True, dsp_kernels: bool = True,
-                           reorder_layers: bool = True) -> GeneratedModel:
+                           reorder_layers: bool = True, input_placement: str = "auto",
+                           overlap_outputs: bool = True) -> GeneratedModel:
     """Write the model's C sources into `out_dir`; every file is complete or untouched.
     `fuse_mdw=False` keeps MDW and its Max-out as two layers (benchmarks/bench_boards.py).
     `dsp_kernels=False` sizes kernel scratch for builds without the DSP paths (`uses_dsp_kernels`
     of the build's --opt); the default reserves enough for either build. `reorder_layers=False` keeps the
-    converter's operator order (benchmarks compare the two)."""
+    converter's operator order (benchmarks compare the two). `input_placement`: where the model input
+    lives, the caller's buffer or the arena ("auto": the smaller arena + input buffer).
+    `overlap_outputs=False` writes outputs over their inputs only in place (benchmarks)."""
     if not name.isidentifier():
         raise FlynetError(f"model name {name!r} is not a C identifier: use letters, digits and underscores")
     out_dir = Path(out_dir)
-    ir, codes, scratch, placement, plan = _ordered_layout(build_ir(tflite_bytes, fuse_mdw), alignment, dsp_kernels,
-                                                          reorder_layers)
+    layout = _best_layout(build_ir(tflite_bytes, fuse_mdw),
+                          _Options(alignment, dsp_kernels, reorder_layers, input_placement, overlap_outputs))
+    ir, codes, scratch, placement, plan = layout.ir, layout.codes, layout.scratch, layout.placement, layout.plan
 
     def pointer(t: int) -> str:
         if t in placement.external:
@@ -169,6 +220,7 @@ def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str =
         "input_bytes": graph_in.nbytes,
         "output_bytes": graph_out.nbytes,
         "copy_out": pointer(placement.copy_out) if placement.copy_out is not None else None,
+        "input_slot": pointer(ir.inputs[0]) if layout.input_in_arena else None,
         "arrays": arrays,
         "plan": plan,
     }
@@ -201,6 +253,7 @@ def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str =
         output_shape=graph_out.shape,
         input_bytes=graph_in.nbytes,
         output_bytes=graph_out.nbytes,
+        io_in_arena=["input"] if layout.input_in_arena else [],
         ir=ir,
         codes=codes,
         placement=placement,
@@ -217,6 +270,7 @@ def memory_plan_json(ir: ModelIR, plan: MemoryPlan, placement: Placement, layer_
         {"name": tensor_symbol(ir, t), "buffer": where, "size": ir.tensor(t).nbytes}
         for t, where in sorted(placement.external.items())
     ]
+    data["input_in_arena"] = ir.inputs[0] not in placement.external
     return data
 
 

@@ -35,8 +35,9 @@ class LayerCost:
 
 
 def layer_costs(ir: ModelIR, codes: list[LayerCode], scratch: list[int], external: set[int], alignment: int,
-                dsp_kernels: bool) -> list[LayerCost]:
-    """Each layer's cost for `best_order`; `external`: tensors in the caller's buffers."""
+                dsp_kernels: bool, overlaps: bool = True) -> list[LayerCost]:
+    """Each layer's cost for `best_order`; `external`: tensors in the caller's buffers; `overlaps=False`:
+    outputs share bytes with their input only in place."""
     costs = []
     for layer, code, size in zip(ir.layers, codes, scratch):
         output = sum(ir.tensor(t).nbytes for t in layer.outputs if t not in external) if not code.view else 0
@@ -45,6 +46,8 @@ def layer_costs(ir: ModelIR, codes: list[LayerCode], scratch: list[int], externa
             source = layer.inputs[code.overlap.input]
             n_in, n_out = ir.tensor(source).nbytes, output
             d = safe_offset(code.overlap, n_in, n_out, alignment, dsp_kernels) if source not in external else None
+            if d is not None and d < 0 and not overlaps:
+                d = None
             shared = 0 if d is None else n_in + n_out - (max(n_in, d + n_out) - min(0, d))
         costs.append(LayerCost(output, size, source, shared))
     return costs

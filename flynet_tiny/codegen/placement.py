@@ -1,8 +1,10 @@
 """Where each activation tensor lives: in the caller's input / output buffers, or at a block of the arena.
 
-The graph input is read in place from the caller's buffer and the final layer writes straight into
-the caller's output buffer, so neither is planned in the arena (where that is not possible, e.g. the
-output is also read by a later layer, the output is planned and copied out). Views (RESHAPE) share
+The final layer writes straight into the caller's output buffer, so the output is not planned in the
+arena (where that is not possible, e.g. the output is also read by a later layer, it is planned and
+copied out). The graph input is read in place from the caller's buffer, or, with `input_in_arena`,
+planned in the arena like any tensor (flynet_invoke copies it there unless the caller wrote it there,
+at flynet_input_buffer()), where the first layers may write over it. Views (RESHAPE) share
 their input's block. A layer whose kernel's access order allows it (`LayerCode.overlap`) may write its
 output over an input no later layer reads: at the same bytes where the safe offset is 0 (elementwise
 ops, Max-out: always taken), else as an option starting that many bytes below the input (convs,
@@ -34,15 +36,16 @@ class Placement:
 
 
 def place_tensors(ir: ModelIR, codes: list[LayerCode], scratch: list[int], alignment: int = 16,
-                  dsp_kernels: bool = True) -> Placement:
-    """`dsp_kernels`: the build may take the kernels' DSP paths, whose access orders an overlap must suit too."""
+                  dsp_kernels: bool = True, input_in_arena: bool = False, overlaps: bool = True) -> Placement:
+    """`dsp_kernels`: the build may take the kernels' DSP paths, whose access orders an overlap must suit too.
+    `overlaps=False`: only the in-place outputs (offset 0), as plans were before overlaps (benchmarks)."""
     (graph_input,), (graph_output,) = ir.inputs, ir.outputs
     producers = ir.producers()
     consumers = ir.consumers()
     end = len(ir.layers)  # the copy-out step, after the last layer
     last_use = {t: max(l.index for l in users) for t, users in consumers.items()}
 
-    external: dict[int, str] = {graph_input: "input"}
+    external: dict[int, str] = {} if input_in_arena else {graph_input: "input"}
     # Views of the input stay in the caller's buffer too.
     for layer, code in zip(ir.layers, codes):
         if code.view and layer.inputs[0] in external and external[layer.inputs[0]] == "input":
@@ -61,7 +64,13 @@ def place_tensors(ir: ModelIR, codes: list[LayerCode], scratch: list[int], align
     block_last: dict[int, int] = {}
 
     def lifetime_end(t: int) -> int:
-        return end if t == copy_out else last_use.get(t, producers[t].index)
+        return end if t == copy_out else last_use.get(t, producers[t].index if t in producers else 0)
+
+    if input_in_arena:  # written before the first layer runs
+        tensors[graph_input] = PlanTensor(tensor_symbol(ir, graph_input), ir.tensor(graph_input).nbytes, 0,
+                                          lifetime_end(graph_input))
+        root[graph_input] = graph_input
+        block_last[graph_input] = lifetime_end(graph_input)
 
     for layer, code in zip(ir.layers, codes):
         for out in layer.outputs:
@@ -77,7 +86,7 @@ def place_tensors(ir: ModelIR, codes: list[LayerCode], scratch: list[int], align
                                     dsp_kernels)
                     if d == 0 and ir.tensor(out).nbytes <= ir.tensor(source).nbytes:
                         alias = source
-                    elif d is not None:
+                    elif d is not None and overlaps:
                         option = OverlapOption(tensor_symbol(ir, source), d, code.overlap.reason)
             first, last = layer.index, lifetime_end(out)
             tensors[out] = PlanTensor(tensor_symbol(ir, out), ir.tensor(out).nbytes, first, last,

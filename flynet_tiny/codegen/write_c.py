@@ -34,6 +34,14 @@ def render_header(ctx: dict) -> str:
  * configuration; then flynet_error_layer / flynet_error_status say which and why. */
 int flynet_invoke(const int8_t *input, int8_t *output);
 
+/* FLYNET_INPUT_IN_ARENA 1: the input has a slot in the arena, which the first layers write over.
+ * flynet_invoke copies `input` there, unless `input` is flynet_input_buffer() itself: write the
+ * input there (a camera's DMA, a decoder) to need no buffer of your own and no copy. Its bytes
+ * are overwritten while the model runs. FLYNET_INPUT_IN_ARENA 0: the model reads `input` in
+ * place, and flynet_input_buffer() is NULL. */
+#define FLYNET_INPUT_IN_ARENA {int(ctx['input_slot'] is not None)}
+int8_t *flynet_input_buffer(void);
+
 extern const char *const flynet_layer_names[FLYNET_LAYER_COUNT];
 extern int flynet_error_layer;
 extern int flynet_error_status;
@@ -125,6 +133,11 @@ def render_model_c(ctx: dict) -> str:
         "    return 1;",
         "}",
         "",
+        "int8_t *flynet_input_buffer(void)",
+        "{",
+        f"    return {ctx['input_slot'] or 'NULL'};",
+        "}",
+        "",
         "int flynet_invoke(const int8_t *input, int8_t *output)",
         "{",
         "    fn_status status;",
@@ -134,6 +147,10 @@ def render_model_c(ctx: dict) -> str:
         "    flynet_error_layer = -1;",
         "    flynet_error_status = 0;",
     ]
+    if ctx["input_slot"] is not None:
+        lines += [f"    if (input != {ctx['input_slot']}) {{",
+                  f"        memcpy({ctx['input_slot']}, input, FLYNET_INPUT_BYTES);",
+                  "    }"]
     shared = share_objects(ctx["codes"])
     declarations, references = pack_parameters(shared)
     bodies = [_with_objects(body, names, references) for body, names in zip(ctx["bodies"], shared.names)]

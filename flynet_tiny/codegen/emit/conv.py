@@ -86,10 +86,10 @@ def _conv_overlap(kind: str, params: dict, in_dims, out_dims, kernel: tuple[int,
     else:
         leading = (pads[0], pads[2])
     schedules = [PixelWindows(in_dims, out_dims, kernel, stride, leading)]
-    reason = "raster order: each output pixel is written after its window's first row was read"
+    reason = "output pixels in raster order, each written after its window's top rows were read"
     if kind != "conv" and kernel in ((3, 3), (5, 5)):
         schedules.append(ChannelBands(in_dims, out_dims, kernel[0], stride, leading, heads, kind == "mdw"))
-        reason += "; DSP planes: a band's rows of a channel group are copied before the band is written"
+        reason += "; DSP planes copy a band's input rows before writing the band"
     return Overlap(0, tuple(schedules), reason)
 
 

@@ -35,7 +35,7 @@ def _pool(ir, layer, prefix):
     leading = tuple(qp.conv_padding(opts["padding"], size, k, s)[1]
                     for size, k, s in zip(in_dims[1:3], kernel, stride))
     overlap = Overlap(0, (PixelWindows(in_dims, out_dims, kernel, stride, leading),),
-                      "raster order: each output pixel is written after its window's first row was read")
+                      "output pixels in raster order, each written after its window's top rows were read")
     return LayerCode(f"{shape_text(x.shape)} -> {shape_text(out.shape)}, "
                      f"{params['filter_h']}x{params['filter_w']} stride {params['stride_h']}",
                      status_call(f"{function}(&params, &in_dims, @IN0@, &out_dims, @OUT0@)"), objects=objects,
