@@ -3,7 +3,7 @@ the overlap planner (outputs written over their inputs, the layer order, the inp
 
     python benchmarks/memory_vs_tflm.py [--models NAME ...]
 
-For each int8 model of tests/corpus/ the code generator takes, the RAM the model needs: our arena plus
+For each model of tests/corpus/ the code generator takes, the RAM the model needs: our arena plus
 the caller's input buffer (unless the input lives in the arena) and output buffer, against TFLM's
 `arena_used_bytes` for the same .tflite (its Python interpreter's total: head = tensors and scratch, tail
 = its runtime data; the input and output tensors are inside). "before": the converter's layer order,
@@ -43,7 +43,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="*", help="corpus model names (default: every int8 model)")
     args = parser.parse_args()
-    names = args.models or sorted(p.stem for p in CORPUS.glob("*_int8.tflite"))
+    names = args.models or sorted(p.stem for p in CORPUS.glob("*.tflite"))
     rows, skipped = [], []
     for name in names:
         model, note = (CORPUS / f"{name}.tflite").read_bytes(), ""
@@ -63,7 +63,7 @@ def main() -> None:
         moved = generated.plan.overlaps
         rows.append([name + (f" ({note})" if note else ""), tflm, before, f"{before / tflm:.2f}", speed,
                      f"{speed / tflm:.2f}", size, f"{size / tflm:.2f}", len(moved),
-                     "yes" if generated.io_in_arena else "no"])
+                     "yes" if generated.inputs_in_arena else "no"])
         print(f"{name}: done", file=sys.stderr)
     print(format_table(["model", "TFLM arena_used", "before", "ratio", "speed build", "ratio", "size build", "ratio",
                         "overlaps", "input in arena"], rows, "lrrrrrrrrl"))

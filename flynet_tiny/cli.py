@@ -11,6 +11,21 @@ import click
 
 from .errors import FlynetError
 
+# Image inputs of a model flynet-tiny did not convert: how pixels become its input values (data/model_inputs.py).
+PIXEL_MEAN_HELP = ("Pixel mean for image inputs, one value or one per channel (0..255 units, e.g. 127.5 or "
+                   "123.7,116.3,103.5): x = (p - mean) / std, quantized with the model's input scale "
+                   "[default: the model's own normalisation, else uint8 input: p, int8: p - 128].")
+PIXEL_STD_HELP = "Pixel std for image inputs, with --mean (one value or one per channel)."
+
+
+def _pixel_values(text: str | None, flag: str) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        raise FlynetError(f"{flag} {text!r} is not a number or a comma-separated list of numbers") from None
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="flynet-tiny")
@@ -83,7 +98,7 @@ def quantize(checkpoint: str, data_path: str, calib_samples: int, method: str, o
              onnx_path: str | None, as_json: bool) -> None:
     """Post-training int8 quantization (TFLite int8 spec) of a trained checkpoint.
 
-    Example: flynet-tiny quantize runs/fmnist/best.pt --data ../shared/datasets/fashion-mnist --method mse --onnx model_qdq.onnx
+    Example: flynet-tiny quantize runs/fmnist/best.pt --data ../shared/datasets/fashion-mnist --method mse --onnx out/model_qdq.onnx
     """
     from pathlib import Path
 
@@ -105,20 +120,21 @@ def quantize(checkpoint: str, data_path: str, calib_samples: int, method: str, o
 @click.option("--calib-samples", default=512, show_default=True,
               help="Calibration images when CHECKPOINT is a float checkpoint.")
 @click.option("--method", type=click.Choice(["minmax", "percentile", "mse"]), default="minmax", show_default=True)
+@click.option("--samples", type=int, default=None, help="Evaluate the first N images of the split [default: all].")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def evaluate(checkpoint: str | None, data_path: str, split: str, calib_samples: int, method: str,
-             as_json: bool) -> None:
+             samples: int | None, as_json: bool) -> None:
     """fp32 and int8 top-1 side by side; the bundled model when no CHECKPOINT is given.
 
     int8 fake-quant rounds each op's float result; int8 integer computes TFLite Micro's fixed-point
     arithmetic, so it is the accuracy the board gets.
 
-    Example: flynet-tiny evaluate runs/fmnist/best.int8.pt --data ../shared/datasets/fashion-mnist --split test
+    Example: flynet-tiny evaluate runs/fmnist/best.int8.pt --data ../shared/datasets/fashion-mnist --samples 1000
     """
     from .quant.evaluate import evaluate_file
     from .reporting import format_table, to_json
 
-    result = evaluate_file(checkpoint, data_path, split, calib_samples, method, progress=not as_json)
+    result = evaluate_file(checkpoint, data_path, split, calib_samples, method, progress=not as_json, samples=samples)
     if as_json:
         click.echo(to_json(result))
         return
@@ -143,14 +159,19 @@ def emulate(elf: str, target_name: str, timeout_s: float, no_count: bool, board_
     Exits 1 when the firmware faults, hangs or returns non-zero, naming the layer.
     With --board-elf, writes a Renode script beside that ELF and runs it where Renode exists.
 
-    Example: flynet-tiny emulate out/f446re-emu/firmware.elf --target f446re
+    Given a board build, says which commands give the emulation build of the same model.
+
+    Example: flynet-tiny build --target f446re --emulation && flynet-tiny emulate build/f446re-emu/firmware.elf --target f446re
     """
     from .reporting import to_json
     from .sim.qemu import run_qemu
     from .sim.report import emulation_json, emulation_table, weights_in_flash
     from .targets import load_target
 
+    from .sim.build_kind import check_emulation_build
+
     target = load_target(target_name)
+    check_emulation_build(elf, target)
     click.echo(f"running {elf} on QEMU {target.emulator['qemu_machine']} (timeout {timeout_s:g} s)", err=True)
     result = run_qemu(elf, target, timeout_s=timeout_s, plugin=not no_count)
     flash = weights_in_flash(elf, target)
@@ -239,6 +260,8 @@ def train(model_name: str, data_path: str, epochs: int | None, batch_size: int, 
 @click.option("--opt", type=click.Choice(["size", "speed"]), default="size", show_default=True,
               help="Firmware build: size (-Os, portable kernels) or speed (-O2, DSP kernels).")
 @click.option("--calib-data", type=click.Path(), help="Images to calibrate and verify on (IDX folder or class folders).")
+@click.option("--mean", default=None, help="With --tflite and --calib-data: " + PIXEL_MEAN_HELP)
+@click.option("--std", default=None, help="With --tflite and --calib-data: " + PIXEL_STD_HELP)
 @click.option("--io", "io_mode", type=click.Choice(["int8", "float"]), default="int8", show_default=True,
               help="Graph input/output type.")
 @click.option("--out", "out_dir", type=click.Path(), default="export", show_default=True, help="Output folder.")
@@ -250,8 +273,8 @@ def train(model_name: str, data_path: str, epochs: int | None, batch_size: int, 
               help="Minimum top-1 agreement per pair (pairs with fake quant or onnxruntime: 0.97).")
 @click.option("--min-cosine", type=float, default=0.99, show_default=True, help="Minimum mean cosine per pair.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def export(checkpoint, onnx_path, tflite_path, model_name, target, bench, bench_inputs, opt, calib_data, io_mode,
-           out_dir, input_size, no_verify, verify_samples, calib_samples, min_top1, min_cosine, as_json) -> None:
+def export(checkpoint, onnx_path, tflite_path, model_name, target, bench, bench_inputs, opt, calib_data, mean, std,
+           io_mode, out_dir, input_size, no_verify, verify_samples, calib_samples, min_top1, min_cosine, as_json) -> None:
     """Export a model to int8 TFLite, C arrays and a verified report, written atomically to --out;
     with --target, also the generated C and the board firmware (and, with --bench, a QEMU run).
 
@@ -270,7 +293,8 @@ def export(checkpoint, onnx_path, tflite_path, model_name, target, bench, bench_
     report = run_export(ExportRequest(
         out=Path(out_dir), checkpoint=path(checkpoint), onnx=path(onnx_path), tflite=path(tflite_path),
         model=model_name, target=target, bench=bench, bench_inputs=bench_inputs, opt=opt,
-        calib_data=path(calib_data), io=io_mode, verify=not no_verify,
+        calib_data=path(calib_data), mean=_pixel_values(mean, "--mean"), std=_pixel_values(std, "--std"),
+        io=io_mode, verify=not no_verify,
         verify_samples=verify_samples, calib_samples=calib_samples, input_size=input_size, min_top1=min_top1,
         min_cosine=min_cosine))
     click.echo(to_json(report) if as_json else report_markdown(report))
@@ -280,31 +304,46 @@ def export(checkpoint, onnx_path, tflite_path, model_name, target, bench, bench_
 @click.argument("export_dir", type=click.Path())
 @click.option("--data", "data_path", type=click.Path(), required=True, help="Images (IDX folder or class folders).")
 @click.option("--samples", type=int, default=200, show_default=True, help="Test images to compare on.")
+@click.option("--mean", default=None, help=PIXEL_MEAN_HELP + " (a model flynet-tiny did not convert)")
+@click.option("--std", default=None, help=PIXEL_STD_HELP)
 @click.option("--min-top1", type=float, default=0.995, show_default=True,
               help="Minimum top-1 agreement per pair (pairs with fake quant or onnxruntime: 0.97).")
 @click.option("--min-cosine", type=float, default=0.99, show_default=True, help="Minimum mean cosine per pair.")
 @click.option("--max-steps", type=int, default=2, show_default=True, help="Max |TFLM - LiteRT-ref| in int8 steps.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def verify(export_dir, data_path, samples, min_top1, min_cosine, max_steps, as_json) -> None:
+def verify(export_dir, data_path, samples, mean, std, min_top1, min_cosine, max_steps, as_json) -> None:
     """Compare onnxruntime (QDQ), TFLite Micro and LiteRT-ref on an export folder's model; exit 1 on a miss.
+
+    A model exported from --tflite (no model_qdq.onnx beside it) is checked against TFLite Micro, its
+    reference: LiteRT-ref is reported, not held to the thresholds.
 
     Example: flynet-tiny verify build/h3 --data ../shared/datasets/fashion-mnist --samples 500
     """
     from pathlib import Path
 
-    from .data.model_inputs import test_images_for
-    from .verify.agreement import Thresholds, verify as run_verify
+    from .data.model_inputs import image_samples, test_images_for
+    from .verify.agreement import Thresholds, verify as run_verify, verify_tflite
     from .reporting import to_json
 
     folder = Path(export_dir)
     tflite_file = folder / "model_int8.tflite"
     if not tflite_file.is_file():
         raise FlynetError(f"{tflite_file} does not exist: pass a folder written by `flynet-tiny export`")
+    if samples < 1:
+        raise FlynetError("--samples must be at least 1")
     qdq = folder / "model_qdq.onnx"
     model_bytes = tflite_file.read_bytes()
-    images = test_images_for(model_bytes, Path(data_path), samples)
-    report = run_verify(model_bytes, qdq if qdq.is_file() else None, None, images,
-                        Thresholds(min_top1, min_cosine, max_steps))
+    if qdq.is_file():
+        if mean is not None or std is not None:
+            raise FlynetError("--mean / --std are for models flynet-tiny did not convert: this export normalises "
+                              "its images itself")
+        images = test_images_for(model_bytes, Path(data_path), samples)
+        report = run_verify(model_bytes, qdq, None, images, Thresholds(min_top1, min_cosine, max_steps),
+                            progress=not as_json)
+    else:
+        feeds, _ = image_samples(model_bytes, Path(data_path), samples, _pixel_values(mean, "--mean"),
+                                 _pixel_values(std, "--std"))
+        report = verify_tflite(model_bytes, feeds)
     click.echo(to_json(report.to_dict()) if as_json else
                f"{report.table()}\nTFLM arena: {report.arena_bytes.get('total')} bytes")
     report.check()
@@ -325,6 +364,7 @@ def generate(tflite_path: str, out_dir: str, name: str, show_plan: bool, opt: st
 
     Example: flynet-tiny generate out/model_int8.tflite --out out/firmware
     """
+    from dataclasses import asdict
     from pathlib import Path
 
     from .build.options import uses_dsp_kernels
@@ -342,7 +382,7 @@ def generate(tflite_path: str, out_dir: str, name: str, show_plan: bool, opt: st
             "out_dir": str(generated.out_dir), "files": [str(p) for p in [generated.header, *generated.sources,
                                                                         generated.plan_json]],
             "arena_bytes": generated.arena_bytes, "weight_bytes": generated.weight_bytes,
-            "input_bytes": generated.input_bytes, "output_bytes": generated.output_bytes,
+            "inputs": [asdict(t) for t in generated.inputs], "outputs": [asdict(t) for t in generated.outputs],
             "layers": [{"index": l.index, "name": l.name, "kind": l.kind, "tflite_ops": l.tflite_ops,
                         "output_bytes": l.output_bytes, "scratch_bytes": l.scratch_bytes} for l in generated.layers],
         }))
@@ -367,13 +407,15 @@ def generate(tflite_path: str, out_dir: str, name: str, show_plan: bool, opt: st
 @click.option("--emulation", is_flag=True, help="Link for the board's QEMU machine (run it with `flynet-tiny emulate`).")
 @click.option("--library", is_flag=True, help="Library-only: libflynet.a (model + kernels) for an existing STM32Cube project.")
 @click.option("--lto", is_flag=True, help="Link-time optimization.")
-@click.option("--inputs", "n_inputs", default=1, show_default=True, help="Random int8 test inputs (seed 0) embedded in the firmware.")
+@click.option("--inputs", "n_inputs", default=1, show_default=True, help="Random test inputs (seed 0, each model input over its whole range) embedded in the firmware.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def build(target_name: str, model_path: str, opt: str, out_dir: str | None, emulation: bool, library: bool,
           lto: bool, n_inputs: int, as_json: bool) -> None:
     """Generate C for an exported model and build it with arm-none-eabi-gcc: .elf, .bin, .hex, .map, sizes.
 
-    The build folder keeps its Makefile, so `make -C <out>` rebuilds by hand.
+    The build folder is self-contained (sources copied in, relative paths): `make` or CMake rebuilds it
+    anywhere; its README.md says how, and how to flash it (or, with --library, how to add it to an
+    STM32CubeIDE project).
 
     Example: flynet-tiny build --target f446re --model build/h3 --opt speed --out build/h3-f446re
     """
@@ -398,7 +440,10 @@ def build(target_name: str, model_path: str, opt: str, out_dir: str | None, emul
               help="Export folder holding model_int8.tflite [default: export].")
 @click.option("--tflite", "tflite_path", type=click.Path(dir_okay=False), default=None, help="An int8 .tflite instead.")
 @click.option("--data", "data_path", type=click.Path(), default=None,
-              help="Test images (IDX folder or class folders) [default: the bundled Fashion-MNIST samples].")
+              help="Test images (IDX folder or class folders), drawn evenly across classes "
+                   "[default: the bundled Fashion-MNIST samples].")
+@click.option("--mean", default=None, help=PIXEL_MEAN_HELP)
+@click.option("--std", default=None, help=PIXEL_STD_HELP)
 @click.option("--inputs", "n_inputs", default=20, show_default=True, help="Inputs embedded and run per QEMU run.")
 @click.option("--runs", default=1, show_default=True, help="QEMU runs; their instruction counts must be identical.")
 @click.option("--opt", type=click.Choice(["size", "speed"]), default="speed", show_default=True,
@@ -412,8 +457,8 @@ def build(target_name: str, model_path: str, opt: str, out_dir: str | None, emul
               help="Which estimate heads the report: per-class costs, or the plugin's pipeline / cache model "
                    "(both are shown; docs/latency-model.md).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def bench(target_name, model_dir, tflite_path, data_path, n_inputs, runs, opt, timeout_s, out_dir, plot_path,
-          latency_model, as_json) -> None:
+def bench(target_name, model_dir, tflite_path, data_path, mean, std, n_inputs, runs, opt, timeout_s, out_dir,
+          plot_path, latency_model, as_json) -> None:
     """Run a model on the emulated board: outputs bit-exact vs host and TFLM, per-layer instructions and latency.
 
     Exits 1 when an output differs (naming the first differing layer), the firmware faults or hangs,
@@ -436,7 +481,7 @@ def bench(target_name, model_dir, tflite_path, data_path, n_inputs, runs, opt, t
     target = load_target(target_name)
     tflite = find_tflite(tflite_path or model_dir or "export")
     model_bytes = tflite.read_bytes()
-    inputs = bench_inputs(model_bytes, n_inputs, data_path)
+    inputs = bench_inputs(model_bytes, n_inputs, data_path, _pixel_values(mean, "--mean"), _pixel_values(std, "--std"))
     out = Path(out_dir or f"bench/{target.name}")
 
     def progress(message: str) -> None:
@@ -497,7 +542,8 @@ def fit(model_name, target_name, tflite_path, elf_path, input_size, classes, in_
     if suggest:
         from .fit.suggest import suggest as run_suggest, suggest_json, suggest_table
 
-        found = run_suggest(target, classes, in_channels, stem_stride, margin, top, opt=opt, progress=progress)
+        found = run_suggest(target, classes, in_channels, stem_stride, margin, top, opt=opt, progress=progress,
+                            progress_bars=not as_json)
         report["suggest"] = suggest_json(found)
     if as_json:
         click.echo(to_json(report))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Sequence
@@ -32,12 +33,20 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def atomic_write_bytes(path: Path | str, data: bytes) -> None:
-    """Write to a temp file beside `path`, then rename: readers never see half a file."""
+def _umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it is to set it: put it straight back
+    os.umask(mask)
+    return mask
+
+
+def atomic_write_bytes(path: Path | str, data: bytes, executable: bool = False) -> None:
+    """Write to a temp file beside `path`, then rename: readers never see half a file. The file gets the
+    usual mode (0644, or 0755 when executable, under the default umask), not mkstemp's private 0600."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, (0o777 if executable else 0o666) & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -50,6 +59,23 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> None:
 
 def atomic_write_text(path: Path | str, text: str) -> None:
     atomic_write_bytes(path, text.encode())
+
+
+def staging_folder(beside: Path, suffix: str = ".tmp") -> Path:
+    """A fresh hidden folder beside `beside`, to be renamed onto it when complete; with the usual folder
+    mode (0755 under the default umask), not mkdtemp's private 0700, since it becomes the output."""
+    folder = Path(tempfile.mkdtemp(prefix=f".{beside.name}.", suffix=suffix, dir=beside.parent))
+    folder.chmod(0o777 & ~_umask())
+    return folder
+
+
+def progress_bar(total: int | None = None, desc: str = "", enabled: bool = True, unit: str = "it", iterable=None):
+    """A tqdm bar on stderr (stdout stays for results and --json), gone when done; every command's
+    steps of more than a couple of seconds show one."""
+    from tqdm import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, unit=unit, disable=not enabled, file=sys.stderr, leave=False,
+                dynamic_ncols=True)
 
 
 def to_json(obj: Any) -> str:

@@ -70,6 +70,6 @@ def simulate_schedule(ir, codes, placement, plan, dsp_kernels: bool) -> list[str
                                       f"written before input byte {i[late[0]]} of tensor {t} is last read")
             owner[start:start + length] = data[out]
             index[start:start + length] = np.arange(length)
-    if placement.copy_out is not None and where(placement.copy_out) is not None and not intact(placement.copy_out):
-        errors.append(f"tensor {placement.copy_out} was overwritten before it was copied out")
+    errors += [f"tensor {t} was overwritten before it was copied out"
+               for _, t in placement.copy_out if where(t) is not None and not intact(t)]
     return errors

@@ -19,9 +19,11 @@ from onnx import TensorProto, helper
 from flynet_tiny.cli import main
 from flynet_tiny.convert.to_tflite import convert_qdq_onnx
 from flynet_tiny.errors import FlynetError
+from flynet_tiny.resources import BUNDLED_SAMPLES
 from flynet_tiny.tflite import TFLiteBuilder, read_tflite
 
-FASHION = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fashion-mnist"
+# The bundled Fashion-MNIST samples: a real IDX folder (256 train + 256 test images).
+FASHION = BUNDLED_SAMPLES
 
 
 @dataclass
@@ -62,7 +64,7 @@ def assert_one_line_error(result, exit_code: int = 2) -> str:
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    """One real export: FlyNet-h3 0.25x, random init, calibrated on Fashion-MNIST."""
+    """One real export: FlyNet-h3 0.25x, random init, calibrated on the bundled Fashion-MNIST samples."""
     work = tmp_path_factory.mktemp("export")
     result = run_cli("export", "--model", "flynet-h3-0.25", "--calib-data", str(FASHION), "--out", "out",
                      "--verify-samples", "10", "--calib-samples", "32", "--min-top1", "0", "--min-cosine", "0", "--json", cwd=work)
@@ -213,6 +215,24 @@ def test_target_adds_the_board_firmware(exported, tmp_path):
     assert set(firmware["regions"]) == {"FLASH", "SRAM"}
     assert all(0 < region["used"] <= region["size"] for region in firmware["regions"].values())
     assert json.loads((tmp_path / "fw" / "report.json").read_text())["firmware"] == firmware
+
+
+def test_export_counts_every_stage_names_user_paths_and_writes_usual_modes(exported, tmp_path):
+    out, _ = exported
+    result = run_cli("export", "--tflite", str(out / "model_int8.tflite"), "--target", "f446re", "--out", "fw",
+                     "--verify-samples", "4", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    stages = [line.split("]")[0] + "]" for line in result.stderr.splitlines() if line.startswith("[")]
+    assert stages == ["[1/4]", "[2/4]", "[3/4]", "[4/4]"]  # validate, verify, C arrays, firmware
+    assert ".tmp" not in result.stderr and ".fw." not in result.stderr  # no staging folder named
+    report = json.loads((tmp_path / "fw" / "report.json").read_text())
+    assert len(report["stage_seconds"]) == 4 and any(k.startswith("firmware") for k in report["stage_seconds"])
+    assert "firmware:" in (tmp_path / "fw" / "report.md").read_text()
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert (tmp_path / "fw").stat().st_mode & 0o777 == 0o777 & ~umask
+    for name in ("report.json", "model_int8.tflite", "model_data.c", "firmware-f446re/Makefile"):
+        assert (tmp_path / "fw" / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
 
 
 def test_bench_needs_a_target(tmp_path):

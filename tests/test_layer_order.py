@@ -23,7 +23,7 @@ def _order(ir, codes, scratch, dsp_kernels=True):
     external = set(placement.external)
     costs = layer_costs(ir, codes, scratch, external, 16, dsp_kernels)
     arena = {t: ir.tensor(t).nbytes for l in ir.layers for t in (*l.inputs, *l.outputs) if t not in external}
-    kept = {placement.copy_out} if placement.copy_out is not None else set()
+    kept = {t for _, t in placement.copy_out}
     return best_order(ir, costs, {i for i, c in enumerate(codes) if c.view}, arena, kept)
 
 

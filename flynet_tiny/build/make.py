@@ -20,7 +20,8 @@ from typing import Iterable, Sequence
 from ..errors import CheckFailed, FlynetError
 from ..targets import Target
 from .toolchain import find_toolchain
-from .makefile import write_makefile
+from .elf import archive_members, open_elf, section_sizes, sections
+from .folder import write_build_folder
 from .options import ARTIFACT_NAME, BuildOptions, LIBRARY_NAME
 
 
@@ -106,9 +107,11 @@ def build_library(
     archive = out_dir / LIBRARY_NAME
     options = BuildOptions(opt, lto, False, tuple(defines), board_support=False, library=True)
     _run_make(out_dir, target, sources, include_dirs, options, [archive], jobs)
-    size = find_toolchain().size
-    proc = subprocess.run([str(size), "-t", str(archive)], capture_output=True, text=True, check=True)
-    text, data, bss = (int(v) for v in proc.stdout.strip().splitlines()[-1].split()[:3])  # the TOTALS row
+    text = data = bss = 0
+    for name, member in archive_members(archive):
+        with open_elf(f"{archive}({name})", member) as elf:
+            sizes = section_sizes(sections(elf))
+        text, data, bss = text + sizes.text, data + sizes.data, bss + sizes.bss
     return LibraryResult(out_dir, archive, text, data, bss)
 
 
@@ -119,7 +122,7 @@ def _run_make(out_dir: Path, target: Target, sources, include_dirs, options: Bui
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in outputs:
         stale.unlink(missing_ok=True)
-    write_makefile(out_dir, target, sources, include_dirs, options)
+    write_build_folder(out_dir, target, sources, include_dirs, options)
     proc = subprocess.run(
         [str(toolchain.make), "-C", str(out_dir), f"-j{jobs}", "--no-print-directory", "all"],
         capture_output=True, text=True,

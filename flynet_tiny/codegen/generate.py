@@ -4,11 +4,13 @@
     generated.sources      # the .c files to compile with firmware/kernels/*.c
     generated.arena_bytes  # the one static arena the model runs in
 
-Pipeline: read_tflite -> lower (one layer per op) -> fuse -> emit each layer's
-kernel call -> plan memory -> write. The graph input is read in place from the
-caller's buffer and the final layer writes straight into the caller's output
-buffer, so neither is planned in the arena (where that is not possible, e.g. the
-output is also read by a later layer, the output is planned and copied out).
+Pipeline: read_tflite -> lower (one layer per op) -> fold constants (`fold.py`) -> check every op
+and type is supported -> fuse -> emit each layer's kernel call -> place and plan memory -> write.
+`flynet_invoke` takes one pointer per model input and output (`model.h` names each tensor with its
+type, shape and quantization); a layer writing a model output writes into the caller's buffer, and the
+inputs are read in place from the caller's buffers or copied into their arena slots (`placement.py`).
+Between emitting and writing, the layer order is chosen (`layer_order.py`) and outputs are planned
+over the inputs they read (`overlap.py`, `planner.py`) for the smallest arena.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from ..errors import FlynetError
 from ..reporting import atomic_write_text
 from ..tflite import read_tflite
 from .emit import emit_layer
+from .fold import fold_constants
 from .fuse import fuse
-from .graph import Layer, ModelIR, c_identifier, layer_label, lower
+from .graph import Layer, ModelIR, c_identifier, check_supported, layer_label, lower
 from .layer_code import LayerCode
 from .layer_order import best_order, layer_costs, reordered
 from .placement import Placement, place_tensors, tensor_symbol
@@ -46,6 +49,26 @@ class GeneratedLayer:
     scratch_bytes: int
 
 
+@dataclass(frozen=True)
+class ModelTensor:
+    """A model input or output as the caller's buffer holds it (NHWC, `dtype` elements). For a float32
+    tensor, `scale` / `zero_point` are those of the int8 tensor its QUANTIZE / DEQUANTIZE converts."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str            # "int8", "uint8" or "float32"
+    scale: float | None
+    zero_point: int | None
+    nbytes: int
+
+    @property
+    def ctype(self) -> str:
+        return C_TYPES[self.dtype]
+
+
+C_TYPES = {"int8": "int8_t", "uint8": "uint8_t", "float32": "float"}
+
+
 @dataclass
 class GeneratedModel:
     out_dir: Path
@@ -57,19 +80,40 @@ class GeneratedModel:
     plan: MemoryPlan
     arena_bytes: int
     weight_bytes: int
-    input_shape: tuple[int, ...]
-    output_shape: tuple[int, ...]
-    input_bytes: int
-    output_bytes: int
-    io_in_arena: list[str] = field(default_factory=list)  # "input": the input lives in the arena
+    inputs: list[ModelTensor]
+    outputs: list[ModelTensor]
+    inputs_in_arena: bool = False                    # the inputs have arena slots (flynet_input_buffer)
     ir: ModelIR | None = None                        # what was generated from, for tools that check the plan
     codes: list[LayerCode] = field(default_factory=list)
     placement: Placement | None = None
 
     @property
     def ram_bytes(self) -> int:
-        """What the model needs in RAM: the arena and the caller's I/O buffers (TFLM's arena holds all three)."""
-        return self.arena_bytes + (0 if "input" in self.io_in_arena else self.input_bytes) + self.output_bytes
+        """What the model needs in RAM: the arena and the caller's I/O buffers (TFLM's arena holds them all)."""
+        caller_inputs = 0 if self.inputs_in_arena else sum(t.nbytes for t in self.inputs)
+        return self.arena_bytes + caller_inputs + sum(t.nbytes for t in self.outputs)
+
+    def _only(self, tensors: list[ModelTensor], what: str) -> ModelTensor:
+        if len(tensors) != 1:
+            raise FlynetError(f"the model has {len(tensors)} {what}s: use GeneratedModel.{what}s")
+        return tensors[0]
+
+    # The one input / output of a single-input, single-output model.
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self._only(self.inputs, "input").shape
+
+    @property
+    def input_bytes(self) -> int:
+        return self._only(self.inputs, "input").nbytes
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return self._only(self.outputs, "output").shape
+
+    @property
+    def output_bytes(self) -> int:
+        return self._only(self.outputs, "output").nbytes
 
 
 def _guard_scratch(text: str, query, planned: int) -> str:
@@ -89,14 +133,26 @@ def _guard_scratch(text: str, query, planned: int) -> str:
 
 def build_ir(tflite_bytes: bytes, fuse_mdw: bool = True) -> ModelIR:
     graph = read_tflite(tflite_bytes)
-    ir = fuse(lower(graph), mdw_maxout=fuse_mdw)
-    if len(ir.inputs) != 1 or len(ir.outputs) != 1:
-        raise FlynetError(
-            f"model has {len(ir.inputs)} inputs and {len(ir.outputs)} outputs: flynet_invoke takes exactly one of each"
-        )
+    ir = fuse(check_supported(fold_constants(lower(graph))), mdw_maxout=fuse_mdw)
     if not ir.layers:
-        raise FlynetError("model has no operators: export a model with at least one layer")
+        raise FlynetError("model has no operators left to run: export a model with at least one layer")
     return ir
+
+
+def model_tensor(ir: ModelIR, index: int) -> ModelTensor:
+    """How a model input or output looks to the caller; a float32 edge takes its QUANTIZE /
+    DEQUANTIZE partner's quantization, so the header says how the model converts it."""
+    tensor, quantized = ir.tensor(index), ir.graph.edge_quantization(index)
+    if tensor.dtype not in C_TYPES:
+        raise FlynetError(f"model tensor {tensor.name!r} is {tensor.dtype}: model inputs and outputs must be "
+                          f"{', '.join(C_TYPES)}")
+    has_scale = quantized.scale is not None
+    return ModelTensor(tensor.name, tuple(tensor.shape), tensor.dtype,
+                       float(quantized.scale[0]) if has_scale else None,
+                       int(quantized.zero_point[0]) if has_scale else None, tensor.nbytes)
+
+
+_POINTER_CASTS = {"int8": "", "uint8": "(uint8_t *)", "float32": "(float *)"}
 
 
 INPUT_PLACEMENTS = ("auto", "arena", "caller")
@@ -111,13 +167,14 @@ class _Layout:
     plan: MemoryPlan
 
     @property
-    def input_in_arena(self) -> bool:
-        return self.ir.inputs[0] not in self.placement.external
+    def inputs_in_arena(self) -> bool:
+        return all(t not in self.placement.external for t in self.ir.inputs)
 
     @property
     def ram_bytes(self) -> int:
-        """The arena and the caller's input buffer where the input is read there."""
-        return self.plan.arena_bytes + (0 if self.input_in_arena else self.ir.tensor(self.ir.inputs[0]).nbytes)
+        """The arena and the caller's input buffers where the inputs are read there."""
+        caller = 0 if self.inputs_in_arena else sum(self.ir.tensor(t).nbytes for t in set(self.ir.inputs))
+        return self.plan.arena_bytes + caller
 
 
 @dataclass(frozen=True)
@@ -129,19 +186,19 @@ class _Options:
     overlaps: bool         # outputs may start below the input they read (else only in place)
 
 
-def _layout(ir: ModelIR, options: _Options, input_in_arena: bool) -> _Layout:
+def _layout(ir: ModelIR, options: _Options, inputs_in_arena: bool) -> _Layout:
     """Each layer's code and scratch, where its tensors live, and the memory plan, for the IR's layer order."""
     alignment, dsp_kernels = options.alignment, options.dsp_kernels
     codes = [emit_layer(ir, layer, f"l{layer.index}") for layer in ir.layers]
     scratch = [scratch_bytes(code.scratch, dsp_kernels) if code.scratch else 0 for code in codes]
-    placement = place_tensors(ir, codes, scratch, alignment, dsp_kernels, input_in_arena, options.overlaps)
+    placement = place_tensors(ir, codes, scratch, alignment, dsp_kernels, inputs_in_arena, options.overlaps)
     return _Layout(ir, codes, scratch, placement, plan_memory(placement.plan_tensors, alignment=alignment))
 
 
-def _ordered_layout(ir: ModelIR, options: _Options, input_in_arena: bool) -> _Layout:
+def _ordered_layout(ir: ModelIR, options: _Options, inputs_in_arena: bool) -> _Layout:
     """The layout in the layer order that keeps the fewest bytes alive (`layer_order.py`), where its plan's
     arena is smaller than the converter's order gives; else (or with `reorder` off) the converter's order."""
-    layout = _layout(ir, options, input_in_arena)
+    layout = _layout(ir, options, inputs_in_arena)
     if not options.reorder:
         return layout
     external = set(layout.placement.external)
@@ -149,18 +206,17 @@ def _ordered_layout(ir: ModelIR, options: _Options, input_in_arena: bool) -> _La
                         options.overlaps)
     arena = {t: ir.tensor(t).nbytes for layer in ir.layers for t in (*layer.inputs, *layer.outputs)
              if t not in external}
-    copy_out = layout.placement.copy_out
     order = best_order(ir, costs, {i for i, code in enumerate(layout.codes) if code.view}, arena,
-                       {copy_out} if copy_out is not None else set())
+                       {t for _, t in layout.placement.copy_out})
     if order == list(range(len(ir.layers))):
         return layout
-    other = _layout(reordered(ir, order), options, input_in_arena)
+    other = _layout(reordered(ir, order), options, inputs_in_arena)
     return other if other.plan.arena_bytes < layout.plan.arena_bytes else layout
 
 
 def _best_layout(ir: ModelIR, options: _Options) -> _Layout:
-    """`input_placement`: "caller" reads the input in the caller's buffer, "arena" plans it in the arena,
-    "auto" takes the one whose arena plus caller's input buffer is smaller (the caller's buffer on a tie)."""
+    """`input_placement`: "caller" reads the inputs in the caller's buffers, "arena" plans them in the arena,
+    "auto" takes the one whose arena plus caller's input buffers is smaller (the caller's buffers on a tie)."""
     if options.input_placement not in INPUT_PLACEMENTS:
         raise FlynetError(f"input placement {options.input_placement!r}: use one of {', '.join(INPUT_PLACEMENTS)}")
     choices = {"auto": (False, True), "arena": (True,), "caller": (False,)}[options.input_placement]
@@ -176,8 +232,8 @@ def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str =
     `fuse_mdw=False` keeps MDW and its Max-out as two layers (benchmarks/bench_boards.py).
     `dsp_kernels=False` sizes kernel scratch for builds without the DSP paths (`uses_dsp_kernels`
     of the build's --opt); the default reserves enough for either build. `reorder_layers=False` keeps the
-    converter's operator order (benchmarks compare the two). `input_placement`: where the model input
-    lives, the caller's buffer or the arena ("auto": the smaller arena + input buffer).
+    converter's operator order (benchmarks compare the two). `input_placement`: where the model inputs
+    live, the caller's buffers or the arena ("auto": the smaller arena + input buffers).
     `overlap_outputs=False` writes outputs over their inputs only in place (benchmarks)."""
     if not name.isidentifier():
         raise FlynetError(f"model name {name!r} is not a C identifier: use letters, digits and underscores")
@@ -189,7 +245,9 @@ def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str =
     def pointer(t: int) -> str:
         if t in placement.external:
             return placement.external[t]
-        return f"(arena + {plan.offsets[tensor_symbol(ir, t)]})"
+        address = f"(arena + {plan.offsets[tensor_symbol(ir, t)]})"
+        cast = _POINTER_CASTS[ir.tensor(t).dtype]
+        return f"({cast}{address})" if cast else address
 
     layer_names = [c_identifier(ir.tensor(l.outputs[0]).name, 60) for l in ir.layers]
     bodies = []
@@ -204,7 +262,8 @@ def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str =
             text = _guard_scratch(text, code.scratch, size)
         bodies.append(text)
 
-    graph_in, graph_out = ir.tensor(ir.inputs[0]), ir.tensor(ir.outputs[0])
+    inputs = [model_tensor(ir, t) for t in ir.inputs]
+    outputs = [model_tensor(ir, t) for t in ir.outputs]
     arrays = [array for code in codes for array in code.arrays]
     context = {
         "name": name,
@@ -217,10 +276,10 @@ def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str =
         "scratch_offsets": {l.index: plan.offsets.get(f"scratch_{l.index}") for l in ir.layers},
         "pointer": pointer,
         "arena_bytes": plan.arena_bytes,
-        "input_bytes": graph_in.nbytes,
-        "output_bytes": graph_out.nbytes,
-        "copy_out": pointer(placement.copy_out) if placement.copy_out is not None else None,
-        "input_slot": pointer(ir.inputs[0]) if layout.input_in_arena else None,
+        "inputs": inputs,
+        "outputs": outputs,
+        "copy_out": [(buffer, pointer(t)) for buffer, t in placement.copy_out],
+        "input_slots": [pointer(t) if t not in placement.external else None for t in ir.inputs],
         "arrays": arrays,
         "plan": plan,
     }
@@ -249,11 +308,9 @@ def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str =
         plan=plan,
         arena_bytes=plan.arena_bytes,
         weight_bytes=sum(a.nbytes for a in arrays),
-        input_shape=graph_in.shape,
-        output_shape=graph_out.shape,
-        input_bytes=graph_in.nbytes,
-        output_bytes=graph_out.nbytes,
-        io_in_arena=["input"] if layout.input_in_arena else [],
+        inputs=inputs,
+        outputs=outputs,
+        inputs_in_arena=layout.inputs_in_arena,
         ir=ir,
         codes=codes,
         placement=placement,
@@ -270,17 +327,20 @@ def memory_plan_json(ir: ModelIR, plan: MemoryPlan, placement: Placement, layer_
         {"name": tensor_symbol(ir, t), "buffer": where, "size": ir.tensor(t).nbytes}
         for t, where in sorted(placement.external.items())
     ]
-    data["input_in_arena"] = ir.inputs[0] not in placement.external
+    data["inputs_in_arena"] = all(t not in placement.external for t in ir.inputs)
     return data
 
 
 def layer_checksum(data: bytes | np.ndarray) -> int:
-    """FNV-1a over a layer's output bytes, the same sum the generated C keeps with FLYNET_LAYER_CHECKSUMS."""
+    """FNV-1a over a layer's output bytes, the same sum the generated C keeps with FLYNET_LAYER_CHECKSUMS
+    (integer arrays are taken as int8 values, float32 ones as their bytes)."""
+    array = np.asarray(data)
+    raw = array.astype(np.int8) if np.issubdtype(array.dtype, np.integer) and array.dtype != np.uint8 else array
     h = 0x811C9DC5
-    for byte in np.asarray(data).astype(np.int8).view(np.uint8).reshape(-1).tolist():
+    for byte in np.ascontiguousarray(raw).view(np.uint8).reshape(-1).tolist():
         h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
     return h
 
 
-__all__ = ["GeneratedLayer", "GeneratedModel", "build_ir", "generate_model_sources", "layer_checksum",
+__all__ = ["GeneratedLayer", "GeneratedModel", "ModelTensor", "build_ir", "generate_model_sources", "layer_checksum",
            "layer_label", "Layer"]

@@ -107,6 +107,7 @@ PoolParams = ctypes_struct("fn_pool_params")
 MeanParams = ctypes_struct("fn_mean_params")
 ChannelQuant = ctypes_struct("fn_channel_quant")
 EcaParams = ctypes_struct("fn_eca_params")
+RequantizeParams = ctypes_struct("fn_requantize_params")
 
 
 PADDING = {name: enum_value("fn_padding", f"FN_PADDING_{name}") for name in ("VALID", "SAME", "EXPLICIT")}
@@ -181,6 +182,10 @@ class HostKernels:
         self.lib.fn_status_name.restype = ctypes.c_char_p
         self.lib.fn_multiply_by_quantized_multiplier.restype = _i32
         self.lib.fn_multiply_by_quantized_multiplier.argtypes = [_i32, _i32, _i32]
+        # float arguments: without argtypes ctypes would pass a double
+        float_p, int8_p = ctypes.POINTER(ctypes.c_float), ctypes.POINTER(ctypes.c_int8)
+        self.lib.fn_quantize_f32_s8.argtypes = [ctypes.c_float, _i32, _i32, float_p, int8_p]
+        self.lib.fn_dequantize_s8_f32.argtypes = [ctypes.c_float, _i32, _i32, int8_p, float_p]
 
     def _check(self, kernel: str, status: int) -> None:
         if status != 0:
@@ -376,6 +381,33 @@ class HostKernels:
         return out
 
     # -- ECA ------------------------------------------------------------------
+    _REQUANTIZE = {("int8", "int8"): "fn_requantize_s8", ("uint8", "int8"): "fn_requantize_u8_s8",
+                   ("int8", "uint8"): "fn_requantize_s8_u8"}
+
+    def requantize(self, x, params: dict, out_dtype: str = "int8") -> np.ndarray:
+        """QUANTIZE between integer types (x: int8 or uint8; params: kernel_params.requantize_params)."""
+        x = np.ascontiguousarray(x)
+        function = self._REQUANTIZE[(x.dtype.name, out_dtype)]
+        out = np.zeros(x.shape, dtype=out_dtype)
+        status = getattr(self.lib, function)(ctypes.byref(RequantizeParams(**params)), x.size,
+                                             _ptr(x, ctypes.c_uint8), _ptr(out, ctypes.c_uint8))
+        self._check(function, status)
+        return out
+
+    def quantize_f32(self, x, scale: float, zero_point: int) -> np.ndarray:
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        out = np.zeros(x.shape, dtype=np.int8)
+        status = self.lib.fn_quantize_f32_s8(scale, zero_point, x.size, _ptr(x, ctypes.c_float), _ptr(out))
+        self._check("fn_quantize_f32_s8", status)
+        return out
+
+    def dequantize(self, x, scale: float, zero_point: int) -> np.ndarray:
+        x = _int8(x)
+        out = np.zeros(x.shape, dtype=np.float32)
+        status = self.lib.fn_dequantize_s8_f32(scale, zero_point, x.size, _ptr(x), _ptr(out, ctypes.c_float))
+        self._check("fn_dequantize_s8_f32", status)
+        return out
+
     def eca_scratch_bytes(self, x_shape) -> int:
         return int(self.lib.fn_eca_s8_get_buffer_size(ctypes.byref(dims4(x_shape))))
 

@@ -11,7 +11,7 @@ kernel path overlapped at the offset found here, on the host and in QEMU).
 
 `safe_offset` returns the largest such d (a multiple of the arena alignment, at most 0), safe for
 every path the build may take, or None where only disjoint buffers are safe. For a path in raster
-order (`PixelWindows`, `Elementwise`, `GroupMax`) every offset below a safe one is safe too, and the
+order (`PixelWindows`, `Blocks`) every offset below a safe one is safe too, and the
 bound follows from prefix maxima of the read times; the DSP depthwise planes (`ChannelBands`) work
 channel group by channel group, where only some offsets are safe, so candidates below that bound are
 checked byte by byte.
@@ -42,15 +42,18 @@ class Schedule:
 
 
 @dataclass(frozen=True)
-class Elementwise(Schedule):
-    """out[i] is written after in[i] is read, in increasing i (ADD, MUL, MAXIMUM, lookup tables, SOFTMAX's
-    last pass, ECA's product)."""
+class Blocks(Schedule):
+    """Block k, in increasing k: its `read` input bytes are read, then its `write` output bytes written.
+    One and one: elementwise (ADD, MUL, MAXIMUM, lookup tables, SOFTMAX's last pass, QUANTIZE uint8 <-> int8);
+    h and one: Max-out over h heads; 4 and 1: float32 -> int8 QUANTIZE; 1 and 4: DEQUANTIZE."""
 
-    size: int
+    count: int
+    read: int = 1
+    write: int = 1
 
     def times(self):
-        i = np.arange(self.size, dtype=np.int64)
-        return 2 * i, 2 * i + 1
+        return (2 * (np.arange(self.count * self.read, dtype=np.int64) // self.read),
+                2 * (np.arange(self.count * self.write, dtype=np.int64) // self.write) + 1)
 
 
 @dataclass(frozen=True)
@@ -69,18 +72,6 @@ class ChannelMajor(Schedule):
         order = image + np.arange(c, dtype=np.int64)[None, None, :] * pixels + np.arange(pixels, dtype=np.int64)[None, :, None]
         order = order.reshape(-1)
         return 2 * order, 2 * order + 1
-
-
-@dataclass(frozen=True)
-class GroupMax(Schedule):
-    """out[g] is written after in[g*h .. g*h+h-1] (Max-out over heads)."""
-
-    groups: int
-    heads: int
-
-    def times(self):
-        i = np.arange(self.groups * self.heads, dtype=np.int64)
-        return 2 * (i // self.heads), 2 * np.arange(self.groups, dtype=np.int64) + 1
 
 
 def _last_reader(size_in: int, size_out: int, kernel: int, stride: int, dilation: int, pad: int) -> np.ndarray:

@@ -1,15 +1,16 @@
 """Where each activation tensor lives: in the caller's input / output buffers, or at a block of the arena.
 
-The final layer writes straight into the caller's output buffer, so the output is not planned in the
-arena (where that is not possible, e.g. the output is also read by a later layer, it is planned and
-copied out). The graph input is read in place from the caller's buffer, or, with `input_in_arena`,
-planned in the arena like any tensor (flynet_invoke copies it there unless the caller wrote it there,
-at flynet_input_buffer()), where the first layers may write over it. Views (RESHAPE) share
-their input's block. A layer whose kernel's access order allows it (`LayerCode.overlap`) may write its
-output over an input no later layer reads: at the same bytes where the safe offset is 0 (elementwise
-ops, Max-out: always taken), else as an option starting that many bytes below the input (convs,
-depthwise, pooling), which the planner (`planner.py`) takes where it makes the arena smaller when it
-gives the arena tensors their offsets.
+A layer that writes a model output writes straight into the caller's buffer (`output0`, ...), so the
+outputs are not planned in the arena (where that is not possible, e.g. the output is also read by a
+later layer or is a view, it is planned and copied out after the last layer). Every model input is read
+in place from the caller's buffer (`input0`, `input1`, ...), or, with `inputs_in_arena`, planned in the
+arena like any tensor (flynet_invoke copies it there unless the caller wrote it there, at
+flynet_input_buffer(i)), where the first layers may write over it. Views (RESHAPE) share their input's
+block. A layer whose kernel's access order allows it (`LayerCode.overlap`) may write its output over an
+input no later layer reads: at the same bytes where the safe offset is 0 (elementwise ops, Max-out:
+always taken), else as an option starting that many bytes below the input (convs, depthwise, pooling),
+which the planner (`planner.py`) takes where it makes the arena smaller when it gives the arena tensors
+their offsets.
 """
 
 from __future__ import annotations
@@ -26,51 +27,60 @@ def tensor_symbol(ir: ModelIR, index: int) -> str:
     return c_identifier(ir.tensor(index).name) + f"_{index}"
 
 
+def input_buffer(position: int) -> str:
+    return f"input{position}"
+
+
+def output_buffer(position: int) -> str:
+    return f"output{position}"
+
+
 @dataclass
 class Placement:
     """Where each activation tensor lives: the arena (a plan tensor) or the caller's buffers."""
 
     plan_tensors: list[PlanTensor]
-    external: dict[int, str]                 # tensor -> "input" / "output"
-    copy_out: int | None                     # tensor copied into `output` after the last layer
+    external: dict[int, str]                 # tensor -> the caller's buffer it lives in: "input0", "output1", ...
+    copy_out: list[tuple[str, int]]          # (output buffer, tensor) copied after the last layer
 
 
 def place_tensors(ir: ModelIR, codes: list[LayerCode], scratch: list[int], alignment: int = 16,
-                  dsp_kernels: bool = True, input_in_arena: bool = False, overlaps: bool = True) -> Placement:
+                  dsp_kernels: bool = True, inputs_in_arena: bool = False, overlaps: bool = True) -> Placement:
     """`dsp_kernels`: the build may take the kernels' DSP paths, whose access orders an overlap must suit too.
     `overlaps=False`: only the in-place outputs (offset 0), as plans were before overlaps (benchmarks)."""
-    (graph_input,), (graph_output,) = ir.inputs, ir.outputs
     producers = ir.producers()
     consumers = ir.consumers()
     end = len(ir.layers)  # the copy-out step, after the last layer
     last_use = {t: max(l.index for l in users) for t, users in consumers.items()}
 
-    external: dict[int, str] = {} if input_in_arena else {graph_input: "input"}
-    # Views of the input stay in the caller's buffer too.
+    external: dict[int, str] = {}
+    for position, t in enumerate(ir.inputs):
+        if not inputs_in_arena:
+            external.setdefault(t, input_buffer(position))
+    # Views of an input stay in the caller's buffer too.
     for layer, code in zip(ir.layers, codes):
-        if code.view and layer.inputs[0] in external and external[layer.inputs[0]] == "input":
-            external[layer.outputs[0]] = "input"
-    out_layer = producers.get(graph_output)
-    copy_out = None
-    if graph_output in external:
-        copy_out = graph_output
-    elif out_layer is not None and not codes[out_layer.index].view and graph_output not in consumers:
-        external[graph_output] = "output"
-    else:
-        copy_out = graph_output
+        if code.view and external.get(layer.inputs[0], "").startswith("input"):
+            external[layer.outputs[0]] = external[layer.inputs[0]]
+    copy_out: list[tuple[str, int]] = []
+    for position, t in enumerate(ir.outputs):
+        layer = producers.get(t)
+        if t not in external and layer is not None and not codes[layer.index].view and t not in consumers:
+            external[t] = output_buffer(position)
+        else:
+            copy_out.append((output_buffer(position), t))
+    copied = {t for _, t in copy_out}
 
     tensors: dict[int, PlanTensor] = {}
     root: dict[int, int] = {}  # tensor -> the tensor whose block it lives in
     block_last: dict[int, int] = {}
 
     def lifetime_end(t: int) -> int:
-        return end if t == copy_out else last_use.get(t, producers[t].index if t in producers else 0)
+        return end if t in copied else last_use.get(t, producers[t].index if t in producers else 0)
 
-    if input_in_arena:  # written before the first layer runs
-        tensors[graph_input] = PlanTensor(tensor_symbol(ir, graph_input), ir.tensor(graph_input).nbytes, 0,
-                                          lifetime_end(graph_input))
-        root[graph_input] = graph_input
-        block_last[graph_input] = lifetime_end(graph_input)
+    for t in ir.inputs if inputs_in_arena else ():  # written before the first layer runs
+        tensors[t] = PlanTensor(tensor_symbol(ir, t), ir.tensor(t).nbytes, 0, lifetime_end(t))
+        root[t] = t
+        block_last[t] = lifetime_end(t)
 
     for layer, code in zip(ir.layers, codes):
         for out in layer.outputs:
@@ -81,7 +91,7 @@ def place_tensors(ir: ModelIR, codes: list[LayerCode], scratch: list[int], align
                 alias = layer.inputs[0]
             elif code.overlap is not None and len(layer.outputs) == 1:
                 source = layer.inputs[code.overlap.input]
-                if _overwritable(layer, source, external, copy_out, root, block_last):
+                if _overwritable(layer, source, external, copied, root, block_last):
                     d = safe_offset(code.overlap, ir.tensor(source).nbytes, ir.tensor(out).nbytes, alignment,
                                     dsp_kernels)
                     if d == 0 and ir.tensor(out).nbytes <= ir.tensor(source).nbytes:
@@ -101,11 +111,10 @@ def place_tensors(ir: ModelIR, codes: list[LayerCode], scratch: list[int], align
     return Placement(plan_tensors, external, copy_out)
 
 
-def _overwritable(layer, source: int, external: dict[int, str], copy_out: int | None, root: dict[int, int],
+def _overwritable(layer, source: int, external: dict[int, str], copied: set[int], root: dict[int, int],
                   block_last: dict[int, int]) -> bool:
     """Whether the layer may write over `source`: an arena buffer that no one reads after this layer (all its
     views included) and that the layer reads through no other input."""
-    if source in external or source == copy_out or block_last[root[source]] != layer.index:
+    if source in external or source in copied or block_last[root[source]] != layer.index:
         return False
-    return all(root.get(t) != root[source] for position, t in enumerate(layer.inputs) if t != source) \
-        and layer.inputs.count(source) == 1
+    return all(root.get(t) != root[source] for t in layer.inputs if t != source) and layer.inputs.count(source) == 1

@@ -45,7 +45,7 @@ class Calibration:
     folder: Path
     objects: list[dict]           # parsed objects of the build, model.c's and the weights' left out
     kernel_objects: list[str]     # paths of the kernel objects among them
-    model_compile: str            # shell command compiling model/model.c into obj/model.o (run in a copy of the layout)
+    model_compile: str            # shell command compiling model/model.c into obj/model.o, paths relative to `folder`
     linked: dict[str, int]        # region -> bytes the linker reported for the calibration build
     rest: dict[str, int]          # region -> bytes not itemized (startup code, newlib, alignment)
     library: dict                 # libc / libgcc member table (libraries.library_table)
@@ -75,7 +75,8 @@ def _cache_key(target: Target, opt: str) -> str:
     code = Path(__file__).resolve().parent
     # The code that measures and itemizes (not the report's): a change there recalibrates.
     measuring = [code / f"{name}.py" for name in ("calibration", "objects", "itemize", "libraries")]
-    files += [target.source, PACKAGE_DIR / "codegen" / "build.py", *measuring]
+    # The build's flags and layout (build/), and the ELF reading there, change the calibration too.
+    files += [target.source, *sorted((PACKAGE_DIR / "build").glob("*.py")), *measuring]
     digest = hashlib.sha256(opt.encode())
     version = subprocess.run([str(find_toolchain().gcc), "--version"], capture_output=True, text=True).stdout
     digest.update(version.encode())

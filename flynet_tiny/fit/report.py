@@ -164,7 +164,7 @@ def fit_table(estimate: FitEstimate | None, elf: ElfUsage | None = None, margin:
 def _memory_lines(estimate: FitEstimate) -> list[str]:
     """The input's place, the RAM the model needs with its I/O buffers, and the outputs written over inputs."""
     lines = [f"arena + I/O buffers: {estimate.ram_bytes:,} bytes (input {estimate.input_bytes:,} "
-             + ("in the arena: write it at flynet_input_buffer()" if estimate.input_in_arena else "in your buffer")
+             + ("in the arena: write it at flynet_input_buffer(0)" if estimate.input_in_arena else "in your buffer")
              + f", output {estimate.output_bytes:,} in your buffer)"]
     shared = overlaps(estimate)
     if shared:

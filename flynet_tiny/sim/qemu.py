@@ -88,7 +88,8 @@ class RunResult:
     total_model_cycles: ModelCycles | None = None
     fault: Fault | None = None
     running_layer: tuple[int, str] | None = None  # begun and not ended when the run stopped
-    outputs: list[tuple[int, bytes]] = field(default_factory=list)  # fn_emit_output, in print order
+    # fn_emit_output, in print order; the bench main numbers them sample * FLYNET_OUTPUT_COUNT + output
+    outputs: list[tuple[int, bytes]] = field(default_factory=list)
     # `@checksums <input> ...` lines (fn_bench_main.c with FLYNET_LAYER_CHECKSUMS): per input, one per layer
     checksums: dict[int, list[int]] = field(default_factory=dict)
 

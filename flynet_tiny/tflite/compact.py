@@ -67,6 +67,7 @@ def check_same_tflm_outputs(full_bytes: bytes, compact_bytes: bytes, samples: in
 
 
 def _random_input(rng: np.random.Generator, tensor) -> np.ndarray:
-    if tensor.dtype == "int8":
-        return rng.integers(-128, 128, tensor.shape, dtype=np.int8)
+    if tensor.dtype in ("int8", "uint8"):
+        limits = np.iinfo(tensor.dtype)
+        return rng.integers(limits.min, limits.max + 1, tensor.shape, dtype=tensor.dtype)
     return rng.standard_normal(tensor.shape).astype(tensor.dtype)

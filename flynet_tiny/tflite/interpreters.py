@@ -6,7 +6,7 @@ import os
 import re
 import tempfile
 from contextlib import contextmanager
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -28,11 +28,17 @@ def run_tflm(model_bytes: bytes, inputs: Sequence[np.ndarray], arena_size: int =
     return _invoke_tflm(interpreter, inputs, _io_counts(model_bytes)[1])
 
 
-def run_tflm_batch(model_bytes: bytes, samples: Sequence[Sequence[np.ndarray]], arena_size: int = DEFAULT_ARENA) -> list[list[np.ndarray]]:
-    """Run many inferences on one interpreter (TFLM models are stateless between invokes)."""
+def run_tflm_batch(model_bytes: bytes, samples: Sequence[Sequence[np.ndarray]], arena_size: int = DEFAULT_ARENA,
+                   on_sample: Callable[[], None] = lambda: None) -> list[list[np.ndarray]]:
+    """Run many inferences on one interpreter (TFLM models are stateless between invokes); `on_sample`
+    is called after each (progress)."""
     interpreter = tflm_interpreter(model_bytes, arena_size)
     n_outputs = _io_counts(model_bytes)[1]
-    return [_invoke_tflm(interpreter, sample, n_outputs) for sample in samples]
+    results = []
+    for sample in samples:
+        results.append(_invoke_tflm(interpreter, sample, n_outputs))
+        on_sample()
+    return results
 
 
 def _invoke_tflm(interpreter, inputs: Sequence[np.ndarray], n_outputs: int) -> list[np.ndarray]:
@@ -93,9 +99,10 @@ def run_litert_reference(model_bytes: bytes, inputs: Sequence[np.ndarray]) -> li
     return run_litert_reference_batch(model_bytes, [inputs])[0]
 
 
-def run_litert_reference_batch(model_bytes: bytes, samples: Sequence[Sequence[np.ndarray]]) -> list[list[np.ndarray]]:
+def run_litert_reference_batch(model_bytes: bytes, samples: Sequence[Sequence[np.ndarray]],
+                               on_sample: Callable[[], None] = lambda: None) -> list[list[np.ndarray]]:
     """LiteRT reference kernels, one interpreter for all samples: a new interpreter per sample
-    aborts inside LiteRT after a few hundred."""
+    aborts inside LiteRT after a few hundred. `on_sample` is called after each (progress)."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     interpreter = Interpreter(model_content=bytes(model_bytes), num_threads=1,
@@ -108,4 +115,5 @@ def run_litert_reference_batch(model_bytes: bytes, samples: Sequence[Sequence[np
             interpreter.set_tensor(detail["index"], np.ascontiguousarray(x))
         interpreter.invoke()
         results.append([np.array(interpreter.get_tensor(d["index"])) for d in outputs])
+        on_sample()
     return results

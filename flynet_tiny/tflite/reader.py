@@ -79,19 +79,49 @@ class TFLiteGraph:
                     users.setdefault(t, []).append(op)
         return users
 
+    def edge_quantization(self, index: int) -> TFLiteTensor:
+        """The tensor whose scale and zero point describe model input / output `index`: the tensor itself,
+        or for a float32 edge the int8 tensor its QUANTIZE writes (an input) or its DEQUANTIZE reads (an output)."""
+        tensor = self.tensors[index]
+        if tensor.dtype != "float32":
+            return tensor
+        for op in self.operators:
+            if op.opcode == "QUANTIZE" and op.inputs[0] == index:
+                return self.tensors[op.outputs[0]]
+            if op.opcode == "DEQUANTIZE" and op.outputs[0] == index:
+                return self.tensors[op.inputs[0]]
+        return tensor
+
     def require_int8(self) -> None:
-        """Fail with one line unless activations are int8 with quantization parameters."""
-        for index in (*self.inputs, *self.outputs):
+        """Fail with one line unless the model is quantized: int8 inside, its inputs int8, or uint8 /
+        float32 that only QUANTIZE reads, its outputs int8, or uint8 / float32 from QUANTIZE / DEQUANTIZE."""
+        consumers, producers = self.consumers(), self.producers()
+        edges = set()
+        for index in self.inputs:
             tensor = self.tensors[index]
-            if tensor.dtype != "int8" or tensor.scale is None:
+            readers = consumers.get(index, [])
+            if tensor.dtype in ("uint8", "float32") and readers and all(op.opcode == "QUANTIZE" for op in readers):
+                edges.add(index)
+            elif tensor.dtype != "int8" or tensor.scale is None:
                 raise FlynetError(
-                    f"model tensor {tensor.name!r} is {tensor.dtype}, not quantized int8: "
-                    "convert it with full-integer int8 quantization first"
+                    f"model input {tensor.name!r} is {tensor.dtype}, not quantized int8 (nor uint8 / float32 read by "
+                    "a QUANTIZE): convert the model with full-integer int8 quantization"
+                )
+        for index in self.outputs:
+            tensor = self.tensors[index]
+            writer = producers.get(index)
+            if tensor.dtype in ("uint8", "float32") and writer is not None \
+                    and writer.opcode in ("QUANTIZE", "DEQUANTIZE"):
+                edges.add(index)
+            elif tensor.dtype != "int8" or tensor.scale is None:
+                raise FlynetError(
+                    f"model output {tensor.name!r} is {tensor.dtype}, not quantized int8 (nor uint8 / float32 "
+                    "written by a QUANTIZE / DEQUANTIZE): convert the model with full-integer int8 quantization"
                 )
         for op in self.operators:
             for index in (*op.inputs, *op.outputs):
                 tensor = self.tensors[index] if index >= 0 else None
-                if tensor is not None and tensor.dtype == "float32":
+                if tensor is not None and tensor.dtype == "float32" and index not in edges:
                     raise FlynetError(
                         f"operator {op.index} ({op.opcode}) uses float tensor {tensor.name!r}: "
                         "only fully int8-quantized models are supported"

@@ -258,9 +258,9 @@ def _metrics(history: list[dict], best_top1: float, config: TrainConfig, run_inf
 
 
 def _progress_bar(total: int, desc: str, enabled: bool):
-    from tqdm import tqdm
+    from ..reporting import progress_bar
 
-    return tqdm(total=total, desc=desc, disable=not enabled, file=sys.stderr, leave=False, dynamic_ncols=True)
+    return progress_bar(total, desc, enabled)
 
 
 def plot_curves(history: list[dict]) -> bytes:
@@ -270,6 +270,7 @@ def plot_curves(history: list[dict]) -> bytes:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [h["epoch"] for h in history]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
@@ -280,6 +281,7 @@ def plot_curves(history: list[dict]) -> bytes:
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
     ax_acc.set(xlabel="epoch", ylabel="top-1", title="accuracy")
     for ax in (ax_loss, ax_acc):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole: no 0.5 ticks on short runs
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()

@@ -13,7 +13,7 @@ from flynet_tiny.codegen.host_kernels import build_host_library, sanitizer_env
 
 HERE = Path(__file__).parent
 SUITES = ["test_kernels_conv.py", "test_kernels_ops.py", "test_kernels_eca.py", "test_kernels_edges.py",
-          "test_kernels_lut_maxout.py", "test_kernels_overlap.py"]
+          "test_kernels_lut_maxout.py", "test_kernels_quantize.py", "test_kernels_overlap.py"]
 # QEMU runs the Cortex-M build, which the host sanitizers do not see.
 SKIPPED = ["test_kernels_overlap.py::test_dsp_paths_overlapped_in_qemu_match"]
 

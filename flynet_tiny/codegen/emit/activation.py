@@ -8,7 +8,7 @@ from ...int8 import kernel_params as qp
 from ..graph import Layer, ModelIR
 from ..host_kernels import shared_kernels, table_inputs, trimmed_table
 from ..layer_code import ConstArray, LayerCode, ParamObject, shape_text
-from ..overlap import Elementwise, Overlap
+from ..overlap import Blocks, Overlap
 from .common import scale_of, status_call
 from .registry import emitter, unsupported
 
@@ -28,7 +28,7 @@ def table_layer(ir: ModelIR, layer: Layer, prefix: str, values: np.ndarray) -> L
 
 
 def _elementwise(size: int) -> Overlap:
-    return Overlap(0, (Elementwise(size),), "elementwise: element i is written after it was read")
+    return Overlap(0, (Blocks(size),), "elementwise: element i is written after it was read")
 
 
 @emitter("HARD_SWISH")

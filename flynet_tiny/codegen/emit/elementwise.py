@@ -5,7 +5,7 @@ from __future__ import annotations
 from ...int8 import kernel_params as qp
 from ..graph import Layer, ModelIR, dims4
 from ..layer_code import ConstArray, LayerCode, ParamObject, dims_object, shape_text
-from ..overlap import Elementwise, Overlap
+from ..overlap import Blocks, Overlap
 from .common import act_range, scale_of, status_call
 from .registry import emitter, unsupported
 
@@ -44,7 +44,7 @@ def binary_layer(ir: ModelIR, layer: Layer, prefix: str, function: str, params_t
     if op.inputs[0] != op.inputs[1]:
         for position, t in enumerate(op.inputs[:2]):
             if ir.tensor(t).data is None and dims[position] == do:
-                overlap = Overlap(layer.inputs.index(t), (Elementwise(ir.tensor(t).nbytes),),
+                overlap = Overlap(layer.inputs.index(t), (Blocks(ir.tensor(t).nbytes),),
                                   "elementwise: element i is written after it was read")
                 break
     return LayerCode(f"{shape_text(a.shape)} , {shape_text(b.shape)} -> {shape_text(out.shape)}", statements, arrays,

@@ -7,7 +7,7 @@ import numpy as np
 from ...int8 import kernel_params as qp
 from ..graph import dims4, same_quantization
 from ..layer_code import LayerCode, ParamObject, dims_object, shape_text
-from ..overlap import GroupMax, Overlap, PixelWindows
+from ..overlap import Blocks, Overlap, PixelWindows
 from .common import act_range, scale_of, status_call
 from .registry import emitter, unsupported
 
@@ -64,5 +64,5 @@ def _maxout(ir, layer, prefix):
     # In place is safe: output g is written after its window g*h..g*h+h-1 was read, and every byte
     # it lands on (index g <= g*h) belongs to a window already read.
     return LayerCode(f"{shape_text(x.shape)} -> {shape_text(out.shape)}, max over {heads} heads", statements,
-                     overlap=Overlap(0, (GroupMax(groups, heads),),
+                     overlap=Overlap(0, (Blocks(groups, heads, 1),),
                                      "output g is written after its heads g*h.. were read"))
