@@ -9,9 +9,9 @@ the caller's input buffer (unless the input lives in the arena) and output buffe
 = its runtime data; the input and output tensors are inside). "before": the converter's layer order,
 the input in the caller's buffer, outputs written over inputs only in place (what the planner did
 before); "speed" plans the scratch of --opt speed's DSP paths (either build), "size" the portable
-kernels' of --opt size. Models that refuse to generate today for an unsupported SHAPE chain or a global
-AVERAGE_POOL_2D stride are listed hand-folded (tests/hand_folded.py: the shape given as a constant, the
-global pool as MEAN) and marked so; their TFLM figure is for the folded model too.
+kernels' of --opt size. Models that refuse to generate today for a global AVERAGE_POOL_2D stride are
+listed hand-folded (tests/hand_folded.py: the global pool as MEAN, a computed reshape's shape as a
+constant) and marked so; their TFLM figure is for the folded model too.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """Corpus models rewritten by hand into what the code generator takes today, for planning tests.
 
-Until constant folding and the wider pooling strides land in the code generator, ResNet-8 and the VWW
-MobileNet do not generate. `hand_folded` copies a model with (1) each RESHAPE whose shape is computed
-(SHAPE -> STRIDED_SLICE -> PACK) given its output shape as a constant and the chain dropped, and
-(2) each AVERAGE_POOL_2D whose window covers its whole map replaced by MEAN over H and W (same output
-shape, the same kind of op for the planner). TFLite Micro runs the rewritten model too, so tests compare
+Until the pooling strides above 2 land in the code generator, ResNet-8 and the VWW MobileNet (a global
+AVERAGE_POOL_2D of stride 8 and 3) do not generate. `hand_folded` copies a model with (1) each
+AVERAGE_POOL_2D whose window covers its whole map replaced by MEAN over H and W (same output shape,
+the same kind of op for the planner), and (2) each RESHAPE whose shape is computed (SHAPE ->
+STRIDED_SLICE -> PACK) given its output shape as a constant and the chain dropped (the code generator
+folds those itself now; the rewrite keeps TFLM's Python figure comparable). TFLite Micro runs the rewritten model too, so tests compare
 bit for bit against it; the layers where the arena peaks (the convolutions) are untouched.
 """
 
