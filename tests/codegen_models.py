@@ -349,3 +349,31 @@ def assert_plan_sound_and_within_tflm(generated, model_bytes: bytes) -> None:
     # Like for like: TFLM's reference kernels take no scratch, so compare the activations alone.
     activations = plan_memory([t for t in generated.plan.tensors if t.kind == "activation"])
     assert activations.arena_bytes <= tflm["head"]
+
+
+def branch_order_model(seed: int = 16) -> bytes:
+    """Two branches from one map: an inverted residual (1x1 expand to 48, 3x3 depthwise, 1x1 project) and a
+    spatial mean, joined by a broadcast ADD. The converter runs the expand branch first, which keeps the map
+    alive beside the 48-channel maps; running the mean first lets the expand write over it."""
+    m = ModelMaker(seed, "branch order")
+    x = m.input((1, 14, 12, 3))
+    s = m.conv(x, 8, k=3, act="RELU6")
+    a = m.conv(s, 48, k=1, act="RELU6")
+    b = m.depthwise(a, act="RELU6")
+    c = m.conv(b, 8, k=1)
+    return m.build(x, m.add(c, m.mean(s)))
+
+
+def mobilenet_blocks_model(seed: int = 15) -> bytes:
+    """A stride-2 stem, depthwise 3x3 (stride 1 and 2) and 5x5, 1x1 expand and project, an inverted residual:
+    MobileNet's layers, each of whose outputs the planner writes over the input it reads."""
+    m = ModelMaker(seed, "mobilenet blocks")
+    x = m.input((1, 24, 22, 3))
+    a = m.conv(x, 8, k=3, stride=2, act="RELU6")
+    b = m.depthwise(a, act="RELU6")
+    c = m.conv(b, 16, k=1)
+    d = m.conv(c, 48, k=1, act="RELU6")
+    e = m.depthwise(d, k=5, act="RELU6")
+    f = m.add(m.conv(e, 16, k=1), c)
+    g = m.depthwise(f, stride=2, act="RELU6")
+    return m.build(x, m.conv(g, 8, k=1))

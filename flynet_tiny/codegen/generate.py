@@ -7,14 +7,16 @@
 Pipeline: read_tflite -> lower (one layer per op) -> fold constants (`fold.py`) -> check every op
 and type is supported -> fuse -> emit each layer's kernel call -> place and plan memory -> write.
 `flynet_invoke` takes one pointer per model input and output (`model.h` names each tensor with its
-type, shape and quantization); inputs are read in place from the caller's buffers and a layer writing
-a model output writes into the caller's buffer (`placement.py`).
+type, shape and quantization); a layer writing a model output writes into the caller's buffer, and the
+inputs are read in place from the caller's buffers or copied into their arena slots (`placement.py`).
+Between emitting and writing, the layer order is chosen (`layer_order.py`) and outputs are planned
+over the inputs they read (`overlap.py`, `planner.py`) for the smallest arena.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +28,8 @@ from .emit import emit_layer
 from .fold import fold_constants
 from .fuse import fuse
 from .graph import Layer, ModelIR, c_identifier, check_supported, layer_label, lower
+from .layer_code import LayerCode
+from .layer_order import best_order, layer_costs, reordered
 from .placement import Placement, place_tensors, tensor_symbol
 from .planner import MemoryPlan, plan_memory
 from .scratch import scratch_bytes
@@ -79,6 +83,16 @@ class GeneratedModel:
     weight_bytes: int
     inputs: list[ModelTensor]
     outputs: list[ModelTensor]
+    inputs_in_arena: bool = False                    # the inputs have arena slots (flynet_input_buffer)
+    ir: ModelIR | None = None                        # what was generated from, for tools that check the plan
+    codes: list[LayerCode] = field(default_factory=list)
+    placement: Placement | None = None
+
+    @property
+    def ram_bytes(self) -> int:
+        """What the model needs in RAM: the arena and the caller's I/O buffers (TFLM's arena holds them all)."""
+        caller_inputs = 0 if self.inputs_in_arena else sum(t.nbytes for t in self.inputs)
+        return self.arena_bytes + caller_inputs + sum(t.nbytes for t in self.outputs)
 
     def _only(self, tensors: list[ModelTensor], what: str) -> ModelTensor:
         if len(tensors) != 1:
@@ -142,20 +156,92 @@ def model_tensor(ir: ModelIR, index: int) -> ModelTensor:
 _POINTER_CASTS = {"int8": "", "uint8": "(uint8_t *)", "float32": "(float *)"}
 
 
+INPUT_PLACEMENTS = ("auto", "arena", "caller")
+
+
+@dataclass
+class _Layout:
+    ir: ModelIR
+    codes: list[LayerCode]
+    scratch: list[int]
+    placement: Placement
+    plan: MemoryPlan
+
+    @property
+    def inputs_in_arena(self) -> bool:
+        return all(t not in self.placement.external for t in self.ir.inputs)
+
+    @property
+    def ram_bytes(self) -> int:
+        """The arena and the caller's input buffers where the inputs are read there."""
+        caller = 0 if self.inputs_in_arena else sum(self.ir.tensor(t).nbytes for t in set(self.ir.inputs))
+        return self.plan.arena_bytes + caller
+
+
+@dataclass(frozen=True)
+class _Options:
+    alignment: int
+    dsp_kernels: bool
+    reorder: bool          # choose the layer order (else the converter's)
+    input_placement: str   # INPUT_PLACEMENTS
+    overlaps: bool         # outputs may start below the input they read (else only in place)
+
+
+def _layout(ir: ModelIR, options: _Options, inputs_in_arena: bool) -> _Layout:
+    """Each layer's code and scratch, where its tensors live, and the memory plan, for the IR's layer order."""
+    alignment, dsp_kernels = options.alignment, options.dsp_kernels
+    codes = [emit_layer(ir, layer, f"l{layer.index}") for layer in ir.layers]
+    scratch = [scratch_bytes(code.scratch, dsp_kernels) if code.scratch else 0 for code in codes]
+    placement = place_tensors(ir, codes, scratch, alignment, dsp_kernels, inputs_in_arena, options.overlaps)
+    return _Layout(ir, codes, scratch, placement, plan_memory(placement.plan_tensors, alignment=alignment))
+
+
+def _ordered_layout(ir: ModelIR, options: _Options, inputs_in_arena: bool) -> _Layout:
+    """The layout in the layer order that keeps the fewest bytes alive (`layer_order.py`), where its plan's
+    arena is smaller than the converter's order gives; else (or with `reorder` off) the converter's order."""
+    layout = _layout(ir, options, inputs_in_arena)
+    if not options.reorder:
+        return layout
+    external = set(layout.placement.external)
+    costs = layer_costs(ir, layout.codes, layout.scratch, external, options.alignment, options.dsp_kernels,
+                        options.overlaps)
+    arena = {t: ir.tensor(t).nbytes for layer in ir.layers for t in (*layer.inputs, *layer.outputs)
+             if t not in external}
+    order = best_order(ir, costs, {i for i, code in enumerate(layout.codes) if code.view}, arena,
+                       {t for _, t in layout.placement.copy_out})
+    if order == list(range(len(ir.layers))):
+        return layout
+    other = _layout(reordered(ir, order), options, inputs_in_arena)
+    return other if other.plan.arena_bytes < layout.plan.arena_bytes else layout
+
+
+def _best_layout(ir: ModelIR, options: _Options) -> _Layout:
+    """`input_placement`: "caller" reads the inputs in the caller's buffers, "arena" plans them in the arena,
+    "auto" takes the one whose arena plus caller's input buffers is smaller (the caller's buffers on a tie)."""
+    if options.input_placement not in INPUT_PLACEMENTS:
+        raise FlynetError(f"input placement {options.input_placement!r}: use one of {', '.join(INPUT_PLACEMENTS)}")
+    choices = {"auto": (False, True), "arena": (True,), "caller": (False,)}[options.input_placement]
+    layouts = [_ordered_layout(ir, options, in_arena) for in_arena in choices]
+    return min(layouts, key=lambda layout: layout.ram_bytes)
+
+
 def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str = "model",
-                           alignment: int = 16, fuse_mdw: bool = True, dsp_kernels: bool = True) -> GeneratedModel:
+                           alignment: int = 16, fuse_mdw: bool = True, dsp_kernels: bool = True,
+                           reorder_layers: bool = True, input_placement: str = "auto",
+                           overlap_outputs: bool = True) -> GeneratedModel:
     """Write the model's C sources into `out_dir`; every file is complete or untouched.
     `fuse_mdw=False` keeps MDW and its Max-out as two layers (benchmarks/bench_boards.py).
     `dsp_kernels=False` sizes kernel scratch for builds without the DSP paths (`uses_dsp_kernels`
-    of the build's --opt); the default reserves enough for either build."""
+    of the build's --opt); the default reserves enough for either build. `reorder_layers=False` keeps the
+    converter's operator order (benchmarks compare the two). `input_placement`: where the model inputs
+    live, the caller's buffers or the arena ("auto": the smaller arena + input buffers).
+    `overlap_outputs=False` writes outputs over their inputs only in place (benchmarks)."""
     if not name.isidentifier():
         raise FlynetError(f"model name {name!r} is not a C identifier: use letters, digits and underscores")
     out_dir = Path(out_dir)
-    ir = build_ir(tflite_bytes, fuse_mdw)
-    codes = [emit_layer(ir, layer, f"l{layer.index}") for layer in ir.layers]
-    scratch = [scratch_bytes(code.scratch, dsp_kernels) if code.scratch else 0 for code in codes]
-    placement = place_tensors(ir, codes, scratch)
-    plan = plan_memory(placement.plan_tensors, alignment=alignment)
+    layout = _best_layout(build_ir(tflite_bytes, fuse_mdw),
+                          _Options(alignment, dsp_kernels, reorder_layers, input_placement, overlap_outputs))
+    ir, codes, scratch, placement, plan = layout.ir, layout.codes, layout.scratch, layout.placement, layout.plan
 
     def pointer(t: int) -> str:
         if t in placement.external:
@@ -194,6 +280,7 @@ def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str =
         "inputs": inputs,
         "outputs": outputs,
         "copy_out": [(buffer, pointer(t)) for buffer, t in placement.copy_out],
+        "input_slots": [pointer(t) if t not in placement.external else None for t in ir.inputs],
         "arrays": arrays,
         "plan": plan,
     }
@@ -223,6 +310,10 @@ def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str =
         weight_bytes=sum(a.nbytes for a in arrays),
         inputs=inputs,
         outputs=outputs,
+        inputs_in_arena=layout.inputs_in_arena,
+        ir=ir,
+        codes=codes,
+        placement=placement,
     )
 
 
@@ -236,6 +327,7 @@ def memory_plan_json(ir: ModelIR, plan: MemoryPlan, placement: Placement, layer_
         {"name": tensor_symbol(ir, t), "buffer": where, "size": ir.tensor(t).nbytes}
         for t, where in sorted(placement.external.items())
     ]
+    data["inputs_in_arena"] = all(t not in placement.external for t in ir.inputs)
     return data
 
 

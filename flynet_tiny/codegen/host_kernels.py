@@ -6,7 +6,9 @@
                  input_offset=-x_zp, output_offset=y_zp)
 
 Arrays are int8 NHWC (4-D) unless a method says otherwise. A kernel's error
-status becomes `KernelError` naming the status (e.g. FN_ERR_UNSUPPORTED).
+status becomes `KernelError` naming the status (e.g. FN_ERR_UNSUPPORTED). Methods
+that take `out=` write into that array (a contiguous int8 view, which may share
+memory with the input: tests/kernels/test_kernels_overlap.py) and return it.
 `build_host_library(sanitize=True)` builds with -fsanitize=address,undefined;
 such a library loads only into a process started with the sanitizer runtime
 preloaded (`sanitizer_env()`), so tests run it in a child process.
@@ -143,6 +145,16 @@ def _int8(array: np.ndarray) -> np.ndarray:
     return array
 
 
+def _output(out: np.ndarray | None, shape) -> np.ndarray:
+    """A new zeroed output, or the caller's `out` (checked: its bytes are written in place)."""
+    shape = tuple(int(s) for s in shape)
+    if out is None:
+        return np.zeros(shape, dtype=np.int8)
+    if out.dtype != np.int8 or tuple(out.shape) != shape or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a contiguous int8 array of shape {shape}, got {out.dtype} {out.shape}")
+    return out
+
+
 def _int32(array) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(array, dtype=np.int32))
 
@@ -199,7 +211,7 @@ class HostKernels:
 
     # -- convolutions ---------------------------------------------------------
     def _conv_like(self, function: str, x, w, bias, multiplier, shift, stride, dilation, padding, input_offset,
-                   output_offset, act, depth_multiplier, out_channels):
+                   output_offset, act, depth_multiplier, out_channels, out=None):
         """`padding`: "SAME", "VALID", or explicit (top, bottom, left, right) rows / columns of zero points."""
         x, w = _int8(x), _int8(w)
         n, h, wd, _ = x.shape
@@ -211,7 +223,7 @@ class HostKernels:
         sizing = "VALID" if padding == "EXPLICIT" else padding
         out_h, _ = qp.conv_padding(sizing, h, w.shape[1], max(stride[0], 1), max(dilation[0], 1))
         out_w, _ = qp.conv_padding(sizing, wd, w.shape[2], max(stride[1], 1), max(dilation[1], 1))
-        out = np.zeros((n, max(out_h, 1), max(out_w, 1), out_channels), dtype=np.int8)
+        out = _output(out, (n, max(out_h, 1), max(out_w, 1), out_channels))
         params = ConvParams(stride[0], stride[1], dilation[0], dilation[1], PADDING[padding], input_offset,
                             output_offset, act[0], act[1], depth_multiplier, *pads)
         m, s = _int32(multiplier), _int32(shift)
@@ -227,22 +239,22 @@ class HostKernels:
         return out
 
     def conv2d(self, x, w, bias, *, multiplier, shift, stride=(1, 1), dilation=(1, 1), padding="SAME",
-               input_offset=0, output_offset=0, act=(-128, 127)) -> np.ndarray:
+               input_offset=0, output_offset=0, act=(-128, 127), out=None) -> np.ndarray:
         """CONV_2D: x [n,h,w,c], w OHWI."""
         return self._conv_like("fn_conv2d_s8", x, w, bias, multiplier, shift, stride, dilation, padding,
-                               input_offset, output_offset, act, 1, w.shape[0])
+                               input_offset, output_offset, act, 1, w.shape[0], out)
 
     def depthwise_conv2d(self, x, w, bias, *, depth_multiplier, multiplier, shift, stride=(1, 1), dilation=(1, 1),
-                         padding="SAME", input_offset=0, output_offset=0, act=(-128, 127)) -> np.ndarray:
+                         padding="SAME", input_offset=0, output_offset=0, act=(-128, 127), out=None) -> np.ndarray:
         """DEPTHWISE_CONV_2D: w [1, kh, kw, c*depth_multiplier]."""
         return self._conv_like("fn_depthwise_conv2d_s8", x, w, bias, multiplier, shift, stride, dilation, padding,
-                               input_offset, output_offset, act, depth_multiplier, w.shape[3])
+                               input_offset, output_offset, act, depth_multiplier, w.shape[3], out)
 
     def mdw_maxout(self, x, w, bias, *, heads, multiplier, shift, stride=(1, 1), dilation=(1, 1), padding="SAME",
-                   input_offset=0, output_offset=0, act=(-128, 127)) -> np.ndarray:
+                   input_offset=0, output_offset=0, act=(-128, 127), out=None) -> np.ndarray:
         """Fused depthwise(multiplier heads) + max over heads: output has x's channel count."""
         return self._conv_like("fn_mdw_maxout_s8", x, w, bias, multiplier, shift, stride, dilation, padding,
-                               input_offset, output_offset, act, heads, x.shape[3])
+                               input_offset, output_offset, act, heads, x.shape[3], out)
 
     def transpose_conv2d(self, x, w, bias, *, out_hw, multiplier, shift, stride=(1, 1), padding="SAME",
                          input_offset=0, output_offset=0, act=(-128, 127)) -> np.ndarray:
@@ -281,25 +293,24 @@ class HostKernels:
         return out
 
     # -- elementwise ----------------------------------------------------------
-    def _binary(self, function: str, a, b, params, out: np.ndarray | None = None) -> np.ndarray:
-        """`out`: the output buffer (an operand itself, to check in-place use); else a new one."""
+    def _binary(self, function: str, a, b, params, out=None) -> np.ndarray:
         a, b = _int8(a), _int8(b)
         # Elementwise max of the dims; the kernel itself rejects shapes that do not broadcast.
         da, db = dims4(a.shape), dims4(b.shape)
         shape = tuple(max(getattr(da, f), getattr(db, f)) for f in "nhwc")[4 - max(a.ndim, b.ndim):]
-        out = np.zeros(shape, dtype=np.int8) if out is None else out
+        out = _output(out, shape)
         args = [ctypes.byref(params)] if params is not None else []
         status = getattr(self.lib, function)(*args, ctypes.byref(dims4(a.shape)), _ptr(a), ctypes.byref(dims4(b.shape)),
                                              _ptr(b), ctypes.byref(dims4(shape)), _ptr(out))
         self._check(function, status)
         return out
 
-    def add(self, a, b, params: dict) -> np.ndarray:
+    def add(self, a, b, params: dict, out=None) -> np.ndarray:
         """ADD with broadcast; params from quant_params.add_params plus act_min / act_max."""
-        return self._binary("fn_add_s8", a, b, AddParams(**params))
+        return self._binary("fn_add_s8", a, b, AddParams(**params), out)
 
-    def mul(self, a, b, params: dict) -> np.ndarray:
-        return self._binary("fn_mul_s8", a, b, MulParams(**params))
+    def mul(self, a, b, params: dict, out=None) -> np.ndarray:
+        return self._binary("fn_mul_s8", a, b, MulParams(**params), out)
 
     def sub(self, a, b, params: dict) -> np.ndarray:
         """SUB with broadcast; params from kernel_params.sub_params plus act_min / act_max."""
@@ -309,7 +320,7 @@ class HostKernels:
         """SQUARED_DIFFERENCE; params from kernel_params.squared_difference_params plus act_min / act_max."""
         return self._binary("fn_squared_difference_s8", a, b, AddParams(**params))
 
-    def maximum(self, a, b, out: np.ndarray | None = None) -> np.ndarray:
+    def maximum(self, a, b, out=None) -> np.ndarray:
         return self._binary("fn_maximum_s8", a, b, None, out)
 
     def minimum(self, a, b) -> np.ndarray:
@@ -342,10 +353,10 @@ class HostKernels:
     def leaky_relu(self, x, params: dict) -> np.ndarray:
         return self._unary("fn_leaky_relu_s8", x, LeakyReluParams(**params))
 
-    def lut(self, x, lo: int, table: np.ndarray) -> np.ndarray:
+    def lut(self, x, lo: int, table: np.ndarray, out=None) -> np.ndarray:
         """fn_lut_s8: out = table[clip(x, lo, lo + len(table) - 1) - lo]."""
         x, table = _int8(x), _int8(table)
-        out = np.zeros_like(x)
+        out = _output(out, x.shape)
         status = self.lib.fn_lut_s8(_ptr(table), lo, lo + table.size - 1, x.size, _ptr(x), _ptr(out))
         self._check("fn_lut_s8", status)
         return out
@@ -356,17 +367,17 @@ class HostKernels:
         self._check("fn_clamp_s8", self.lib.fn_clamp_s8(lo, hi, x.size, _ptr(x), _ptr(out)))
         return out
 
-    def maxout(self, x, heads: int) -> np.ndarray:
+    def maxout(self, x, heads: int, out=None) -> np.ndarray:
         """fn_maxout_s8: max over each group of `heads` adjacent values of the last axis."""
         x = _int8(x)
-        out = np.zeros(x.shape[:-1] + (x.shape[-1] // heads,), dtype=np.int8)
+        out = _output(out, x.shape[:-1] + (x.shape[-1] // heads,))
         self._check("fn_maxout_s8", self.lib.fn_maxout_s8(out.size, heads, _ptr(x), _ptr(out)))
         return out
 
-    def softmax(self, x, params: dict) -> np.ndarray:
+    def softmax(self, x, params: dict, out=None) -> np.ndarray:
         """SOFTMAX over the last axis."""
         x = _int8(x)
-        out = np.zeros_like(x)
+        out = _output(out, x.shape)
         depth = x.shape[-1]
         status = self.lib.fn_softmax_s8(ctypes.byref(SoftmaxParams(**params)), x.size // depth, depth, _ptr(x),
                                         _ptr(out))
@@ -374,22 +385,22 @@ class HostKernels:
         return out
 
     # -- pooling and reductions -----------------------------------------------
-    def _pool(self, function: str, x, filter_hw, stride, padding, act) -> np.ndarray:
+    def _pool(self, function: str, x, filter_hw, stride, padding, act, out=None) -> np.ndarray:
         x = _int8(x)
         out_h, _ = qp.conv_padding(padding, x.shape[1], filter_hw[0], stride[0])
         out_w, _ = qp.conv_padding(padding, x.shape[2], filter_hw[1], stride[1])
-        out = np.zeros((x.shape[0], max(out_h, 1), max(out_w, 1), x.shape[3]), dtype=np.int8)
+        out = _output(out, (x.shape[0], max(out_h, 1), max(out_w, 1), x.shape[3]))
         params = PoolParams(stride[0], stride[1], filter_hw[0], filter_hw[1], PADDING[padding], act[0], act[1])
         status = getattr(self.lib, function)(ctypes.byref(params), ctypes.byref(dims4(x.shape)), _ptr(x),
                                              ctypes.byref(dims4(out.shape)), _ptr(out))
         self._check(function, status)
         return out
 
-    def avgpool(self, x, filter_hw, stride, padding="VALID", act=(-128, 127)) -> np.ndarray:
-        return self._pool("fn_avgpool_s8", x, filter_hw, stride, padding, act)
+    def avgpool(self, x, filter_hw, stride, padding="VALID", act=(-128, 127), out=None) -> np.ndarray:
+        return self._pool("fn_avgpool_s8", x, filter_hw, stride, padding, act, out)
 
-    def maxpool(self, x, filter_hw, stride, padding="VALID", act=(-128, 127)) -> np.ndarray:
-        return self._pool("fn_maxpool_s8", x, filter_hw, stride, padding, act)
+    def maxpool(self, x, filter_hw, stride, padding="VALID", act=(-128, 127), out=None) -> np.ndarray:
+        return self._pool("fn_maxpool_s8", x, filter_hw, stride, padding, act, out)
 
     def _reduce(self, function: str, x, axes: Sequence[int], params) -> np.ndarray:
         x = _int8(x)

@@ -4,7 +4,9 @@ A layer's kernel parameters are `ParamObject`s (a struct of the kernel ABI and i
 not C declarations: the writer names them at file scope, shares equal ones between layers and packs
 them (`pack_params`) from these values. The call itself is C text with placeholders: `@IN0@`,
 `@OUT0@`, `@SCRATCH@` for buffer addresses until the memory plan fixes them, and `&local` for the
-address of the layer's parameter object named `local`.
+address of the layer's parameter object named `local`. `overlap` says where the output may be written
+over an input: the kernel's access order on every path (`overlap.py`), from which the placement
+computes the safe offset.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .kernel_abi import c_initializer
+from .overlap import Overlap
 
 
 @dataclass
@@ -60,7 +63,7 @@ class LayerCode:
     arrays: list[ConstArray] = field(default_factory=list)
     scratch: ScratchQuery | None = None
     view: bool = False                             # no call: the output is the input's bytes (reshape)
-    inplace_input: int | None = None               # input position whose bytes the output may reuse
+    overlap: Overlap | None = None                 # the input the output may be written over, and how
     objects: list[ParamObject] = field(default_factory=list)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import math
 
+from .dsp_planes import one_plane_bytes, plane_count
 from .layer_code import ScratchQuery
 
 
@@ -64,26 +65,18 @@ def _dsp_conv_bytes(in_dims, filter_dims) -> int:
     return max(block, _dsp_conv1x1_bytes(in_dims)) if (kh, kw) == (1, 1) else block
 
 
-DSP_DEPTHWISE_PLANE_ROWS = 18  # FN_DW_PLANE_ROWS in firmware/kernels/depthwise/depthwise_planes_dsp.h
-
-
 def _dsp_depthwise_bytes(in_dims, filter_dims) -> int:
     """3x3 and 5x5 filters: a band of input rows as an int8 plane per channel (`fn_dw_plane_bytes`, rows
     for the input padded by k - 1): 4 planes (4 channels copied at once) where there are 4 channels, the
     pitch is at most 64 and 3 more planes cost at most half (5x5: an eighth of) the input map's bytes,
-    else one."""
+    else one (`dsp_planes.py`)."""
     _, kh, kw, _ = filter_dims
     if (kh, kw) not in ((3, 3), (5, 5)):
         return 0
-    needed = in_dims[2] + 8
-    pitch = next((p for p in (16, 32, 64, 128, 256) if needed <= p), (needed + 3) & ~3)
-    rows = min(DSP_DEPTHWISE_PLANE_ROWS, in_dims[1] + kh - 1)
-    one_plane = rows * pitch + 12
+    one_plane = one_plane_bytes(in_dims, kh)
     if kh == 5 and one_plane > math.prod(in_dims[1:]):
         return 0  # the 5x5 layer keeps the per-pixel path (`fn_dw_plane_bytes`)
-    share = 2 if kh == 3 else 8
-    planes = 4 if in_dims[3] >= 4 and pitch <= 64 and share * 3 * one_plane <= math.prod(in_dims[1:]) else 1
-    return planes * one_plane
+    return plane_count(in_dims, kh) * one_plane
 
 
 DSP_DEPTHWISE_AS_CONV_HEADS = 4  # FN_DW_AS_CONV_HEADS in firmware/kernels/depthwise/depthwise_conv_s8.c

@@ -15,7 +15,7 @@ def _guard(name: str) -> str:
     return f"FLYNET_{name.upper()}_H"
 
 
-def _tensor_defines(kind: str, position: int, tensor) -> list[str]:
+def _tensor_defines(kind: str, position: int, tensor, in_arena: bool = False) -> list[str]:
     """One model input or output in the header: a comment saying what it holds, and its numbers."""
     prefix = f"FLYNET_{kind.upper()}{position}"
     shape = ", ".join(str(d) for d in tensor.shape)
@@ -37,6 +37,8 @@ def _tensor_defines(kind: str, position: int, tensor) -> list[str]:
     ]
     if tensor.scale is not None:
         lines += [f"#define {prefix}_SCALE {tensor.scale:.9g}f", f"#define {prefix}_ZERO_POINT {tensor.zero_point}"]
+    if kind == "input":
+        lines.append(f"#define {prefix}_IN_ARENA {int(in_arena)}")
     return lines + [""]
 
 
@@ -44,7 +46,8 @@ def render_header(ctx: dict) -> str:
     name = ctx["name"]
     guard = _guard(name)
     layer_count = len(ctx["ir"].layers)
-    tensors = [line for i, t in enumerate(ctx["inputs"]) for line in _tensor_defines("input", i, t)]
+    tensors = [line for i, (t, slot) in enumerate(zip(ctx["inputs"], ctx["input_slots"]))
+               for line in _tensor_defines("input", i, t, slot is not None)]
     tensors += [line for i, t in enumerate(ctx["outputs"]) for line in _tensor_defines("output", i, t)]
     tensor_text = "\n".join(tensors)
     return f"""{_BANNER}#ifndef {guard}
@@ -63,6 +66,13 @@ def render_header(ctx: dict) -> str:
  * 4-byte aligned. Returns 0, or -1 when a kernel refused its configuration; then
  * flynet_error_layer / flynet_error_status say which and why. */
 int flynet_invoke(const void *const inputs[FLYNET_INPUT_COUNT], void *const outputs[FLYNET_OUTPUT_COUNT]);
+
+/* FLYNET_INPUTi_IN_ARENA 1: input i has a slot in the arena, which the first layers write over.
+ * flynet_invoke copies inputs[i] there, unless inputs[i] is flynet_input_buffer(i) itself: write
+ * the input there (a camera's DMA, a decoder) to need no buffer of your own and no copy. Its bytes
+ * are overwritten while the model runs. FLYNET_INPUTi_IN_ARENA 0: the model reads inputs[i] in
+ * place, and flynet_input_buffer(i) is NULL. */
+void *flynet_input_buffer(int index);
 
 extern const char *const flynet_layer_names[FLYNET_LAYER_COUNT];
 extern int flynet_error_layer;
@@ -95,6 +105,30 @@ def _buffer_locals(ctx: dict) -> list[str]:
             lines.append(f"    {const}{tensor.ctype} *const {kind}{i} = ({const}{tensor.ctype} *){kind}s[{i}];")
     return lines + [f"    (void){kind}{i};" for kind, tensors in (("input", ctx["inputs"]), ("output", ctx["outputs"]))
                     for i in range(len(tensors))]
+
+
+def _input_buffer_function(ctx: dict) -> list[str]:
+    """flynet_input_buffer(i): input i's slot in the arena, or NULL where the caller's buffer is read."""
+    slots = [f"(void *){slot}" if slot is not None else "NULL" for slot in ctx["input_slots"]]
+    return [
+        "void *flynet_input_buffer(int index)",
+        "{",
+        f"    void *const slots[FLYNET_INPUT_COUNT] = {{{', '.join(slots)}}};",
+        "    return index >= 0 && index < FLYNET_INPUT_COUNT ? slots[index] : NULL;",
+        "}",
+        "",
+    ]
+
+
+def _copy_in(ctx: dict) -> list[str]:
+    """Inputs that live in the arena: copied into their slots unless the caller wrote them there."""
+    lines = []
+    for i, slot in enumerate(ctx["input_slots"]):
+        if slot is not None:
+            lines += [f"    if (inputs[{i}] != (const void *){slot}) {{",
+                      f"        memcpy({slot}, inputs[{i}], FLYNET_INPUT{i}_BYTES);",
+                      "    }"]
+    return lines
 
 
 def render_model_c(ctx: dict) -> str:
@@ -171,6 +205,7 @@ def render_model_c(ctx: dict) -> str:
         "    return 1;",
         "}",
         "",
+        *_input_buffer_function(ctx),
         _INVOKE,
         "{",
         *_buffer_locals(ctx),
@@ -178,6 +213,7 @@ def render_model_c(ctx: dict) -> str:
         "    (void)arena;",
         "    flynet_error_layer = -1;",
         "    flynet_error_status = 0;",
+        *_copy_in(ctx),
     ]
     shared = share_objects(ctx["codes"])
     declarations, references = pack_parameters(shared)

@@ -25,13 +25,20 @@ def arena_curve(estimate: FitEstimate) -> list[ArenaPoint]:
     points = []
     for index in range(len(estimate.layers)):
         alive = [t for t in plan.tensors if t.first <= index <= t.last]
-        blocks: dict[str, int] = {}
-        for t in alive:  # tensors sharing one block (views, in place) count once
-            block = plan.blocks[t.name]
-            blocks[block] = max(blocks.get(block, 0), t.size)
-        high = max((plan.offsets[t.name] + t.size for t in alive), default=0)
-        points.append(ArenaPoint(index, high, sum(blocks.values())))
+        # Bytes shared (views, in place, an output written over its input) count once.
+        live, end = 0, 0
+        for start, stop in sorted((plan.offsets[t.name], plan.offsets[t.name] + t.size) for t in alive):
+            live += max(0, stop - max(start, end))
+            end = max(end, stop)
+        points.append(ArenaPoint(index, end, live))
     return points
+
+
+def overlaps(estimate: FitEstimate) -> list[dict]:
+    """Each output the plan writes over the input its layer reads: which, how many bytes, and why it is safe."""
+    plan = estimate.plan
+    return [{"tensor": name, "input": option.tensor, "offset": option.offset, "shared_bytes": plan.shared_bytes(name),
+             "why": option.reason} for name, option in plan.overlaps.items()]
 
 
 def arena_peak(estimate: FitEstimate) -> dict:
@@ -71,6 +78,8 @@ def fit_json(estimate: FitEstimate | None, elf: ElfUsage | None = None, margin: 
             "items": [{"name": i.name, "region": i.region, "bytes": i.bytes} for i in estimate.items],
             "arena_bytes": estimate.arena_bytes, "weight_bytes": estimate.weight_bytes,
             "input_bytes": estimate.input_bytes, "output_bytes": estimate.output_bytes,
+            "input_in_arena": estimate.input_in_arena, "ram_bytes": estimate.ram_bytes,
+            "overlaps": overlaps(estimate),
             "top_weights": weights_by_layer(estimate)[:TOP], "arena_peak": arena_peak(estimate),
             "arena_per_layer": [{"layer": p.layer, "high_water": p.high_water, "live": p.live}
                                 for p in arena_curve(estimate)],
@@ -121,9 +130,13 @@ def fit_table(estimate: FitEstimate | None, elf: ElfUsage | None = None, margin:
         out.append("")
         out.append(f"arena {estimate.arena_bytes:,} bytes, fullest at layer {peak['layer']} ({peak['kind']} "
                    f"{peak['name']}): {peak['high_water']:,} bytes in use, tensors there:")
-        out.append(format_table(["tensor", "kind", "bytes", "offset", "layers"],
-                                [[t["name"], t["kind"], t["bytes"], t["offset"], f"{t['layers'][0]}..{t['layers'][1]}"]
-                                 for t in peak["tensors"][:8]], "llrrl"))
+        shared = {o["tensor"]: o for o in overlaps(estimate)}
+        out.append(format_table(["tensor", "kind", "bytes", "offset", "layers", "written over"],
+                                [[t["name"], t["kind"], t["bytes"], t["offset"], f"{t['layers'][0]}..{t['layers'][1]}",
+                                  f"{shared[t['name']]['shared_bytes']:,} B of {shared[t['name']]['input']}"
+                                  if t["name"] in shared else ""]
+                                 for t in peak["tensors"][:8]], "llrrll"))
+    out += _memory_lines(estimate)
     stack = estimate.stack
     out.append("")
     out.append(f"stack: deepest call chain {stack.bytes:,} bytes of {estimate.stack_reserved:,} reserved: "
@@ -136,7 +149,8 @@ def fit_table(estimate: FitEstimate | None, elf: ElfUsage | None = None, margin:
     if estimate.tflm_arena:
         t = estimate.tflm_arena
         out.append(f"TFLite Micro arena for the same model: {t['total']:,} bytes (head {t['head']:,}, "
-                   f"tail {t['tail']:,}); ours {estimate.arena_bytes:,}")
+                   f"tail {t['tail']:,}); ours {estimate.arena_bytes:,}, with the I/O buffers {estimate.ram_bytes:,} "
+                   f"({estimate.ram_bytes / t['total']:.2f}x)")
     if elf is not None and elf.by_input:
         out.append("")
         out.append(_by_input(elf))
@@ -145,6 +159,22 @@ def fit_table(estimate: FitEstimate | None, elf: ElfUsage | None = None, margin:
     out.append("fits" + (f" with a {100 * margin:g}% margin" if margin else "") + f" on {estimate.target.board}"
                if not problems else f"does NOT fit {estimate.target.board}: " + "; ".join(problems))
     return "\n".join(out)
+
+
+def _memory_lines(estimate: FitEstimate) -> list[str]:
+    """The input's place, the RAM the model needs with its I/O buffers, and the outputs written over inputs."""
+    lines = [f"arena + I/O buffers: {estimate.ram_bytes:,} bytes (input {estimate.input_bytes:,} "
+             + ("in the arena: write it at flynet_input_buffer(0)" if estimate.input_in_arena else "in your buffer")
+             + f", output {estimate.output_bytes:,} in your buffer)"]
+    shared = overlaps(estimate)
+    if shared:
+        lines.append(f"{len(shared)} outputs written over the input their layer reads ({sum(o['shared_bytes'] for o in shared):,}"
+                     " bytes shared; each kernel reads an input byte for the last time before it writes there; "
+                     "memory_plan.json names them):")
+        for o in sorted(shared, key=lambda o: -o["shared_bytes"])[:TOP]:
+            lines.append(f"  {o['tensor']}: {o['shared_bytes']:,} B of {o['input']}, starting {-o['offset']:,} B "
+                         f"below it ({o['why']})")
+    return lines
 
 
 def _by_input(elf: ElfUsage) -> str:

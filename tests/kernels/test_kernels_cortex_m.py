@@ -7,7 +7,7 @@ import pytest
 
 from flynet_tiny.codegen.host_kernels import kernel_include_dir, kernel_sources
 from flynet_tiny.codegen.layer_code import ScratchQuery
-from kernel_probe import ProbeCase, build_probe, host_inputs, probe_seed, run_probe
+from kernel_probe import ProbeCase, build_probe, host_output, probe_seed, run_probe
 from flynet_tiny.codegen.scratch import scratch_bytes
 from flynet_tiny.targets import load_target
 
@@ -175,29 +175,8 @@ def test_kernels_compile_warning_free_for_cortex_m(tmp_path, core, portable):
     assert len(list(tmp_path.glob("*.o"))) == len(kernel_sources())
 
 
-def _host_output(kernels, case: ProbeCase, seed: int) -> bytes:
-    data = host_inputs(case, seed)
-    if case.kind in ("avgpool", "maxpool"):
-        pool = kernels.avgpool if case.kind == "avgpool" else kernels.maxpool
-        return pool(data["x"], case.kernel_hw, case.strides, case.padding, case.act).tobytes()
-    common = dict(multiplier=data["multiplier"], shift=data["shift"], stride=case.strides,
-                  padding=case.padding, input_offset=case.input_offset, output_offset=case.output_offset,
-                  act=case.act)
-    if case.kind == "transpose":
-        return kernels.transpose_conv2d(data["x"], data["w"], data["bias"], out_hw=case.out_shape[1:3],
-                                        **common).tobytes()
-    common["dilation"] = case.dilations
-    if case.kind == "conv":
-        y = kernels.conv2d(data["x"], data["w"], data["bias"], **common)
-    elif case.kind == "depthwise":
-        y = kernels.depthwise_conv2d(data["x"], data["w"], data["bias"], depth_multiplier=case.heads, **common)
-    else:
-        y = kernels.mdw_maxout(data["x"], data["w"], data["bias"], heads=case.heads, **common)
-    return y.tobytes()
-
-
 def test_simd_and_portable_paths_are_identical_in_qemu(kernels, tmp_path):
-    expected = [_host_output(kernels, case, probe_seed(i)) for i, case in enumerate(CASES)]
+    expected = [host_output(kernels, case, probe_seed(i)) for i, case in enumerate(CASES)]
     assert len({e for e in expected}) == len(CASES)  # the cases really differ
     runs = {}
     for target_name, portable in [("f446re", False), ("f446re", True), ("f746zg", False)]:

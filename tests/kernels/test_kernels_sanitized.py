@@ -14,7 +14,9 @@ from flynet_tiny.codegen.host_kernels import build_host_library, sanitizer_env
 HERE = Path(__file__).parent
 SUITES = ["test_kernels_conv.py", "test_kernels_ops.py", "test_kernels_eca.py", "test_kernels_edges.py",
           "test_kernels_lut_maxout.py", "test_kernels_quantize.py", "test_kernels_elementwise.py",
-          "test_kernels_activations.py", "test_kernels_tensor_ops.py"]
+          "test_kernels_activations.py", "test_kernels_tensor_ops.py", "test_kernels_overlap.py"]
+# QEMU runs the Cortex-M build, which the host sanitizers do not see.
+SKIPPED = ["test_kernels_overlap.py::test_dsp_paths_overlapped_in_qemu_match"]
 
 
 def test_kernel_suites_pass_under_address_and_undefined_sanitizers():
@@ -22,7 +24,8 @@ def test_kernel_suites_pass_under_address_and_undefined_sanitizers():
     env = sanitizer_env()
     env["FLYNET_KERNELS_SANITIZE"] = "1"
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *[str(HERE / s) for s in SUITES]],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *[str(HERE / s) for s in SUITES],
+         *[f"--deselect={HERE / s}" for s in SKIPPED]],
         env=env, capture_output=True, text=True, timeout=600, cwd=HERE.parent.parent,
     )
     tail = (result.stdout + result.stderr)[-3000:]

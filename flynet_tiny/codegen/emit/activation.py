@@ -9,6 +9,7 @@ from ...int8 import kernel_params as qp
 from ..graph import Layer, ModelIR
 from ..host_kernels import shared_kernels, table_inputs, trimmed_table
 from ..layer_code import ConstArray, LayerCode, ParamObject, shape_text
+from ..overlap import Blocks, Overlap
 from .common import scale_of, status_call
 from .elementwise import binary_layer, clamp_layer
 from .registry import emitter, unsupported
@@ -27,7 +28,11 @@ def table_layer(ir: ModelIR, layer: Layer, prefix: str, values: np.ndarray) -> L
     array = ConstArray(f"{prefix}_table", "int8_t", table)
     statements = status_call(f"fn_lut_s8({array.name}, {lo}, {hi}, {int(np.prod(x.shape))}, @IN0@, @OUT0@)")
     return LayerCode(f"{shape_text(x.shape)} -> {shape_text(out.shape)}, a table of inputs {lo}..{hi}",
-                     statements, [array], inplace_input=0)
+                     statements, [array], overlap=_elementwise(int(np.prod(x.shape))))
+
+
+def _elementwise(size: int) -> Overlap:
+    return Overlap(0, (Blocks(size),), "elementwise: element i is written after it was read")
 
 
 @emitter("HARD_SWISH")
@@ -91,6 +96,9 @@ def _softmax(ir, layer, prefix):
     params = qp.softmax_params(float(x.scale[0]), float(layer.options.get("beta", 1.0)))
     depth = int(x.shape[-1])
     rows = int(np.prod(x.shape)) // depth
+    # Each row is read whole (its max, its sum of exponentials) before its last pass writes element c
+    # after reading it: in place, rows and elements in order, is safe.
     return LayerCode(f"{shape_text(x.shape)} -> {shape_text(out.shape)}, beta {layer.options.get('beta', 1.0):g}",
                      status_call(f"fn_softmax_s8(&params, {rows}, {depth}, @IN0@, @OUT0@)"),
-                     objects=[ParamObject("params", "fn_softmax_params", params)])
+                     objects=[ParamObject("params", "fn_softmax_params", params)],
+                     overlap=_elementwise(rows * depth))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ...int8 import kernel_params as qp
 from ..graph import Layer, ModelIR, dims4
 from ..layer_code import ConstArray, LayerCode, ParamObject, ScratchQuery, dims_object, shape_text
+from ..overlap import ChannelBands, Overlap, PixelWindows
 from .common import act_range, bias_array, per_channel_quant, status_call
 from .registry import emitter, unsupported
 
@@ -11,9 +13,9 @@ _FUNCTIONS = {"conv": "fn_conv2d_s8", "depthwise": "fn_depthwise_conv2d_s8", "md
 
 
 def _kernel_call(ir: ModelIR, layer: Layer, prefix: str, function: str, weights, channels: int, bias_position: int,
-                 params: dict, summary: str) -> LayerCode:
+                 params: dict, summary: str, overlap: Overlap | None = None) -> LayerCode:
     """The call of one conv-like kernel (fn_conv_params, per-channel requantization, weights, optional bias):
-    its constant arrays, parameter objects and scratch query."""
+    its constant arrays, parameter objects and scratch query; `overlap`: how its output may lie over its input."""
     x, out = ir.tensor(layer.inputs[0]), ir.tensor(layer.outputs[0])
     multipliers, shifts = per_channel_quant(ir, layer, channels, 1)
     bias_name, bias = bias_array(ir, layer, prefix, bias_position)
@@ -35,7 +37,29 @@ def _kernel_call(ir: ModelIR, layer: Layer, prefix: str, function: str, weights,
     activation = layer.options.get("fused_activation_function", "NONE")
     return LayerCode(summary + (f", {activation}" if activation != "NONE" else ""), statements, arrays,
                      ScratchQuery(f"{function}_get_buffer_size", (in_dims, filter_dims), "&in_dims, &filter_dims"),
-                     objects=objects)
+                     objects=objects, overlap=overlap)
+
+
+def _conv_overlap(kind: str, params: dict, in_dims, out_dims, kernel: tuple[int, int], heads: int,
+                  pads: tuple[int, int, int, int] | None) -> Overlap | None:
+    """Every path writes output pixels in raster order behind the windows it reads, except the DSP
+    depthwise planes (3x3, 5x5), which go channel group by channel group, and the DSP depthwise line
+    planes (k x 1, 1 x k), which go line by line of 4 channels: those get separate buffers."""
+    if kind != "conv" and (kernel[0] == 1) != (kernel[1] == 1):
+        return None
+    stride = (params["stride_h"], params["stride_w"])
+    dilation = (params["dilation_h"], params["dilation_w"])
+    if pads is None:
+        leading = tuple(qp.conv_padding(params["padding"].removeprefix("FN_PADDING_"), size, k, s, d)[1]
+                        for size, k, s, d in zip(in_dims[1:3], kernel, stride, dilation))
+    else:
+        leading = (pads[0], pads[2])
+    schedules = [PixelWindows(in_dims, out_dims, kernel, stride, leading, dilation)]
+    reason = "output pixels in raster order, each written after its window's top rows were read"
+    if kind != "conv" and kernel in ((3, 3), (5, 5)) and dilation == (1, 1):
+        schedules.append(ChannelBands(in_dims, out_dims, kernel[0], stride, leading, heads, kind == "mdw"))
+        reason += "; DSP planes copy a band's input rows before writing the band"
+    return Overlap(0, tuple(schedules), reason)
 
 
 def _conv_common(ir: ModelIR, layer: Layer, prefix: str, kind: str,
@@ -80,7 +104,8 @@ def _conv_common(ir: ModelIR, layer: Layer, prefix: str, kind: str,
     summary = (f"{shape_text(x.shape)} -> {shape_text(out.shape)}, {kh}x{kw} stride {strides} "
                + (f"dilation {dilation[0]}x{dilation[1]} " if dilation != (1, 1) else "")
                + f"{padding_text}" + (f", heads {heads}" if heads > 1 else ""))
-    return _kernel_call(ir, layer, prefix, _FUNCTIONS[kind], weights, channels, 2, params, summary)
+    overlap = _conv_overlap(kind, params, dims4(x.shape), dims4(out.shape), (kh, kw), heads, pads)
+    return _kernel_call(ir, layer, prefix, _FUNCTIONS[kind], weights, channels, 2, params, summary, overlap)
 
 
 @emitter("CONV_2D")

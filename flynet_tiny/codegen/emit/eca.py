@@ -7,6 +7,7 @@ import numpy as np
 from ...int8 import kernel_params as qp
 from ..graph import Layer, dims4
 from ..layer_code import ConstArray, LayerCode, ParamObject, ScratchQuery, dims_object, shape_text
+from ..overlap import ChannelMajor, Overlap
 from .common import scale_of, status_call
 from .registry import emitter, unsupported
 
@@ -63,5 +64,7 @@ def _eca(ir, layer, prefix):
                      f"k={int(weights.shape[2])}, {gate_text}",
                      status_call("fn_eca_s8(&params, &dims, @IN0@, @OUT0@, @SCRATCH@)"),
                      [ConstArray(f"{prefix}_kernel", "int8_t", weights.reshape(-1))],
-                     ScratchQuery("fn_eca_s8_get_buffer_size", (dims,), "&dims"), inplace_input=0,
+                     ScratchQuery("fn_eca_s8_get_buffer_size", (dims,), "&dims"),
+                     overlap=Overlap(0, (ChannelMajor(dims),),
+                                     "the statistics read the whole map first; then x * gate element by element"),
                      objects=[ParamObject("params", "fn_eca_params", params), dims_object("dims", dims)])

@@ -8,6 +8,7 @@ import numpy as np
 from ...int8 import kernel_params as qp
 from ..graph import Layer, ModelIR, dims4
 from ..layer_code import ConstArray, LayerCode, ParamObject, dims_object, shape_text
+from ..overlap import Blocks, Overlap
 from .common import act_range, scale_of, status_call
 from .registry import emitter, unsupported
 
@@ -42,14 +43,15 @@ def binary_layer(ir: ModelIR, layer: Layer, prefix: str, function: str, params_t
     statements = status_call(f"{function}({args}&in1_dims, {operands[0]}, &in2_dims, {operands[1]}, &out_dims, @OUT0@)")
     # Elementwise kernels read element i before writing element i, so an activation operand with
     # the output's exact shape may be overwritten (unless both operands are the same buffer).
-    inplace = None
+    overlap = None
     if op.inputs[0] != op.inputs[1]:
         for position, t in enumerate(op.inputs[:2]):
             if ir.tensor(t).data is None and dims[position] == do:
-                inplace = layer.inputs.index(t)
+                overlap = Overlap(layer.inputs.index(t), (Blocks(ir.tensor(t).nbytes),),
+                                  "elementwise: element i is written after it was read")
                 break
     return LayerCode(f"{shape_text(a.shape)} , {shape_text(b.shape)} -> {shape_text(out.shape)}", statements, arrays,
-                     inplace_input=inplace, objects=objects)
+                     overlap=overlap, objects=objects)
 
 
 def clamp_layer(ir: ModelIR, layer: Layer, lo: int, hi: int) -> LayerCode:
@@ -59,7 +61,7 @@ def clamp_layer(ir: ModelIR, layer: Layer, lo: int, hi: int) -> LayerCode:
         return LayerCode(f"{shape_text(x.shape)} -> {shape_text(out.shape)}, the identity: a view", view=True)
     return LayerCode(f"{shape_text(x.shape)} -> {shape_text(out.shape)}, clamped to {lo}..{hi}",
                      status_call(f"fn_clamp_s8({lo}, {hi}, {int(np.prod(x.shape))}, @IN0@, @OUT0@)"),
-                     inplace_input=0)
+                     overlap=Overlap(0, (Blocks(x.nbytes),), "elementwise: element i is written after it was read"))
 
 
 _ARITHMETIC = {"ADD": (qp.add_params, "fn_add_s8", "fn_add_params"),

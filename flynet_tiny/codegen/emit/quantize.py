@@ -6,6 +6,7 @@ import numpy as np
 
 from ...int8 import kernel_params as qp
 from ..layer_code import LayerCode, ParamObject, shape_text
+from ..overlap import Blocks, Overlap
 from .common import scale_of, status_call
 from .registry import emitter, unsupported
 
@@ -28,13 +29,15 @@ def _quantize(ir, layer, prefix):
         if out.dtype != "int8":
             raise unsupported(ir, layer, f"QUANTIZE float32 -> {out.dtype}")
         call = f"fn_quantize_f32_s8({float_literal(scale)}, {zero_point}, {size}, @IN0@, @OUT0@)"
-        return LayerCode(f"{summary}, x / {scale:.6g} + {zero_point}", status_call(call))
+        return LayerCode(f"{summary}, x / {scale:.6g} + {zero_point}", status_call(call),
+                         overlap=Overlap(0, (Blocks(size, 4, 1),), "element i is written after its 4 bytes were read"))
     function = _REQUANTIZE.get((x.dtype, out.dtype))
     if function is None:
         raise unsupported(ir, layer, f"QUANTIZE {x.dtype} -> {out.dtype}")
     params = qp.requantize_params(*scale_of(ir, layer.inputs[0]), scale, zero_point)
     return LayerCode(f"{summary}, scale x{float(np.float32(x.scale[0])) / float(np.float32(scale)):.6g}",
-                     status_call(f"{function}(&params, {size}, @IN0@, @OUT0@)"), inplace_input=0,
+                     status_call(f"{function}(&params, {size}, @IN0@, @OUT0@)"),
+                     overlap=Overlap(0, (Blocks(size),), "elementwise: element i is written after it was read"),
                      objects=[ParamObject("params", "fn_requantize_params", params)])
 
 
@@ -44,4 +47,6 @@ def _dequantize(ir, layer, prefix):
     scale, zero_point = scale_of(ir, layer.inputs[0])
     call = f"fn_dequantize_s8_f32({float_literal(scale)}, {zero_point}, {int(np.prod(x.shape))}, @IN0@, @OUT0@)"
     offset = f"q - {zero_point}" if zero_point >= 0 else f"q + {-zero_point}"
-    return LayerCode(f"{shape_text(x.shape)} int8 -> float32, ({offset}) * {scale:.6g}", status_call(call))
+    return LayerCode(f"{shape_text(x.shape)} int8 -> float32, ({offset}) * {scale:.6g}", status_call(call),
+                     overlap=Overlap(0, (Blocks(int(np.prod(x.shape)), 1, 4),),
+                                     "element i's 4 bytes are written after it was read"))

@@ -16,6 +16,8 @@ static int32_t bias_buf[PROBE_MAX_CHANNELS];
 static int32_t multiplier_buf[PROBE_MAX_CHANNELS];
 static int32_t shift_buf[PROBE_MAX_CHANNELS];
 static int32_t scratch_buf[PROBE_SCRATCH_WORDS];
+/* Overlapped cases: the input at input_at and the output `overlap` bytes from it, sharing bytes. */
+static int8_t shared_buf[PROBE_SHARED_BYTES] __attribute__((aligned(16)));
 
 static uint32_t lcg_state;
 
@@ -32,14 +34,17 @@ static void fill_int8(int8_t *dst, int32_t n)
     }
 }
 
-static fn_status run_case(const probe_case *c, int32_t *out_bytes)
+static fn_status run_case(const probe_case *c, int32_t *out_bytes, const int8_t **result)
 {
+    int8_t *const input = c->overlapped ? shared_buf + c->input_at : input_buf;
+    int8_t *const output = c->overlapped ? shared_buf + c->input_at + c->overlap : output_buf;
+    *result = output;
     const fn_dims in = {c->n, c->h, c->w, c->c};
     const fn_dims filter = c->filter;
     const fn_dims out = c->out;
     const int32_t channels = c->kind == PROBE_CONV || c->kind == PROBE_TRANSPOSE ? filter.n : filter.c;
     lcg_state = c->seed;
-    fill_int8(input_buf, in.n * in.h * in.w * in.c);
+    fill_int8(input, in.n * in.h * in.w * in.c);
     fill_int8(weight_buf, filter.n * filter.h * filter.w * filter.c);
     for (int32_t i = 0; i < channels; ++i) {
         bias_buf[i] = (int32_t)(lcg_next() >> 20) - 2048;
@@ -73,21 +78,20 @@ static fn_status run_case(const probe_case *c, int32_t *out_bytes)
     fn_layer_begin(c->index, c->name);
     switch (c->kind) {
     case PROBE_CONV:
-        status = fn_conv2d_s8(&p, &q, &in, input_buf, &filter, weight_buf, bias, &out, output_buf, scratch_buf);
+        status = fn_conv2d_s8(&p, &q, &in, input, &filter, weight_buf, bias, &out, output, scratch_buf);
         break;
     case PROBE_DEPTHWISE:
-        status = fn_depthwise_conv2d_s8(&p, &q, &in, input_buf, &filter, weight_buf, bias, &out, output_buf,
-                                        scratch_buf);
+        status = fn_depthwise_conv2d_s8(&p, &q, &in, input, &filter, weight_buf, bias, &out, output, scratch_buf);
         break;
     case PROBE_MDW:
-        status = fn_mdw_maxout_s8(&p, &q, &in, input_buf, &filter, weight_buf, bias, &out, output_buf, scratch_buf);
+        status = fn_mdw_maxout_s8(&p, &q, &in, input, &filter, weight_buf, bias, &out, output, scratch_buf);
         break;
     case PROBE_TRANSPOSE:
-        status = fn_transpose_conv2d_s8(&p, &q, &in, input_buf, &filter, weight_buf, bias, &out, output_buf,
+        status = fn_transpose_conv2d_s8(&p, &q, &in, input, &filter, weight_buf, bias, &out, output,
                                         scratch_buf);
         break;
-    case PROBE_AVGPOOL: status = fn_avgpool_s8(&pool, &in, input_buf, &out, output_buf); break;
-    case PROBE_MAXPOOL: status = fn_maxpool_s8(&pool, &in, input_buf, &out, output_buf); break;
+    case PROBE_AVGPOOL: status = fn_avgpool_s8(&pool, &in, input, &out, output); break;
+    case PROBE_MAXPOOL: status = fn_maxpool_s8(&pool, &in, input, &out, output); break;
     default:
         break;
     }
@@ -99,12 +103,13 @@ int main(void)
 {
     for (int32_t i = 0; i < PROBE_CASE_COUNT; ++i) {
         int32_t out_bytes = 0;
-        const fn_status status = run_case(&probe_cases[i], &out_bytes);
+        const int8_t *output = output_buf;
+        const fn_status status = run_case(&probe_cases[i], &out_bytes, &output);
         if (status != FN_OK) {
             fn_print("case %s: %s\n", probe_cases[i].name, fn_status_name(status));
             return 1;
         }
-        fn_emit_output((int)i, output_buf, (size_t)out_bytes);
+        fn_emit_output((int)i, output, (size_t)out_bytes);
     }
     return 0;
 }
