@@ -154,6 +154,90 @@ class ChannelBands(Schedule):
         return read.reshape(-1), write.reshape(-1)
 
 
+def _calls(write_calls: np.ndarray, read_calls: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Times for a kernel that moves bytes with memcpy calls numbered 0, 1, ... in the order it makes them
+    (`write_calls`: the call writing each output byte; `read_calls`: the last call reading each input byte,
+    -1 for none). memcpy may read and write its bytes in any order (its source and destination must not
+    overlap), so a call's writes count as coming before its own reads: an output byte may land only on an
+    input byte no later call, and not its own, reads."""
+    return np.where(read_calls >= 0, 2 * read_calls + 1, NEVER), 2 * write_calls
+
+
+@dataclass(frozen=True)
+class ConcatCopies(Schedule):
+    """fn_concat_s8 (concat_s8.c): for each of `outer` slices, one memcpy per input in turn, input i's
+    `chunks[i]` bytes of that slice; the schedule is of input `part`."""
+
+    outer: int
+    chunks: tuple[int, ...]
+    part: int
+
+    def times(self):
+        count = len(self.chunks)
+        call = np.arange(self.outer, dtype=np.int64)[:, None] * count + np.arange(count, dtype=np.int64)[None, :]
+        writes = np.repeat(call.reshape(-1), np.tile(np.asarray(self.chunks, dtype=np.int64), self.outer))
+        reads = np.repeat(call[:, self.part], self.chunks[self.part])
+        return _calls(writes, reads)
+
+
+@dataclass(frozen=True)
+class NearestCopies(Schedule):
+    """fn_resize_nearest_s8 (resize_nearest_s8.c): output rows in order; a row whose source row equals the
+    one above is one memcpy from the output row above (no input read), any other row one memcpy per pixel
+    from input pixel (rows[y], cols[x])."""
+
+    in_dims: tuple[int, int, int, int]
+    rows: tuple[int, ...]
+    cols: tuple[int, ...]
+
+    def times(self):
+        n, h, w, c = self.in_dims
+        out_w = len(self.cols)
+        cols = np.asarray(self.cols, dtype=np.int64)
+        writes, read_pixel, call = [], np.full(n * h * w, -1, dtype=np.int64), 0
+        for b in range(n):
+            for y, source in enumerate(self.rows):
+                if y > 0 and source == self.rows[y - 1]:
+                    writes.append(np.full(out_w, call, dtype=np.int64))
+                    call += 1
+                    continue
+                calls = call + np.arange(out_w, dtype=np.int64)
+                np.maximum.at(read_pixel, (b * h + source) * w + cols, calls)
+                writes.append(calls)
+                call += out_w
+        writes = np.concatenate(writes) if writes else np.zeros(0, dtype=np.int64)
+        return _calls(np.repeat(writes, c), np.repeat(read_pixel, c))
+
+
+def _last_sampler(samples: tuple[int, ...], size_in: int) -> np.ndarray:
+    """For each input row (column), the last output row (column) whose (lower, upper, weight) sample reads it."""
+    triples = np.asarray(samples, dtype=np.int64).reshape(-1, 3)
+    last = np.full(size_in, -1, dtype=np.int64)
+    for position in (0, 1):
+        np.maximum.at(last, triples[:, position], np.arange(len(triples), dtype=np.int64))
+    return last
+
+
+@dataclass(frozen=True)
+class BilinearSamples(Schedule):
+    """fn_resize_bilinear_s8 (resize_bilinear_s8.c): output bytes in order (NHWC), each written after its
+    four input bytes (rows[3y], rows[3y+1]) x (cols[3x], cols[3x+1]) of its channel were read."""
+
+    in_dims: tuple[int, int, int, int]
+    rows: tuple[int, ...]   # per output row: lower input row, upper input row, weight
+    cols: tuple[int, ...]
+
+    def times(self):
+        n, h, w, c = self.in_dims
+        out_h, out_w = len(self.rows) // 3, len(self.cols) // 3
+        last_y, last_x = _last_sampler(self.rows, h), _last_sampler(self.cols, w)
+        pixel = (np.arange(n, dtype=np.int64)[:, None, None] * out_h + last_y[None, :, None]) * out_w + last_x[None, None, :]
+        pixel = np.where((last_y[None, :, None] >= 0) & (last_x[None, None, :] >= 0), pixel, -1)
+        byte = pixel[..., None] * c + np.arange(c, dtype=np.int64)
+        read = np.where(pixel[..., None] >= 0, 2 * byte, NEVER)
+        return read.reshape(-1), 2 * np.arange(n * out_h * out_w * c, dtype=np.int64) + 1
+
+
 @dataclass(frozen=True)
 class Overlap:
     """What an emitter declares: the output may be written over input `input` wherever every path allows."""

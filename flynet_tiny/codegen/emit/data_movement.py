@@ -11,6 +11,7 @@ import numpy as np
 from ...int8 import kernel_params as qp
 from ..graph import Layer, ModelIR, dims4, same_quantization
 from ..layer_code import ConstArray, LayerCode, dims_object, shape_text
+from ..overlap import ConcatCopies, Overlap
 from .common import status_call
 from .registry import emitter, unsupported
 
@@ -59,7 +60,19 @@ def _concat(ir, layer, prefix):
         *status_call(f"fn_concat_s8({len(parts)}, parts, axis_sizes, {outer}, {inner}, @OUT0@)"),
     ]
     shapes = " + ".join(shape_text(ir.tensor(t).shape) for t in op.inputs)
-    return LayerCode(f"{shapes} -> {shape_text(out.shape)}, axis {axis}", statements, arrays)
+    return LayerCode(f"{shapes} -> {shape_text(out.shape)}, axis {axis}", statements, arrays,
+                     overlap=_concat_overlap(ir, layer, outer, [size * inner for size in sizes]))
+
+
+def _concat_overlap(ir: ModelIR, layer: Layer, outer: int, chunks: list[int]) -> Overlap | None:
+    """The output may be written over its largest input (the first of equals), whose slices it copies in turn."""
+    variable = [(position, t) for position, t in enumerate(layer.op.inputs) if ir.tensor(t).data is None]
+    if not variable:
+        return None
+    part, largest = max(variable, key=lambda item: (ir.tensor(item[1]).nbytes, -item[0]))
+    return Overlap(layer.inputs.index(largest), (ConcatCopies(outer, tuple(chunks), part),),
+                   "concatenation: slice by slice, one memcpy per input, each written after the "
+                   "input bytes it lands on were copied")
 
 
 @emitter("SPLIT", "SPLIT_V")

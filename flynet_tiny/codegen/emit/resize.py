@@ -7,6 +7,7 @@ import numpy as np
 
 from ...int8 import kernel_params as qp
 from ..layer_code import ConstArray, LayerCode, dims_object, shape_text
+from ..overlap import BilinearSamples, NearestCopies, Overlap
 from .common import status_call
 from .registry import emitter, unsupported
 
@@ -28,13 +29,18 @@ def _resize(ir, layer, prefix):
         rows = qp.resize_nearest_indices(in_h, out_h, align, half)
         cols = qp.resize_nearest_indices(in_w, out_w, align, half)
         function = "fn_resize_nearest_s8"
+        schedule = NearestCopies(tuple(map(int, x.shape)), tuple(map(int, rows)), tuple(map(int, cols)))
+        reason = "nearest resize: output pixels in raster order, each one memcpy after its input pixel's last copy"
     else:
         rows = [v for sample in qp.resize_bilinear_samples(in_h, out_h, align, half) for v in sample]
         cols = [v for sample in qp.resize_bilinear_samples(in_w, out_w, align, half) for v in sample]
         function = "fn_resize_bilinear_s8"
+        schedule = BilinearSamples(tuple(map(int, x.shape)), tuple(map(int, rows)), tuple(map(int, cols)))
+        reason = "bilinear resize: output bytes in raster order, each written after its four input bytes were read"
     arrays = [ConstArray(f"{prefix}_rows", "int32_t", np.asarray(rows, dtype=np.int32)),
               ConstArray(f"{prefix}_cols", "int32_t", np.asarray(cols, dtype=np.int32))]
     mode = ", ".join(name for name, on in (("align_corners", align), ("half_pixel_centers", half)) if on)
     return LayerCode(f"{shape_text(x.shape)} -> {shape_text(out.shape)}" + (f", {mode}" if mode else ""),
                      status_call(f"{function}(&in_dims, @IN0@, &out_dims, {prefix}_rows, {prefix}_cols, @OUT0@)"),
-                     arrays, objects=[dims_object("in_dims", x.shape), dims_object("out_dims", out.shape)])
+                     arrays, objects=[dims_object("in_dims", x.shape), dims_object("out_dims", out.shape)],
+                     overlap=Overlap(0, (schedule,), reason))
