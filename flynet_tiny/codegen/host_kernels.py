@@ -422,7 +422,7 @@ class HostKernels:
         return self._reduce("fn_reduce_max_s8", x, axes, None)
 
     # -- data movement --------------------------------------------------------
-    def concat(self, arrays: Sequence[np.ndarray], axis: int) -> np.ndarray:
+    def concat(self, arrays: Sequence[np.ndarray], axis: int, out=None) -> np.ndarray:
         arrays = [_int8(a) for a in arrays]
         axis = axis % arrays[0].ndim
         shape = list(arrays[0].shape)
@@ -430,7 +430,7 @@ class HostKernels:
         inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
         sizes = _int32([a.shape[axis] for a in arrays])
         shape[axis] = int(sizes.sum())
-        out = np.zeros(shape, dtype=np.int8)
+        out = _output(out, shape)
         pointers = (ctypes.POINTER(ctypes.c_int8) * len(arrays))(*[_ptr(a) for a in arrays])
         status = self.lib.fn_concat_s8(len(arrays), pointers, _ptr(sizes, _i32), outer, inner, _ptr(out))
         self._check("fn_concat_s8", status)
@@ -466,22 +466,22 @@ class HostKernels:
         self._check("fn_strided_slice_s8", status)
         return out
 
-    def _resize(self, function: str, x, rows, cols, out_hw) -> np.ndarray:
+    def _resize(self, function: str, x, rows, cols, out_hw, out=None) -> np.ndarray:
         x = _int8(x)
-        out = np.zeros((x.shape[0], int(out_hw[0]), int(out_hw[1]), x.shape[3]), dtype=np.int8)
+        out = _output(out, (x.shape[0], int(out_hw[0]), int(out_hw[1]), x.shape[3]))
         r, c = _int32(rows), _int32(cols)
         status = getattr(self.lib, function)(ctypes.byref(dims4(x.shape)), _ptr(x), ctypes.byref(dims4(out.shape)),
                                              _ptr(r, _i32), _ptr(c, _i32), _ptr(out))
         self._check(function, status)
         return out
 
-    def resize_nearest(self, x, rows, cols) -> np.ndarray:
+    def resize_nearest(self, x, rows, cols, out=None) -> np.ndarray:
         """rows / cols: the input row of each output row, the input column of each output column."""
-        return self._resize("fn_resize_nearest_s8", x, rows, cols, (len(rows), len(cols)))
+        return self._resize("fn_resize_nearest_s8", x, rows, cols, (len(rows), len(cols)), out)
 
-    def resize_bilinear(self, x, rows, cols) -> np.ndarray:
+    def resize_bilinear(self, x, rows, cols, out=None) -> np.ndarray:
         """rows / cols: (lower, upper, weight of upper in 1/1024) per output row / column, flattened."""
-        return self._resize("fn_resize_bilinear_s8", x, rows, cols, (len(rows) // 3, len(cols) // 3))
+        return self._resize("fn_resize_bilinear_s8", x, rows, cols, (len(rows) // 3, len(cols) // 3), out)
 
     def slice(self, x, begin: Sequence[int], size: Sequence[int]) -> np.ndarray:
         x = _int8(x)

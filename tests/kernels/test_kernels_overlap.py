@@ -21,9 +21,10 @@ from flynet_tiny.codegen.graph import lower
 from flynet_tiny.codegen.overlap import ChannelMajor, Overlap, safe_at, safe_offset
 from flynet_tiny.int8 import kernel_params as qp
 from flynet_tiny.targets import load_target
-from flynet_tiny.tflite import read_tflite
+from flynet_tiny.tflite import TFLiteBuilder, read_tflite
 from kernel_probe import ProbeCase, build_probe, host_output, probe_seed, run_probe
-from oneop_models import binary_model, conv_model, random_int8, random_scale, random_zero_point, tflm, unary_model
+from oneop_models import (binary_model, conv_model, quant_tensor, random_int8, random_scale, random_zero_point, tflm,
+                          unary_model)
 
 
 def declared(model: bytes, kind: str | None = None, fuse_mdw: bool = True) -> tuple[Overlap, int, int]:
@@ -191,6 +192,119 @@ def test_lookup_tables_softmax_and_maxout_write_over_their_input(kernels):
     expected = kernels.maxout(wide, 3)
     assert np.count_nonzero(run_overlapped(lambda v, out: kernels.maxout(v, 3, out=out), wide, expected.shape, 0)
                             != expected) == 0
+
+
+def concat_case(rng):
+    """A random CONCATENATION: 2 or 3 inputs of random sizes along axis 1, 2 or 3, batch 1 or 2."""
+    axis = int(rng.integers(1, 4))
+    base = [int(rng.integers(1, 3)), int(rng.integers(1, 9)), int(rng.integers(1, 9)), int(rng.integers(1, 9))]
+    shapes = []
+    for _ in range(int(rng.integers(2, 4))):
+        shape = list(base)
+        shape[axis] = int(rng.integers(1, 40))
+        shapes.append(tuple(shape))
+    out_shape = list(base)
+    out_shape[axis] = sum(shape[axis] for shape in shapes)
+    q = (random_scale(rng), random_zero_point(rng))
+    b = TFLiteBuilder("concat")
+    ins = [quant_tensor(b, f"x{i}", shape, *q) for i, shape in enumerate(shapes)]
+    y = quant_tensor(b, "y", out_shape, *q)
+    b.add_operator("CONCATENATION", ins, [y], {"axis": axis})
+    b.set_io(ins, [y])
+    return b.build(), [random_int8(rng, shape) for shape in shapes], axis
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_concat_overlapped_at_the_planned_offset_matches(kernels, seed):
+    """The output goes over the largest input, which the memcpy calls copy slice by slice."""
+    rng = np.random.default_rng(900 + seed)
+    model, xs, axis = concat_case(rng)
+    expected = tflm(model, xs)[0]
+    overlap, n_in, n_out = declared(model)
+    assert n_in == max(x.nbytes for x in xs) and xs[overlap.input].nbytes == n_in
+
+    def run(xv, out):
+        return kernels.concat([xv if i == overlap.input else x for i, x in enumerate(xs)], axis, out=out)
+
+    offsets = {safe_offset(overlap, n_in, n_out, alignment) for alignment in (1, 16)}
+    if np.prod(xs[0].shape[:axis]) > 1:  # several slices: all but the input's last go over input already copied
+        assert None not in offsets
+    offsets.discard(None)
+    for d in offsets:
+        assert np.array_equal(run_overlapped(run, xs[overlap.input], expected.shape, d), expected), f"offset {d}"
+
+
+def resize_case(op: str, shape, size, align: bool, half: bool):
+    q = (0.05, 3)
+    model = unary_model(op, shape, q, q, {"align_corners": align, "half_pixel_centers": half},
+                        [("size", np.array(size, dtype=np.int32))], out_shape=(shape[0], *size, shape[3]))
+    if op == "RESIZE_NEAREST_NEIGHBOR":
+        rows = qp.resize_nearest_indices(shape[1], size[0], align, half)
+        cols = qp.resize_nearest_indices(shape[2], size[1], align, half)
+        return model, lambda kernels, xv, out=None: kernels.resize_nearest(xv, rows, cols, out=out)
+    rows = [v for s in qp.resize_bilinear_samples(shape[1], size[0], align, half) for v in s]
+    cols = [v for s in qp.resize_bilinear_samples(shape[2], size[1], align, half) for v in s]
+    return model, lambda kernels, xv, out=None: kernels.resize_bilinear(xv, rows, cols, out=out)
+
+
+# Up (2x, as the segmentation head; odd factors), down, mixed (where an output row's last read is its upper
+# sample row), batch 2, and one row or column.
+RESIZE_CASES = [((1, 4, 5, 3), (8, 10)), ((2, 3, 3, 4), (7, 5)), ((1, 16, 16, 2), (32, 32)), ((1, 9, 7, 3), (4, 3)),
+                ((1, 1, 1, 2), (3, 4)), ((1, 5, 6, 1), (5, 6)), ((1, 3, 8, 2), (1, 17)), ((1, 6, 4, 16), (12, 8)),
+                ((2, 5, 7, 5), (11, 3)), ((1, 9, 2, 3), (4, 12)), ((1, 2, 9, 3), (12, 4)), ((1, 7, 3, 2), (3, 9))]
+RESIZE_MODES = [(False, False), (True, False), (False, True), (True, True)]  # (align_corners, half_pixel_centers)
+
+
+@pytest.mark.parametrize("shape, size", RESIZE_CASES, ids=str)
+@pytest.mark.parametrize("op", ["RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR"])
+def test_resize_overlapped_at_the_planned_offset_matches(kernels, op, shape, size):
+    rng = np.random.default_rng(shape[1] * 31 + size[0])
+    x = random_int8(rng, shape)
+    for align, half in RESIZE_MODES:
+        if op == "RESIZE_BILINEAR" and align and half:
+            continue  # TFLM refuses the pair
+        model, resize = resize_case(op, shape, size, align, half)
+        expected = tflm(model, [x])[0]
+        overlap, n_in, n_out = declared(model)
+        offsets = {safe_offset(overlap, n_in, n_out, alignment) for alignment in (1, 16)}
+        if size[0] * size[1] >= shape[1] * shape[2]:  # an upsampling output can start before its input
+            assert safe_offset(overlap, n_in, n_out, 1) is not None, (align, half)
+        offsets.discard(None)
+        for d in offsets:
+            got = run_overlapped(lambda xv, out: resize(kernels, xv, out), x, expected.shape, d)
+            assert np.array_equal(got, expected), f"{(align, half)} at offset {d}"
+
+
+def test_a_resize_or_concat_past_the_offset_clobbers_its_input(kernels):
+    """The harness sees a clobbered input: a 2x upsampling output 6 bytes (1.5 pixels) higher, or a concatenation
+    output one pixel higher."""
+    rng = np.random.default_rng(8)
+    x = random_int8(rng, (1, 6, 6, 4))
+    for op in ("RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR"):
+        model, resize = resize_case(op, x.shape, (12, 12), False, True)
+        overlap, n_in, n_out = declared(model)
+        d = safe_offset(overlap, n_in, n_out, 1)
+        expected = resize(kernels, x)
+        assert np.array_equal(run_overlapped(lambda xv, out: resize(kernels, xv, out), x, expected.shape, d), expected)
+        assert not np.array_equal(run_overlapped(lambda xv, out: resize(kernels, xv, out), x, expected.shape, d + 6),
+                                  expected)
+    small, large = random_int8(rng, (1, 5, 5, 3)), random_int8(rng, (1, 5, 5, 8))
+    b = TFLiteBuilder("concat")
+    ins = [quant_tensor(b, "a", small.shape, 0.05, 0), quant_tensor(b, "b", large.shape, 0.05, 0)]
+    y = quant_tensor(b, "y", (1, 5, 5, 11), 0.05, 0)
+    b.add_operator("CONCATENATION", ins, [y], {"axis": 3})
+    b.set_io(ins, [y])
+    overlap, n_in, n_out = declared(b.build())
+    d = safe_offset(overlap, n_in, n_out, 1)
+    # The output ends where the large input's last pixel starts: that memcpy may not overlap its destination.
+    assert overlap.input == 1 and d + n_out == n_in - 8
+    expected = kernels.concat([small, large], 3)
+
+    def run(xv, out):
+        return kernels.concat([small, xv], 3, out=out)
+
+    assert np.array_equal(run_overlapped(run, large, expected.shape, d), expected)
+    assert not np.array_equal(run_overlapped(run, large, expected.shape, d + 11), expected)
 
 
 def test_eca_keeps_each_channel_on_itself():
