@@ -130,6 +130,55 @@ def test_a_c_caller_of_the_header_gets_tflm_outputs(tmp_path):
     assert result.stdout == b"".join(y.tobytes() for y in run_tflm_batch(model, [sample])[0])
 
 
+IN_PLACE_CALLER = r"""
+#include <stdio.h>
+#include "model.h"
+
+/* A caller with no buffers of its own: inputs written at their arena slots, outputs read at theirs. */
+int main(void)
+{
+#if !FLYNET_INPUT0_IN_ARENA || !FLYNET_INPUT1_IN_ARENA || !FLYNET_OUTPUT0_IN_ARENA || !FLYNET_OUTPUT1_IN_ARENA
+    return 3;
+#endif
+    const void *const inputs[FLYNET_INPUT_COUNT] = {flynet_input_buffer(0), flynet_input_buffer(1)};
+    void *const outputs[FLYNET_OUTPUT_COUNT] = {flynet_output_buffer(0), flynet_output_buffer(1)};
+    if (fread(flynet_input_buffer(0), 1, FLYNET_INPUT0_BYTES, stdin) != FLYNET_INPUT0_BYTES ||
+        fread(flynet_input_buffer(1), 1, FLYNET_INPUT1_BYTES, stdin) != FLYNET_INPUT1_BYTES)
+        return 2;
+    if (flynet_invoke(inputs, outputs) != 0 || flynet_output_buffer(2) != NULL)
+        return 1;
+    fwrite(outputs[0], 1, FLYNET_OUTPUT0_BYTES, stdout);
+    fwrite(outputs[1], 1, FLYNET_OUTPUT1_BYTES, stdout);
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("placement", ["arena", "caller"])
+def test_a_caller_reading_outputs_in_the_arena_gets_tflm_outputs(tmp_path, placement):
+    """output_placement="arena": the outputs are planned in the arena, so RAM is the arena alone; a caller
+    that passes flynet_output_buffer(i) reads them there (no copy), one with buffers of its own gets copies.
+    With "caller", the header says FLYNET_OUTPUTi_IN_ARENA 0 and the in-place caller refuses to run."""
+    model = (CORPUS / "two_inputs_two_outputs_u8f32.tflite").read_bytes()
+    generated = generate_model_sources(model, tmp_path / "model", input_placement="arena", output_placement=placement)
+    in_arena = placement == "arena"
+    assert generated.outputs_in_arena == in_arena
+    assert generated.ram_bytes == generated.arena_bytes + (0 if in_arena else sum(t.nbytes for t in generated.outputs))
+    assert f"#define FLYNET_OUTPUT1_IN_ARENA {int(in_arena)}\n" in generated.header.read_text()
+    sample = random_samples(model, 1, seed=9)[0]
+    expected = b"".join(y.tobytes() for y in run_tflm_batch(model, [sample])[0])
+    for name, source in (("in_place", IN_PLACE_CALLER), ("own_buffers", CALLER)):
+        (tmp_path / f"{name}.c").write_text(source)
+        subprocess.run(["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-I", str(generated.out_dir),
+                        "-I", str(kernel_include_dir()), str(tmp_path / f"{name}.c"), *map(str, generated.sources),
+                        *map(str, kernel_sources()), "-o", str(tmp_path / name)], check=True, capture_output=True)
+        result = subprocess.run([str(tmp_path / name)], input=b"".join(x.tobytes() for x in sample), capture_output=True)
+        if name == "in_place" and not in_arena:
+            assert result.returncode == 3
+            continue
+        assert result.returncode == 0 and result.stdout == expected, name
+
+
 def test_invoke_of_one_array_is_for_one_input_one_output_models(tmp_path):
     one = HostModel(generate_model_sources(conv_chain_model(), tmp_path / "one"))
     x = random_samples(conv_chain_model(), 1)[0][0]

@@ -84,6 +84,7 @@ class GeneratedModel:
     inputs: list[ModelTensor]
     outputs: list[ModelTensor]
     inputs_in_arena: bool = False                    # the inputs have arena slots (flynet_input_buffer)
+    outputs_in_arena: bool = False                   # the outputs have arena slots (flynet_output_buffer)
     ir: ModelIR | None = None                        # what was generated from, for tools that check the plan
     codes: list[LayerCode] = field(default_factory=list)
     placement: Placement | None = None
@@ -92,7 +93,8 @@ class GeneratedModel:
     def ram_bytes(self) -> int:
         """What the model needs in RAM: the arena and the caller's I/O buffers (TFLM's arena holds them all)."""
         caller_inputs = 0 if self.inputs_in_arena else sum(t.nbytes for t in self.inputs)
-        return self.arena_bytes + caller_inputs + sum(t.nbytes for t in self.outputs)
+        caller_outputs = 0 if self.outputs_in_arena else sum(t.nbytes for t in self.outputs)
+        return self.arena_bytes + caller_inputs + caller_outputs
 
     def _only(self, tensors: list[ModelTensor], what: str) -> ModelTensor:
         if len(tensors) != 1:
@@ -156,7 +158,7 @@ def model_tensor(ir: ModelIR, index: int) -> ModelTensor:
 _POINTER_CASTS = {"int8": "", "uint8": "(uint8_t *)", "float32": "(float *)"}
 
 
-INPUT_PLACEMENTS = ("auto", "arena", "caller")
+IO_PLACEMENTS = ("auto", "arena", "caller")
 
 
 @dataclass
@@ -172,9 +174,14 @@ class _Layout:
         return all(t not in self.placement.external for t in self.ir.inputs)
 
     @property
+    def outputs_in_arena(self) -> bool:
+        return all(t not in self.placement.external for t in self.ir.outputs)
+
+    @property
     def ram_bytes(self) -> int:
-        """The arena and the caller's input buffers where the inputs are read there."""
+        """The arena and the caller's buffers of the inputs and outputs that live there."""
         caller = 0 if self.inputs_in_arena else sum(self.ir.tensor(t).nbytes for t in set(self.ir.inputs))
+        caller += 0 if self.outputs_in_arena else sum(self.ir.tensor(t).nbytes for t in self.ir.outputs)
         return self.plan.arena_bytes + caller
 
 
@@ -183,23 +190,25 @@ class _Options:
     alignment: int
     dsp_kernels: bool
     reorder: bool          # choose the layer order (else the converter's)
-    input_placement: str   # INPUT_PLACEMENTS
+    input_placement: str   # IO_PLACEMENTS
+    output_placement: str  # IO_PLACEMENTS
     overlaps: bool         # outputs may start below the input they read (else only in place)
 
 
-def _layout(ir: ModelIR, options: _Options, inputs_in_arena: bool) -> _Layout:
+def _layout(ir: ModelIR, options: _Options, inputs_in_arena: bool, outputs_in_arena: bool) -> _Layout:
     """Each layer's code and scratch, where its tensors live, and the memory plan, for the IR's layer order."""
     alignment, dsp_kernels = options.alignment, options.dsp_kernels
     codes = [emit_layer(ir, layer, f"l{layer.index}") for layer in ir.layers]
     scratch = [scratch_bytes(code.scratch, dsp_kernels) if code.scratch else 0 for code in codes]
-    placement = place_tensors(ir, codes, scratch, alignment, dsp_kernels, inputs_in_arena, options.overlaps)
+    placement = place_tensors(ir, codes, scratch, alignment, dsp_kernels, inputs_in_arena, options.overlaps,
+                              outputs_in_arena)
     return _Layout(ir, codes, scratch, placement, plan_memory(placement.plan_tensors, alignment=alignment))
 
 
-def _ordered_layout(ir: ModelIR, options: _Options, inputs_in_arena: bool) -> _Layout:
+def _ordered_layout(ir: ModelIR, options: _Options, inputs_in_arena: bool, outputs_in_arena: bool) -> _Layout:
     """The layout in the layer order that keeps the fewest bytes alive (`layer_order.py`), where its plan's
     arena is smaller than the converter's order gives; else (or with `reorder` off) the converter's order."""
-    layout = _layout(ir, options, inputs_in_arena)
+    layout = _layout(ir, options, inputs_in_arena, outputs_in_arena)
     if not options.reorder:
         return layout
     external = set(layout.placement.external)
@@ -211,36 +220,44 @@ def _ordered_layout(ir: ModelIR, options: _Options, inputs_in_arena: bool) -> _L
                        {t for _, t in layout.placement.copy_out})
     if order == list(range(len(ir.layers))):
         return layout
-    other = _layout(reordered(ir, order), options, inputs_in_arena)
+    other = _layout(reordered(ir, order), options, inputs_in_arena, outputs_in_arena)
     return other if other.plan.arena_bytes < layout.plan.arena_bytes else layout
 
 
 def _best_layout(ir: ModelIR, options: _Options) -> _Layout:
     """`input_placement`: "caller" reads the inputs in the caller's buffers, "arena" plans them in the arena,
-    "auto" takes the one whose arena plus caller's input buffers is smaller (the caller's buffers on a tie)."""
-    if options.input_placement not in INPUT_PLACEMENTS:
-        raise FlynetError(f"input placement {options.input_placement!r}: use one of {', '.join(INPUT_PLACEMENTS)}")
-    choices = {"auto": (False, True), "arena": (True,), "caller": (False,)}[options.input_placement]
-    layouts = [_ordered_layout(ir, options, in_arena) for in_arena in choices]
+    "auto" takes the one whose arena plus caller's buffers is smaller (the caller's buffers on a tie); then
+    `output_placement` the same way for the outputs, with the inputs where they were best."""
+    for what, value in (("input", options.input_placement), ("output", options.output_placement)):
+        if value not in IO_PLACEMENTS:
+            raise FlynetError(f"{what} placement {value!r}: use one of {', '.join(IO_PLACEMENTS)}")
+    choices = {"auto": (False, True), "arena": (True,), "caller": (False,)}
+    outputs_first = choices[options.output_placement][0]
+    layouts = [_ordered_layout(ir, options, in_arena, outputs_first) for in_arena in choices[options.input_placement]]
+    best = min(layouts, key=lambda layout: layout.ram_bytes)
+    for out_arena in choices[options.output_placement][1:]:
+        layouts.append(_ordered_layout(ir, options, best.inputs_in_arena, out_arena))
     return min(layouts, key=lambda layout: layout.ram_bytes)
 
 
 def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str = "model",
                            alignment: int = 16, fuse_mdw: bool = True, dsp_kernels: bool = True,
                            reorder_layers: bool = True, input_placement: str = "auto",
-                           overlap_outputs: bool = True) -> GeneratedModel:
+                           overlap_outputs: bool = True, output_placement: str = "auto") -> GeneratedModel:
     """Write the model's C sources into `out_dir`; every file is complete or untouched.
     `fuse_mdw=False` keeps MDW and its Max-out as two layers (benchmarks/bench_boards.py).
     `dsp_kernels=False` sizes kernel scratch for builds without the DSP paths (`uses_dsp_kernels`
     of the build's --opt); the default reserves enough for either build. `reorder_layers=False` keeps the
     converter's operator order (benchmarks compare the two). `input_placement`: where the model inputs
-    live, the caller's buffers or the arena ("auto": the smaller arena + input buffers).
+    live, the caller's buffers or the arena ("auto": the smaller arena + input buffers); `output_placement`
+    the same for the outputs (in the arena, the caller may read them there: flynet_output_buffer).
     `overlap_outputs=False` writes outputs over their inputs only in place (benchmarks)."""
     if not name.isidentifier():
         raise FlynetError(f"model name {name!r} is not a C identifier: use letters, digits and underscores")
     out_dir = Path(out_dir)
     layout = _best_layout(build_ir(tflite_bytes, fuse_mdw),
-                          _Options(alignment, dsp_kernels, reorder_layers, input_placement, overlap_outputs))
+                          _Options(alignment, dsp_kernels, reorder_layers, input_placement, output_placement,
+                                   overlap_outputs))
     ir, codes, scratch, placement, plan = layout.ir, layout.codes, layout.scratch, layout.placement, layout.plan
 
     def pointer(t: int) -> str:
@@ -281,6 +298,7 @@ def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str =
         "outputs": outputs,
         "copy_out": [(buffer, pointer(t)) for buffer, t in placement.copy_out],
         "input_slots": [pointer(t) if t not in placement.external else None for t in ir.inputs],
+        "output_slots": [pointer(t) if t not in placement.external else None for t in ir.outputs],
         "arrays": arrays,
         "plan": plan,
     }
@@ -311,6 +329,7 @@ def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str =
         inputs=inputs,
         outputs=outputs,
         inputs_in_arena=layout.inputs_in_arena,
+        outputs_in_arena=layout.outputs_in_arena,
         ir=ir,
         codes=codes,
         placement=placement,
@@ -328,6 +347,7 @@ def memory_plan_json(ir: ModelIR, plan: MemoryPlan, placement: Placement, layer_
         for t, where in sorted(placement.external.items())
     ]
     data["inputs_in_arena"] = all(t not in placement.external for t in ir.inputs)
+    data["outputs_in_arena"] = all(t not in placement.external for t in ir.outputs)
     return data
 
 

@@ -520,9 +520,12 @@ class HostKernels:
         self._check("fn_quantize_f32_s8", status)
         return out
 
-    def dequantize(self, x, scale: float, zero_point: int) -> np.ndarray:
+    def dequantize(self, x, scale: float, zero_point: int, out=None) -> np.ndarray:
         x = _int8(x)
-        out = np.zeros(x.shape, dtype=np.float32)
+        if out is None:
+            out = np.zeros(x.shape, dtype=np.float32)
+        elif out.dtype != np.float32 or out.shape != x.shape or not out.flags.c_contiguous:
+            raise ValueError(f"out must be a contiguous float32 array of shape {x.shape}, got {out.dtype} {out.shape}")
         status = self.lib.fn_dequantize_s8_f32(scale, zero_point, x.size, _ptr(x), _ptr(out, ctypes.c_float))
         self._check("fn_dequantize_s8_f32", status)
         return out

@@ -57,6 +57,19 @@ class Blocks(Schedule):
 
 
 @dataclass(frozen=True)
+class BlocksFromTheEnd(Blocks):
+    """`Blocks` in decreasing k: DEQUANTIZE writes its float32 values from the last down, so its output may
+    start at its input (offsets below that would land a value on input bytes not read yet)."""
+
+    exact_only = True
+
+    def times(self):
+        read, write = super().times()
+        last = 2 * (self.count - 1)
+        return np.where(read >= 0, last - read, NEVER), last - (write - 1) + 1
+
+
+@dataclass(frozen=True)
 class ChannelMajor(Schedule):
     """Per image, element (pixel i, channel c) is read and then written, channel by channel (ECA's product
     x * gate, after its statistics read the whole map): only offsets that keep each channel on itself hold."""

@@ -2,7 +2,9 @@
 
 A layer that writes a model output writes straight into the caller's buffer (`output0`, ...), so the
 outputs are not planned in the arena (where that is not possible, e.g. the output is also read by a
-later layer or is a view, it is planned and copied out after the last layer). Every model input is read
+later layer or is a view, it is planned and copied out after the last layer); with `outputs_in_arena`
+every output is planned in the arena, where it may be written over the tensor it is computed from, and
+flynet_invoke copies it out unless the caller reads it in place (flynet_output_buffer(i)). Every model input is read
 in place from the caller's buffer (`input0`, `input1`, ...), or, with `inputs_in_arena`, planned in the
 arena like any tensor (flynet_invoke copies it there unless the caller wrote it there, at
 flynet_input_buffer(i)), where the first layers may write over it. Views (RESHAPE) share their input's
@@ -45,7 +47,8 @@ class Placement:
 
 
 def place_tensors(ir: ModelIR, codes: list[LayerCode], scratch: list[int], alignment: int = 16,
-                  dsp_kernels: bool = True, inputs_in_arena: bool = False, overlaps: bool = True) -> Placement:
+                  dsp_kernels: bool = True, inputs_in_arena: bool = False, overlaps: bool = True,
+                  outputs_in_arena: bool = False) -> Placement:
     """`dsp_kernels`: the build may take the kernels' DSP paths, whose access orders an overlap must suit too.
     `overlaps=False`: only the in-place outputs (offset 0), as plans were before overlaps (benchmarks)."""
     producers = ir.producers()
@@ -64,7 +67,8 @@ def place_tensors(ir: ModelIR, codes: list[LayerCode], scratch: list[int], align
     copy_out: list[tuple[str, int]] = []
     for position, t in enumerate(ir.outputs):
         layer = producers.get(t)
-        if t not in external and layer is not None and not codes[layer.index].view and t not in consumers:
+        if (not outputs_in_arena and t not in external and layer is not None and not codes[layer.index].view
+                and t not in consumers):
             external[t] = output_buffer(position)
         else:
             copy_out.append((output_buffer(position), t))

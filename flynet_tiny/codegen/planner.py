@@ -23,12 +23,14 @@ Blocks are placed one by one, each at the lowest aligned offset where no extent
 of it collides with an extent of an already placed block alive at the same
 time; this is done for a few placement orders (largest first, and others),
 then a local search and jittered orders, and the smallest arena wins. Which
-overlaps to take: all and none are planned, then each is switched on or off
-while that makes the arena (then the summed high water over layers) smaller.
+overlaps to take: with up to 10 options, every subset is planned (fast placement); with more, all and
+none are planned, then each is switched on or off while that makes the arena (then the summed high
+water over layers) smaller.
 """
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import dataclass, field, replace
 
@@ -347,8 +349,17 @@ def _plan(tensors: list[PlanTensor], taken: frozenset[str], alignment: int, thor
                     {t.name: placement[t.name][0] for t in tensors})
 
 
+EXHAUSTIVE_OVERLAPS = 10  # up to this many options, every subset is planned (1,024 fast plans at most)
+
+
 def _choose_overlaps(tensors: list[PlanTensor], options: list[str], alignment: int, max_passes: int = 3) -> frozenset[str]:
-    """All overlaps, none, then switch each on or off while the plan gets smaller (fast placement only)."""
+    """Which overlaps to take, by the fast placement: every subset where there are few options; else all
+    overlaps, none, then switch each on or off while the plan gets smaller. (One switch at a time can stall:
+    in a chain of outputs each written over the last, the busiest layer may need two overlaps taken and the
+    one between them left out.)"""
+    if len(options) <= EXHAUSTIVE_OVERLAPS:
+        subsets = (frozenset(c) for r in range(len(options) + 1) for c in itertools.combinations(options, r))
+        return min((_plan(tensors, taken, alignment, False) for taken in subsets), key=lambda a: a.key).taken
     attempts = [_plan(tensors, frozenset(options), alignment, False), _plan(tensors, frozenset(), alignment, False)]
     best = min(attempts, key=lambda a: a.key)
     for _ in range(max_passes):

@@ -37,8 +37,7 @@ def _tensor_defines(kind: str, position: int, tensor, in_arena: bool = False) ->
     ]
     if tensor.scale is not None:
         lines += [f"#define {prefix}_SCALE {tensor.scale:.9g}f", f"#define {prefix}_ZERO_POINT {tensor.zero_point}"]
-    if kind == "input":
-        lines.append(f"#define {prefix}_IN_ARENA {int(in_arena)}")
+    lines.append(f"#define {prefix}_IN_ARENA {int(in_arena)}")
     return lines + [""]
 
 
@@ -48,7 +47,8 @@ def render_header(ctx: dict) -> str:
     layer_count = len(ctx["ir"].layers)
     tensors = [line for i, (t, slot) in enumerate(zip(ctx["inputs"], ctx["input_slots"]))
                for line in _tensor_defines("input", i, t, slot is not None)]
-    tensors += [line for i, t in enumerate(ctx["outputs"]) for line in _tensor_defines("output", i, t)]
+    tensors += [line for i, (t, slot) in enumerate(zip(ctx["outputs"], ctx["output_slots"]))
+                for line in _tensor_defines("output", i, t, slot is not None)]
     tensor_text = "\n".join(tensors)
     return f"""{_BANNER}#ifndef {guard}
 #define {guard}
@@ -73,6 +73,12 @@ int flynet_invoke(const void *const inputs[FLYNET_INPUT_COUNT], void *const outp
  * are overwritten while the model runs. FLYNET_INPUTi_IN_ARENA 0: the model reads inputs[i] in
  * place, and flynet_input_buffer(i) is NULL. */
 void *flynet_input_buffer(int index);
+
+/* FLYNET_OUTPUTi_IN_ARENA 1: output i is computed in the arena, and flynet_invoke copies it to
+ * outputs[i], unless outputs[i] is flynet_output_buffer(i) itself: read the output there after the
+ * call (until the next one) to need no buffer of your own and no copy. FLYNET_OUTPUTi_IN_ARENA 0: the
+ * last layer writes outputs[i], and flynet_output_buffer(i) is NULL. */
+void *flynet_output_buffer(int index);
 
 extern const char *const flynet_layer_names[FLYNET_LAYER_COUNT];
 extern int flynet_error_layer;
@@ -107,17 +113,22 @@ def _buffer_locals(ctx: dict) -> list[str]:
                     for i in range(len(tensors))]
 
 
-def _input_buffer_function(ctx: dict) -> list[str]:
-    """flynet_input_buffer(i): input i's slot in the arena, or NULL where the caller's buffer is read."""
-    slots = [f"(void *){slot}" if slot is not None else "NULL" for slot in ctx["input_slots"]]
-    return [
-        "void *flynet_input_buffer(int index)",
-        "{",
-        f"    void *const slots[FLYNET_INPUT_COUNT] = {{{', '.join(slots)}}};",
-        "    return index >= 0 && index < FLYNET_INPUT_COUNT ? slots[index] : NULL;",
-        "}",
-        "",
-    ]
+def _buffer_functions(ctx: dict) -> list[str]:
+    """flynet_input_buffer(i) / flynet_output_buffer(i): the tensor's slot in the arena, or NULL where the
+    caller's buffer is used."""
+    lines = []
+    for kind in ("input", "output"):
+        slots = [f"(void *){slot}" if slot is not None else "NULL" for slot in ctx[f"{kind}_slots"]]
+        count = f"FLYNET_{kind.upper()}_COUNT"
+        lines += [
+            f"void *flynet_{kind}_buffer(int index)",
+            "{",
+            f"    void *const slots[{count}] = {{{', '.join(slots)}}};",
+            f"    return index >= 0 && index < {count} ? slots[index] : NULL;",
+            "}",
+            "",
+        ]
+    return lines
 
 
 def _copy_in(ctx: dict) -> list[str]:
@@ -205,7 +216,7 @@ def render_model_c(ctx: dict) -> str:
         "    return 1;",
         "}",
         "",
-        *_input_buffer_function(ctx),
+        *_buffer_functions(ctx),
         _INVOKE,
         "{",
         *_buffer_locals(ctx),
@@ -253,9 +264,12 @@ def render_model_c(ctx: dict) -> str:
         lines.append(f"    FLYNET_CHECKSUM({layer.index}, {out_pointer}, {out_bytes});")
     if ctx["copy_out"]:
         lines.append("")
-        lines.append("    /* Outputs also read inside the model (or views) live elsewhere: copied out last. */")
+        lines.append("    /* Outputs computed in the arena (or views, or read by later layers): copied out last, unless")
+        lines.append("     * the caller reads them there. */")
         for buffer, source in ctx["copy_out"]:
-            lines.append(f"    memcpy({buffer}, {source}, FLYNET_{buffer.upper()}_BYTES);")
+            lines += [f"    if ((const void *){buffer} != (const void *){source}) {{",
+                      f"        memcpy({buffer}, {source}, FLYNET_{buffer.upper()}_BYTES);",
+                      "    }"]
     lines += ["    return 0;", "}", ""]
     return "\n".join(lines)
 

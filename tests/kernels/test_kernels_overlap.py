@@ -23,8 +23,8 @@ from flynet_tiny.int8 import kernel_params as qp
 from flynet_tiny.targets import load_target
 from flynet_tiny.tflite import TFLiteBuilder, read_tflite
 from kernel_probe import ProbeCase, build_probe, host_output, probe_seed, run_probe
-from oneop_models import (binary_model, conv_model, quant_tensor, random_int8, random_scale, random_zero_point, tflm,
-                          unary_model)
+from oneop_models import (binary_model, conv_model, quant_tensor, quantize_model, random_int8, random_scale,
+                          random_zero_point, tflm, unary_model)
 
 
 def declared(model: bytes, kind: str | None = None, fuse_mdw: bool = True) -> tuple[Overlap, int, int]:
@@ -305,6 +305,28 @@ def test_a_resize_or_concat_past_the_offset_clobbers_its_input(kernels):
 
     assert np.array_equal(run_overlapped(run, large, expected.shape, d), expected)
     assert not np.array_equal(run_overlapped(run, large, expected.shape, d + 11), expected)
+
+
+def test_dequantize_writes_its_floats_over_its_own_int8(kernels):
+    """DEQUANTIZE runs from the last value down, so its float32 output may start at its int8 input (TFLM's
+    bits); a float lower, value 1 lands on value 0 before it is read."""
+    rng = np.random.default_rng(12)
+    size, q = 301, (0.0371, -7)
+    x = random_int8(rng, (1, size))
+    expected = tflm(quantize_model("int8", q, "float32", None, size), [x])[0]
+    overlap, n_in, n_out = declared(quantize_model("int8", q, "float32", None, size))
+    assert (n_in, n_out) == (size, 4 * size) and safe_offset(overlap, n_in, n_out, 1) == 0
+
+    def overlapped(d: int) -> np.ndarray:
+        memory = np.full(16 + 4 * size + 16, 0x5A, dtype=np.int8)
+        xv = memory[16:16 + size].reshape(x.shape)
+        xv[...] = x
+        out = memory[16 + d:16 + d + 4 * size].view(np.float32).reshape(x.shape)
+        kernels.dequantize(xv, np.float32(q[0]), q[1], out=out)
+        return out.copy()
+
+    assert overlapped(0).tobytes() == expected.tobytes()
+    assert overlapped(-4).tobytes() != expected.tobytes()
 
 
 def test_eca_keeps_each_channel_on_itself():

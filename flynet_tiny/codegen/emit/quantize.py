@@ -6,7 +6,7 @@ import numpy as np
 
 from ...int8 import kernel_params as qp
 from ..layer_code import LayerCode, ParamObject, shape_text
-from ..overlap import Blocks, Overlap
+from ..overlap import Blocks, BlocksFromTheEnd, Overlap
 from .common import scale_of, status_call
 from .registry import emitter, unsupported
 
@@ -48,5 +48,6 @@ def _dequantize(ir, layer, prefix):
     call = f"fn_dequantize_s8_f32({float_literal(scale)}, {zero_point}, {int(np.prod(x.shape))}, @IN0@, @OUT0@)"
     offset = f"q - {zero_point}" if zero_point >= 0 else f"q + {-zero_point}"
     return LayerCode(f"{shape_text(x.shape)} int8 -> float32, ({offset}) * {scale:.6g}", status_call(call),
-                     overlap=Overlap(0, (Blocks(int(np.prod(x.shape)), 1, 4),),
-                                     "element i's 4 bytes are written after it was read"))
+                     overlap=Overlap(0, (BlocksFromTheEnd(int(np.prod(x.shape)), 1, 4),),
+                                     "dequantize from the last element down: element i's 4 bytes land on "
+                                     "elements i and above, read already"))

@@ -232,7 +232,8 @@ fn_status fn_requantize_s8_u8(const fn_requantize_params *p, int32_t size, const
  * beyond +-2^31 saturates, NaN counts as 0, as the Cortex-M FPU converts). */
 fn_status fn_quantize_f32_s8(float scale, int32_t zero_point, int32_t size, const float *input, int8_t *output);
 
-/* DEQUANTIZE int8 -> float32: scale * (q - zero_point), one float32 product per value. */
+/* DEQUANTIZE int8 -> float32: scale * (q - zero_point), one float32 product per value, from the last
+ * value down: output may equal input (the floats then cover the int8 values and 3 bytes per value more). */
 fn_status fn_dequantize_s8_f32(float scale, int32_t zero_point, int32_t size, const int8_t *input, float *output);
 
 /* ---- mean-and-variance-aware ECA ------------------------------------ */

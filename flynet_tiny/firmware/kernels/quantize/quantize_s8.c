@@ -127,7 +127,9 @@ fn_status fn_dequantize_s8_f32(float scale, int32_t zero_point, int32_t size, co
     if (!input || !output || size < 0) {
         return FN_ERR_ARGUMENT;
     }
-    for (int32_t i = 0; i < size; ++i) {
+    /* From the last value down: value i's 4 bytes land on input bytes 4i..4i+3, all read already (or,
+     * for i = 0, its own), so the output may start where the input starts (codegen: BlocksFromTheEnd). */
+    for (int32_t i = size - 1; i >= 0; --i) {
         output[i] = scale * (float)(input[i] - zero_point);
     }
     return FN_OK;
