@@ -1,14 +1,14 @@
 """Arena + I/O buffers of the generated C against TFLite Micro's arena, per corpus model, before and after
-the overlap planner (outputs written over their inputs, the layer order, the input in the arena).
+the overlap planner (outputs written over their inputs, the layer order, the inputs and outputs in the arena).
 
     python benchmarks/memory_vs_tflm.py [--models NAME ...]
 
 For each model of tests/corpus/ the code generator takes, the RAM the model needs: our arena plus
-the caller's input buffer (unless the input lives in the arena) and output buffer, against TFLM's
+the caller's input and output buffers (unless they live in the arena), against TFLM's
 `arena_used_bytes` for the same .tflite (its Python interpreter's total: head = tensors and scratch, tail
 = its runtime data; the input and output tensors are inside). "before": the converter's layer order,
-the input in the caller's buffer, outputs written over inputs only in place (what the planner did
-before); "speed" plans the scratch of --opt speed's DSP paths (either build), "size" the portable
+the inputs and outputs in the caller's buffers, outputs written over inputs only in place (what the
+planner did before); "speed" plans the scratch of --opt speed's DSP paths (either build), "size" the portable
 kernels' of --opt size.
 """
 
@@ -44,21 +44,21 @@ def main() -> None:
     for name in names:
         model = (CORPUS / f"{name}.tflite").read_bytes()
         try:
-            ram(model)
+            speed, generated = ram(model)
         except FlynetError as exc:
             skipped.append(f"{name}: {str(exc)[:110]}")
             continue
         tflm = tflm_arena_bytes(model)["total"]
-        before, _ = ram(model, reorder_layers=False, input_placement="caller", overlap_outputs=False)
-        speed, generated = ram(model)
+        before, _ = ram(model, reorder_layers=False, input_placement="caller", output_placement="caller",
+                        overlap_outputs=False)
         size, _ = ram(model, dsp_kernels=False)
         moved = generated.plan.overlaps
         rows.append([name, tflm, before, f"{before / tflm:.2f}", speed,
                      f"{speed / tflm:.2f}", size, f"{size / tflm:.2f}", len(moved),
-                     "yes" if generated.inputs_in_arena else "no"])
+                     "yes" if generated.inputs_in_arena else "no", "yes" if generated.outputs_in_arena else "no"])
         print(f"{name}: done", file=sys.stderr)
     print(format_table(["model", "TFLM arena_used", "before", "ratio", "speed build", "ratio", "size build", "ratio",
-                        "overlaps", "input in arena"], rows, "lrrrrrrrrl"))
+                        "overlaps", "inputs in arena", "outputs in arena"], rows, "lrrrrrrrrll"))
     for line in skipped:
         print(f"not generated: {line}")
 

@@ -11,10 +11,11 @@ kernel path overlapped at the offset found here, on the host and in QEMU).
 
 `safe_offset` returns the largest such d (a multiple of the arena alignment, at most 0), safe for
 every path the build may take, or None where only disjoint buffers are safe. For a path in raster
-order (`PixelWindows`, `Blocks`) every offset below a safe one is safe too, and the
-bound follows from prefix maxima of the read times; the DSP depthwise planes (`ChannelBands`) work
-channel group by channel group, where only some offsets are safe, so candidates below that bound are
-checked byte by byte.
+order (`PixelWindows`, `Blocks`, the memcpy calls of `ConcatCopies` and `NearestCopies`,
+`BilinearSamples`) every offset below a safe one is safe too, and the bound follows from prefix maxima
+of the read times; the DSP depthwise planes (`ChannelBands`) work channel group by channel group and
+DEQUANTIZE from its last value down (`BlocksFromTheEnd`), where only some offsets are safe, so
+candidates below that bound are checked byte by byte.
 """
 
 from __future__ import annotations

@@ -71,13 +71,15 @@ class FitEstimate:
     input_bytes: int
     output_bytes: int
     input_in_arena: bool = False          # the input has its slot in the arena (no caller's buffer counted)
+    output_in_arena: bool = False         # the outputs too (the caller reads them at flynet_output_buffer)
     tflm_arena: dict | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
     def ram_bytes(self) -> int:
         """Arena plus the caller's I/O buffers: what TFLite Micro's arena_used_bytes counts."""
-        return self.arena_bytes + (0 if self.input_in_arena else self.input_bytes) + self.output_bytes
+        return (self.arena_bytes + (0 if self.input_in_arena else self.input_bytes)
+                + (0 if self.output_in_arena else self.output_bytes))
 
     def region(self, name: str) -> RegionUse:
         return next(r for r in self.regions if r.name == name)
@@ -140,7 +142,7 @@ def estimate_from_generated(generated, target: Target, opt: str = "size", n_inpu
         layers=list(generated.layers), plan=generated.plan, stack=detail.objects.deepest_stack("Reset_Handler"),
         stack_reserved=DEFAULT_STACK_BYTES, kernels=detail.kernels, library_extra=members,
         input_bytes=sum(t.nbytes for t in generated.inputs), output_bytes=sum(t.nbytes for t in generated.outputs),
-        input_in_arena=generated.inputs_in_arena)
+        input_in_arena=generated.inputs_in_arena, output_in_arena=generated.outputs_in_arena)
 
 
 def estimate_from_tflite(tflite_bytes: bytes, target: Target, opt: str = "size", n_inputs: int = 1,

@@ -78,7 +78,8 @@ def fit_json(estimate: FitEstimate | None, elf: ElfUsage | None = None, margin: 
             "items": [{"name": i.name, "region": i.region, "bytes": i.bytes} for i in estimate.items],
             "arena_bytes": estimate.arena_bytes, "weight_bytes": estimate.weight_bytes,
             "input_bytes": estimate.input_bytes, "output_bytes": estimate.output_bytes,
-            "input_in_arena": estimate.input_in_arena, "ram_bytes": estimate.ram_bytes,
+            "input_in_arena": estimate.input_in_arena, "output_in_arena": estimate.output_in_arena,
+            "ram_bytes": estimate.ram_bytes,
             "overlaps": overlaps(estimate),
             "top_weights": weights_by_layer(estimate)[:TOP], "arena_peak": arena_peak(estimate),
             "arena_per_layer": [{"layer": p.layer, "high_water": p.high_water, "live": p.live}
@@ -165,7 +166,8 @@ def _memory_lines(estimate: FitEstimate) -> list[str]:
     """The input's place, the RAM the model needs with its I/O buffers, and the outputs written over inputs."""
     lines = [f"arena + I/O buffers: {estimate.ram_bytes:,} bytes (input {estimate.input_bytes:,} "
              + ("in the arena: write it at flynet_input_buffer(0)" if estimate.input_in_arena else "in your buffer")
-             + f", output {estimate.output_bytes:,} in your buffer)"]
+             + f", output {estimate.output_bytes:,} "
+             + ("in the arena: read it at flynet_output_buffer(0))" if estimate.output_in_arena else "in your buffer)")]
     shared = overlaps(estimate)
     if shared:
         lines.append(f"{len(shared)} outputs written over the input their layer reads ({sum(o['shared_bytes'] for o in shared):,}"
