@@ -75,7 +75,13 @@ def _dsp_depthwise_bytes(in_dims, filter_dims) -> int:
     return planes * one_plane
 
 
+def _dsp_fc_pairs_bytes(in_dims) -> int:
+    """The input widened to int16, in_features rounded up to a group of 4 (`fc_pairs_scratch_bytes`)."""
+    return ((in_dims[3] + 3) & ~3) * 2
+
+
 _DSP_PATH_BYTES = {"fn_conv2d_s8_get_buffer_size": _dsp_conv_bytes,
+                   "fn_fully_connected_pairs_s8_get_buffer_size": _dsp_fc_pairs_bytes,
                    "fn_depthwise_conv2d_s8_get_buffer_size": _dsp_depthwise_bytes,
                    "fn_mdw_maxout_s8_get_buffer_size": _dsp_depthwise_bytes}
 

@@ -1,0 +1,307 @@
+/* FULLY_CONNECTED on row-pair packed weights, DSP path of fully_connected_pairs_s8.c (Cortex-M4/M7), which
+ * includes this file: static functions the entry point inlines (the assembly routines are naked, so never
+ * inlined).
+ *
+ * A lane word holds rows 2p and 2p+1 for 2 inputs, (w0[a] + 256 w1[a], w0[b] + 256 w1[b]). Against the input
+ * pair (x[a], x[b]) one SMLAD adds w0 . x + 256 (w1 . x) to the first accumulator, SXTB16 of the word leaves
+ * (w0[a], w0[b]) for a second SMLAD into the second accumulator (row 2p alone): 4 MACs in 3 instructions
+ * and a load share, and row 2p+1 is (first - second) / 256, exact while |w1 . x| < 2^23, i.e. for at most
+ * FC_PAIRS_CHUNK groups of 4 inputs between two take-outs. The input is widened to int16 once per batch
+ * row (the scratch), so one LDRD brings 4 inputs for all pairs of a pass. */
+#ifndef FN_FULLY_CONNECTED_PAIRS_S8_DSP_H
+#define FN_FULLY_CONNECTED_PAIRS_S8_DSP_H
+
+#include "../support/fn_internal.h"
+
+#if FN_USE_DSP
+/* Groups of 4 inputs summed before row 2p+1 is taken out of the first accumulator: 512 * 127 * 128 < 2^23
+ * (flynet_tiny/codegen/fc_pairs.py CHUNK_GROUPS). */
+#define FC_PAIRS_CHUNK 128
+_Static_assert(FC_PAIRS_CHUNK == 128, "fc_pairs_quads' assembly counts chunks of 128 groups");
+
+static int32_t fc_pairs_scratch_bytes(int32_t in_features) { return ((in_features + 3) & ~3) * 2; }
+
+/* The input as int16, per group of 4 inputs (x0, x2), (x1, x3): SXTB16 and SXTB16 ror 8 of its word; the
+ * last group's missing inputs are 0. */
+static void fc_pairs_widen(const int8_t *x, int32_t n, int16_t *xs)
+{
+    int32_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        const uint32_t v = fn_read_u32(x + k);
+        fn_write_pair(xs + k, __sxtb16(v));
+        fn_write_pair(xs + k + 2, fn_sxtb16_ror8(v));
+    }
+    if (k < n) {
+        uint32_t v = 0;
+        for (int32_t i = 0; k + i < n; ++i) {
+            v |= (uint32_t)(uint8_t)x[k + i] << (8 * i);
+        }
+        fn_write_pair(xs + k, __sxtb16(v));
+        fn_write_pair(xs + k + 2, fn_sxtb16_ror8(v));
+    }
+}
+
+/* One group for 2 pairs: the 4 inputs in r8 / r9, the pairs' 4 lane words loaded into r10-r12, lr;
+ * accumulators r4 (pair 0 both rows), r5 (pair 0 row 0), r6, r7 (pair 1). */
+#define FC_QUAD_GROUP                        \
+    "ldrd r8, r9, [r0], #8\n\t"              \
+    "ldmia r1!, {r10, r11, r12, lr}\n\t"     \
+    "smlad r4, r10, r8, r4\n\t"              \
+    "smlad r4, r11, r9, r4\n\t"              \
+    "sxtb16 r10, r10\n\t"                    \
+    "sxtb16 r11, r11\n\t"                    \
+    "smlad r5, r10, r8, r5\n\t"              \
+    "smlad r5, r11, r9, r5\n\t"              \
+    "smlad r6, r12, r8, r6\n\t"              \
+    "smlad r6, lr, r9, r6\n\t"               \
+    "sxtb16 r12, r12\n\t"                    \
+    "sxtb16 lr, lr\n\t"                      \
+    "smlad r7, r12, r8, r7\n\t"              \
+    "smlad r7, lr, r9, r7\n\t"
+
+/* r3 (>= 1) groups: 4 per iteration, then one at a time; falls through at its end. */
+#define FC_QUAD_GROUPS                                                      \
+    "subs r3, r3, #4\n\t"                                                    \
+    "blt 2f\n\t"                                                             \
+    "1:\n\t" FC_QUAD_GROUP FC_QUAD_GROUP FC_QUAD_GROUP FC_QUAD_GROUP         \
+    "subs r3, r3, #4\n\t"                                                    \
+    "bge 1b\n\t"                                                             \
+    "2:\n\t"                                                                 \
+    "adds r3, r3, #4\n\t"                                                    \
+    "beq 4f\n\t"                                                             \
+    "3:\n\t" FC_QUAD_GROUP                                                   \
+    "subs r3, r3, #1\n\t"                                                    \
+    "bne 3b\n\t"
+
+/* acc[0..3] (pair 0 both rows, pair 0 row 0, pair 1 both, pair 1 row 0) += `groups` groups (>= 1) of the
+ * widened input xs against a quad's lanes w: 4 groups per iteration, 58 instructions per 64 MACs. */
+__attribute__((naked, noinline)) static void fc_pairs_quad(FN_IN_ASM const int16_t *xs, FN_IN_ASM const int8_t *w,
+                                                           FN_IN_ASM int32_t acc[4], FN_IN_ASM int32_t groups)
+{
+    __asm__ volatile(
+        "push {r2, r4-r11, lr}\n\t"
+        "ldm r2, {r4-r7}\n\t"
+        FC_QUAD_GROUPS
+        "4:\n\t"
+        "pop {r2}\n\t"
+        "stm r2, {r4-r7}\n\t"
+        "pop {r4-r11, pc}\n\t");
+}
+
+/* acc[0..1] (both rows, row 0) += `groups` groups (>= 1) of xs against a lone pair's lanes w: 2 groups per
+ * iteration (one LDM of 8 inputs, one of the pair's 4 lane words), 16 instructions per 16 MACs. */
+__attribute__((naked, noinline)) static void fc_pairs_one(FN_IN_ASM const int16_t *xs, FN_IN_ASM const int8_t *w,
+                                                          FN_IN_ASM int32_t acc[2], FN_IN_ASM int32_t groups)
+{
+    __asm__ volatile(
+        "push {r2, r4-r11, lr}\n\t"
+        "ldrd r4, r5, [r2]\n\t"
+        "subs r3, r3, #2\n\t"
+        "blt 2f\n\t"
+        "1:\n\t"
+        "ldmia r0!, {r6, r7, r8, r9}\n\t"      /* groups g, g + 1: (x0, x2), (x1, x3) each */
+        "ldmia r1!, {r10, r11, r12, lr}\n\t"
+        "smlad r4, r10, r6, r4\n\t"
+        "smlad r4, r11, r7, r4\n\t"
+        "smlad r4, r12, r8, r4\n\t"
+        "smlad r4, lr, r9, r4\n\t"
+        "sxtb16 r10, r10\n\t"
+        "sxtb16 r11, r11\n\t"
+        "sxtb16 r12, r12\n\t"
+        "sxtb16 lr, lr\n\t"
+        "smlad r5, r10, r6, r5\n\t"
+        "smlad r5, r11, r7, r5\n\t"
+        "smlad r5, r12, r8, r5\n\t"
+        "smlad r5, lr, r9, r5\n\t"
+        "subs r3, r3, #2\n\t"
+        "bge 1b\n\t"
+        "2:\n\t"
+        "adds r3, r3, #2\n\t"
+        "beq 3f\n\t"
+        "ldrd r6, r7, [r0], #8\n\t"            /* the odd group */
+        "ldrd r8, r9, [r1], #8\n\t"
+        "smlad r4, r8, r6, r4\n\t"
+        "smlad r4, r9, r7, r4\n\t"
+        "sxtb16 r8, r8\n\t"
+        "sxtb16 r9, r9\n\t"
+        "smlad r5, r8, r6, r5\n\t"
+        "smlad r5, r9, r7, r5\n\t"
+        "3:\n\t"
+        "pop {r2}\n\t"
+        "strd r4, r5, [r2]\n\t"
+        "pop {r4-r11, pc}\n\t");
+}
+
+/* What fc_pairs_quads reads and advances: the quads of one batch row. */
+typedef struct {
+    const int16_t *xs;     /* the widened input */
+    const int8_t *w;       /* the next quad's lanes (advanced) */
+    const int32_t *bias;   /* the next quad's 4 biases (advanced) */
+    const int32_t *rq;     /* the next output's (multiplier, exponent, addend) (advanced by rq_bytes) */
+    int8_t *y;             /* the next quad's 4 outputs (advanced) */
+    int32_t groups;        /* >= 1 */
+    int32_t quads;         /* >= 1 */
+    int32_t rq_bytes;      /* 12 per channel, 0 for one triple */
+    uint32_t min4, max4;   /* act_min, act_max in each byte */
+} fc_pairs_job;
+FN_ASM_OFFSET(fc_pairs_job, xs, 0);
+FN_ASM_OFFSET(fc_pairs_job, w, 4);
+FN_ASM_OFFSET(fc_pairs_job, bias, 8);
+FN_ASM_OFFSET(fc_pairs_job, rq, 12);
+FN_ASM_OFFSET(fc_pairs_job, y, 16);
+FN_ASM_OFFSET(fc_pairs_job, groups, 20);
+FN_ASM_OFFSET(fc_pairs_job, quads, 24);
+FN_ASM_OFFSET(fc_pairs_job, rq_bytes, 28);
+FN_ASM_OFFSET(fc_pairs_job, min4, 32);
+FN_ASM_OFFSET(fc_pairs_job, max4, 36);
+
+/* fn_requant_doubled of the accumulator in `acc` with the triple at r3 (r10 multiplier, r11 exponent,
+ * r12 addend; r3 steps by r4), saturated to int8. */
+#define FC_REQUANT(acc)                                  \
+    "ldm r3, {r10, r11, r12}\n\t"                        \
+    "add r3, r3, r4\n\t"                                 \
+    "lsl " acc ", " acc ", #1\n\t"                        \
+    "smmulr " acc ", " acc ", r10\n\t"                    \
+    "add r12, r12, " acc "\n\t"                           \
+    "add " acc ", r12, " acc ", asr #31\n\t"              \
+    "asr " acc ", " acc ", r11\n\t"                        \
+    "ssat " acc ", #8, " acc "\n\t"
+
+/* Every quad of job (all 4 rows real, fast requantization): accumulate (as fc_pairs_quad) in chunks of at
+ * most FC_PAIRS_CHUNK groups, taking rows 2p+1 out after each, requantize the 4 sums, pack them into one
+ * word, clamp its 4 bytes to the activation range by SSUB8 / SEL and store it: about 75 instructions per
+ * quad beside the groups' 58 per 4. Stack: rows 1 and 3 so far, the groups left after this chunk. */
+__attribute__((naked, noinline)) static void fc_pairs_quads(FN_IN_ASM fc_pairs_job *job)
+{
+    __asm__ volatile(
+        "push {r4-r11, lr}\n\t"
+        "sub sp, sp, #12\n\t"
+        "mov r2, r0\n\t"
+        "ldr r1, [r2, #4]\n\t"
+        "5:\n\t"
+        "ldr r0, [r2, #0]\n\t"
+        "ldr r12, [r2, #8]\n\t"
+        "ldm r12!, {r4-r7}\n\t"
+        "str r12, [r2, #8]\n\t"
+        "strd r5, r7, [sp]\n\t"          /* rows 1 and 3 start from their biases */
+        "mov r5, r4\n\t"
+        "mov r7, r6\n\t"
+        "ldr r3, [r2, #20]\n\t"
+        "6:\n\t"
+        "subs r3, r3, #128\n\t"
+        "str r3, [sp, #8]\n\t"
+        "ite gt\n\t"
+        "movgt r3, #128\n\t"
+        "addle r3, r3, #128\n\t"
+        FC_QUAD_GROUPS
+        "4:\n\t"
+        "ldrd r8, r9, [sp]\n\t"
+        "sub r10, r4, r5\n\t"
+        "add r8, r8, r10, asr #8\n\t"    /* row 1 */
+        "sub r10, r6, r7\n\t"
+        "add r9, r9, r10, asr #8\n\t"    /* row 3 */
+        "ldr r3, [sp, #8]\n\t"
+        "cmp r3, #0\n\t"
+        "ble 7f\n\t"
+        "strd r8, r9, [sp]\n\t"          /* another chunk: the first accumulators start again at row 0's */
+        "mov r4, r5\n\t"
+        "mov r6, r7\n\t"
+        "b 6b\n\t"
+        "7:\n\t"
+        "ldr r3, [r2, #12]\n\t"
+        "ldr r4, [r2, #28]\n\t"
+        FC_REQUANT("r5") FC_REQUANT("r8") FC_REQUANT("r7") FC_REQUANT("r9")
+        "str r3, [r2, #12]\n\t"
+        "bfi r5, r8, #8, #8\n\t"
+        "bfi r5, r7, #16, #8\n\t"
+        "bfi r5, r9, #24, #8\n\t"
+        "ldrd r10, r11, [r2, #32]\n\t"
+        "ssub8 r12, r5, r10\n\t"
+        "sel r5, r5, r10\n\t"            /* max(y, act_min) per byte */
+        "ssub8 r12, r11, r5\n\t"
+        "sel r5, r5, r11\n\t"            /* min(y, act_max) per byte */
+        "ldr r12, [r2, #16]\n\t"
+        "str r5, [r12], #4\n\t"
+        "str r12, [r2, #16]\n\t"
+        "ldr r3, [r2, #24]\n\t"
+        "subs r3, r3, #1\n\t"
+        "str r3, [r2, #24]\n\t"
+        "bne 5b\n\t"
+        "str r1, [r2, #4]\n\t"
+        "add sp, sp, #12\n\t"
+        "pop {r4-r11, pc}\n\t");
+}
+
+/* Row 2p+1's sum so far out of the pair's accumulators (first - second = 256 x it), and the first reset. */
+static inline int32_t fc_pairs_take_high(int32_t *both, int32_t row0)
+{
+    const int32_t high = (int32_t)((uint32_t)*both - (uint32_t)row0) >> 8;
+    *both = row0;
+    return high;
+}
+
+static inline int8_t fc_pairs_out(const fn_fc_pairs_params *p, const int32_t *rq, int32_t acc)
+{
+    int32_t v;
+    if (p->fast_requant) {
+        v = fn_requant_doubled((int32_t)((uint32_t)acc << 1), rq[0], rq[1], rq[2]);
+    } else {
+        v = fn_wrap_add(fn_mbqm(acc, rq[0], -rq[1]), p->output_offset);
+    }
+    return (int8_t)fn_clamp32(v, p->act_min, p->act_max);
+}
+
+static void fc_pairs_dsp(const fn_fc_pairs_params *p, const int32_t *requant, int32_t in_features, const int8_t *x,
+                         int32_t out_features, const int8_t *packed, const int32_t *bias, int8_t *y, int16_t *xs)
+{
+    const int32_t groups = (in_features + 3) >> 2;
+    const int32_t pairs = (out_features + 1) >> 1;
+    const int32_t rq_step = p->per_channel ? 3 : 0;
+    const int8_t *w = packed;
+    fc_pairs_widen(x, in_features, xs);
+    int32_t o = 0;
+    const int32_t whole_quads = out_features >> 2;
+    if (p->fast_requant && whole_quads) {
+        fc_pairs_job job = {xs, w, bias, requant, y, groups, whole_quads, 4 * rq_step,
+                            (uint8_t)p->act_min * 0x01010101u, (uint8_t)p->act_max * 0x01010101u};
+        fc_pairs_quads(&job);
+        w = job.w;
+        o = 4 * whole_quads;
+    }
+    for (int32_t q = o >> 2; q < pairs >> 1; ++q, o += 4) {
+        int32_t acc[4] = {bias[o], bias[o], bias[o + 2], bias[o + 2]};
+        int32_t high0 = bias[o + 1];
+        int32_t high1 = o + 3 < out_features ? bias[o + 3] : 0;
+        for (int32_t done = 0; done < groups; done += FC_PAIRS_CHUNK) {
+            const int32_t n = groups - done < FC_PAIRS_CHUNK ? groups - done : FC_PAIRS_CHUNK;
+            fc_pairs_quad(xs + 4 * done, w, acc, n);
+            w += 16 * n;
+            high0 += fc_pairs_take_high(&acc[0], acc[1]);
+            high1 += fc_pairs_take_high(&acc[2], acc[3]);
+        }
+        const int32_t *rq = requant + rq_step * o;
+        y[o] = fc_pairs_out(p, rq, acc[1]);
+        y[o + 1] = fc_pairs_out(p, rq + rq_step, high0);
+        y[o + 2] = fc_pairs_out(p, rq + 2 * rq_step, acc[3]);
+        if (o + 3 < out_features) {
+            y[o + 3] = fc_pairs_out(p, rq + 3 * rq_step, high1);
+        }
+    }
+    if (pairs & 1) {
+        int32_t acc[2] = {bias[o], bias[o]};
+        int32_t high = o + 1 < out_features ? bias[o + 1] : 0;
+        for (int32_t done = 0; done < groups; done += FC_PAIRS_CHUNK) {
+            const int32_t n = groups - done < FC_PAIRS_CHUNK ? groups - done : FC_PAIRS_CHUNK;
+            fc_pairs_one(xs + 4 * done, w, acc, n);
+            w += 8 * n;
+            high += fc_pairs_take_high(&acc[0], acc[1]);
+        }
+        y[o] = fc_pairs_out(p, requant + rq_step * o, acc[1]);
+        if (o + 1 < out_features) {
+            y[o + 1] = fc_pairs_out(p, requant + rq_step * (o + 1), high);
+        }
+    }
+}
+#endif
+
+#endif /* FN_FULLY_CONNECTED_PAIRS_S8_DSP_H */
