@@ -88,3 +88,16 @@ def fast_requant_applies(bias: np.ndarray, shifts: np.ndarray, in_features: int)
         return False
     largest = int(np.abs(bias.astype(np.int64)).max()) if bias.size else 0
     return largest + in_features * 127 * 128 < (1 << 30)
+
+
+# Largest map (in pixels) whose 1x1 stride-1 convs run as row-pair FCs: benchmarks/pointwise_paths.py on the
+# F446RE measured the FC path 0.20-0.98x the conv kernel's instructions at 1-16 pixels (3x3x256 -> 256: 0.88
+# against 1.23 per MAC; the conv kernel's tiles re-expand every channel pair's weights per block of 2 tiles
+# there) and 1.12-1.93x from 25 pixels up, where the tiles share each expanded weight over many pixels.
+POINTWISE_PAIRS_MAX_PIXELS = 16
+
+
+def pointwise_prefers_pairs(pixels: int, in_channels: int, out_channels: int) -> bool:
+    """Whether a 1x1 stride-1 conv over `pixels` runs faster as fn_fully_connected_pairs_s8 than in the conv
+    kernel (benchmarks/pointwise_paths.py measures both)."""
+    return pixels <= POINTWISE_PAIRS_MAX_PIXELS

@@ -88,8 +88,8 @@ fn_status fn_fully_connected_pairs_s8(const fn_fc_pairs_params *p, const int32_t
                                       int32_t in_features, const int8_t *input, int32_t out_features,
                                       const int8_t *packed_weights, const int32_t *bias, int8_t *output,
                                       void *scratch);
-/* in_dims->c = in_features (the other dims are ignored). */
-int32_t fn_fully_connected_pairs_s8_get_buffer_size(const fn_dims *in_dims);
+/* in_dims = (batches, 1, 1, in_features), out_dims = (batches, 1, 1, out_features). */
+int32_t fn_fully_connected_pairs_s8_get_buffer_size(const fn_dims *in_dims, const fn_dims *out_dims);
 
 /* ---- elementwise ---------------------------------------------------- */
 

@@ -48,13 +48,13 @@ static void fc_pairs_portable(const fn_fc_pairs_params *p, const int32_t *requan
 }
 #endif
 
-int32_t fn_fully_connected_pairs_s8_get_buffer_size(const fn_dims *in_dims)
+int32_t fn_fully_connected_pairs_s8_get_buffer_size(const fn_dims *in_dims, const fn_dims *out_dims)
 {
-    if (!in_dims || in_dims->c < 1) {
+    if (!in_dims || !out_dims || in_dims->c < 1) {
         return 0;
     }
 #if FN_USE_DSP
-    return fc_pairs_scratch_bytes(in_dims->c);
+    return fc_pairs_scratch_bytes(in_dims->n, in_dims->c, out_dims->c);
 #else
     return 0;
 #endif
@@ -72,20 +72,20 @@ fn_status fn_fully_connected_pairs_s8(const fn_fc_pairs_params *p, const int32_t
         return FN_ERR_SHAPE;
     }
 #if FN_USE_DSP
-    if (!scratch) {
+    if (!scratch && fc_pairs_scratch_bytes(batches, in_features, out_features)) {
         return FN_ERR_ARGUMENT;
     }
 #else
     (void)scratch;
 #endif
-    for (int32_t b = 0; b < batches; ++b) {
-        const int8_t *x = input + b * in_features;
-        int8_t *y = output + b * out_features;
 #if FN_USE_DSP
-        fc_pairs_dsp(p, requant, in_features, x, out_features, packed_weights, bias, y, (int16_t *)scratch);
+    fc_pairs_dsp(p, requant, batches, in_features, input, out_features, packed_weights, bias, output,
+                 (int16_t *)scratch);
 #else
-        fc_pairs_portable(p, requant, in_features, x, out_features, packed_weights, bias, y);
-#endif
+    for (int32_t b = 0; b < batches; ++b) {
+        fc_pairs_portable(p, requant, in_features, input + b * in_features, out_features, packed_weights, bias,
+                          output + b * out_features);
     }
+#endif
     return FN_OK;
 }
