@@ -13,7 +13,7 @@ row after an odd last row; inputs and rows past the model's are zero weights):
 - a pair's 4 lanes of group g are inputs 4g, 4g + 2, 4g + 1, 4g + 3 (the order SXTB16 splits a word into).
 
 The input offset goes into the bias (bias + input_offset * row sum), so the kernel multiplies raw int8
-inputs. Requantization is one (multiplier, shift, addend) triple per output channel, or one for all.
+inputs. Requantization is one (multiplier, -shift - 1) pair of words per output channel, or one for all.
 """
 
 from __future__ import annotations
@@ -70,15 +70,13 @@ def folded_bias(weights: np.ndarray, bias: np.ndarray | None, input_offset: int)
     return total.astype(np.int64).astype(np.uint32).astype(np.int32)  # modulo 2^32
 
 
-def requant_table(multipliers: np.ndarray, shifts: np.ndarray, output_offset: int) -> np.ndarray:
-    """(multiplier, exponent = -shift, addend) per channel: addend = 2^(e - 1) + (output_offset << e), the DSP
-    build's rounding constant (0 where e is not 1..22, which the fast path never meets)."""
-    table = np.zeros((len(multipliers), 3), dtype=np.int64)
+def requant_table(multipliers: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """(multiplier, s = -shift - 1) per channel: the DSP build shifts by e = -shift = s + 1 as an ASR by s and
+    SSAT's ASR #1, its rounding addend (2 * output_offset + 1) << s."""
+    table = np.zeros((len(multipliers), 2), dtype=np.int64)
     for c, (m, s) in enumerate(zip(multipliers, shifts)):
-        e = -int(s)
-        addend = (1 << (e - 1)) + (output_offset << e) if 1 <= e <= 22 else 0
-        table[c] = (int(m), e, addend)
-    return table.astype(np.uint32).astype(np.int32).reshape(-1)
+        table[c] = (int(m), -int(s) - 1)
+    return table.astype(np.int32).reshape(-1)
 
 
 def fast_requant_applies(bias: np.ndarray, shifts: np.ndarray, in_features: int) -> bool:

@@ -254,7 +254,7 @@ class HostKernels:
         x, w = _int8(x), _int8(w)
         m, s = np.atleast_1d(multiplier), np.atleast_1d(shift)
         folded = fc_pairs.folded_bias(w, None if bias is None else np.asarray(bias), input_offset)
-        table, folded = _int32(fc_pairs.requant_table(m, s, output_offset)), _int32(folded)
+        table, folded = _int32(fc_pairs.requant_table(m, s)), _int32(folded)
         packed = _int8(fc_pairs.pack_weights(w))
         params = FcPairsParams(output_offset, act[0], act[1], int(m.size > 1),
                                int(fc_pairs.fast_requant_applies(folded, s, w.shape[1])))

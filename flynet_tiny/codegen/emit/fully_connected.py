@@ -79,7 +79,7 @@ def _pairs(ir, layer, prefix, summary, weights, batches, input_offset, output_of
               "fast_requant": int(fc_pairs.fast_requant_applies(bias, shifts, in_features))}
     arrays = [ConstArray(f"{prefix}_weights", "int8_t", fc_pairs.pack_weights(weights)),
               ConstArray(f"{prefix}_bias", "int32_t", bias),
-              ConstArray(f"{prefix}_requant", "int32_t", fc_pairs.requant_table(multipliers, shifts, output_offset))]
+              ConstArray(f"{prefix}_requant", "int32_t", fc_pairs.requant_table(multipliers, shifts))]
     in_dims, out_dims = (batches, 1, 1, in_features), (batches, 1, 1, out_features)
     statements = status_call(f"fn_fully_connected_pairs_s8(&params, {prefix}_requant, {batches}, {in_features}, @IN0@, "
                              f"{out_features}, {prefix}_weights, {prefix}_bias, @OUT0@, @SCRATCH@)")

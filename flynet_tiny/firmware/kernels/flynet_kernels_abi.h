@@ -51,8 +51,8 @@ typedef struct {
 /* FULLY_CONNECTED on weights packed in row pairs (fn_fully_connected_pairs_s8). */
 typedef struct {
     int32_t output_offset, act_min, act_max;
-    int32_t per_channel; /* 0: requant[0..2] for every output */
-    int32_t fast_requant; /* 1: every channel's triple takes the DSP build's SMMULR form (the generator checks) */
+    int32_t per_channel; /* 0: requant[0..1] for every output */
+    int32_t fast_requant; /* 1: every channel's requantization takes the DSP build's SMMULR form (the generator checks) */
 } fn_fc_pairs_params;
 
 /* ADD: the operands rescaled to a common scale with TFLM's left shift 20. */

@@ -37,13 +37,13 @@ static void fc_pairs_portable(const fn_fc_pairs_params *p, const int32_t *requan
     for (int32_t o = 0; o < out_features; ++o) {
         int32_t base, step;
         pair_lanes(pairs, groups, o >> 1, &base, &step);
-        const int32_t *rq = p->per_channel ? requant + 3 * o : requant;
+        const int32_t *rq = p->per_channel ? requant + 2 * o : requant;
         int32_t acc = bias[o];
         for (int32_t k = 0; k < in_features; ++k) {
             const int32_t lane = base + (k / FC_GROUP) * step + lane_of_input[k % FC_GROUP];
             acc = fn_wrap_add(acc, pair_weight(packed, lane, o & 1) * (int32_t)x[k]);
         }
-        output[o] = fn_requant_s8(acc, rq[0], -rq[1], p->output_offset, p->act_min, p->act_max);
+        output[o] = fn_requant_s8(acc, rq[0], -rq[1] - 1, p->output_offset, p->act_min, p->act_max);
     }
 }
 #endif

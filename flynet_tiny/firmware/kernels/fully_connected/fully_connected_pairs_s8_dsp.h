@@ -197,12 +197,13 @@ typedef struct {
     const int16_t *xs;     /* the widened input */
     const int8_t *w;       /* the next quad's lanes (advanced) */
     const int32_t *bias;   /* the next quad's 4 biases (advanced) */
-    const int32_t *rq;     /* the next output's (multiplier, exponent, addend) (advanced by rq_bytes) */
+    const int32_t *rq;     /* the next output's (multiplier, s = -shift - 1) (advanced by rq_bytes) */
     int8_t *y;             /* the next quad's 4 outputs (advanced) */
     int32_t groups;        /* >= 1 */
     int32_t quads;         /* >= 1 */
-    int32_t rq_bytes;      /* 12 per channel, 0 for one triple */
+    int32_t rq_bytes;      /* 8 per channel, 0 for one pair of words */
     uint32_t min4, max4;   /* act_min, act_max in each byte */
+    int32_t rounding;      /* 2 * output_offset + 1: addend = rounding << s */
 } fc_pairs_job;
 FN_ASM_OFFSET(fc_pairs_job, xs, 0);
 FN_ASM_OFFSET(fc_pairs_job, w, 4);
@@ -214,18 +215,21 @@ FN_ASM_OFFSET(fc_pairs_job, quads, 24);
 FN_ASM_OFFSET(fc_pairs_job, rq_bytes, 28);
 FN_ASM_OFFSET(fc_pairs_job, min4, 32);
 FN_ASM_OFFSET(fc_pairs_job, max4, 36);
+FN_ASM_OFFSET(fc_pairs_job, rounding, 40);
 
-/* fn_requant_doubled of the accumulator in `acc` with the triple at r3 (r10 multiplier, r11 exponent,
- * r12 addend; r3 steps by r4), saturated to int8. */
+/* fn_requant_doubled of the accumulator in `acc` with the words at r3 (r10 multiplier, r11 s = exponent - 1;
+ * r3 steps by r4) and r0 = 2 * output_offset + 1: addend = r0 << s = 2^(e-1) + (output_offset << e), and
+ * the shift by e = s + 1 is an ASR by s and SSAT's ASR #1, which saturates to int8. */
 #define FC_REQUANT(acc)                                  \
-    "ldm r3, {r10, r11, r12}\n\t"                        \
+    "ldrd r10, r11, [r3]\n\t"                           \
     "add r3, r3, r4\n\t"                                 \
+    "lsl r12, r0, r11\n\t"                               \
     "lsl " acc ", " acc ", #1\n\t"                        \
     "smmulr " acc ", " acc ", r10\n\t"                    \
     "add r12, r12, " acc "\n\t"                           \
     "add " acc ", r12, " acc ", asr #31\n\t"              \
     "asr " acc ", " acc ", r11\n\t"                        \
-    "ssat " acc ", #8, " acc "\n\t"
+    "ssat " acc ", #8, " acc ", asr #1\n\t"
 
 /* Every quad of job (all 4 rows real, fast requantization): accumulate (as fc_pairs_quad, one group of 4
  * inputs by `group`) in chunks of at most FC_PAIRS_CHUNK groups, taking rows 2p+1 out after each,
@@ -264,6 +268,7 @@ FN_ASM_OFFSET(fc_pairs_job, max4, 36);
         "7:\n\t" \
         "ldr r3, [r2, #12]\n\t" \
         "ldr r4, [r2, #28]\n\t" \
+        "ldr r0, [r2, #40]\n\t" \
         FC_REQUANT("r5") FC_REQUANT("r8") FC_REQUANT("r7") FC_REQUANT("r9") \
         "str r3, [r2, #12]\n\t" \
         "bfi r5, r8, #8, #8\n\t" \
@@ -323,28 +328,30 @@ __attribute__((naked, noinline)) static void fc_pairs_quads_raw(FN_IN_ASM fc_pai
     "smlad lr, r10, r8, lr\n\t"              \
     "smlad lr, r11, r9, lr\n\t"
 
-/* fn_requant_doubled of `acc` with the triple in r9 (multiplier), r10 (exponent), r11 (addend), kept for the
- * other row's output of the same channel; r8 scratch. */
+/* fn_requant_doubled of `acc` with r9 (multiplier), r10 (s = exponent - 1) and r0 (2 * output_offset + 1)
+ * as FC_REQUANT, kept for the other row's output of the same channel; r8 scratch. */
 #define FC_REQUANT_KEEP(acc)                             \
+    "lsl r8, r0, r10\n\t"                                \
     "lsl " acc ", " acc ", #1\n\t"                        \
     "smmulr " acc ", " acc ", r9\n\t"                     \
-    "add r8, r11, " acc "\n\t"                            \
+    "add r8, r8, " acc "\n\t"                             \
     "add " acc ", r8, " acc ", asr #31\n\t"               \
     "asr " acc ", " acc ", r10\n\t"                       \
-    "ssat " acc ", #8, " acc "\n\t"
+    "ssat " acc ", #8, " acc ", asr #1\n\t"
 
 /* What fc_pairs_rows2 reads and advances: the pairs of whole quads for 2 batch rows. */
 typedef struct {
     const int16_t *xs;     /* both rows widened, per group: row 0's 2 words, row 1's */
     const int8_t *w;       /* the next pair's first lane word (advanced) */
     const int32_t *bias;   /* the next pair's 2 biases (advanced) */
-    const int32_t *rq;     /* the next output channel's triple (advanced by rq_bytes) */
+    const int32_t *rq;     /* the next output channel's (multiplier, s) (advanced by rq_bytes) */
     int8_t *y;             /* row 0's next 2 outputs (advanced); row 1's are row_bytes on */
     int32_t groups;        /* >= 1 */
     int32_t pairs;         /* even, >= 2 */
-    int32_t rq_bytes;      /* 12 per channel, 0 for one triple */
+    int32_t rq_bytes;      /* 8 per channel, 0 for one pair of words */
     uint32_t min4, max4;   /* act_min, act_max in each byte */
     int32_t row_bytes;     /* out_features */
+    int32_t rounding;      /* 2 * output_offset + 1 */
 } fc_pairs_job2;
 FN_ASM_OFFSET(fc_pairs_job2, xs, 0);
 FN_ASM_OFFSET(fc_pairs_job2, w, 4);
@@ -357,6 +364,7 @@ FN_ASM_OFFSET(fc_pairs_job2, rq_bytes, 28);
 FN_ASM_OFFSET(fc_pairs_job2, min4, 32);
 FN_ASM_OFFSET(fc_pairs_job2, max4, 36);
 FN_ASM_OFFSET(fc_pairs_job2, row_bytes, 40);
+FN_ASM_OFFSET(fc_pairs_job2, rounding, 44);
 
 /* Every pair of job's whole quads for 2 batch rows (fast requantization): each lane word serves both rows,
  * 12 instructions per 16 MACs; chunks and take-outs as fc_pairs_quads; the 4 outputs (2 rows x 2 channels)
@@ -399,10 +407,11 @@ __attribute__((naked, noinline)) static void fc_pairs_rows2(FN_IN_ASM fc_pairs_j
         "7:\n\t"
         "ldr r3, [r2, #12]\n\t"
         "ldr r4, [r2, #28]\n\t"
-        "ldm r3, {r9, r10, r11}\n\t"
+        "ldr r0, [r2, #44]\n\t"
+        "ldrd r9, r10, [r3]\n\t"
         "add r3, r3, r4\n\t"
         FC_REQUANT_KEEP("r5") FC_REQUANT_KEEP("lr")
-        "ldm r3, {r9, r10, r11}\n\t"
+        "ldrd r9, r10, [r3]\n\t"
         "add r3, r3, r4\n\t"
         FC_REQUANT_KEEP("r6") FC_REQUANT_KEEP("r7")
         "str r3, [r2, #12]\n\t"
@@ -445,13 +454,16 @@ static inline int32_t fc_pairs_take_high(int32_t *both, int32_t row0)
     return high;
 }
 
-static inline int8_t fc_pairs_out(const fn_fc_pairs_params *p, const int32_t *rq, int32_t acc)
+/* One output from its sum in C (the sums the assembly quads do not requantize themselves); rq: (multiplier,
+ * s = -shift - 1). Not inlined: one copy for every caller. */
+static __attribute__((noinline)) int8_t fc_pairs_out(const fn_fc_pairs_params *p, const int32_t *rq, int32_t acc)
 {
     int32_t v;
     if (p->fast_requant) {
-        v = fn_requant_doubled((int32_t)((uint32_t)acc << 1), rq[0], rq[1], rq[2]);
+        const int32_t addend = (int32_t)((uint32_t)(2 * p->output_offset + 1) << rq[1]);
+        v = fn_requant_doubled((int32_t)((uint32_t)acc << 1), rq[0], rq[1] + 1, addend);
     } else {
-        v = fn_wrap_add(fn_mbqm(acc, rq[0], -rq[1]), p->output_offset);
+        v = fn_wrap_add(fn_mbqm(acc, rq[0], -rq[1] - 1), p->output_offset);
     }
     return (int8_t)fn_clamp32(v, p->act_min, p->act_max);
 }
@@ -505,14 +517,14 @@ static void fc_pairs_row(const fn_fc_pairs_params *p, const int32_t *requant, in
                          int32_t first)
 {
     const int32_t pairs = (out_features + 1) >> 1;
-    const int32_t rq_step = p->per_channel ? 3 : 0;
+    const int32_t rq_step = p->per_channel ? 2 : 0;
     const int8_t *w = packed + first * 16 * groups;
     int32_t o = 4 * first;
     const int32_t whole_quads = out_features >> 2;
     if (p->fast_requant && whole_quads > first) {
         fc_pairs_job job = {xs ? xs : (const int16_t *)(const void *)x, w, bias + o, requant + rq_step * o, y + o,
                             groups, whole_quads - first, 4 * rq_step, (uint8_t)p->act_min * 0x01010101u,
-                            (uint8_t)p->act_max * 0x01010101u};
+                            (uint8_t)p->act_max * 0x01010101u, 2 * p->output_offset + 1};
         if (xs) {
             fc_pairs_quads(&job);
         } else {
@@ -563,8 +575,9 @@ static void fc_pairs_dsp(const fn_fc_pairs_params *p, const int32_t *requant, in
             const int8_t *x = input + b * in_features;
             int8_t *y = output + b * out_features;
             fc_pairs_widen2(x, x + in_features, in_features, xs);
-            fc_pairs_job2 job = {xs, packed, bias, requant, y, groups, 2 * whole_quads, p->per_channel ? 12 : 0,
-                                 (uint8_t)p->act_min * 0x01010101u, (uint8_t)p->act_max * 0x01010101u, out_features};
+            fc_pairs_job2 job = {xs, packed, bias, requant, y, groups, 2 * whole_quads, p->per_channel ? 8 : 0,
+                                 (uint8_t)p->act_min * 0x01010101u, (uint8_t)p->act_max * 0x01010101u, out_features,
+                                 2 * p->output_offset + 1};
             fc_pairs_rows2(&job);
             for (int32_t r = 0; r < 2 && (out_features & 3); ++r) {
                 fc_pairs_widen(x + r * in_features, in_features, xs);
