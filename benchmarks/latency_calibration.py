@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from tflm_baseline import find_dir, load_runner  # noqa: E402
 
-from flynet_tiny.data.model_inputs import random_inputs  # noqa: E402
+from flynet_tiny.data.model_inputs import random_samples  # noqa: E402
 from flynet_tiny.errors import FlynetError  # noqa: E402
 from flynet_tiny.reporting import format_table  # noqa: E402
 from flynet_tiny.data.model_inputs import BenchInputs  # noqa: E402
@@ -159,8 +159,7 @@ def ours(runner, runner_dir: Path, models: dict[str, Path], tmp: Path) -> tuple[
         tflm_cycles = run_tflm(runner, runner_dir, models[point], "f746zg", "O2", f746, tmp)[2].cycles
         tflm_ms = f"{tflm_cycles / f746.clock_hz * 1e3:.2f}"
         tflite = models[point].read_bytes()
-        shape = read_tflite(tflite).tensors[read_tflite(tflite).inputs[0]].shape
-        inputs = BenchInputs(random_inputs(shape, 2), "2 random int8 inputs")
+        inputs = BenchInputs(random_samples(tflite, 2), "2 random inputs (seed 0, in the model's input types)")
         try:
             f446 = bench_tflite(tflite, load_target("f446re"), inputs, tmp / f"f446-{file}", model_name=point)
             f746_bench = bench_tflite(tflite, load_target("f746zg"), inputs, tmp / f"f746-{file}", model_name=point)

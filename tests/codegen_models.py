@@ -205,6 +205,43 @@ class ModelMaker:
         return self.b.build()
 
 
+def edges_model() -> bytes:
+    """Every edge kernel in one model: uint8 and float32 inputs, an int8 requantize inside, float32 and uint8
+    outputs. u [1,256] uint8 -> QUANTIZE -> a -> QUANTIZE (rescale) -> c -> DEQUANTIZE -> float32 output;
+    f [1,64] float32 -> QUANTIZE -> b -> QUANTIZE -> uint8 output."""
+    b = TFLiteBuilder("edges")
+    u = b.add_tensor("u", [1, 256], "uint8", scale=0.02, zero_point=131)
+    f = b.add_tensor("f", [1, 64], "float32")
+    a = b.add_tensor("a", [1, 256], "int8", scale=0.02, zero_point=3)
+    q = b.add_tensor("b", [1, 64], "int8", scale=0.0731, zero_point=-17)
+    c = b.add_tensor("c", [1, 256], "int8", scale=0.0177, zero_point=-40)
+    out_f = b.add_tensor("out_float", [1, 256], "float32")
+    out_u = b.add_tensor("out_uint8", [1, 64], "uint8", scale=0.05, zero_point=120)
+    b.add_operator("QUANTIZE", [u], [a])
+    b.add_operator("QUANTIZE", [f], [q])
+    b.add_operator("QUANTIZE", [a], [c])
+    b.add_operator("DEQUANTIZE", [c], [out_f])
+    b.add_operator("QUANTIZE", [q], [out_u])
+    b.set_io([u, f], [out_f, out_u])
+    return b.build()
+
+
+def edge_samples(count: int) -> list[list[np.ndarray]]:
+    """Samples for `edges_model`: every uint8 value, and floats on the int8 grid, halfway between its steps
+    (both signs: rounded away from zero), just inside a half, and far outside the range."""
+    rng = np.random.default_rng(4)
+    scale = float(np.float32(0.0731))
+    steps = np.arange(-32, 32, dtype=np.float64)
+    grids = [(steps + 0.5) * scale, (steps - 0.5) * scale, steps * scale * 5,
+             np.nextafter(((steps + 0.5) * scale).astype(np.float32), np.float32(0)).astype(np.float64)]
+    samples = []
+    for i in range(count):
+        floats = grids[i] if i < len(grids) else rng.uniform(-12, 12, 64)
+        samples.append([rng.permutation(256).astype(np.uint8).reshape(1, 256),
+                        np.asarray(floats, dtype=np.float32).reshape(1, 64)])
+    return samples
+
+
 def conv_chain_model(seed: int = 0) -> bytes:
     """conv -> depthwise -> 1x1 conv -> residual add -> hard-swish -> mean -> fc -> softmax."""
     m = ModelMaker(seed, "conv chain")

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-from pathlib import Path
-
 import torch
 from torch import nn
 
 from flynet_tiny.models import SqueezeExcite
+from sample_data import fashion_mnist
 
 
 class MaxOutHeads(nn.Module):
@@ -78,19 +76,8 @@ def randomize_batchnorm(model: nn.Module, seed: int = 0) -> nn.Module:
     return model.eval()
 
 
-SHARED_FASHION_MNIST = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fashion-mnist"
-
-
-@functools.lru_cache(maxsize=None)
-def fashion_mnist(split: str = "test", input_size: int = 32) -> "ImageDataset":
-    """The shared Fashion-MNIST split, loaded once per test session."""
-    from flynet_tiny.data.datasets import load_dataset
-
-    return load_dataset(SHARED_FASHION_MNIST, split, input_size=input_size, in_channels=1)
-
-
 def fashion_images(count: int, split: str = "test", input_size: int = 32, offset: int = 0) -> torch.Tensor:
-    """`count` normalized real images, (count, 1, input_size, input_size)."""
+    """`count` normalized real images (the bundled samples), (count, 1, input_size, input_size)."""
     from flynet_tiny.data.datasets import normalize
 
     return normalize(fashion_mnist(split, input_size).images[offset:offset + count])

@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "flynet_tiny"
 
 # The floors, earliest first. A module may import its own package and any earlier floor, never a later one.
 FLOORS = [
-    "errors", "reporting", "resources",            # shared plumbing
+    "errors", "reporting", "resources", "processes",  # shared plumbing
     "int8", "tflite", "targets", "data",           # ground floor: arithmetic, the TFLite format, boards, datasets
     "models", "train", "quant",                    # PyTorch: architectures, training, int8 quantization
     "convert", "verify",                           # ONNX -> TFLite, runtime agreement on a .tflite

@@ -1,10 +1,10 @@
 """`flynet-tiny bench`: a small model built, run in QEMU on both boards and checked against the host
 build and TFLM; tampered firmware caught and its layer named; one-line errors for bad input."""
 
+import io
 import json
 import math
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +14,8 @@ from codegen_models import ModelMaker
 from flynet_tiny.data.model_inputs import bench_inputs
 from flynet_tiny.sim import bench as bench_module
 from flynet_tiny.data.datasets import load_dataset
+from sample_data import write_idx_folder
 
-FASHION = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fashion-mnist"
 SIZE = 12
 INPUTS = 2
 TAMPERED_LAYER = 1  # the MDW layer, between two convs
@@ -32,21 +32,27 @@ def small_model() -> bytes:
 
 
 @pytest.fixture(scope="module")
+def fashion(tmp_path_factory):
+    """A small IDX folder of real images (bundled test images 100..107), unlike the bundled default."""
+    return write_idx_folder(tmp_path_factory.mktemp("fashion") / "fashion-mnist", start=100, count=8)
+
+
+@pytest.fixture(scope="module")
 def model_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("bench_model") / "model_int8.tflite"
     path.write_bytes(small_model())
     return path
 
 
-def bench_args(model_file, out, target="f446re", *extra):
-    return ["bench", "--target", target, "--tflite", model_file, "--data", FASHION, "--inputs", INPUTS,
+def bench_args(model_file, out, fashion, target="f446re", *extra):
+    return ["bench", "--target", target, "--tflite", model_file, "--data", fashion, "--inputs", INPUTS,
             "--out", out, *extra]
 
 
 @pytest.mark.parametrize("target_name", ["f446re", "f746zg"])
-def test_bench_end_to_end_on_the_emulated_board(tmp_path, capsys, model_file, target_name):
+def test_bench_end_to_end_on_the_emulated_board(tmp_path, capsys, model_file, fashion, target_name):
     out = tmp_path / "out"
-    code, stdout, err = run_cli([*bench_args(model_file, out, target_name), "--runs", 3, "--json"], capsys)
+    code, stdout, err = run_cli([*bench_args(model_file, out, fashion, target_name), "--runs", 3, "--json"], capsys)
     assert code == 0, err
     report = json.loads(stdout)
     assert report == json.loads((out / "report.json").read_text())
@@ -55,7 +61,7 @@ def test_bench_end_to_end_on_the_emulated_board(tmp_path, capsys, model_file, ta
     assert (report["target"], report["runs"], report["inputs"]) == (target_name, 3, INPUTS)
     assert report["checks"] == {**report["checks"], "host_bit_exact": True, "tflm_bit_exact": True,
                                 "counts_identical_across_runs": True}
-    assert report["input_source"] == f"{INPUTS} test images from {FASHION}"
+    assert report["input_source"].startswith(f"{INPUTS} test images from {fashion}, drawn evenly across classes")
     layers = report["layers"]
     assert [l["index"] for l in layers] == list(range(len(layers)))
     assert [l["op"] for l in layers] == ["CONV_2D", "MDW_MAXOUT", "CONV_2D"]
@@ -85,8 +91,9 @@ def test_bench_end_to_end_on_the_emulated_board(tmp_path, capsys, model_file, ta
     assert memory["flash_bytes"] == memory["regions"]["FLASH"]["used"]
 
 
-def test_pipeline_model_can_head_the_report(tmp_path, capsys, model_file):
-    code, stdout, err = run_cli([*bench_args(model_file, tmp_path / "out"), "--latency-model", "pipeline", "--json"],
+def test_pipeline_model_can_head_the_report(tmp_path, capsys, model_file, fashion):
+    code, stdout, err = run_cli([*bench_args(model_file, tmp_path / "out", fashion), "--latency-model", "pipeline",
+                                 "--json"],
                                 capsys)
     assert code == 0, err
     report = json.loads(stdout)
@@ -96,12 +103,18 @@ def test_pipeline_model_can_head_the_report(tmp_path, capsys, model_file):
     assert all(l["estimated_cycles"] == l["pipeline_cycles"] for l in report["layers"])
 
 
-def test_real_images_are_embedded_as_the_model_quantizes_them(model_file):
-    inputs = bench_inputs(model_file.read_bytes(), 3, FASHION)
-    pixels = load_dataset(FASHION, "test", input_size=SIZE, in_channels=1).images[:3].numpy()
-    expected = pixels.astype(np.int16) - 128  # scale 1/128, zero point 0
-    assert [x.shape for x in inputs.images] == [(1, SIZE, SIZE, 1)] * 3
-    assert np.array_equal(np.stack([x[0, :, :, 0] for x in inputs.images]), expected[:, 0])
+def first_of_each_class(data_path, count: int) -> np.ndarray:
+    """The first test image of each of the first `count` classes present, in label order (uint8, N x 1 x SIZE x SIZE)."""
+    dataset = load_dataset(data_path, "test", input_size=SIZE, in_channels=1)
+    labels = dataset.labels.numpy()
+    return dataset.images.numpy()[[int(np.flatnonzero(labels == c)[0]) for c in np.unique(labels)[:count]]]
+
+
+def test_real_images_are_embedded_as_the_model_quantizes_them(model_file, fashion):
+    inputs = bench_inputs(model_file.read_bytes(), 3, fashion)
+    expected = first_of_each_class(fashion, 3).astype(np.int16) - 128  # an int8 input: pixel - 128
+    assert [[x.shape for x in sample] for sample in inputs.samples] == [[(1, SIZE, SIZE, 1)]] * 3
+    assert np.array_equal(np.stack([sample[0][0, :, :, 0] for sample in inputs.samples]), expected[:, 0])
 
 
 # Where C is inserted into the tampered layer: just before its output checksum (the output
@@ -114,9 +127,11 @@ def test_without_data_the_bundled_samples_are_used(model_file):
     from flynet_tiny.resources import BUNDLED_SAMPLES
 
     inputs = bench_inputs(model_file.read_bytes(), 2)
-    pixels = load_dataset(BUNDLED_SAMPLES, "test", input_size=SIZE, in_channels=1).images[:2].numpy()
-    assert inputs.source == "2 bundled Fashion-MNIST test images (no --data given)"
-    assert np.array_equal(np.stack([x[0, :, :, 0] for x in inputs.images]), pixels[:, 0].astype(np.int16) - 128)
+    pixels = first_of_each_class(BUNDLED_SAMPLES, 2)
+    assert inputs.source.startswith("2 test images from the bundled Fashion-MNIST samples")
+    assert inputs.source.endswith("(no --data given)")
+    assert np.array_equal(np.stack([sample[0][0, :, :, 0] for sample in inputs.samples]),
+                          pixels[:, 0].astype(np.int16) - 128)
 
 
 def tamper_generated(monkeypatch, site, statement_for):
@@ -141,35 +156,35 @@ def flip_one_byte(match) -> str:
     return f"    ((int8_t *)({match[1]}))[5] ^= 0x55;"
 
 
-def test_firmware_differing_from_the_host_build_names_the_layer(tmp_path, capsys, monkeypatch, model_file):
+def test_firmware_differing_from_the_host_build_names_the_layer(tmp_path, capsys, monkeypatch, model_file, fashion):
     tamper_generated(monkeypatch, BEFORE_CHECKSUM, lambda m: f"#ifdef FN_EMULATION\n{flip_one_byte(m)}\n#endif")
     out = tmp_path / "out"
-    code, stdout, err = run_cli(bench_args(model_file, out), capsys)
+    code, stdout, err = run_cli(bench_args(model_file, out, fashion), capsys)
     assert code == 1
     assert re.search(rf"input 0: layer {TAMPERED_LAYER} \(\w+\) output differs between the emulated firmware and "
                      r"the host build \(checksum [0-9a-f]{8} vs [0-9a-f]{8}\)", err), err
     assert not (out / "report.json").exists()
 
 
-def test_output_differing_from_tflm_names_the_first_layer_off_the_reference(tmp_path, capsys, monkeypatch, model_file):
+def test_output_differing_from_tflm_names_the_first_layer_off_the_reference(tmp_path, capsys, monkeypatch, model_file, fashion):
     tamper_generated(monkeypatch, BEFORE_CHECKSUM, flip_one_byte)  # host and firmware agree, both wrong
-    code, stdout, err = run_cli(bench_args(model_file, tmp_path / "out"), capsys)
+    code, stdout, err = run_cli(bench_args(model_file, tmp_path / "out", fashion), capsys)
     assert code == 1
     assert re.search(rf"input 0: output differs from TFLite Micro \(first differing layer vs the reference kernels: "
                      rf"layer {TAMPERED_LAYER} \(\w+\)\)", err), err
 
 
-def test_faulting_firmware_names_the_layer(tmp_path, capsys, monkeypatch, model_file):
+def test_faulting_firmware_names_the_layer(tmp_path, capsys, monkeypatch, model_file, fashion):
     tamper_generated(monkeypatch, INSIDE_LAYER, lambda m: "#ifdef FN_EMULATION\n        __builtin_trap();\n#endif")
-    code, stdout, err = run_cli(bench_args(model_file, tmp_path / "out"), capsys)
+    code, stdout, err = run_cli(bench_args(model_file, tmp_path / "out", fashion), capsys)
     assert code == 1
     assert re.search(rf"error: firmware hardfault in layer {TAMPERED_LAYER} \(\w+\): HardFault ", err), err
 
 
-def test_hung_firmware_is_killed_at_the_timeout(tmp_path, capsys, monkeypatch, model_file):
+def test_hung_firmware_is_killed_at_the_timeout(tmp_path, capsys, monkeypatch, model_file, fashion):
     tamper_generated(monkeypatch, INSIDE_LAYER,
                      lambda m: "#ifdef FN_EMULATION\n        for (;;) { __asm__ volatile(\"\"); }\n#endif")
-    code, stdout, err = run_cli([*bench_args(model_file, tmp_path / "out"), "--timeout", 2], capsys)
+    code, stdout, err = run_cli([*bench_args(model_file, tmp_path / "out", fashion), "--timeout", 2], capsys)
     assert code == 1
     assert re.search(rf"error: firmware hung in layer {TAMPERED_LAYER} \(\w+\): killed at the timeout", err), err
 
@@ -215,3 +230,37 @@ def test_missing_qemu_names_the_debian_package(tmp_path, capsys, monkeypatch, mo
     code, _, err = run_cli(["bench", "--target", "f446re", "--tflite", model_file, "--out", out], capsys)
     assert code == 2 and "apt-get install qemu-system-arm" in err, err
     assert not out.exists()
+
+
+def synthetic_result(n_layers: int):
+    """A bench result's plotted fields for `n_layers` layers of four op kinds, times 1..n ms."""
+    from types import SimpleNamespace
+
+    from flynet_tiny.targets import load_target
+
+    ops = ["CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "ECA"]
+    layers = [{"index": i, "op": ops[i % 4], "name": f"layer_{i}", "instructions": 1000, "estimated_ms": float(i + 1)}
+              for i in range(n_layers)]
+    return SimpleNamespace(layers=layers, totals={"estimated_ms": sum(l["estimated_ms"] for l in layers)},
+                           model="synthetic", target=load_target("f746zg"))
+
+
+def test_latency_plot_keeps_its_size_and_sums_for_a_hundred_layers():
+    from PIL import Image
+
+    from flynet_tiny.sim.bench_report import TOP_LAYERS, _layer_bars, _op_bars, latency_png
+
+    result = synthetic_result(116)
+    bars = _layer_bars(result.layers)
+    assert len(bars) == TOP_LAYERS + 1 and bars[-1][0] == f"the other {116 - TOP_LAYERS} layers"
+    assert [ms for _, ms in bars[:3]] == [116.0, 115.0, 114.0]  # slowest first
+    assert sum(ms for _, ms in bars) == pytest.approx(result.totals["estimated_ms"])
+    ops = _op_bars(result.layers)
+    assert [name for name, _ in ops] == ["eca (29 layers)", "add (29 layers)", "depthwise_conv_2d (29 layers)",
+                                         "conv_2d (29 layers)"]
+    assert sum(ms for _, ms in ops) == pytest.approx(result.totals["estimated_ms"])
+    width, height = Image.open(io.BytesIO(latency_png(result))).size
+    assert width == 1500 and height <= 1000  # was 900 x 3340 for 116 bars
+    few = synthetic_result(3)
+    assert [name for name, _ in _layer_bars(few.layers)] == [f"#{i} {op}  layer_{i}" for i, op in
+                                                             enumerate(["conv_2d", "depthwise_conv_2d", "add"])]

@@ -1,6 +1,7 @@
 """Firmware build: linker script from the target data, Makefile, arm-none-eabi-gcc."""
 
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -183,3 +184,70 @@ def test_emulation_builds_place_test_inputs_past_the_board_memory(target_name):
     assert extra["origin"] >= flash.origin + flash.length  # no overlap with the board's flash
     real = render_linker_script(target, emulation=False)
     assert "TESTDATA" not in real and "*(.fn_test_inputs) } > FLASH" in real
+
+
+def copy_elsewhere(folder: Path, tmp_path: Path) -> Path:
+    """The build folder alone, in an empty directory away from the package and the original folder."""
+    away = tmp_path / "elsewhere" / folder.name
+    products = ("obj", "firmware.elf", "firmware.bin", "firmware.hex", "firmware.map", "libflynet.a", "cmake-build")
+    shutil.copytree(folder, away, ignore=shutil.ignore_patterns(*products))
+    return away
+
+
+def test_the_build_folder_builds_anywhere_with_make_and_cmake(tmp_path):
+    result = build_firmware(tmp_path / "fw", load_target("f746zg"), [PROGRAMS / "fault_main.c"], opt="speed")
+    package = str(firmware_dir().parent)
+    for name in ("Makefile", "CMakeLists.txt", "README.md"):
+        text = (result.out_dir / name).read_text()
+        assert package not in text and str(tmp_path) not in text, name  # relative paths only
+    away = copy_elsewhere(result.out_dir, tmp_path)
+    subprocess.run(["make", "-C", str(away)], check=True, capture_output=True)
+    assert (away / "firmware.bin").read_bytes() == result.bin.read_bytes()
+    subprocess.run(["cmake", "-S", str(away), "-B", str(away / "cmake-build")], check=True, capture_output=True)
+    subprocess.run(["cmake", "--build", str(away / "cmake-build")], check=True, capture_output=True)
+    assert (away / "cmake-build" / "firmware.bin").read_bytes() == result.bin.read_bytes()
+
+
+def test_the_folder_readme_says_how_to_build_flash_and_read_it(tmp_path):
+    target = load_target("f446re")
+    result = build_firmware(tmp_path / "fw", target, [PROGRAMS / "fault_main.c"])
+    readme = (result.out_dir / "README.md").read_text()
+    for command in ("make", "cmake -S . -B cmake-build -DCMAKE_TOOLCHAIN_FILE=arm-none-eabi.cmake",
+                    "st-flash --reset write firmware.bin 0x08000000", "openocd -f board/st_nucleo_f4.cfg",
+                    "STM32_Programmer_CLI -c port=SWD -w firmware.hex"):
+        assert command in readme, command
+    for region in target.memory:
+        assert f"| {region.name} | 0x{region.origin:08X} | {region.length:,} B |" in readme
+    assert "USART2, TX PA2 / RX PA3" in readme and "115,200 baud" in readme and "8N1" in readme
+    assert "@layer-end 3 cycles=" in readme and f"cycles / {target.clock_hz // 1000:,}" in readme
+    emulated = build_firmware(tmp_path / "emu", target, [PROGRAMS / "fault_main.c"], emulation=True)
+    emu_readme = (emulated.out_dir / "README.md").read_text()
+    assert "emulation build" in emu_readme and f"flynet-tiny emulate firmware.elf --target {target.name}" in emu_readme
+
+
+def test_the_library_folder_holds_no_link_step_and_explains_cubeide(tmp_path):
+    layer = write(tmp_path / "layer.c", "int run_layer(int x) { return 3 * x; }\n")
+    result = build_library(tmp_path / "lib", load_target("f746zg"), [layer])
+    makefile = (result.out_dir / "Makefile").read_text()
+    assert "-T " not in makefile and "LDFLAGS" not in makefile  # nothing is linked: no linker script needed
+    readme = (result.out_dir / "README.md").read_text()
+    for step in ("STM32CubeIDE", "Include path", "add `flynet` under Libraries (-l)",
+                 ".fn_weights : ALIGN(16)", ".fn_arena (NOLOAD)", "-mfpu=fpv5-sp-d16 -mfloat-abi=hard"):
+        assert step in readme, step
+    away = copy_elsewhere(result.out_dir, tmp_path)
+    subprocess.run(["make", "-C", str(away)], check=True, capture_output=True)
+    subprocess.run(["cmake", "-S", str(away), "-B", str(away / "cmake-build")], check=True, capture_output=True)
+    subprocess.run(["cmake", "--build", str(away / "cmake-build")], check=True, capture_output=True)
+    members = subprocess.run(["arm-none-eabi-ar", "t", str(away / "libflynet.a")], capture_output=True, text=True,
+                             check=True).stdout.split()
+    assert members == ["layer.c.obj"]  # CMake's object name, in the folder's libflynet.a
+
+
+def test_library_sizes_match_binutils_size(tmp_path):
+    layer = write(tmp_path / "layer.c", "int table[4] = {1, 2, 3, 4};\nint scratch[8];\n"
+                  "int run_layer(int x) { scratch[x & 7] = x; return table[x & 3] * x; }\n")
+    result = build_library(tmp_path / "lib", load_target("f446re"), [layer])
+    totals = subprocess.run(["arm-none-eabi-size", "-t", str(result.archive)], capture_output=True, text=True,
+                            check=True).stdout.strip().splitlines()[-1].split()
+    assert (result.text_bytes, result.data_bytes, result.bss_bytes) == tuple(int(v) for v in totals[:3])
+    assert result.data_bytes == 16 and result.bss_bytes == 32

@@ -45,3 +45,40 @@ def test_export_folder_without_model_says_what_to_run(tmp_path):
     result = CliRunner().invoke(cli, ["build", "--target", "f446re", "--model", str(tmp_path)])
     assert isinstance(result.exception, FlynetError)
     assert "no model_int8.tflite" in str(result.exception) and "flynet-tiny export" in str(result.exception)
+
+
+def test_the_readme_order_build_then_emulate_says_how_and_then_works(tmp_path, monkeypatch):
+    """`build` (a board build), then `emulate` on it: one line naming the commands for an emulation build;
+    run as printed, they give a firmware that emulates."""
+    import re
+    import shlex
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "export").mkdir()
+    (tmp_path / "export" / "model_int8.tflite").write_bytes(mixed_ops_model())
+    assert CliRunner().invoke(cli, ["build", "--target", "f446re"]).exit_code == 0
+    refused = CliRunner().invoke(cli, ["emulate", "build/f446re/firmware.elf", "--target", "f446re"])
+    message = str(refused.exception)
+    assert isinstance(refused.exception, FlynetError) and "\n" not in message
+    assert "is a real-board build for NUCLEO-F446RE" in message
+    build, emulate = re.findall(r"`flynet-tiny ([^`]+)`", message)
+    assert build == "build --target f446re --model export --opt size --emulation --out build/f446re-emu"
+    assert CliRunner().invoke(cli, shlex.split(build)).exit_code == 0
+    result = CliRunner().invoke(cli, shlex.split(emulate))
+    assert result.exit_code == 0, result.output
+
+
+def test_emulating_an_exports_board_firmware_points_at_its_bench_build(tmp_path, monkeypatch):
+    from flynet_tiny.build.options import BUILD_RECORD
+    from flynet_tiny.sim.elf_check import emulation_commands
+
+    monkeypatch.chdir(tmp_path)
+    export = tmp_path / "export"
+    (export / "firmware-f746zg").mkdir(parents=True)
+    (export / "firmware-f746zg" / BUILD_RECORD).write_text('{"model": "../model_int8.tflite", "opt": "size"}')
+    hint = emulation_commands(export / "firmware-f746zg" / "firmware.elf", load_target("f746zg"))
+    assert hint.startswith("build the emulation one with `flynet-tiny build --target f746zg --model export --opt size --emulation")
+    (export / "bench-f746zg" / "firmware").mkdir(parents=True)
+    (export / "bench-f746zg" / "firmware" / "firmware.elf").write_bytes(b"\x7fELF")
+    hint = emulation_commands(export / "firmware-f746zg" / "firmware.elf", load_target("f746zg"))
+    assert hint == "emulate its bench build, `flynet-tiny emulate export/bench-f746zg/firmware/firmware.elf --target f746zg`"

@@ -8,7 +8,7 @@ import pytest
 
 from flynet_tiny.codegen.generate import generate_model_sources
 from flynet_tiny.codegen.host_model import HostModel
-from flynet_tiny.data.model_inputs import int8_inputs
+from flynet_tiny.data.model_inputs import int8_model_inputs
 from flynet_tiny.pipeline.export import ExportRequest, export
 from flynet_tiny.resources import BUNDLED_CHECKPOINT, BUNDLED_SAMPLES
 from flynet_tiny.tflite import read_tflite
@@ -40,7 +40,7 @@ def test_generated_c_is_bit_exact_with_tflm_on_100_real_images(bundled_export, t
     out, _ = bundled_export
     model_bytes = (out / "model_int8.tflite").read_bytes()
     test_set = load_dataset(BUNDLED_SAMPLES, "test", input_size=32, in_channels=1)
-    inputs = int8_inputs(model_bytes, normalize(test_set.images[:IMAGES]).numpy(), IMAGES)
+    inputs = int8_model_inputs(model_bytes, normalize(test_set.images[:IMAGES]).numpy())
     host = HostModel(generate_model_sources(model_bytes, tmp_path / "c"))
     expected = run_tflm_batch(model_bytes, [[x] for x in inputs])
     mismatching = sum(int(np.count_nonzero(host.invoke(x) != want[0])) for x, want in zip(inputs, expected))

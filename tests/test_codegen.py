@@ -133,16 +133,6 @@ def test_layer_checksums_match_python(tmp_path):
     assert len(set(checksums)) > 1
 
 
-def test_unsupported_op_fails_naming_the_layer(tmp_path):
-    m = ModelMaker(3)
-    x = m.input((1, 4, 4, 2))
-    y = m.same_scale(x, (1, 4, 4, 2), "my_relu")
-    m.b.add_operator("RELU", [x], [y])
-    with pytest.raises(FlynetError, match=r"layer #0 \('my_relu_\d+'\) uses RELU"):
-        generate_model_sources(m.build(x, y), tmp_path)
-    assert not any(tmp_path.iterdir())  # nothing half-written
-
-
 def test_unsupported_configuration_fails_naming_the_layer(tmp_path):
     m = ModelMaker(4)
     x = m.input((1, 8, 8, 2))

@@ -1,26 +1,28 @@
 """Whole registry models (FlyNet with MDW, ECA and light residuals; MobileNetV3-Small) through the
-real export pipeline, then our generated C on real images, byte for byte against TFLite Micro."""
-
-from pathlib import Path
+real export pipeline, then our generated C on real RGB images, byte for byte against TFLite Micro."""
 
 import numpy as np
 import pytest
 
 from codegen_models import assert_plan_sound_and_within_tflm, exported_model
+from sample_data import write_rgb_class_tree
 from flynet_tiny.codegen.generate import build_ir, generate_model_sources
 from flynet_tiny.codegen.host_model import HostModel
 from flynet_tiny.tflite.interpreters import run_tflm_batch, tflm_arena_bytes
 
-# The full CIFAR-10 test split (JPEG-decoded pixels, real images all the same): the lossless subset's
-# test split holds only 79 images, and the check wants 100.
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "cifar10"
 MODELS = ["flynet-h3-0.5", "mobilenetv3-small-0.5"]
 IMAGES = 100
 
 
+@pytest.fixture(scope="module")
+def rgb_images(tmp_path_factory):
+    """RGB 32x32 images in three different channels, made from the 256 bundled test images."""
+    return write_rgb_class_tree(tmp_path_factory.mktemp("rgb"))
+
+
 @pytest.fixture(scope="module", params=MODELS)
-def exported(request):
-    model_bytes, images = exported_model(request.param, DATA)
+def exported(request, rgb_images):
+    model_bytes, images = exported_model(request.param, rgb_images)
     return request.param, model_bytes, images[::len(images) // IMAGES][:IMAGES]  # every class
 
 

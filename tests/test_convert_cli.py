@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,37 +12,19 @@ import pytest
 import torch
 from onnx import TensorProto, helper
 
-from flynet_tiny.cli import main
+from cli_helpers import CliResult, run_in
 from flynet_tiny.convert.to_tflite import convert_qdq_onnx
 from flynet_tiny.errors import FlynetError
+from flynet_tiny.resources import BUNDLED_SAMPLES
 from flynet_tiny.tflite import TFLiteBuilder, read_tflite
 
-FASHION = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fashion-mnist"
-
-
-@dataclass
-class CliResult:
-    returncode: int
-    stdout: str
-    stderr: str
+# The bundled Fashion-MNIST samples: a real IDX folder (256 train + 256 test images).
+FASHION = BUNDLED_SAMPLES
 
 
 def run_cli(*args: str, cwd: Path) -> CliResult:
     """The console script's entry point, in this process (no interpreter start-up per call)."""
-    out, err = io.StringIO(), io.StringIO()
-    argv, here = sys.argv, os.getcwd()
-    sys.argv = ["flynet-tiny", *args]
-    os.chdir(cwd)
-    code = 0
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    finally:
-        sys.argv = argv
-        os.chdir(here)
-    return CliResult(code, out.getvalue(), err.getvalue())
+    return run_in(args, cwd)
 
 
 def error_lines(result: CliResult) -> list[str]:
@@ -62,7 +40,7 @@ def assert_one_line_error(result, exit_code: int = 2) -> str:
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    """One real export: FlyNet-h3 0.25x, random init, calibrated on Fashion-MNIST."""
+    """One real export: FlyNet-h3 0.25x, random init, calibrated on the bundled Fashion-MNIST samples."""
     work = tmp_path_factory.mktemp("export")
     result = run_cli("export", "--model", "flynet-h3-0.25", "--calib-data", str(FASHION), "--out", "out",
                      "--verify-samples", "10", "--calib-samples", "32", "--min-top1", "0", "--min-cosine", "0", "--json", cwd=work)
@@ -133,7 +111,7 @@ def test_failed_export_keeps_previous_output(exported, tmp_path):
     previous.mkdir()
     (previous / "model_int8.tflite").write_bytes(b"previous good output")
     result = run_cli("export", "--onnx", str(out / "model_qdq.onnx"), "--calib-data", str(FASHION),
-                     "--verify-samples", "5", "--min-top1", "1.01", "--out", "prev", cwd=tmp_path)
+                     "--verify-samples", "5", "--min-cosine", "1", "--out", "prev", cwd=tmp_path)
     assert_one_line_error(result, exit_code=1)
     assert [p.name for p in previous.iterdir()] == ["model_int8.tflite"]
     assert (previous / "model_int8.tflite").read_bytes() == b"previous good output"
@@ -213,6 +191,26 @@ def test_target_adds_the_board_firmware(exported, tmp_path):
     assert set(firmware["regions"]) == {"FLASH", "SRAM"}
     assert all(0 < region["used"] <= region["size"] for region in firmware["regions"].values())
     assert json.loads((tmp_path / "fw" / "report.json").read_text())["firmware"] == firmware
+
+
+def test_export_counts_every_stage_names_user_paths_and_writes_usual_modes(exported, tmp_path):
+    out, _ = exported
+    result = run_cli("export", "--tflite", str(out / "model_int8.tflite"), "--target", "f446re", "--out", "fw",
+                     "--verify-samples", "4", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    stages = [line.split("]")[0] + "]" for line in result.stderr.splitlines() if line.startswith("[")]
+    # Validation runs first without a line of its own (a bad file ends in its one error line): then
+    # verify, C arrays, firmware, each counted against the same total.
+    assert stages == ["[1/3]", "[2/3]", "[3/3]"]
+    assert ".tmp" not in result.stderr and ".fw." not in result.stderr  # no staging folder named
+    report = json.loads((tmp_path / "fw" / "report.json").read_text())
+    assert len(report["stage_seconds"]) == 4 and any(k.startswith("firmware") for k in report["stage_seconds"])
+    assert "firmware:" in (tmp_path / "fw" / "report.md").read_text()
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert (tmp_path / "fw").stat().st_mode & 0o777 == 0o777 & ~umask
+    for name in ("report.json", "model_int8.tflite", "model_data.c", "firmware-f446re/Makefile"):
+        assert (tmp_path / "fw" / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
 
 
 def test_bench_needs_a_target(tmp_path):

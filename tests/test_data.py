@@ -1,6 +1,6 @@
-"""Data loading against the shared datasets' documented facts, plus every bad-input path."""
+"""Data loading on the bundled samples and on small trees the tests write, plus every bad-input path.
+The full datasets' documented facts (hashes, counts) are checked by benchmarks/dataset_facts.py --data."""
 
-import csv
 import gzip
 import hashlib
 from pathlib import Path
@@ -11,48 +11,45 @@ import torch
 from PIL import Image
 
 from flynet_tiny.errors import FlynetError
+from flynet_tiny.resources import BUNDLED_SAMPLES
 from flynet_tiny.data.datasets import (PIXEL_MEAN, PIXEL_STD, augment_batch, convert_channels, iterate_batches,
                                     load_dataset, normalize, synthetic_dataset, write_idx)
 
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets"
-FASHION = SHARED / "fashion-mnist"
-CIFAR = SHARED / "cifar10"
-# git blob id of the uncompressed t10k-images-idx3-ubyte, from fashion-mnist/SOURCE.md.
-FASHION_T10K_IMAGES_BLOB = "37bac79bc6f002d965f363e0b20514904504a4d9"
-CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-
-
-def git_blob_sha1(data: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+CLASSES = ["airplane", "bird", "cat"]
 
 
 def rgb_sha256(image_chw: torch.Tensor) -> str:
     return hashlib.sha256(image_chw.permute(1, 2, 0).contiguous().numpy().tobytes()).hexdigest()
 
 
+def raw_idx(path: Path) -> tuple[tuple[int, ...], bytes]:
+    """(dims, payload) of an IDX file, read with the standard library only (independent of read_idx)."""
+    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    ndim = raw[3]
+    dims = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+    return dims, raw[4 + 4 * ndim:]
+
+
 @pytest.fixture(scope="module")
 def fashion_test_28():
-    return load_dataset(FASHION, "test", input_size=28)
+    return load_dataset(BUNDLED_SAMPLES, "test", input_size=28)
 
 
-def test_fashion_mnist_test_split_is_byte_exact(fashion_test_28):
-    ds = fashion_test_28
-    assert ds.images.shape == (10000, 1, 28, 28) and ds.images.dtype == torch.uint8
-    raw = (0x803).to_bytes(4, "big") + b"".join(v.to_bytes(4, "big") for v in (10000, 28, 28))
-    assert git_blob_sha1(raw + ds.images.numpy().tobytes()) == FASHION_T10K_IMAGES_BLOB
-    assert torch.bincount(ds.labels).tolist() == [1000] * 10
-    assert ds.info.num_classes == 10 and ds.info.in_channels == 1 and ds.info.split == "test"
-
-
-def test_fashion_mnist_train_split_counts():
-    ds = load_dataset(FASHION, "train", input_size=32)
-    assert ds.images.shape == (60000, 1, 32, 32)
-    assert torch.bincount(ds.labels).tolist() == [6000] * 10
+@pytest.mark.parametrize("split,prefix", [("train", "train"), ("test", "t10k")])
+def test_bundled_fashion_mnist_is_byte_exact(split, prefix):
+    ds = load_dataset(BUNDLED_SAMPLES, split, input_size=28)
+    dims, pixels = raw_idx(BUNDLED_SAMPLES / f"{prefix}-images-idx3-ubyte.gz")
+    label_dims, labels = raw_idx(BUNDLED_SAMPLES / f"{prefix}-labels-idx1-ubyte.gz")
+    assert dims == (256, 28, 28) and label_dims == (256,)
+    assert ds.images.shape == (256, 1, 28, 28) and ds.images.dtype == torch.uint8
+    assert ds.images.numpy().tobytes() == pixels
+    assert ds.labels.tolist() == list(labels)
+    assert ds.info.num_classes == 10 and ds.info.in_channels == 1 and ds.info.split == split
 
 
 def test_padding_centres_the_image_and_rgb_repeats_gray(fashion_test_28):
-    padded = load_dataset(FASHION, "test", input_size=32, in_channels=3)
-    assert padded.images.shape == (10000, 3, 32, 32)
+    padded = load_dataset(BUNDLED_SAMPLES, "test", input_size=32, in_channels=3)
+    assert padded.images.shape == (256, 3, 32, 32)
     assert torch.equal(padded.images[:, 1:2, 2:30, 2:30], fashion_test_28.images)
     assert torch.equal(padded.images[:, 0], padded.images[:, 2])
     border = padded.images.clone()
@@ -60,29 +57,41 @@ def test_padding_centres_the_image_and_rgb_repeats_gray(fashion_test_28):
     assert int(border.max()) == 0
 
 
-def test_cifar_class_folders_match_manifest_hashes():
-    ds = load_dataset(CIFAR, "test", input_size=32)
-    assert ds.info.class_names == CIFAR_CLASSES
-    assert ds.images.shape == (10000, 3, 32, 32)
-    with open(CIFAR / "manifest.csv", newline="") as fh:
-        manifest = {row["file"]: row for row in csv.DictReader(fh) if row["split"] == "test"}
+def write_class_images(folder: Path, per_class: int, seed: int) -> dict[str, tuple[int, str]]:
+    """PNG images of random RGB pixels, `per_class` in each of CLASSES; {relative file: (label, RGB sha256)}."""
+    rng = np.random.default_rng(seed)
+    manifest = {}
+    for label, name in enumerate(CLASSES):
+        (folder / name).mkdir(parents=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+            path = folder / name / f"{i:03d}.png"
+            Image.fromarray(pixels).save(path)
+            manifest[str(path.relative_to(folder.parent if folder.name in ("train", "test") else folder))] = (
+                label, hashlib.sha256(pixels.tobytes()).hexdigest())
+    return manifest
+
+
+def test_class_folders_load_every_image_with_its_label(tmp_path):
+    write_class_images(tmp_path / "train", 3, seed=1)
+    manifest = write_class_images(tmp_path / "test", 4, seed=2)
+    ds = load_dataset(tmp_path, "test", input_size=32)
+    assert ds.info.class_names == CLASSES
+    assert ds.images.shape == (12, 3, 32, 32)
     assert sorted(ds.files) == sorted(manifest)
     for i, name in enumerate(ds.files):
-        assert int(ds.labels[i]) == int(manifest[name]["label"])
-        assert rgb_sha256(ds.images[i]) == manifest[name]["rgb_sha256"], name
+        assert (int(ds.labels[i]), rgb_sha256(ds.images[i])) == manifest[name], name
 
 
-def test_flat_class_tree_holds_out_every_tenth_image():
-    root = CIFAR / "test_lossless_subset"
-    train, test = load_dataset(root, "train"), load_dataset(root, "test")
-    assert len(train) + len(test) == 846
-    per_class = [len(list((root / c).glob("*.png"))) for c in CIFAR_CLASSES]
-    assert torch.bincount(test.labels, minlength=10).tolist() == [n // 10 for n in per_class]
+def test_flat_class_tree_holds_out_every_tenth_image(tmp_path):
+    manifest = write_class_images(tmp_path, 25, seed=3)
+    train, test = load_dataset(tmp_path, "train"), load_dataset(tmp_path, "test")
+    assert len(train) + len(test) == 75
+    assert torch.bincount(test.labels, minlength=3).tolist() == [2, 2, 2]  # images 9 and 19 of each class
+    assert sorted(test.files) == sorted(f"{c}/{i:03d}.png" for c in CLASSES for i in (9, 19))
     assert not set(train.files) & set(test.files)
-    with open(root / "manifest.csv", newline="") as fh:
-        manifest = {row["file"]: row["rgb_sha256"] for row in csv.DictReader(fh)}
     for i, name in enumerate(test.files):
-        assert rgb_sha256(test.images[i]) == manifest[f"test_lossless_subset/{name}"]
+        assert rgb_sha256(test.images[i]) == manifest[name][1]
 
 
 def test_mixed_sizes_are_padded_or_resized(tmp_path):

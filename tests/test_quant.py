@@ -13,7 +13,7 @@ from flynet_tiny.quant import METHODS, load_quantized, quantize_model, save_quan
 from flynet_tiny.int8.fixed_point import multiply_by_quantized_multiplier
 from flynet_tiny.quant.modules import QuantWeighted
 from flynet_tiny.quant.qparams import activation_qparams
-from quant_models import TinyFlyNet, fashion_images, fashion_mnist, randomize_batchnorm
+from quant_models import TinyFlyNet, fashion_images, fashion_mnist, randomize_batchnorm, registry_flynet
 
 
 # --------------------------------------------------------------------- TFLite integer reference (numpy)
@@ -204,17 +204,30 @@ def test_unknown_method_and_empty_data_are_rejected():
         quantize_model(model, [], progress=False)
 
 
-def test_saved_quantized_model_reloads_identically(tiny_quantized, tmp_path):
+def test_saved_quantized_model_reloads_identically(tmp_path):
+    """The file holds the rebuild recipe and tensors only; the rebuilt graph computes the same bytes."""
+    model = registry_flynet("flynet-h3-0.25", seed=3)
+    model.set_temperature(2.5)  # traced into the graph as a constant: the file must carry it
+    images = fashion_images(64)
+    quantized = quantize_model(model, [images[:32], images[32:]], method="percentile", num_samples=64, progress=False)
     path = tmp_path / "model.int8.pt"
-    save_quantized(tiny_quantized, path, {"data_info": {"input_size": 28}})
+    save_quantized(quantized, path, {"data_info": {"input_size": 32}})
+    assert torch.serialization.get_unsafe_globals_in_checkpoint(path) == []  # nothing but tensors and plain data
     reloaded, info = load_quantized(path)
-    images = fashion_images(8, input_size=28)
     with torch.no_grad():
-        assert torch.equal(reloaded(images), tiny_quantized(images))
-    assert info == {"data_info": {"input_size": 28}}
+        assert torch.equal(reloaded(images), quantized(images))
+        with reloaded.integer_mode(), quantized.integer_mode():
+            assert torch.equal(reloaded(images), quantized(images))
+    assert info == {"data_info": {"input_size": 32}} and reloaded.method == "percentile"
     (tmp_path / "broken.pt").write_bytes(b"not a model")
-    with pytest.raises(FlynetError, match="corrupt or not a quantized model"):
+    with pytest.raises(FlynetError, match="corrupt or not a flynet-tiny quantized model"):
         load_quantized(tmp_path / "broken.pt")
+
+
+def test_a_model_without_a_registry_config_is_not_saved(tiny_quantized, tmp_path):
+    with pytest.raises(FlynetError, match="only registry models"):
+        save_quantized(tiny_quantized, tmp_path / "tiny.int8.pt")
+    assert not any(tmp_path.iterdir())
 
 
 def test_qat_trains_through_the_fake_quantizers_and_converts():

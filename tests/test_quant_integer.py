@@ -35,8 +35,9 @@ def integer_mode_vs_tflm(model: nn.Module, tmp_path, channels: int = 3, samples:
     export_qdq_onnx(qmodel, tmp_path / "model_qdq.onnx")
     model_bytes = convert_qdq_onnx(tmp_path / "model_qdq.onnx")
     report = verify(model_bytes, None, qmodel, inputs("test", samples).numpy(), measure_arena=False)
-    assert report.outputs[TORCH_INT].shape == report.outputs[TFLM].shape
-    differing = int(np.sum(report.outputs[TORCH_INT] != report.outputs[TFLM]))
+    (integer,), (tflm,) = report.outputs[TORCH_INT], report.outputs[TFLM]  # the model's one output
+    assert integer.shape == tflm.shape
+    differing = int(np.sum(integer != tflm))
     assert differing == 0, f"{differing} int8 outputs differ between integer mode and TFLM"
     return report, read_tflite(model_bytes).op_counts()
 

@@ -116,7 +116,7 @@ def test_ctrl_c_kills_qemu(tmp_path):
 
 def test_real_board_build_is_refused(tmp_path):
     build = build_firmware(tmp_path / "real", load_target("f746zg"), [PROGRAMS / "fault_main.c"])
-    with pytest.raises(FlynetError, match="rebuild it with emulation=True"):
+    with pytest.raises(FlynetError, match="real-board build.*`flynet-tiny build --target f746zg --emulation`"):
         run_qemu(build.elf, load_target("f746zg"))
 
 

@@ -44,9 +44,9 @@ def test_missing_corrupt_and_foreign_files(tmp_path):
     save_checkpoint(tmp_path / "c.pt", {"state_dict": tiny_model().state_dict()})
     raw = (tmp_path / "c.pt").read_bytes()
     (tmp_path / "cut.pt").write_bytes(raw[: len(raw) // 2])
-    assert "is corrupt or not a checkpoint" in one_line_error(load_checkpoint, tmp_path / "cut.pt")
+    assert "is corrupt or not a flynet-tiny checkpoint" in one_line_error(load_checkpoint, tmp_path / "cut.pt")
     (tmp_path / "text.pt").write_text("hello")
-    assert "is corrupt or not a checkpoint" in one_line_error(load_checkpoint, tmp_path / "text.pt")
+    assert "is corrupt or not a flynet-tiny checkpoint" in one_line_error(load_checkpoint, tmp_path / "text.pt")
     torch.save({"weights": 1}, tmp_path / "foreign.pt")
     assert "is not a flynet-tiny checkpoint" in one_line_error(load_checkpoint, tmp_path / "foreign.pt")
 

@@ -91,7 +91,7 @@ def test_qat_from_checkpoint_writes_a_quantized_model(trained, tmp_path, capsys)
     result = json.loads(stdout)
     assert result["completed_epochs"] == 2 and result["config"]["lr"] == 0.005
     # QAT keeps the temperature the float model ended at (its traced graph cannot be re-annealed).
-    float_temperature = torch.load(out / "checkpoint.pt", weights_only=False)["temperature"]
+    float_temperature = torch.load(out / "checkpoint.pt", weights_only=True)["temperature"]
     assert [e["temperature"] for e in result["epochs"]] == [float_temperature] * 2
     qmodel, info = load_quantized(tmp_path / "qat" / "quantized.pt")
     assert info["qat"] is True and info["data_info"]["input_size"] == 32

@@ -17,7 +17,7 @@ def test_two_ranks_end_with_identical_weights(tmp_path):
     rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1))
     assert rank0.keys() == rank1.keys()
     assert all(torch.equal(rank0[k], rank1[k]) for k in rank0)
-    checkpoint = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    checkpoint = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     assert all(torch.equal(rank0[k], checkpoint["state_dict"][k]) for k in rank0)
     metrics = checkpoint["metrics"]
     assert metrics["world_size"] == 2 and metrics["completed_epochs"] == 2

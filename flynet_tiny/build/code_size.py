@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 from ..codegen.host_kernels import kernel_sources
+from .link_map import input_sections
 
 
 FLASH_SECTIONS = (".text", ".rodata", ".data")
@@ -21,23 +22,11 @@ FLASH_SECTIONS = (".text", ".rodata", ".data")
 
 def linked_flash_by_object(map_text: str) -> dict[str, int]:
     """Bytes of code and constant data (.text / .rodata / .data input sections) each object file put
-    into the linked image, from a GNU ld map file (a long section name puts the address on the next line)."""
+    into the linked image, from a GNU ld map file."""
     sizes: dict[str, int] = {}
-    pending = None  # a section name whose address and size are on the next line
-    for line in map_text.split("Linker script and memory map", 1)[1].splitlines():
-        whole = re.match(r"^ (\.\S+)\s+0x[0-9a-f]+\s+0x([0-9a-f]+)\s+(\S+)$", line)
-        rest = re.match(r"^\s+0x[0-9a-f]+\s+0x([0-9a-f]+)\s+(\S+)$", line)
-        if whole:
-            section, size, obj = whole.groups()
-        elif rest and pending:
-            section, (size, obj) = pending, rest.groups()
-        else:
-            name_only = re.match(r"^ (\.\S+)$", line)
-            pending = name_only.group(1) if name_only else None
-            continue
-        pending = None
-        if section.startswith(FLASH_SECTIONS):
-            sizes[obj] = sizes.get(obj, 0) + int(size, 16)
+    for entry in input_sections(map_text):
+        if entry.section.startswith(FLASH_SECTIONS):
+            sizes[entry.source] = sizes.get(entry.source, 0) + entry.size
     return sizes
 
 

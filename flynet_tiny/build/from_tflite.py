@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
-
-from ..data.model_inputs import random_inputs
+from ..data.model_inputs import random_samples
 from ..errors import FlynetError
+from ..reporting import atomic_write_text
 from ..targets import Target
 from .bench_firmware import build_model_firmware
 from .make import BuildResult, LibraryResult, build_library
-from .options import uses_dsp_kernels
+from .options import BUILD_RECORD, uses_dsp_kernels
 
 
 def find_tflite(model: Path | str) -> Path:
@@ -37,28 +38,34 @@ def build_from_tflite(
     emulation: bool = False,
     library: bool = False,
     n_inputs: int = 1,
-    inputs: Sequence[np.ndarray] | None = None,
+    inputs: Sequence | None = None,
     progress=lambda message: None,
 ) -> BuildResult | LibraryResult:
     """Generate C for an int8 .tflite into out_dir/model and build the benchmark firmware
-    (or, with library=True, libflynet.a). The firmware embeds `inputs` (int8, the model's
-    input shape), or else `n_inputs` random int8 test inputs (seed 0), so a board or QEMU
-    run prints reproducible output bytes."""
+    (or, with library=True, libflynet.a). The firmware embeds `inputs` (samples: one array per
+    model input, or one array for a one-input model), or else `n_inputs` random samples (seed 0),
+    so a board or QEMU run prints reproducible output bytes."""
     from ..codegen.generate import generate_model_sources
     from ..codegen.host_kernels import kernel_include_dir, kernel_sources
 
     if n_inputs < 1:
         raise FlynetError(f"--inputs must be at least 1, got {n_inputs}")
     tflite = find_tflite(model)
+    tflite_bytes = tflite.read_bytes()
     out_dir = Path(out_dir)
-    progress(f"generating C for {tflite}")
-    generated = generate_model_sources(tflite.read_bytes(), out_dir / "model", dsp_kernels=uses_dsp_kernels(opt))
+    # Generating validates the model: progress starts once it is known good (bad input: one error line alone).
+    generated = generate_model_sources(tflite_bytes, out_dir / "model", dsp_kernels=uses_dsp_kernels(opt))
+    progress(f"generated C for {tflite}")
     progress(f"compiling {len(generated.layers)} layers + kernels for {target.board} ({'library' if library else 'firmware'})")
+    # The model relative to the folder: both may move together (an export's staging folder is renamed).
+    atomic_write_text(out_dir / BUILD_RECORD, json.dumps({
+        "model": os.path.relpath(Path(model).resolve(), out_dir.resolve()), "target": target.name, "opt": opt,
+        "lto": lto, "emulation": emulation, "library": library}, indent=2) + "\n")
     if library:
         return build_library(out_dir, target, [*generated.sources, *kernel_sources()],
                              [generated.out_dir, kernel_include_dir()], opt=opt, lto=lto)
     if inputs is None:
-        inputs = random_inputs(generated.input_shape, n_inputs)
+        inputs = random_samples(tflite_bytes, n_inputs)
     return build_model_firmware(generated, target, inputs, out_dir, opt=opt, lto=lto, emulation=emulation)
 
 

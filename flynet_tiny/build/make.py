@@ -12,15 +12,16 @@ libflynet.a for an existing STM32Cube project instead.
 from __future__ import annotations
 
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
 from ..errors import CheckFailed, FlynetError
+from ..processes import BUILD_TIMEOUT_S, run_tool
 from ..targets import Target
 from .toolchain import find_toolchain
-from .makefile import write_makefile
+from .elf import archive_members, open_elf, section_sizes, sections
+from .folder import write_build_folder
 from .options import ARTIFACT_NAME, BuildOptions, LIBRARY_NAME
 
 
@@ -106,9 +107,11 @@ def build_library(
     archive = out_dir / LIBRARY_NAME
     options = BuildOptions(opt, lto, False, tuple(defines), board_support=False, library=True)
     _run_make(out_dir, target, sources, include_dirs, options, [archive], jobs)
-    size = find_toolchain().size
-    proc = subprocess.run([str(size), "-t", str(archive)], capture_output=True, text=True, check=True)
-    text, data, bss = (int(v) for v in proc.stdout.strip().splitlines()[-1].split()[:3])  # the TOTALS row
+    text = data = bss = 0
+    for name, member in archive_members(archive):
+        with open_elf(f"{archive}({name})", member) as elf:
+            sizes = section_sizes(sections(elf))
+        text, data, bss = text + sizes.text, data + sizes.data, bss + sizes.bss
     return LibraryResult(out_dir, archive, text, data, bss)
 
 
@@ -119,16 +122,17 @@ def _run_make(out_dir: Path, target: Target, sources, include_dirs, options: Bui
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in outputs:
         stale.unlink(missing_ok=True)
-    write_makefile(out_dir, target, sources, include_dirs, options)
-    proc = subprocess.run(
-        [str(toolchain.make), "-C", str(out_dir), f"-j{jobs}", "--no-print-directory", "all"],
-        capture_output=True, text=True,
-    )
-    log = proc.stdout + proc.stderr
-    if proc.returncode != 0:
+    write_build_folder(out_dir, target, sources, include_dirs, options)
+    try:
+        proc = run_tool([toolchain.make, "-C", out_dir, f"-j{jobs}", "--no-print-directory", "all"],
+                        timeout_s=BUILD_TIMEOUT_S, what=f"make in {out_dir}")
+        log = proc.stdout + proc.stderr
+        if proc.returncode != 0:
+            raise _build_error(log, target, out_dir)
+    except BaseException:
         for stale in outputs:
             stale.unlink(missing_ok=True)
-        raise _build_error(log, target, out_dir)
+        raise
     return log
 
 

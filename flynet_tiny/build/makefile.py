@@ -1,106 +1,19 @@
-"""The Makefile of a build: board support and runtime sources, flags and defines for the target's core.
-
-The folder holds a self-describing Makefile and linker script, so `make -C DIR` rebuilds by hand.
-"""
+"""The Makefile of a build folder, rendered from its BuildPlan: `make` in the folder rebuilds it."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Sequence
-
-from ..errors import FlynetError
-from ..reporting import atomic_write_text
-from ..resources import firmware_dir
-from ..targets import Target
-from .linker_script import render_linker_script
-from .options import ARTIFACT_NAME, BuildOptions, LIBRARY_NAME, OPT_DEFINES, OPT_FLAGS, check_opt
+from .options import ARTIFACT_NAME, LIBRARY_NAME
+from .plan import COMPILE_FLAGS, BuildPlan
 
 
-def board_sources(target: Target, emulation: bool) -> tuple[list[Path], list[Path]]:
-    """(sources, include dirs) of the board support and runtime for this build."""
-    firmware = firmware_dir()
-    board = firmware / "boards" / ("qemu" if emulation else target.name)
-    board_file = board / ("board_qemu.c" if emulation else f"board_{target.name}.c")
-    if not board_file.is_file():
-        raise FlynetError(f"no board support for {target.name}: {board_file} is missing")
-    sources = [
-        firmware / "boards" / "common" / "startup.c",
-        board_file,
-        firmware / "runtime" / "fn_runtime.c",
-        firmware / "runtime" / "fn_markers.S",
-    ]
-    if not emulation:
-        sources.append(firmware / "boards" / "common" / "fn_newlib_console.c")
-    return sources, [firmware / "boards" / "common", firmware / "runtime"]
-
-
-def _board_defines(target: Target, emulation: bool) -> list[str]:
-    defines = [
-        f"FN_CLOCK_HZ={target.clock_hz}u",
-        f"FN_HSE_HZ={target.hse_hz}u",
-        f"FN_FLASH_WAIT_STATES={target.flash_wait_states}u",
-        f"FN_UART_BAUD={int(target.uart['baud'])}u",
-    ]
-    if emulation:
-        defines.append("FN_EMULATION=1")
-    return defines
-
-
-def _make_path(path: Path, out_dir: Path) -> str:
-    """Relative inside the build folder (so it can move), absolute outside it."""
-    path = path.resolve()
-    try:
-        text = str(path.relative_to(out_dir.resolve()))
-    except ValueError:
-        text = str(path)
-    if " " in text:
-        raise FlynetError(f"path {text!r} contains a space, which make cannot handle: move or rename it")
-    return text
-
-
-def write_makefile(
-    out_dir: Path | str,
-    target: Target,
-    sources: Sequence[Path | str],
-    include_dirs: Sequence[Path | str] = (),
-    options: BuildOptions = BuildOptions(),
-) -> Path:
-    """Write `Makefile` and `firmware.ld` into out_dir; returns the Makefile path."""
-    out_dir = Path(out_dir)
-    opt, lto, emulation, defines = options.opt, options.lto, options.emulation, options.defines
-    check_opt(opt)
-    given = {d.split("=", 1)[0] for d in defines}
-    defines = (*defines, *(d for d in OPT_DEFINES[opt] if d not in given))
-    all_sources = [Path(s) for s in sources]
-    all_includes = [Path(i) for i in include_dirs]
-    for source in all_sources:
-        if not source.is_file():
-            raise FlynetError(f"source file {source} not found: check the path")
-        if source.suffix not in (".c", ".S", ".s"):
-            raise FlynetError(f"source file {source} is not C or assembly (.c, .S, .s)")
-    if options.library:
-        # The runtime header turns the layer hooks into no-ops; nothing else is added.
-        all_includes = [firmware_dir("runtime")] + all_includes
-        defines = (*defines, "FN_LIBRARY_ONLY=1")
-    elif options.board_support:
-        extra_sources, extra_includes = board_sources(target, emulation)
-        all_sources = extra_sources + all_sources
-        all_includes = extra_includes + all_includes
-    stems = [s.stem for s in all_sources]
-    objects = [f"obj/{i:02d}_{stem}.o" for i, stem in enumerate(stems)]
-    specs = "--specs=nano.specs " + ("--specs=rdimon.specs" if emulation else "--specs=nosys.specs")
-    lto_flag = " -flto" if lto else ""
-    rules = "\n".join(
-        f"{obj}: {_make_path(src, out_dir)} Makefile | obj\n\t$(CC) $(CFLAGS) -MMD -MP -c $< -o $@\n"
-        for obj, src in zip(objects, all_sources)
-    )
-    machine = target.emulator["qemu_machine"] if emulation else target.board
-    if options.library:
-        products = f"{LIBRARY_NAME}"
+def render_makefile(plan: BuildPlan) -> str:
+    rules = "\n".join(f"{obj}: {src} Makefile | obj\n\t$(CC) $(CFLAGS) -MMD -MP -c $< -o $@\n"
+                      for obj, src in zip(plan.objects, plan.sources))
+    products = " ".join(plan.products)
+    if plan.options.library:
         product_rules = f"{LIBRARY_NAME}: $(OBJECTS)\n\trm -f $@\n\t$(AR) rcs $@ $(OBJECTS)\n"
-        kind = "library for an existing project"
+        link = ""
     else:
-        products = f"{ARTIFACT_NAME}.elf {ARTIFACT_NAME}.bin {ARTIFACT_NAME}.hex"
         product_rules = f"""{ARTIFACT_NAME}.elf: $(OBJECTS) {ARTIFACT_NAME}.ld
 \t$(CC) $(LDFLAGS) $(OBJECTS) -o $@
 
@@ -110,19 +23,20 @@ def write_makefile(
 {ARTIFACT_NAME}.hex: {ARTIFACT_NAME}.elf
 \t$(OBJCOPY) -O ihex $< $@
 """
-        kind = "QEMU emulation" if emulation else "real board"
-    text = f"""# Generated by flynet-tiny for {machine} ({kind}).
-# Rebuild by hand with `make`; the toolchain is arm-none-eabi-gcc (Debian gcc-arm-none-eabi).
+        link = f"LDFLAGS = $(ARCH) $(OPT) {plan.link_flags}\n"
+    cleaned = products + ("" if plan.options.library else f" {ARTIFACT_NAME}.map")
+    return f"""# Generated by flynet-tiny for {plan.machine} ({plan.kind}).
+# Rebuild with `make` (or CMake: see README.md); the toolchain is arm-none-eabi-gcc (Debian gcc-arm-none-eabi).
+# Every path is relative to this folder: it builds wherever it is copied.
 CC = arm-none-eabi-gcc
 OBJCOPY = arm-none-eabi-objcopy
 AR = arm-none-eabi-ar
-ARCH = {' '.join(target.arch_flags)}
-OPT = {OPT_FLAGS[opt]}{lto_flag}
-DEFINES = {' '.join('-D' + d for d in [*_board_defines(target, emulation), *defines])}
-INCLUDES = {' '.join('-I' + _make_path(i, out_dir) for i in all_includes)}
-CFLAGS = $(ARCH) $(OPT) -std=gnu11 -g -Wall -Wextra -Werror -ffunction-sections -fdata-sections $(DEFINES) $(INCLUDES)
-LDFLAGS = $(ARCH) $(OPT) -nostartfiles {specs} -T {ARTIFACT_NAME}.ld -Wl,--gc-sections -Wl,-Map={ARTIFACT_NAME}.map -Wl,--print-memory-usage
-OBJECTS = {' '.join(objects)}
+ARCH = {' '.join(plan.target.arch_flags)}
+OPT = {plan.opt_flags}
+DEFINES = {' '.join('-D' + d for d in plan.defines)}
+INCLUDES = {' '.join('-I' + i for i in plan.includes)}
+CFLAGS = $(ARCH) $(OPT) {COMPILE_FLAGS} $(DEFINES) $(INCLUDES)
+{link}OBJECTS = {' '.join(plan.objects)}
 
 all: {products}
 
@@ -132,18 +46,8 @@ obj:
 
 {rules}
 clean:
-\trm -rf obj {products} {ARTIFACT_NAME}.map
+\trm -rf obj {cleaned}
 
 .PHONY: all clean
 -include $(OBJECTS:.o=.d)
 """
-    if not options.library:
-        _write_if_changed(out_dir / f"{ARTIFACT_NAME}.ld", render_linker_script(target, emulation))
-    # Objects depend on the Makefile (it holds the flags): rewrite it only when it changes.
-    _write_if_changed(out_dir / "Makefile", text)
-    return out_dir / "Makefile"
-
-
-def _write_if_changed(path: Path, text: str) -> None:
-    if not path.is_file() or path.read_text() != text:
-        atomic_write_text(path, text)

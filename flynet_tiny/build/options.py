@@ -30,6 +30,7 @@ def uses_dsp_kernels(opt: str) -> bool:
 
 ARTIFACT_NAME = "firmware"
 LIBRARY_NAME = "libflynet.a"
+BUILD_RECORD = "build.json"  # how `flynet-tiny build` made the folder: model, target, opt, emulation
 DEFAULT_STACK_BYTES = 8 * 1024
 DEFAULT_HEAP_BYTES = 4 * 1024  # newlib stdio buffers and vsnprintf's small allocations
 

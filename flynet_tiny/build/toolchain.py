@@ -15,9 +15,7 @@ _INSTALL_HINT = "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"
 @dataclass(frozen=True)
 class Toolchain:
     gcc: Path
-    objcopy: Path
-    size: Path
-    nm: Path
+    objcopy: Path  # the Makefile's .bin / .hex; ELF files are read in Python (elf.py)
     make: Path
 
 
@@ -27,7 +25,7 @@ def find_toolchain() -> Toolchain:
     if gcc is None:
         raise FlynetError(f"arm-none-eabi-gcc not found: {_INSTALL_HINT}")
     tools = {}
-    for tool in ("objcopy", "size", "nm"):
+    for tool in ("objcopy",):
         # binutils sit beside gcc; PATH is the fallback for split installs.
         beside = Path(gcc).with_name(f"arm-none-eabi-{tool}")
         found = str(beside) if beside.exists() else shutil.which(f"arm-none-eabi-{tool}")

@@ -4,27 +4,28 @@
     generated.sources      # the .c files to compile with firmware/kernels/*.c
     generated.arena_bytes  # the one static arena the model runs in
 
-Pipeline: read_tflite -> lower (one layer per op) -> fuse -> emit each layer's
-kernel call -> plan memory -> write. The graph input is read in place from the
-caller's buffer and the final layer writes straight into the caller's output
-buffer, so neither is planned in the arena (where that is not possible, e.g. the
-output is also read by a later layer, the output is planned and copied out).
+Pipeline: read_tflite -> lower (one layer per op) -> fold constants (`fold.py`) -> check every op
+and type is supported -> fuse -> emit each layer's kernel call -> place and plan memory -> write.
+`flynet_invoke` takes one pointer per model input and output (`model.h` names each tensor with its
+type, shape and quantization); inputs are read in place from the caller's buffers and a layer writing
+a model output writes into the caller's buffer (`placement.py`).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import FlynetError
-from ..reporting import atomic_write_text
+from ..reporting import atomic_write_files
 from ..tflite import read_tflite
 from .emit import emit_layer
+from .fold import fold_constants
 from .fuse import fuse
-from .graph import Layer, ModelIR, c_identifier, layer_label, lower
+from .graph import Layer, ModelIR, c_identifier, check_supported, layer_label, lower
 from .placement import Placement, place_tensors, tensor_symbol
 from .planner import MemoryPlan, plan_memory
 from .scratch import scratch_bytes
@@ -44,6 +45,26 @@ class GeneratedLayer:
     scratch_bytes: int
 
 
+@dataclass(frozen=True)
+class ModelTensor:
+    """A model input or output as the caller's buffer holds it (NHWC, `dtype` elements). For a float32
+    tensor, `scale` / `zero_point` are those of the int8 tensor its QUANTIZE / DEQUANTIZE converts."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str            # "int8", "uint8" or "float32"
+    scale: float | None
+    zero_point: int | None
+    nbytes: int
+
+    @property
+    def ctype(self) -> str:
+        return C_TYPES[self.dtype]
+
+
+C_TYPES = {"int8": "int8_t", "uint8": "uint8_t", "float32": "float"}
+
+
 @dataclass
 class GeneratedModel:
     out_dir: Path
@@ -55,11 +76,30 @@ class GeneratedModel:
     plan: MemoryPlan
     arena_bytes: int
     weight_bytes: int
-    input_shape: tuple[int, ...]
-    output_shape: tuple[int, ...]
-    input_bytes: int
-    output_bytes: int
-    io_in_arena: list[str] = field(default_factory=list)
+    inputs: list[ModelTensor]
+    outputs: list[ModelTensor]
+
+    def _only(self, tensors: list[ModelTensor], what: str) -> ModelTensor:
+        if len(tensors) != 1:
+            raise FlynetError(f"the model has {len(tensors)} {what}s: use GeneratedModel.{what}s")
+        return tensors[0]
+
+    # The one input / output of a single-input, single-output model.
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self._only(self.inputs, "input").shape
+
+    @property
+    def input_bytes(self) -> int:
+        return self._only(self.inputs, "input").nbytes
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return self._only(self.outputs, "output").shape
+
+    @property
+    def output_bytes(self) -> int:
+        return self._only(self.outputs, "output").nbytes
 
 
 def _guard_scratch(text: str, query, planned: int) -> str:
@@ -79,14 +119,26 @@ def _guard_scratch(text: str, query, planned: int) -> str:
 
 def build_ir(tflite_bytes: bytes, fuse_mdw: bool = True) -> ModelIR:
     graph = read_tflite(tflite_bytes)
-    ir = fuse(lower(graph), mdw_maxout=fuse_mdw)
-    if len(ir.inputs) != 1 or len(ir.outputs) != 1:
-        raise FlynetError(
-            f"model has {len(ir.inputs)} inputs and {len(ir.outputs)} outputs: flynet_invoke takes exactly one of each"
-        )
+    ir = fuse(check_supported(fold_constants(lower(graph))), mdw_maxout=fuse_mdw)
     if not ir.layers:
-        raise FlynetError("model has no operators: export a model with at least one layer")
+        raise FlynetError("model has no operators left to run: export a model with at least one layer")
     return ir
+
+
+def model_tensor(ir: ModelIR, index: int) -> ModelTensor:
+    """How a model input or output looks to the caller; a float32 edge takes its QUANTIZE /
+    DEQUANTIZE partner's quantization, so the header says how the model converts it."""
+    tensor, quantized = ir.tensor(index), ir.graph.edge_quantization(index)
+    if tensor.dtype not in C_TYPES:
+        raise FlynetError(f"model tensor {tensor.name!r} is {tensor.dtype}: model inputs and outputs must be "
+                          f"{', '.join(C_TYPES)}")
+    has_scale = quantized.scale is not None
+    return ModelTensor(tensor.name, tuple(tensor.shape), tensor.dtype,
+                       float(quantized.scale[0]) if has_scale else None,
+                       int(quantized.zero_point[0]) if has_scale else None, tensor.nbytes)
+
+
+_POINTER_CASTS = {"int8": "", "uint8": "(uint8_t *)", "float32": "(float *)"}
 
 
 def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str = "model",
@@ -107,7 +159,9 @@ def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str =
     def pointer(t: int) -> str:
         if t in placement.external:
             return placement.external[t]
-        return f"(arena + {plan.offsets[tensor_symbol(ir, t)]})"
+        address = f"(arena + {plan.offsets[tensor_symbol(ir, t)]})"
+        cast = _POINTER_CASTS[ir.tensor(t).dtype]
+        return f"({cast}{address})" if cast else address
 
     layer_names = [c_identifier(ir.tensor(l.outputs[0]).name, 60) for l in ir.layers]
     bodies = []
@@ -122,7 +176,8 @@ def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str =
             text = _guard_scratch(text, code.scratch, size)
         bodies.append(text)
 
-    graph_in, graph_out = ir.tensor(ir.inputs[0]), ir.tensor(ir.outputs[0])
+    inputs = [model_tensor(ir, t) for t in ir.inputs]
+    outputs = [model_tensor(ir, t) for t in ir.outputs]
     arrays = [array for code in codes for array in code.arrays]
     context = {
         "name": name,
@@ -135,9 +190,9 @@ def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str =
         "scratch_offsets": {l.index: plan.offsets.get(f"scratch_{l.index}") for l in ir.layers},
         "pointer": pointer,
         "arena_bytes": plan.arena_bytes,
-        "input_bytes": graph_in.nbytes,
-        "output_bytes": graph_out.nbytes,
-        "copy_out": pointer(placement.copy_out) if placement.copy_out is not None else None,
+        "inputs": inputs,
+        "outputs": outputs,
+        "copy_out": [(buffer, pointer(t)) for buffer, t in placement.copy_out],
         "arrays": arrays,
         "plan": plan,
     }
@@ -148,8 +203,7 @@ def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str =
         f"{name}_weights.c": render_weights_c(context),
         "memory_plan.json": json.dumps(memory_plan_json(ir, plan, placement, layer_names), indent=2) + "\n",
     }
-    for filename, text in files.items():
-        atomic_write_text(out_dir / filename, text)
+    atomic_write_files(out_dir, files)  # all five or none
 
     layers = [
         GeneratedLayer(l.index, layer_names[l.index], l.kind, [op.opcode for op in l.ops], code.summary,
@@ -166,10 +220,8 @@ def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str =
         plan=plan,
         arena_bytes=plan.arena_bytes,
         weight_bytes=sum(a.nbytes for a in arrays),
-        input_shape=graph_in.shape,
-        output_shape=graph_out.shape,
-        input_bytes=graph_in.nbytes,
-        output_bytes=graph_out.nbytes,
+        inputs=inputs,
+        outputs=outputs,
     )
 
 
@@ -187,12 +239,15 @@ def memory_plan_json(ir: ModelIR, plan: MemoryPlan, placement: Placement, layer_
 
 
 def layer_checksum(data: bytes | np.ndarray) -> int:
-    """FNV-1a over a layer's output bytes, the same sum the generated C keeps with FLYNET_LAYER_CHECKSUMS."""
+    """FNV-1a over a layer's output bytes, the same sum the generated C keeps with FLYNET_LAYER_CHECKSUMS
+    (integer arrays are taken as int8 values, float32 ones as their bytes)."""
+    array = np.asarray(data)
+    raw = array.astype(np.int8) if np.issubdtype(array.dtype, np.integer) and array.dtype != np.uint8 else array
     h = 0x811C9DC5
-    for byte in np.asarray(data).astype(np.int8).view(np.uint8).reshape(-1).tolist():
+    for byte in np.ascontiguousarray(raw).view(np.uint8).reshape(-1).tolist():
         h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
     return h
 
 
-__all__ = ["GeneratedLayer", "GeneratedModel", "build_ir", "generate_model_sources", "layer_checksum",
+__all__ = ["GeneratedLayer", "GeneratedModel", "ModelTensor", "build_ir", "generate_model_sources", "layer_checksum",
            "layer_label", "Layer"]

@@ -18,14 +18,17 @@ import numpy as np
 from ..errors import FlynetError
 from ..tflite import TFLiteGraph, TFLiteOperator, TFLiteTensor
 
-# Ops that map onto one kernel of firmware/kernels/flynet_kernels.h (or onto a view).
+# Ops that map onto one kernel of firmware/kernels/flynet_kernels.h (or onto a view). Ops computable at
+# generation time (SHAPE, PACK, ... on constants: fold.FOLDABLE_OPS) need none.
 SUPPORTED_OPS = (
-    "ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED",
-    "HARD_SWISH", "LOGISTIC", "MAXIMUM", "MAX_POOL_2D", "MEAN", "MUL", "PAD", "RESHAPE", "SLICE",
+    "ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "DEQUANTIZE", "FULLY_CONNECTED",
+    "HARD_SWISH", "LOGISTIC", "MAXIMUM", "MAX_POOL_2D", "MEAN", "MUL", "PAD", "QUANTIZE", "RESHAPE", "SLICE",
     "SOFTMAX", "STRIDED_SLICE",
 )
 # Ops that only appear inside a fused pattern; alone they have no kernel.
 FUSION_ONLY_OPS = ("REDUCE_MAX", "SQUARED_DIFFERENCE")
+# Ops whose data operands may be constants (kept in flash beside the weights).
+CONSTANT_OPERAND_OPS = ("ADD", "MUL", "MAXIMUM", "SQUARED_DIFFERENCE", "CONCATENATION")
 
 
 @dataclass
@@ -96,28 +99,71 @@ def c_identifier(text: str, limit: int = 40) -> str:
 
 
 def lower(graph: TFLiteGraph) -> ModelIR:
-    """One layer per operator; activation tensors must be int8 with quantization parameters."""
-    graph.require_int8()
+    """One layer per operator, reading its non-constant operands. Nothing is checked yet: constant
+    folding (`fold.py`) comes first, then `check_supported` names whatever is left unsupported."""
     layers = []
     for op in graph.operators:
-        if op.opcode not in SUPPORTED_OPS and op.opcode not in FUSION_ONLY_OPS:
-            name = graph.tensors[op.outputs[0]].name if op.outputs else "?"
-            raise FlynetError(
-                f"layer #{op.index} ({name!r}) uses {op.opcode}, which the code generator does not support: "
-                f"use only {', '.join(SUPPORTED_OPS)}"
-            )
         activations = [t for t in op.inputs if t >= 0 and graph.tensors[t].data is None]
-        for t in (*activations, *op.outputs):
-            tensor = graph.tensors[t]
-            if tensor.dtype != "int8" or tensor.scale is None:
-                raise FlynetError(
-                    f"layer #{op.index} {op.opcode}: tensor {tensor.name!r} is {tensor.dtype} without int8 "
-                    "quantization: quantize the whole model to int8"
-                )
         layers.append(Layer(op.opcode, [op], activations, list(op.outputs)))
     ir = ModelIR(graph, layers, tuple(graph.inputs), tuple(graph.outputs))
     ir.renumber()
     return ir
+
+
+def _op_label(graph: TFLiteGraph, op: TFLiteOperator) -> str:
+    name = graph.tensors[op.outputs[0]].name if op.outputs else "?"
+    return f"{op.opcode} (layer #{op.index} {name!r})"
+
+
+def check_supported(ir: ModelIR) -> ModelIR:
+    """One line naming every op the code generator has no kernel for (each with its layer), else one
+    naming the first tensor of a wrong type: activations are int8 with quantization parameters; only
+    QUANTIZE reads uint8 / float32 (a model input) and only DEQUANTIZE writes float32 (a model output)."""
+    graph = ir.graph
+    unsupported = [_op_label(graph, l.op) for l in ir.layers
+                   if l.kind not in SUPPORTED_OPS and l.kind not in FUSION_ONLY_OPS]
+    if unsupported:
+        raise FlynetError(
+            f"the code generator does not support {len(unsupported)} op(s) of this model: {'; '.join(unsupported)}. "
+            f"Supported: {', '.join(SUPPORTED_OPS)}"
+        )
+    consumers = ir.consumers()
+    for layer in ir.layers:
+        op = layer.op
+        # Kernels read their data from activations; only elementwise pairs and concatenations take
+        # constants there (TRANSPOSE_CONV's first operand is its output shape, a constant once folded).
+        data_operand = op.inputs[2] if op.opcode == "TRANSPOSE_CONV" and len(op.inputs) > 2 else op.inputs[0]
+        if not layer.inputs or (op.opcode not in CONSTANT_OPERAND_OPS and data_operand not in layer.inputs):
+            raise FlynetError(f"{_op_label(graph, op)} computes on a constant input, which the code generator does "
+                              "not take: fold it into a constant when exporting")
+        for t in layer.inputs:
+            _require_type(graph, op, t, EDGE_INPUT_TYPES if op.opcode == "QUANTIZE" else ("int8",))
+        for t in op.outputs:
+            if op.opcode == "DEQUANTIZE":
+                if t in consumers or t not in ir.outputs:
+                    raise FlynetError(f"{_op_label(graph, op)}: a DEQUANTIZE inside the model (float ops after it) "
+                                      "is not supported: only at a model output")
+                _require_type(graph, op, t, ("float32",))
+            else:
+                _require_type(graph, op, t, ("int8", "uint8") if op.opcode == "QUANTIZE" else ("int8",))
+    return ir
+
+
+# What a QUANTIZE may read: a model input of any of these types, or any int8 tensor.
+EDGE_INPUT_TYPES = ("int8", "uint8", "float32")
+
+
+def _require_type(graph: TFLiteGraph, op: TFLiteOperator, index: int, dtypes: tuple[str, ...]) -> None:
+    tensor = graph.tensors[index]
+    if tensor.dtype not in dtypes:
+        raise FlynetError(
+            f"{_op_label(graph, op)}: tensor {tensor.name!r} is {tensor.dtype}; this op takes "
+            f"{' or '.join(dtypes)} here ({tensor.dtype} activations are not supported): quantize the model to int8"
+        )
+    if tensor.dtype != "float32" and (tensor.scale is None or tensor.scale.size != 1):
+        what = "no quantization parameters" if tensor.scale is None else "per-channel quantization"
+        raise FlynetError(f"{_op_label(graph, op)}: activation {tensor.name!r} has {what}: "
+                          "activations need one scale and zero point (full-integer int8 quantization)")
 
 
 def same_quantization(a: TFLiteTensor, b: TFLiteTensor) -> bool:

@@ -18,7 +18,6 @@ import ctypes
 import functools
 import hashlib
 import os
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import Sequence
@@ -26,6 +25,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import FlynetError
+from ..processes import COMPILE_TIMEOUT_S, INSPECT_TIMEOUT_S, run_tool
 from ..resources import cache_dir, firmware_dir
 from ..int8 import kernel_params as qp
 from .kernel_abi import ENUMS, ctypes_struct, enum_value
@@ -65,23 +65,31 @@ def build_host_library(sanitize: bool = False, out_dir: Path | None = None) -> P
     out_dir = Path(out_dir) if out_dir else cache_dir("host_kernels")
     out_dir.mkdir(parents=True, exist_ok=True)
     library = out_dir / f"libflynet_kernels_{'asan_' if sanitize else ''}{digest.hexdigest()[:16]}.so"
-    if library.exists():
-        return library
-    fd, tmp = tempfile.mkstemp(dir=out_dir, suffix=".so.tmp")
-    os.close(fd)
-    command = ["gcc", *flags, "-I", str(kernel_include_dir()), *map(str, sources), "-o", tmp]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        os.unlink(tmp)
-        raise FlynetError(f"host build of the kernels failed: {result.stderr.strip().splitlines()[0]}")
-    os.replace(tmp, library)
+    if not library.exists():
+        compile_shared_library([*flags, "-I", str(kernel_include_dir()), *map(str, sources)], library,
+                               "host build of the kernels")
     return library
+
+
+def compile_shared_library(gcc_arguments: Sequence[str], library: Path, what: str) -> None:
+    """Host gcc into a temporary file beside `library`, renamed into place only when it compiled."""
+    fd, tmp = tempfile.mkstemp(dir=library.parent, suffix=".so.tmp")
+    os.close(fd)
+    try:
+        result = run_tool(["gcc", *gcc_arguments, "-o", tmp], timeout_s=COMPILE_TIMEOUT_S, what=f"host gcc ({what})")
+        if result.returncode != 0:
+            first = (result.stderr.strip().splitlines() or ["no compiler output"])[0]
+            raise FlynetError(f"{what} failed: {first}")
+        os.replace(tmp, library)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def sanitizer_env() -> dict[str, str]:
     """Environment for a child process that loads the sanitized library."""
     def runtime(name: str) -> str:
-        return subprocess.run(["gcc", f"-print-file-name={name}"], capture_output=True, text=True).stdout.strip()
+        return run_tool(["gcc", f"-print-file-name={name}"], timeout_s=INSPECT_TIMEOUT_S,
+                        what="gcc -print-file-name").stdout.strip()
 
     env = dict(os.environ)
     env["LD_PRELOAD"] = f"{runtime('libasan.so')}:{runtime('libubsan.so')}"
@@ -106,6 +114,7 @@ PoolParams = ctypes_struct("fn_pool_params")
 MeanParams = ctypes_struct("fn_mean_params")
 ChannelQuant = ctypes_struct("fn_channel_quant")
 EcaParams = ctypes_struct("fn_eca_params")
+RequantizeParams = ctypes_struct("fn_requantize_params")
 
 
 PADDING = {name: enum_value("fn_padding", f"FN_PADDING_{name}") for name in ("VALID", "SAME", "EXPLICIT")}
@@ -170,6 +179,10 @@ class HostKernels:
         self.lib.fn_status_name.restype = ctypes.c_char_p
         self.lib.fn_multiply_by_quantized_multiplier.restype = _i32
         self.lib.fn_multiply_by_quantized_multiplier.argtypes = [_i32, _i32, _i32]
+        # float arguments: without argtypes ctypes would pass a double
+        float_p, int8_p = ctypes.POINTER(ctypes.c_float), ctypes.POINTER(ctypes.c_int8)
+        self.lib.fn_quantize_f32_s8.argtypes = [ctypes.c_float, _i32, _i32, float_p, int8_p]
+        self.lib.fn_dequantize_s8_f32.argtypes = [ctypes.c_float, _i32, _i32, int8_p, float_p]
 
     def _check(self, kernel: str, status: int) -> None:
         if status != 0:
@@ -385,6 +398,33 @@ class HostKernels:
         return out
 
     # -- ECA ------------------------------------------------------------------
+    _REQUANTIZE = {("int8", "int8"): "fn_requantize_s8", ("uint8", "int8"): "fn_requantize_u8_s8",
+                   ("int8", "uint8"): "fn_requantize_s8_u8"}
+
+    def requantize(self, x, params: dict, out_dtype: str = "int8") -> np.ndarray:
+        """QUANTIZE between integer types (x: int8 or uint8; params: kernel_params.requantize_params)."""
+        x = np.ascontiguousarray(x)
+        function = self._REQUANTIZE[(x.dtype.name, out_dtype)]
+        out = np.zeros(x.shape, dtype=out_dtype)
+        status = getattr(self.lib, function)(ctypes.byref(RequantizeParams(**params)), x.size,
+                                             _ptr(x, ctypes.c_uint8), _ptr(out, ctypes.c_uint8))
+        self._check(function, status)
+        return out
+
+    def quantize_f32(self, x, scale: float, zero_point: int) -> np.ndarray:
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        out = np.zeros(x.shape, dtype=np.int8)
+        status = self.lib.fn_quantize_f32_s8(scale, zero_point, x.size, _ptr(x, ctypes.c_float), _ptr(out))
+        self._check("fn_quantize_f32_s8", status)
+        return out
+
+    def dequantize(self, x, scale: float, zero_point: int) -> np.ndarray:
+        x = _int8(x)
+        out = np.zeros(x.shape, dtype=np.float32)
+        status = self.lib.fn_dequantize_s8_f32(scale, zero_point, x.size, _ptr(x), _ptr(out, ctypes.c_float))
+        self._check("fn_dequantize_s8_f32", status)
+        return out
+
     def eca_scratch_bytes(self, x_shape) -> int:
         return int(self.lib.fn_eca_s8_get_buffer_size(ctypes.byref(dims4(x_shape))))
 

@@ -1,7 +1,8 @@
 """Run generated model sources on the host: compile them with gcc beside the host kernel library.
 
     model = HostModel(generated)          # a GeneratedModel from generate_model_sources
-    y = model.invoke(x)                   # int8 in, int8 out, shapes from the .tflite
+    y = model.invoke(x)                   # a one-input, one-output model
+    ys = model.invoke_all([x0, x1])       # any model: one array per input, one per output back
 
 The kernels come from `host_kernels.build_host_library` (one host build of the
 kernels); the model's own sources are compiled into a second shared library
@@ -12,16 +13,14 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
-import os
-import subprocess
-import tempfile
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
 from ..errors import CheckFailed, FlynetError
 from .generate import GeneratedModel
-from .host_kernels import build_host_library, kernel_include_dir
+from .host_kernels import build_host_library, compile_shared_library, kernel_include_dir
 
 HOST_FLAGS = ["-std=c99", "-O2", "-fPIC", "-shared", "-Wall", "-Wextra", "-Werror"]
 
@@ -33,18 +32,9 @@ def compile_host_model(generated: GeneratedModel, extra_flags: tuple[str, ...] =
     for path in [generated.header, *generated.sources, generated.out_dir / f"{generated.name}_weights.h"]:
         digest.update(path.read_bytes())
     library = generated.out_dir / f"lib{generated.name}_host_{digest.hexdigest()[:12]}.so"
-    if library.exists():
-        return library
-    fd, tmp = tempfile.mkstemp(dir=generated.out_dir, suffix=".so.tmp")
-    os.close(fd)
-    command = ["gcc", *flags, "-I", str(kernel_include_dir()), "-I", str(generated.out_dir),
-               *map(str, generated.sources), "-o", tmp]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        os.unlink(tmp)
-        first = (result.stderr.strip().splitlines() or ["no compiler output"])[0]
-        raise FlynetError(f"host compile of the generated model failed: {first}")
-    os.replace(tmp, library)
+    if not library.exists():
+        compile_shared_library([*flags, "-I", str(kernel_include_dir()), "-I", str(generated.out_dir),
+                                *map(str, generated.sources)], library, "host compile of the generated model")
     return library
 
 
@@ -58,16 +48,33 @@ class HostModel:
         self.lib.flynet_invoke.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
 
     def invoke(self, x: np.ndarray) -> np.ndarray:
-        x = np.ascontiguousarray(x, dtype=np.int8)
-        if x.size != self.generated.input_bytes:
-            raise FlynetError(f"input has {x.size} values, the model takes {self.generated.input_bytes}")
-        out = np.zeros(self.generated.output_shape, dtype=np.int8)
-        if self.lib.flynet_invoke(x.ctypes.data, out.ctypes.data) != 0:
+        """The output of a one-input, one-output model."""
+        if len(self.generated.inputs) != 1 or len(self.generated.outputs) != 1:
+            raise FlynetError(f"the model has {len(self.generated.inputs)} inputs and {len(self.generated.outputs)} "
+                              "outputs: use invoke_all")
+        return self.invoke_all([x])[0]
+
+    def invoke_all(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Every output (its dtype and shape) for one array per model input, in the model's order."""
+        specs = self.generated.inputs
+        if len(inputs) != len(specs):
+            raise FlynetError(f"{len(inputs)} inputs given, the model takes {len(specs)}")
+        arrays = []
+        for number, (x, spec) in enumerate(zip(inputs, specs)):
+            array = np.ascontiguousarray(x, dtype=spec.dtype)
+            if array.nbytes != spec.nbytes:
+                raise FlynetError(f"input {number} has {array.size} values, the model takes "
+                                  f"{spec.nbytes // array.itemsize} {spec.dtype}")
+            arrays.append(array)
+        outputs = [np.zeros(spec.shape, dtype=spec.dtype) for spec in self.generated.outputs]
+        in_pointers = (ctypes.c_void_p * len(arrays))(*[a.ctypes.data for a in arrays])
+        out_pointers = (ctypes.c_void_p * len(outputs))(*[o.ctypes.data for o in outputs])
+        if self.lib.flynet_invoke(in_pointers, out_pointers) != 0:
             layer = ctypes.c_int.in_dll(self.lib, "flynet_error_layer").value
             status = ctypes.c_int.in_dll(self.lib, "flynet_error_status").value
             name = self.generated.layers[layer].name if 0 <= layer < len(self.generated.layers) else "?"
             raise CheckFailed(f"layer {layer} ({name}) failed with kernel status {status}")
-        return out
+        return outputs
 
     def layer_checksums(self) -> list[int]:
         """Per-layer output checksums of the last invoke (needs extra_flags=("-DFLYNET_LAYER_CHECKSUMS",))."""

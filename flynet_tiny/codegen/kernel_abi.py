@@ -137,6 +137,11 @@ STRUCTS: dict[str, Struct] = {s.name: s for s in (
         _ints("input_zero_point output_zero_point"),
         _ints("multiplier shift", "QuantizeMultiplier(input_scale / output_scale)"),
     )),
+    Struct("fn_requantize_params", (
+        _ints("input_offset output_offset"),
+        _ints("multiplier shift", "QuantizeMultiplier(input_scale / output_scale)"),
+    ), "QUANTIZE between integer types: y = MultiplyByQuantizedMultiplier(x + input_offset, multiplier, shift) "
+       "+ output_offset, clamped to the output type."),
     Struct("fn_eca_params", (
         _one("fn_mean_params", "mean", "x -> mu"),
         _ints("sqdiff_input1_offset sqdiff_input2_offset sqdiff_output_offset"),

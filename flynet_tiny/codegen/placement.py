@@ -1,10 +1,11 @@
 """Where each activation tensor lives: in the caller's input / output buffers, or at a block of the arena.
 
-The graph input is read in place from the caller's buffer and the final layer writes straight into
-the caller's output buffer, so neither is planned in the arena (where that is not possible, e.g. the
-output is also read by a later layer, the output is planned and copied out). Views (RESHAPE) share
-their input's block, and a layer whose kernel allows it overwrites an input no later layer reads.
-The planner (`planner.py`) then gives the arena tensors their offsets.
+Every model input is read in place from the caller's buffer (`input0`, `input1`, ...) and a layer that
+writes a model output writes straight into the caller's buffer (`output0`, ...), so neither is planned
+in the arena (where that is not possible, e.g. the output is also read by a later layer or is a view,
+it is planned and copied out after the last layer). Views (RESHAPE) share their input's block, and a
+layer whose kernel allows it overwrites an input no later layer reads. The planner (`planner.py`) then
+gives the arena tensors their offsets.
 """
 
 from __future__ import annotations
@@ -20,42 +21,51 @@ def tensor_symbol(ir: ModelIR, index: int) -> str:
     return c_identifier(ir.tensor(index).name) + f"_{index}"
 
 
+def input_buffer(position: int) -> str:
+    return f"input{position}"
+
+
+def output_buffer(position: int) -> str:
+    return f"output{position}"
+
+
 @dataclass
 class Placement:
     """Where each activation tensor lives: the arena (a plan tensor) or the caller's buffers."""
 
     plan_tensors: list[PlanTensor]
-    external: dict[int, str]                 # tensor -> "input" / "output"
-    copy_out: int | None                     # tensor copied into `output` after the last layer
+    external: dict[int, str]                 # tensor -> the caller's buffer it lives in: "input0", "output1", ...
+    copy_out: list[tuple[str, int]]          # (output buffer, tensor) copied after the last layer
 
 
 def place_tensors(ir: ModelIR, codes: list[LayerCode], scratch: list[int]) -> Placement:
-    (graph_input,), (graph_output,) = ir.inputs, ir.outputs
     producers = ir.producers()
     consumers = ir.consumers()
     end = len(ir.layers)  # the copy-out step, after the last layer
     last_use = {t: max(l.index for l in users) for t, users in consumers.items()}
 
-    external: dict[int, str] = {graph_input: "input"}
-    # Views of the input stay in the caller's buffer too.
+    external: dict[int, str] = {}
+    for position, t in enumerate(ir.inputs):
+        external.setdefault(t, input_buffer(position))
+    # Views of an input stay in the caller's buffer too.
     for layer, code in zip(ir.layers, codes):
-        if code.view and layer.inputs[0] in external and external[layer.inputs[0]] == "input":
-            external[layer.outputs[0]] = "input"
-    out_layer = producers.get(graph_output)
-    copy_out = None
-    if graph_output in external:
-        copy_out = graph_output
-    elif out_layer is not None and not codes[out_layer.index].view and graph_output not in consumers:
-        external[graph_output] = "output"
-    else:
-        copy_out = graph_output
+        if code.view and external.get(layer.inputs[0], "").startswith("input"):
+            external[layer.outputs[0]] = external[layer.inputs[0]]
+    copy_out: list[tuple[str, int]] = []
+    for position, t in enumerate(ir.outputs):
+        layer = producers.get(t)
+        if t not in external and layer is not None and not codes[layer.index].view and t not in consumers:
+            external[t] = output_buffer(position)
+        else:
+            copy_out.append((output_buffer(position), t))
+    copied = {t for _, t in copy_out}
 
     tensors: dict[int, PlanTensor] = {}
     root: dict[int, int] = {}  # tensor -> the tensor whose block it lives in
     block_last: dict[int, int] = {}
 
     def lifetime_end(t: int) -> int:
-        return end if t == copy_out else last_use.get(t, producers[t].index)
+        return end if t in copied else last_use.get(t, producers[t].index)
 
     for layer, code in zip(ir.layers, codes):
         for out in layer.outputs:
@@ -67,7 +77,7 @@ def place_tensors(ir: ModelIR, codes: list[LayerCode], scratch: list[int]) -> Pl
             elif code.inplace_input is not None:
                 source = layer.inputs[code.inplace_input]
                 # Overwrite only a buffer no one reads after this layer (all its views included).
-                if source not in external and source != copy_out and block_last[root[source]] == layer.index:
+                if source not in external and source not in copied and block_last[root[source]] == layer.index:
                     alias = source
             first, last = layer.index, lifetime_end(out)
             tensors[out] = PlanTensor(tensor_symbol(ir, out), ir.tensor(out).nbytes, first, last,

@@ -15,24 +15,54 @@ def _guard(name: str) -> str:
     return f"FLYNET_{name.upper()}_H"
 
 
+def _tensor_defines(kind: str, position: int, tensor) -> list[str]:
+    """One model input or output in the header: a comment saying what it holds, and its numbers."""
+    prefix = f"FLYNET_{kind.upper()}{position}"
+    shape = ", ".join(str(d) for d in tensor.shape)
+    if tensor.scale is None:
+        meaning = "unquantized"
+    elif tensor.dtype == "float32":
+        verb = "quantized by the model to" if kind == "input" else "dequantized by the model from"
+        meaning = f"real values, {verb} int8 with scale {tensor.scale:.9g}, zero point {tensor.zero_point}"
+    else:
+        zp = tensor.zero_point
+        meaning = f"real value = ({f'q - {zp}' if zp >= 0 else f'q + {-zp}'}) * {tensor.scale:.9g}"
+    layout = " (NHWC)" if len(tensor.shape) == 4 else ""
+    lines = [
+        f"/* {kind} {position}: '{_comment(tensor.name)}', {tensor.dtype} [{shape}]{layout}; {meaning} */",
+        f"#define {prefix}_TYPE {tensor.ctype}",
+        f"#define {prefix}_BYTES {tensor.nbytes}",
+        f"#define {prefix}_DIMS {len(tensor.shape)}",
+        f"#define {prefix}_SHAPE {{{shape}}}",
+    ]
+    if tensor.scale is not None:
+        lines += [f"#define {prefix}_SCALE {tensor.scale:.9g}f", f"#define {prefix}_ZERO_POINT {tensor.zero_point}"]
+    return lines + [""]
+
+
 def render_header(ctx: dict) -> str:
     name = ctx["name"]
     guard = _guard(name)
     layer_count = len(ctx["ir"].layers)
+    tensors = [line for i, t in enumerate(ctx["inputs"]) for line in _tensor_defines("input", i, t)]
+    tensors += [line for i, t in enumerate(ctx["outputs"]) for line in _tensor_defines("output", i, t)]
+    tensor_text = "\n".join(tensors)
     return f"""{_BANNER}#ifndef {guard}
 #define {guard}
 
 #include <stdint.h>
 
-#define FLYNET_INPUT_BYTES {ctx['input_bytes']}
-#define FLYNET_OUTPUT_BYTES {ctx['output_bytes']}
+#define FLYNET_INPUT_COUNT {len(ctx['inputs'])}
+#define FLYNET_OUTPUT_COUNT {len(ctx['outputs'])}
 #define FLYNET_ARENA_BYTES {ctx['arena_bytes']}
 #define FLYNET_LAYER_COUNT {layer_count}
 
-/* Run the model once: `input` holds FLYNET_INPUT_BYTES int8 values (NHWC), `output`
- * receives FLYNET_OUTPUT_BYTES. Returns 0, or -1 when a kernel refused its
- * configuration; then flynet_error_layer / flynet_error_status say which and why. */
-int flynet_invoke(const int8_t *input, int8_t *output);
+{tensor_text}
+/* Run the model once: inputs[i] points to FLYNET_INPUTi_BYTES of FLYNET_INPUTi_TYPE (NHWC) and
+ * outputs[i] to a buffer of FLYNET_OUTPUTi_BYTES that receives output i; float buffers must be
+ * 4-byte aligned. Returns 0, or -1 when a kernel refused its configuration; then
+ * flynet_error_layer / flynet_error_status say which and why. */
+int flynet_invoke(const void *const inputs[FLYNET_INPUT_COUNT], void *const outputs[FLYNET_OUTPUT_COUNT]);
 
 extern const char *const flynet_layer_names[FLYNET_LAYER_COUNT];
 extern int flynet_error_layer;
@@ -50,6 +80,21 @@ extern uint32_t flynet_layer_checksums[FLYNET_LAYER_COUNT];
 
 #endif /* {guard} */
 """
+
+
+_INVOKE = ("int flynet_invoke(const void *const inputs[FLYNET_INPUT_COUNT], "
+           "void *const outputs[FLYNET_OUTPUT_COUNT])")
+
+
+def _buffer_locals(ctx: dict) -> list[str]:
+    """The caller's buffers as typed locals, the names the layers' calls use (placement.py)."""
+    lines = []
+    for kind, tensors in (("input", ctx["inputs"]), ("output", ctx["outputs"])):
+        const = "const " if kind == "input" else ""
+        for i, tensor in enumerate(tensors):
+            lines.append(f"    {const}{tensor.ctype} *const {kind}{i} = ({const}{tensor.ctype} *){kind}s[{i}];")
+    return lines + [f"    (void){kind}{i};" for kind, tensors in (("input", ctx["inputs"]), ("output", ctx["outputs"]))
+                    for i in range(len(tensors))]
 
 
 def render_model_c(ctx: dict) -> str:
@@ -93,11 +138,12 @@ def render_model_c(ctx: dict) -> str:
         "#ifdef FLYNET_LAYER_CHECKSUMS",
         "uint32_t flynet_layer_checksums[FLYNET_LAYER_COUNT];",
         "",
-        "static uint32_t fnv1a(const int8_t *data, int32_t size)",
+        "static uint32_t fnv1a(const void *data, int32_t size)",
         "{",
+        "    const uint8_t *bytes = data;",
         "    uint32_t h = 2166136261u;",
         "    for (int32_t i = 0; i < size; ++i) {",
-        "        h = (h ^ (uint8_t)data[i]) * 16777619u;",
+        "        h = (h ^ bytes[i]) * 16777619u;",
         "    }",
         "    return h;",
         "}",
@@ -125,11 +171,10 @@ def render_model_c(ctx: dict) -> str:
         "    return 1;",
         "}",
         "",
-        "int flynet_invoke(const int8_t *input, int8_t *output)",
+        _INVOKE,
         "{",
+        *_buffer_locals(ctx),
         "    fn_status status;",
-        "    (void)input;",
-        "    (void)output;",
         "    (void)arena;",
         "    flynet_error_layer = -1;",
         "    flynet_error_status = 0;",
@@ -139,7 +184,7 @@ def render_model_c(ctx: dict) -> str:
     bodies = [_with_objects(body, names, references) for body, names in zip(ctx["bodies"], shared.names)]
     if declarations:
         # Before flynet_invoke: its opening lines were already added above, so insert ahead of them.
-        start = lines.index("int flynet_invoke(const int8_t *input, int8_t *output)")
+        start = lines.index(_INVOKE)
         lines[start:start] = [
             "/* Layer parameters at file scope, one object per distinct value: layers with equal shapes or",
             " * parameters share it (one layer's output dims are often the next one's input dims). */",
@@ -170,10 +215,11 @@ def render_model_c(ctx: dict) -> str:
         lines.append("        return -1;")
         lines.append("    }")
         lines.append(f"    FLYNET_CHECKSUM({layer.index}, {out_pointer}, {out_bytes});")
-    if ctx["copy_out"] is not None:
+    if ctx["copy_out"]:
         lines.append("")
-        lines.append("    /* The output tensor is also read inside the model (or is a view), so it lives in the arena. */")
-        lines.append(f"    memcpy(output, {ctx['copy_out']}, FLYNET_OUTPUT_BYTES);")
+        lines.append("    /* Outputs also read inside the model (or views) live elsewhere: copied out last. */")
+        for buffer, source in ctx["copy_out"]:
+            lines.append(f"    memcpy({buffer}, {source}, FLYNET_{buffer.upper()}_BYTES);")
     lines += ["    return 0;", "}", ""]
     return "\n".join(lines)
 

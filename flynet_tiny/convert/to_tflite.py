@@ -24,12 +24,11 @@ from pathlib import Path
 import onnx
 
 from ..errors import FlynetError
-from ..tflite import read_tflite
+from ..tflite.metadata import METADATA_NAME
 from .converter import Converter, canonical_perm
 from .onnx_graph import read_qdq_graph
 from .op_lowering import RULES, check_supported
 
-METADATA_NAME = "flynet_tiny"
 IO_MODES = ("int8", "float")
 
 
@@ -74,8 +73,3 @@ def convert_qdq_onnx(source: str | Path | onnx.ModelProto, io: str = "int8", met
     cv.builder.add_metadata(METADATA_NAME, json.dumps(info, sort_keys=True).encode())
     return cv.builder.build()
 
-
-def read_metadata(tflite_bytes: bytes) -> dict:
-    """The JSON metadata written by `convert_qdq_onnx` ({} when absent)."""
-    raw = read_tflite(tflite_bytes).metadata.get(METADATA_NAME)
-    return json.loads(raw.decode()) if raw else {}

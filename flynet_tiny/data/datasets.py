@@ -42,6 +42,10 @@ class DataInfo:
     std: list[float] = field(default_factory=list)
     source: str = ""
     split: str = ""
+    # The images as stored, before fitting to the model (0 / [] where unknown): how evaluation tells
+    # the data a model was trained on from other data that would be silently converted to fit it.
+    source_channels: int = 0
+    source_size: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -83,6 +87,25 @@ class ImageDataset(torch.utils.data.Dataset):
             raise FlynetError(
                 f"labels in {self.info.source} go up to {int(self.labels.max())} but the model has "
                 f"{num_classes} classes; pass --classes {int(self.labels.max()) + 1} or fix the labels")
+
+
+def check_matches_model(dataset: ImageDataset, model_info: dict, model: str = "the model") -> None:
+    """FlynetError when `dataset` is not the kind of data `model` was trained on (`model_info`: its DataInfo
+    as a dict): another number of classes, or images with other channels or another size before fitting.
+    Such data would be converted to fit without a word and score near chance."""
+    data = dataset.info
+    classes = model_info.get("num_classes")
+    if classes and data.num_classes and data.num_classes != classes:
+        raise FlynetError(f"{data.source} has {data.num_classes} classes but {model} was trained on {classes}: "
+                          "pass --data with the dataset the model was trained on")
+    channels = model_info.get("source_channels") or model_info.get("in_channels")
+    if channels and data.source_channels and data.source_channels != channels:
+        raise FlynetError(f"{data.source} holds {data.source_channels}-channel images but {model} was trained on "
+                          f"{channels}-channel ones: pass --data with the dataset the model was trained on")
+    size = list(model_info.get("source_size") or [])
+    if size and data.source_size and list(data.source_size) != size:
+        raise FlynetError(f"{data.source} holds {'x'.join(map(str, data.source_size))} images but {model} was trained "
+                          f"on {'x'.join(map(str, size))} ones: pass --data with the dataset the model was trained on")
 
 
 def normalize(images: torch.Tensor) -> torch.Tensor:
@@ -197,10 +220,10 @@ def convert_channels(images: torch.Tensor, in_channels: int | None) -> torch.Ten
 
 
 def _info(num_classes: int, class_names: list[str], in_channels: int, input_size: int, source: str,
-          split: str) -> DataInfo:
+          split: str, source_channels: int = 0, source_size: Sequence[int] = ()) -> DataInfo:
     return DataInfo(num_classes=num_classes, class_names=class_names, in_channels=in_channels,
                     input_size=input_size, mean=[PIXEL_MEAN] * in_channels, std=[PIXEL_STD] * in_channels,
-                    source=source, split=split)
+                    source=source, split=split, source_channels=source_channels, source_size=list(source_size))
 
 
 # ---------------------------------------------------------------------------- IDX
@@ -263,7 +286,8 @@ def _load_idx(root: Path, split: str, input_size: int, in_channels: int | None) 
     tensor = fit_to_size(convert_channels(tensor, in_channels), input_size)
     label_tensor = torch.from_numpy(labels.astype(np.int64))
     num_classes = int(label_tensor.max()) + 1 if len(label_tensor) else 0
-    info = _info(num_classes, [str(c) for c in range(num_classes)], tensor.shape[1], input_size, str(root), split)
+    info = _info(num_classes, [str(c) for c in range(num_classes)], tensor.shape[1], input_size, str(root), split,
+                 source_channels=1, source_size=images.shape[1:])
     return ImageDataset(tensor, label_tensor, info)
 
 
@@ -302,13 +326,15 @@ def _load_class_folders(root: Path, split: str, input_size: int, in_channels: in
         labels += [label] * len(members)
     if not files:
         raise FlynetError(f"no {split} images under {split_root}; add images to the class folders")
-    images = _read_images(files, in_channels, input_size)
-    info = _info(len(class_names), class_names, images.shape[1], input_size, str(root), split)
+    images, source_channels, source_size = _read_images(files, in_channels, input_size)
+    info = _info(len(class_names), class_names, images.shape[1], input_size, str(root), split, source_channels,
+                 source_size)
     return ImageDataset(images, torch.tensor(labels), info, [str(p.relative_to(root)) for p in files])
 
 
-def _read_images(files: list[Path], in_channels: int | None, input_size: int) -> torch.Tensor:
-    """Decode with Pillow, then fit each group of equal-sized images in one tensor op."""
+def _read_images(files: list[Path], in_channels: int | None, input_size: int) -> tuple[torch.Tensor, int, list[int]]:
+    """Decode with Pillow, then fit each group of equal-sized images in one tensor op: (images, the stored
+    channels, the stored size where every image has the same, else [])."""
     from PIL import Image, UnidentifiedImageError
 
     arrays = []
@@ -318,7 +344,8 @@ def _read_images(files: list[Path], in_channels: int | None, input_size: int) ->
                 arrays.append(np.asarray(img.convert("L" if img.mode in ("L", "1", "I;16", "I") else "RGB")))
         except (OSError, UnidentifiedImageError) as exc:
             raise FlynetError(f"cannot read image {path}: {exc}; replace or remove it") from None
-    channels = in_channels or (3 if any(a.ndim == 3 for a in arrays) else 1)
+    stored_channels = 3 if any(a.ndim == 3 for a in arrays) else 1
+    channels = in_channels or stored_channels
     out = torch.empty((len(arrays), channels, input_size, input_size), dtype=torch.uint8)
     by_shape: dict[tuple[int, ...], list[int]] = {}
     for i, a in enumerate(arrays):
@@ -327,8 +354,9 @@ def _read_images(files: list[Path], in_channels: int | None, input_size: int) ->
         stacked = torch.from_numpy(np.stack([arrays[i] for i in members]))
         stacked = stacked.unsqueeze(1) if len(shape) == 2 else stacked.permute(0, 3, 1, 2)
         out[torch.tensor(members)] = fit_to_size(convert_channels(stacked, channels), input_size)
-    return out
+    sizes = {a.shape[:2] for a in arrays}
+    return out, stored_channels, list(next(iter(sizes))) if len(sizes) == 1 else []
 
 
-__all__ = ["DataInfo", "ImageDataset", "load_dataset", "synthetic_dataset", "iterate_batches", "augment_batch",
+__all__ = ["DataInfo", "ImageDataset", "check_matches_model", "load_dataset", "synthetic_dataset", "iterate_batches", "augment_batch",
            "normalize", "fit_to_size", "convert_channels", "read_idx", "write_idx", "PIXEL_MEAN", "PIXEL_STD"]

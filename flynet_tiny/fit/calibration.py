@@ -17,7 +17,6 @@ import hashlib
 import json
 import shlex
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy as np
 
 from ..build.toolchain import find_toolchain
 from ..errors import FlynetError
+from ..processes import COMPILE_TIMEOUT_S, INSPECT_TIMEOUT_S, run_tool
 from ..reporting import atomic_write_text
 from ..resources import PACKAGE_DIR, cache_dir, firmware_dir
 from ..targets import Target
@@ -45,7 +45,7 @@ class Calibration:
     folder: Path
     objects: list[dict]           # parsed objects of the build, model.c's and the weights' left out
     kernel_objects: list[str]     # paths of the kernel objects among them
-    model_compile: str            # shell command compiling model/model.c into obj/model.o (run in a copy of the layout)
+    model_compile: str            # shell command compiling model/model.c into obj/model.o, paths relative to `folder`
     linked: dict[str, int]        # region -> bytes the linker reported for the calibration build
     rest: dict[str, int]          # region -> bytes not itemized (startup code, newlib, alignment)
     library: dict                 # libc / libgcc member table (libraries.library_table)
@@ -75,9 +75,11 @@ def _cache_key(target: Target, opt: str) -> str:
     code = Path(__file__).resolve().parent
     # The code that measures and itemizes (not the report's): a change there recalibrates.
     measuring = [code / f"{name}.py" for name in ("calibration", "objects", "itemize", "libraries")]
-    files += [target.source, PACKAGE_DIR / "codegen" / "build.py", *measuring]
+    # The build's flags and layout (build/), and the ELF reading there, change the calibration too.
+    files += [target.source, *sorted((PACKAGE_DIR / "build").glob("*.py")), *measuring]
     digest = hashlib.sha256(opt.encode())
-    version = subprocess.run([str(find_toolchain().gcc), "--version"], capture_output=True, text=True).stdout
+    version = run_tool([find_toolchain().gcc, "--version"], timeout_s=INSPECT_TIMEOUT_S,
+                       what="arm-none-eabi-gcc --version").stdout
     digest.update(version.encode())
     for path in files:
         if path.is_file():
@@ -88,8 +90,10 @@ def _cache_key(target: Target, opt: str) -> str:
 
 def _compile_commands(build_dir: Path) -> dict[str, str]:
     """object stem (without the NN_ prefix) -> the compile command make runs for it."""
-    proc = subprocess.run([str(find_toolchain().make), "-C", str(build_dir), "-n", "-B", "--no-print-directory", "all"],
-                          capture_output=True, text=True, check=True)
+    proc = run_tool([find_toolchain().make, "-C", build_dir, "-n", "-B", "--no-print-directory", "all"],
+                    timeout_s=INSPECT_TIMEOUT_S, what=f"make -n in {build_dir}")
+    if proc.returncode != 0:
+        raise FlynetError(f"make -n in {build_dir} failed: {(proc.stderr.strip().splitlines() or ['no output'])[0]}")
     commands = {}
     for line in proc.stdout.splitlines():
         words = shlex.split(line)
@@ -100,7 +104,8 @@ def _compile_commands(build_dir: Path) -> dict[str, str]:
 
 
 def run_compile(command: str, cwd: Path) -> None:
-    proc = subprocess.run(command, shell=True, cwd=cwd, capture_output=True, text=True)
+    """Run one compile line of `make -n` (a plain command: no shell is involved)."""
+    proc = run_tool(shlex.split(command), timeout_s=COMPILE_TIMEOUT_S, what="arm-none-eabi-gcc (fit estimate)", cwd=cwd)
     if proc.returncode != 0:
         first = next((l for l in proc.stderr.splitlines() if "error" in l), proc.stderr.strip()[:200])
         raise FlynetError(f"compiling for the fit estimate failed: {first}")

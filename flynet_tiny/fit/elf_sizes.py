@@ -8,19 +8,15 @@ by input file (the model's objects, the kernels, newlib, ...).
 
 from __future__ import annotations
 
-import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..build.elf import fp_arch, load_address, open_elf, sections
+from ..build.link_map import read_input_sections
 from ..build.linker_script import memory_regions
 from ..errors import FlynetError
 from ..targets import MemoryRegion, Target
-from .objects import binutil
 
-# objdump -h: index, name, size, VMA, LMA, file offset, alignment; the flags on the next line.
-_HEADER = re.compile(r"^\s*\d+\s+(\S+)\s+([0-9a-f]+)\s+([0-9a-f]+)\s+([0-9a-f]+)\s+[0-9a-f]+\s+2\*\*\d+\s*\n\s+(.*)$", re.M)
-_MAP_INPUT = re.compile(r"^ (\.\S+)\s*\n?\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S+)", re.M)
 # The FPU tells the two cores apart (both are ARMv7E-M): -mfpu=fpv4-sp-d16 on the M4, fpv5-sp-d16 on the M7.
 FP_ARCH_OF_CORE = {"cortex-m4": "VFPv4-D16", "cortex-m7": "FPv5/FP-D16"}
 
@@ -45,31 +41,23 @@ class ElfUsage:
 
 
 def read_sections(elf: Path) -> list[ElfSection]:
-    proc = subprocess.run([str(binutil("objdump")), "-h", str(elf)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise FlynetError(f"{elf} is not an ELF file objdump can read: pass the firmware.elf of `flynet-tiny build`")
-    sections = []
-    for name, size, vma, lma, flags in _HEADER.findall(proc.stdout):
-        if "ALLOC" in flags:
-            sections.append(ElfSection(name, int(size, 16), int(vma, 16), int(lma, 16),
-                                       "LOAD" in flags and "CONTENTS" in flags))
-    return sections
+    """The allocated sections of a linked ELF, with their load addresses."""
+    with open_elf(elf) as opened:
+        return [ElfSection(s.name, s.size, s.address, load_address(opened, s.index), not s.nobits)
+                for s in sections(opened) if s.allocated]
 
 
 def check_core(elf: Path, target: Target) -> None:
     """FlynetError when the ELF is not 32-bit Arm code for the target's core."""
-    proc = subprocess.run([str(binutil("readelf")), "-h", "-A", str(elf)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise FlynetError(f"{elf} is not an ELF file: pass the firmware.elf of `flynet-tiny build`")
-    machine = re.search(r"Machine:\s+(.*)", proc.stdout)
-    if not machine or machine[1].strip() != "ARM":
-        raise FlynetError(f"{elf} is for {machine[1].strip() if machine else 'an unknown machine'}, not Arm: "
-                          f"pass a firmware built for {target.board}")
-    fp = re.search(r"Tag_FP_arch:\s+(.*)", proc.stdout)
+    with open_elf(elf) as opened:
+        machine = opened["e_machine"]
+        fp = fp_arch(opened)
+    if machine != "EM_ARM":
+        raise FlynetError(f"{elf} is for {machine.removeprefix('EM_')}, not Arm: pass a firmware built for {target.board}")
     wanted = FP_ARCH_OF_CORE.get(target.core)
-    if wanted and (fp is None or not fp[1].strip().startswith(wanted)):
-        found = fp[1].strip() if fp else "no FPU"
-        other = next((c for c, f in FP_ARCH_OF_CORE.items() if fp and fp[1].strip().startswith(f)), None)
+    if wanted and (fp is None or not fp.startswith(wanted)):
+        found = fp or "no FPU"
+        other = next((c for c, f in FP_ARCH_OF_CORE.items() if fp and fp.startswith(f)), None)
         hint = f" (built for a {other})" if other else ""
         raise FlynetError(f"{elf} has FPU {found}{hint}, not the {target.core}'s {wanted}: "
                           f"pass --target for the board it was built for, or rebuild for {target.name}")
@@ -96,13 +84,10 @@ def _usage(sections: list[ElfSection], regions: list[MemoryRegion]) -> dict[str,
 
 def map_inputs(map_file: Path, flash: MemoryRegion) -> dict[str, int]:
     """Flash bytes per input file (object or archive) from a GNU ld map file."""
-    text = map_file.read_text(errors="replace")
-    start = text.find("Linker script and memory map")
     totals: dict[str, int] = {}
-    for _, address, size, source in _MAP_INPUT.findall(text[max(start, 0):]):
-        if flash.origin <= int(address, 16) < flash.origin + flash.length and int(size, 16):
-            name = Path(source.split("(")[0]).name
-            totals[name] = totals.get(name, 0) + int(size, 16)
+    for entry in read_input_sections(map_file):
+        if flash.origin <= entry.address < flash.origin + flash.length and entry.size:
+            totals[entry.file_name] = totals.get(entry.file_name, 0) + entry.size
     return dict(sorted(totals.items(), key=lambda kv: -kv[1]))
 
 

@@ -98,6 +98,10 @@ def compile_model_object(cal: Calibration, model_dir: Path, work: Path) -> dict:
     link = layout / "model"
     if not link.exists():
         link.symlink_to(Path(model_dir).resolve(), target_is_directory=True)
+    # The command's include folders (kernels/, runtime/, boards/, bench/) are relative: the calibration's copies.
+    for entry in cal.folder.iterdir():
+        if entry.is_dir() and entry.name not in ("model", "obj") and not (layout / entry.name).exists():
+            (layout / entry.name).symlink_to(entry, target_is_directory=True)
     run_compile(f"{cal.model_compile} -fstack-usage", layout)
     obj = next((layout / "obj").glob("*.o"))
     return parse_object(obj)
@@ -129,7 +133,7 @@ def estimate_from_generated(generated, target: Target, opt: str = "size", n_inpu
         arena_bytes=generated.arena_bytes, weight_bytes=sum(a.bytes for a in arrays), weights=arrays,
         layers=list(generated.layers), plan=generated.plan, stack=detail.objects.deepest_stack("Reset_Handler"),
         stack_reserved=DEFAULT_STACK_BYTES, kernels=detail.kernels, library_extra=members,
-        input_bytes=generated.input_bytes, output_bytes=generated.output_bytes)
+        input_bytes=sum(t.nbytes for t in generated.inputs), output_bytes=sum(t.nbytes for t in generated.outputs))
 
 
 def estimate_from_tflite(tflite_bytes: bytes, target: Target, opt: str = "size", n_inputs: int = 1,

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..build.bench_firmware import aligned_offsets
 from ..build.options import DEFAULT_HEAP_BYTES, DEFAULT_STACK_BYTES
 from ..errors import FlynetError
 from ..targets import Target
@@ -118,7 +119,10 @@ def itemize_objects(objects: list[dict], kernel_objects: list[str], target: Targ
     defines = model_defines(model_dir)
     model = dict(model_object, path=MODEL_OBJECT_NAME)
     objects = copy.deepcopy(objects) + [model]
-    io_items = _io_sections(objects, defines["FLYNET_INPUT_BYTES"], defines["FLYNET_OUTPUT_BYTES"], n_inputs)
+    _, sample_bytes = aligned_offsets([defines[f"FLYNET_INPUT{k}_BYTES"] for k in range(defines["FLYNET_INPUT_COUNT"])])
+    _, output_bytes = aligned_offsets([defines[f"FLYNET_OUTPUT{k}_BYTES"]
+                                       for k in range(defines["FLYNET_OUTPUT_COUNT"])])
+    io_items = _io_sections(objects, sample_bytes, output_bytes, n_inputs)
     object_set = ObjectSet(objects)
     kept, externals = object_set.reachable_sections(_roots(object_set))
     kernel_paths = set(kernel_objects)

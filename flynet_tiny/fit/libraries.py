@@ -2,32 +2,51 @@
 
 The linker takes whole archive members; a member may need further symbols from others.
 `library_table` reads, once per board, which member defines each symbol, which symbols
-each member needs and its size (arm-none-eabi-nm / -size on the board's multilib archives).
+each member needs and its size (the board's multilib archives, read with pyelftools: build/elf.py).
 """
 
 from __future__ import annotations
 
-import re
-import subprocess
 
+from ..build.elf import Section, Symbol, archive_members, open_elf, section_sizes, sections, symbols
 from ..build.toolchain import find_toolchain
 from ..errors import FlynetError
+from ..processes import INSPECT_TIMEOUT_S, run_tool
 from ..targets import Target
-from .objects import binutil
 
-_NM_LINE = re.compile(r"^(?P<archive>[^:]+):(?P<member>[^:]+):\s*(?:[0-9a-f]+\s+)?(?:[0-9a-f]+\s+)?(?P<kind>\w)\s+(?P<name>\S+)$")
-_SIZE_LINE = re.compile(r"^\s*(\d+)\s+(\d+)\s+(\d+)\s+\d+\s+[0-9a-f]+\s+(\S+)\s+\(ex (\S+)\)$")
+
+def _tool_output(command: list, what: str) -> str:
+    proc = run_tool(command, timeout_s=INSPECT_TIMEOUT_S, what=what)
+    if proc.returncode != 0:
+        raise FlynetError(f"{what} failed: {(proc.stderr.strip().splitlines() or ['no output'])[0]}")
+    return proc.stdout
 
 
 def _archives(target: Target) -> list[str]:
     gcc = str(find_toolchain().gcc)
     flags = list(target.arch_flags)
-    libc = subprocess.run([gcc, *flags, "-print-file-name=libc_nano.a"], capture_output=True, text=True).stdout.strip()
-    libgcc = subprocess.run([gcc, *flags, "-print-libgcc-file-name"], capture_output=True, text=True).stdout.strip()
+    libc = _tool_output([gcc, *flags, "-print-file-name=libc_nano.a"], "arm-none-eabi-gcc -print-file-name").strip()
+    libgcc = _tool_output([gcc, *flags, "-print-libgcc-file-name"], "arm-none-eabi-gcc -print-libgcc-file-name").strip()
     archives = [a for a in (libc, libgcc) if a and "/" in a]
     if len(archives) != 2:
         raise FlynetError("libc_nano.a / libgcc.a not found for the board's flags: apt-get install libnewlib-arm-none-eabi")
     return archives
+
+
+def _nm_letter(symbol: Symbol, kinds: dict[str, Section]) -> str | None:
+    """nm's one-letter class of a global or weak symbol: U (needed), T / D / R / B / W (defined), else None."""
+    if not symbol.defined:
+        return "U" if symbol.bind == "STB_GLOBAL" else None
+    if symbol.bind == "STB_WEAK":
+        return "W" if symbol.kind != "STT_OBJECT" and symbol.section is not None else None
+    section = kinds.get(symbol.section or "")
+    if symbol.bind != "STB_GLOBAL" or section is None or not section.allocated:
+        return None
+    if section.executable:
+        return "T"
+    if section.nobits:
+        return "B"
+    return "D" if section.writable else "R"
 
 
 def library_table(target: Target) -> dict:
@@ -37,20 +56,21 @@ def library_table(target: Target) -> dict:
     sizes: dict[str, int] = {}
     for archive in _archives(target):
         label = archive.rsplit("/", 1)[-1]
-        nm = subprocess.run([str(binutil("nm")), "-A", "-S", archive], capture_output=True, text=True, check=True)
-        for line in nm.stdout.splitlines():
-            if m := _NM_LINE.match(line):
-                member = f"{label}({m['member']})"
-                if m["kind"] == "U":
-                    needs.setdefault(member, []).append(m["name"])
-                elif m["kind"] in "TDRBW" and m["name"] not in defines:
-                    defines[m["name"]] = member
-        size = subprocess.run([str(find_toolchain().size), archive], capture_output=True, text=True, check=True)
-        for line in size.stdout.splitlines():
-            if m := _SIZE_LINE.match(line):
+        for name, data in archive_members(archive):
+            member = f"{label}({name})"
+            with open_elf(f"{archive}({name})", data) as elf:
+                member_sections = sections(elf)
+                by_name = {s.name: s for s in member_sections}
+                for symbol in symbols(elf):
+                    letter = _nm_letter(symbol, by_name)
+                    if letter == "U":
+                        needs.setdefault(member, []).append(symbol.name)
+                    elif letter is not None and symbol.name not in defines:
+                        defines[symbol.name] = member
                 # text and data are in flash; bss is tiny and counted with the calibrated rest.
-                sizes[f"{label}({m[4]})"] = int(m[1]) + int(m[2])
-    return {"defines": defines, "needs": needs, "bytes": sizes}
+                size = section_sizes(member_sections)
+            sizes[member] = size.text + size.data
+    return {"defines": defines, "needs": {m: sorted(names) for m, names in needs.items()}, "bytes": sizes}
 
 
 def members_for(table: dict, symbols: set[str]) -> set[str]:

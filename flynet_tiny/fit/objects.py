@@ -3,7 +3,7 @@
 Objects are compiled with -ffunction-sections -fdata-sections, so every function and every
 variable is its own section, and the linker's --gc-sections keeps exactly the sections
 reachable through relocations from the entry point. `reachable_sections` repeats that walk
-over the objects' section tables and relocations (from arm-none-eabi-readelf), so the code a
+over the objects' section tables and relocations (read with pyelftools: build/elf.py), so the code a
 model pulls in is known from the kernels it calls before anything is linked. The same
 relocations give the call graph; with the per-function frames of -fstack-usage (`.su` files
 beside the objects) `deepest_stack` finds the deepest call chain.
@@ -14,75 +14,42 @@ Parsed objects are plain dicts, so a calibration can keep them as JSON.
 from __future__ import annotations
 
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..build.toolchain import find_toolchain
+from ..build.elf import open_elf, relocations, sections, symbols
 from ..errors import FlynetError
 
-_SECTION = re.compile(
-    r"^\s*\[\s*(\d+)\]\s+(\S*)\s+(\S+)\s+[0-9a-f]+\s+[0-9a-f]+\s+([0-9a-f]+)\s+[0-9a-f]+\s+(\S*)\s+(\d+)\s+(\d+)\s+(\d+)\s*$")
-_SYMBOL = re.compile(r"^\s*\d+:\s+[0-9a-f]+\s+(0x[0-9a-f]+|\d+)\s+(\w+)\s+(\w+)\s+\w+\s+(\S+)\s+(\S+)\s*$")
-_RELOC_HEADER = re.compile(r"^Relocation section '([^']+)' at offset")
-_RELOC = re.compile(r"^[0-9a-f]+\s+[0-9a-f]+\s+(R_ARM_\w+)\s+[0-9a-f]+\s+(\S+)")
 _STACK_USAGE = re.compile(r"^(?:.*:)?([A-Za-z_][\w.$]*)\t(\d+)\t(\S+)")
 CALL_RELOCATIONS = {"R_ARM_THM_CALL", "R_ARM_THM_JUMP24", "R_ARM_THM_JUMP19", "R_ARM_CALL", "R_ARM_JUMP24"}
-
-
-def binutil(tool: str) -> Path:
-    """arm-none-eabi-<tool> beside the compiler that builds the firmware."""
-    path = find_toolchain().gcc.with_name(f"arm-none-eabi-{tool}")
-    if not path.exists():
-        raise FlynetError(f"arm-none-eabi-{tool} not found beside {path.parent}: apt-get install binutils-arm-none-eabi")
-    return path
-
-
-def _readelf(path: Path, *flags: str) -> str:
-    proc = subprocess.run([str(binutil("readelf")), "-W", *flags, str(path)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise FlynetError(f"cannot read {path}: {proc.stderr.strip() or 'not an ELF file'}")
-    return proc.stdout
+# Section kinds that take room in the image (code, constants, data, init / fini tables, unwind index).
+_IMAGE_KINDS = {"SHT_PROGBITS", "SHT_NOBITS", "SHT_INIT_ARRAY", "SHT_FINI_ARRAY", "SHT_ARM_EXIDX"}
+_SYMBOL_KINDS = {"STT_FUNC": "FUNC", "STT_OBJECT": "OBJECT", "STT_NOTYPE": "NOTYPE"}
 
 
 def parse_object(path: Path | str) -> dict:
     """Sections (allocated ones), symbols and relocations of one object, plus its .su frames if present."""
     path = Path(path)
-    text = _readelf(path, "-S", "-s", "-r")
-    sections: dict[int, dict] = {}
-    names: dict[int, str] = {}
-    relocations: dict[str, list[tuple[str, str]]] = {}
-    symbols: list[dict] = []
-    current = None
-    for line in text.splitlines():
-        if m := _SECTION.match(line):
-            index, name, kind, size, flags, align = int(m[1]), m[2], m[3], int(m[4], 16), m[5], int(m[8])
-            names[index] = name
-            if "A" in flags and kind in ("PROGBITS", "NOBITS", "INIT_ARRAY", "FINI_ARRAY", "ARM_EXIDX"):
-                sections[index] = {"name": name, "size": size, "align": max(align, 1),
-                                   "writable": "W" in flags, "nobits": kind == "NOBITS"}
-        elif m := _RELOC_HEADER.match(line):
-            target = m[1][len(".rel"):] if m[1].startswith(".rel.") else m[1][len(".rela"):]
-            current = relocations.setdefault(target, [])
-        elif current is not None and (m := _RELOC.match(line)):
-            current.append((m[1], m[2]))
-        elif m := _SYMBOL.match(line):
-            size, kind, bind, index, name = int(m[1], 0), m[2], m[3], m[4], m[5]
-            if index.isdigit() and int(index) in names and kind in ("FUNC", "OBJECT", "NOTYPE"):
-                symbols.append({"name": name, "size": size, "kind": kind, "bind": bind,
-                                "section": names[int(index)]})
-        elif not line.strip():
-            current = None
+    with open_elf(path, hint="pass an object compiled by arm-none-eabi-gcc") as elf:
+        all_sections = sections(elf)
+        all_symbols = symbols(elf)
+        all_relocations = relocations(elf)
+    kept_sections = [{"name": s.name, "size": s.size, "align": max(s.align, 1), "writable": s.writable,
+                      "nobits": s.nobits} for s in all_sections if s.allocated and s.kind in _IMAGE_KINDS]
+    # $t / $d are Arm mapping symbols (they mark code and data), not names.
+    object_symbols = [{"name": s.name, "size": s.size, "kind": _SYMBOL_KINDS[s.kind],
+                       "bind": s.bind.removeprefix("STB_"), "section": s.section}
+                      for s in all_symbols
+                      if s.section is not None and s.kind in _SYMBOL_KINDS and s.name and not s.name.startswith("$")]
     su = path.with_suffix(".su")
     frames = {}
     if su.is_file():
         for line in su.read_text().splitlines():
             if m := _STACK_USAGE.match(line):
                 frames[m[1]] = {"bytes": int(m[2]), "kind": m[3]}
-    kept = {s["name"] for s in sections.values()}
-    return {"path": str(path), "sections": list(sections.values()),
-            "symbols": [s for s in symbols if not s["name"].startswith("$")],  # $t / $d mark code and data
-            "relocations": {k: v for k, v in relocations.items() if k in kept}, "frames": frames}
+    kept = {s["name"] for s in kept_sections}
+    return {"path": str(path), "sections": kept_sections, "symbols": object_symbols,
+            "relocations": {k: v for k, v in all_relocations.items() if k in kept}, "frames": frames}
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,9 @@ the user set them. The search runs from the profiler and the planner, never a bu
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from ..errors import FlynetError
@@ -74,7 +77,7 @@ def _scaled_profile(spec: ModelSpec, base: int, sizes: list[int]) -> tuple[dict[
 def suggest(target: Target, classes: int, in_channels: int = 3, stem_stride: int = 2, margin: float = 0.1,
             top: int = 5, widths=FLYNET_WIDTHS, heads=range(HEADS_RANGE[0], HEADS_RANGE[1] + 1),
             sizes=DEFAULT_SIZES, opt: str = "size", max_estimates: int = 24,
-            progress=lambda message: None) -> SuggestResult:
+            progress=lambda message: None, progress_bars: bool = False) -> SuggestResult:
     if not 0.0 <= margin < 1.0:
         raise FlynetError(f"--margin {margin} out of range: use a fraction such as 0.1 for 10%")
     cal = load_calibration(target, opt, progress)
@@ -111,30 +114,73 @@ def suggest(target: Target, classes: int, in_channels: int = 3, stem_stride: int
                         c.verdict = f"weights and the {size}x{size} test input leave no room in {flash.name}"
                     elif c.largest_activation > arena_region.length * (1 - margin):
                         c.verdict = f"one activation ({c.largest_activation:,} bytes) is over {arena_region.name}"
-    suggestions: list[Candidate] = []
+    _estimate_in_order(candidates, target, opt, margin, top, max_estimates, progress_bars)
+    suggestions = sorted((c for c in candidates if c.verdict == "fits"), key=lambda c: -c.madds)
+    return SuggestResult(target, margin, suggestions, candidates)
+
+
+def _estimate_one(spec: ModelSpec, target: Target, opt: str) -> FitEstimate:
+    """One full pre-build estimate, in a worker process (one torch thread: the workers share the cores)."""
+    import torch
+
+    torch.set_num_threads(1)
+    return estimate_model(spec, target, opt, tflm=False)
+
+
+def _estimate_in_order(candidates: list[Candidate], target: Target, opt: str, margin: float, top: int,
+                       max_estimates: int, progress_bars: bool) -> None:
+    """Estimate the candidates left, most MAdds first, deciding each in that order exactly as one at a time
+    would: one that does not fit rules out the larger input sizes of its (heads, width), and the search stops
+    after `top` fits or `max_estimates` estimates. The estimates run in worker processes, one per core, each
+    starting on the next candidates not yet ruled out; one that a later decision rules out is dropped."""
+    from ..reporting import progress_bar
+
+    ordered = sorted((c for c in candidates if not c.verdict), key=lambda c: -c.madds)
     failed_at: dict[tuple[int, str], int] = {}  # (heads, width) -> smallest input size found not to fit
-    estimates = 0
-    for c in sorted((c for c in candidates if not c.verdict), key=lambda c: -c.madds):
+    found = estimates = 0
+
+    def ruled_out(c: Candidate) -> str:
         key = (c.heads, c.width)
         if key in failed_at and c.spec.input_size >= failed_at[key]:
             # Flash (the embedded test input) and RAM (activations) only grow with the input size.
-            c.verdict = f"input {failed_at[key]} of the same model did not fit"
-            continue
-        if len(suggestions) >= top or estimates >= max_estimates:
-            c.verdict = "not estimated (enough found)" if len(suggestions) >= top else "not estimated (limit)"
-            continue
-        estimates += 1
-        progress(f"[{estimates}] estimating {c.spec.describe()} ({c.madds / 1e6:.1f}M MAdds) ...")
-        c.estimate = estimate_model(c.spec, target, opt, tflm=False)
-        over = [r for r in c.estimate.regions if r.used > r.size * (1 - margin)]
-        if not over and c.estimate.fits(margin):
-            c.verdict = "fits"
-            suggestions.append(c)
-        else:
-            c.verdict = ", ".join(f"{r.name} {r.percent:.0f}% used" for r in over) or "stack"
-            failed_at[key] = min(failed_at.get(key, c.spec.input_size), c.spec.input_size)
-    suggestions.sort(key=lambda c: -c.madds)
-    return SuggestResult(target, margin, suggestions, candidates)
+            return f"input {failed_at[key]} of the same model did not fit"
+        if found >= top:
+            return "not estimated (enough found)"
+        return "not estimated (limit)" if estimates >= max_estimates else ""
+
+    workers = max(1, min(2, os.cpu_count() or 1))
+    running: dict[int, Future] = {}
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no torch thread pool copied by fork
+    with ProcessPoolExecutor(workers, mp_context=context) as pool, \
+            progress_bar(len(ordered), "estimating configurations", progress_bars, "config") as bar:
+        for index, c in enumerate(ordered):
+            c.verdict = ruled_out(c)
+            if c.verdict:
+                if index in running:
+                    running.pop(index).cancel()  # started ahead, ruled out since
+                bar.update(1)
+                continue
+            if index not in running:
+                running[index] = pool.submit(_estimate_one, c.spec, target, opt)
+            ahead = index + 1
+            while len(running) < workers and ahead < len(ordered):  # the next open candidates, on idle workers
+                if ahead not in running and not ruled_out(ordered[ahead]):
+                    running[ahead] = pool.submit(_estimate_one, ordered[ahead].spec, target, opt)
+                ahead += 1
+            bar.set_postfix_str(c.spec.describe(), refresh=True)
+            estimates += 1
+            c.estimate = running.pop(index).result()
+            over = [r for r in c.estimate.regions if r.used > r.size * (1 - margin)]
+            if not over and c.estimate.fits(margin):
+                c.verdict = "fits"
+                found += 1
+            else:
+                c.verdict = ", ".join(f"{r.name} {r.percent:.0f}% used" for r in over) or "stack"
+                key = (c.heads, c.width)
+                failed_at[key] = min(failed_at.get(key, c.spec.input_size), c.spec.input_size)
+            bar.update(1)
+        for future in running.values():
+            future.cancel()
 
 
 def commands_for(candidate: Candidate, target: Target) -> list[str]:

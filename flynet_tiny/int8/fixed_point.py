@@ -16,9 +16,15 @@ def _long(x) -> torch.Tensor:
     return torch.as_tensor(x, dtype=torch.int64)
 
 
+# Whole feature maps go through these functions: each makes one new tensor and works on it in place,
+# since allocating a fresh map per step (and the page faults of touching it) cost more than the arithmetic.
+
 def wrap32(x: torch.Tensor) -> torch.Tensor:
     """int32 two's-complement wrap-around (TFLite's int32 adds and shifts)."""
-    return ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+    y = _long(x) + (1 << 31)
+    y &= 0xFFFFFFFF
+    y -= 1 << 31
+    return y
 
 
 def trunc_div(x: torch.Tensor, d: int) -> torch.Tensor:
@@ -29,19 +35,30 @@ def trunc_div(x: torch.Tensor, d: int) -> torch.Tensor:
 def srdhm(a: torch.Tensor, b) -> torch.Tensor:
     """SaturatingRoundingDoublingHighMul: round(a * b / 2^31), ties up; INT32_MIN^2 saturates."""
     a, b = _long(a), _long(b)
-    result = (a * b + (1 << 30)) >> 31
+    result = a * b
+    result += 1 << 30
+    result >>= 31
     if not bool((b == INT32_MIN).any()):  # the common case: a constant multiplier, no saturation
         return result
     return torch.where((a == INT32_MIN) & (b == INT32_MIN), _long(INT32_MAX), result)
 
 
 def rdbpot(x: torch.Tensor, exponent) -> torch.Tensor:
-    """RoundingDivideByPOT: x / 2^exponent, ties away from zero."""
+    """RoundingDivideByPOT: x / 2^exponent, ties away from zero.
+
+    TFLM adds one where remainder > (mask >> 1) + (x < 0), mask = 2^e - 1: for x >= 0 that is
+    floor((x + 2^(e-1)) / 2^e), for x < 0 floor((x + 2^(e-1) - 1) / 2^e), and x itself for e = 0
+    (no carry past int64: x is an int32 value)."""
     x, exponent = _long(x), _long(exponent)
-    mask = (torch.ones_like(exponent) << exponent) - 1
-    # remainder > (mask >> 1) + (x < 0), written with one comparison: the threshold is lower by one
-    # for x >= 0, so compare remainder + (x >= 0) against (mask >> 1) + 1.
-    return (x >> exponent) + ((x & mask) + (x >= 0) > (mask >> 1) + 1)
+    shape = torch.broadcast_shapes(x.shape, exponent.shape)
+    half = (torch.ones_like(exponent) << exponent) >> 1  # 2^(e-1), and 0 for e = 0
+    result = x.expand(shape) >> 63  # -1 where x < 0, else 0
+    if not bool((exponent > 0).all()):
+        result &= -(exponent > 0).long()  # no rounding term where e = 0
+    result += x
+    result += half
+    result >>= exponent
+    return result
 
 
 def multiply_by_quantized_multiplier(x: torch.Tensor, multiplier, shift) -> torch.Tensor:

@@ -188,6 +188,13 @@ def mean_params(input_scale: float, input_zp: int, output_scale: float, output_z
     return {"input_zero_point": int(input_zp), "output_zero_point": int(output_zp), "multiplier": m, "shift": s}
 
 
+def requantize_params(input_scale: float, input_zp: int, output_scale: float, output_zp: int) -> dict:
+    """QUANTIZE between integer types (TFLM's Requantize): x -> MultiplyByQuantizedMultiplier(x - input_zp,
+    QuantizeMultiplier(input_scale / output_scale)) + output_zp. Equal scales give 2^30, shift 1: exactly x."""
+    m, s = quantize_multiplier(_f32(input_scale) / _f32(output_scale))
+    return {"input_offset": -int(input_zp), "output_offset": int(output_zp), "multiplier": m, "shift": s}
+
+
 def conv_padding(padding: str, in_size: int, filter_size: int, stride: int) -> tuple[int, int]:
     """TFLite's (output size, leading padding) for one spatial axis."""
     if padding == "SAME":

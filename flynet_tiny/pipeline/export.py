@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,12 +26,13 @@ from typing import Callable
 import numpy as np
 
 from ..errors import FlynetError
-from ..reporting import atomic_write_bytes, atomic_write_text, format_table
+from ..reporting import atomic_write_bytes, atomic_write_text, format_table, staged_folder
 from ..resources import BUNDLED_SAMPLES
 from ..convert.to_tflite import IO_MODES
 from ..verify.agreement import DEFAULT_MIN_TOP1
 
 DEFAULT_CALIB_SAMPLES = 256
+TRIAL_SAMPLES = 4  # the first of the verification's random inputs, run in a child before this process runs them
 
 
 @dataclass
@@ -47,6 +47,8 @@ class ExportRequest:
     bench_inputs: int = 20
     opt: str = "size"
     calib_data: Path | None = None
+    mean: list[float] | None = None  # pixel normalisation of a --tflite model's --calib-data images
+    std: list[float] | None = None
     io: str = "int8"
     verify: bool = True
     verify_samples: int = 200
@@ -65,7 +67,8 @@ class ExportRequest:
 
 @dataclass
 class Stages:
-    """Progress lines to stderr, one per stage, and their wall times for the report."""
+    """Progress lines to stderr, one per stage ([n/total], total counting every stage this export runs, the
+    firmware and bench included), and their wall times for the report."""
 
     total: int
     seconds: dict[str, float] = field(default_factory=dict)
@@ -74,6 +77,11 @@ class Stages:
     def run(self, name: str, fn: Callable, *args, **kwargs):
         self._n += 1
         print(f"[{self._n}/{self.total}] {name} ...", file=sys.stderr, flush=True)
+        return self.check(name, fn, *args, **kwargs)
+
+    def check(self, name: str, fn: Callable, *args, **kwargs):
+        """The stage that reads and checks the input: timed, but with no progress line, so that a bad input
+        fails with its one error line alone (the counted stages start once the input is known good)."""
         start = time.perf_counter()
         result = fn(*args, **kwargs)
         self.seconds[name] = round(time.perf_counter() - start, 3)
@@ -91,6 +99,9 @@ def export(request: ExportRequest) -> dict:
         raise FlynetError("--verify-samples must be at least 1 (or pass --no-verify)")
     if request.calib_samples < 1:
         raise FlynetError("--calib-samples must be at least 1")
+    if (request.mean is not None or request.std is not None) and (request.tflite is None or request.calib_data is None):
+        raise FlynetError("--mean / --std map --calib-data images onto a --tflite model's input: pass them with "
+                          "--tflite and --calib-data (flynet-tiny's own models normalise their images themselves)")
     if request.bench and request.target is None:
         raise FlynetError("--bench runs the firmware in QEMU: pass --target too")
     target = None
@@ -104,25 +115,21 @@ def export(request: ExportRequest) -> dict:
             raise FlynetError(f"{flag} {path} does not exist: pass an existing path")
 
     out = Path(request.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
+    firmware_stages = (target is not None) + request.bench
+    # Checked before any work; written into a staging folder that replaces --out only at the end.
+    with staged_folder(out, marker="model_int8.tflite") as staging:
         if request.tflite is not None:
-            report, images = _from_tflite(request, staging)
+            report, samples, stages = _from_tflite(request, staging, firmware_stages)
         elif request.onnx is not None:
-            report, images = _from_onnx(request, staging)
+            report, samples, stages = _from_onnx(request, staging, firmware_stages)
         else:
-            report, images = _from_pytorch(request, staging)
+            report, samples, stages = _from_pytorch(request, staging, firmware_stages)
         report["target"] = target.name if target else None
         if target is not None:
             from .firmware_stage import firmware_stage
 
-            firmware_stage(staging, target, request, report, images)
+            firmware_stage(staging, out, target, request, report, samples, stages)
         _write_reports(staging, report)
-        _swap_into_place(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return report
 
 
@@ -174,7 +181,8 @@ def _datasets(request: ExportRequest, info: dict | None, input_size: int, in_cha
     return train, test
 
 
-def _from_pytorch(request: ExportRequest, staging: Path) -> dict:
+def _from_pytorch(request: ExportRequest, staging: Path, firmware_stages: int
+                  ) -> tuple[dict, "VerificationSamples | None", Stages]:
     import torch
 
     from ..quant.fold import fold_batchnorm
@@ -183,8 +191,8 @@ def _from_pytorch(request: ExportRequest, staging: Path) -> dict:
     from ..convert.onnx_export import export_float_onnx, export_qdq_onnx
     from ..convert.to_tflite import convert_qdq_onnx
 
-    stages = Stages(total=7 if request.verify else 6)
-    model, qmodel, info = stages.run("load model", _load_pytorch_model, request)
+    stages = Stages(total=4 + request.verify + firmware_stages)  # quantize, ONNX, convert, [verify,] arena, firmware
+    model, qmodel, info = stages.check("load model", _load_pytorch_model, request)
     config = model.config if model is not None else qmodel.config
     input_size = request.input_size or (info or {}).get("input_size") or 32
     train, test = _datasets(request, info, input_size, config.in_channels)
@@ -212,26 +220,29 @@ def _from_pytorch(request: ExportRequest, staging: Path) -> dict:
             fp32 = np.concatenate([folded(torch.from_numpy(images[i:i + 64])).numpy()
                                    for i in range(0, len(images), 64)])
         report["accuracy"] = {"samples": len(labels), "fp32_top1": _top1(fp32, labels),
-                              "int8_tflm_top1": _top1(verification.outputs["tflm"], labels)}
+                              "int8_tflm_top1": _top1(verification.outputs["tflm"][0], labels)}
         report["verification"] = verification.to_dict()
     report.update(stages.run("measure arena + C arrays", _write_c_arrays, staging, tflite_bytes))
     report["stage_seconds"] = stages.seconds
     if request.verify:
         _raise_if_failed(report)
-    return report, images
+    return report, _verification_samples(tflite_bytes, images), stages
 
 
-def _from_onnx(request: ExportRequest, staging: Path) -> dict:
+def _from_onnx(request: ExportRequest, staging: Path, firmware_stages: int
+               ) -> tuple[dict, "VerificationSamples | None", Stages]:
     import onnx
 
     from ..convert.onnx_graph import load_onnx
     from ..convert.to_tflite import convert_qdq_onnx
 
-    stages = Stages(total=4 if request.verify else 3)
-    model = stages.run("load ONNX", load_onnx, request.onnx)
+    verifies = request.verify and request.calib_data is not None
+    stages = Stages(total=3 + verifies + firmware_stages)  # quantize, convert, [verify,] arena, firmware
+    model = stages.check("load ONNX", load_onnx, request.onnx)
     is_qdq = any(n.op_type == "QuantizeLinear" for n in model.graph.node)
     if is_qdq:
         shutil.copyfile(request.onnx, staging / "model_qdq.onnx")
+        stages.run("quantize (kept: the ONNX is QDQ already)", lambda: None)
     else:
         if request.calib_data is None:
             raise FlynetError(f"{request.onnx} is a float model: pass --calib-data PATH to quantize it")
@@ -244,7 +255,7 @@ def _from_onnx(request: ExportRequest, staging: Path) -> dict:
     atomic_write_bytes(staging / "model_int8.tflite", tflite_bytes)
     report = _base_report(name, tflite_bytes, metadata)
     images = None
-    if request.verify and request.calib_data is not None:
+    if verifies:
         images = _onnx_images(request, onnx.load(str(staging / "model_qdq.onnx")))
         verification = stages.run("verify (onnxruntime / TFLM / LiteRT)", _verify, tflite_bytes,
                                   staging / "model_qdq.onnx", None, images, request.thresholds())
@@ -252,41 +263,68 @@ def _from_onnx(request: ExportRequest, staging: Path) -> dict:
     report.update(stages.run("measure arena + C arrays", _write_c_arrays, staging, tflite_bytes))
     report["stage_seconds"] = stages.seconds
     _raise_if_failed(report)
-    return report, images
+    return report, _verification_samples(tflite_bytes, images), stages
 
 
-def _from_tflite(request: ExportRequest, staging: Path) -> dict:
-    from ..tflite import read_tflite
-    from ..verify.agreement import Thresholds, verify
+def _from_tflite(request: ExportRequest, staging: Path, firmware_stages: int
+                 ) -> tuple[dict, "VerificationSamples | None", Stages]:
+    """A .tflite flynet-tiny did not convert: TFLM is the reference (see verify.agreement.verify_tflite);
+    verification runs on random samples in the model's own input types, or on --calib-data images."""
+    from ..data.model_inputs import image_samples, random_samples
+    from ..verify.agreement import verify_tflite
 
-    stages = Stages(total=3)
+    stages = Stages(total=1 + request.verify + firmware_stages)  # [verify,] arena, firmware
     data = Path(request.tflite).read_bytes()
-    graph = stages.run("validate TFLite", read_tflite, data)
-    graph.require_int8()
-    custom = [op.opcode for op in graph.operators if op.opcode == "CUSTOM"]
-    if custom:
-        raise FlynetError(f"{request.tflite} holds {len(custom)} custom op(s): only builtin ops can be compiled")
+    stages.check("validate TFLite", _validate_tflite, data, request.tflite)
     atomic_write_bytes(staging / "model_int8.tflite", data)
     name = Path(request.tflite).stem
     report = _base_report(name, data, {"model": name, "source": "tflite"})
-    images = None
     if request.verify:
-        t_in = graph.tensors[graph.inputs[0]]
-        rng = np.random.default_rng(0)
-        shape = (request.verify_samples, t_in.shape[-1], *t_in.shape[1:-1]) if len(t_in.shape) == 4 else \
-            (request.verify_samples, *t_in.shape[1:])
-        images = rng.uniform(-1, 1, shape).astype(np.float32) * float(t_in.scale[0]) * 127
-        # Random inputs: only the TFLM / LiteRT step bound means something here.
-        result = stages.run("verify (TFLM / LiteRT)", verify, data, None, None, images,
-                            Thresholds(min_top1_agreement=0.0, min_cosine=0.0, max_tflm_litert_steps=request.max_steps))
-        report["verification"] = result.to_dict()
+        if request.calib_data is not None:
+            samples, source = image_samples(data, request.calib_data, request.verify_samples, request.mean,
+                                            request.std)
+        else:
+            samples = random_samples(data, request.verify_samples)
+            source = f"{request.verify_samples} random samples (seed 0, over each input's range)"
+        result = stages.run("verify (TFLM reference / LiteRT reported)", verify_tflite, data, samples)
+        report["verification"] = {**result.to_dict(), "inputs": source}
     report.update(stages.run("measure arena + C arrays", _write_c_arrays, staging, data))
     report["stage_seconds"] = stages.seconds
-    _raise_if_failed(report)
-    return report, images
+    return report, VerificationSamples(samples, source) if request.verify else None, stages
+
+
+def _validate_tflite(data: bytes, path: Path) -> None:
+    """A .tflite from outside: valid (read_tflite), int8, builtin ops only, and run by LiteRT (whose loader
+    verifies the flatbuffer) and TFLite Micro in a trial child process before this one runs them."""
+    from ..tflite import read_tflite
+    from ..tflite.interpreters import check_runtimes_survive, random_model_inputs
+
+    graph = read_tflite(data)
+    graph.require_int8()
+    custom = sorted({op.opcode.split(":", 1)[1] or "unnamed" for op in graph.operators if op.opcode.startswith("CUSTOM:")})
+    if custom:
+        raise FlynetError(f"{path} holds custom ops ({', '.join(custom)}), which neither TFLite Micro's builtin "
+                          "resolver nor the code generator run: export the model with builtin ops only")
+    check_runtimes_survive(data, random_model_inputs(data, TRIAL_SAMPLES))
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class VerificationSamples:
+    """The samples verification ran on (one array per model input), handed to the firmware stage's bench."""
+
+    samples: list
+    source: str
+
+
+def _verification_samples(tflite_bytes: bytes, images: np.ndarray | None) -> VerificationSamples | None:
+    from ..data.model_inputs import model_inputs
+
+    if images is None:
+        return None
+    return VerificationSamples(model_inputs(tflite_bytes, images, len(images)), "the export's verification images")
+
 
 def _metadata(name: str, info, input_size: int) -> dict:
     return {"model": name, "classes": list(info.class_names), "input_size": input_size,
@@ -309,7 +347,7 @@ def _base_report(name: str, tflite_bytes: bytes, metadata: dict) -> dict:
 def _verify(tflite_bytes, qdq_path, qmodel, images, thresholds):
     from ..verify.agreement import verify
 
-    return verify(tflite_bytes, qdq_path, qmodel, images, thresholds)
+    return verify(tflite_bytes, qdq_path, qmodel, images, thresholds, progress=True)
 
 
 def _top1(outputs: np.ndarray, labels: np.ndarray) -> float:
@@ -363,7 +401,12 @@ def _onnx_images(request: ExportRequest, model, count: int | None = None, split:
     """Images from --calib-data fitted to the ONNX model's input (NCHW, normalised the project's way)."""
     from ..data.datasets import load_dataset, normalize
 
-    dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    initializers = {i.name for i in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in initializers]
+    if len(inputs) != 1:
+        raise FlynetError(f"the ONNX model has {len(inputs)} inputs: images calibrate and verify one-input models "
+                          "(export a QDQ model with --no-verify)")
+    dims = [d.dim_value for d in inputs[0].type.tensor_type.shape.dim]
     if len(dims) != 4 or dims[2] != dims[3] or not dims[2]:
         raise FlynetError(f"ONNX input shape {dims} is not a static square NCHW image: export with a fixed input")
     dataset = load_dataset(request.calib_data, split, input_size=dims[2], in_channels=dims[1])
@@ -398,17 +441,21 @@ def report_markdown(report: dict) -> str:
                   f"int8 (TFLM) top-1 {acc['int8_tflm_top1'] * 100:.2f}%.", ""]
     if "verification" in report:
         v = report["verification"]
-        rows = [[f"{p['a']} vs {p['b']}", f"{p['top1_agreement'] * 100:.2f}%", p["max_int8_diff"], f"{p['cosine']:.6f}"]
-                for p in v["pairs"]]
+        rows = [[f"{p['a']} vs {p['b']}" + (f" [{p['output']}]" if p.get("output") else ""),
+                 f"{p['top1_agreement'] * 100:.2f}%", p["max_int8_diff"], f"{p['cosine']:.6f}"] for p in v["pairs"]]
         lines += ["## Runtime agreement", "", "```",
-                  format_table(["pair", "top-1 agree", "max |int8 diff|", "cosine"], rows, "lrrr"), "```", "",
+                  format_table(["pair", "top-1 agree", "max |int8 diff|", "cosine"], rows, "lrrr"), "```", ""]
+        if v.get("reference"):
+            lines += [f"Reference: {v['reference']}." + (f" Inputs: {v['inputs']}." if v.get("inputs") else ""), ""]
+        lines += [*(f"Note: {note}." for note in v.get("notes", [])),
                   "Verification " + ("passed." if v["passed"] else "FAILED: " + "; ".join(v["failures"])), ""]
     if report.get("firmware"):
         fw = report["firmware"]
         rows = [[name, u["used"], u["size"], f"{100 * u['used'] / u['size']:.1f}%"] for name, u in fw["regions"].items()]
         lines += [f"## Firmware for {report['target']}", "", "```", format_table(["region", "used", "size", "use"], rows,
                                                                                  "lrrr"), "```", "",
-                  f"`{fw['elf']}` (also .bin, .hex, .map); `make -C {Path(fw['elf']).parent}` rebuilds it.", ""]
+                  f"`{fw['elf']}` (also .bin, .hex, .map). The folder `{Path(fw['elf']).parent}/` builds anywhere with "
+                  f"`make` or CMake; its README.md says how, and how to flash and read it.", ""]
     if report.get("bench"):
         bench, totals = report["bench"], report["bench"]["totals"]
         lines += [f"## QEMU bench on {report['target']}", "",
@@ -420,16 +467,3 @@ def report_markdown(report: dict) -> str:
         rows = [[k, f"{v:.2f}"] for k, v in report["stage_seconds"].items()]
         lines += ["## Stage wall time (s)", "", "```", format_table(["stage", "seconds"], rows, "lr"), "```", ""]
     return "\n".join(lines)
-
-
-def _swap_into_place(staging: Path, out: Path) -> None:
-    """Replace `out` with the finished staging folder (the old one is removed only afterwards)."""
-    old = None
-    if out.exists():
-        if not out.is_dir():
-            raise FlynetError(f"--out {out} is a file: pass a folder path")
-        old = out.with_name(f".{out.name}.old-{int(time.time() * 1000)}")
-        out.rename(old)
-    staging.rename(out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

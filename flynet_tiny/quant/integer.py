@@ -9,9 +9,10 @@ qparams; the kernel parameters come from int8/kernel_params.py, the one place th
 TFLM's Prepare functions). Ops that only move values (reshape, slice, max, concat on a shared
 grid) run as they are on the integer values.
 
-Values are float64 tensors holding integers (exact: int8 data, int32 accumulators far below
-2^53), so torch's conv / reshape / pooling ops run on them unchanged; the fixed-point steps go
-through int64 (quant/fixed_point.py). Evaluation only: QAT keeps the float fake-quant (STE).
+Values between ops are float32 tensors holding int8 integers (exact), so torch's reshape / pad /
+pooling / max / concat run on them unchanged; conv and linear accumulate in float32 or float64,
+whichever is exact for the layer (_WeightedLayer); the fixed-point steps go through int64
+(int8/fixed_point.py). Evaluation only: QAT keeps the float fake-quant (STE).
 """
 
 from __future__ import annotations
@@ -36,16 +37,21 @@ _AVG_POOL_MODULES = (nn.AvgPool2d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d)
 _AVG_POOL_FUNCTIONS = {F.avg_pool2d, F.adaptive_avg_pool1d, F.adaptive_avg_pool2d}
 _MEAN_FUNCTIONS = {torch.mean, "mean"}
 _INT8 = torch.arange(-128, 128, dtype=torch.int64)  # every int8 value, for 256-entry tables
+# The int8 values between ops: float32 holds them exactly, and torch's reshape / pad / pooling / max / concat
+# run on it unchanged (at half the memory traffic of float64).
+VALUES = torch.float32
 
 
 def _clamp(y: torch.Tensor, low: int = -128, high: int = 127) -> torch.Tensor:
-    return y.clamp(low, high).to(torch.float64)
+    return y.clamp(low, high).to(VALUES)
 
 
 def _requantize(acc: torch.Tensor, multiplier, shift, out: Grid, activation: str = "NONE") -> torch.Tensor:
     """TFLite's output stage: MultiplyByQuantizedMultiplier, + zero point, clamp to the activation range."""
     low, high = qp.activation_range(activation, *out)
-    return _clamp(fx32.multiply_by_quantized_multiplier(acc, multiplier, shift) + out[1], low, high)
+    result = fx32.multiply_by_quantized_multiplier(acc, multiplier, shift)  # a new tensor: finished in place
+    result += out[1]
+    return result.clamp_(low, high).to(VALUES)
 
 
 def _rescale(q: torch.Tensor, grid: Grid, out: Grid, activation: str = "NONE") -> torch.Tensor:
@@ -63,6 +69,7 @@ class IntegerInterpreter(fx.Interpreter):
         self.grid: dict[fx.Node, Grid] = {}
         self.kind = {node: kind for node in qmodel.graph_module.graph.nodes
                      if (kind := self._arithmetic_kind(node)) is not None}
+        self._layers: dict[tuple, _WeightedLayer] = {}
         self._free_when_computed()
 
     def _free_when_computed(self) -> None:
@@ -93,7 +100,7 @@ class IntegerInterpreter(fx.Interpreter):
             return self._quantized_output(node, (float(module.scale), int(module.zero_point)))
         if isinstance(module, QuantConstant):
             self.grid[node] = (float(module.scale), int(module.zero_point))
-            return quantize_to_int(module.value, module.scale, module.zero_point, -128, 127).to(torch.float64)
+            return quantize_to_int(module.value, module.scale, module.zero_point, -128, 127).to(VALUES)
         if node in self.kind:
             return None  # computed by the ActFakeQuant (or fused consumer) that reads it
         return super().run_node(node)
@@ -136,7 +143,7 @@ class IntegerInterpreter(fx.Interpreter):
         self.grid[node] = out
         source = node.args[0]
         if source.op == "placeholder":
-            return quantize_to_int(self.env[source], out[0], out[1], -128, 127).to(torch.float64)
+            return quantize_to_int(self.env[source], out[0], out[1], -128, 127).to(VALUES)
         if source in self.kind:
             return self._compute(source, out, "NONE")
         return self._to_grid(self.env[source], self._grid_of(source), out)
@@ -167,17 +174,13 @@ class IntegerInterpreter(fx.Interpreter):
         return _rescale(*self._int(source), out, activation)
 
     def _weighted(self, node: fx.Node, out: Grid, activation: str) -> torch.Tensor:
-        layer: QuantWeighted = self.named[node.target]
         q, grid = self._int(node.args[0])
-        weight_scale, _ = layer.weight_qparams()
-        multiplier, shift = qp.conv_channel_quant(grid[0], weight_scale.numpy(), out[0])
-        acc = layer.apply_layer((q - grid[1]).to(torch.float64), layer.int8_weight().to(torch.float64),
-                                layer.int32_bias().to(torch.float64)).long()
-        # Conv: one multiplier per output channel (dim 1); FULLY_CONNECTED: one per tensor.
-        channel_shape = (-1,) + (1,) * (acc.ndim - 2) if layer.per_channel else ()
-        multiplier = torch.from_numpy(multiplier).long().reshape(channel_shape)
-        shift = torch.from_numpy(shift).long().reshape(channel_shape)
-        return _requantize(acc, multiplier, shift, out, activation)
+        key = (node, grid, out)
+        if key not in self._layers:  # the same for every batch: the int8 weights, bias and multipliers
+            self._layers[key] = _WeightedLayer(self.named[node.target], grid, out)
+        layer = self._layers[key]
+        acc = layer.accumulate(q - grid[1])
+        return _requantize(acc, layer.multiplier, layer.shift, out, activation)
 
     def _binary_operands(self, node: fx.Node):
         a, b = node.args[:2]
@@ -258,7 +261,7 @@ class IntegerInterpreter(fx.Interpreter):
     def _hardswish(self, node: fx.Node, out: Grid, _activation: str) -> torch.Tensor:
         q, grid = self._int(node.args[0])
         p = qp.hard_swish_params(*grid, *out)
-        table = torch.tensor([_hard_swish_one(v, p) for v in range(-128, 128)], dtype=torch.float64)
+        table = torch.tensor([_hard_swish_one(v, p) for v in range(-128, 128)], dtype=VALUES)
         return table[q + 128]
 
     def _sigmoid(self, node: fx.Node, out: Grid, _activation: str) -> torch.Tensor:
@@ -289,6 +292,39 @@ class IntegerInterpreter(fx.Interpreter):
                               "write (1/256, -128) only")
 
 
+class _WeightedLayer:
+    """A conv / linear layer's integer constants, and its int32 accumulator for centred int8 inputs.
+
+    The products and sums are integers; float32 holds every integer up to 2^24 exactly, so when no
+    partial sum can pass that (sum |w| * the largest |x - zero point| per output), torch's float32 conv
+    gives the exact accumulator, several times faster than float64. Otherwise float64 (exact below 2^53).
+    The int32 bias is added in int64 afterwards."""
+
+    def __init__(self, layer: QuantWeighted, grid: Grid, out: Grid):
+        self.layer = layer
+        weight_scale, _ = layer.weight_qparams()
+        multiplier, shift = qp.conv_channel_quant(grid[0], weight_scale.numpy(), out[0])
+        weight = layer.int8_weight()
+        largest_input = max(127 - grid[1], grid[1] + 128)
+        bound = int(weight.long().abs().flatten(1).sum(1).max()) * largest_input
+        self.dtype = torch.float32 if bound < FLOAT32_EXACT else torch.float64
+        self.weight = weight.to(self.dtype)
+        # Output channels are dim 1: (-1, 1, 1) against a conv2d's (N, C, H, W), (-1,) against a linear's (N, F).
+        channel_shape = (-1,) + (1,) * (weight.ndim - 2)
+        self.bias = layer.int32_bias().long().reshape(channel_shape)
+        # Conv: one multiplier per output channel; FULLY_CONNECTED: one per tensor.
+        self.multiplier = torch.from_numpy(multiplier).long().reshape(channel_shape if layer.per_channel else ())
+        self.shift = torch.from_numpy(shift).long().reshape(channel_shape if layer.per_channel else ())
+
+    def accumulate(self, centred: torch.Tensor) -> torch.Tensor:
+        acc = self.layer.apply_layer(centred.to(self.dtype), self.weight, None).long()
+        acc += self.bias
+        return acc
+
+
+FLOAT32_EXACT = 1 << 24
+
+
 def _rescaled_operands(a: torch.Tensor, b: torch.Tensor, p: dict) -> tuple[torch.Tensor, torch.Tensor]:
     """ADD / SUB / SQUARED_DIFFERENCE inputs: offset, shifted left, rescaled to twice the larger scale."""
     return tuple(fx32.multiply_by_quantized_multiplier(fx32.wrap32((x + p[f"input{i}_offset"]) << p["left_shift"]),
@@ -296,9 +332,10 @@ def _rescaled_operands(a: torch.Tensor, b: torch.Tensor, p: dict) -> tuple[torch
                  for i, x in ((1, a), (2, b)))
 
 
-def integer_forward(qmodel: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """The model's output computed with TFLM's integer arithmetic, dequantized like the fake-quant output."""
-    values, (scale, zero_point) = IntegerInterpreter(qmodel).run_int8(x)
+def integer_forward(qmodel: nn.Module, x: torch.Tensor, interpreter: IntegerInterpreter | None = None) -> torch.Tensor:
+    """The model's output computed with TFLM's integer arithmetic, dequantized like the fake-quant output.
+    An `interpreter` kept across calls keeps the layers' integer constants (one per thread: it holds the run)."""
+    values, (scale, zero_point) = (interpreter or IntegerInterpreter(qmodel)).run_int8(x)
     return (values.to(torch.float32) - zero_point) * torch.tensor(scale, dtype=torch.float32)
 
 

@@ -1,6 +1,7 @@
 """`flynet-tiny bench`: a model on an emulated board, checked bit for bit and timed layer by layer.
 
     inputs = model_inputs.bench_inputs(tflite_bytes, 20, data_path="../shared/datasets/fashion-mnist")
+    # (inputs.samples: one array per model input; a plain list of arrays works for a one-input model)
     result = bench_tflite(tflite_bytes, load_target("f746zg"), inputs, "bench/f746zg", runs=3)
     result.totals["estimated_ms"], result.layers[0]["instr_per_mac"]
     bench_report.write_bench_reports(result, "bench/f746zg")   # report.json, report.md, latency.png
@@ -24,10 +25,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..build.bench_firmware import build_model_firmware
+from ..build.bench_firmware import aligned_offsets, build_model_firmware, sample_arrays
 from ..build.linker_script import TEST_INPUTS_REGION
 from ..build.make import BuildResult
 from ..build.options import uses_dsp_kernels
+from ..build.toolchain import find_toolchain
 from ..codegen.generate import GeneratedModel, build_ir, generate_model_sources, layer_checksum
 from ..codegen.graph import ModelIR
 from ..codegen.host_model import HostModel
@@ -93,22 +95,24 @@ def layer_macs(ir: ModelIR) -> list[int]:
 
 @dataclass(frozen=True)
 class Reference:
-    """What every emulated run must reproduce, per input: host output, host checksums, TFLM output."""
+    """What every emulated run must reproduce, per sample: host outputs, host checksums, TFLM outputs
+    (one bytes object per model output)."""
 
-    host_outputs: list[bytes]
+    host_outputs: list[list[bytes]]
     host_checksums: list[list[int]]
-    tflm_outputs: list[bytes]
+    tflm_outputs: list[list[bytes]]
 
 
-def reference_outputs(generated: GeneratedModel, tflite_bytes: bytes, images: Sequence[np.ndarray]) -> Reference:
+def reference_outputs(generated: GeneratedModel, tflite_bytes: bytes, samples: Sequence) -> Reference:
     from ..tflite.interpreters import run_tflm_batch
 
+    samples = [sample_arrays(s, len(generated.inputs)) for s in samples]
     host = HostModel(generated, extra_flags=(f"-D{CHECKSUM_DEFINE}",))
     outputs, checksums = [], []
-    for x in images:
-        outputs.append(host.invoke(x).tobytes())
+    for sample in samples:
+        outputs.append([y.tobytes() for y in host.invoke_all(sample)])
         checksums.append(host.layer_checksums())
-    tflm = [y[0].tobytes() for y in run_tflm_batch(tflite_bytes, [[x] for x in images])]
+    tflm = [[y.tobytes() for y in ys] for ys in run_tflm_batch(tflite_bytes, samples)]
     return Reference(outputs, checksums, tflm)
 
 
@@ -117,6 +121,7 @@ def check_run(run: RunResult, reference: Reference, generated: GeneratedModel,
     """CheckFailed naming the input and the first layer where the firmware left the host build,
     or where both left TFLM (then `diagnose_tflm(input)` says which layer)."""
     names = [layer.name for layer in generated.layers]
+    n_outputs = len(generated.outputs)
     for number, expected in enumerate(reference.host_checksums):
         got = run.checksums.get(number)
         if got is None or len(got) != len(expected):
@@ -127,25 +132,32 @@ def check_run(run: RunResult, reference: Reference, generated: GeneratedModel,
             raise CheckFailed(f"input {number}: layer {differing} ({names[differing]}) output differs between "
                               f"the emulated firmware and the host build (checksum {got[differing]:08x} vs "
                               f"{expected[differing]:08x})")
-        output = run.output(number)
-        if output != reference.host_outputs[number]:
-            raise CheckFailed(f"input {number}: output bytes differ between the emulated firmware and the host build "
-                              f"although every layer checksum matches: check the output copy")
-        if output != reference.tflm_outputs[number]:
-            where = diagnose_tflm(number) if diagnose_tflm else "no per-layer reference was asked for"
-            raise CheckFailed(f"input {number}: output differs from TFLite Micro ({where})")
+        for k in range(n_outputs):
+            which = f"output {k} ({generated.outputs[k].name})" if n_outputs > 1 else "output"
+            output = run.output(number * n_outputs + k)
+            if output != reference.host_outputs[number][k]:
+                raise CheckFailed(f"input {number}: {which} bytes differ between the emulated firmware and the host "
+                                  "build although every layer checksum matches: check the output copy")
+            if output != reference.tflm_outputs[number][k]:
+                where = diagnose_tflm(number) if diagnose_tflm else "no per-layer reference was asked for"
+                raise CheckFailed(f"input {number}: {which} differs from TFLite Micro ({where})")
 
 
-def first_layer_off_reference(tflite_bytes: bytes, ir: ModelIR, names: Sequence[str], x: np.ndarray,
+def first_layer_off_reference(tflite_bytes: bytes, ir: ModelIR, names: Sequence[str], sample: Sequence[np.ndarray],
                               host_checksums: Sequence[int]) -> str:
-    """Where the host build first leaves LiteRT's reference kernels (which round like TFLM) on `x`:
+    """Where the host build first leaves LiteRT's reference kernels (which round like TFLM) on `sample`:
     TFLM's Python runtime does not expose intermediate tensors, LiteRT keeps them all on request."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    interpreter = Interpreter(model_content=bytes(tflite_bytes), experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
-                              experimental_preserve_all_tensors=True, num_threads=1)
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], np.ascontiguousarray(x))
+    try:
+        interpreter = Interpreter(model_content=bytes(tflite_bytes),
+                                  experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
+                                  experimental_preserve_all_tensors=True, num_threads=1)
+        interpreter.allocate_tensors()
+    except Exception as exc:  # LiteRT refuses some files TFLM runs (e.g. old per-tensor quantized_dimension)
+        return f"LiteRT could not load the model to find the layer ({str(exc).strip().splitlines()[0]})"
+    for detail, x in zip(interpreter.get_input_details(), sample):
+        interpreter.set_tensor(detail["index"], np.ascontiguousarray(x))
     interpreter.invoke()
     for layer, expected in zip(ir.layers, host_checksums):
         if layer_checksum(interpreter.get_tensor(layer.outputs[0])) != expected:
@@ -221,7 +233,7 @@ def memory_of(generated: GeneratedModel, build: BuildResult, target: Target, n_i
     board_regions = {m.name for m in target.memory}
     flash = sum(u.used for name, u in build.region_usage.items()
                 if name in board_regions and target.region(name).kind == "flash")
-    embedded = n_inputs * generated.input_bytes
+    embedded = n_inputs * aligned_offsets([t.nbytes for t in generated.inputs])[1]
     inputs_in_board_flash = 0 if TEST_INPUTS_REGION in build.region_usage else embedded
     return {
         "arena_bytes": generated.arena_bytes, "weight_bytes": generated.weight_bytes,
@@ -236,7 +248,7 @@ def memory_of(generated: GeneratedModel, build: BuildResult, target: Target, n_i
 def bench_tflite(
     tflite_bytes: bytes,
     target: Target,
-    inputs: BenchInputs | Sequence[np.ndarray],
+    inputs: BenchInputs | Sequence,
     out_dir: Path | str,
     runs: int = 1,
     progress: Callable[[str], None] = _silent,
@@ -255,27 +267,29 @@ def bench_tflite(
         raise FlynetError(f"--runs must be at least 1, got {runs}")
     if not isinstance(inputs, BenchInputs):
         inputs = BenchInputs(list(inputs), f"{len(inputs)} inputs given by the caller")
-    if not inputs.images:
+    if not inputs.samples:
         raise FlynetError("the benchmark needs at least one input")
     find_qemu()  # before minutes of compiling
+    find_toolchain()
     timing = board_timing(target)
-    progress(f"inputs: {inputs.source}")
     firmware_dir = Path(out_dir) / "firmware"
-    progress(f"generating C for {model_name} ({len(tflite_bytes):,} bytes of .tflite)")
+    # Generating validates the model: progress starts once it is known good (bad input: one error line alone).
     generated = generate_model_sources(tflite_bytes, firmware_dir / "model", fuse_mdw=fuse_mdw,
                                        dsp_kernels=uses_dsp_kernels(opt))
+    progress(f"inputs: {inputs.source}")
+    progress(f"generated C for {model_name} ({len(tflite_bytes):,} bytes of .tflite)")
     ir = build_ir(tflite_bytes, fuse_mdw)
     progress(f"compiling {len(generated.layers)} layers for QEMU {target.emulator['qemu_machine']} "
-             f"({target.board}, {target.core}) with {len(inputs.images)} embedded inputs")
-    build = build_model_firmware(generated, target, inputs.images, firmware_dir, opt=opt, emulation=True,
+             f"({target.board}, {target.core}) with {len(inputs.samples)} embedded inputs")
+    build = build_model_firmware(generated, target, inputs.samples, firmware_dir, opt=opt, emulation=True,
                                  defines=[CHECKSUM_DEFINE])
     progress("running the same C on the host and TFLite Micro on the same inputs")
-    reference = reference_outputs(generated, tflite_bytes, inputs.images)
+    reference = reference_outputs(generated, tflite_bytes, inputs.samples)
     names = [layer.name for layer in generated.layers]
 
     def diagnose(number: int) -> str:
-        return first_layer_off_reference(tflite_bytes, ir, names, inputs.images[number],
-                                         reference.host_checksums[number])
+        sample = sample_arrays(inputs.samples[number], len(generated.inputs))
+        return first_layer_off_reference(tflite_bytes, ir, names, sample, reference.host_checksums[number])
 
     results = []
     for number in range(runs):
@@ -286,7 +300,7 @@ def bench_tflite(
         results.append(run)
     require_identical_counts(results)
     rows = layer_rows(ir, generated, results[0], target, weights_in_flash(build.elf, target), latency_model)
-    n = len(inputs.images)
+    n = len(inputs.samples)
     return BenchResult(
         model=model_name, target=target, inputs=n, input_source=inputs.source, runs=runs, opt=opt,
         generated=generated, build=build, layers=rows, totals=totals_of(rows, target),

@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from ..reporting import atomic_write_bytes, atomic_write_text, format_table
+from ..reporting import atomic_write_bytes, atomic_write_text, format_table, relocated
 from .bench import BenchResult
 from .latency import model_source
 
@@ -66,22 +66,66 @@ def bench_markdown(result: BenchResult) -> str:
     return "\n".join(lines)
 
 
+TOP_LAYERS = 24  # layers drawn one by one; the rest are summed into one bar
+
+
+def _layer_bars(layers: list[dict]) -> list[tuple[str, float]]:
+    """(label, ms): every layer in execution order when there are few, else the slowest TOP_LAYERS, slowest
+    first, and one bar summing the rest."""
+    def label(layer: dict) -> str:
+        return f"#{layer['index']} {layer['op'].lower()}  {layer['name'][:32]}"
+
+    if len(layers) <= TOP_LAYERS + 1:
+        return [(label(l), l["estimated_ms"]) for l in layers]
+    ranked = sorted(layers, key=lambda l: -l["estimated_ms"])
+    rest = ranked[TOP_LAYERS:]
+    return [(label(l), l["estimated_ms"]) for l in ranked[:TOP_LAYERS]] + \
+        [(f"the other {len(rest)} layers", sum(l["estimated_ms"] for l in rest))]
+
+
+def _op_bars(layers: list[dict]) -> list[tuple[str, float]]:
+    """(label, ms) per op kind, largest first, with the number of layers of that kind."""
+    totals: dict[str, list[float]] = {}
+    for layer in layers:
+        totals.setdefault(layer["op"].lower(), []).append(layer["estimated_ms"])
+    ranked = sorted(totals.items(), key=lambda kv: -sum(kv[1]))
+    return [(f"{op} ({len(times)} layer{'s' * (len(times) > 1)})", sum(times)) for op, times in ranked]
+
+
+def _draw_bars(ax, bars: list[tuple[str, float]], total: float, color: str, latency_model: str) -> None:
+    values = [ms for _, ms in bars]
+    ax.barh(range(len(bars)), values, color=color)
+    ax.set_yticks(range(len(bars)), [name for name, _ in bars], fontsize=9)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"estimated ms per inference ({latency_model} model)", fontsize=9)
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_xlim(0, max(values) * 1.5)  # room for the value labels
+    for i, ms in enumerate(values):
+        ax.text(ms, i, f" {ms:.2f} ms ({100 * ms / total:.0f}%)" if total else f" {ms:.2f}", va="center", fontsize=8)
+
+
 def latency_png(result: BenchResult) -> bytes:
-    """Horizontal bars: estimated ms per layer, in execution order (views, which run no code, left out)."""
+    """Two panels of horizontal bars, estimated ms: the slowest layers (the rest summed in one bar; every layer
+    when there are few), and the time per op kind (views, which run no code, left out). A fixed size, so a
+    100-layer model reads as well as a 3-layer one."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     layers = [l for l in result.layers if l["instructions"]]
-    fig, ax = plt.subplots(figsize=(9, max(3.0, 0.28 * len(layers) + 1.2)))
-    labels = [f"{l['index']} {l['op'].lower()} {l['name'][:28]}" for l in layers]
-    ax.barh(range(len(layers)), [l["estimated_ms"] for l in layers], color="tab:blue")
-    ax.set_yticks(range(len(layers)), labels, fontsize=7)
-    ax.invert_yaxis()
-    ax.set_xlabel(f"estimated ms per inference ({result.latency_model} model)")
-    ax.set_title(f"{result.model} on {result.target.board}: {result.totals['estimated_ms']:.2f} ms total "
-                 f"({result.target.core}, {result.target.clock_hz // 1_000_000} MHz)", fontsize=9)
-    ax.grid(axis="x", alpha=0.3)
+    total = result.totals["estimated_ms"]
+    by_layer, by_op = _layer_bars(layers), _op_bars(layers)
+    rows = max(len(by_layer), len(by_op))
+    fig, (ax_layers, ax_ops) = plt.subplots(1, 2, figsize=(15, max(4.0, 0.3 * rows + 1.8)),
+                                            gridspec_kw={"width_ratios": [3, 2.3]})
+    _draw_bars(ax_layers, by_layer, total, "tab:blue", result.latency_model)
+    ax_layers.set_title("slowest layers" if len(by_layer) < len(layers) else "layers, in execution order",
+                        fontsize=10)
+    _draw_bars(ax_ops, by_op, total, "tab:orange", result.latency_model)
+    ax_ops.set_title("by op kind", fontsize=10)
+    fig.suptitle(f"{result.model} on {result.target.board} ({result.target.core}, "
+                 f"{result.target.clock_hz // 1_000_000} MHz): {total:.2f} ms estimated, {len(layers)} layers",
+                 fontsize=11)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
@@ -89,13 +133,19 @@ def latency_png(result: BenchResult) -> bytes:
     return buffer.getvalue()
 
 
-def write_bench_reports(result: BenchResult, out_dir: Path | str, plot: Path | str | None = None) -> dict:
-    """report.json, report.md and the latency PNG (default out_dir/latency.png), each written atomically."""
+def write_bench_reports(result: BenchResult, out_dir: Path | str, plot: Path | str | None = None,
+                        staging: Path | str | None = None) -> dict:
+    """report.json, report.md and the latency PNG (default out_dir/latency.png), each written atomically.
+    With `staging` (the folder that becomes out_dir later), files under out_dir are written there instead."""
     out_dir = Path(out_dir)
     plot_path = Path(plot) if plot else out_dir / "latency.png"
     result.files = {"json": str(out_dir / "report.json"), "markdown": str(out_dir / "report.md"), "plot": str(plot_path)}
+
+    def place(path: Path) -> Path:
+        return relocated(path, out_dir, Path(staging)) if staging is not None else path
+
     png = latency_png(result)
-    atomic_write_bytes(plot_path, png)
-    atomic_write_text(out_dir / "report.md", bench_markdown(result))
-    atomic_write_text(out_dir / "report.json", json.dumps(result.to_json(), indent=2) + "\n")
+    atomic_write_bytes(place(plot_path), png)
+    atomic_write_text(place(out_dir / "report.md"), bench_markdown(result))
+    atomic_write_text(place(out_dir / "report.json"), json.dumps(result.to_json(), indent=2) + "\n")
     return result.files

@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 from ..errors import FlynetError
+from ..processes import COMPILE_TIMEOUT_S, run_tool
 from ..resources import cache_dir as user_cache_dir, firmware_dir
 
 
@@ -39,11 +39,9 @@ def build_counting_plugin(cache_dir: Path | str | None = None) -> Path:
     fd, tmp = tempfile.mkstemp(dir=cache, prefix=".fn_insn_count.", suffix=".so")
     os.close(fd)
     try:
-        proc = subprocess.run(
-            [gcc, "-shared", "-fPIC", "-O2", "-fvisibility=hidden", "-Wall", "-Wextra", "-Werror",
-             "-o", tmp, *(str(p) for p in sources if p.suffix == ".c")],
-            capture_output=True, text=True,
-        )
+        proc = run_tool([gcc, "-shared", "-fPIC", "-O2", "-fvisibility=hidden", "-Wall", "-Wextra", "-Werror",
+                         "-o", tmp, *(str(p) for p in sources if p.suffix == ".c")],
+                        timeout_s=COMPILE_TIMEOUT_S, what="host gcc (QEMU counting plugin)")
         if proc.returncode != 0:
             first = next((l for l in proc.stderr.splitlines() if "error" in l), proc.stderr.strip())
             raise FlynetError(f"counting plugin does not compile: {first}")

@@ -17,26 +17,24 @@ counted segment is the n-th layer begun.
 
 from __future__ import annotations
 
-import os
 import re
 import resource
 import shutil
-import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..build.linker_script import memory_regions
 from ..errors import CheckFailed, FlynetError
+from ..processes import kill_group, start_tool, stop_group
 from ..targets import Target
+from .elf_check import check_emulation_elf, read_load_segments
 from .plugin import build_counting_plugin
 from .symbols import read_symbols
 from .timing import BoardTiming
 
 MARKER_BEGIN = "fn_marker_layer_begin"
 MARKER_END = "fn_marker_layer_end"
-_KILL_GRACE_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -88,7 +86,8 @@ class RunResult:
     total_model_cycles: ModelCycles | None = None
     fault: Fault | None = None
     running_layer: tuple[int, str] | None = None  # begun and not ended when the run stopped
-    outputs: list[tuple[int, bytes]] = field(default_factory=list)  # fn_emit_output, in print order
+    # fn_emit_output, in print order; the bench main numbers them sample * FLYNET_OUTPUT_COUNT + output
+    outputs: list[tuple[int, bytes]] = field(default_factory=list)
     # `@checksums <input> ...` lines (fn_bench_main.c with FLYNET_LAYER_CHECKSUMS): per input, one per layer
     checksums: dict[int, list[int]] = field(default_factory=dict)
 
@@ -144,38 +143,9 @@ def qemu_command(qemu: Path, elf: Path, target: Target, plugin_args: str | None)
     return cmd
 
 
-def _check_emulation_elf(elf: Path, target: Target, symbols: dict[str, int]) -> None:
-    vectors = symbols.get("fn_vector_table")
-    if vectors is None:
-        raise FlynetError(f"{elf} has no fn_vector_table: build it with flynet_tiny.codegen.build.build_firmware")
-    code = next(r for r in memory_regions(target, True) if r.name == target.placement["code"])
-    if not code.origin <= vectors < code.origin + code.length:
-        raise FlynetError(
-            f"{elf} is linked for the real {target.board}, not for QEMU {target.emulator['qemu_machine']}: "
-            f"rebuild it with emulation=True"
-        )
-
-
 def _no_core_dumps() -> None:
     # A lock-up makes QEMU abort(); its core file is of no use and may be large.
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-
-def _kill_group(proc: subprocess.Popen, sig: int) -> None:
-    try:
-        os.killpg(proc.pid, sig)
-    except ProcessLookupError:
-        pass
-
-
-def _stop(proc: subprocess.Popen) -> tuple[str, str]:
-    """SIGTERM (lets the plugin write its totals), then SIGKILL; returns what was printed."""
-    _kill_group(proc, signal.SIGTERM)
-    try:
-        return proc.communicate(timeout=_KILL_GRACE_S)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc, signal.SIGKILL)
-        return proc.communicate()
 
 
 def plugin_argument(
@@ -204,9 +174,11 @@ def run_qemu(
     plugin: bool = True,
     keep_counts: Path | str | None = None,
     timing: BoardTiming | None = None,
+    progress=lambda message: None,
 ) -> RunResult:
     """Run `elf` (an emulation build for `target`) until it exits, faults or times out; with
-    `timing`, the plugin also estimates cycles per layer on that board."""
+    `timing`, the plugin also estimates cycles per layer on that board. `progress` hears about the
+    start once the file is known to be an emulation build for the target."""
     elf = Path(elf)
     if not elf.is_file():
         raise FlynetError(f"firmware {elf} not found: build it first")
@@ -216,8 +188,10 @@ def run_qemu(
         if path is not None and "," in str(Path(path).resolve()):
             raise FlynetError(f"path {path} contains a comma, which QEMU's option parser splits: move or rename it")
     qemu = find_qemu()
+    segments = read_load_segments(elf)  # the header first: a file that is no Arm ELF fails before nm reads it
     symbols = read_symbols(elf)
-    _check_emulation_elf(elf, target, symbols)
+    check_emulation_elf(elf, target, symbols, segments)
+    progress(f"running {elf} on QEMU {target.emulator['qemu_machine']} (timeout {timeout_s:g} s)")
     with tempfile.TemporaryDirectory(prefix="flynet-qemu-") as tmp:
         counts_path = Path(keep_counts) if keep_counts else Path(tmp) / "counts.txt"
         plugin_args = None
@@ -225,19 +199,16 @@ def run_qemu(
             begin, end = symbols.get(MARKER_BEGIN), symbols.get(MARKER_END)
             markers = (begin, end) if begin is not None and end is not None else None
             plugin_args = plugin_argument(counts_path, markers, timing=timing)
-        proc = subprocess.Popen(
-            qemu_command(qemu, elf, target, plugin_args),
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, errors="replace", start_new_session=True, preexec_fn=_no_core_dumps,
-        )
+        proc = start_tool(qemu_command(qemu, elf, target, plugin_args), what="qemu-system-arm",
+                          preexec_fn=_no_core_dumps)
         timed_out = False
         try:
             stdout, stderr = proc.communicate(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             timed_out = True
-            stdout, stderr = _stop(proc)
+            stdout, stderr = stop_group(proc)  # SIGTERM first: the plugin writes its totals
         except BaseException:
-            _kill_group(proc, signal.SIGKILL)
+            kill_group(proc)
             proc.wait()
             raise
         counts = counts_path.read_text() if plugin and counts_path.is_file() else ""

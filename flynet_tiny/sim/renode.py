@@ -8,15 +8,14 @@ user who has Renode can run it by hand: `renode --console --disable-xwt firmware
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import FlynetError
+from ..processes import kill_group, start_tool
 from ..reporting import atomic_write_text
 from ..targets import Target
 
@@ -74,10 +73,8 @@ def run_renode(elf: Path | str, target: Target, timeout_s: float = 60.0) -> Reno
     if renode is None:
         raise FlynetError(f"Renode not found on PATH: wrote {script}; install Renode (renode.io) to run the board build")
     uart_log.unlink(missing_ok=True)
-    proc = subprocess.Popen(
-        [str(renode), "--console", "--disable-xwt", "--plain", str(script)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
+    proc = start_tool([renode, "--console", "--disable-xwt", "--plain", script], what="renode",
+                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     finished = False
     try:
         deadline = time.monotonic() + timeout_s
@@ -88,10 +85,7 @@ def run_renode(elf: Path | str, target: Target, timeout_s: float = 60.0) -> Reno
             time.sleep(0.2)
     finally:
         # Renode keeps running after the firmware parks the core: always end its group.
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        kill_group(proc)
         proc.wait()
     text = uart_log.read_text(errors="replace") if uart_log.is_file() else ""
     return RenodeRun(script, uart_log, text, finished)

@@ -69,6 +69,7 @@ class _Operator:
     outputs: list[int]
     options: dict = field(default_factory=dict)
     version: int | None = None
+    custom_code: str | None = None
 
 
 class TFLiteBuilder:
@@ -133,12 +134,16 @@ class TFLiteBuilder:
         outputs: Iterable[int],
         options: dict | None = None,
         version: int | None = None,
+        custom_code: str | None = None,
     ) -> int:
+        """`custom_code` names the op of a CUSTOM operator (its options are not written)."""
         if opcode not in OPCODES:
             raise ValueError(f"unknown builtin operator {opcode!r}")
         if options and opcode not in OP_OPTIONS:
             raise ValueError(f"{opcode} takes no options, got {sorted(options)}")
-        self._operators.append(_Operator(opcode, list(inputs), list(outputs), dict(options or {}), version))
+        if (custom_code is not None) != (opcode == "CUSTOM"):
+            raise ValueError("custom_code goes with opcode CUSTOM, and only with it")
+        self._operators.append(_Operator(opcode, list(inputs), list(outputs), dict(options or {}), version, custom_code))
         return len(self._operators) - 1
 
     def set_io(self, inputs: Sequence[int], outputs: Sequence[int]) -> None:
@@ -152,17 +157,19 @@ class TFLiteBuilder:
     def build(self) -> bytes:
         if not self._inputs or not self._outputs:
             raise ValueError("set_io() must name the graph inputs and outputs before build()")
-        opcode_index: dict[tuple[str, int], int] = {}
+        opcode_index: dict[tuple[str, int, str | None], int] = {}
         operator_codes: list[schema.OperatorCodeT] = []
         operators: list[schema.OperatorT] = []
         for op in self._operators:
             version = op.version or INT8_OP_VERSIONS.get(op.opcode, 1)
-            key = (op.opcode, version)
+            key = (op.opcode, version, op.custom_code)
             if key not in opcode_index:
                 code = schema.OperatorCodeT()
                 code.builtinCode = OPCODES[op.opcode]
                 code.deprecatedBuiltinCode = min(OPCODES[op.opcode], 127)
                 code.version = version
+                if op.custom_code is not None:
+                    code.customCode = op.custom_code.encode()
                 opcode_index[key] = len(operator_codes)
                 operator_codes.append(code)
             operator = schema.OperatorT()

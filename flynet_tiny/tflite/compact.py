@@ -55,18 +55,10 @@ def _collapse_zero_points(quant) -> bool:
 
 def check_same_tflm_outputs(full_bytes: bytes, compact_bytes: bytes, samples: int = 4, seed: int = 0) -> None:
     """TFLM must compute the same bytes from both forms; random inputs exercise every channel."""
-    from .interpreters import run_tflm_batch
-    from .reader import read_tflite
+    from .interpreters import random_model_inputs, run_tflm_batch
 
-    graph = read_tflite(full_bytes)
-    rng = np.random.default_rng(seed)
-    inputs = [[_random_input(rng, graph.tensors[i]) for i in graph.inputs] for _ in range(samples)]
+    inputs = random_model_inputs(full_bytes, samples, seed)
     for full, compact in zip(run_tflm_batch(full_bytes, inputs), run_tflm_batch(compact_bytes, inputs)):
         if any(not np.array_equal(a, b) for a, b in zip(full, compact)):
             raise RuntimeError("the compacted TFLM flatbuffer computes other outputs than the .tflite")
 
-
-def _random_input(rng: np.random.Generator, tensor) -> np.ndarray:
-    if tensor.dtype == "int8":
-        return rng.integers(-128, 128, tensor.shape, dtype=np.int8)
-    return rng.standard_normal(tensor.shape).astype(tensor.dtype)

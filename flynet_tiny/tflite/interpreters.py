@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import tempfile
 from contextlib import contextmanager
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
+
+from ..errors import FlynetError
 
 _ARENA_TOTAL = re.compile(r"Arena allocation total (\d+) bytes")
 _ARENA_HEAD = re.compile(r"Arena allocation head (\d+) bytes")
@@ -16,23 +19,96 @@ _ARENA_TAIL = re.compile(r"Arena allocation tail (\d+) bytes")
 DEFAULT_ARENA = 4 * 1024 * 1024
 
 
+@contextmanager
+def refused_by(runtime: str):
+    """A runtime that refuses the model (its own checks, e.g. a kernel's Prepare) is one line about the input;
+    what it prints on stderr meanwhile is caught, and said in that line when its exception says nothing."""
+    error = None
+    with _captured_stderr() as captured:
+        try:
+            yield
+        except (RuntimeError, ValueError) as exc:
+            error = exc
+    if error is not None:
+        printed = [line.strip() for line in captured["text"].splitlines() if line.strip()]
+        detail = " ".join(str(error).split())[:240] or (printed[-1][:240] if printed else type(error).__name__)
+        raise FlynetError(f"{runtime} cannot run the model ({detail}): re-export it with the ops, types and shapes "
+                          f"{runtime} supports") from None
+
+
+def check_runtimes_survive(model_bytes: bytes, samples: Sequence[Sequence[np.ndarray]]) -> None:
+    """LiteRT-ref, then TFLite Micro, run `samples` in a forked child before this process runs them.
+
+    Both trust the file they are given: a malformed model this package's checks miss can make them
+    abort or crash, which would take the command down with no message. In a child it takes only the
+    child down, and the command says so in one line. TFLite Micro refusing the model says why; LiteRT
+    refusing it cleanly is not an error here (TFLM is the reference: verification notes the refusal).
+    """
+    _trial_run("LiteRT", lambda: run_litert_reference_batch(model_bytes, samples), refusal_fatal=False)
+    _trial_run("TFLite Micro", lambda: run_tflm_batch(model_bytes, samples))
+
+
+def _trial_run(runtime: str, run: Callable[[], object], refusal_fatal: bool = True) -> None:
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 if the runtime ran, else send its one-line refusal through the pipe
+        status = 1
+        try:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.close(read_end)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+            run()
+            status = 0
+        except FlynetError as exc:
+            os.write(write_end, str(exc).encode())
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    try:
+        with os.fdopen(read_end, "rb") as pipe:
+            refusal = pipe.read().decode(errors="replace")
+        _, status = os.waitpid(pid, 0)
+    except BaseException:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise
+    if os.WIFSIGNALED(status):
+        crash = signal.Signals(os.WTERMSIG(status)).name
+        raise FlynetError(f"{runtime} crashed on the model ({crash} in a trial run): the model is malformed in a way "
+                          "flynet-tiny's checks do not catch; re-export it")
+    if refusal:
+        if refusal_fatal:
+            raise FlynetError(refusal)
+        return
+    if os.WEXITSTATUS(status) != 0:
+        raise FlynetError(f"{runtime} failed on the model in a trial run: re-export it")
+
+
 def tflm_interpreter(model_bytes: bytes, arena_size: int = DEFAULT_ARENA):
     from tflite_micro.python.tflite_micro import runtime
 
-    return runtime.Interpreter.from_bytes(bytes(model_bytes), arena_size=arena_size)
+    with refused_by("TFLite Micro"):
+        return runtime.Interpreter.from_bytes(bytes(model_bytes), arena_size=arena_size)
 
 
 def run_tflm(model_bytes: bytes, inputs: Sequence[np.ndarray], arena_size: int = DEFAULT_ARENA) -> list[np.ndarray]:
     """Run one inference per batch item is the caller's job: `inputs` are the graph's input tensors."""
-    interpreter = tflm_interpreter(model_bytes, arena_size)
-    return _invoke_tflm(interpreter, inputs, _io_counts(model_bytes)[1])
+    return run_tflm_batch(model_bytes, [inputs], arena_size)[0]
 
 
-def run_tflm_batch(model_bytes: bytes, samples: Sequence[Sequence[np.ndarray]], arena_size: int = DEFAULT_ARENA) -> list[list[np.ndarray]]:
-    """Run many inferences on one interpreter (TFLM models are stateless between invokes)."""
+def run_tflm_batch(model_bytes: bytes, samples: Sequence[Sequence[np.ndarray]], arena_size: int = DEFAULT_ARENA,
+                   on_sample: Callable[[], None] = lambda: None) -> list[list[np.ndarray]]:
+    """Run many inferences on one interpreter (TFLM models are stateless between invokes); `on_sample`
+    is called after each (progress)."""
     interpreter = tflm_interpreter(model_bytes, arena_size)
     n_outputs = _io_counts(model_bytes)[1]
-    return [_invoke_tflm(interpreter, sample, n_outputs) for sample in samples]
+    results = []
+    with refused_by("TFLite Micro"):
+        for sample in samples:
+            results.append(_invoke_tflm(interpreter, sample, n_outputs))
+            on_sample()
+    return results
 
 
 def _invoke_tflm(interpreter, inputs: Sequence[np.ndarray], n_outputs: int) -> list[np.ndarray]:
@@ -40,6 +116,27 @@ def _invoke_tflm(interpreter, inputs: Sequence[np.ndarray], n_outputs: int) -> l
         interpreter.set_input(np.ascontiguousarray(x), i)
     interpreter.invoke()
     return [np.array(interpreter.get_output(i)) for i in range(n_outputs)]
+
+
+def random_model_inputs(model_bytes: bytes, samples: int, seed: int = 0) -> list[list[np.ndarray]]:
+    """`samples` sets of reproducible random values for every graph input, each in its own shape and type
+    (integers over the type's whole range, floats standard normal): a runtime is never left to read an
+    input nobody set."""
+    from .reader import read_tflite
+
+    graph = read_tflite(model_bytes)
+    rng = np.random.default_rng(seed)
+    return [[_random_tensor(rng, graph.tensors[i]) for i in graph.inputs] for _ in range(samples)]
+
+
+def _random_tensor(rng: np.random.Generator, tensor) -> np.ndarray:
+    dtype = np.dtype(tensor.dtype)
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return rng.integers(info.min, int(info.max) + 1, tensor.shape, dtype=dtype)
+    if dtype.kind == "b":
+        return rng.integers(0, 2, tensor.shape).astype(bool)
+    return rng.standard_normal(tensor.shape).astype(dtype)
 
 
 def _io_counts(model_bytes: bytes) -> tuple[int, int]:
@@ -72,9 +169,11 @@ def tflm_arena_bytes(model_bytes: bytes) -> dict[str, int]:
     n_inputs, n_outputs = _io_counts(model_bytes)
     zeros = []
     for index in range(n_inputs):
-        details = interpreter.get_input_details(index)
+        with refused_by("TFLite Micro"):
+            details = interpreter.get_input_details(index)
         zeros.append(np.zeros(details["shape"], dtype=details["dtype"]))
-    _invoke_tflm(interpreter, zeros, n_outputs)
+    with refused_by("TFLite Micro"):
+        _invoke_tflm(interpreter, zeros, n_outputs)
     with _captured_stderr() as captured:
         interpreter.print_allocations()
     text = captured["text"]
@@ -93,19 +192,22 @@ def run_litert_reference(model_bytes: bytes, inputs: Sequence[np.ndarray]) -> li
     return run_litert_reference_batch(model_bytes, [inputs])[0]
 
 
-def run_litert_reference_batch(model_bytes: bytes, samples: Sequence[Sequence[np.ndarray]]) -> list[list[np.ndarray]]:
+def run_litert_reference_batch(model_bytes: bytes, samples: Sequence[Sequence[np.ndarray]],
+                               on_sample: Callable[[], None] = lambda: None) -> list[list[np.ndarray]]:
     """LiteRT reference kernels, one interpreter for all samples: a new interpreter per sample
-    aborts inside LiteRT after a few hundred."""
+    aborts inside LiteRT after a few hundred. `on_sample` is called after each (progress)."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    interpreter = Interpreter(model_content=bytes(model_bytes), num_threads=1,
-                              experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
-    interpreter.allocate_tensors()
-    inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
-    results = []
-    for sample in samples:
-        for detail, x in zip(inputs, sample):
-            interpreter.set_tensor(detail["index"], np.ascontiguousarray(x))
-        interpreter.invoke()
-        results.append([np.array(interpreter.get_tensor(d["index"])) for d in outputs])
+    with refused_by("LiteRT"):
+        interpreter = Interpreter(model_content=bytes(model_bytes), num_threads=1,
+                                  experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+        interpreter.allocate_tensors()
+        inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
+        results = []
+        for sample in samples:
+            for detail, x in zip(inputs, sample):
+                interpreter.set_tensor(detail["index"], np.ascontiguousarray(x))
+            interpreter.invoke()
+            results.append([np.array(interpreter.get_tensor(d["index"])) for d in outputs])
+            on_sample()
     return results

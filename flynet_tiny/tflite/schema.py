@@ -59,6 +59,11 @@ OP_OPTIONS: dict[str, str] = {
     "DEQUANTIZE": "DequantizeOptions",
     "QUANTIZE": "QuantizeOptions",
     "TRANSPOSE": "TransposeOptions",
+    "SHAPE": "ShapeOptions",
+    "PACK": "PackOptions",
+    "GATHER": "GatherOptions",
+    "SVDF": "SVDFOptions",
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": "UnidirectionalSequenceLSTMOptions",
 }
 
 # Lowest version of each op that carries int8 tensors (TFLite's op_version rules),

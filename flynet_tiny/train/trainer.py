@@ -60,10 +60,10 @@ class TrainConfig:
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
     def check(self) -> None:
-        for name in ("epochs", "batch_size", "threads"):
+        for name, flag in (("epochs", "--epochs"), ("batch_size", "--batch-size"), ("threads", "--workers")):
             if getattr(self, name) < 1:
-                raise FlynetError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if not self.lr > 0:
+                raise FlynetError(f"{flag} must be at least 1, got {getattr(self, name)}")
+        if not 0 < self.lr < math.inf:
             raise FlynetError(f"--lr must be positive, got {self.lr}")
 
 
@@ -117,12 +117,16 @@ def evaluate(model: nn.Module, dataset: ImageDataset, batch_size: int = 256,
 
 
 def _rng_state() -> dict:
-    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    # numpy's state as plain numbers: checkpoints hold tensors and plain data only (see checkpoint.py)
+    name, keys, position, has_gauss, cached_gaussian = np.random.get_state()
+    numpy_state = [name, [int(k) for k in keys], int(position), int(has_gauss), float(cached_gaussian)]
+    return {"torch": torch.get_rng_state(), "numpy": numpy_state, "python": random.getstate()}
 
 
 def _set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
+    name, keys, position, has_gauss, cached_gaussian = state["numpy"]
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), position, has_gauss, cached_gaussian))
     random.setstate(state["python"])
 
 
@@ -258,9 +262,9 @@ def _metrics(history: list[dict], best_top1: float, config: TrainConfig, run_inf
 
 
 def _progress_bar(total: int, desc: str, enabled: bool):
-    from tqdm import tqdm
+    from ..reporting import progress_bar
 
-    return tqdm(total=total, desc=desc, disable=not enabled, file=sys.stderr, leave=False, dynamic_ncols=True)
+    return progress_bar(total, desc, enabled)
 
 
 def plot_curves(history: list[dict]) -> bytes:
@@ -270,6 +274,7 @@ def plot_curves(history: list[dict]) -> bytes:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [h["epoch"] for h in history]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
@@ -280,6 +285,7 @@ def plot_curves(history: list[dict]) -> bytes:
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
     ax_acc.set(xlabel="epoch", ylabel="top-1", title="accuracy")
     for ax in (ax_loss, ax_acc):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole: no 0.5 ticks on short runs
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()

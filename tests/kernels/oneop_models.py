@@ -114,3 +114,14 @@ def binary_model(op: str, a_shape, b_shape, a_q, b_q, y_q, options=None):
     b.add_operator(op, [ai, bi], [yi], options)
     b.set_io([ai, bi], [yi])
     return b.build()
+
+
+def quantize_model(in_dtype: str, in_q, out_dtype: str, out_q, size: int) -> bytes:
+    """One QUANTIZE (or, for an int8 -> float32 pair, DEQUANTIZE) of a [1, size] tensor."""
+    b = TFLiteBuilder("one edge op")
+    x = b.add_tensor("x", [1, size], in_dtype, scale=in_q[0] if in_q else None, zero_point=in_q[1] if in_q else None)
+    y = b.add_tensor("y", [1, size], out_dtype, scale=out_q[0] if out_q else None,
+                     zero_point=out_q[1] if out_q else None)
+    b.add_operator("DEQUANTIZE" if out_dtype == "float32" else "QUANTIZE", [x], [y])
+    b.set_io([x], [y])
+    return b.build()

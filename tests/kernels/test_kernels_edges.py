@@ -102,6 +102,14 @@ def test_odd_sizes_through_every_elementwise_kernel(kernels):
                                                                          shape[3] + 3)
 
 
+def test_softmax_with_every_element_below_diff_min_gives_the_floor(kernels):
+    """A diff_min above 0 (outside TFLM's domain) leaves no element in the sum: every output is -128, and
+    the reciprocal of the zero sum shifts by nothing past 31 bits (the sanitized run checks that)."""
+    x = random_int8(np.random.default_rng(4), (2, 1, 1, 9))
+    params = {**qp.softmax_params(0.05), "diff_min": 1}
+    assert np.all(kernels.softmax(x, params) == -128)
+
+
 def test_wrong_output_geometry_is_a_shape_error(kernels):
     x = np.zeros((1, 5, 5, 3), np.int8)
     with pytest.raises(KernelError, match="FN_ERR_SHAPE"):

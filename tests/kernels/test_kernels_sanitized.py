@@ -13,7 +13,7 @@ from flynet_tiny.codegen.host_kernels import build_host_library, sanitizer_env
 
 HERE = Path(__file__).parent
 SUITES = ["test_kernels_conv.py", "test_kernels_ops.py", "test_kernels_eca.py", "test_kernels_edges.py",
-          "test_kernels_lut_maxout.py"]
+          "test_kernels_lut_maxout.py", "test_kernels_quantize.py"]
 
 
 def test_kernel_suites_pass_under_address_and_undefined_sanitizers():

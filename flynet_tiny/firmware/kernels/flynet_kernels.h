@@ -16,7 +16,8 @@
  *   and the zero point itself for outputs, as in TFLM.
  * - Kernels with scratch needs have a *_get_buffer_size companion; pass a
  *   buffer of at least that many bytes (4-byte aligned), or NULL when it is 0.
- * - No heap, no libc beyond string.h / stdint.h, no floating point.
+ * - No heap, no libc beyond string.h / stdint.h, no floating point except the
+ *   float32 ends of QUANTIZE / DEQUANTIZE (single precision: the Cortex-M4F / M7 FPU).
  * - On a core with __ARM_FEATURE_DSP the conv, depthwise and MDW kernels use
  *   the DSP SIMD instructions; define FN_PORTABLE_ONLY to force the portable
  *   C path. Both paths give identical bytes.
@@ -155,6 +156,23 @@ fn_status fn_pad_s8(const fn_dims *in_dims, const int8_t *input, const fn_dims *
                     int8_t pad_value, const fn_dims *out_dims, int8_t *output);
 
 /* RESHAPE needs no kernel: the generator aliases the output to the input buffer. */
+
+/* ---- QUANTIZE / DEQUANTIZE ------------------------------------------ */
+
+/* QUANTIZE between integer types, as TFLM's Requantize: y = clamp(MultiplyByQuantizedMultiplier(
+ * x + input_offset, multiplier, shift) + output_offset) to the output type's range. int8 -> int8
+ * anywhere in a model; uint8 -> int8 at a model input, int8 -> uint8 at an output. output may equal
+ * input. */
+fn_status fn_requantize_s8(const fn_requantize_params *p, int32_t size, const int8_t *input, int8_t *output);
+fn_status fn_requantize_u8_s8(const fn_requantize_params *p, int32_t size, const uint8_t *input, int8_t *output);
+fn_status fn_requantize_s8_u8(const fn_requantize_params *p, int32_t size, const int8_t *input, uint8_t *output);
+
+/* QUANTIZE float32 -> int8: clamp(round(x / scale) + zero_point), halves away from zero (x / scale
+ * beyond +-2^31 saturates, NaN counts as 0, as the Cortex-M FPU converts). */
+fn_status fn_quantize_f32_s8(float scale, int32_t zero_point, int32_t size, const float *input, int8_t *output);
+
+/* DEQUANTIZE int8 -> float32: scale * (q - zero_point), one float32 product per value. */
+fn_status fn_dequantize_s8_f32(float scale, int32_t zero_point, int32_t size, const int8_t *input, float *output);
 
 /* ---- mean-and-variance-aware ECA ------------------------------------ */
 

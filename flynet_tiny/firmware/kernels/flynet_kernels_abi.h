@@ -98,6 +98,13 @@ typedef struct {
     int32_t multiplier, shift; /* QuantizeMultiplier(input_scale / output_scale) */
 } fn_mean_params;
 
+/* QUANTIZE between integer types: y = MultiplyByQuantizedMultiplier(x + input_offset, multiplier,
+ * shift) + output_offset, clamped to the output type. */
+typedef struct {
+    int32_t input_offset, output_offset;
+    int32_t multiplier, shift; /* QuantizeMultiplier(input_scale / output_scale) */
+} fn_requantize_params;
+
 /* The mean-and-variance-aware ECA block (fn_eca_s8; see flynet_kernels.h). */
 typedef struct {
     fn_mean_params mean; /* x -> mu */

@@ -37,8 +37,9 @@ void fn_softmax_row(const fn_softmax_params *p, int32_t depth, const int8_t *in,
     }
     const int32_t headroom_plus_one = clz32((uint32_t)sum_of_exps);
     const int32_t num_bits_over_unit = 12 - headroom_plus_one;
-    const int32_t shifted_sum_minus_one =
-        (int32_t)(((uint32_t)sum_of_exps << headroom_plus_one) - ((uint32_t)1 << 31));
+    /* A zero sum (every element below diff_min: a diff_min > 0, outside TFLM's domain) would shift by 32. */
+    const uint32_t shifted_sum = headroom_plus_one < 32 ? (uint32_t)sum_of_exps << headroom_plus_one : 0u;
+    const int32_t shifted_sum_minus_one = (int32_t)(shifted_sum - ((uint32_t)1 << 31));
     const int32_t shifted_scale = fn_fx_one_over_one_plus_x(shifted_sum_minus_one);
     for (int32_t c = 0; c < depth; ++c) {
         const int32_t diff = (int32_t)in[c * in_stride] - max_in_row;
