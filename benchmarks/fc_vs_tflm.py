@@ -21,9 +21,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from vs_tflm import TARGETS, random_model_inputs, run_ours, run_theirs, write_runner_inputs  # noqa: E402
+from vs_tflm import TARGETS, run_ours, run_theirs, write_runner_inputs  # noqa: E402
 from tflm_baseline import find_dir  # noqa: E402
 
+from flynet_tiny.data.model_inputs import random_samples  # noqa: E402
 from flynet_tiny.errors import FlynetError  # noqa: E402
 from flynet_tiny.reporting import format_table  # noqa: E402
 from flynet_tiny.tflite import TFLiteBuilder  # noqa: E402
@@ -69,7 +70,7 @@ def main() -> int:
             tmp.mkdir()
             model = fc_model(batches, n_in, n_out)
             (tmp / "model.tflite").write_bytes(model)
-            sets = random_model_inputs(model, 1)
+            sets = random_samples(model, 1)
             inputs = write_runner_inputs(sets, tmp)
             expected = run_tflm_batch(model, sets)
             macs = batches * n_in * n_out

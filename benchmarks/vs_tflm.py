@@ -8,7 +8,8 @@ Models: every .tflite of the compatibility corpus (tests/corpus/manifest.json), 
 through our converter; 0.35 fits the F446RE's 512 KB of flash, 0.5 has 554 KB of weights) and a person-detection-like MobileNetV1 0.25 at 96x96x1 (TFLM's person_detect
 layer shapes, random int8 weights). `--models` picks some by name (`--list` prints them).
 
-Per model and board, on the same random input bytes (seed 0):
+Per model and board, on the same random input bytes (data/model_inputs.random_samples, seed 0: every input
+over its type's range):
 - ours: `flynet-tiny bench`'s path (sim/bench.py): generated C, -O2 DSP kernels, QEMU with the counting
   plugin, outputs checked byte for byte against the host build and TFLM's Python interpreter; a model
   the code generator refuses is listed with its first error (its blocker).
@@ -46,9 +47,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from tflm_baseline import BaselineFailed, find_dir, parse_baseline_report, run_baseline  # noqa: E402
 
+from flynet_tiny.data.model_inputs import random_samples  # noqa: E402
 from flynet_tiny.errors import CheckFailed, FlynetError  # noqa: E402
 from flynet_tiny.reporting import atomic_write_text, format_table, to_json  # noqa: E402
-from flynet_tiny.tflite import read_tflite  # noqa: E402
 
 TARGETS = ("f446re", "f746zg")
 EXTRA_MODELS = ("flynet_bundled", "mobilenetv3_small_0.35_96", "person_detect_mbv1_025_96x96x1")
@@ -56,28 +57,6 @@ FOLDED = "(folded)"  # TFLM ops that none of our layers computes: views and chai
 
 
 # ---------------------------------------------------------------- the parts the tests check
-
-
-def random_model_inputs(tflite: bytes, count: int, seed: int = 0) -> list[list[np.ndarray]]:
-    """`count` inferences of uniform random values for every graph input, by its type: int8 and uint8 over
-    their range, float32 in [-1, 1). One generator for all, in input order."""
-    graph = read_tflite(tflite)
-    rng = np.random.default_rng(seed)
-    sets = []
-    for _ in range(count):
-        tensors = []
-        for index in graph.inputs:
-            t = graph.tensors[index]
-            if t.dtype == "int8":
-                tensors.append(rng.integers(-128, 128, size=t.shape, dtype=np.int8))
-            elif t.dtype == "uint8":
-                tensors.append(rng.integers(0, 256, size=t.shape, dtype=np.uint8))
-            elif t.dtype == "float32":
-                tensors.append(rng.uniform(-1, 1, size=t.shape).astype(np.float32))
-            else:
-                raise FlynetError(f"input {t.name!r} is {t.dtype}: give int8, uint8 or float32 inputs")
-        sets.append(tensors)
-    return sets
 
 
 def write_runner_inputs(sets: list[list[np.ndarray]], folder: Path) -> Path:
@@ -170,12 +149,8 @@ def run_ours(tflite: bytes, target_name: str, sets, out_dir: Path, name: str) ->
     from flynet_tiny.targets import load_target
 
     side = Side()
-    if len(sets[0]) != 1:
-        side.error = f"{len(sets[0])} graph inputs: flynet_invoke takes one"
-        return side, [], {}
     try:
-        result = bench_tflite(tflite, load_target(target_name), [s[0] for s in sets], out_dir, model_name=name,
-                              timeout_s=1800)
+        result = bench_tflite(tflite, load_target(target_name), sets, out_dir, model_name=name, timeout_s=1800)
     except CheckFailed as error:
         text = str(error).splitlines()[0]
         side.error = text if "differ" not in text else ""
@@ -188,8 +163,9 @@ def run_ours(tflite: bytes, target_name: str, sets, out_dir: Path, name: str) ->
     side.instructions = result.totals["instructions"]
     side.bit_exact = "yes (host, TFLM)"
     generated = result.generated
-    memory = {"arena": generated.arena_bytes, "input": generated.input_bytes, "output": generated.output_bytes,
-              "flash": result.memory["flash_bytes"], "weights": generated.weight_bytes}
+    memory = {"arena": generated.arena_bytes, "input": sum(t.nbytes for t in generated.inputs),
+              "output": sum(t.nbytes for t in generated.outputs), "flash": result.memory["flash_bytes"],
+              "weights": generated.weight_bytes}
     return side, result.layers, memory
 
 
@@ -268,7 +244,7 @@ def fmt(value, spec=",.0f", missing="-"):
 def measure(name: str, tflite: bytes, targets: Sequence[str], runner: Path, inputs: int, tmp: Path) -> dict:
     from flynet_tiny.tflite.interpreters import run_tflm_batch
 
-    sets = random_model_inputs(tflite, inputs)
+    sets = random_samples(tflite, inputs)
     folder = tmp / name
     folder.mkdir(parents=True, exist_ok=True)
     model_path = folder / "model.tflite"
@@ -371,7 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             records.append(measure(name, tflite, targets, runner, args.inputs, tmp))
     atomic_write_text(args.json, to_json({"inputs": args.inputs, "runner_opt": "O2", "ours_opt": "speed",
                                           "records": records}))
-    print(f"instructions per inference (mean of {args.inputs} random inputs, seed 0); memory = our arena + input + "
+    print(f"instructions per inference (mean of {args.inputs} random samples, seed 0); memory = our arena + input + "
           "output buffers vs TFLM arena_used_bytes; flash = ours (model + kernels + runtime) vs the .tflite alone")
     print(format_table(["model", "board", "ours instr", "TFLM instr", "ratio", "ours mem B", "TFLM arena B",
                         "mem ratio", "ours flash B", ".tflite B", "ours bit-exact", "TFLM bit-exact", "note"],
