@@ -106,6 +106,7 @@ _i32 = ctypes.c_int32
 Dims = ctypes_struct("fn_dims")
 ConvParams = ctypes_struct("fn_conv_params")
 FcParams = ctypes_struct("fn_fc_params")
+FcPairsParams = ctypes_struct("fn_fc_pairs_params")
 AddParams = ctypes_struct("fn_add_params")
 MulParams = ctypes_struct("fn_mul_params")
 HardSwishParams = ctypes_struct("fn_hard_swish_params")
@@ -290,6 +291,26 @@ class HostKernels:
         status = self.lib.fn_fully_connected_s8(ctypes.byref(params), ctypes.byref(quant), x.shape[0], x.shape[1],
                                                 _ptr(x), w.shape[0], _ptr(w), _ptr(b, _i32), _ptr(out))
         self._check("fn_fully_connected_s8", status)
+        return out
+
+    def fully_connected_pairs(self, x, w, bias, *, multiplier, shift, input_offset=0, output_offset=0,
+                              act=(-128, 127)) -> np.ndarray:
+        """FULLY_CONNECTED through fn_fully_connected_pairs_s8: the weights packed and the input offset
+        folded into the bias as the code generator does (codegen/fc_pairs.py)."""
+        from . import fc_pairs
+
+        x, w = _int8(x), _int8(w)
+        m, s = np.atleast_1d(multiplier), np.atleast_1d(shift)
+        folded = fc_pairs.folded_bias(w, None if bias is None else np.asarray(bias), input_offset)
+        table, folded = _int32(fc_pairs.requant_table(m, s)), _int32(folded)
+        packed = _int8(fc_pairs.pack_weights(w))
+        params = FcPairsParams(output_offset, act[0], act[1], int(m.size > 1),
+                               int(fc_pairs.fast_requant_applies(folded, s, w.shape[1])))
+        out = np.zeros((x.shape[0], w.shape[0]), dtype=np.int8)
+        status = self.lib.fn_fully_connected_pairs_s8(ctypes.byref(params), _ptr(table, _i32), x.shape[0], x.shape[1],
+                                                      _ptr(x), w.shape[0], _ptr(packed), _ptr(folded, _i32),
+                                                      _ptr(out), None)
+        self._check("fn_fully_connected_pairs_s8", status)
         return out
 
     # -- elementwise ----------------------------------------------------------

@@ -100,6 +100,11 @@ STRUCTS: dict[str, Struct] = {s.name: s for s in (
         _ints("act_min act_max"),
         _ints("per_channel", "0: multiplier[0] / shift[0] for every output"),
     )),
+    Struct("fn_fc_pairs_params", (
+        _ints("output_offset act_min act_max"),
+        _ints("per_channel", "0: requant[0..1] for every output"),
+        _ints("fast_requant", "1: every channel's requantization takes the DSP build's SMMULR form (the generator checks)"),
+    ), "FULLY_CONNECTED on weights packed in row pairs (fn_fully_connected_pairs_s8)."),
     Struct("fn_add_params", (
         _ints("input1_offset input2_offset output_offset"),
         _ints("left_shift"),

@@ -7,6 +7,7 @@ from ..graph import Layer, ModelIR, dims4
 from ..layer_code import ConstArray, LayerCode, ParamObject, ScratchQuery, dims_object, shape_text
 from ..overlap import ChannelBands, Overlap, PixelWindows
 from .common import act_range, bias_array, per_channel_quant, status_call
+from .fully_connected import pointwise_as_pairs
 from .registry import emitter, unsupported
 
 _FUNCTIONS = {"conv": "fn_conv2d_s8", "depthwise": "fn_depthwise_conv2d_s8", "mdw": "fn_mdw_maxout_s8"}
@@ -110,7 +111,7 @@ def _conv_common(ir: ModelIR, layer: Layer, prefix: str, kind: str,
 
 @emitter("CONV_2D")
 def _conv(ir, layer, prefix):
-    return _conv_common(ir, layer, prefix, "conv")
+    return pointwise_as_pairs(ir, layer, prefix) or _conv_common(ir, layer, prefix, "conv")
 
 
 @emitter("DEPTHWISE_CONV_2D")

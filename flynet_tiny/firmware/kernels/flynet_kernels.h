@@ -93,6 +93,20 @@ fn_status fn_fully_connected_s8(const fn_fc_params *p, const fn_channel_quant *q
                                 int32_t out_features, const int8_t *weights, const int32_t *bias,
                                 int8_t *output);
 
+/* FULLY_CONNECTED on weights the code generator packed in row pairs (flynet_tiny/codegen/fc_pairs.py):
+ * rows 2p and 2p+1 as one int16 lane per input, w[2p][k] + 256 * w[2p+1][k] (no weight may be -128),
+ * in quads of 4 rows, each group of 4 inputs in the order 0, 2, 1, 3; in_features rounded up to 4 and
+ * out_features to 2 with zero weights. `bias` (never NULL) already holds input_offset * (row sum), so
+ * the input is used raw. `requant`: (multiplier, -shift - 1) per output, TFLite's multiplier and shift
+ * (or one pair of words with per_channel 0); where p->fast_requant is 1 the DSP build takes the
+ * SMMULR form with exponent -shift. On a DSP core the input is widened once per batch row into `scratch`. */
+fn_status fn_fully_connected_pairs_s8(const fn_fc_pairs_params *p, const int32_t *requant, int32_t batches,
+                                      int32_t in_features, const int8_t *input, int32_t out_features,
+                                      const int8_t *packed_weights, const int32_t *bias, int8_t *output,
+                                      void *scratch);
+/* in_dims = (batches, 1, 1, in_features), out_dims = (batches, 1, 1, out_features). */
+int32_t fn_fully_connected_pairs_s8_get_buffer_size(const fn_dims *in_dims, const fn_dims *out_dims);
+
 /* ---- elementwise ---------------------------------------------------- */
 
 /* ADD (and the operands' rescaling to a common scale with TFLM's left shift 20).

@@ -48,6 +48,13 @@ typedef struct {
     int32_t per_channel; /* 0: multiplier[0] / shift[0] for every output */
 } fn_fc_params;
 
+/* FULLY_CONNECTED on weights packed in row pairs (fn_fully_connected_pairs_s8). */
+typedef struct {
+    int32_t output_offset, act_min, act_max;
+    int32_t per_channel; /* 0: requant[0..1] for every output */
+    int32_t fast_requant; /* 1: every channel's requantization takes the DSP build's SMMULR form (the generator checks) */
+} fn_fc_pairs_params;
+
 /* ADD, SUB (left shift 20) and SQUARED_DIFFERENCE (left shift 7): the operands rescaled to a common
  * scale. */
 typedef struct {
