@@ -1,4 +1,5 @@
-"""CONV_2D, DEPTHWISE_CONV_2D and the fused MDW + Max-out, each optionally with a PAD folded in."""
+"""CONV_2D, DEPTHWISE_CONV_2D and the fused MDW + Max-out, each optionally with a PAD folded in; the grouped
+conv's call (kind "group", with its input channel map) comes from here too (emit/micronet.py)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ from ..layer_code import ConstArray, LayerCode, ParamObject, ScratchQuery, dims_
 from .common import act_range, bias_array, per_channel_quant, status_call
 from .registry import emitter, unsupported
 
-_FUNCTIONS = {"conv": "fn_conv2d_s8", "depthwise": "fn_depthwise_conv2d_s8", "mdw": "fn_mdw_maxout_s8"}
+_FUNCTIONS = {"conv": "fn_conv2d_s8", "depthwise": "fn_depthwise_conv2d_s8", "mdw": "fn_mdw_maxout_s8",
+              "group": "fn_group_conv2d_s8"}
 
 
 def _conv_common(ir: ModelIR, layer: Layer, prefix: str, kind: str,
-                 pads: tuple[int, int, int, int] | None = None) -> LayerCode:
-    """One conv-like kernel call; `pads` (top, bottom, left, right) folds a preceding PAD into a VALID conv."""
+                 pads: tuple[int, int, int, int] | None = None, channel_map=None) -> LayerCode:
+    """One conv-like kernel call; `pads` (top, bottom, left, right) folds a preceding PAD into a VALID conv;
+    `channel_map` (kind "group" only) is the order in which the grouped conv reads its input channels."""
     op = layer.op
     x = ir.tensor(layer.inputs[0])
     out = ir.tensor(layer.outputs[0])
@@ -22,10 +25,10 @@ def _conv_common(ir: ModelIR, layer: Layer, prefix: str, kind: str,
         raise unsupported(ir, layer, "dilation other than 1")
     if opts.get("padding") not in ("SAME", "VALID"):
         raise unsupported(ir, layer, f"padding {opts.get('padding')}")
-    heads = int(opts.get("depth_multiplier", 1)) if kind != "conv" else 1
+    heads = int(opts.get("depth_multiplier", 1)) if kind not in ("conv", "group") else 1
     function = _FUNCTIONS[kind]
     filter_dims = tuple(int(s) for s in weights.shape)
-    if kind == "conv":
+    if kind in ("conv", "group"):
         channels = filter_dims[0]
     else:
         channels = filter_dims[3]
@@ -61,8 +64,13 @@ def _conv_common(ir: ModelIR, layer: Layer, prefix: str, kind: str,
         ParamObject("quant", "fn_channel_quant", {"multiplier": f"{prefix}_multiplier", "shift": f"{prefix}_shift"}),
         dims_object("in_dims", in_dims), dims_object("filter_dims", filter_dims), dims_object("out_dims", out_dims),
     ]
-    statements = status_call(f"{function}(&params, &quant, &in_dims, @IN0@, &filter_dims, {prefix}_weights, "
-                             f"{bias_name}, &out_dims, @OUT0@, @SCRATCH@)")
+    map_argument = ""
+    if kind == "group":
+        map_argument = "NULL, " if channel_map is None else f"{prefix}_channel_map, "
+        if channel_map is not None:
+            arrays.append(ConstArray(f"{prefix}_channel_map", "int16_t", channel_map))
+    statements = status_call(f"{function}(&params, &quant, &in_dims, @IN0@, {map_argument}&filter_dims, "
+                             f"{prefix}_weights, {bias_name}, &out_dims, @OUT0@, @SCRATCH@)")
     kh, kw = (filter_dims[1], filter_dims[2])
     padding_text = opts["padding"] if pads is None else f"padded {list(pads[:2])}x{list(pads[2:])} (PAD fused)"
     summary = (f"{shape_text(x.shape)} -> {shape_text(out.shape)}, {kh}x{kw} stride {params['stride_h']} "
