@@ -77,9 +77,9 @@ def _guard_scratch(text: str, query, planned: int) -> str:
     ])
 
 
-def build_ir(tflite_bytes: bytes, fuse_mdw: bool = True) -> ModelIR:
+def build_ir(tflite_bytes: bytes, fuse_mdw: bool = True, fuse_shift_max: bool = True) -> ModelIR:
     graph = read_tflite(tflite_bytes)
-    ir = fuse(lower(graph), mdw_maxout=fuse_mdw)
+    ir = fuse(lower(graph), mdw_maxout=fuse_mdw, shift_max=fuse_shift_max)
     if len(ir.inputs) != 1 or len(ir.outputs) != 1:
         raise FlynetError(
             f"model has {len(ir.inputs)} inputs and {len(ir.outputs)} outputs: flynet_invoke takes exactly one of each"
@@ -90,15 +90,17 @@ def build_ir(tflite_bytes: bytes, fuse_mdw: bool = True) -> ModelIR:
 
 
 def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str = "model",
-                           alignment: int = 16, fuse_mdw: bool = True, dsp_kernels: bool = True) -> GeneratedModel:
+                           alignment: int = 16, fuse_mdw: bool = True, dsp_kernels: bool = True,
+                           fuse_shift_max: bool = True) -> GeneratedModel:
     """Write the model's C sources into `out_dir`; every file is complete or untouched.
-    `fuse_mdw=False` keeps MDW and its Max-out as two layers (benchmarks/bench_boards.py).
+    `fuse_mdw=False` keeps MDW and its Max-out as two layers (benchmarks/bench_boards.py), `fuse_shift_max=False`
+    MicroNet's Shift-Max as its MUL / ADD / MAXIMUM layers (benchmarks/kernels_bench.py).
     `dsp_kernels=False` sizes kernel scratch for builds without the DSP paths (`uses_dsp_kernels`
     of the build's --opt); the default reserves enough for either build."""
     if not name.isidentifier():
         raise FlynetError(f"model name {name!r} is not a C identifier: use letters, digits and underscores")
     out_dir = Path(out_dir)
-    ir = build_ir(tflite_bytes, fuse_mdw)
+    ir = build_ir(tflite_bytes, fuse_mdw, fuse_shift_max)
     codes = [emit_layer(ir, layer, f"l{layer.index}") for layer in ir.layers]
     scratch = [scratch_bytes(code.scratch, dsp_kernels) if code.scratch else 0 for code in codes]
     placement = place_tensors(ir, codes, scratch)

@@ -7,10 +7,10 @@
 static int8_t add_one(const void *params, int8_t a, int8_t b)
 {
     const fn_add_params *p = (const fn_add_params *)params;
-    const int32_t x1 = fn_wrap_shl((int32_t)a + p->input1_offset, p->left_shift);
-    const int32_t x2 = fn_wrap_shl((int32_t)b + p->input2_offset, p->left_shift);
-    const int32_t sum = fn_wrap_add(fn_mbqm(x1, p->input1_multiplier, p->input1_shift),
-                                    fn_mbqm(x2, p->input2_multiplier, p->input2_shift));
+    const int32_t sum = fn_wrap_add(fn_add_s8_operand(a, p->input1_offset, p->left_shift, p->input1_multiplier,
+                                                      p->input1_shift),
+                                    fn_add_s8_operand(b, p->input2_offset, p->left_shift, p->input2_multiplier,
+                                                      p->input2_shift));
     return fn_requant_s8(sum, p->output_multiplier, p->output_shift, p->output_offset, p->act_min, p->act_max);
 }
 

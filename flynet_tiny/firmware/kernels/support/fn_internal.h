@@ -32,6 +32,19 @@ typedef int8_t (*fn_binary_op)(const void *params, int8_t a, int8_t b);
 fn_status fn_binary_broadcast(fn_binary_op op, const void *params, const fn_dims *in1_dims, const int8_t *in1,
                               const fn_dims *in2_dims, const int8_t *in2, const fn_dims *out_dims, int8_t *output);
 
+/* One element of TFLM's int8 MUL, and one ADD operand rescaled to the ADD's common scale (the sum of two
+ * such operands is requantized with the output multiplier): MUL, ADD and the fused Shift-Max share them. */
+static inline int8_t fn_mul_s8_one(const fn_mul_params *p, int32_t a, int32_t b)
+{
+    const int32_t product = (a + p->input1_offset) * (b + p->input2_offset);
+    return fn_requant_s8(product, p->output_multiplier, p->output_shift, p->output_offset, p->act_min, p->act_max);
+}
+static inline int32_t fn_add_s8_operand(int32_t x, int32_t offset, int32_t left_shift, int32_t multiplier,
+                                        int32_t shift)
+{
+    return fn_mbqm(fn_wrap_shl(x + offset, left_shift), multiplier, shift);
+}
+
 /* Single-element pieces the ECA block reuses. */
 void fn_mean_prepare(const fn_mean_params *p, int32_t count, int32_t *multiplier, int32_t *shift);
 int8_t fn_mean_finish(const fn_mean_params *p, int32_t acc, int32_t multiplier, int32_t shift);
