@@ -28,7 +28,7 @@ from flynet_tiny.verify.agreement import TFLM, TORCH_INT, verify
 
 SIZE = 32
 NAME = "micronet-m0-0.5"  # every block kind (A, B, C, expand), K = 1 and K = 2 Shift-Max, 12-way shuffles
-FUSED_KINDS = ("SHIFT_MAX", "GROUP_CONV_2D", "CHANNEL_GATHER")
+FUSED_KINDS = ("SHIFT_MAX", "GROUP_CONV_2D", "CHANNEL_GATHER", "TABLE_CHAIN")
 
 
 def micronet(name: str = NAME, seed: int = 0) -> nn.Module:
@@ -123,7 +123,7 @@ def test_generated_micronet_fused_layers_are_bit_exact_with_tflm(chain, tmp_path
     _, model_bytes = chain
     ir = build_ir(model_bytes)
     kinds = [layer.kind for layer in ir.layers]
-    assert kinds.count("SHIFT_MAX") == 15 and kinds.count("GROUP_CONV_2D") == 10
+    assert kinds.count("SHIFT_MAX") == 15 and kinds.count("GROUP_CONV_2D") == 10 and kinds.count("TABLE_CHAIN") == 15
     assert all(layer.attrs["channel_map"] is not None for layer in ir.layers if layer.kind == "GROUP_CONV_2D"
                and len(layer.ops) > 1)
     assert {len(layer.attrs["fusions"]) for layer in ir.layers if layer.kind == "SHIFT_MAX"} == {1, 2}

@@ -10,9 +10,12 @@
   exists.
 - CHANNEL_GATHER: any other chain of data-movement ops that only reorders channels of one tensor, as
   one copy through a channel map.
+- TABLE_CHAIN: a run of functions of one int8 value (ADD or MUL by a scalar constant, HARD_SWISH,
+  LOGISTIC) with at least one scalar ADD / MUL, e.g. the hard-sigmoid's ADD 3 + RELU6 and MUL 1/6
+  and Shift-Max's MUL 4: one table lookup per value, the table composed from the ops' host kernels.
 
-The coefficients' own ops (MEAN, the two FULLY_CONNECTED, the hard-sigmoid's ADD / MUL, the offset
-ADD) stay ordinary layers: they work on 2KC values, not on the map.
+The coefficients' MEAN, two FULLY_CONNECTED and offset ADD (a vector) stay ordinary layers: they
+work on 2KC values, not on the map.
 """
 
 from __future__ import annotations
@@ -27,8 +30,46 @@ def fuse_micronet(ir: ModelIR, repeat, ordered, shift_max: bool = True) -> None:
     """Apply the passes with fuse.py's driver (`repeat`) and op ordering (`ordered`)."""
     if shift_max:
         repeat(ir, lambda ir_, consumers, layer: _try_shift_max(ir_, consumers, layer, ordered))
+        repeat(ir, lambda ir_, consumers, layer: _try_table_chain(ir_, consumers, layer, ordered))
     repeat(ir, _try_group_conv)
     repeat(ir, lambda ir_, consumers, layer: _try_channel_gather(ir_, consumers, layer, ordered))
+
+
+# -- functions of one int8 value -----------------------------------------------------------------
+
+TABLE_KINDS = ("HARD_SWISH", "LOGISTIC")
+SCALAR_KINDS = ("ADD", "MUL")
+
+
+def is_scalar_op(ir: ModelIR, layer: Layer) -> bool:
+    """ADD / MUL of one activation and a one-value constant."""
+    constants = [t for t in layer.op.inputs if t >= 0 and ir.tensor(t).data is not None]
+    return (layer.kind in SCALAR_KINDS and len(layer.ops) == 1 and len(layer.inputs) == 1 and len(constants) == 1
+            and ir.tensor(constants[0]).data.size == 1)
+
+
+def _unary(ir: ModelIR, layer: Layer) -> bool:
+    return (layer.kind in TABLE_KINDS and len(layer.ops) == 1) or is_scalar_op(ir, layer)
+
+
+def _try_table_chain(ir: ModelIR, consumers, layer: Layer, ordered) -> Layer | None:
+    """The longest run of functions of one int8 value starting at `layer` (its input is not produced by
+    another), as one table when it holds a scalar ADD / MUL."""
+    if not _unary(ir, layer):
+        return None
+    producer = ir.producers().get(layer.inputs[0])
+    if producer is not None and _unary(ir, producer) and len(consumers.get(layer.inputs[0], [])) == 1 \
+            and layer.inputs[0] not in ir.outputs:
+        return None  # not the start of the run
+    chain = [layer]
+    while True:
+        nxt = consumers.get(chain[-1].outputs[0], [])
+        if len(nxt) != 1 or chain[-1].outputs[0] in ir.outputs or not _unary(ir, nxt[0]):
+            break
+        chain.append(nxt[0])
+    if not any(is_scalar_op(ir, l) for l in chain) or (len(chain) == 1 and layer.kind == "TABLE_CHAIN"):
+        return None
+    return Layer("TABLE_CHAIN", ordered(chain), [layer.inputs[0]], list(chain[-1].outputs))
 
 
 def _filter_depth(ir: ModelIR, layer: Layer) -> int:

@@ -198,3 +198,46 @@ def test_fused_shift_max_matches_tflm(case, tmp_path):
         expected = tflm(model, [x])[0]
         assert np.array_equal(fused.invoke(x), expected)
         assert np.array_equal(unfused.invoke(x), expected)
+
+
+EMULATED_CASES = {  # the DSP paths on the Cortex-M4: tables + SMMULR Shift-Max, 1x1 group blocks with a tail
+    "shift_max_k2_tables": lambda rng: shift_max_chain_model(rng, (1, 8, 8, 24), 2, 4),
+    "shift_max_k1_relu6": lambda rng: shift_max_chain_model(rng, (1, 6, 6, 16), 1, 2, "RELU6"),
+    "group_conv_cf6_30_pixels": lambda rng: grouped_conv_model(rng, (1, 6, 5, 24), 1, 12, 4, 1, "SAME")[0],
+}
+
+
+@pytest.mark.parametrize("name", sorted(EMULATED_CASES))
+def test_emulated_micronet_kernels_match_tflm(name, tmp_path):
+    from test_codegen_arm import assert_emulated_matches_tflm
+
+    assert_emulated_matches_tflm(EMULATED_CASES[name](np.random.default_rng(zlib.crc32(name.encode()))), "f446re",
+                                 tmp_path)
+
+
+def hard_sigmoid_chain_model(rng, shape) -> bytes:
+    """The converter's hard-sigmoid and Shift-Max span: ADD 3 (RELU6 fused), MUL 1/6, MUL 4, each on its own
+    grid, the constants as one-value int8 tensors."""
+    b = TFLiteBuilder("scalar chain")
+    grid = {"x": (random_scale(rng, 0.02, 0.1), random_zero_point(rng)), "shifted": (6 / 255, -128),
+            "gate": (1 / 255, -128), "coefficient": (4 / 255, -128)}
+    tensors = {name: b.add_tensor(name, shape, "int8", scale=s, zero_point=z) for name, (s, z) in grid.items()}
+    steps = [("ADD", "x", 3.0, "shifted", "RELU6"), ("MUL", "shifted", 1 / 6, "gate", "NONE"),
+             ("MUL", "gate", 4.0, "coefficient", "NONE")]
+    for opcode, source, value, result, activation in steps:
+        constant = b.add_tensor(f"{result}_constant", (1,), "int8", data=np.array([127], np.int8),
+                                scale=value / 127, zero_point=0)
+        b.add_operator(opcode, [tensors[source], constant], [tensors[result]],
+                       {"fused_activation_function": activation})
+    b.set_io([tensors["x"]], [tensors["coefficient"]])
+    return b.build()
+
+
+def test_scalar_chain_is_one_table_equal_to_tflm(tmp_path):
+    rng = np.random.default_rng(11)
+    model = hard_sigmoid_chain_model(rng, (1, 64))
+    assert [layer.kind for layer in build_ir(model).layers] == ["TABLE_CHAIN"]
+    host = HostModel(generate_model_sources(model, tmp_path))
+    x = np.arange(-128, 128, dtype=np.int16).astype(np.int8).reshape(4, 1, 64)  # every int8 value
+    for row in x:
+        assert np.array_equal(host.invoke(row), tflm(model, [row])[0])

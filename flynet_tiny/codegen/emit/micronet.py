@@ -1,10 +1,15 @@
-"""MicroNet's layers (fuse_micronet.py finds them): grouped conv, channel gather, fused Shift-Max."""
+"""MicroNet's layers (fuse_micronet.py finds them): grouped conv, channel gather, fused Shift-Max, and runs
+of functions of one int8 value as one table."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from ...int8 import kernel_params as qp
 from ..graph import Layer, ModelIR, dims4
+from ..host_kernels import shared_kernels, table_inputs
 from ..layer_code import ConstArray, LayerCode, ParamObject, ScratchQuery, dims_object, shape_text
+from .activation import table_layer
 from .common import scale_of, status_call
 from .conv import _conv_common
 from .registry import emitter, unsupported
@@ -71,3 +76,30 @@ def _shift_max(ir: ModelIR, layer: Layer, prefix: str) -> LayerCode:
     return LayerCode(summary, statements, [], ScratchQuery("fn_shift_max_s8_get_buffer_size", (dims, coefficient_dims),
                                                            "&dims, &coefficient_dims"),
                      inplace_input=0, objects=objects + [dims_object("coefficient_dims", coefficient_dims)])
+
+
+def _apply_unary(ir: ModelIR, op, values: np.ndarray) -> np.ndarray:
+    """One op of a TABLE_CHAIN on int8 `values` (its activation operand), by the host kernel of the op."""
+    kernels = shared_kernels()
+    x = next(t for t in op.inputs if ir.tensor(t).data is None)
+    if op.opcode == "HARD_SWISH":
+        return kernels.hard_swish(values, qp.hard_swish_params(*scale_of(ir, x), *scale_of(ir, op.outputs[0])))
+    if op.opcode == "LOGISTIC":
+        return kernels.logistic(values, qp.logistic_params(*scale_of(ir, x)))
+    constant = next(t for t in op.inputs if t >= 0 and ir.tensor(t).data is not None)
+    operands = [values, ir.tensor(constant).data.reshape(1).astype(np.int8)]
+    grids = [scale_of(ir, x), scale_of(ir, constant)]
+    make = qp.add_params if op.opcode == "ADD" else qp.mul_params  # both symmetric in their operands
+    params = make(*grids[0], *grids[1], *scale_of(ir, op.outputs[0]))
+    params["act_min"], params["act_max"] = _op_activation(ir, op)
+    return (kernels.add if op.opcode == "ADD" else kernels.mul)(*operands, params)
+
+
+@emitter("TABLE_CHAIN")
+def _table_chain(ir: ModelIR, layer: Layer, prefix: str) -> LayerCode:
+    values = table_inputs()
+    for op in layer.ops:
+        values = _apply_unary(ir, op, values).reshape(256)
+    code = table_layer(ir, layer, prefix, values)
+    code.summary += f" ({' + '.join(op.opcode for op in layer.ops)})"
+    return code

@@ -8,8 +8,9 @@
  * Portable path: direct loops over any kernel size, stride and padding. DSP path (1x1 filters, no
  * padding, the MicroNet case): blocks of 4 output pixels; per group, the block's Cf input values of
  * each pixel are gathered once as int16 (x + input_offset, interleaved [x0, x2], [x1, x3] per 4 as
- * SXTB16 unpacks weights), then every output channel of the group unpacks each weight word once for
- * the 4 pixels: 1 LDR + 2 SXTB16 + 8 LDR/SMLAD pairs per 16 MACs. Integer sums are exact, so both
+ * SXTB16 unpacks weights; one word and two SXTAB16 per 4 values without a map), then every output
+ * channel of the group unpacks each weight word once for the 4 pixels: 1 LDR + 2 SXTB16 + 8 LDR/SMLAD
+ * pairs per 16 MACs (a block of fewer pixels skips the other three). Integer sums are exact, so both
  * paths give identical bytes.
  */
 #include "../support/fn_internal.h"
@@ -81,15 +82,8 @@ static void group_portable(const fn_conv_params *p, const fn_channel_quant *q, c
 }
 
 #if FN_USE_DSP
-/* int16 slot of input value i of block pixel j: word t = i / 4 holds per pixel [x0, x2] then [x1, x3]. */
-static int32_t block_slot(int32_t i, int32_t j)
-{
-    const int32_t t = i >> 2, r = i & 3;
-    return ((t * GROUP_BLOCK + j) * 2 + (r & 1)) * 2 + (r >> 1);
-}
-
 /* Up to 4 int8 weights from p, zeros past `count` (no read past the filter row). */
-static uint32_t read_weights(const int8_t *p, int32_t count)
+static inline uint32_t read_weights(const int8_t *p, int32_t count)
 {
     if (count >= 4) {
         return fn_read_u32(p);
@@ -101,47 +95,74 @@ static uint32_t read_weights(const int8_t *p, int32_t count)
     return v;
 }
 
+static inline int32_t pack_pair(int32_t low, int32_t high) { return (int32_t)(((uint32_t)low & 0xFFFFu) | ((uint32_t)high << 16)); }
+
+/* One pixel's Cf group inputs (x + offset) into its block column: per word of 4 values the pairs [x0, x2],
+ * [x1, x3], then the column of the next pixel (stride 4 pairs); zeros past Cf. Without a map the 4
+ * values are one word, unpacked by SXTAB16. */
+static void gather_column(const int8_t *pixel, const int16_t *map, int32_t first, int32_t depth, int32_t offset,
+                          int16_t *column)
+{
+    const int32_t offsets = pack_pair(offset, offset);
+    for (int32_t i = 0; i < depth; i += 4, column += 4 * GROUP_BLOCK) {
+        int32_t even, odd;
+        if (!map && depth - i >= 4) {
+            const uint32_t w = fn_read_u32(pixel + first + i);
+            even = __sxtab16(offsets, w);
+            odd = __sxtab16(offsets, fn_ror8(w));
+        } else {
+            int32_t v[4];
+            for (int32_t r = 0; r < 4; ++r) {
+                v[r] = i + r < depth ? pixel[map ? map[first + i + r] : first + i + r] + offset : 0;
+            }
+            even = pack_pair(v[0], v[2]);
+            odd = pack_pair(v[1], v[3]);
+        }
+        fn_write_pair(column, even);
+        fn_write_pair(column + 2, odd);
+    }
+}
+
 static void group_pointwise_dsp(const fn_conv_params *p, const fn_channel_quant *q, const fn_dims *in,
                                 const int8_t *input, const int16_t *map, const fn_dims *f, const int8_t *filter,
                                 const int32_t *bias, const fn_dims *out, int8_t *output, int16_t *block)
 {
     const int32_t depth = f->c, words = padded_depth(f) >> 2;
-    const int32_t groups = in->c / depth, per_group = out->c / groups;
+    const int32_t groups = in->c / depth, per_group = out->c / groups, out_c = out->c;
     const int32_t pixels = out->n * out->h * out->w;
+    const int32_t *const mult = q->multiplier, *const shifts = q->shift;
+    const int32_t out_off = p->output_offset, act_min = p->act_min, act_max = p->act_max;
     const int8_t *pixel_in[GROUP_BLOCK];
     for (int32_t start = 0; start < pixels; start += GROUP_BLOCK) {
         const int32_t count = fn_min32(GROUP_BLOCK, pixels - start);
-        for (int32_t j = 0; j < GROUP_BLOCK; ++j) {
-            const int32_t px = start + (j < count ? j : 0);
+        for (int32_t j = 0; j < count; ++j) {
+            const int32_t px = start + j;
             const int32_t b = px / (out->h * out->w), oy = (px / out->w) % out->h, ox = px % out->w;
             pixel_in[j] = input + ((b * in->h + oy * p->stride_h) * in->w + ox * p->stride_w) * in->c;
         }
+        int8_t *dst = output + start * out_c;
         for (int32_t g = 0; g < groups; ++g) {
-            const int32_t first = g * depth;
-            for (int32_t j = 0; j < GROUP_BLOCK; ++j) {
-                for (int32_t i = 0; i < words * 4; ++i) {
-                    block[block_slot(i, j)] = (int16_t)(i < depth ? pixel_in[j][in_channel(map, first + i)] + p->input_offset : 0);
-                }
+            for (int32_t j = 0; j < count; ++j) {
+                gather_column(pixel_in[j], map, g * depth, depth, p->input_offset, block + 4 * j);
             }
             for (int32_t oc = g * per_group; oc < (g + 1) * per_group; ++oc) {
                 const int8_t *row = filter + oc * depth;
-                int32_t acc[GROUP_BLOCK];
                 const int32_t start_acc = bias ? bias[oc] : 0;
-                for (int32_t j = 0; j < GROUP_BLOCK; ++j) {
-                    acc[j] = start_acc;
-                }
+                int32_t acc0 = start_acc, acc1 = start_acc, acc2 = start_acc, acc3 = start_acc;
                 const int16_t *column = block;
-                for (int32_t t = 0; t < words; ++t, column += 2 * 2 * GROUP_BLOCK) {
+                for (int32_t t = 0; t < words; ++t, column += 4 * GROUP_BLOCK) {
                     const uint32_t w = read_weights(row + 4 * t, depth - 4 * t);
                     const int32_t even = __sxtb16(w), odd = fn_sxtb16_ror8(w);
-                    for (int32_t j = 0; j < GROUP_BLOCK; ++j) {
-                        acc[j] = __smlad(even, fn_read_pair(column + 4 * j), acc[j]);
-                        acc[j] = __smlad(odd, fn_read_pair(column + 4 * j + 2), acc[j]);
+                    acc0 = __smlad(odd, fn_read_pair(column + 2), __smlad(even, fn_read_pair(column), acc0));
+                    if (count > 1) {
+                        acc1 = __smlad(odd, fn_read_pair(column + 6), __smlad(even, fn_read_pair(column + 4), acc1));
+                        acc2 = __smlad(odd, fn_read_pair(column + 10), __smlad(even, fn_read_pair(column + 8), acc2));
+                        acc3 = __smlad(odd, fn_read_pair(column + 14), __smlad(even, fn_read_pair(column + 12), acc3));
                     }
                 }
+                const int32_t accs[GROUP_BLOCK] = {acc0, acc1, acc2, acc3};
                 for (int32_t j = 0; j < count; ++j) {
-                    output[(start + j) * out->c + oc] = fn_requant_s8(acc[j], q->multiplier[oc], q->shift[oc],
-                                                                     p->output_offset, p->act_min, p->act_max);
+                    dst[j * out_c + oc] = fn_requant_s8(accs[j], mult[oc], shifts[oc], out_off, act_min, act_max);
                 }
             }
         }
