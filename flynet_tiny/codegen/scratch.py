@@ -118,8 +118,16 @@ def _dsp_fc_pairs_bytes(in_dims, out_dims) -> int:
     return ((in_features + 3) & ~3) * 2 * (2 if batches >= 2 else 1)
 
 
+def _dsp_group_conv_bytes(in_dims, filter_dims) -> int:
+    """1x1 grouped convs: one int16 block of GROUP_BLOCK (4) pixels' group inputs, each rounded up to 4
+    (firmware/kernels/conv/group_conv2d_s8.c); other filters take the portable loops."""
+    _, kh, kw, depth = filter_dims
+    return 4 * ((depth + 3) & ~3) * 2 if (kh, kw) == (1, 1) else 0
+
+
 _DSP_PATH_BYTES = {"fn_conv2d_s8_get_buffer_size": _dsp_conv_bytes,
                    "fn_fully_connected_pairs_s8_get_buffer_size": _dsp_fc_pairs_bytes,
+                   "fn_group_conv2d_s8_get_buffer_size": _dsp_group_conv_bytes,
                    "fn_depthwise_conv2d_s8_get_buffer_size": _dsp_depthwise_any_bytes,
                    "fn_mdw_maxout_s8_get_buffer_size": _dsp_depthwise_any_bytes}
 

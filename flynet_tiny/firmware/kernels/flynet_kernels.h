@@ -62,6 +62,17 @@ fn_status fn_depthwise_conv2d_s8(const fn_conv_params *p, const fn_channel_quant
                                  void *scratch);
 int32_t fn_depthwise_conv2d_s8_get_buffer_size(const fn_dims *in_dims, const fn_dims *filter_dims);
 
+/* Grouped convolution: TFLite's CONV_2D whose filter holds C_in / G input channels (OHWI,
+ * G = in_dims->c / filter_dims->c). Output channel o belongs to group g = o / (C_out / G) and reads
+ * input channels channel_map[g*Cf + i], i < Cf = filter_dims->c (channel_map NULL: g*Cf + i), so a
+ * fixed channel permutation before the conv is folded into the map and never written. */
+fn_status fn_group_conv2d_s8(const fn_conv_params *p, const fn_channel_quant *q,
+                             const fn_dims *in_dims, const int8_t *input, const int16_t *channel_map,
+                             const fn_dims *filter_dims, const int8_t *filter,
+                             const int32_t *bias, const fn_dims *out_dims, int8_t *output,
+                             void *scratch);
+int32_t fn_group_conv2d_s8_get_buffer_size(const fn_dims *in_dims, const fn_dims *filter_dims);
+
 /* Fused multihead depthwise + Max-out: out[.., c] = max over m < h of the
  * requantized depthwise response of output channel c*h + m. Equal to
  * DEPTHWISE_CONV_2D(depth_multiplier h) followed by RESHAPE [.., C, h] +
@@ -219,6 +230,10 @@ fn_status fn_slice_s8(const fn_dims *in_dims, const int8_t *input, const fn_dims
 fn_status fn_pad_s8(const fn_dims *in_dims, const int8_t *input, const fn_dims *before,
                     int8_t pad_value, const fn_dims *out_dims, int8_t *output);
 
+/* Channel gather: out[p][c] = in[p][map[c]], c < out_channels, for each of `pixels` pixels. Not in place. */
+fn_status fn_channel_gather_s8(int32_t pixels, int32_t in_channels, int32_t out_channels, const int16_t *map,
+                               const int8_t *input, int8_t *output);
+
 /* RESHAPE needs no kernel: the generator aliases the output to the input buffer. */
 
 /* ---- resize (NHWC, batch and channels unchanged) ------------------------ */
@@ -263,6 +278,17 @@ fn_status fn_dequantize_s8_f32(float scale, int32_t zero_point, int32_t size, co
 fn_status fn_eca_s8(const fn_eca_params *p, const fn_dims *dims, const int8_t *input,
                     int8_t *output, void *scratch);
 int32_t fn_eca_s8_get_buffer_size(const fn_dims *dims);
+
+/* ---- MicroNet's dynamic Shift-Max -------------------------------- */
+
+/* The converter's Shift-Max chain (see fn_shift_max_params) on x [n,h,w,c] with the coefficient vector
+ * [1,1,1,2Kc] (its 2K slices at the params' offsets): for each element, y = max over k < K of
+ *   ADD(MUL(x[c], a_k[c]), MUL(x[(c + shift) mod C], b_k[c]))
+ * with TFLM's MUL, ADD and MAXIMUM arithmetic; the shifted map and every intermediate map never exist.
+ * output may equal input. Scratch: the ADD operands' rescaling tables and one pixel. */
+fn_status fn_shift_max_s8(const fn_shift_max_params *p, const fn_dims *dims, const int8_t *input,
+                          const int8_t *coefficients, int8_t *output, void *scratch);
+int32_t fn_shift_max_s8_get_buffer_size(const fn_dims *dims, const fn_dims *coefficient_dims);
 
 #ifdef __cplusplus
 }

@@ -145,4 +145,17 @@ typedef struct {
     fn_mul_params mul; /* x * a -> y */
 } fn_eca_params;
 
+/* MicroNet's dynamic Shift-Max applied to x (fn_shift_max_s8; see flynet_kernels.h). */
+typedef struct {
+    int32_t fusions; /* K: 1 or 2 */
+    int32_t shift; /* the shifted operand: channel (c + shift) mod C */
+    int32_t a0_offset, b0_offset, a1_offset, b1_offset; /* coefficient k of channel c at coefficients[offset + c] */
+    fn_mul_params mul_a0; /* x * a_0 */
+    fn_mul_params mul_b0; /* shifted x * b_0 */
+    fn_add_params add0; /* the two products -> fusion 0 */
+    fn_mul_params mul_a1; /* K = 2 only */
+    fn_mul_params mul_b1;
+    fn_add_params add1;
+} fn_shift_max_params;
+
 #endif /* FLYNET_KERNELS_ABI_H */
