@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from vs_tflm import TARGETS, run_ours, run_theirs, write_runner_inputs  # noqa: E402
 from tflm_baseline import find_dir  # noqa: E402
 
-from flynet_tiny.data.model_inputs import random_samples  # noqa: E402
+from flynet_tiny.tflite.interpreters import random_samples  # noqa: E402
 from flynet_tiny.errors import FlynetError  # noqa: E402
 from flynet_tiny.reporting import format_table  # noqa: E402
 from flynet_tiny.tflite import TFLiteBuilder  # noqa: E402

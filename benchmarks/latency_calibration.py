@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from tflm_baseline import find_dir, load_runner  # noqa: E402
 
-from flynet_tiny.data.model_inputs import random_samples  # noqa: E402
+from flynet_tiny.tflite.interpreters import random_samples  # noqa: E402
 from flynet_tiny.errors import FlynetError  # noqa: E402
 from flynet_tiny.reporting import format_table  # noqa: E402
 from flynet_tiny.data.model_inputs import BenchInputs  # noqa: E402

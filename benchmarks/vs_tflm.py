@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from tflm_baseline import BaselineFailed, find_dir, parse_baseline_report, run_baseline  # noqa: E402
 
-from flynet_tiny.data.model_inputs import random_samples  # noqa: E402
+from flynet_tiny.tflite.interpreters import random_samples  # noqa: E402
 from flynet_tiny.errors import CheckFailed, FlynetError  # noqa: E402
 from flynet_tiny.reporting import atomic_write_text, format_table, to_json  # noqa: E402
 

@@ -270,7 +270,8 @@ def _from_tflite(request: ExportRequest, staging: Path, firmware_stages: int
                  ) -> tuple[dict, "VerificationSamples | None", Stages]:
     """A .tflite flynet-tiny did not convert: TFLM is the reference (see verify.agreement.verify_tflite);
     verification runs on random samples in the model's own input types, or on --calib-data images."""
-    from ..data.model_inputs import image_samples, random_samples
+    from ..data.model_inputs import image_samples
+    from ..tflite.interpreters import random_samples
     from ..verify.agreement import verify_tflite
 
     stages = Stages(total=1 + request.verify + firmware_stages)  # [verify,] arena, firmware
@@ -297,7 +298,7 @@ def _validate_tflite(data: bytes, path: Path) -> None:
     """A .tflite from outside: valid (read_tflite), int8, builtin ops only, and run by LiteRT (whose loader
     verifies the flatbuffer) and TFLite Micro in a trial child process before this one runs them."""
     from ..tflite import read_tflite
-    from ..tflite.interpreters import check_runtimes_survive, random_model_inputs
+    from ..tflite.interpreters import check_runtimes_survive, random_samples
 
     graph = read_tflite(data)
     graph.require_int8()
@@ -305,7 +306,7 @@ def _validate_tflite(data: bytes, path: Path) -> None:
     if custom:
         raise FlynetError(f"{path} holds custom ops ({', '.join(custom)}), which neither TFLite Micro's builtin "
                           "resolver nor the code generator run: export the model with builtin ops only")
-    check_runtimes_survive(data, random_model_inputs(data, TRIAL_SAMPLES))
+    check_runtimes_survive(data, random_samples(data, TRIAL_SAMPLES))
 
 
 # -- helpers ---------------------------------------------------------------------------------------
