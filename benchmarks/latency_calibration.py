@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib.util
 import shutil
 import subprocess
 import sys
@@ -30,8 +29,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from flynet_tiny.data.model_inputs import random_samples  # noqa: E402
+from tflm_baseline import find_dir, load_runner  # noqa: E402
+
+from flynet_tiny.tflite.interpreters import random_samples  # noqa: E402
 from flynet_tiny.errors import FlynetError  # noqa: E402
 from flynet_tiny.reporting import format_table  # noqa: E402
 from flynet_tiny.data.model_inputs import BenchInputs  # noqa: E402
@@ -60,22 +62,6 @@ F746_LEADERS = {
     "DS-CNN (KWS)": (17.75, "Plumerai"),
     "FC autoencoder (AD)": (1.703, "Bosch"),
 }
-
-
-def find_dir(explicit: str | None, relative: str, what: str) -> Path:
-    """`explicit`, else `relative` under the repository or one of its parent folders."""
-    candidates = [Path(explicit)] if explicit else [p / relative for p in (ROOT, *ROOT.parents)]
-    for path in candidates:
-        if path.is_dir():
-            return path
-    raise FlynetError(f"{what} not found (looked for {relative} upward from {ROOT}): pass its folder")
-
-
-def load_runner(runner_dir: Path):
-    spec = importlib.util.spec_from_file_location("tflm_runner", runner_dir / "run.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 class OneRandomInput:  # run.py's input arguments: one inference of random bytes, seed 0

@@ -353,7 +353,7 @@ def verify(export_dir, data_path, samples, mean, std, min_top1, min_cosine, max_
     from pathlib import Path
 
     from .data.model_inputs import image_samples, test_images_for
-    from .tflite.interpreters import check_runtimes_survive, random_model_inputs
+    from .tflite.interpreters import check_runtimes_survive, random_samples
     from .verify.agreement import Thresholds, verify as run_verify, verify_tflite
     from .reporting import to_json
 
@@ -365,7 +365,7 @@ def verify(export_dir, data_path, samples, mean, std, min_top1, min_cosine, max_
         raise FlynetError("--samples must be at least 1")
     qdq = folder / "model_qdq.onnx"
     model_bytes = tflite_file.read_bytes()
-    check_runtimes_survive(model_bytes, random_model_inputs(model_bytes, 2))  # the file may come from anywhere
+    check_runtimes_survive(model_bytes, random_samples(model_bytes, 2))  # the file may come from anywhere
     if qdq.is_file():
         if mean is not None or std is not None:
             raise FlynetError("--mean / --std are for models flynet-tiny did not convert: this export normalises "

@@ -293,12 +293,24 @@ def padded_conv_model(seed: int = 3) -> bytes:
     return m.build(x, m.conv(c, 4, k=1))
 
 
+def pointwise_small_maps_model(seed: int = 4) -> bytes:
+    """1x1 stride-1 convs on maps of 16, 4 and 1 pixels (the row-pair FC path: even and odd channel counts,
+    per-channel quantization, ReLU), one on 25 pixels and one at stride 2 (both the conv kernel)."""
+    m = ModelMaker(seed, "pointwise on small maps")
+    x = m.input((1, 5, 5, 6))
+    a = m.pool("MAX_POOL_2D", m.conv(x, 20, k=1, act="RELU"), k=2, stride=1)
+    b = m.depthwise(m.conv(a, 12, k=1, act="RELU"), k=3, stride=2)
+    c = m.conv(m.conv(m.conv(b, 9, k=1), 8, k=1, stride=2), 6, k=1, act="RELU")
+    return m.build(x, m.reshape(c, (1, 6)))
+
+
 ALL_MODELS = {
     "padded_convs": padded_conv_model,
     "conv_chain": conv_chain_model,
     "mdw_reshape": lambda: mdw_model(pattern="reshape"),
     "mdw_slices": lambda: mdw_model(pattern="slices", heads=2),
     "mixed_ops": mixed_ops_model,
+    "pointwise_small_maps": pointwise_small_maps_model,
 }
 
 

@@ -11,7 +11,7 @@ from conv_pool_models import GEOMETRY_MODELS
 from test_codegen_arm import assert_emulated_matches_tflm
 from flynet_tiny.codegen.generate import build_ir, generate_model_sources
 from flynet_tiny.codegen.host_model import HostModel
-from flynet_tiny.data.model_inputs import random_samples
+from flynet_tiny.tflite.interpreters import random_samples
 from flynet_tiny.sim.bench import bench_tflite
 from flynet_tiny.targets import load_target
 from flynet_tiny.tflite.interpreters import run_tflm_batch

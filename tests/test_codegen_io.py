@@ -15,7 +15,7 @@ from codegen_models import conv_chain_model, edge_samples, edges_model
 from flynet_tiny.codegen.generate import generate_model_sources
 from flynet_tiny.codegen.host_kernels import kernel_include_dir, kernel_sources
 from flynet_tiny.codegen.host_model import HostModel
-from flynet_tiny.data.model_inputs import random_samples
+from flynet_tiny.tflite.interpreters import random_samples
 from flynet_tiny.errors import FlynetError
 from flynet_tiny.sim.bench import bench_tflite
 from flynet_tiny.targets import load_target

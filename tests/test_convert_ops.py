@@ -105,3 +105,29 @@ def test_linear_after_spatial_flatten(tmp_path):
     """Flattening C x H x W in NCHW order: the FC weight columns are permuted, no TRANSPOSE."""
     model = OneLayer(lambda m, x: m.q(0, m.layers["fc"](torch.flatten(x, 1))), layers={"fc": nn.Linear(3 * 3 * 3, 5)})
     assert_converted(model, (1, 3, 3, 3), tmp_path, {"FULLY_CONNECTED", "RESHAPE"})
+
+
+@pytest.mark.parametrize("groups,kernel", [(2, 1), (4, 1), (3, 3)])
+def test_grouped_conv_is_one_conv_2d_with_a_shallow_filter(tmp_path, groups, kernel):
+    """groups neither 1 nor C_in: one CONV_2D whose filter holds C_in / groups input channels."""
+    conv = nn.Conv2d(12, 24, kernel, 1, kernel // 2, groups=groups)
+    model = OneLayer(lambda m, x: m.q(0, m.layers["conv"](x)), layers={"conv": conv})
+    ops = assert_converted(model, (1, 12, 5, 5), tmp_path, {"CONV_2D"})
+    assert ops == {"CONV_2D": 1}
+
+
+def test_maximum_of_two_tensors_on_one_grid(tmp_path):
+    def body(m, x):
+        a, b = m.q(0, x * 0.5), m.q(0, torch.cat([x[:, 2:], x[:, :2]], dim=1))  # one grid for all three
+        return m.q(0, torch.maximum(a, b))
+    ops = assert_converted(OneLayer(body), (1, 3, 4, 4), tmp_path, {"MAXIMUM"})
+    assert ops["MAXIMUM"] == 1
+
+
+def test_concatenation_of_more_inputs_than_tflm_takes(tmp_path):
+    """TFLM's CONCATENATION takes at most 10 inputs: 23 slices become runs of 10, 10, 3, then one of 3."""
+    def body(m, x):
+        return m.input_quant(torch.cat([x[:, i:i + 1] for i in reversed(range(23))], dim=1))
+    ops = assert_converted(OneLayer(body), (1, 23, 3, 3), tmp_path, {"CONCATENATION"})
+    assert ops["CONCATENATION"] == 4
+

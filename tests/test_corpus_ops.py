@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flynet_tiny.data.model_inputs import random_samples
+from flynet_tiny.tflite.interpreters import random_samples
 from flynet_tiny.sim.bench import bench_tflite
 from flynet_tiny.targets import load_target
 from test_codegen_io import assert_host_build_equals_tflm

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from flynet_tiny.data.model_inputs import bench_inputs, image_samples, random_samples
+from flynet_tiny.data.model_inputs import bench_inputs, image_samples
+from flynet_tiny.tflite.interpreters import random_samples
 from flynet_tiny.errors import FlynetError
 from flynet_tiny.tflite import TFLiteBuilder
 

@@ -23,7 +23,7 @@ from flynet_tiny.codegen.layer_code import LayerCode
 from flynet_tiny.codegen.overlap import NEVER, Blocks, ChannelBands, Overlap, PixelWindows, Schedule, safe_offset
 from flynet_tiny.codegen.placement import place_tensors
 from flynet_tiny.codegen.planner import MemoryPlan, plan_conflicts, plan_memory
-from flynet_tiny.data.model_inputs import random_samples
+from flynet_tiny.tflite.interpreters import random_samples
 from flynet_tiny.errors import FlynetError
 from flynet_tiny.int8 import kernel_params as qp
 from flynet_tiny.tflite import TFLiteGraph

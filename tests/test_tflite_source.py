@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from flynet_tiny.data.model_inputs import random_samples
+from flynet_tiny.tflite.interpreters import random_samples
 from flynet_tiny.tflite import TFLiteBuilder
 from flynet_tiny.tflite.interpreters import run_tflm_batch
 from flynet_tiny.verify.agreement import LITERT, TFLM, verify_tflite

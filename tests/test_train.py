@@ -85,3 +85,39 @@ def test_paper_rules_by_parameter_count():
     assert cosine_lr(0.4, 0, 100) == 0.4
     assert abs(cosine_lr(0.4, 50, 100) - 0.2) < 1e-12 and abs(cosine_lr(0.4, 100, 100)) < 1e-12
     assert temperature_at(TrainConfig(epochs=1), 0) == 1.0
+
+
+class _HeadWithBatchNorm1d(torch.nn.Module):
+    """Flatten -> Linear -> BatchNorm1d, like MicroNet's head: training on one image raises in torch."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(144, 4)
+        self.bn = torch.nn.BatchNorm1d(4)
+
+    def forward(self, x):
+        return self.bn(self.fc(x.flatten(1)))
+
+
+def test_last_training_batch_of_one_image_is_dropped(tmp_path):
+    train_set = synthetic_dataset(33, input_size=12, in_channels=1, num_classes=4, seed=2)
+    torch.manual_seed(0)
+    with torch.no_grad():  # the failure the trainer avoids: BatchNorm1d on a batch of one
+        try:
+            _HeadWithBatchNorm1d().train()(train_set.images[:1].float())
+            raise AssertionError("BatchNorm1d accepted a training batch of one")
+        except ValueError:
+            pass
+    metrics = train(_HeadWithBatchNorm1d(), train_set, TEST, TrainConfig(**{**CONFIG, "epochs": 2}), tmp_path,
+                    model_config={"name": "bn1d"}, progress=False)
+    assert metrics["completed_epochs"] == 2
+    # 32 of the 33 images per epoch: the loss and accuracy averages count only the trained ones.
+    seconds = [e["seconds"] for e in metrics["epochs"]]
+    assert [round(e["images_per_second"] * s) for e, s in zip(metrics["epochs"], seconds)] == [32, 32]
+
+
+def test_trained_images_keeps_batches_of_two_or_more():
+    from flynet_tiny.train.trainer import trained_images
+
+    assert [trained_images(n, 32) for n in (1, 2, 31, 32, 33, 34, 65)] == [1, 2, 31, 32, 32, 34, 64]
+    assert trained_images(5, 1) == 5  # batch size 1 is the user's choice: nothing to drop

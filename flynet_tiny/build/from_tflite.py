@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-from ..data.model_inputs import random_samples
+from ..tflite.interpreters import random_samples
 from ..errors import FlynetError
 from ..reporting import atomic_write_text
 from ..targets import Target

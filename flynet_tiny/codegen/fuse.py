@@ -14,6 +14,8 @@
 - PAD + VALID convolution (the converter's form of PyTorch padding that TFLite's
   SAME cannot express): one PADDED_* layer, a kernel call with explicit padding
   (the padded taps are skipped), so the padded map never exists.
+- MicroNet (fuse_micronet.py): the fused Shift-Max, grouped convs with the channel shuffle in front
+  folded into their input channel map, and other channel-only reorderings as one gather.
 Max is exact in int8 only with one scale throughout, so every tensor of a
 Max-out pattern must share its input's quantization.
 
@@ -25,17 +27,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from .fuse_micronet import fuse_micronet
 from .graph import Layer, ModelIR, same_quantization
 
 
-def fuse(ir: ModelIR, mdw_maxout: bool = True) -> ModelIR:
+def fuse(ir: ModelIR, mdw_maxout: bool = True, shift_max: bool = True) -> ModelIR:
     """Apply every fusion pass, in place, and renumber the layers. `mdw_maxout=False` leaves
-    MDW as a depthwise writing the C*h map plus a Max-out layer (to measure what fusion saves)."""
+    MDW as a depthwise writing the C*h map plus a Max-out layer, `shift_max=False` MicroNet's
+    Shift-Max as its MUL / ADD / MAXIMUM layers (to measure what fusion saves)."""
     _repeat(ir, _try_eca)
     if mdw_maxout:
         _repeat(ir, _try_mdw_maxout)
     _repeat(ir, _try_maxout)
     _repeat(ir, _try_padded_conv)
+    fuse_micronet(ir, _repeat, _ordered, shift_max)
     ir.renumber()
     return ir
 

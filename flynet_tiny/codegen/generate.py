@@ -134,9 +134,9 @@ def _guard_scratch(text: str, query, planned: int) -> str:
     ])
 
 
-def build_ir(tflite_bytes: bytes, fuse_mdw: bool = True) -> ModelIR:
+def build_ir(tflite_bytes: bytes, fuse_mdw: bool = True, fuse_shift_max: bool = True) -> ModelIR:
     graph = read_tflite(tflite_bytes)
-    ir = fuse(check_supported(fold_constants(lower(graph))), mdw_maxout=fuse_mdw)
+    ir = fuse(check_supported(fold_constants(lower(graph))), mdw_maxout=fuse_mdw, shift_max=fuse_shift_max)
     if not ir.layers:
         raise FlynetError("model has no operators left to run: export a model with at least one layer")
     return ir
@@ -243,9 +243,11 @@ def _best_layout(ir: ModelIR, options: _Options) -> _Layout:
 def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str = "model",
                            alignment: int = 16, fuse_mdw: bool = True, dsp_kernels: bool = True,
                            reorder_layers: bool = True, input_placement: str = "auto",
-                           overlap_outputs: bool = True, output_placement: str = "auto") -> GeneratedModel:
+                           overlap_outputs: bool = True, fuse_shift_max: bool = True,
+                           output_placement: str = "auto") -> GeneratedModel:
     """Write the model's C sources into `out_dir`; every file is complete or untouched.
-    `fuse_mdw=False` keeps MDW and its Max-out as two layers (benchmarks/bench_boards.py).
+    `fuse_mdw=False` keeps MDW and its Max-out as two layers (benchmarks/bench_boards.py), `fuse_shift_max=False`
+    MicroNet's Shift-Max as its MUL / ADD / MAXIMUM layers (benchmarks/kernels_bench.py).
     `dsp_kernels=False` sizes kernel scratch for builds without the DSP paths (`uses_dsp_kernels`
     of the build's --opt); the default reserves enough for either build. `reorder_layers=False` keeps the
     converter's operator order (benchmarks compare the two). `input_placement`: where the model inputs
@@ -255,7 +257,7 @@ def generate_model_sources(tflite_bytes: bytes, out_dir: Path | str, name: str =
     if not name.isidentifier():
         raise FlynetError(f"model name {name!r} is not a C identifier: use letters, digits and underscores")
     out_dir = Path(out_dir)
-    layout = _best_layout(build_ir(tflite_bytes, fuse_mdw),
+    layout = _best_layout(build_ir(tflite_bytes, fuse_mdw, fuse_shift_max),
                           _Options(alignment, dsp_kernels, reorder_layers, input_placement, output_placement,
                                    overlap_outputs))
     ir, codes, scratch, placement, plan = layout.ir, layout.codes, layout.scratch, layout.placement, layout.plan

@@ -38,6 +38,7 @@ class Layer:
     inputs: list[int]                  # activation tensors read (TFLite tensor indices)
     outputs: list[int]                 # activation tensors written
     index: int = -1                    # position in the layer list, set by `renumber`
+    attrs: dict = field(default_factory=dict)  # what a fusion pass found for its emitter (e.g. a channel map)
 
     @property
     def op(self) -> TFLiteOperator:

@@ -106,6 +106,7 @@ _i32 = ctypes.c_int32
 Dims = ctypes_struct("fn_dims")
 ConvParams = ctypes_struct("fn_conv_params")
 FcParams = ctypes_struct("fn_fc_params")
+FcPairsParams = ctypes_struct("fn_fc_pairs_params")
 AddParams = ctypes_struct("fn_add_params")
 MulParams = ctypes_struct("fn_mul_params")
 HardSwishParams = ctypes_struct("fn_hard_swish_params")
@@ -119,6 +120,7 @@ PreluParams = ctypes_struct("fn_prelu_params")
 ChannelQuant = ctypes_struct("fn_channel_quant")
 EcaParams = ctypes_struct("fn_eca_params")
 RequantizeParams = ctypes_struct("fn_requantize_params")
+ShiftMaxParams = ctypes_struct("fn_shift_max_params")
 
 
 PADDING = {name: enum_value("fn_padding", f"FN_PADDING_{name}") for name in ("VALID", "SAME", "EXPLICIT")}
@@ -189,7 +191,8 @@ class HostKernels:
         self.lib = ctypes.CDLL(str(self.path))
         for name in ("fn_conv2d_s8_get_buffer_size", "fn_depthwise_conv2d_s8_get_buffer_size",
                      "fn_mdw_maxout_s8_get_buffer_size", "fn_eca_s8_get_buffer_size",
-                     "fn_transpose_conv2d_s8_get_buffer_size"):
+                     "fn_transpose_conv2d_s8_get_buffer_size", "fn_group_conv2d_s8_get_buffer_size",
+                     "fn_shift_max_s8_get_buffer_size"):
             getattr(self.lib, name).restype = _i32
         self.lib.fn_status_name.restype = ctypes.c_char_p
         self.lib.fn_multiply_by_quantized_multiplier.restype = _i32
@@ -290,6 +293,26 @@ class HostKernels:
         status = self.lib.fn_fully_connected_s8(ctypes.byref(params), ctypes.byref(quant), x.shape[0], x.shape[1],
                                                 _ptr(x), w.shape[0], _ptr(w), _ptr(b, _i32), _ptr(out))
         self._check("fn_fully_connected_s8", status)
+        return out
+
+    def fully_connected_pairs(self, x, w, bias, *, multiplier, shift, input_offset=0, output_offset=0,
+                              act=(-128, 127)) -> np.ndarray:
+        """FULLY_CONNECTED through fn_fully_connected_pairs_s8: the weights packed and the input offset
+        folded into the bias as the code generator does (codegen/fc_pairs.py)."""
+        from . import fc_pairs
+
+        x, w = _int8(x), _int8(w)
+        m, s = np.atleast_1d(multiplier), np.atleast_1d(shift)
+        folded = fc_pairs.folded_bias(w, None if bias is None else np.asarray(bias), input_offset)
+        table, folded = _int32(fc_pairs.requant_table(m, s)), _int32(folded)
+        packed = _int8(fc_pairs.pack_weights(w))
+        params = FcPairsParams(output_offset, act[0], act[1], int(m.size > 1),
+                               int(fc_pairs.fast_requant_applies(folded, s, w.shape[1])))
+        out = np.zeros((x.shape[0], w.shape[0]), dtype=np.int8)
+        status = self.lib.fn_fully_connected_pairs_s8(ctypes.byref(params), _ptr(table, _i32), x.shape[0], x.shape[1],
+                                                      _ptr(x), w.shape[0], _ptr(packed), _ptr(folded, _i32),
+                                                      _ptr(out), None)
+        self._check("fn_fully_connected_pairs_s8", status)
         return out
 
     # -- elementwise ----------------------------------------------------------
@@ -548,4 +571,60 @@ class HostKernels:
         status = self.lib.fn_eca_s8(ctypes.byref(struct), ctypes.byref(dims4(x.shape)), _ptr(source), _ptr(out),
                                     scratch.ctypes.data_as(ctypes.c_void_p))
         self._check("fn_eca_s8", status)
+        return out
+
+    # -- MicroNet: grouped conv, channel gather, Shift-Max ---------------------
+    def group_conv2d(self, x, w, bias, *, multiplier, shift, channel_map=None, stride=(1, 1), padding="SAME",
+                     input_offset=0, output_offset=0, act=(-128, 127)) -> np.ndarray:
+        """Grouped CONV_2D: w OHWI with x.shape[3] / w.shape[3] groups; `channel_map` (int16, one entry per
+        input channel) reorders the input channels the groups read."""
+        x, w = _int8(x), _int8(w)
+        n, h, wd, _ = x.shape
+        out_h, _ = qp.conv_padding(padding, h, w.shape[1], stride[0])
+        out_w, _ = qp.conv_padding(padding, wd, w.shape[2], stride[1])
+        out = np.zeros((n, out_h, out_w, w.shape[0]), dtype=np.int8)
+        params = ConvParams(stride[0], stride[1], 1, 1, PADDING[padding], input_offset, output_offset, act[0], act[1],
+                            1, 0, 0, 0, 0)
+        m, s = _int32(multiplier), _int32(shift)
+        quant = ChannelQuant(_ptr(m, _i32), _ptr(s, _i32))
+        b = None if bias is None else _int32(bias)
+        cmap = None if channel_map is None else np.ascontiguousarray(channel_map, dtype=np.int16)
+        in_dims, f_dims = dims4(x.shape), dims4(w.shape)
+        scratch = np.zeros(max(self.lib.fn_group_conv2d_s8_get_buffer_size(ctypes.byref(in_dims),
+                                                                            ctypes.byref(f_dims)), 1), dtype=np.int32)
+        status = self.lib.fn_group_conv2d_s8(
+            ctypes.byref(params), ctypes.byref(quant), ctypes.byref(in_dims), _ptr(x), _ptr(cmap, ctypes.c_int16),
+            ctypes.byref(f_dims), _ptr(w), _ptr(b, _i32), ctypes.byref(dims4(out.shape)), _ptr(out),
+            scratch.ctypes.data_as(ctypes.c_void_p))
+        self._check("fn_group_conv2d_s8", status)
+        return out
+
+    def channel_gather(self, x, channel_map) -> np.ndarray:
+        """out[..., c] = x[..., channel_map[c]] over the last axis."""
+        x = _int8(x)
+        cmap = np.ascontiguousarray(channel_map, dtype=np.int16)
+        out = np.zeros((*x.shape[:-1], cmap.size), dtype=np.int8)
+        status = self.lib.fn_channel_gather_s8(int(np.prod(x.shape[:-1])), x.shape[-1], cmap.size,
+                                               _ptr(cmap, ctypes.c_int16), _ptr(x), _ptr(out))
+        self._check("fn_channel_gather_s8", status)
+        return out
+
+    def shift_max(self, x, coefficients, params: dict, in_place: bool = False) -> np.ndarray:
+        """Fused Shift-Max on x [n,h,w,c] with the coefficient vector (2Kc int8); params as
+        flynet_tiny.int8.kernel_params.shift_max_params returns."""
+        x = _int8(x)
+        coefficients = _int8(np.asarray(coefficients).reshape(-1))
+        fields = dict(params)
+        nested = {name: (AddParams if name.startswith("add") else MulParams)(**fields.pop(name))
+                  for name in ("mul_a0", "mul_b0", "add0", "mul_a1", "mul_b1", "add1")}
+        struct = ShiftMaxParams(**fields, **nested)
+        out = x.copy() if in_place else np.zeros_like(x)
+        source = out if in_place else x
+        dims, coefficient_dims = dims4(x.shape), dims4((1, 1, 1, coefficients.size))
+        scratch = np.zeros(max(self.lib.fn_shift_max_s8_get_buffer_size(ctypes.byref(dims),
+                                                                         ctypes.byref(coefficient_dims)), 1),
+                           dtype=np.int32)
+        status = self.lib.fn_shift_max_s8(ctypes.byref(struct), ctypes.byref(dims), _ptr(source), _ptr(coefficients),
+                                          _ptr(out), scratch.ctypes.data_as(ctypes.c_void_p))
+        self._check("fn_shift_max_s8", status)
         return out

@@ -100,6 +100,11 @@ STRUCTS: dict[str, Struct] = {s.name: s for s in (
         _ints("act_min act_max"),
         _ints("per_channel", "0: multiplier[0] / shift[0] for every output"),
     )),
+    Struct("fn_fc_pairs_params", (
+        _ints("output_offset act_min act_max"),
+        _ints("per_channel", "0: requant[0..1] for every output"),
+        _ints("fast_requant", "1: every channel's requantization takes the DSP build's SMMULR form (the generator checks)"),
+    ), "FULLY_CONNECTED on weights packed in row pairs (fn_fully_connected_pairs_s8)."),
     Struct("fn_add_params", (
         _ints("input1_offset input2_offset output_offset"),
         _ints("left_shift"),
@@ -170,6 +175,17 @@ STRUCTS: dict[str, Struct] = {s.name: s for s in (
         _one("fn_softmax_params", "softmax"),
         _one("fn_mul_params", "mul", "x * a -> y"),
     ), "The mean-and-variance-aware ECA block (fn_eca_s8; see flynet_kernels.h)."),
+    Struct("fn_shift_max_params", (
+        _ints("fusions", "K: 1 or 2"),
+        _ints("shift", "the shifted operand: channel (c + shift) mod C"),
+        _ints("a0_offset b0_offset a1_offset b1_offset", "coefficient k of channel c at coefficients[offset + c]"),
+        _one("fn_mul_params", "mul_a0", "x * a_0"),
+        _one("fn_mul_params", "mul_b0", "shifted x * b_0"),
+        _one("fn_add_params", "add0", "the two products -> fusion 0"),
+        _one("fn_mul_params", "mul_a1", "K = 2 only"),
+        _one("fn_mul_params", "mul_b1"),
+        _one("fn_add_params", "add1"),
+    ), "MicroNet's dynamic Shift-Max applied to x (fn_shift_max_s8; see flynet_kernels.h)."),
 )}
 
 

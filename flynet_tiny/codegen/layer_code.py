@@ -22,12 +22,12 @@ from .overlap import Overlap
 @dataclass
 class ConstArray:
     name: str
-    ctype: str          # "int8_t" or "int32_t"
+    ctype: str          # "int8_t", "int16_t" or "int32_t"
     values: np.ndarray
 
     @property
     def nbytes(self) -> int:
-        return int(self.values.size) * (1 if self.ctype == "int8_t" else 4)
+        return int(self.values.size) * {"int8_t": 1, "int16_t": 2}.get(self.ctype, 4)
 
 
 @dataclass

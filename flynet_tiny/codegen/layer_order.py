@@ -111,8 +111,8 @@ def best_order(ir: ModelIR, costs: list[LayerCost], views: set[int], arena_bytes
 
 def reordered(ir: ModelIR, order: list[int]) -> ModelIR:
     """A copy of the IR with its layers in `order` (fresh Layer objects, renumbered)."""
-    layers = [Layer(ir.layers[i].kind, ir.layers[i].ops, list(ir.layers[i].inputs), list(ir.layers[i].outputs))
-              for i in order]
+    layers = [Layer(ir.layers[i].kind, ir.layers[i].ops, list(ir.layers[i].inputs), list(ir.layers[i].outputs),
+                    attrs=dict(ir.layers[i].attrs)) for i in order]
     result = ModelIR(ir.graph, layers, ir.inputs, ir.outputs)
     result.renumber()
     return result

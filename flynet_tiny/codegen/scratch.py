@@ -108,7 +108,26 @@ def _dsp_depthwise_any_bytes(in_dims, filter_dims) -> int:
     return max(planes, ((heads * kh * kw + 3) & ~3) + _dsp_conv_bytes(in_dims, conv_filter))
 
 
+def _dsp_fc_pairs_bytes(in_dims, out_dims) -> int:
+    """`fc_pairs_scratch_bytes`: a batch row widened to int16, in_features rounded up to a group of 4, two rows
+    where there are 2 or more; none for one row of in_features a multiple of 4 and 4 or 8 outputs (the quads
+    widen in their loop). in_dims = (batches, 1, 1, in_features), out_dims = (batches, 1, 1, out_features)."""
+    batches, in_features, out_features = in_dims[0], in_dims[3], out_dims[3]
+    if batches == 1 and in_features % 4 == 0 and out_features in (4, 8):
+        return 0
+    return ((in_features + 3) & ~3) * 2 * (2 if batches >= 2 else 1)
+
+
+def _dsp_group_conv_bytes(in_dims, filter_dims) -> int:
+    """1x1 grouped convs: one int16 block of GROUP_BLOCK (4) pixels' group inputs, each rounded up to 4
+    (firmware/kernels/conv/group_conv2d_s8.c); other filters take the portable loops."""
+    _, kh, kw, depth = filter_dims
+    return 4 * ((depth + 3) & ~3) * 2 if (kh, kw) == (1, 1) else 0
+
+
 _DSP_PATH_BYTES = {"fn_conv2d_s8_get_buffer_size": _dsp_conv_bytes,
+                   "fn_fully_connected_pairs_s8_get_buffer_size": _dsp_fc_pairs_bytes,
+                   "fn_group_conv2d_s8_get_buffer_size": _dsp_group_conv_bytes,
                    "fn_depthwise_conv2d_s8_get_buffer_size": _dsp_depthwise_any_bytes,
                    "fn_mdw_maxout_s8_get_buffer_size": _dsp_depthwise_any_bytes}
 

@@ -166,7 +166,7 @@ class Converter:
         wanted: list[tuple[int, ...]] = []
         if depth > 12:
             return wanted
-        elementwise = {"Relu", "Clip", "Sigmoid", "HardSwish", "Add", "Sub", "Mul", "Div", "Pow",
+        elementwise = {"Relu", "Clip", "Sigmoid", "HardSwish", "Add", "Sub", "Mul", "Max", "Div", "Pow",
                        "Concat", "Identity", "Dropout"}
         reshapes = {"Reshape", "Flatten", "Squeeze", "Unsqueeze"}
         for user in self.graph.consumers(value):

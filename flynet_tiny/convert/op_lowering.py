@@ -3,17 +3,22 @@
 Patterns other stages rely on (the firmware's fused kernels are tested against them):
 
 - Conv, group 1 -> CONV_2D; group == C_in -> DEPTHWISE_CONV_2D with depth_multiplier h = C_out / C_in
-  (TFLite's output channel c*h + j is PyTorch's grouped-conv order). Weights OIHW -> OHWI, depthwise
+  (TFLite's output channel c*h + j is PyTorch's grouped-conv order); any other group count G -> one CONV_2D
+  whose filter holds C_in / G input channels (TFLite infers G = C_in / filter depth; group g's outputs are
+  the g-th contiguous block, as in PyTorch; TFLM, CMSIS-NN's TFLM kernels and LiteRT run it). Weights OIHW -> OHWI, depthwise
   -> [1, kh, kw, C*h]; int32 bias = round_half_even(b / (s_in * s_w[c])). A following Relu / Clip(0, 6)
   is fused when nothing else reads the conv output. Padding that TFLite's SAME does not reproduce
   (PyTorch's symmetric padding at stride 2 on even sizes) becomes PAD + VALID.
 - Max-out (MDW): DEPTHWISE_CONV_2D(depth_multiplier=h) -> RESHAPE [N, H, W, C, h] -> REDUCE_MAX(axis=4),
   all three with the same int8 parameters.
 - Conv1d (the ECA conv over channels): RESHAPE to [N, 1, L, C_in] -> CONV_2D -> RESHAPE back.
+- Max of two tensors -> MAXIMUM; its inputs and output share one int8 grid (the quantizer puts them in one
+  group), else the inputs are requantized to the output's first.
 - Sub whose only use is squaring it (Pow 2 or Mul(d, d)) and has no quantization of its own ->
   SQUARED_DIFFERENCE; Pow(x, 2) -> MUL(x, x); Div by a constant -> MUL by its reciprocal.
 - LOGISTIC and SOFTMAX write TFLite's fixed output parameters (1/256, -128); ops that cannot rescale
-  (REDUCE_MAX, RESHAPE, STRIDED_SLICE, PAD, pools, CONCATENATION inputs) keep their input's. Where the
+  (REDUCE_MAX, RESHAPE, STRIDED_SLICE, PAD, pools, CONCATENATION inputs) keep their input's.
+- Concat of more than 10 inputs (TFLM's limit) -> CONCATENATIONs of runs of at most 10, then of those. Where the
   QDQ graph wants other parameters, an int8 -> int8 QUANTIZE follows.
 """
 
@@ -27,6 +32,8 @@ from ..errors import FlynetError
 from .onnx_graph import QParams, Node, QuantizedGraph
 from .converter import Converter, Layout, canonical_perm, reshape_layout, same_element_order, usable_activation_params
 
+# TFLite Micro's CONCATENATION takes at most 10 inputs (kMaxInputNum).
+MAX_CONCAT_INPUTS = 10
 FIXED_SIGMOID_SOFTMAX = QParams(np.array([1.0 / 256.0], dtype=np.float32), np.array([-128]))
 INT32_MAX = 2**31 - 1
 
@@ -192,9 +199,11 @@ def lower_conv(cv: Converter, node: Node, _i: int) -> None:
         opcode, quant_dim = "DEPTHWISE_CONV_2D", 3
         w_tflite = w.transpose(1, 2, 3, 0)  # [C*h, 1, kh, kw] -> [1, kh, kw, C*h]
         options["depth_multiplier"] = c_out // c_in
+    elif c_in % group == 0 and c_out % group == 0 and w.shape[1] == c_in // group:
+        opcode, quant_dim = "CONV_2D", 0  # grouped: the filter's input depth C_in / G sets the group count
+        w_tflite = w.transpose(0, 2, 3, 1)
     else:
-        raise FlynetError(f"Conv {node.name}: grouped convolution with group={group} (neither 1 nor C_in) "
-                          "has no TFLite builtin")
+        raise FlynetError(f"Conv {node.name}: group={group} does not divide {c_in} input and {c_out} output channels")
     weights = cv.builder.add_tensor(cv.unique_name(w_value), list(w_tflite.shape), "int8", data=w_tflite,
                                     scale=w_params.scale, zero_point=w_params.zero_point,
                                     quantized_dimension=quant_dim if w_params.per_channel else 0)
@@ -284,6 +293,21 @@ def _emit_binary(cv: Converter, node: Node, opcode: str, a: str, b: str) -> None
     out = cv.define(y_final, perm, node.name)
     options = {"fused_activation_function": act} if opcode in ("ADD", "SUB", "MUL") else None
     cv.builder.add_operator(opcode, inputs, [out], options)
+
+
+def lower_max(cv: Converter, node: Node, _i: int) -> None:
+    values = [v for v in node.inputs if v]
+    if len(values) != 2:
+        raise FlynetError(f"Max {node.name}: only the maximum of two tensors is supported, got {len(values)}")
+    y = node.outputs[0]
+    perm, rank = _binary_layout(cv, node, values)
+    if any(v not in cv.tensors or len(cv.shape(v)) != rank for v in values):
+        raise FlynetError(f"Max {node.name}: both operands must be activations of the output's rank")
+    out_params = cv.qparams(y, node.name)
+    inputs = [cv.emit_requantize(cv.view_as(v, perm, node.name), cv.params[v], out_params, cv.tflite_shape(v, perm),
+                                 f"{node.name}_in{k}_requant") for k, v in enumerate(values)]
+    out = cv.define(y, perm, node.name, out_params)
+    cv.builder.add_operator("MAXIMUM", inputs, [out])
 
 
 def _squares(cv: Converter, user: Node, value: str) -> bool:
@@ -460,14 +484,27 @@ def lower_concat(cv: Converter, node: Node, _i: int) -> None:
     if perm is None:
         raise FlynetError(f"Concat {node.name}: its inputs are stored in layouts that need a transpose: not supported")
     out_params = cv.qparams(y, node.name)
-    inputs = []
+    inputs, shapes = [], []
     for k, v in enumerate(values):
         source = cv.view_as(v, perm, node.name)
-        inputs.append(cv.emit_requantize(source, cv.params[v], out_params, cv.tflite_shape(v, perm),
-                                         f"{node.name}_in{k}_requant"))
+        shapes.append(cv.tflite_shape(v, perm))
+        inputs.append(cv.emit_requantize(source, cv.params[v], out_params, shapes[-1], f"{node.name}_in{k}_requant"))
+    options = {"axis": perm.index(axis), "fused_activation_function": "NONE"}
+    while len(inputs) > MAX_CONCAT_INPUTS:  # TFLM's limit: concatenate runs of inputs first
+        partial_inputs, partial_shapes = [], []
+        for start in range(0, len(inputs), MAX_CONCAT_INPUTS):
+            run, run_shapes = inputs[start:start + MAX_CONCAT_INPUTS], shapes[start:start + MAX_CONCAT_INPUTS]
+            shape = list(run_shapes[0])
+            shape[options["axis"]] = sum(s[options["axis"]] for s in run_shapes)
+            partial = cv.temp(f"{node.name}_part{start // MAX_CONCAT_INPUTS}", shape, out_params) if len(run) > 1 \
+                else run[0]
+            if len(run) > 1:
+                cv.builder.add_operator("CONCATENATION", run, [partial], dict(options))
+            partial_inputs.append(partial)
+            partial_shapes.append(shape)
+        inputs, shapes = partial_inputs, partial_shapes
     out = cv.define(y, perm, node.name, out_params)
-    cv.builder.add_operator("CONCATENATION", inputs, [out],
-                            {"axis": perm.index(axis), "fused_activation_function": "NONE"})
+    cv.builder.add_operator("CONCATENATION", inputs, [out], options)
 
 
 def _viewable(cv: Converter, value: str, perm: tuple[int, ...]) -> bool:
@@ -549,6 +586,7 @@ RULES: dict[str, Callable[[Converter, Node, int], None]] = {
     "Add": lower_add,
     "Sub": lower_sub,
     "Mul": lower_mul,
+    "Max": lower_max,
     "Div": lower_div,
     "Pow": lower_pow,
     "Relu": lower_relu,

@@ -28,6 +28,7 @@ import torch
 from ..errors import FlynetError
 from ..resources import BUNDLED_SAMPLES
 from ..tflite import TFLiteGraph, read_tflite
+from ..tflite.interpreters import random_samples
 from ..tflite.metadata import graph_metadata
 from .datasets import load_dataset, normalize
 
@@ -84,23 +85,6 @@ def random_inputs(shape: Sequence[int], count: int, seed: int = 0) -> list[np.nd
     """`count` reproducible random int8 arrays of `shape`."""
     rng = np.random.default_rng(seed)
     return [rng.integers(-128, 128, size=tuple(shape), dtype=np.int8) for _ in range(count)]
-
-
-def _random_value(rng: np.random.Generator, spec: InputSpec) -> np.ndarray:
-    if spec.dtype in TYPE_RANGES:
-        lo, hi = TYPE_RANGES[spec.dtype]
-        return rng.integers(lo, hi + 1, size=spec.shape, dtype=np.int64).astype(spec.dtype)
-    span = spec.real_range()
-    if span is None:
-        return rng.standard_normal(spec.shape).astype(np.float32)
-    return rng.uniform(span[0], span[1], size=spec.shape).astype(np.float32)
-
-
-def random_samples(tflite_bytes: bytes, count: int, seed: int = 0) -> list[list[np.ndarray]]:
-    """`count` reproducible random samples over each input's whole range."""
-    specs = input_specs(read_tflite(tflite_bytes))
-    rng = np.random.default_rng(seed)
-    return [[_random_value(rng, spec) for spec in specs] for _ in range(count)]
 
 
 # -- images --------------------------------------------------------------------------------------

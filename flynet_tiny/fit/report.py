@@ -146,7 +146,7 @@ def fit_table(estimate: FitEstimate | None, elf: ElfUsage | None = None, margin:
         out.append(f"  frames not measured (libc, assembly): {', '.join(stack.unmeasured)}")
     for problem in stack.problems:
         out.append(f"  not a bound: {problem}")
-    out.append(f"kernels linked: " + ", ".join(f"{k} ({v:,})" for k, v in estimate.kernels.items()))
+    out.append("kernels linked: " + ", ".join(f"{k} ({v:,})" for k, v in estimate.kernels.items()))
     if estimate.tflm_arena:
         t = estimate.tflm_arena
         out.append(f"TFLite Micro arena for the same model: {t['total']:,} bytes (head {t['head']:,}, "

@@ -5,8 +5,8 @@
 - `GroupShuffle`: the permutation Phi, in the "block" form that only the next group conv needs:
   each of its `groups_out` contiguous channel blocks takes an equal share of every one of the
   `groups_in` groups of the producing layer (maximum input coverage).  Written as reshape ->
-  slices -> concatenation -> reshape, so it lowers to RESHAPE, STRIDED_SLICE and CONCATENATION
-  (no TRANSPOSE); docs/architecture.md has the lowering plan.
+  slices -> concatenation -> reshape over 4-D tensors, so it lowers to RESHAPE, STRIDED_SLICE and
+  CONCATENATION (no TRANSPOSE) that TFLite Micro runs; docs/architecture.md has the lowering.
 - `FactorizedDepthwise`: a k x k depthwise conv factorized into k x 1 then 1 x k, each with its own
   channel multiplier and BN.  Output channel order is PyTorch's grouped-conv order (TFLite
   DEPTHWISE_CONV_2D depth_multiplier order): channel c's heads are contiguous.
@@ -55,9 +55,11 @@ class GroupShuffle(nn.Module):
         self.chunk = self.per_group // self.chunks
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        grouped = x.unflatten(1, (self.groups_in, self.per_group))  # (N, groups_in, per_group, H, W)
+        # H and W are merged first so that every tensor stays 4-D: TFLite Micro's STRIDED_SLICE takes
+        # at most 4 dimensions. In NHWC the 4-D view is [N, H*W, groups_in, per_group].
+        grouped = x.flatten(2).unflatten(1, (self.groups_in, self.per_group))  # (N, groups_in, per_group, H*W)
         slices = [grouped[:, :, i * self.chunk:(i + 1) * self.chunk] for i in range(self.chunks)]
-        return torch.cat(slices, dim=1).flatten(1, 2)
+        return torch.cat(slices, dim=1).flatten(1, 2).unflatten(2, x.shape[2:])
 
 
 def shuffle_needed(channels: int, groups_in: int, groups_out: int) -> bool:

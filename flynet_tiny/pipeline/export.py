@@ -188,6 +188,7 @@ def _from_pytorch(request: ExportRequest, staging: Path, firmware_stages: int
     from ..quant.fold import fold_batchnorm
     from ..quant.model import quantize_model
     from ..data.datasets import normalize
+    from ..data.model_inputs import balanced_indices
     from ..convert.onnx_export import export_float_onnx, export_qdq_onnx
     from ..convert.to_tflite import convert_qdq_onnx
 
@@ -196,7 +197,7 @@ def _from_pytorch(request: ExportRequest, staging: Path, firmware_stages: int
     config = model.config if model is not None else qmodel.config
     input_size = request.input_size or (info or {}).get("input_size") or 32
     train, test = _datasets(request, info, input_size, config.in_channels)
-    calib = normalize(train.images[:request.calib_samples])
+    calib = normalize(train.images[balanced_indices(train.labels.numpy(), request.calib_samples)])
     example = calib[:1]
     if qmodel is None:
         qmodel = stages.run("quantize (PTQ)", quantize_model, model,
@@ -210,8 +211,8 @@ def _from_pytorch(request: ExportRequest, staging: Path, firmware_stages: int
     tflite_bytes = stages.run("convert to TFLite", convert_qdq_onnx, staging / "model_qdq.onnx", request.io, metadata,
                               f"flynet-tiny {config.name}")
     atomic_write_bytes(staging / "model_int8.tflite", tflite_bytes)
-    images = normalize(test.images[:request.verify_samples]).numpy()
-    labels = test.labels[:request.verify_samples].numpy()
+    chosen = balanced_indices(test.labels.numpy(), request.verify_samples)  # class folders come sorted by class
+    images, labels = normalize(test.images[chosen]).numpy(), test.labels[chosen].numpy()
     report = _base_report(config.name, tflite_bytes, metadata)
     if request.verify:
         verification = stages.run("verify (PyTorch / onnxruntime / TFLM / LiteRT)", _verify, tflite_bytes,
@@ -270,7 +271,8 @@ def _from_tflite(request: ExportRequest, staging: Path, firmware_stages: int
                  ) -> tuple[dict, "VerificationSamples | None", Stages]:
     """A .tflite flynet-tiny did not convert: TFLM is the reference (see verify.agreement.verify_tflite);
     verification runs on random samples in the model's own input types, or on --calib-data images."""
-    from ..data.model_inputs import image_samples, random_samples
+    from ..data.model_inputs import image_samples
+    from ..tflite.interpreters import random_samples
     from ..verify.agreement import verify_tflite
 
     stages = Stages(total=1 + request.verify + firmware_stages)  # [verify,] arena, firmware
@@ -297,7 +299,7 @@ def _validate_tflite(data: bytes, path: Path) -> None:
     """A .tflite from outside: valid (read_tflite), int8, builtin ops only, and run by LiteRT (whose loader
     verifies the flatbuffer) and TFLite Micro in a trial child process before this one runs them."""
     from ..tflite import read_tflite
-    from ..tflite.interpreters import check_runtimes_survive, random_model_inputs
+    from ..tflite.interpreters import check_runtimes_survive, random_samples
 
     graph = read_tflite(data)
     graph.require_int8()
@@ -305,7 +307,7 @@ def _validate_tflite(data: bytes, path: Path) -> None:
     if custom:
         raise FlynetError(f"{path} holds custom ops ({', '.join(custom)}), which neither TFLite Micro's builtin "
                           "resolver nor the code generator run: export the model with builtin ops only")
-    check_runtimes_survive(data, random_model_inputs(data, TRIAL_SAMPLES))
+    check_runtimes_survive(data, random_samples(data, TRIAL_SAMPLES))
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -398,8 +400,10 @@ def _quantize_float_onnx(request: ExportRequest, model, staging: Path) -> None:
 
 
 def _onnx_images(request: ExportRequest, model, count: int | None = None, split: str = "test") -> np.ndarray:
-    """Images from --calib-data fitted to the ONNX model's input (NCHW, normalised the project's way)."""
+    """Images from --calib-data fitted to the ONNX model's input (NCHW, normalised the project's way), drawn
+    evenly across classes."""
     from ..data.datasets import load_dataset, normalize
+    from ..data.model_inputs import balanced_indices
 
     initializers = {i.name for i in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in initializers]
@@ -410,7 +414,8 @@ def _onnx_images(request: ExportRequest, model, count: int | None = None, split:
     if len(dims) != 4 or dims[2] != dims[3] or not dims[2]:
         raise FlynetError(f"ONNX input shape {dims} is not a static square NCHW image: export with a fixed input")
     dataset = load_dataset(request.calib_data, split, input_size=dims[2], in_channels=dims[1])
-    return normalize(dataset.images[:count or request.verify_samples]).numpy()
+    chosen = balanced_indices(dataset.labels.numpy(), count or request.verify_samples)
+    return normalize(dataset.images[chosen]).numpy()
 
 
 def _write_reports(staging: Path, report: dict) -> None:

@@ -13,7 +13,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..data.model_inputs import BenchInputs, random_samples
+from ..data.model_inputs import BenchInputs
+from ..tflite.interpreters import random_samples
 from ..reporting import relocated
 
 EMBEDDED_INPUTS = 4  # real test images compiled into the board firmware's benchmark main

@@ -55,9 +55,9 @@ def _collapse_zero_points(quant) -> bool:
 
 def check_same_tflm_outputs(full_bytes: bytes, compact_bytes: bytes, samples: int = 4, seed: int = 0) -> None:
     """TFLM must compute the same bytes from both forms; random inputs exercise every channel."""
-    from .interpreters import random_model_inputs, run_tflm_batch
+    from .interpreters import random_samples, run_tflm_batch
 
-    inputs = random_model_inputs(full_bytes, samples, seed)
+    inputs = random_samples(full_bytes, samples, seed)
     for full, compact in zip(run_tflm_batch(full_bytes, inputs), run_tflm_batch(compact_bytes, inputs)):
         if any(not np.array_equal(a, b) for a, b in zip(full, compact)):
             raise RuntimeError("the compacted TFLM flatbuffer computes other outputs than the .tflite")

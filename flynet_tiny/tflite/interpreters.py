@@ -118,25 +118,32 @@ def _invoke_tflm(interpreter, inputs: Sequence[np.ndarray], n_outputs: int) -> l
     return [np.array(interpreter.get_output(i)) for i in range(n_outputs)]
 
 
-def random_model_inputs(model_bytes: bytes, samples: int, seed: int = 0) -> list[list[np.ndarray]]:
-    """`samples` sets of reproducible random values for every graph input, each in its own shape and type
-    (integers over the type's whole range, floats standard normal): a runtime is never left to read an
-    input nobody set."""
+def random_samples(model_bytes: bytes, count: int, seed: int = 0) -> list[list[np.ndarray]]:
+    """`count` reproducible random samples, one value per graph input in its own shape and type: integers
+    over the type's whole range; floats uniform over the real range of the grid their QUANTIZE maps them to
+    (standard normal without one). A runtime is never left to read an input nobody set."""
     from .reader import read_tflite
 
     graph = read_tflite(model_bytes)
     rng = np.random.default_rng(seed)
-    return [[_random_tensor(rng, graph.tensors[i]) for i in graph.inputs] for _ in range(samples)]
+    return [[_random_tensor(rng, graph, i) for i in graph.inputs] for _ in range(count)]
 
 
-def _random_tensor(rng: np.random.Generator, tensor) -> np.ndarray:
+def _random_tensor(rng: np.random.Generator, graph, index: int) -> np.ndarray:
+    tensor = graph.tensors[index]
     dtype = np.dtype(tensor.dtype)
     if dtype.kind in "iu":
         info = np.iinfo(dtype)
-        return rng.integers(info.min, int(info.max) + 1, tensor.shape, dtype=dtype)
+        return rng.integers(info.min, int(info.max) + 1, size=tensor.shape, dtype=np.int64).astype(dtype)
     if dtype.kind == "b":
         return rng.integers(0, 2, tensor.shape).astype(bool)
-    return rng.standard_normal(tensor.shape).astype(dtype)
+    grid = graph.edge_quantization(index)
+    if grid is tensor or grid.scale is None:
+        return rng.standard_normal(tensor.shape).astype(dtype)
+    info = np.iinfo(np.dtype(grid.dtype))
+    scale, zero_point = float(grid.scale[0]), int(grid.zero_point[0])
+    return rng.uniform((info.min - zero_point) * scale, (info.max - zero_point) * scale,
+                       size=tensor.shape).astype(dtype)
 
 
 def _io_counts(model_bytes: bytes) -> tuple[int, int]:

@@ -95,6 +95,9 @@ def _indices(values, count: int, what: str, optional: bool = False) -> tuple[int
     return indices
 
 
+INDEX_TYPES = ("int32", "int64")
+
+
 def _read_tensor(index: int, tensor, buffers) -> TFLiteTensor:
     name = (tensor.name or b"").decode(errors="replace")
     label = f"tensor {index} ({name!r})"
@@ -106,7 +109,7 @@ def _read_tensor(index: int, tensor, buffers) -> TFLiteTensor:
     shape = tuple(int(s) for s in (tensor.shape if tensor.shape is not None else []))
     if any(s < 0 for s in shape):
         raise FlynetError(f"{label} has shape {list(shape)} with an unknown dimension: export with fixed shapes")
-    if any(s == 0 for s in shape):
+    if any(s == 0 for s in shape) and dtype not in INDEX_TYPES:  # an empty index list (MEAN's axes ()) is fine
         raise FlynetError(f"{label} has shape {list(shape)}, which holds no elements: every tensor needs at least one")
     nbytes = int(np.prod(shape, dtype=object)) * NUMPY_DTYPES[dtype].itemsize
     if nbytes > MAX_TENSOR_BYTES:
@@ -124,6 +127,8 @@ def _read_tensor(index: int, tensor, buffers) -> TFLiteTensor:
         if len(raw) != nbytes:
             raise _corrupt(f"{label} of shape {list(shape)} ({dtype}) needs {nbytes} bytes, its buffer holds {len(raw)}")
         data = np.frombuffer(raw, dtype=NUMPY_DTYPES[dtype]).reshape(shape).copy()
+    elif nbytes == 0 and tensor.buffer > 0:  # an empty constant index list: its buffer holds no bytes
+        data = np.zeros(shape, dtype=NUMPY_DTYPES[dtype])
     scale = zero_point = None
     quantized_dimension = 0
     quant = tensor.quantization

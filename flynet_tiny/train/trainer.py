@@ -80,6 +80,15 @@ def default_quant_noise_levels(num_params: int) -> int:
     return QUANT_NOISE_LEVELS if num_params >= LARGE_MODEL_PARAMS else 0
 
 
+def trained_images(shard_size: int, batch_size: int) -> int:
+    """Images a rank trains on per epoch: all of its shard except a last batch of one image, which
+    BatchNorm1d (MicroNet's head) cannot normalize in training mode. Every rank's shard has the same
+    size (DistributedSampler pads), so all ranks drop it together."""
+    if shard_size > 1 and shard_size % batch_size == 1:
+        return shard_size - 1
+    return shard_size
+
+
 def cosine_lr(base_lr: float, step: int, total_steps: int) -> float:
     return 0.5 * base_lr * (1.0 + math.cos(math.pi * step / max(1, total_steps)))
 
@@ -192,7 +201,8 @@ def _train(model, train_set, test_set, config, out, ctx, model_config, resume, c
 
     trained = nn.parallel.DistributedDataParallel(model) if ctx.active else model
     sampler = DistributedSampler(train_set, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True, seed=config.seed)
-    steps_per_epoch = math.ceil(len(sampler) / config.batch_size)
+    per_epoch = trained_images(len(sampler), config.batch_size)
+    steps_per_epoch = math.ceil(per_epoch / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     last_epoch = config.epochs if stop_after_epoch is None else min(config.epochs, stop_after_epoch)
@@ -204,7 +214,7 @@ def _train(model, train_set, test_set, config, out, ctx, model_config, resume, c
         if hasattr(model, "set_temperature"):
             model.set_temperature(temperature)
         sampler.set_epoch(epoch)
-        indices = torch.tensor(list(sampler), dtype=torch.int64)
+        indices = torch.tensor(list(sampler), dtype=torch.int64)[:per_epoch]
         generator = torch.Generator().manual_seed(epoch_seed(config.seed, epoch, ctx.rank))
         trained.train()
         loss_sum = correct = seen = 0.0

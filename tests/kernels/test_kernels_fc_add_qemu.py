@@ -1,5 +1,7 @@
-"""The DSP paths of FULLY_CONNECTED (4 rows per pass, SXTAB16 / SMLAD) and ADD (SMMLAR / SMMULR rescaling,
-the flat equal-shape loop) on the Cortex-M4 in QEMU, bit-exact with TFLM."""
+"""The DSP paths of FULLY_CONNECTED (row pairs: SMLAD on packed lanes, SXTB16 for the even row, one or two
+batch rows per pass, the input widened once or in the loop; the old 4-rows-per-pass path for weights with
+-128), of 1x1 convs on small maps run as row-pair FCs, and of ADD (SMMLAR / SMMULR rescaling, the flat
+equal-shape loop) on the Cortex-M4 and M7 in QEMU, bit-exact with TFLM (every layer against the host build)."""
 
 import numpy as np
 import pytest
@@ -7,36 +9,49 @@ import pytest
 from flynet_tiny.build.bench_firmware import build_model_firmware
 from flynet_tiny.data.model_inputs import random_inputs
 from flynet_tiny.codegen.generate import generate_model_sources
+from flynet_tiny.sim.bench import CHECKSUM_DEFINE, check_run, reference_outputs
 from flynet_tiny.sim.qemu import run_qemu
 from flynet_tiny.targets import load_target
 from flynet_tiny.tflite import TFLiteBuilder
+from codegen_models import pointwise_small_maps_model
 from oneop_models import random_scale, random_zero_point, tflm
 
-# (out features, per-channel weights, bias, activation): a chain of FCs from FC_INPUTS features that
-# covers in-feature counts with and without a tail of 1-3, out-feature counts with 1-3 rows past the
-# last 4 (and fewer than 4: the scalar rows only), per-tensor and per-channel quantization, no bias
-# and a narrowed activation range.
+# (out features, per-channel weights, bias, activation, kind): a chain of FCs from FC_INPUTS features covering
+# in-feature counts with a tail of 1-3 past the last group of 4 (37, 9, 3, 7, 6) and without (8, 600: over 512,
+# the chunked sums; 12), out-feature counts of whole quads (8, 600, 12), a quad and a lone pair (14, 6), 3 rows
+# of a quad (3, 7), a lone row (9), per-tensor and per-channel quantization, no bias, narrowed activation
+# ranges; kind "min": a -128 weight (the old kernel's path), "general": biases near +-2^30 and an output scale
+# that makes the multiplier about 2^-24 (a shift past -22 and sums past 2^30: the general requantization, with
+# outputs off the rails). With one batch row, 600 -> 8 and 12 -> 8 read the raw input (the latter's general
+# requantization widening it on the stack).
 FC_INPUTS = 37
-FC_CHAIN = [(14, False, True, "NONE"), (9, True, False, "RELU"), (3, True, True, "RELU6"), (8, False, True, "NONE")]
+FC_CHAIN = [(14, False, True, "NONE", ""), (9, True, False, "RELU", ""), (3, True, True, "RELU6", ""),
+            (8, False, True, "NONE", "min"), (600, True, True, "NONE", ""), (8, True, True, "RELU", ""),
+            (7, True, True, "NONE", ""), (6, True, True, "NONE", ""), (12, True, True, "NONE", ""),
+            (8, False, True, "NONE", "general")]
 
 
 def fc_chain_model(rng: np.random.Generator, batches: int) -> bytes:
     b = TFLiteBuilder("fc chain")
     n_in, x_q = FC_INPUTS, (random_scale(rng), random_zero_point(rng))
     xi = first = b.add_tensor("x", (batches, n_in), "int8", scale=x_q[0], zero_point=x_q[1])
-    for i, (n_out, per_channel, has_bias, activation) in enumerate(FC_CHAIN):
+    for i, (n_out, per_channel, has_bias, activation, kind) in enumerate(FC_CHAIN):
         w_scales = [random_scale(rng, 0.002, 0.05) for _ in range(n_out if per_channel else 1)]
         w = rng.integers(-127, 128, size=(n_out, n_in)).astype(np.int8)
+        if kind == "min":
+            w[n_out // 2, n_in // 2] = -128
         wi = b.add_tensor(f"w{i}", (n_out, n_in), "int8", data=w, scale=w_scales, zero_point=[0] * len(w_scales))
         inputs = [xi, wi]
         if has_bias:
-            bias = rng.integers(-5000, 5000, size=n_out).astype(np.int32)
+            limit = 1_500_000_000 if kind == "general" else 5000
+            bias = rng.integers(-limit, limit, size=n_out).astype(np.int32)
             bias_scales = [float(np.float32(x_q[0]) * np.float32(s)) for s in w_scales]
             inputs.append(b.add_tensor(f"b{i}", (n_out,), "int32", data=bias, scale=bias_scales,
                                        zero_point=[0] * len(w_scales)))
         else:
             inputs.append(-1)
-        y_q = (random_scale(rng, 0.05, 0.5), random_zero_point(rng))
+        y_scale = x_q[0] * w_scales[0] / 6e-8 if kind == "general" else random_scale(rng, 0.05, 0.5)
+        y_q = (y_scale, random_zero_point(rng))
         yi = b.add_tensor(f"y{i}", (batches, n_out), "int8", scale=y_q[0], zero_point=y_q[1])
         b.add_operator("FULLY_CONNECTED", inputs, [yi], {"fused_activation_function": activation})
         xi, x_q, n_in = yi, y_q, n_out
@@ -44,17 +59,37 @@ def fc_chain_model(rng: np.random.Generator, batches: int) -> bytes:
     return b.build()
 
 
-def test_fully_connected_dsp_build_in_qemu_matches_tflm(tmp_path):
-    model = fc_chain_model(np.random.default_rng(3), batches=2)
+# 3 batch rows: one pair of rows through the 2-row path, then a row alone; 2: the pair alone; 1: each row alone.
+@pytest.mark.parametrize("target_name, batches", [("f446re", 3), ("f746zg", 2), ("f746zg", 1)])
+def test_fully_connected_dsp_build_in_qemu_matches_tflm(tmp_path, target_name, batches):
+    model = fc_chain_model(np.random.default_rng(3), batches=batches)
     generated = generate_model_sources(model, tmp_path / "model")
     assert [layer.kind for layer in generated.layers] == ["FULLY_CONNECTED"] * len(FC_CHAIN)
-    target = load_target("f446re")
-    inputs = random_inputs((2, FC_INPUTS), 4, seed=5)
-    firmware = build_model_firmware(generated, target, inputs, tmp_path, emulation=True)
+    row_pairs = ["row pairs" in layer.summary for layer in generated.layers]
+    assert row_pairs == [kind != "min" for *_, kind in FC_CHAIN]
+    assert "fast_requant = 0" in generated.sources[0].read_text()
+    target = load_target(target_name)
+    inputs = random_inputs((batches, FC_INPUTS), 4, seed=5)
+    firmware = build_model_firmware(generated, target, inputs, tmp_path, emulation=True, defines=[CHECKSUM_DEFINE])
     run = run_qemu(firmware.elf, target, timeout_s=120, plugin=False)
     run.raise_for_failure()
-    for i, x in enumerate(inputs):
-        assert run.output(i) == tflm(model, [x])[0].tobytes()
+    # every layer's bytes equal the host build's (the portable path, checked against TFLM layer by layer in
+    # test_kernels_ops.py), and the output equals TFLM's
+    check_run(run, reference_outputs(generated, model, inputs), generated)
+
+
+@pytest.mark.parametrize("target_name", ["f446re", "f746zg"])
+def test_pointwise_convs_on_small_maps_run_as_row_pairs_in_qemu(tmp_path, target_name):
+    model = pointwise_small_maps_model()
+    generated = generate_model_sources(model, tmp_path / "model")
+    as_pairs = [layer.summary for layer in generated.layers if "row pairs" in layer.summary]
+    assert [s.split(" as ")[1].split(",")[0] for s in as_pairs] == ["16 x 20 -> 12", "4 x 12 -> 9", "1 x 8 -> 6"]
+    target = load_target(target_name)
+    inputs = random_inputs(generated.input_shape, 4, seed=9)
+    firmware = build_model_firmware(generated, target, inputs, tmp_path, emulation=True, defines=[CHECKSUM_DEFINE])
+    run = run_qemu(firmware.elf, target, timeout_s=120, plugin=False)
+    run.raise_for_failure()
+    check_run(run, reference_outputs(generated, model, inputs), generated)
 
 
 # ADD chain on an odd-sized map (105 elements): (operand names, output quantization, activation). Equal

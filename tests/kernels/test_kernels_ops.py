@@ -47,29 +47,55 @@ def test_binary_ops_match_tflm(kernels, op, shapes):
         assert _mismatches(got, expected) == 0
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_fully_connected_matches_tflm(kernels, seed):
-    rng = np.random.default_rng(seed)
-    batches, n_in, n_out = int(rng.integers(1, 3)), int(rng.integers(1, 40)), int(rng.integers(1, 13))
-    x_q, y_q = _q(rng), _q(rng, 0.05, 0.5)
-    w_scale = random_scale(rng, 0.002, 0.05)
+def fc_case(rng, batches, n_in, n_out, per_channel=False, has_bias=True, activation="NONE", y_scale=(0.05, 0.5)):
+    """A one-op FULLY_CONNECTED model, its input, TFLM's output and the kernels' requantization parameters."""
+    x_q, y_q = _q(rng), _q(rng, *y_scale)
+    w_scales = [random_scale(rng, 0.002, 0.05) for _ in range(n_out if per_channel else 1)]
     w = rng.integers(-127, 128, size=(n_out, n_in)).astype(np.int8)
-    bias = rng.integers(-5000, 5000, size=n_out).astype(np.int32)
-    activation = str(rng.choice(["NONE", "RELU"]))
+    bias = rng.integers(-5000, 5000, size=n_out).astype(np.int32) if has_bias else None
     b = TFLiteBuilder("fc")
     xi = b.add_tensor("x", (batches, n_in), "int8", scale=x_q[0], zero_point=x_q[1])
-    wi = b.add_tensor("w", (n_out, n_in), "int8", data=w, scale=w_scale, zero_point=0)
-    bi = b.add_tensor("b", (n_out,), "int32", data=bias, scale=float(np.float32(x_q[0]) * np.float32(w_scale)),
-                      zero_point=0)
+    wi = b.add_tensor("w", (n_out, n_in), "int8", data=w, scale=w_scales, zero_point=[0] * len(w_scales))
+    bi = -1
+    if has_bias:
+        bias_scales = [float(np.float32(x_q[0]) * np.float32(s)) for s in w_scales]
+        bi = b.add_tensor("b", (n_out,), "int32", data=bias, scale=bias_scales, zero_point=[0] * len(w_scales))
     yi = b.add_tensor("y", (batches, n_out), "int8", scale=y_q[0], zero_point=y_q[1])
     b.add_operator("FULLY_CONNECTED", [xi, wi, bi], [yi], {"fused_activation_function": activation})
     b.set_io([xi], [yi])
     x = random_int8(rng, (batches, n_in))
     expected = tflm(b.build(), [x])[0]
-    m, s = qp.quantize_multiplier(float(np.float32(x_q[0])) * float(np.float32(w_scale)) / float(np.float32(y_q[0])))
-    got = kernels.fully_connected(x, w, bias, multiplier=m, shift=s, input_offset=-x_q[1], output_offset=y_q[1],
-                                  act=qp.activation_range(activation, *y_q))
-    assert _mismatches(got, expected) == 0
+    quant = [qp.quantize_multiplier(float(np.float32(x_q[0])) * float(np.float32(s)) / float(np.float32(y_q[0])))
+             for s in w_scales]
+    params = {"multiplier": [m for m, _ in quant], "shift": [s for _, s in quant], "input_offset": -x_q[1],
+              "output_offset": y_q[1], "act": qp.activation_range(activation, *y_q)}
+    return x, w, bias, params, expected
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_fully_connected_matches_tflm(kernels, seed):
+    rng = np.random.default_rng(seed)
+    batches, n_in, n_out = int(rng.integers(1, 3)), int(rng.integers(1, 40)), int(rng.integers(1, 13))
+    x, w, bias, params, expected = fc_case(rng, batches, n_in, n_out, activation=str(rng.choice(["NONE", "RELU"])))
+    assert _mismatches(kernels.fully_connected(x, w, bias, **params), expected) == 0
+
+
+# (batches, in, out, per-channel, bias, activation, output scale range): inputs with and without a tail of 1-3
+# past the last group of 4, outputs filling whole quads, 3 rows of one, a lone pair and a lone row, over 512
+# inputs (the DSP path's chunks), output scales that make the multiplier's shift non-negative (no fast path).
+FC_PAIRS_CASES = [(1, 1, 16, False, True, "NONE", (0.05, 0.5)), (1, 16, 1, False, True, "NONE", (0.05, 0.5)),
+                  (2, 37, 14, True, True, "RELU", (0.05, 0.5)), (1, 8, 9, True, False, "RELU6", (0.05, 0.5)),
+                  (3, 64, 7, False, True, "NONE", (0.05, 0.5)), (1, 600, 6, True, True, "NONE", (0.3, 0.6)),
+                  (1, 130, 5, True, True, "RELU", (0.0005, 0.001)), (1, 5, 2, False, False, "NONE", (0.05, 0.5))]
+
+
+@pytest.mark.parametrize("case", FC_PAIRS_CASES, ids=str)
+def test_fully_connected_row_pairs_match_tflm(kernels, case):
+    batches, n_in, n_out, per_channel, has_bias, activation, y_scale = case
+    for seed in SEEDS:
+        rng = np.random.default_rng(seed)
+        x, w, bias, params, expected = fc_case(rng, batches, n_in, n_out, per_channel, has_bias, activation, y_scale)
+        assert _mismatches(kernels.fully_connected_pairs(x, w, bias, **params), expected) == 0
 
 
 def _every_int8(shape=(1, 4, 8, 8)) -> np.ndarray:

@@ -6,8 +6,8 @@ may overwrite an input. Every kernel parameter is computed here, at generation t
 arithmetic TFLM's Prepare functions use (`flynet_tiny.int8.kernel_params`), so the C holds only numbers.
 """
 
-from . import (activation, conv, data_movement, eca, elementwise, fully_connected, pooling, quantize,  # noqa: F401
-               reduce, resize)  # (they register emitters)
+from . import (activation, conv, data_movement, eca, elementwise, fully_connected, micronet,  # noqa: F401
+               pooling, quantize, reduce, resize)  # (they register emitters)
 from .registry import emit_layer, unsupported
 
 __all__ = ["emit_layer", "unsupported"]

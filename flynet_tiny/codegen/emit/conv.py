@@ -1,4 +1,5 @@
-"""CONV_2D, DEPTHWISE_CONV_2D and the fused MDW + Max-out, each optionally with a PAD folded in; TRANSPOSE_CONV."""
+"""CONV_2D, DEPTHWISE_CONV_2D and the fused MDW + Max-out, each optionally with a PAD folded in; TRANSPOSE_CONV;
+the grouped conv's call (kind "group", with its input channel map) comes from here too (emit/micronet.py)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,18 @@ from ..graph import Layer, ModelIR, dims4
 from ..layer_code import ConstArray, LayerCode, ParamObject, ScratchQuery, dims_object, shape_text
 from ..overlap import ChannelBands, Overlap, PixelWindows
 from .common import act_range, bias_array, per_channel_quant, status_call
+from .fully_connected import pointwise_as_pairs
 from .registry import emitter, unsupported
 
-_FUNCTIONS = {"conv": "fn_conv2d_s8", "depthwise": "fn_depthwise_conv2d_s8", "mdw": "fn_mdw_maxout_s8"}
+_FUNCTIONS = {"conv": "fn_conv2d_s8", "depthwise": "fn_depthwise_conv2d_s8", "mdw": "fn_mdw_maxout_s8",
+              "group": "fn_group_conv2d_s8"}
 
 
 def _kernel_call(ir: ModelIR, layer: Layer, prefix: str, function: str, weights, channels: int, bias_position: int,
-                 params: dict, summary: str, overlap: Overlap | None = None) -> LayerCode:
+                 params: dict, summary: str, overlap: Overlap | None = None, channel_map=None) -> LayerCode:
     """The call of one conv-like kernel (fn_conv_params, per-channel requantization, weights, optional bias):
-    its constant arrays, parameter objects and scratch query; `overlap`: how its output may lie over its input."""
+    its constant arrays, parameter objects and scratch query; `overlap`: how its output may lie over its input;
+    `channel_map`: the grouped conv's input channel order (its extra argument, NULL without one)."""
     x, out = ir.tensor(layer.inputs[0]), ir.tensor(layer.outputs[0])
     multipliers, shifts = per_channel_quant(ir, layer, channels, 1)
     bias_name, bias = bias_array(ir, layer, prefix, bias_position)
@@ -32,8 +36,13 @@ def _kernel_call(ir: ModelIR, layer: Layer, prefix: str, function: str, weights,
         ParamObject("quant", "fn_channel_quant", {"multiplier": f"{prefix}_multiplier", "shift": f"{prefix}_shift"}),
         dims_object("in_dims", in_dims), dims_object("filter_dims", filter_dims), dims_object("out_dims", out_dims),
     ]
-    statements = status_call(f"{function}(&params, &quant, &in_dims, @IN0@, &filter_dims, {prefix}_weights, "
-                             f"{bias_name}, &out_dims, @OUT0@, @SCRATCH@)")
+    map_argument = ""
+    if function == "fn_group_conv2d_s8":
+        map_argument = "NULL, " if channel_map is None else f"{prefix}_channel_map, "
+        if channel_map is not None:
+            arrays.append(ConstArray(f"{prefix}_channel_map", "int16_t", channel_map))
+    statements = status_call(f"{function}(&params, &quant, &in_dims, @IN0@, {map_argument}&filter_dims, "
+                             f"{prefix}_weights, {bias_name}, &out_dims, @OUT0@, @SCRATCH@)")
     activation = layer.options.get("fused_activation_function", "NONE")
     return LayerCode(summary + (f", {activation}" if activation != "NONE" else ""), statements, arrays,
                      ScratchQuery(f"{function}_get_buffer_size", (in_dims, filter_dims), "&in_dims, &filter_dims"),
@@ -63,8 +72,9 @@ def _conv_overlap(kind: str, params: dict, in_dims, out_dims, kernel: tuple[int,
 
 
 def _conv_common(ir: ModelIR, layer: Layer, prefix: str, kind: str,
-                 pads: tuple[int, int, int, int] | None = None) -> LayerCode:
-    """One conv-like kernel call; `pads` (top, bottom, left, right) folds a preceding PAD into a VALID conv."""
+                 pads: tuple[int, int, int, int] | None = None, channel_map=None) -> LayerCode:
+    """One conv-like kernel call; `pads` (top, bottom, left, right) folds a preceding PAD into a VALID conv;
+    `channel_map` (kind "group" only) is the order in which the grouped conv reads its input channels."""
     op = layer.op
     x = ir.tensor(layer.inputs[0])
     out = ir.tensor(layer.outputs[0])
@@ -72,9 +82,9 @@ def _conv_common(ir: ModelIR, layer: Layer, prefix: str, kind: str,
     opts = op.options
     if opts.get("padding") not in ("SAME", "VALID"):
         raise unsupported(ir, layer, f"padding {opts.get('padding')}")
-    heads = int(opts.get("depth_multiplier", 1)) if kind != "conv" else 1
+    heads = int(opts.get("depth_multiplier", 1)) if kind not in ("conv", "group") else 1
     filter_dims = tuple(int(s) for s in weights.shape)
-    if kind == "conv":
+    if kind in ("conv", "group"):
         channels = filter_dims[0]
     else:
         channels = filter_dims[3]
@@ -97,6 +107,10 @@ def _conv_common(ir: ModelIR, layer: Layer, prefix: str, kind: str,
     if min(params["stride_h"], params["stride_w"], params["dilation_h"], params["dilation_w"]) < 1:
         raise unsupported(ir, layer, f"stride {params['stride_h']}x{params['stride_w']} with dilation "
                                      f"{params['dilation_h']}x{params['dilation_w']}")
+    if kind == "group" and (params["stride_h"] not in (1, 2) or params["stride_w"] not in (1, 2)
+                            or (params["dilation_h"], params["dilation_w"]) != (1, 1)):
+        raise unsupported(ir, layer, f"a grouped conv of stride {params['stride_h']}x{params['stride_w']} with "
+                                     f"dilation {params['dilation_h']}x{params['dilation_w']} (1 or 2, undilated)")
     kh, kw = (filter_dims[1], filter_dims[2])
     padding_text = opts["padding"] if pads is None else f"padded {list(pads[:2])}x{list(pads[2:])} (PAD fused)"
     strides = params["stride_h"] if params["stride_h"] == params["stride_w"] else f"{params['stride_h']}x{params['stride_w']}"
@@ -104,13 +118,16 @@ def _conv_common(ir: ModelIR, layer: Layer, prefix: str, kind: str,
     summary = (f"{shape_text(x.shape)} -> {shape_text(out.shape)}, {kh}x{kw} stride {strides} "
                + (f"dilation {dilation[0]}x{dilation[1]} " if dilation != (1, 1) else "")
                + f"{padding_text}" + (f", heads {heads}" if heads > 1 else ""))
-    overlap = _conv_overlap(kind, params, dims4(x.shape), dims4(out.shape), (kh, kw), heads, pads)
-    return _kernel_call(ir, layer, prefix, _FUNCTIONS[kind], weights, channels, 2, params, summary, overlap)
+    # The grouped conv reads its input channels through the map: separate buffers.
+    overlap = None if kind == "group" else _conv_overlap(kind, params, dims4(x.shape), dims4(out.shape), (kh, kw),
+                                                         heads, pads)
+    return _kernel_call(ir, layer, prefix, _FUNCTIONS[kind], weights, channels, 2, params, summary, overlap,
+                        channel_map)
 
 
 @emitter("CONV_2D")
 def _conv(ir, layer, prefix):
-    return _conv_common(ir, layer, prefix, "conv")
+    return pointwise_as_pairs(ir, layer, prefix) or _conv_common(ir, layer, prefix, "conv")
 
 
 @emitter("DEPTHWISE_CONV_2D")

@@ -127,12 +127,10 @@ def _slice(ir, layer, prefix):
 @emitter("STRIDED_SLICE")
 def _strided_slice(ir, layer, prefix):
     """TFLM's resolution of begin / end / strides and the begin, end and shrink masks (it ignores the
-    ellipsis and new-axis masks, so models that set them are refused)."""
+    ellipsis and new-axis masks, so tflite/validate.py refuses models that set them)."""
     opts = layer.options
     x, out = ir.tensor(layer.inputs[0]), ir.tensor(layer.outputs[0])
     ndim = _four_dims(ir, layer)
-    if int(opts.get("ellipsis_mask", 0)) or int(opts.get("new_axis_mask", 0)):
-        raise unsupported(ir, layer, "STRIDED_SLICE with an ellipsis or new-axis mask (TFLM ignores them)")
     begin, end, strides = (ir.constant(layer, i).reshape(-1) for i in (1, 2, 3))
     axes = qp.strided_slice_axes(x.shape, begin, end, strides, int(opts.get("begin_mask", 0)),
                                  int(opts.get("end_mask", 0)), int(opts.get("shrink_axis_mask", 0)))

@@ -62,6 +62,17 @@ fn_status fn_depthwise_conv2d_s8(const fn_conv_params *p, const fn_channel_quant
                                  void *scratch);
 int32_t fn_depthwise_conv2d_s8_get_buffer_size(const fn_dims *in_dims, const fn_dims *filter_dims);
 
+/* Grouped convolution: TFLite's CONV_2D whose filter holds C_in / G input channels (OHWI,
+ * G = in_dims->c / filter_dims->c). Output channel o belongs to group g = o / (C_out / G) and reads
+ * input channels channel_map[g*Cf + i], i < Cf = filter_dims->c (channel_map NULL: g*Cf + i), so a
+ * fixed channel permutation before the conv is folded into the map and never written. */
+fn_status fn_group_conv2d_s8(const fn_conv_params *p, const fn_channel_quant *q,
+                             const fn_dims *in_dims, const int8_t *input, const int16_t *channel_map,
+                             const fn_dims *filter_dims, const int8_t *filter,
+                             const int32_t *bias, const fn_dims *out_dims, int8_t *output,
+                             void *scratch);
+int32_t fn_group_conv2d_s8_get_buffer_size(const fn_dims *in_dims, const fn_dims *filter_dims);
+
 /* Fused multihead depthwise + Max-out: out[.., c] = max over m < h of the
  * requantized depthwise response of output channel c*h + m. Equal to
  * DEPTHWISE_CONV_2D(depth_multiplier h) followed by RESHAPE [.., C, h] +
@@ -92,6 +103,20 @@ fn_status fn_fully_connected_s8(const fn_fc_params *p, const fn_channel_quant *q
                                 int32_t batches, int32_t in_features, const int8_t *input,
                                 int32_t out_features, const int8_t *weights, const int32_t *bias,
                                 int8_t *output);
+
+/* FULLY_CONNECTED on weights the code generator packed in row pairs (flynet_tiny/codegen/fc_pairs.py):
+ * rows 2p and 2p+1 as one int16 lane per input, w[2p][k] + 256 * w[2p+1][k] (no weight may be -128),
+ * in quads of 4 rows, each group of 4 inputs in the order 0, 2, 1, 3; in_features rounded up to 4 and
+ * out_features to 2 with zero weights. `bias` (never NULL) already holds input_offset * (row sum), so
+ * the input is used raw. `requant`: (multiplier, -shift - 1) per output, TFLite's multiplier and shift
+ * (or one pair of words with per_channel 0); where p->fast_requant is 1 the DSP build takes the
+ * SMMULR form with exponent -shift. On a DSP core the input is widened once per batch row into `scratch`. */
+fn_status fn_fully_connected_pairs_s8(const fn_fc_pairs_params *p, const int32_t *requant, int32_t batches,
+                                      int32_t in_features, const int8_t *input, int32_t out_features,
+                                      const int8_t *packed_weights, const int32_t *bias, int8_t *output,
+                                      void *scratch);
+/* in_dims = (batches, 1, 1, in_features), out_dims = (batches, 1, 1, out_features). */
+int32_t fn_fully_connected_pairs_s8_get_buffer_size(const fn_dims *in_dims, const fn_dims *out_dims);
 
 /* ---- elementwise ---------------------------------------------------- */
 
@@ -205,6 +230,10 @@ fn_status fn_slice_s8(const fn_dims *in_dims, const int8_t *input, const fn_dims
 fn_status fn_pad_s8(const fn_dims *in_dims, const int8_t *input, const fn_dims *before,
                     int8_t pad_value, const fn_dims *out_dims, int8_t *output);
 
+/* Channel gather: out[p][c] = in[p][map[c]], c < out_channels, for each of `pixels` pixels. Not in place. */
+fn_status fn_channel_gather_s8(int32_t pixels, int32_t in_channels, int32_t out_channels, const int16_t *map,
+                               const int8_t *input, int8_t *output);
+
 /* RESHAPE needs no kernel: the generator aliases the output to the input buffer. */
 
 /* ---- resize (NHWC, batch and channels unchanged) ------------------------ */
@@ -250,6 +279,17 @@ fn_status fn_dequantize_s8_f32(float scale, int32_t zero_point, int32_t size, co
 fn_status fn_eca_s8(const fn_eca_params *p, const fn_dims *dims, const int8_t *input,
                     int8_t *output, void *scratch);
 int32_t fn_eca_s8_get_buffer_size(const fn_dims *dims);
+
+/* ---- MicroNet's dynamic Shift-Max -------------------------------- */
+
+/* The converter's Shift-Max chain (see fn_shift_max_params) on x [n,h,w,c] with the coefficient vector
+ * [1,1,1,2Kc] (its 2K slices at the params' offsets): for each element, y = max over k < K of
+ *   ADD(MUL(x[c], a_k[c]), MUL(x[(c + shift) mod C], b_k[c]))
+ * with TFLM's MUL, ADD and MAXIMUM arithmetic; the shifted map and every intermediate map never exist.
+ * output may equal input. Scratch: the ADD operands' rescaling tables and one pixel. */
+fn_status fn_shift_max_s8(const fn_shift_max_params *p, const fn_dims *dims, const int8_t *input,
+                          const int8_t *coefficients, int8_t *output, void *scratch);
+int32_t fn_shift_max_s8_get_buffer_size(const fn_dims *dims, const fn_dims *coefficient_dims);
 
 #ifdef __cplusplus
 }

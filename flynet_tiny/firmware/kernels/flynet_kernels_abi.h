@@ -48,6 +48,13 @@ typedef struct {
     int32_t per_channel; /* 0: multiplier[0] / shift[0] for every output */
 } fn_fc_params;
 
+/* FULLY_CONNECTED on weights packed in row pairs (fn_fully_connected_pairs_s8). */
+typedef struct {
+    int32_t output_offset, act_min, act_max;
+    int32_t per_channel; /* 0: requant[0..1] for every output */
+    int32_t fast_requant; /* 1: every channel's requantization takes the DSP build's SMMULR form (the generator checks) */
+} fn_fc_pairs_params;
+
 /* ADD, SUB (left shift 20) and SQUARED_DIFFERENCE (left shift 7): the operands rescaled to a common
  * scale. */
 typedef struct {
@@ -137,5 +144,18 @@ typedef struct {
     fn_softmax_params softmax;
     fn_mul_params mul; /* x * a -> y */
 } fn_eca_params;
+
+/* MicroNet's dynamic Shift-Max applied to x (fn_shift_max_s8; see flynet_kernels.h). */
+typedef struct {
+    int32_t fusions; /* K: 1 or 2 */
+    int32_t shift; /* the shifted operand: channel (c + shift) mod C */
+    int32_t a0_offset, b0_offset, a1_offset, b1_offset; /* coefficient k of channel c at coefficients[offset + c] */
+    fn_mul_params mul_a0; /* x * a_0 */
+    fn_mul_params mul_b0; /* shifted x * b_0 */
+    fn_add_params add0; /* the two products -> fusion 0 */
+    fn_mul_params mul_a1; /* K = 2 only */
+    fn_mul_params mul_b1;
+    fn_add_params add1;
+} fn_shift_max_params;
 
 #endif /* FLYNET_KERNELS_ABI_H */

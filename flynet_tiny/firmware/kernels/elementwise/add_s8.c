@@ -18,15 +18,5 @@ FN_BINARY_ROW(add_row, fn_add_params, add_one)
 fn_status fn_add_s8(const fn_add_params *p, const fn_dims *in1_dims, const int8_t *in1, const fn_dims *in2_dims,
                     const int8_t *in2, const fn_dims *out_dims, int8_t *output)
 {
-    if (p && (p->left_shift < 0 || p->left_shift > 30)) {
-        return FN_ERR_ARGUMENT;
-    }
-#if FN_USE_DSP
-    add_fast_params fast;
-    int swap;
-    if (p && add_fast_prepare(p, 0, &fast, &swap)) {
-        return add_fast(&fast, swap, in1_dims, in1, in2_dims, in2, out_dims, output);
-    }
-#endif
-    return fn_binary_broadcast(add_row, p, in1_dims, in1, in2_dims, in2, out_dims, output);
+    return fn_add_sub_s8(p, 0, add_row, in1_dims, in1, in2_dims, in2, out_dims, output);
 }

@@ -128,4 +128,25 @@ static fn_status add_fast(const add_fast_params *f, int swap, const fn_dims *in1
 }
 #endif
 
+/* ADD (subtract 0) or SUB (1): the DSP build's fast form where the parameters allow it, else `row` over the
+ * broadcast shapes. */
+static inline fn_status fn_add_sub_s8(const fn_add_params *p, int subtract, fn_binary_row row, const fn_dims *in1_dims,
+                                      const int8_t *in1, const fn_dims *in2_dims, const int8_t *in2,
+                                      const fn_dims *out_dims, int8_t *output)
+{
+    if (p && (p->left_shift < 0 || p->left_shift > 30)) {
+        return FN_ERR_ARGUMENT;
+    }
+#if FN_USE_DSP
+    add_fast_params fast;
+    int swap;
+    if (p && add_fast_prepare(p, subtract, &fast, &swap)) {
+        return add_fast(&fast, swap, in1_dims, in1, in2_dims, in2, out_dims, output);
+    }
+#else
+    (void)subtract;
+#endif
+    return fn_binary_broadcast(row, p, in1_dims, in1, in2_dims, in2, out_dims, output);
+}
+
 #endif /* FN_ELEMENTWISE_INTERNAL_H */

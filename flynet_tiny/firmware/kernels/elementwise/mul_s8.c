@@ -4,8 +4,7 @@
 
 static inline int8_t mul_one(const fn_mul_params *p, int8_t a, int8_t b)
 {
-    const int32_t product = ((int32_t)a + p->input1_offset) * ((int32_t)b + p->input2_offset);
-    return fn_requant_s8(product, p->output_multiplier, p->output_shift, p->output_offset, p->act_min, p->act_max);
+    return fn_mul_s8_one(p, a, b);
 }
 
 FN_BINARY_ROW(mul_row, fn_mul_params, mul_one)

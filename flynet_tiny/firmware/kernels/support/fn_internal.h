@@ -69,6 +69,13 @@ static inline int32_t fn_rescaled_operand(int32_t v, int32_t offset, int32_t lef
     return fn_mbqm(fn_wrap_shl(v + offset, left_shift), multiplier, shift);
 }
 
+/* One element of TFLM's int8 MUL: MUL and the fused Shift-Max share it. */
+static inline int8_t fn_mul_s8_one(const fn_mul_params *p, int32_t a, int32_t b)
+{
+    const int32_t product = (a + p->input1_offset) * (b + p->input2_offset);
+    return fn_requant_s8(product, p->output_multiplier, p->output_shift, p->output_offset, p->act_min, p->act_max);
+}
+
 /* Single-element pieces MEAN and the ECA block share: the multiplier with the division by count folded in
  * (once per call), and the requantized sum. */
 void fn_mean_prepare(const fn_mean_params *p, int32_t count, int32_t *multiplier, int32_t *shift);
