@@ -18,7 +18,8 @@ over its type's range):
 - instructions per inference (ours: the layers' counted segments, i.e. the kernel calls and the generated
   glue between begin/end; theirs: the whole Invoke), their ratio, and per op kind (each of our layers
   against the TFLM ops it computes; TFLM ops that we fold away count against nothing of ours);
-- memory: our arena plus the caller's input and output buffers against TFLM's arena_used_bytes;
+- memory: our arena plus the caller's input and output buffers (those that are not arena slots) against
+  TFLM's arena_used_bytes;
 - flash: our emulation build less its test inputs (model + kernels + runtime) against the .tflite alone
   (the runner's code, 54 kernels registered, is about 280 KB and is not a real application's).
 
@@ -126,12 +127,6 @@ def outputs_match(expected: Sequence[Sequence[np.ndarray]], got: Sequence[Sequen
     return problems
 
 
-def memory_ratio(ours_arena: int, input_bytes: int, output_bytes: int, tflm_arena_used: int) -> tuple[int, float]:
-    """(our arena + the caller's input and output buffers, that over TFLM's arena_used_bytes)."""
-    ours = ours_arena + input_bytes + output_bytes
-    return ours, ours / tflm_arena_used
-
-
 # ---------------------------------------------------------------- measuring
 
 
@@ -163,8 +158,8 @@ def run_ours(tflite: bytes, target_name: str, sets, out_dir: Path, name: str) ->
     side.instructions = result.totals["instructions"]
     side.bit_exact = "yes (host, TFLM)"
     generated = result.generated
-    memory = {"arena": generated.arena_bytes, "input": sum(t.nbytes for t in generated.inputs),
-              "output": sum(t.nbytes for t in generated.outputs), "flash": result.memory["flash_bytes"],
+    # ram_bytes: the arena and the caller's input / output buffers where those are not arena slots.
+    memory = {"arena": generated.arena_bytes, "ram": generated.ram_bytes, "flash": result.memory["flash_bytes"],
               "weights": generated.weight_bytes}
     return side, result.layers, memory
 
@@ -263,8 +258,8 @@ def measure(name: str, tflite: bytes, targets: Sequence[str], runner: Path, inpu
                                          for i, v in sorted(run.mean_op_instructions.items())]
         if ours.ok and run is not None:
             board["ratio"] = ours.instructions / theirs.instructions
-            board["memory"]["ours_total"], board["memory_ratio"] = memory_ratio(
-                memory["arena"], memory["input"], memory["output"], run.arena_used_bytes)
+            board["memory"]["ours_total"] = memory["ram"]
+            board["memory_ratio"] = memory["ram"] / run.arena_used_bytes
             board["per_kind"] = [dict(vars(r), ratio=r.ratio) for r in
                                  per_kind(layers, run.mean_op_instructions, run.op_names)]
         board["ours_layers"] = [{k: l[k] for k in ("index", "op", "output_shape", "macs", "instructions",

@@ -11,7 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from tflm_baseline import parse_baseline_report  # noqa: E402
-from vs_tflm import FOLDED, memory_ratio, outputs_match, per_kind, write_runner_inputs  # noqa: E402
+from vs_tflm import FOLDED, outputs_match, per_kind, write_runner_inputs  # noqa: E402
 
 from flynet_tiny.errors import FlynetError  # noqa: E402
 
@@ -82,11 +82,6 @@ def test_runner_outputs_are_checked_byte_for_byte():
     assert len(off) == 2 and "inference 0 output 0" in off[0] and "byte 2" in off[0]
     assert outputs_match(expected, same[:1]) == ["1 inferences reported, 2 expected"]
     assert "2 outputs, 1 expected" in outputs_match(expected[:1], [[b"\x01", b"\x02"]])[0]
-
-
-def test_memory_counts_the_callers_buffers_beside_the_arena():
-    total, ratio = memory_ratio(1000, 200, 10, 2420)
-    assert total == 1210 and ratio == pytest.approx(0.5)
 
 
 def test_inputs_reach_the_runner_stacked_per_input_tensor(tmp_path):

@@ -50,7 +50,9 @@ def render_bench_config(generated: "GeneratedModel", samples: Sequence) -> str:
     if not samples:
         raise FlynetError("the benchmark needs at least one test input")
     in_offsets, sample_bytes = aligned_offsets([t.nbytes for t in generated.inputs])
-    out_offsets, output_bytes = aligned_offsets([t.nbytes for t in generated.outputs])
+    # Outputs computed in the arena are read in their slots (flynet_output_buffer): no buffer of the bench's own.
+    out_offsets, output_bytes = aligned_offsets([0 if generated.outputs_in_arena else t.nbytes
+                                                 for t in generated.outputs])
     rows = []
     for number, sample in enumerate(samples):
         row = np.zeros(sample_bytes, dtype=np.uint8)
@@ -79,7 +81,7 @@ def render_bench_config(generated: "GeneratedModel", samples: Sequence) -> str:
 #define FN_TEST_INPUT_COUNT {len(samples)}
 /* A test sample holds every model input, each at a 4-byte aligned offset; so does the output buffer. */
 #define FN_TEST_SAMPLE_BYTES {sample_bytes}
-#define FN_OUTPUT_BUFFER_BYTES {output_bytes}
+#define FN_OUTPUT_BUFFER_BYTES {max(output_bytes, 4)}
 
 static const uint32_t fn_input_offsets[FLYNET_INPUT_COUNT] = {_c_list(in_offsets)};
 static const uint32_t fn_output_offsets[FLYNET_OUTPUT_COUNT] = {_c_list(out_offsets)};

@@ -5,7 +5,7 @@
  * layer whose output differs from its own build. fn_bench_config.h is written by the build
  * (flynet_tiny/build/bench_firmware.py): it includes the model header and defines
  * FN_TEST_INPUT_COUNT, fn_test_inputs (a sample's inputs at fn_input_offsets) and the output
- * buffer's layout. */
+ * buffer's layout (for outputs not computed in the arena). */
 #include <stdint.h>
 
 #include "fn_bench_config.h"
@@ -24,7 +24,9 @@ int main(void)
             inputs[k] = fn_test_inputs[i] + fn_input_offsets[k];
         }
         for (int k = 0; k < FLYNET_OUTPUT_COUNT; ++k) {
-            outputs[k] = output + fn_output_offsets[k];
+            /* An output computed in the arena is read in its slot, as a RAM-tight application would. */
+            void *slot = flynet_output_buffer(k);
+            outputs[k] = slot ? slot : output + fn_output_offsets[k];
         }
         if (flynet_invoke(inputs, outputs) != 0) {
             fn_print("*** model error: layer %d (%s) status %d\n", flynet_error_layer,
@@ -32,7 +34,7 @@ int main(void)
             return 1;
         }
         for (int k = 0; k < FLYNET_OUTPUT_COUNT; ++k) {
-            fn_emit_output(i * FLYNET_OUTPUT_COUNT + k, output + fn_output_offsets[k], fn_output_sizes[k]);
+            fn_emit_output(i * FLYNET_OUTPUT_COUNT + k, outputs[k], fn_output_sizes[k]);
         }
 #ifdef FLYNET_LAYER_CHECKSUMS
         fn_print("@checksums %d", i);
