@@ -92,10 +92,12 @@ def test_pointwise_convs_on_small_maps_run_as_row_pairs_in_qemu(tmp_path, target
     check_run(run, reference_outputs(generated, model, inputs), generated)
 
 
-# ADD chain on an odd-sized map (105 elements): (operand names, output quantization, activation). Equal
-# input scales (both shifts 0), the larger scale first and second (the kernel's swap), ReLU and ReLU6
-# (narrowed ranges), and the broadcast of a per-channel mean both ways round.
+# ADD chain on an odd-sized map (105 elements; 1,155, past FN_ADD_TABLE_MIN, for the tabled first operand):
+# (operand names, output quantization, activation). Equal input scales (both shifts 0), the larger scale
+# first and second (the kernel's swap), ReLU and ReLU6 (narrowed ranges), and the broadcast of a
+# per-channel mean both ways round.
 ADD_SHAPE = (1, 3, 5, 7)
+TABLED_ADD_SHAPE = (1, 11, 15, 7)
 ADD_CHAIN = [(("x", "x"), (0.08, -4), "NONE"), (("t0", "x"), (0.1, 2), "RELU"), (("x", "t1"), (0.12, -7), "NONE"),
              (("t2", "mean"), (0.15, 0), "RELU6"), (("mean", "t3"), (0.2, 9), "NONE")]
 
@@ -110,28 +112,30 @@ def random_add_chain(rng: np.random.Generator, length: int):
     return chain
 
 
-def add_chain_model(chain=ADD_CHAIN) -> bytes:
+def add_chain_model(chain=ADD_CHAIN, shape=ADD_SHAPE) -> bytes:
     b = TFLiteBuilder("add chain")
-    tensors = {"x": b.add_tensor("x", ADD_SHAPE, "int8", scale=0.05, zero_point=3)}
+    tensors = {"x": b.add_tensor("x", shape, "int8", scale=0.05, zero_point=3)}
     for i, ((left, right), (scale, zp), activation) in enumerate(chain):
         if "mean" in (left, right) and "mean" not in tensors:
             axes = b.add_constant("axes", np.array([1, 2], np.int32))
-            tensors["mean"] = b.add_tensor("mean", (1, 1, 1, ADD_SHAPE[3]), "int8", scale=0.07, zero_point=5)
+            tensors["mean"] = b.add_tensor("mean", (1, 1, 1, shape[3]), "int8", scale=0.07, zero_point=5)
             b.add_operator("MEAN", [tensors[f"t{i - 1}"], axes], [tensors["mean"]], {"keep_dims": True})
-        tensors[f"t{i}"] = b.add_tensor(f"t{i}", ADD_SHAPE, "int8", scale=scale, zero_point=zp)
+        tensors[f"t{i}"] = b.add_tensor(f"t{i}", shape, "int8", scale=scale, zero_point=zp)
         b.add_operator("ADD", [tensors[left], tensors[right]], [tensors[f"t{i}"]],
                        {"fused_activation_function": activation})
     b.set_io([tensors["x"]], [tensors[f"t{len(chain) - 1}"]])
     return b.build()
 
 
-@pytest.mark.parametrize("chain", [ADD_CHAIN, random_add_chain(np.random.default_rng(11), 16)], ids=["edges", "random"])
-def test_add_dsp_build_in_qemu_matches_tflm(tmp_path, chain):
-    model = add_chain_model(chain)
+@pytest.mark.parametrize("chain, shape", [(ADD_CHAIN, ADD_SHAPE), (ADD_CHAIN, TABLED_ADD_SHAPE),
+                                          (random_add_chain(np.random.default_rng(11), 16), ADD_SHAPE)],
+                         ids=["edges", "edges-tabled", "random"])
+def test_add_dsp_build_in_qemu_matches_tflm(tmp_path, chain, shape):
+    model = add_chain_model(chain, shape)
     generated = generate_model_sources(model, tmp_path / "model")
     assert [layer.kind for layer in generated.layers].count("ADD") == len(chain)
     target = load_target("f446re")
-    inputs = random_inputs(ADD_SHAPE, 4, seed=7)
+    inputs = random_inputs(shape, 4, seed=7)
     firmware = build_model_firmware(generated, target, inputs, tmp_path, emulation=True)
     run = run_qemu(firmware.elf, target, timeout_s=120, plugin=False)
     run.raise_for_failure()

@@ -68,27 +68,55 @@ static int add_fast_prepare(const fn_add_params *p, int subtract, add_fast_param
     return 1;
 }
 
-static inline int8_t add_fast_one(const add_fast_params *f, int32_t a, int32_t b, int full_range)
+/* The first operand's whole part of the doubled sum: rescaled (SMMLAR, its sign), signed for SUB, with the
+ * second operand's offset term folded in. */
+static inline int32_t add_first_term(const add_fast_params *f, int32_t a)
 {
     const int32_t doubled = a * f->scale + f->base;
     int32_t high;
     __asm__("smmlar %0, %1, %2, %3" : "=r"(high) : "r"(doubled), "r"(f->multiplier), "r"(f->half));
     const int32_t first = (high + (doubled >> 31)) >> f->exponent;
-    /* The sum doubled (two multiply-adds: the shifts and signs fold into the scales), requantized as
-     * fn_requant_doubled does with SMMLAR adding the addend, and the sign again taken from the operand. */
-    const int32_t sum2 = first * f->first_scale + (b * f->scale2 + f->base2);
+    return first * f->first_scale + f->base2;
+}
+
+/* The sum doubled (the second operand's multiply-add on the first's term), requantized as fn_requant_doubled
+ * does with SMMLAR adding the addend, the sign again taken from the operand. */
+static inline int8_t add_fast_from_term(const add_fast_params *f, int32_t first_term, int32_t b, int full_range)
+{
+    const int32_t sum2 = first_term + b * f->scale2;
+    int32_t high;
     __asm__("smmlar %0, %1, %2, %3" : "=r"(high) : "r"(sum2), "r"(f->out_multiplier), "r"(f->addend));
     const int32_t y = (high + (sum2 >> 31)) >> f->out_exponent;
     return (int8_t)(full_range ? __ssat(y, 8) : fn_clamp32(y, f->act_min, f->act_max));
 }
 
-/* Equal shapes (residual adds): one flat loop, the full-range clamp as SSAT. */
+static inline int8_t add_fast_one(const add_fast_params *f, int32_t a, int32_t b, int full_range)
+{
+    return add_fast_from_term(f, add_first_term(f, a), b, full_range);
+}
+
+/* Equal shapes (residual adds): one flat loop, the full-range clamp as SSAT. From FN_ADD_TABLE_MIN elements
+ * the first operand's term comes from a table of its 256 values, filled once per call. */
+#define FN_ADD_TABLE_MIN 1024
 static inline __attribute__((always_inline)) void add_flat(const add_fast_params *f, const int8_t *a,
                                                            const int8_t *b, int8_t *out, int32_t count,
                                                            int full_range)
 {
+    if (count < FN_ADD_TABLE_MIN) {
+        for (int32_t i = 0; i < count; ++i) {
+            out[i] = add_fast_one(f, a[i], b[i], full_range);
+        }
+        return;
+    }
+    int32_t terms[256]; /* indexed by the operand's byte, (uint8_t)a */
+    for (int32_t v = FN_INT8_MIN; v <= FN_INT8_MAX; ++v) {
+        terms[(uint8_t)v] = add_first_term(f, v);
+    }
+    /* The parameters in locals: int8 stores could alias *f, so the compiler would reload them per element. */
+    const add_fast_params local = *f;
+    const uint8_t *bytes = (const uint8_t *)a;
     for (int32_t i = 0; i < count; ++i) {
-        out[i] = add_fast_one(f, a[i], b[i], full_range);
+        out[i] = add_fast_from_term(&local, terms[bytes[i]], b[i], full_range);
     }
 }
 
