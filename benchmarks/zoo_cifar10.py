@@ -34,7 +34,7 @@ from pathlib import Path
 
 import torch
 
-from flynet_tiny.data.datasets import ImageDataset, iterate_batches, load_dataset
+from flynet_tiny.data.datasets import ImageDataset, load_dataset
 from flynet_tiny.reporting import atomic_write_bytes, atomic_write_text, format_table
 
 SIZES = {
@@ -65,6 +65,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)  # a second thread is slower on the shared 2-core machine (benchmarks/train_speed.py)
 
+    unknown = [size for size in args.sizes.split(",") if size.strip() not in SIZES]
+    if unknown:
+        parser.error(f"unknown --sizes {', '.join(unknown)}: use {', '.join(SIZES)}")
     names = [n for size in args.sizes.split(",") for n in SIZES[size.strip()]]
     if args.models:
         names = [n for n in names if n in args.models.split(",")]
@@ -372,6 +375,9 @@ def _flash_cell(board: dict) -> str:
 
 
 def write_summary(rows: list[dict], out: Path, args, note: str) -> None:
+    """The table, JSON and plot; the epochs are the runs' own (a resumed run keeps its first --epochs)."""
+    epochs = "/".join(sorted({str(r["epochs"]) for r in rows}))
+    qat_epochs = "/".join(sorted({str(r["qat_epochs"]) for r in rows}))
     headers = ["model", "params", "MACs", "fp32 test", "int8 test", "fp32 lossless", "int8 lossless",
                *(f"{t} {k}" for t in TARGETS for k in ("Minstr", "ms")), "arena B", "TFLM arena B",
                *(f"flash B {t}" for t in TARGETS)]
@@ -383,15 +389,15 @@ def write_summary(rows: list[dict], out: Path, args, note: str) -> None:
                       *(v for t in TARGETS for v in (f"{r[t]['instructions'] / 1e6:.2f}", f"{r[t]['estimated_ms']:.1f}")),
                       f"{r['f446re']['arena_bytes']:,}", f"{r['tflm_arena_bytes']:,}", *(_flash_cell(r[t]) for t in TARGETS)])
     text = format_table(headers, table, "l" + "r" * (len(headers) - 1))
-    print(f"CIFAR-10, 32x32, stem stride 1; {args.epochs} float epochs + {args.qat_epochs} QAT epochs on {note}; "
+    print(f"CIFAR-10, 32x32, stem stride 1; {epochs} float epochs + {qat_epochs} QAT epochs on {note}; "
           "top-1 in %; int8 = integer mode of the QAT model (TFLM's arithmetic); Minstr / ms = QEMU instruction "
           "count per inference and the board's pipeline timing model (-O2, DSP kernels), bit-exact vs host and TFLM; "
           "arena = the generated C's arena (TFLM arena: TFLite Micro's for the same model); flash = the board build's flash use; no fit = more than the board's "
           "flash (then benched on the QEMU machine's larger flash with the board's timing model)")
     print(text)
-    atomic_write_text(out / "zoo_cifar10.json", json.dumps({"epochs": args.epochs, "qat_epochs": args.qat_epochs,
+    atomic_write_text(out / "zoo_cifar10.json", json.dumps({"epochs": epochs, "qat_epochs": qat_epochs,
                                                             "data": note, "rows": rows}, indent=2) + "\n")
-    atomic_write_bytes(out / "zoo_cifar10.png", plot(rows, f"{args.epochs} float + {args.qat_epochs} QAT epochs on {note}"))
+    atomic_write_bytes(out / "zoo_cifar10.png", plot(rows, f"{epochs} float + {qat_epochs} QAT epochs on {note}"))
     print(f"wrote {out / 'zoo_cifar10.json'} and {out / 'zoo_cifar10.png'}")
 
 
