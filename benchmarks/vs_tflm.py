@@ -342,8 +342,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             records.append(measure(name, tflite, targets, runner, args.inputs, tmp))
     atomic_write_text(args.json, to_json({"inputs": args.inputs, "runner_opt": "O2", "ours_opt": "speed",
                                           "records": records}))
-    print(f"instructions per inference (mean of {args.inputs} random samples, seed 0); memory = our arena + input + "
-          "output buffers vs TFLM arena_used_bytes; flash = ours (model + kernels + runtime) vs the .tflite alone")
+    print(f"instructions per inference (mean of {args.inputs} random samples, seed 0); memory = our arena + the "
+          "caller's buffers that are not arena slots vs TFLM arena_used_bytes; flash = ours (model + kernels + runtime) vs the .tflite alone")
     print(format_table(["model", "board", "ours instr", "TFLM instr", "ratio", "ours mem B", "TFLM arena B",
                         "mem ratio", "ours flash B", ".tflite B", "ours bit-exact", "TFLM bit-exact", "note"],
                        table_rows(records), "llrrrrrrrrlll"))
