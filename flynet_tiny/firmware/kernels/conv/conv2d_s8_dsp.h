@@ -218,6 +218,20 @@ static void im2col_staged(const staged_im2col *s, int32_t b, int32_t y0, int32_t
                 copy_bytes(col, row + x0 * s->channels, s->row_bytes);
                 continue;
             }
+            if (s->dw == 1) {
+                /* Undilated across a border: the taps inside are one run, the rest the zero point (left part
+                 * first: a whole-word fill may run into the next part, which then overwrites it). */
+                const int32_t lo = fn_min32(x0 < 0 ? -x0 : 0, s->kw), hi = fn_min32(s->kw, s->in_w - x0);
+                fill_words(col, s->zero_point4, lo * s->channels);
+                if (hi > lo) {
+                    copy_bytes(col + lo * s->channels, row + (x0 + lo) * s->channels, (hi - lo) * s->channels);
+                }
+                if (hi < s->kw) {
+                    fill_words(col + fn_max32(hi, lo) * s->channels, s->zero_point4,
+                               (s->kw - fn_max32(hi, lo)) * s->channels);
+                }
+                continue;
+            }
             for (int32_t kx = 0; kx < s->kw; ++kx) {
                 const int32_t ix = x0 + kx * s->dw;
                 if (ix < 0 || ix >= s->in_w) {
