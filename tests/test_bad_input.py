@@ -329,8 +329,10 @@ def test_a_full_disk_is_one_line(work):
 
 def interrupt_when(command: list[str], cwd: Path, ready: str, sig: int) -> tuple[subprocess.CompletedProcess, str]:
     """Start the CLI, send `sig` once it prints a stderr line starting with `ready`; (process, stderr)."""
+    # A shell runs background jobs with SIGINT ignored, and Python then keeps it ignored: give the CLI the
+    # disposition a terminal's Ctrl-C meets.
     proc = subprocess.Popen(command, cwd=cwd, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines = []
     for line in proc.stderr:
         lines.append(line)
