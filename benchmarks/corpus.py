@@ -25,13 +25,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "corpus"
 
-from flynet_tiny.tflite.interpreters import random_samples  # noqa: E402
 from flynet_tiny.errors import CheckFailed, FlynetError  # noqa: E402
 from flynet_tiny.reporting import atomic_write_text, format_table, to_json  # noqa: E402
 from flynet_tiny.sim.bench import bench_tflite  # noqa: E402
 from flynet_tiny.targets import load_target  # noqa: E402
 from flynet_tiny.tflite import read_tflite  # noqa: E402
-from flynet_tiny.tflite.interpreters import tflm_arena_bytes  # noqa: E402
+from flynet_tiny.tflite.interpreters import random_samples, tflm_arena_bytes  # noqa: E402
 
 
 def measure(name: str, tflite: bytes, target_name: str, inputs: int, out_dir: Path) -> dict:
